@@ -1,0 +1,3 @@
+module github.com/lenscore/lenscore
+
+go 1.26.8
