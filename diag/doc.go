@@ -1,0 +1,83 @@
+// Package diag summarises posterior samples of a lensed source: per-pixel
+// moments, residual maps, goodness of fit, the TARP coverage test and
+// simple image statistics used to compare prior samples with galaxies.
+//
+// Images are float64 slices stored row-major, img[row·nx + col], with row 0
+// at the most negative y (the figures draw it at the bottom). Nothing here
+// depends on the lens, posterior or score packages: the forward model enters
+// through the two-method Forward interface.
+//
+// # Posterior moments
+//
+// Accumulator and MeanStd use Welford's one-pass update; the standard
+// deviation is the sample one, s² = Σ_k (x_k − x̄)²/(K−1).
+//
+// # Residuals and χ²_ν
+//
+// For a source x the image-plane residual signal-to-noise map is
+//
+//	r_i = (y_i − (A x)_i) / σ_i
+//
+// with σ_i the scalar σ_n or a per-pixel noise map (Noise). Pixels with
+// Noise.Mask[i] true are NaN in every map and excluded from every statistic.
+// The source-plane residual, when the truth is known, is
+//
+//	r_j = (x_true,j − x̂_j) / s_j
+//
+// (truth minus estimate, the sign of "data minus model"; x̂ is usually the
+// posterior mean and s the posterior standard deviation), NaN where s_j = 0.
+// A calibrated posterior gives r ≈ N(0, 1) in both planes.
+//
+// The reduced chi-squared of one sample is
+//
+//	χ²_ν = (1/ν) Σ_{i unmasked} r_i²,   ν = number of unmasked pixels.
+//
+// No fitted parameters are subtracted from ν: the source has as many pixels
+// as (or more than) the image and is constrained by the prior, so there is
+// no meaningful count of free parameters; this matches the χ²_ν of
+// reconstructed observations quoted by Adam et al. (2022). For an exact
+// model and Gaussian noise of the stated σ, E χ²_ν = 1 with standard
+// deviation √(2/ν) (ChiSquaredNuStd); for a 64×64 image that is 0.022.
+//
+// # TARP
+//
+// The Tests of Accuracy with Random Points (Lemos et al. 2023) need J
+// simulations with truth θ_j and K posterior samples s_jk each. A reference
+// point r_j is drawn (by default uniformly in the bounding box of all
+// samples and truths pooled over simulations; optionally the caller gives
+// them), and
+//
+//	f_j = (1/K) #{k : ‖s_jk − r_j‖ < ‖θ_j − r_j‖}
+//	ECP(α) = (1/J) Σ_j 1[f_j < α],   α on an even grid of [0, 1].
+//
+// The posterior is calibrated only if ECP(α) = α for every α and every
+// distribution of r. For a calibrated estimator each 1[f_j < α] is
+// Bernoulli(α), so the Monte Carlo error of ECP(α) is √(α(1−α)/J)
+// (TARPResult.Sigma); a bootstrap over simulations (TARPResult.BootSigma)
+// measures the same spread without assuming calibration. With finite K,
+// f takes K+1 values and a calibrated ECP sits up to 1/(K+1) below α.
+//
+// Direction of departures (d dimensions, references far from the
+// posterior compared with its width): ‖s−r‖ − ‖θ−r‖ ≈ u·(s−θ) +
+// (‖(s−μ)⊥‖² − ‖(θ−μ)⊥‖²)/(2‖μ−r‖). In high dimension the radial term
+// dominates: an over-dispersed (under-confident) posterior puts samples
+// farther from r than the truth, f is small and ECP lies above the
+// diagonal; an under-dispersed (over-confident) one lies below. In one
+// dimension only the first term exists and the curve is S-shaped: an
+// over-dispersed posterior is below the diagonal for α < ½ and above it for
+// α > ½. A biased posterior departs in either case. TARPOptions.Normalize
+// standardises every dimension by the pooled sample mean and standard
+// deviation first, which makes the test invariant to per-dimension units.
+//
+// # Image statistics
+//
+// Pearson and RMSE compare two images. RadialProfile averages an image in
+// annuli about a centre. PowerSpectrum radially averages
+// P(k) = |DFT(x)(k)|²/(nx·ny), k in cycles per pixel, normalised so that
+// white noise of variance σ² has P = σ². Moments measures flux-weighted
+// second moments Q (clipping negative pixels), the distortion ellipticity
+// e = (Q_xx − Q_yy + 2i Q_xy)/(Q_xx + Q_yy), |e| = (1−q²)/(1+q²) with axis
+// ratio q, the major-axis angle ½ atan2(2Q_xy, Q_xx−Q_yy) counter-clockwise
+// from +x, the radii R20, R50 (half-light), R80 of circles about the
+// centroid and the concentration C = 5 log₁₀(R80/R20).
+package diag
