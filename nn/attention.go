@@ -1,0 +1,205 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// AttnBlock is NCSN++'s self-attention over the P = H·W pixels of a C×H×W
+// image (AttnBlockpp with skip_rescale):
+//
+//	h = GroupNorm(x)                     (no activation)
+//	[q; k; v] = W_qkv h + b_qkv          (three 1×1 "NIN" projections, one GEMM)
+//	A = softmax_rows(qᵀk / √C)           (P×P, row i attends over pixels j)
+//	o = v Aᵀ                             (o[c,i] = Σ_j v[c,j] A[i,j])
+//	y = (x + W_o o + b_o) / √2.
+//
+// W_qkv has shape [3C, C] (rows q, then k, then v), W_o [C, C]. W_o is
+// initialised with scale 0 (≈1e-10) as in NCSN++, so the block starts as
+// y ≈ x/√2.
+type AttnBlock struct {
+	e           *Engine
+	C, H, W     int
+	Norm        *GroupNorm
+	WQKV, BQKV  *Param
+	WO, BO      *Param
+	gqkv, gbqkv *wgrad
+	gwo, gbo    *wgrad
+
+	n           int
+	x, h        []float32
+	qkv, att, o []float32
+	y, dy, dh   []float32
+	fwd, bwd    func(w, i int)
+}
+
+// NewAttnBlock returns the attention block for C×h×w images.
+func NewAttnBlock(e *Engine, name string, c, h, w int) *AttnBlock {
+	a := &AttnBlock{e: e, C: c, H: h, W: w}
+	a.Norm = NewGroupNorm(e, name+".norm", c, h*w, Groups(c), false)
+	a.WQKV = NewParam(name+".qkv.weight", 3*c, c)
+	a.BQKV = NewParam(name+".qkv.bias", 3*c)
+	a.WO = NewParam(name+".out.weight", c, c)
+	a.BO = NewParam(name+".out.bias", c)
+	a.gqkv, a.gbqkv = newWGrad(e, a.WQKV), newWGrad(e, a.BQKV)
+	a.gwo, a.gbo = newWGrad(e, a.WO), newWGrad(e, a.BO)
+	a.fwd, a.bwd = a.forwardOne, a.backwardOne
+	return a
+}
+
+// Init sets q, k, v projections by VarianceScaling(scale 1) and the output
+// projection with scale outScale (NCSN++: 0); biases zero.
+func (a *AttnBlock) Init(outScale float64, rng *rand.Rand) {
+	c := a.C
+	for p := 0; p < 3; p++ {
+		VarianceScaling(a.WQKV.Data[p*c*c:(p+1)*c*c], c, c, 1, rng)
+	}
+	VarianceScaling(a.WO.Data, c, c, outScale, rng)
+	clear(a.BQKV.Data)
+	clear(a.BO.Data)
+}
+
+// Params returns the normalisation and projection parameters.
+func (a *AttnBlock) Params() []*Param {
+	return append(a.Norm.Params(), a.WQKV, a.BQKV, a.WO, a.BO)
+}
+
+// Flops returns the forward floating-point operations for one image.
+func (a *AttnBlock) Flops() int64 {
+	c, p := int64(a.C), int64(a.H*a.W)
+	return 2*3*c*c*p + 2*2*p*p*c + 2*c*c*p
+}
+
+// Forward implements Layer.
+func (a *AttnBlock) Forward(x []float32, n int) []float32 {
+	c, p := a.C, a.H*a.W
+	a.x, a.n = x, n
+	a.h = a.Norm.Forward(x, n)
+	a.qkv = grow(a.qkv, n*3*c*p)
+	a.att = grow(a.att, n*p*p)
+	a.o = grow(a.o, n*c*p)
+	a.y = grow(a.y, n*c*p)
+	a.e.Run(n, a.fwd)
+	return a.y
+}
+
+func fillRows(y, b []float32, p int) {
+	for r, v := range b {
+		row := y[r*p : (r+1)*p]
+		for j := range row {
+			row[j] = v
+		}
+	}
+}
+
+func (a *AttnBlock) forwardOne(_, i int) {
+	c, p := a.C, a.H*a.W
+	g := a.e.gemm
+	h := a.h[i*c*p : (i+1)*c*p]
+	qkv := a.qkv[i*3*c*p : (i+1)*3*c*p]
+	att := a.att[i*p*p : (i+1)*p*p]
+	o := a.o[i*c*p : (i+1)*c*p]
+	y := a.y[i*c*p : (i+1)*c*p]
+	x := a.x[i*c*p : (i+1)*c*p]
+	fillRows(qkv, a.BQKV.Data, p)
+	g.Sgemm(false, false, 3*c, p, c, 1, a.WQKV.Data, c, h, p, 1, qkv, p)
+	q, k, v := qkv[:c*p], qkv[c*p:2*c*p], qkv[2*c*p:]
+	g.Sgemm(true, false, p, p, c, float32(1/math.Sqrt(float64(c))), q, p, k, p, 0, att, p)
+	for r := 0; r < p; r++ {
+		row := att[r*p : (r+1)*p]
+		m := row[0]
+		for _, s := range row {
+			m = max(m, s)
+		}
+		var sum float32
+		for j, s := range row {
+			e := float32(math.Exp(float64(s - m)))
+			row[j] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for j := range row {
+			row[j] *= inv
+		}
+	}
+	g.Sgemm(false, true, c, p, p, 1, v, p, att, p, 0, o, p)
+	fillRows(y, a.BO.Data, p)
+	g.Sgemm(false, false, c, p, c, 1, a.WO.Data, c, o, p, 1, y, p)
+	for j := range y {
+		y[j] = (x[j] + y[j]) * math.Sqrt2 / 2
+	}
+}
+
+// Backward implements Layer.
+func (a *AttnBlock) Backward(dout []float32) []float32 {
+	c, p := a.C, a.H*a.W
+	a.dy = dout
+	a.dh = grow(a.dh, a.n*c*p)
+	u := a.e.used(a.n)
+	for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
+		g.zero(u)
+	}
+	a.e.Run(a.n, a.bwd)
+	for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
+		g.reduce(u)
+	}
+	dx := a.Norm.Backward(a.dh)
+	for j, v := range dout[:a.n*c*p] {
+		dx[j] += v * math.Sqrt2 / 2
+	}
+	return dx
+}
+
+func (a *AttnBlock) backwardOne(w, i int) {
+	c, p := a.C, a.H*a.W
+	g := a.e.gemm
+	s := float32(math.Sqrt2 / 2)
+	h := a.h[i*c*p : (i+1)*c*p]
+	qkv := a.qkv[i*3*c*p : (i+1)*3*c*p]
+	att := a.att[i*p*p : (i+1)*p*p]
+	o := a.o[i*c*p : (i+1)*c*p]
+	dy := a.dy[i*c*p : (i+1)*c*p]
+	dh := a.dh[i*c*p : (i+1)*c*p]
+	q, k, v := qkv[:c*p], qkv[c*p:2*c*p], qkv[2*c*p:]
+	dO := a.e.scratch(w, 0, c*p)
+	dqkv := a.e.scratch(w, 1, 3*c*p)
+	dA := a.e.scratch(w, 2, p*p)
+	dq, dk, dv := dqkv[:c*p], dqkv[c*p:2*c*p], dqkv[2*c*p:]
+
+	gbo := a.gbo.bufs[w]
+	for r := range gbo {
+		var t float32
+		for _, d := range dy[r*p : (r+1)*p] {
+			t += d
+		}
+		gbo[r] += s * t
+	}
+	g.Sgemm(false, true, c, c, p, s, dy, p, o, p, 1, a.gwo.bufs[w], c)
+	g.Sgemm(true, false, c, p, c, s, a.WO.Data, c, dy, p, 0, dO, p)
+	g.Sgemm(false, false, c, p, p, 1, dO, p, att, p, 0, dv, p)
+	g.Sgemm(true, false, p, p, c, 1, dO, p, v, p, 0, dA, p)
+	scale := float32(1 / math.Sqrt(float64(c)))
+	for r := 0; r < p; r++ {
+		ar := att[r*p : (r+1)*p]
+		dr := dA[r*p : (r+1)*p]
+		var dot float32
+		for j, av := range ar {
+			dot += av * dr[j]
+		}
+		for j, av := range ar {
+			dr[j] = scale * av * (dr[j] - dot)
+		}
+	}
+	g.Sgemm(false, true, c, p, p, 1, k, p, dA, p, 0, dq, p)
+	g.Sgemm(false, false, c, p, p, 1, q, p, dA, p, 0, dk, p)
+	gb := a.gbqkv.bufs[w]
+	for r := range gb {
+		var t float32
+		for _, d := range dqkv[r*p : (r+1)*p] {
+			t += d
+		}
+		gb[r] += t
+	}
+	g.Sgemm(false, true, 3*c, c, p, 1, dqkv, p, h, p, 1, a.gqkv.bufs[w], c)
+	g.Sgemm(true, false, c, p, 3*c, 1, a.WQKV.Data, c, dqkv, p, 0, dh, p)
+}

@@ -1,0 +1,229 @@
+package nn
+
+import "math/rand/v2"
+
+// colBudget bounds the im2col scratch (floats per worker); larger images
+// are processed in bands of output rows.
+const colBudget = 1 << 22
+
+// Conv2D is a 2-D convolution (cross-correlation, as in PyTorch) with square
+// kernel K, stride S and zero padding P on every side:
+//
+//	y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v] · x[n,c, S·i−P+u, S·j−P+v],
+//
+// Ho = (H + 2P − K)/S + 1 (integer division). Weight has shape
+// [Cout, Cin, K, K], Bias [Cout]. It is computed per image as a GEMM
+// W(Cout × Cin·K·K) · col(Cin·K·K × Ho·Wo) after im2col; a 1×1 stride-1
+// unpadded convolution multiplies the image directly.
+type Conv2D struct {
+	e                         *Engine
+	Cin, Cout, K, Stride, Pad int
+	H, W, Ho, Wo              int
+	Weight, Bias              *Param
+	gw, gb                    *wgrad
+	direct                    bool
+	tileRows                  int
+
+	n        int
+	x, y     []float32
+	dy, dx   []float32
+	fwd, bwd func(w, i int)
+}
+
+// NewConv2D returns a convolution for inputs of Cin×h×w with zero weights;
+// call Init (or set Weight.Data).
+func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Conv2D {
+	c := &Conv2D{e: e, Cin: cin, Cout: cout, K: k, Stride: stride, Pad: pad, H: h, W: w}
+	c.Ho = (h+2*pad-k)/stride + 1
+	c.Wo = (w+2*pad-k)/stride + 1
+	c.Weight = NewParam(name+".weight", cout, cin, k, k)
+	c.Bias = NewParam(name+".bias", cout)
+	c.gw, c.gb = newWGrad(e, c.Weight), newWGrad(e, c.Bias)
+	c.direct = k == 1 && stride == 1 && pad == 0
+	c.tileRows = max(1, min(c.Ho, colBudget/(cin*k*k*c.Wo)))
+	c.fwd, c.bwd = c.forwardOne, c.backwardOne
+	return c
+}
+
+// Init sets the weights by VarianceScaling with the given scale and zeroes
+// the bias (NCSN++ default_init).
+func (c *Conv2D) Init(scale float64, rng *rand.Rand) {
+	VarianceScaling(c.Weight.Data, c.Cin*c.K*c.K, c.Cout*c.K*c.K, scale, rng)
+	clear(c.Bias.Data)
+}
+
+// Params returns Weight and Bias.
+func (c *Conv2D) Params() []*Param { return []*Param{c.Weight, c.Bias} }
+
+// Flops returns the multiply-add count ×2 of one image's forward pass.
+func (c *Conv2D) Flops() int64 {
+	return 2 * int64(c.Cout) * int64(c.Cin*c.K*c.K) * int64(c.Ho*c.Wo)
+}
+
+// Forward implements Layer.
+func (c *Conv2D) Forward(x []float32, n int) []float32 {
+	c.x, c.n = x, n
+	c.y = grow(c.y, n*c.Cout*c.Ho*c.Wo)
+	c.e.Run(n, c.fwd)
+	return c.y
+}
+
+func (c *Conv2D) forwardOne(w, i int) {
+	P := c.Ho * c.Wo
+	ckk := c.Cin * c.K * c.K
+	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
+	y := c.y[i*c.Cout*P : (i+1)*c.Cout*P]
+	for o, b := range c.Bias.Data {
+		row := y[o*P : (o+1)*P]
+		for j := range row {
+			row[j] = b
+		}
+	}
+	g := c.e.gemm
+	if c.direct {
+		g.Sgemm(false, false, c.Cout, P, c.Cin, 1, c.Weight.Data, c.Cin, x, P, 1, y, P)
+		return
+	}
+	for r0 := 0; r0 < c.Ho; r0 += c.tileRows {
+		r1 := min(c.Ho, r0+c.tileRows)
+		T := (r1 - r0) * c.Wo
+		col := c.e.scratch(w, 0, ckk*T)
+		c.im2col(x, col, r0, r1)
+		g.Sgemm(false, false, c.Cout, T, ckk, 1, c.Weight.Data, ckk, col, T, 1, y[r0*c.Wo:], P)
+	}
+}
+
+// Backward implements Layer.
+func (c *Conv2D) Backward(dout []float32) []float32 {
+	c.dy = dout
+	c.dx = grow(c.dx, c.n*c.Cin*c.H*c.W)
+	u := c.e.used(c.n)
+	c.gw.zero(u)
+	c.gb.zero(u)
+	c.e.Run(c.n, c.bwd)
+	c.gw.reduce(u)
+	c.gb.reduce(u)
+	return c.dx
+}
+
+func (c *Conv2D) backwardOne(w, i int) {
+	P := c.Ho * c.Wo
+	ckk := c.Cin * c.K * c.K
+	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
+	dx := c.dx[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
+	dy := c.dy[i*c.Cout*P : (i+1)*c.Cout*P]
+	gb := c.gb.bufs[w]
+	for o := range gb {
+		var s float32
+		for _, v := range dy[o*P : (o+1)*P] {
+			s += v
+		}
+		gb[o] += s
+	}
+	gw := c.gw.bufs[w]
+	g := c.e.gemm
+	if c.direct {
+		g.Sgemm(false, true, c.Cout, c.Cin, P, 1, dy, P, x, P, 1, gw, c.Cin)
+		g.Sgemm(true, false, c.Cin, P, c.Cout, 1, c.Weight.Data, c.Cin, dy, P, 0, dx, P)
+		return
+	}
+	clear(dx)
+	for r0 := 0; r0 < c.Ho; r0 += c.tileRows {
+		r1 := min(c.Ho, r0+c.tileRows)
+		T := (r1 - r0) * c.Wo
+		col := c.e.scratch(w, 0, ckk*T)
+		dcol := c.e.scratch(w, 1, ckk*T)
+		c.im2col(x, col, r0, r1)
+		g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[r0*c.Wo:], P, col, T, 1, gw, ckk)
+		g.Sgemm(true, false, ckk, T, c.Cout, 1, c.Weight.Data, ckk, dy[r0*c.Wo:], P, 0, dcol, T)
+		c.col2im(dcol, dx, r0, r1)
+	}
+}
+
+// oxRange returns the output columns [lo, hi) whose input column
+// S·ox − P + kx lies inside the image.
+func (c *Conv2D) oxRange(kx int) (lo, hi int) {
+	s := c.Stride
+	if d := c.Pad - kx; d > 0 {
+		lo = (d + s - 1) / s
+	}
+	num := c.W - 1 + c.Pad - kx
+	if num < 0 {
+		return 0, 0
+	}
+	hi = min(c.Wo, num/s+1)
+	lo = min(lo, hi)
+	return lo, hi
+}
+
+// im2col writes rows (c,u,v) × columns (output pixels of rows [r0,r1)).
+func (c *Conv2D) im2col(x, col []float32, r0, r1 int) {
+	T := (r1 - r0) * c.Wo
+	s, hw := c.Stride, c.H*c.W
+	r := 0
+	for ci := 0; ci < c.Cin; ci++ {
+		xc := x[ci*hw : (ci+1)*hw]
+		for ky := 0; ky < c.K; ky++ {
+			for kx := 0; kx < c.K; kx++ {
+				row := col[r*T : (r+1)*T]
+				r++
+				lo, hi := c.oxRange(kx)
+				off := kx - c.Pad
+				for oy := r0; oy < r1; oy++ {
+					dst := row[(oy-r0)*c.Wo : (oy-r0+1)*c.Wo]
+					iy := oy*s - c.Pad + ky
+					if iy < 0 || iy >= c.H {
+						clear(dst)
+						continue
+					}
+					src := xc[iy*c.W : (iy+1)*c.W]
+					clear(dst[:lo])
+					clear(dst[hi:])
+					if s == 1 {
+						copy(dst[lo:hi], src[lo+off:hi+off])
+					} else {
+						for ox := lo; ox < hi; ox++ {
+							dst[ox] = src[ox*s+off]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds col entries into dx.
+func (c *Conv2D) col2im(col, dx []float32, r0, r1 int) {
+	T := (r1 - r0) * c.Wo
+	s, hw := c.Stride, c.H*c.W
+	r := 0
+	for ci := 0; ci < c.Cin; ci++ {
+		xc := dx[ci*hw : (ci+1)*hw]
+		for ky := 0; ky < c.K; ky++ {
+			for kx := 0; kx < c.K; kx++ {
+				row := col[r*T : (r+1)*T]
+				r++
+				lo, hi := c.oxRange(kx)
+				off := kx - c.Pad
+				for oy := r0; oy < r1; oy++ {
+					iy := oy*s - c.Pad + ky
+					if iy < 0 || iy >= c.H {
+						continue
+					}
+					src := row[(oy-r0)*c.Wo : (oy-r0+1)*c.Wo]
+					dst := xc[iy*c.W : (iy+1)*c.W]
+					if s == 1 {
+						d := dst[lo+off : hi+off]
+						for j, v := range src[lo:hi] {
+							d[j] += v
+						}
+					} else {
+						for ox := lo; ox < hi; ox++ {
+							dst[ox*s+off] += src[ox]
+						}
+					}
+				}
+			}
+		}
+	}
+}

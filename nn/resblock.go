@@ -1,0 +1,132 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// ResBlock is the BigGAN-style residual block of NCSN++ (ResnetBlockBigGANpp
+// without resampling, dropout or FIR), for Cin×H×W inputs and a time
+// embedding t (already passed through SiLU, n×T):
+//
+//	h = Conv3×3(SiLU(GroupNorm₀(x)))  + Dense(t)[:, c]   (per channel)
+//	h = Conv3×3(SiLU(GroupNorm₁(h)))
+//	y = (skip(x) + h)/√2,   skip = identity if Cin = Cout else Conv1×1.
+//
+// The second convolution is initialised with scale 0 (≈1e-10) as in NCSN++.
+type ResBlock struct {
+	Cin, Cout, H, W int
+	Norm0, Norm1    *GroupNorm
+	Conv0, Conv1    *Conv2D
+	Dense           *Linear
+	Skip            *Conv2D // nil when Cin == Cout
+
+	n        int
+	x, y, dx []float32
+	dh, dtmp []float32
+}
+
+// NewResBlock returns a residual block; tdim is the time-embedding size.
+func NewResBlock(e *Engine, name string, cin, cout, h, w, tdim int) *ResBlock {
+	r := &ResBlock{Cin: cin, Cout: cout, H: h, W: w}
+	r.Norm0 = NewGroupNorm(e, name+".norm0", cin, h*w, Groups(cin), true)
+	r.Conv0 = NewConv2D(e, name+".conv0", cin, cout, h, w, 3, 1, 1)
+	r.Dense = NewLinear(e, name+".dense", tdim, cout)
+	r.Norm1 = NewGroupNorm(e, name+".norm1", cout, h*w, Groups(cout), true)
+	r.Conv1 = NewConv2D(e, name+".conv1", cout, cout, h, w, 3, 1, 1)
+	if cin != cout {
+		r.Skip = NewConv2D(e, name+".skip", cin, cout, h, w, 1, 1, 0)
+	}
+	return r
+}
+
+// Init applies the NCSN++ initialisation: default_init(1) for Conv0, Dense
+// and Skip, default_init(conv1Scale) (NCSN++: 0) for Conv1.
+func (r *ResBlock) Init(conv1Scale float64, rng *rand.Rand) {
+	r.Conv0.Init(1, rng)
+	r.Dense.Init(1, rng)
+	r.Conv1.Init(conv1Scale, rng)
+	if r.Skip != nil {
+		r.Skip.Init(1, rng)
+	}
+}
+
+// Params returns all parameters in a fixed order.
+func (r *ResBlock) Params() []*Param {
+	ps := append(r.Norm0.Params(), r.Conv0.Params()...)
+	ps = append(ps, r.Dense.Params()...)
+	ps = append(ps, r.Norm1.Params()...)
+	ps = append(ps, r.Conv1.Params()...)
+	if r.Skip != nil {
+		ps = append(ps, r.Skip.Params()...)
+	}
+	return ps
+}
+
+// Flops returns the forward floating-point operations of the convolutions
+// for one image.
+func (r *ResBlock) Flops() int64 {
+	f := r.Conv0.Flops() + r.Conv1.Flops()
+	if r.Skip != nil {
+		f += r.Skip.Flops()
+	}
+	return f
+}
+
+// Forward computes the block for n images x with time embeddings t.
+func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
+	r.x, r.n = x, n
+	hw := r.H * r.W
+	h := r.Conv0.Forward(r.Norm0.Forward(x, n), n)
+	d := r.Dense.Forward(t, n)
+	for i := 0; i < n; i++ {
+		for c := 0; c < r.Cout; c++ {
+			b := d[i*r.Cout+c]
+			row := h[(i*r.Cout+c)*hw : (i*r.Cout+c+1)*hw]
+			for j := range row {
+				row[j] += b
+			}
+		}
+	}
+	h = r.Conv1.Forward(r.Norm1.Forward(h, n), n)
+	s := x
+	if r.Skip != nil {
+		s = r.Skip.Forward(x, n)
+	}
+	r.y = grow(r.y, n*r.Cout*hw)
+	for j := range r.y {
+		r.y[j] = (s[j] + h[j]) * math.Sqrt2 / 2
+	}
+	return r.y
+}
+
+// Backward takes dL/dy, accumulates parameter gradients, adds dL/dt into
+// dt (n×T) and returns dL/dx.
+func (r *ResBlock) Backward(dy, dt []float32) []float32 {
+	n, hw := r.n, r.H*r.W
+	r.dh = grow(r.dh, n*r.Cout*hw)
+	for j := range r.dh {
+		r.dh[j] = dy[j] * math.Sqrt2 / 2
+	}
+	g := r.Norm1.Backward(r.Conv1.Backward(r.dh))
+	r.dtmp = grow(r.dtmp, n*r.Cout)
+	for i := 0; i < n*r.Cout; i++ {
+		var s float32
+		for _, v := range g[i*hw : (i+1)*hw] {
+			s += v
+		}
+		r.dtmp[i] = s
+	}
+	for j, v := range r.Dense.Backward(r.dtmp) {
+		dt[j] += v
+	}
+	dx := r.Norm0.Backward(r.Conv0.Backward(g))
+	ds := r.dh
+	if r.Skip != nil {
+		ds = r.Skip.Backward(r.dh)
+	}
+	for j, v := range ds {
+		dx[j] += v
+	}
+	return dx
+}
