@@ -103,6 +103,20 @@ func strictDecode(data []byte, v any) error {
 			}
 			return fmt.Errorf("%s: cannot use %s as %v", te.Field, te.Value, te.Type)
 		}
+		if errors.As(err, &te) {
+			return fmt.Errorf("expected a JSON object, got %s", te.Value)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			msg := fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, se.Error())
+			if strings.Contains(msg, "'N'") || strings.Contains(msg, "'I'") {
+				msg += " (NaN and Inf are not JSON numbers)"
+			}
+			return errors.New(msg)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return errors.New("invalid JSON: unexpected end of input")
+		}
 		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if dec.More() {
@@ -179,6 +193,13 @@ type typeOnly struct {
 func entryType(raw json.RawMessage) (string, error) {
 	var t typeOnly
 	if err := json.Unmarshal(raw, &t); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "type" {
+			return "", fmt.Errorf(": type must be a string, got %s", te.Value)
+		}
+		if errors.As(err, &te) {
+			return "", fmt.Errorf(": expected a JSON object, got %s", te.Value)
+		}
 		return "", fmt.Errorf(": %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if t.Type == nil {

@@ -1,0 +1,100 @@
+// Package lens is the strong-lensing forward model of lenscore: mass models
+// and ray tracing, light profiles, the sparse linear operator A (with its
+// exact adjoint) that maps a pixelated source to an observed image, PSFs,
+// Gaussian noise and the JSON lens-file format. Everything is float64.
+//
+// # Conventions
+//
+// The conventions are lenstronomy's, so that parameters carry over:
+//
+//   - Angles are in arcsec. The lens equation is β = θ − α(θ).
+//   - Axis ratio q = minor/major ∈ (0, 1]; position angle φ is the major
+//     axis measured counter-clockwise from +x. The rotated frame about a
+//     centre (x_c, y_c) is x' = cos φ (x−x_c) + sin φ (y−y_c),
+//     y' = −sin φ (x−x_c) + cos φ (y−y_c).
+//   - Ellipticity e1 = (1−q)/(1+q) cos 2φ, e2 = (1−q)/(1+q) sin 2φ; the
+//     inverse is φ = ½ atan2(e2, e1), q = (1−|e|)/(1+|e|).
+//   - Grids (Grid) are square, n×n, centred on the origin: pixel j has its
+//     centre at (j − (n−1)/2)·scale. Images are [row][col] flattened
+//     row-major, row 0 at the most negative y (FITS order), col 0 at the
+//     most negative x.
+//
+// # Mass models
+//
+// SIE (singular isothermal ellipsoid), with θ_E the product-average
+// Einstein radius:
+//
+//	κ = θ_E / (2 sqrt(q x'² + y'²/q)).
+//
+// With b = θ_E √q, q' = sqrt(1−q²) and ψ = sqrt(q² x'² + y'²), the
+// deflection in the rotated frame is the closed form of Kormann, Schneider &
+// Bartelmann (1994) (as written by Keeton 2001):
+//
+//	α'x = (b/q') atan(q' x'/ψ),   α'y = (b/q') atanh(q' y'/ψ),
+//
+// rotated back by φ. The functions atan(q'u)/q' and atanh(q'u)/q' are
+// evaluated by their Taylor series u(1 ∓ z²/3 + z⁴/5 ∓ z⁶/7), z = q'u, when
+// |z| < 1e-3 (truncation error below z⁸/9 < 1e-25, so the two branches
+// agree to rounding and the result is continuous in q); at q = 1 this is
+// the SIS, α = θ_E r̂, exactly. At the centre α = 0. Because the SIE is
+// homogeneous of degree zero in α, its potential is ψ_SIE = x'α'x + y'α'y
+// (about the centre), and its Hessian in the rotated frame is
+// b/(ψ r²)·[[y'², −x'y'], [−x'y', x'²]] with r² = x'² + y'², so γ = κ and
+// det(I − ∂α) = 1 − 2κ: the κ = ½ curve is the tangential critical curve.
+//
+// SIS: α = θ_E (θ−θ_c)/|θ−θ_c|, κ = θ_E/(2r), ψ = θ_E r.
+//
+// External shear about the origin: α = (γ1 x + γ2 y, γ2 x − γ1 y),
+// ψ = ½γ1(x² − y²) + γ2 x y, κ = 0.
+//
+// Composite sums components.
+//
+// # Light
+//
+// Sersic: I = amp·exp(−b_n((R/R_sersic)^{1/n} − 1)), b_n = 1.9992n − 0.3271,
+// R = sqrt(q x'² + y'²/q), so amp is the brightness at R = R_sersic.
+//
+// PixelSource samples an n×n source by bilinear interpolation between pixel
+// centres. Outside the grid the source is zero padded: between the
+// outermost centres and one pixel beyond them the value falls linearly to
+// a zero ghost pixel, and it is exactly zero further out. The integral of
+// the interpolated surface is Σ pixels · scale².
+//
+// Render averages s×s sub-pixel samples at offsets ((k+½)/s − ½)·scale
+// from each pixel centre.
+//
+// # The operator
+//
+// A = P·L maps N = n_src² source pixels to M = n_obs² image pixels. Row i
+// of L averages, over the s×s sub-pixel centres θ_k of image pixel i
+// (default s = 2), the bilinear weights of the source grid at
+// β_k = θ_k − α(θ_k), each weighted 1/s². P is the PSF convolution on the
+// image grid,
+//
+//	(P y)[r][c] = Σ_{a,b} K[a][b]·y[r − (a − h_r)][c − (b − h_c)],
+//
+// for an odd-sized kernel K normalised to unit sum with centre (h_r, h_c),
+// with zero padding: image pixels outside the observed field contribute
+// nothing, so flux that the PSF would scatter in from beyond the edge is
+// not modelled and flux scattered out of the field is lost. A is built
+// once as a CSR matrix (rows sorted, duplicate entries merged), the PSF
+// composed row by row (row i of A = Σ K·rows of L), and Aᵀ is stored as a
+// second CSR matrix so that Apply and Adjoint are allocation-free gathers.
+// DirectForward evaluates the same map without a matrix (ray-trace,
+// interpolate, pool, convolve) and is the test reference.
+//
+// GaussianPSF samples exp(−r²/2σ²), σ = FWHM/(2 sqrt(2 ln 2)), at pixel
+// centres, truncated by default at ⌈5σ⌉ pixels.
+//
+// # Noise
+//
+// AddNoise and AddNoiseMap add N(0, σ²) draws from math/rand/v2's PCG
+// seeded by NewRand(seed): the same seed gives the same noise.
+//
+// # Lens files
+//
+// Parse and ParseFile read the JSON format documented on Parse; errors
+// name the file and the offending field, e.g.
+// "lens.json: components[0] (SIE): theta_e must be > 0, got -1".
+// Model.MarshalJSON and Model.WriteFile (atomic) write it back.
+package lens
