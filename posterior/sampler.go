@@ -1,0 +1,440 @@
+package posterior
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/lenscore/lenscore/progress"
+	"github.com/lenscore/lenscore/sde"
+)
+
+// Sampler names for Options.Sampler.
+const (
+	SamplerEM = "em" // Euler–Maruyama predictor only
+	SamplerPC = "pc" // predictor–corrector (Langevin corrector)
+)
+
+// Defaults used when the corresponding Options field is zero.
+const (
+	DefaultTarget          = 0.99
+	DefaultEps             = 1e-3
+	DefaultSNR             = 0.16
+	DefaultCheckpointEvery = 5 * time.Minute
+)
+
+// ErrStopped is returned (wrapped) when sampling pauses at Options.StopAfter.
+var ErrStopped = errors.New("posterior: sampling paused at StopAfter")
+
+// Options configures Sample and Resume. Zero values select the defaults.
+type Options struct {
+	Steps     int     // reverse-time steps; 0 = sde.StepsFor(dim, Target)
+	Target    float64 // overlap probability for the automatic step count (0.99)
+	Eps       float64 // final time t_end (1e-3)
+	Sampler   string  // "em" (default) or "pc"
+	Corrector int     // Langevin corrector steps per predictor step for "pc" (1)
+	SNR       float64 // corrector signal-to-noise ratio r (0.16)
+	Denoise   bool    // final Tweedie step x ← x + σ(t_end)² s(x, t_end)
+
+	Seed       uint64    // chain k uses rand.NewPCG(Seed, FirstChain+k)
+	FirstChain uint64    // global index of chain 0 (to split chains over jobs)
+	Chains     int       // number of chains (1)
+	InitMean   []float64 // μ_init of x(1) ~ N(μ_init, σ_max² I); nil = 0
+	Workers    int       // goroutines for the likelihood (GOMAXPROCS)
+
+	CheckpointPath  string        // "" = no checkpoints
+	CheckpointEvery time.Duration // wall-clock interval (5 min)
+	CheckpointSteps int           // also every this many steps (0 = off)
+	StopAfter       int           // pause (checkpoint + ErrStopped) after this many steps (0 = off)
+	Progress        io.Writer     // progress line destination (nil = none)
+
+	// test hooks (deliberately broken samplers)
+	g2Factor, noiseFactor float64
+}
+
+// Result holds the samples and the cost accounting of a run.
+type Result struct {
+	Samples   [][]float64 // Chains images of Dim pixels
+	Steps     int         // predictor steps
+	NFE       int         // prior score evaluations per chain (network evaluations)
+	PriorTime time.Duration
+	OtherTime time.Duration
+}
+
+type jobKind int
+
+const (
+	jobPredict jobKind = iota
+	jobCorrect
+	jobDenoise
+)
+
+type job struct {
+	w     int
+	kind  jobKind
+	t     float64
+	drift float64 // g² Δt (predictor) or σ² (denoise)
+	noise float64 // g √Δt, 0 for no noise
+}
+
+// sampler holds all buffers of one run; step does not allocate.
+type sampler struct {
+	prior   Prior
+	lik     Likelihood
+	ve      sde.VE
+	opt     Options
+	k, n    int
+	steps   int
+	ts      []float64
+	x, sp   []float64 // chain states and prior scores (K×N)
+	sl      []float64 // likelihood / total scores (K×N)
+	pcgs    []*rand.PCG
+	rngs    []*rand.Rand
+	scratch [][]float64
+	zbuf    [][]float64
+	workers int
+	jobs    chan job
+	wg      sync.WaitGroup
+	nfe     int
+	prTime  time.Duration
+}
+
+func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, error) {
+	if prior == nil {
+		return nil, errors.New("posterior: sample: nil prior")
+	}
+	if err := ve.Validate(); err != nil {
+		return nil, err
+	}
+	n := prior.Dim()
+	if lik != nil && lik.Dim() != n {
+		return nil, fmt.Errorf("posterior: sample: likelihood has %d pixels, prior %d", lik.Dim(), n)
+	}
+	if opt.Chains == 0 {
+		opt.Chains = 1
+	}
+	if opt.Target == 0 {
+		opt.Target = DefaultTarget
+	}
+	if opt.Eps == 0 {
+		opt.Eps = DefaultEps
+	}
+	if opt.Sampler == "" {
+		opt.Sampler = SamplerEM
+	}
+	if opt.SNR == 0 {
+		opt.SNR = DefaultSNR
+	}
+	if opt.Sampler == SamplerPC && opt.Corrector == 0 {
+		opt.Corrector = 1
+	}
+	if opt.Sampler == SamplerEM {
+		opt.Corrector = 0
+	}
+	if opt.CheckpointEvery == 0 {
+		opt.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if opt.g2Factor == 0 {
+		opt.g2Factor = 1
+	}
+	if opt.noiseFactor == 0 {
+		opt.noiseFactor = 1
+	}
+	switch {
+	case opt.Chains < 0:
+		return nil, fmt.Errorf("posterior: sample: Chains = %d must be positive", opt.Chains)
+	case opt.Sampler != SamplerEM && opt.Sampler != SamplerPC:
+		return nil, fmt.Errorf("posterior: sample: Sampler %q must be %q or %q", opt.Sampler, SamplerEM, SamplerPC)
+	case opt.Steps < 0 || opt.Corrector < 0 || opt.CheckpointSteps < 0 || opt.StopAfter < 0:
+		return nil, errors.New("posterior: sample: Steps, Corrector, CheckpointSteps and StopAfter must be non-negative")
+	case !(opt.Eps > 0 && opt.Eps < 1):
+		return nil, fmt.Errorf("posterior: sample: Eps = %g must be in (0, 1)", opt.Eps)
+	case !(opt.SNR > 0):
+		return nil, fmt.Errorf("posterior: sample: SNR = %g must be positive", opt.SNR)
+	case opt.InitMean != nil && len(opt.InitMean) != n:
+		return nil, fmt.Errorf("posterior: sample: InitMean has %d values, want %d", len(opt.InitMean), n)
+	}
+	if opt.Steps == 0 {
+		s, err := ve.StepsFor(n, opt.Target)
+		if err != nil {
+			return nil, fmt.Errorf("posterior: sample: automatic step count: %w", err)
+		}
+		opt.Steps = s
+	}
+	w := opt.Workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	w = min(w, opt.Chains)
+	s := &sampler{prior: prior, lik: lik, ve: ve, opt: opt, k: opt.Chains, n: n, steps: opt.Steps,
+		ts: sde.Times(opt.Steps, opt.Eps), workers: w,
+		x: make([]float64, opt.Chains*n), sp: make([]float64, opt.Chains*n), sl: make([]float64, opt.Chains*n),
+		scratch: make([][]float64, w), zbuf: make([][]float64, w)}
+	for i := range s.scratch {
+		if lik != nil {
+			s.scratch[i] = make([]float64, lik.ScratchLen())
+		}
+		s.zbuf[i] = make([]float64, n)
+	}
+	s.pcgs = make([]*rand.PCG, s.k)
+	s.rngs = make([]*rand.Rand, s.k)
+	for c := range s.pcgs {
+		s.pcgs[c] = rand.NewPCG(opt.Seed, opt.FirstChain+uint64(c))
+		s.rngs[c] = rand.New(s.pcgs[c])
+	}
+	return s, nil
+}
+
+// init draws x(1) ~ N(μ_init, σ_max² I) for every chain.
+func (s *sampler) init() {
+	for c := 0; c < s.k; c++ {
+		xc := s.x[c*s.n : (c+1)*s.n]
+		r := s.rngs[c]
+		for i := range xc {
+			m := 0.0
+			if s.opt.InitMean != nil {
+				m = s.opt.InitMean[i]
+			}
+			xc[i] = m + s.ve.SigmaMax*r.NormFloat64()
+		}
+	}
+}
+
+func (s *sampler) start() {
+	if s.workers <= 1 {
+		return
+	}
+	s.jobs = make(chan job, s.workers)
+	for i := 0; i < s.workers; i++ {
+		go func() {
+			for j := range s.jobs {
+				s.work(j)
+				s.wg.Done()
+			}
+		}()
+	}
+}
+
+func (s *sampler) stop() {
+	if s.jobs != nil {
+		close(s.jobs)
+		s.jobs = nil
+	}
+}
+
+// parallel runs a job over all chains, split into contiguous chunks.
+func (s *sampler) parallel(j job) {
+	if s.workers <= 1 {
+		j.w = 0
+		s.work(j)
+		return
+	}
+	s.wg.Add(s.workers)
+	for w := 0; w < s.workers; w++ {
+		j.w = w
+		s.jobs <- j
+	}
+	s.wg.Wait()
+}
+
+// work processes the chains of chunk j.w.
+func (s *sampler) work(j job) {
+	lo, hi := j.w*s.k/s.workers, (j.w+1)*s.k/s.workers
+	n := s.n
+	for c := lo; c < hi; c++ {
+		x, sp, sl := s.x[c*n:(c+1)*n], s.sp[c*n:(c+1)*n], s.sl[c*n:(c+1)*n]
+		if s.lik != nil {
+			s.lik.Score(sl, x, j.t, s.scratch[j.w])
+			for i := range sl {
+				sl[i] += sp[i]
+			}
+		} else {
+			copy(sl, sp)
+		}
+		r := s.rngs[c]
+		switch j.kind {
+		case jobPredict:
+			d := j.drift * s.opt.g2Factor
+			if j.noise > 0 {
+				g := j.noise * s.opt.noiseFactor
+				for i := range x {
+					x[i] += d*sl[i] + g*r.NormFloat64()
+				}
+			} else {
+				for i := range x {
+					x[i] += d * sl[i]
+				}
+			}
+		case jobCorrect:
+			z := s.zbuf[j.w]
+			var zz, ss float64
+			for i := range z {
+				z[i] = r.NormFloat64()
+				zz += z[i] * z[i]
+				ss += sl[i] * sl[i]
+			}
+			eps := 0.0
+			if ss > 0 {
+				eps = 2 * s.opt.SNR * s.opt.SNR * zz / ss
+			}
+			q := math.Sqrt(2*eps) * s.opt.noiseFactor
+			for i := range x {
+				x[i] += eps*sl[i] + q*z[i]
+			}
+		case jobDenoise:
+			for i := range x {
+				x[i] += j.drift * sl[i]
+			}
+		}
+	}
+}
+
+// priorScore evaluates the prior on the whole batch at time t.
+func (s *sampler) priorScore(t float64) error {
+	t0 := time.Now()
+	err := s.prior.Score(s.sp, s.x, s.k, t)
+	s.prTime += time.Since(t0)
+	s.nfe++
+	if err != nil {
+		return fmt.Errorf("posterior: prior score at t=%g: %w", t, err)
+	}
+	return nil
+}
+
+// step advances every chain from ts[i] to ts[i+1]: one Euler–Maruyama
+// predictor step (noise-free for the last step), then for "pc" the Langevin
+// correctors at ts[i+1] (not after the last step).
+func (s *sampler) step(i int) error {
+	t, tn := s.ts[i], s.ts[i+1]
+	dt := t - tn
+	g2 := s.ve.G2(t)
+	if err := s.priorScore(t); err != nil {
+		return err
+	}
+	last := i == s.steps-1
+	noise := math.Sqrt(g2 * dt)
+	if last {
+		noise = 0
+	}
+	s.parallel(job{kind: jobPredict, t: t, drift: g2 * dt, noise: noise})
+	if last {
+		return nil
+	}
+	for c := 0; c < s.opt.Corrector; c++ {
+		if err := s.priorScore(tn); err != nil {
+			return err
+		}
+		s.parallel(job{kind: jobCorrect, t: tn})
+	}
+	return nil
+}
+
+// denoise applies the Tweedie step at t_end.
+func (s *sampler) denoise() error {
+	t := s.ts[s.steps]
+	if err := s.priorScore(t); err != nil {
+		return err
+	}
+	sg := s.ve.Sigma(t)
+	s.parallel(job{kind: jobDenoise, t: t, drift: sg * sg})
+	return nil
+}
+
+// Sample draws Options.Chains independent samples of p(x | y) ∝ p(x) p(y|x)
+// by integrating the reverse-time VE SDE from t = 1 to t = Eps. lik may be
+// nil (prior samples). See the package documentation for the update rules,
+// the seeding and the checkpoint format.
+func Sample(ctx context.Context, prior Prior, lik Likelihood, ve sde.VE, opt Options) (*Result, error) {
+	s, err := newSampler(prior, lik, ve, opt)
+	if err != nil {
+		return nil, err
+	}
+	s.init()
+	return s.run(ctx, 0)
+}
+
+// Resume continues a run from the checkpoint at opt.CheckpointPath. The
+// prior, likelihood, schedule and options must match those of the
+// interrupted run (checked by fingerprint); the samples are then bitwise
+// those of an uninterrupted run.
+func Resume(ctx context.Context, prior Prior, lik Likelihood, ve sde.VE, opt Options) (*Result, error) {
+	if opt.CheckpointPath == "" {
+		return nil, errors.New("posterior: resume: no CheckpointPath given")
+	}
+	s, err := newSampler(prior, lik, ve, opt)
+	if err != nil {
+		return nil, err
+	}
+	step, err := s.load(opt.CheckpointPath)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, step)
+}
+
+func (s *sampler) run(ctx context.Context, from int) (*Result, error) {
+	s.start()
+	defer s.stop()
+	t0 := time.Now()
+	prior0 := s.prTime
+	var bar *progress.Bar
+	if s.opt.Progress != nil {
+		bar = progress.New(s.opt.Progress, "posterior", from, s.steps)
+	}
+	lastCk := time.Now()
+	for i := from; i < s.steps; i++ {
+		if err := s.step(i); err != nil {
+			return nil, err
+		}
+		done := i + 1
+		if bar != nil {
+			bar.Update(done)
+		}
+		if done == s.steps {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			if s.opt.CheckpointPath == "" {
+				return nil, fmt.Errorf("posterior: sampling cancelled at step %d/%d (no checkpoint path): %w", done, s.steps, err)
+			}
+			if werr := s.save(s.opt.CheckpointPath, done); werr != nil {
+				return nil, fmt.Errorf("posterior: sampling cancelled at step %d and %v: %w", done, werr, err)
+			}
+			return nil, fmt.Errorf("posterior: sampling cancelled at step %d/%d, checkpoint %s: %w", done, s.steps, s.opt.CheckpointPath, err)
+		}
+		if s.opt.CheckpointPath != "" {
+			if done == s.opt.StopAfter {
+				if err := s.save(s.opt.CheckpointPath, done); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("posterior: step %d/%d, checkpoint %s: %w", done, s.steps, s.opt.CheckpointPath, ErrStopped)
+			}
+			if (s.opt.CheckpointSteps > 0 && done%s.opt.CheckpointSteps == 0) || time.Since(lastCk) >= s.opt.CheckpointEvery {
+				if err := s.save(s.opt.CheckpointPath, done); err != nil {
+					return nil, err
+				}
+				lastCk = time.Now()
+			}
+		} else if done == s.opt.StopAfter {
+			return nil, errors.New("posterior: StopAfter needs a CheckpointPath")
+		}
+	}
+	if s.opt.Denoise {
+		if err := s.denoise(); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Samples: make([][]float64, s.k), Steps: s.steps, NFE: s.nfe, PriorTime: s.prTime - prior0}
+	res.OtherTime = time.Since(t0) - res.PriorTime
+	out := append([]float64(nil), s.x...)
+	for c := range res.Samples {
+		res.Samples[c] = out[c*s.n : (c+1)*s.n : (c+1)*s.n]
+	}
+	return res, nil
+}
