@@ -1,6 +1,8 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -101,7 +103,8 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 }
 
 // NewDataset splits prepared images into training and validation parts: an
-// image is held out when the FNV-1a hash of its name, as a fraction of 2⁶⁴,
+// image is held out when the first 8 bytes of the SHA-256 of its name, read
+// as a big-endian integer and divided by 2⁶⁴,
 // is below valFraction (0 means DefaultValFraction, negative means none).
 // The split of a name never depends on the other names.
 func NewDataset(imgs []Image, size int, valFraction float64) *Dataset {
@@ -128,9 +131,8 @@ func IsValidation(name string, fraction float64) bool {
 	if fraction <= 0 {
 		return false
 	}
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return float64(h.Sum64())/math.Exp2(64) < fraction
+	sum := sha256.Sum256([]byte(name))
+	return float64(binary.BigEndian.Uint64(sum[:8]))/math.Exp2(64) < fraction
 }
 
 // Fingerprint returns a hash of the training and validation images (names
