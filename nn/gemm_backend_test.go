@@ -159,12 +159,20 @@ func testAgainstNaive(t *testing.T, g Gemm) {
 	}
 }
 
-func TestGoGemmMatchesNaive(t *testing.T) { testAgainstNaive(t, new(GoGemm)) }
+// goKernels returns GoGemm with each inner kernel forced, so that both are
+// tested whatever GOARCH the tests run on.
+func goKernels() []Gemm {
+	return []Gemm{&GoGemm{kernel: kernelAxpy}, &GoGemm{kernel: kernelTiled}}
+}
 
-func TestOpenBLASMatchesNaive(t *testing.T) { testAgainstNaive(t, openBLASOrSkip(t)) }
+func TestGoGemmMatchesNaive(t *testing.T) {
+	for _, g := range goKernels() {
+		testAgainstNaive(t, g)
+	}
+}
 
 // TestGemmLargeBlocks covers several KC and NC blocks (k > 2·256, n > 1024)
-// for the packed Go kernel, in the two layouts lenscore's conv layers use.
+// for both Go kernels, in the two layouts lenscore's conv layers use.
 func TestGemmLargeBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range []gemmCase{
@@ -172,14 +180,16 @@ func TestGemmLargeBlocks(t *testing.T) {
 		{transA: true, m: 70, n: 1025, k: 513, alpha: 1, beta: 1},
 		{transB: true, m: 33, n: 31, k: 1100, alpha: 0.25, beta: 2},
 	} {
-		checkGemm(t, new(GoGemm), tc, rng)
+		for _, g := range goKernels() {
+			checkGemm(t, g, tc, rng)
+		}
 	}
 }
 
 // TestGemmBadArgsPanic checks that inconsistent arguments are rejected with
 // a descriptive panic before any C code could overrun a slice.
 func TestGemmBadArgsPanic(t *testing.T) {
-	backends := []Gemm{new(GoGemm)}
+	backends := goKernels()
 	if o, err := LoadOpenBLAS(); err == nil {
 		backends = append(backends, o)
 	}
@@ -211,7 +221,7 @@ func TestGemmBadArgsPanic(t *testing.T) {
 // TestGemmConcurrent runs many goroutines on one back-end at once, each
 // with its own C, and checks every result against a precomputed reference.
 func TestGemmConcurrent(t *testing.T) {
-	backends := []Gemm{new(GoGemm)}
+	backends := goKernels()
 	if o, err := LoadOpenBLAS(); err == nil {
 		backends = append(backends, o)
 	}
@@ -254,38 +264,6 @@ func TestGemmConcurrent(t *testing.T) {
 				t.Errorf("%s: %s", g.Name(), e)
 			}
 		}
-	}
-}
-
-// TestOpenBLASCoretypeAndThreads checks that the OPENBLAS_CORETYPE chosen
-// (or inherited) before loading is the one OpenBLAS reports using, that the
-// library runs with one thread, and that SetThreads round-trips.
-func TestOpenBLASCoretypeAndThreads(t *testing.T) {
-	o := openBLASOrSkip(t)
-	t.Logf("loaded %s: %s", o.Path(), o.Name())
-	if env := os.Getenv("OPENBLAS_CORETYPE"); env != o.lib.coretype {
-		t.Errorf("OPENBLAS_CORETYPE=%q in the environment, loader recorded %q", env, o.lib.coretype)
-	}
-	if o.lib.corename != "" && o.lib.coretype != "" && !strings.EqualFold(o.lib.corename, o.lib.coretype) {
-		t.Errorf("OpenBLAS reports core %q, but OPENBLAS_CORETYPE=%q was set before loading", o.lib.corename, o.lib.coretype)
-	}
-	if !strings.HasPrefix(o.Name(), "openblas") || !strings.Contains(o.Name(), o.Coretype()) {
-		t.Errorf("Name() = %q, want openblas and the core type %q", o.Name(), o.Coretype())
-	}
-	if o.lib.getThreads == nil {
-		t.Skip("openblas_get_num_threads not exported")
-	}
-	if got := o.Threads(); got != 1 {
-		t.Fatalf("Threads() = %d after load, want 1", got)
-	}
-	defer o.SetThreads(1)
-	o.SetThreads(2)
-	if got := o.Threads(); got != 2 {
-		t.Errorf("Threads() = %d after SetThreads(2)", got)
-	}
-	o.SetThreads(1)
-	if got := o.Threads(); got != 1 || !strings.Contains(o.Name(), "1 thread") {
-		t.Errorf("after SetThreads(1): Threads() = %d, Name() = %q", got, o.Name())
 	}
 }
 

@@ -67,6 +67,7 @@ type openblasLib struct {
 	sgemm func(order, transA, transB, m, n, k int32, alpha float32,
 		a unsafe.Pointer, lda int32, b unsafe.Pointer, ldb int32,
 		beta float32, c unsafe.Pointer, ldc int32)
+	sgemmF     uintptr // Fortran sgemm_, called through purego.SyscallN
 	setThreads func(n int32)
 	getThreads func() int32
 }
@@ -155,6 +156,9 @@ func bindOpenBLAS(h uintptr, path string) (lib *openblasLib, err error) {
 		}
 		purego.RegisterFunc(s.fn, sym)
 	}
+	if sym, err := purego.Dlsym(h, "sgemm_"); err == nil {
+		lib.sgemmF = sym
+	}
 	for _, s := range []struct {
 		name string
 		dst  *string
@@ -181,8 +185,33 @@ func bindOpenBLAS(h uintptr, path string) (lib *openblasLib, err error) {
 // batch with goroutines, and each goroutine's call then runs on its own OS
 // thread. The thread count is a property of the process-wide library, so
 // SetThreads affects every OpenBLAS value.
+//
+// Calls go to the Fortran entry point sgemm_, whose arguments are all
+// pointers, through purego.SyscallN with a pooled argument block: this does
+// not allocate. cblas_sgemm, bound with purego.RegisterFunc (reflection,
+// about a dozen small allocations per call), is the fall-back when sgemm_ is
+// not exported.
 type OpenBLAS struct {
-	lib *openblasLib
+	lib   *openblasLib
+	args  sync.Pool // of *fortranArgs
+	cblas bool      // force the cblas_sgemm path (tests)
+}
+
+// fortranArgs holds the scalar arguments of sgemm_, which takes every
+// argument by reference, and the argument vector handed to SyscallN. It
+// lives on the heap (pooled), so the pointers into it stay valid during the
+// call. The operand pointers are also stored as unsafe.Pointer: that makes
+// the caller's slices heap objects (which the Go collector never moves) and
+// keeps them reachable until runtime.KeepAlive(x) after the call — the same
+// guarantee cgo gives — while the uintptr copies in call avoid allocating a
+// fresh variadic slice on every call.
+type fortranArgs struct {
+	transA, transB byte
+	m, n, k        int32
+	lda, ldb, ldc  int32
+	alpha, beta    float32
+	a, b, c        unsafe.Pointer
+	call           [13]uintptr
 }
 
 // LoadOpenBLAS loads the library (once per process) and returns a Gemm
@@ -266,6 +295,10 @@ func (o *OpenBLAS) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	if m > maxInt32 || n > maxInt32 || k > maxInt32 || lda > maxInt32 || ldb > maxInt32 || ldc > maxInt32 {
 		panic("nn: OpenBLAS.Sgemm: dimension exceeds the 32-bit BLAS interface")
 	}
+	if o.lib.sgemmF != 0 && !o.cblas {
+		o.sgemmFortran(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	ta, tb := int32(cblasNoTrans), int32(cblasNoTrans)
 	if transA {
 		ta = cblasTrans
@@ -276,4 +309,42 @@ func (o *OpenBLAS) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	o.lib.sgemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), alpha,
 		unsafe.Pointer(&a[0]), int32(lda), unsafe.Pointer(&b[0]), int32(ldb),
 		beta, unsafe.Pointer(&c[0]), int32(ldc))
+}
+
+// sgemmFortran calls the column-major sgemm_. A row-major r×c matrix with
+// row stride ld is, read column-major, its c×r transpose with the same
+// leading dimension, so row-major C = op(A)·op(B) is computed as the
+// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: swap the operands and m with n, keeping
+// each transpose flag with its operand.
+func (o *OpenBLAS) sgemmFortran(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	x, _ := o.args.Get().(*fortranArgs)
+	if x == nil {
+		x = new(fortranArgs)
+	}
+	*x = fortranArgs{
+		transA: 'N', transB: 'N',
+		m: int32(m), n: int32(n), k: int32(k),
+		lda: int32(lda), ldb: int32(ldb), ldc: int32(ldc),
+		alpha: alpha, beta: beta,
+	}
+	if transA {
+		x.transA = 'T'
+	}
+	if transB {
+		x.transB = 'T'
+	}
+	x.a, x.b, x.c = unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&c[0])
+	x.call = [13]uintptr{
+		uintptr(unsafe.Pointer(&x.transB)), uintptr(unsafe.Pointer(&x.transA)),
+		uintptr(unsafe.Pointer(&x.n)), uintptr(unsafe.Pointer(&x.m)), uintptr(unsafe.Pointer(&x.k)),
+		uintptr(unsafe.Pointer(&x.alpha)),
+		uintptr(x.b), uintptr(unsafe.Pointer(&x.ldb)),
+		uintptr(x.a), uintptr(unsafe.Pointer(&x.lda)),
+		uintptr(unsafe.Pointer(&x.beta)),
+		uintptr(x.c), uintptr(unsafe.Pointer(&x.ldc)),
+	}
+	purego.SyscallN(o.lib.sgemmF, x.call[:]...)
+	runtime.KeepAlive(x)
+	x.a, x.b, x.c = nil, nil, nil
+	o.args.Put(x)
 }
