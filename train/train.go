@@ -21,8 +21,10 @@ type Model interface {
 	// Params returns the trainable tensors, in a fixed order.
 	Params() []*nn.Param
 	// Forward returns ε_θ(x, σ) for a batch of batch images of 1×H×W pixels
-	// stored one after the other in x, with one noise level per image. The
-	// returned slice may be an internal buffer valid until the next call.
+	// stored one after the other in x, with one noise level per image;
+	// batch never exceeds Config.BatchSize but may be smaller (the last
+	// validation chunk). The returned slice may be an internal buffer valid
+	// until the next call.
 	Forward(x, sigma []float32, batch int) []float32
 	// Backward accumulates into Param.Grad the gradient of a loss whose
 	// gradient with respect to the last Forward's output is dout.

@@ -299,3 +299,69 @@ func TestRealGalaxies(t *testing.T) {
 		t.Fatalf("sigma_max %v outside the plausible range for peak-normalised 64² images", s)
 	}
 }
+
+// TestTrainStepNoAlloc: an update allocates nothing once the trainer exists.
+func TestTrainStepNoAlloc(t *testing.T) {
+	tr, err := New(testConfig(""), newLinModel(36, 4), blobData(12, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(20, func() { tr.TrainStep() }); a != 0 {
+		t.Fatalf("TrainStep allocates %v times per call", a)
+	}
+}
+
+// TestRealFITS loads the COSMOS HST stamps (one galaxy per HDU) at 64².
+func TestRealFITS(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "data", "galaxies", "cosmos_hst", "cosmos26_btk")
+	path := filepath.Join(dir, "real_galaxy_images_extension.fits")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("COSMOS stamps not found at %s (shared data absent): %v", path, err)
+	}
+	raws, err := readFITSImages(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []Image
+	for _, r := range raws {
+		if pix, err := Prepare(r.pix, r.w, r.h, 64, 0); err == nil {
+			imgs = append(imgs, Image{Name: r.name, Pix: pix})
+		}
+	}
+	t.Logf("%s: %d image HDUs, %d usable", filepath.Base(path), len(raws), len(imgs))
+	if len(raws) < 50 || len(imgs) < len(raws)*9/10 {
+		t.Fatalf("%d stamps read, %d usable", len(raws), len(imgs))
+	}
+}
+
+// BenchmarkTrainStep64 times the trainer's own work around a trivial model
+// (batch 16 of 64² images).
+func BenchmarkTrainStep64(b *testing.B) {
+	cfg := testConfig("")
+	cfg.BatchSize = 16
+	tr, err := New(cfg, newLinModel(64*64, 16), blobData(40, 64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		tr.TrainStep()
+	}
+}
+
+// TestRealStellarium loads the Stellarium galaxy photographs (assorted
+// sizes from 128² to 1024²) at 64².
+func TestRealStellarium(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "data", "galaxies", "stellarium", "gray")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("Stellarium images not found at %s (shared data absent): %v", dir, err)
+	}
+	ds, err := LoadDir(dir, LoadOptions{Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stellarium: %d train, %d val, skipped %v", len(ds.Train), len(ds.Val), ds.Skipped)
+	if n := len(ds.Train) + len(ds.Val); n < 180 {
+		t.Fatalf("only %d images loaded", n)
+	}
+}
