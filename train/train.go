@@ -418,7 +418,10 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 	if progress != nil {
 		fmt.Fprintln(progress)
 	}
-	return ctx.Err()
+	if t.step < t.cfg.Steps {
+		return ctx.Err()
+	}
+	return nil
 }
 
 func (t *Trainer) progressLine(start time.Time, startStep int) string {
