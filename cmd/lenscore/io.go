@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/lenscore/lenscore/fits"
+	"github.com/lenscore/lenscore/lens"
+)
+
+// Header keywords written by `lenscore simulate` and read back by the
+// commands that take an observation.
+const (
+	kwPixScale = "PIXSCALE" // observation pixel scale, arcsec
+	kwSrcScale = "SRCSCALE" // source pixel scale, arcsec
+	kwSrcNPix  = "SRCNPIX"  // source grid side, pixels
+	kwSuper    = "SUPERSMP" // supersampling factor of the ray tracing
+	kwNoise    = "NOISESIG" // Gaussian noise σ_n per pixel (0: noise-free)
+	kwSeed     = "NOISSEED" // seed of the noise
+	kwPSFFWHM  = "PSFFWHM"  // FWHM of the Gaussian PSF, arcsec (0: none)
+	kwLens     = "LENSFILE" // lens file used
+)
+
+// readSquareImage reads the first image HDU of a FITS file (or the one named
+// ext) and checks that it is a finite square 2-D image.
+func readSquareImage(path, ext string) ([]float64, int, *fits.HDU, error) {
+	hdus, err := fits.ReadFile(path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var h *fits.HDU
+	if ext != "" {
+		var ok bool
+		if h, ok = fits.ByName(hdus, ext); !ok {
+			return nil, 0, nil, fmt.Errorf("%s: no extension named %s", path, ext)
+		}
+	} else {
+		for _, c := range hdus {
+			if !c.Skipped && len(c.Shape) > 0 {
+				h = c
+				break
+			}
+		}
+		if h == nil {
+			return nil, 0, nil, fmt.Errorf("%s: no image HDU", path)
+		}
+	}
+	if len(h.Shape) != 2 {
+		return nil, 0, nil, fmt.Errorf("%s: expected a 2-D image, got NAXIS=%d", path, len(h.Shape))
+	}
+	if h.Shape[0] != h.Shape[1] {
+		return nil, 0, nil, fmt.Errorf("%s: expected a square image, got %d×%d", path, h.Shape[0], h.Shape[1])
+	}
+	for i, v := range h.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, 0, nil, fmt.Errorf("%s: pixel (row %d, col %d) is %g; images must be finite", path, i/h.Shape[0], i%h.Shape[0], v)
+		}
+	}
+	return h.Data, h.Shape[0], h, nil
+}
+
+// readPSF reads an odd-sized PSF kernel from a FITS file.
+func readPSF(path string) (*lens.PSF, error) {
+	hdus, err := fits.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hdus {
+		if h.Skipped || len(h.Shape) == 0 {
+			continue
+		}
+		if len(h.Shape) != 2 {
+			return nil, fmt.Errorf("%s: PSF must be a 2-D image, got NAXIS=%d", path, len(h.Shape))
+		}
+		nx, ny := h.Shape[0], h.Shape[1]
+		k := make([][]float64, ny)
+		for r := range k {
+			k[r] = h.Data[r*nx : (r+1)*nx]
+		}
+		p, err := lens.NewPSF(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("%s: no image HDU holding a PSF", path)
+}
+
+// psfKernelHDU stores a PSF as an image extension named PSF.
+func psfKernelHDU(p *lens.PSF) *fits.HDU {
+	h := fits.NewImage(p.Cols, p.Rows, append([]float64(nil), p.Kernel...))
+	h.Name = "PSF"
+	return h
+}
+
+// checkOutDir creates dir if needed and checks it is writable.
+func checkOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".lenscore-probe-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// checkOutFile checks that the directory of an output file exists.
+func checkOutFile(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("output %s: %s is not a directory", path, dir)
+	}
+	return nil
+}
