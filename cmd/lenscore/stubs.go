@@ -13,4 +13,3 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error       { ret
 func runPriorSample(ctx context.Context, env *cliEnv, args []string) error { return errTODO }
 func runDemo(ctx context.Context, env *cliEnv, args []string) error        { return errTODO }
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error  { return errTODO }
-func runVersion(ctx context.Context, env *cliEnv, args []string) error     { return errTODO }
