@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -307,5 +308,29 @@ func TestSelectGemm(t *testing.T) {
 	t.Setenv(EnvGemm, "fortran")
 	if _, err := DefaultGemm(); err == nil || !strings.Contains(err.Error(), EnvGemm) {
 		t.Errorf("DefaultGemm with %s=fortran: error %v, want one naming the variable", EnvGemm, err)
+	}
+}
+
+// TestSelectWithoutOpenBLAS re-runs itself in a child process in which the
+// OpenBLAS search is pointed at a missing file (the library is loaded once
+// per process, so this cannot be done in-process): "auto" must fall back to
+// GoGemm and "openblas" must fail with an error naming the problem.
+func TestSelectWithoutOpenBLAS(t *testing.T) {
+	if os.Getenv("LENSCORE_GEMM_TEST_CHILD") == "1" {
+		g, err := SelectGemm("auto")
+		if _, ok := g.(*GoGemm); err != nil || !ok {
+			t.Fatalf("child: SelectGemm(auto) = %v, %v; want GoGemm", g, err)
+		}
+		if _, err := SelectGemm("openblas"); err == nil || !strings.Contains(err.Error(), "OpenBLAS") {
+			t.Fatalf("child: SelectGemm(openblas) error = %v, want one naming OpenBLAS", err)
+		}
+		fmt.Println("child-ok")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSelectWithoutOpenBLAS$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "LENSCORE_GEMM_TEST_CHILD=1", EnvOpenBLASPath+"=/nonexistent/libopenblas.so.0")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "child-ok") {
+		t.Fatalf("child process: %v\n%s", err, out)
 	}
 }

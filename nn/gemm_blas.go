@@ -262,7 +262,7 @@ func (o *OpenBLAS) Name() string {
 	}
 	var detail []string
 	if c := o.Coretype(); c != "" {
-		if o.lib.coreSource != "" && !strings.EqualFold(c, o.lib.coretype) {
+		if o.lib.coretype != "" && !strings.EqualFold(c, o.lib.coretype) {
 			c += fmt.Sprintf(", OPENBLAS_CORETYPE=%s", o.lib.coretype)
 		}
 		detail = append(detail, c)
