@@ -18,7 +18,7 @@ import (
 type Evidence struct {
 	prior GaussianPrior
 	n     int
-	iso   float64   // s₀ when the prior is isotropic (L = s₀ I), else 0
+	iso   float64    // s₀ when the prior is isotropic (L = s₀ I), else 0
 	l     *mat.Dense // L for a general prior
 	q     *mat.Dense // Q (N×N)
 	d, e  []float64  // diagonal and off-diagonal of T
