@@ -10,9 +10,10 @@ import (
 // Card is one 80-character header record.
 //
 // Value is one of string, int64, float64, bool or nil. A nil Value marks a
-// card without a value: commentary cards (COMMENT, HISTORY, blank keyword),
-// cards that lack the "= " value indicator (HIERARCH, CONTINUE, …) and
-// cards whose value field is empty. For those, Comment holds the text.
+// card without a value: commentary cards (COMMENT, HISTORY, CONTINUE,
+// HIERARCH, blank keyword), whose text (columns 9–80) is in Comment, and
+// cards of other keywords with an empty value field (or no "= "
+// indicator), written back as KEY = / comment.
 type Card struct {
 	Key     string
 	Value   any
@@ -28,7 +29,14 @@ type Header struct {
 func normKey(k string) string { return strings.ToUpper(strings.TrimSpace(k)) }
 
 // isCommentaryKey reports whether key never carries a value.
-func isCommentaryKey(k string) bool { return k == "" || k == "COMMENT" || k == "HISTORY" }
+// CONTINUE and HIERARCH cards are kept as text too (no "= " indicator).
+func isCommentaryKey(k string) bool {
+	switch k {
+	case "", "COMMENT", "HISTORY", "CONTINUE", "HIERARCH":
+		return true
+	}
+	return false
+}
 
 // Get returns the first card with the given keyword (case-insensitive).
 func (h Header) Get(key string) (Card, bool) {
@@ -232,8 +240,12 @@ func parseCard(s string) (Card, error) {
 	if err := checkKey(key); err != nil {
 		return Card{}, err
 	}
-	if isCommentaryKey(key) || s[8:10] != "= " {
+	if isCommentaryKey(key) {
 		return Card{Key: key, Comment: strings.TrimRight(s[8:], " ")}, nil
+	}
+	if s[8:10] != "= " {
+		// No value indicator: keep the text, as for an undefined value.
+		return Card{Key: key, Comment: strings.TrimSpace(s[8:])}, nil
 	}
 	v, comment, err := parseValueField(s[10:])
 	if err != nil {
@@ -453,51 +465,50 @@ func formatCard(c Card) ([]string, error) {
 	kf := key + strings.Repeat(" ", 8-len(key))
 	if c.Value == nil {
 		text := strings.TrimRight(c.Comment, " ")
-		if !isCommentaryKey(key) && strings.HasPrefix(text, "= ") {
-			// Would read back as a value card: write an empty value instead.
-			return formatCard(Card{Key: key, Value: undefinedMarker{}, Comment: text})
-		}
-		if len(text) <= 72 || !isCommentaryKey(key) {
-			if len(text) > 72 {
-				return nil, fmt.Errorf("keyword %s: text of %d characters too long (at most 72)", key, len(text))
+		if isCommentaryKey(key) {
+			var out []string
+			for len(text) > 72 {
+				out = append(out, kf+text[:72])
+				text = text[72:]
 			}
-			return []string{pad80(kf + text)}, nil
+			return append(out, pad80(kf+text)), nil
 		}
-		var out []string
-		for len(text) > 72 {
-			out = append(out, kf+text[:72])
-			text = text[72:]
+		// Undefined value: "KEY     =    / comment". If the comment would
+		// not fit, fall back to the value-less form "KEY     text", which
+		// reads back the same unless text itself starts with "= ".
+		line, whole := valueLine(kf, strings.Repeat(" ", 20), "", strings.TrimSpace(text))
+		if !whole && len(text) <= 72 && !strings.HasPrefix(text, "= ") {
+			line = pad80(kf + text)
 		}
-		return append(out, pad80(kf+text)), nil
+		return []string{line}, nil
 	}
-	var pref, short string
-	if _, ok := c.Value.(undefinedMarker); !ok {
-		var err error
-		pref, short, err = formatValue(c.Value)
-		if err != nil {
-			return nil, fmt.Errorf("keyword %s: %v", key, err)
-		}
+	pref, short, err := formatValue(c.Value)
+	if err != nil {
+		return nil, fmt.Errorf("keyword %s: %v", key, err)
 	}
-	com := strings.TrimSpace(c.Comment)
+	line, _ := valueLine(kf, pref, short, strings.TrimSpace(c.Comment))
+	return []string{line}, nil
+}
+
+// valueLine lays out a value card, preferring the fixed format (value
+// right-justified to column 30, " / " before the comment), then compact
+// forms. whole is false when the comment had to be truncated.
+func valueLine(kf, pref, short, com string) (line string, whole bool) {
 	head := kf + "= "
 	if com == "" {
 		if len(head+pref) <= cardLen {
-			return []string{pad80(head + pref)}, nil
+			return pad80(head + pref), true
 		}
-		return []string{pad80(head + short)}, nil
+		return pad80(head + short), true
 	}
 	for _, s := range []string{head + pref + " / " + com, head + short + " / " + com, head + short + "/" + com} {
 		if len(s) <= cardLen {
-			return []string{pad80(s)}, nil
+			return pad80(s), true
 		}
 	}
 	// Comments are informational: truncate rather than fail.
-	s := head + short + " / " + com
-	return []string{s[:cardLen]}, nil
+	return (head + short + " / " + com)[:cardLen], false
 }
-
-// undefinedMarker renders a card with the "= " indicator and an empty value.
-type undefinedMarker struct{}
 
 func pad80(s string) string {
 	if len(s) >= cardLen {

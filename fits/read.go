@@ -155,20 +155,20 @@ func readHDU(r *countingReader, index int) (*HDU, error) {
 			}
 			return nil, io.EOF
 		}
-		if n == 0 && index == 0 {
+		if n == 0 && nblocks == 0 {
 			return nil, io.EOF
-		}
-		if err != nil {
-			return nil, fmt.Errorf("truncated header: input ends after %d header bytes without an END card", nblocks*BlockSize+n)
 		}
 		if nblocks == 0 {
 			want := "SIMPLE  "
 			if index > 0 {
 				want = "XTENSION"
 			}
-			if string(block[:8]) != want {
-				return nil, fmt.Errorf("header must start with %s, found %q", strings.TrimSpace(want), printable(block[:8]))
+			if got := block[:min(n, 8)]; string(got) != want[:len(got)] || n >= 8 && string(got) != want {
+				return nil, fmt.Errorf("header must start with %s, found %q", strings.TrimSpace(want), printable(got))
 			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("truncated header: input ends after %d header bytes without an END card", nblocks*BlockSize+n)
 		}
 		for k := 0; k < BlockSize; k += cardLen {
 			raw := block[k : k+cardLen]
@@ -312,8 +312,10 @@ func finishHDU(r *countingReader, cards []Card, index int) (*HDU, error) {
 	if index > 0 && (pcount != 0 || gcount != 1) {
 		return nil, fmt.Errorf("IMAGE extension with PCOUNT = %d, GCOUNT = %d (want 0 and 1)", pcount, gcount)
 	}
-	if name, ok, err := hd.String("EXTNAME"); err == nil && ok {
-		h.Name = strings.TrimRight(name, " ")
+	if c, ok := hd.Get("EXTNAME"); ok {
+		if name, isStr := c.Value.(string); isStr {
+			h.Name = name
+		}
 	}
 	h.Shape = shape
 	if nbytes == 0 {
@@ -419,6 +421,9 @@ func decode(raw []byte, bitpix int, hd Header) ([]float64, error) {
 		if b, ok, err := hd.Int("BLANK"); err != nil {
 			return nil, err
 		} else if ok {
+			if lo, hi := intRange(bitpix); float64(b) < lo || float64(b) > hi {
+				return nil, fmt.Errorf("BLANK = %d out of range for BITPIX %d", b, bitpix)
+			}
 			blank, hasBlank = b, true
 		}
 	}
