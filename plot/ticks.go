@@ -1,0 +1,51 @@
+package plot
+
+import (
+	"math"
+	"strconv"
+
+	gplot "gonum.org/v1/plot"
+)
+
+// insideTicks places major ticks at a round step strictly inside the axis
+// range (so that labels never collide at the corners of a panel), with
+// four minor ticks per step.
+type insideTicks struct{}
+
+func (insideTicks) Ticks(min, max float64) []gplot.Tick {
+	span := max - min
+	if !(span > 0) {
+		return nil
+	}
+	// Aim for about three labelled ticks.
+	raw := span / 3
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if m*mag >= raw*0.75 {
+			step = m * mag
+			break
+		}
+	}
+	minor := step / 5
+	if step/mag == 2.5 {
+		minor = step / 5
+	}
+	var ticks []gplot.Tick
+	eps := 1e-9 * span
+	edge := 0.04 * span // keep labels off the corners
+	first := math.Ceil((min+eps)/minor) * minor
+	for v := first; v < max-eps; v += minor {
+		r := math.Round(v/minor) * minor
+		if math.Abs(r) < eps {
+			r = 0
+		}
+		t := gplot.Tick{Value: r}
+		k := r / step
+		if math.Abs(k-math.Round(k)) < 1e-6 && r > min+edge && r < max-edge {
+			t.Label = strconv.FormatFloat(r, 'f', -1, 64)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
