@@ -72,7 +72,7 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 	keep := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && (!opt.LogY || v > 0) }
 	if opt.LogY {
 		p.Y.Scale = gplot.LogScale{}
-		p.Y.Tick.Marker = gplot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{}
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.TextStyle.Font = sansFont(labelSize)

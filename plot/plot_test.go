@@ -278,3 +278,25 @@ func TestCurveErrors(t *testing.T) {
 func vgLen(n int) vg.Length { return vg.Length(n) }
 
 func noise1() diag.Noise { return diag.Noise{Sigma: 1} }
+
+func TestTicks(t *testing.T) {
+	// Inside ticks: labelled values strictly inside the range, round steps.
+	var labels []string
+	for _, tk := range (insideTicks{}).Ticks(-0.8, 0.8) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "-0.5 0 0.5" {
+		t.Errorf("inside ticks on ±0.8: %v, want [-0.5 0 0.5]", labels)
+	}
+	labels = nil
+	for _, tk := range (logTicks{}).Ticks(0.05, 1) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "0.05 0.1 0.2 0.5 1" {
+		t.Errorf("log ticks on [0.05, 1]: %v", labels)
+	}
+}

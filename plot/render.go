@@ -231,6 +231,8 @@ func (p *panel) draw(cell draw.Canvas) {
 	dc = plt.DataCanvas(pc)
 	ts.XAlign, ts.YAlign = draw.XCenter, draw.YBottom
 	cell.FillText(ts, vg.Point{X: dc.Center().X, Y: dc.Max.Y + titlePad}, p.title)
+	dc.SetLineStyle(draw.LineStyle{Color: color.Black, Width: 0.5})
+	dc.Stroke(dc.Rectangle.Path())
 	if p.data == nil {
 		sty := textStyle(labelSize)
 		sty.Color = color.Gray{0x50}
@@ -238,9 +240,6 @@ func (p *panel) draw(cell draw.Canvas) {
 		dc.FillText(sty, dc.Center(), p.note)
 		return
 	}
-	// Frame around the image.
-	dc.SetLineStyle(draw.LineStyle{Color: color.Black, Width: 0.5})
-	dc.Stroke(dc.Rectangle.Path())
 	p.drawBar(cell.Canvas, dc.Max.X+barGap, dc.Min.Y, dc.Max.Y)
 }
 

@@ -49,3 +49,32 @@ func (insideTicks) Ticks(min, max float64) []gplot.Tick {
 	}
 	return ticks
 }
+
+// logTicks marks 1…9 × 10^k on a logarithmic axis, labelling 1, 2 and 5 ×
+// 10^k when the range covers fewer than three decades and only powers of
+// ten otherwise.
+type logTicks struct{}
+
+func (logTicks) Ticks(min, max float64) []gplot.Tick {
+	if !(min > 0) || !(max > min) {
+		return nil
+	}
+	lo, hi := int(math.Floor(math.Log10(min))), int(math.Ceil(math.Log10(max)))
+	dense := math.Log10(max/min) < 3
+	var ticks []gplot.Tick
+	for k := lo; k <= hi; k++ {
+		p := math.Pow(10, float64(k))
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * p
+			if v < min*(1-1e-9) || v > max*(1+1e-9) {
+				continue
+			}
+			t := gplot.Tick{Value: v}
+			if m == 1 || (dense && (m == 2 || m == 5)) {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
+}
