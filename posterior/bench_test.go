@@ -1,0 +1,124 @@
+package posterior
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// csrOp is a random sparse operator in CSR form (nnz per row fixed).
+type csrOp struct {
+	m, n   int
+	rowPtr []int
+	col    []int
+	val    []float64
+}
+
+func randomCSR(m, n, perRow int, seed uint64) *csrOp {
+	r := rand.New(rand.NewPCG(seed, 1))
+	o := &csrOp{m: m, n: n, rowPtr: make([]int, m+1)}
+	for i := 0; i < m; i++ {
+		for k := 0; k < perRow; k++ {
+			o.col = append(o.col, r.IntN(n))
+			o.val = append(o.val, r.Float64()/float64(perRow))
+		}
+		o.rowPtr[i+1] = len(o.col)
+	}
+	return o
+}
+
+func (o *csrOp) Dims() (int, int) { return o.m, o.n }
+func (o *csrOp) Apply(dst, x []float64) {
+	for i := 0; i < o.m; i++ {
+		var s float64
+		for p := o.rowPtr[i]; p < o.rowPtr[i+1]; p++ {
+			s += o.val[p] * x[o.col[p]]
+		}
+		dst[i] = s
+	}
+}
+func (o *csrOp) Adjoint(dst, r []float64) {
+	clear(dst)
+	for i := 0; i < o.m; i++ {
+		for p := o.rowPtr[i]; p < o.rowPtr[i+1]; p++ {
+			dst[o.col[p]] += o.val[p] * r[i]
+		}
+	}
+}
+
+// zeroPrior isolates the sampler's own cost (score 0, no work).
+type zeroPrior struct{ n int }
+
+func (z zeroPrior) Dim() int { return z.n }
+func (z zeroPrior) Score(dst, x []float64, n int, t float64) error {
+	clear(dst)
+	return nil
+}
+
+// BenchmarkStepPerChain: the sampler step beyond the network at 64² with a
+// random sparse operator of 65 536 non-zeros (16 per image row): likelihood
+// (apply + adjoint), noise and update. Reports ns per step per chain.
+func BenchmarkStepPerChain(b *testing.B) {
+	n := 64 * 64
+	op := randomCSR(n, n, 16, 1)
+	y := make([]float64, n)
+	lik, _ := NewConvolved(op, y, []float64{0.1}, nil, testVE.Sigma)
+	for _, chains := range []int{1, 16} {
+		b.Run(fmt.Sprintf("chains=%d", chains), func(b *testing.B) {
+			s, err := newSampler(zeroPrior{n}, lik, testVE, Options{Chains: chains, Steps: 1 << 30})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.init()
+			s.start()
+			defer s.stop()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.step(i)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*chains), "ns/step/chain")
+		})
+	}
+}
+
+// BenchmarkChainsPerSecond: whole runs (100 steps) at 64² with the cheap
+// isotropic analytic prior and the sparse convolved likelihood.
+func BenchmarkChainsPerSecond(b *testing.B) {
+	n := 64 * 64
+	op := randomCSR(n, n, 16, 1)
+	y := make([]float64, n)
+	lik, _ := NewConvolved(op, y, []float64{0.1}, nil, testVE.Sigma)
+	prior, _ := NewIsoGaussian(make([]float64, n), 1, testVE.Sigma)
+	for _, chains := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("batch=%d", chains), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := Sample(context.Background(), prior, lik, testVE, Options{Chains: chains, Steps: 100, Seed: uint64(i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*chains)/b.Elapsed().Seconds(), "chains/s")
+		})
+	}
+}
+
+// BenchmarkInvert64: exact inversion with evidence maximisation at 64²
+// (4096 unknowns) with the sparse operator. Slow (minutes); run explicitly.
+func BenchmarkInvert64(b *testing.B) {
+	n := 64 * 64
+	op := randomCSR(n, n, 16, 1)
+	r := rand.New(rand.NewPCG(1, 2))
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = r.NormFloat64()
+	}
+	prior, _ := NewIsoGaussian(make([]float64, n), 1, testVE.Sigma)
+	for i := 0; i < b.N; i++ {
+		inv, err := Invert(op, y, []float64{0.1}, prior, InvertOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("s* = %.4g, log evidence %.6g", inv.Scale, inv.LogEvidence)
+	}
+}
