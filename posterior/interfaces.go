@@ -21,7 +21,8 @@ type Operator interface {
 
 // RowNormer is implemented by operators that can report the squared norm of
 // each row of A, (AAᵀ)_ii. It is optional: NewDiag detects it and otherwise
-// computes the norms with M adjoint applications.
+// computes the norms with M adjoint applications. The variant
+// RowNorms2(dst []float64) is accepted too.
 type RowNormer interface {
 	RowNorms2() []float64
 }

@@ -95,13 +95,16 @@ func NewDiag(a Operator, y, sigmaN []float64, keep []bool, sigma func(float64) f
 		return nil, err
 	}
 	m, n := a.Dims()
-	if rn, ok := a.(RowNormer); ok {
+	switch rn := a.(type) {
+	case RowNormer:
 		d := rn.RowNorms2()
 		if len(d) != m {
 			return nil, fmt.Errorf("posterior: diag likelihood: RowNorms2 returned %d values, want %d", len(d), m)
 		}
 		copy(c.d, d)
-	} else {
+	case interface{ RowNorms2(dst []float64) }:
+		rn.RowNorms2(c.d)
+	default:
 		e := make([]float64, m)
 		col := make([]float64, n)
 		for i := 0; i < m; i++ {

@@ -89,3 +89,35 @@ func TestMaskExcludesPixels(t *testing.T) {
 		t.Error("a kept pixel did not change the score")
 	}
 }
+
+// rowNormOp reports its row norms; NewDiag must use them (and agree with
+// the adjoint-based fallback).
+type rowNormOp struct {
+	*denseOp
+	calls int
+}
+
+func (r *rowNormOp) RowNorms2(dst []float64) {
+	r.calls++
+	for i := 0; i < r.m; i++ {
+		dst[i] = 0
+		for j := 0; j < r.n; j++ {
+			dst[i] += r.a[i*r.n+j] * r.a[i*r.n+j]
+		}
+	}
+}
+
+func TestDiagUsesRowNorms(t *testing.T) {
+	p := newProblem(t, false, 0.1)
+	ro := &rowNormOp{denseOp: p.op}
+	a, err := NewDiag(ro, p.y, p.sn, nil, testVE.Sigma)
+	if err != nil || ro.calls != 1 {
+		t.Fatalf("RowNorms2 not used (calls %d, err %v)", ro.calls, err)
+	}
+	b, _ := NewDiag(p.op, p.y, p.sn, nil, testVE.Sigma)
+	for i := range a.d {
+		if d := a.d[i] - b.d[i]; d > 1e-12 || d < -1e-12 {
+			t.Fatalf("row %d: RowNorms2 %g, adjoint fallback %g", i, a.d[i], b.d[i])
+		}
+	}
+}
