@@ -113,7 +113,7 @@ func (a *AttnBlock) forwardOne(_, i int) {
 		}
 		var sum float32
 		for j, s := range row {
-			e := float32(math.Exp(float64(s - m)))
+			e := expf(s - m)
 			row[j] = e
 			sum += e
 		}

@@ -27,6 +27,7 @@ type GroupNorm struct {
 
 	n                int
 	x, xhat, rstd, y []float32
+	sig              []float32 // σ(a), kept when Act
 	dy, dx           []float32
 	fwd, bwd         func(w, i int)
 }
@@ -57,13 +58,16 @@ func (g *GroupNorm) Forward(x []float32, n int) []float32 {
 	g.xhat = grow(g.xhat, n*g.C*g.HW)
 	g.y = grow(g.y, n*g.C*g.HW)
 	g.rstd = grow(g.rstd, n*g.G)
+	if g.Act {
+		g.sig = grow(g.sig, n*g.C*g.HW)
+	}
 	g.x = x
 	g.e.Run(n, g.fwd)
 	g.x = nil // only x̂ is needed by Backward
 	return g.y
 }
 
-func sigmoid(a float32) float32 { return 1 / (1 + float32(math.Exp(float64(-a)))) }
+func sigmoid(a float32) float32 { return 1 / (1 + expf(-a)) }
 
 func (g *GroupNorm) forwardOne(_, i int) {
 	sz := g.C * g.HW
@@ -92,14 +96,22 @@ func (g *GroupNorm) forwardOne(_, i int) {
 			xc := x[c*g.HW : (c+1)*g.HW]
 			hc := xh[c*g.HW : (c+1)*g.HW]
 			yc := y[c*g.HW : (c+1)*g.HW]
+			if !g.Act {
+				for j, v := range xc {
+					h := (v - m32) * r32
+					hc[j] = h
+					yc[j] = gam*h + bet
+				}
+				continue
+			}
+			sc := g.sig[i*sz+c*g.HW : i*sz+(c+1)*g.HW]
 			for j, v := range xc {
 				h := (v - m32) * r32
 				hc[j] = h
 				a := gam*h + bet
-				if g.Act {
-					a *= sigmoid(a)
-				}
-				yc[j] = a
+				s := sigmoid(a)
+				sc[j] = s
+				yc[j] = a * s
 			}
 		}
 	}
@@ -135,12 +147,16 @@ func (g *GroupNorm) backwardOne(w, i int) {
 			hc := xh[c*g.HW : (c+1)*g.HW]
 			dyc := dy[c*g.HW : (c+1)*g.HW]
 			dxc := dx[c*g.HW : (c+1)*g.HW]
+			var sc []float32
+			if g.Act {
+				sc = g.sig[i*sz+c*g.HW : i*sz+(c+1)*g.HW]
+			}
 			var sg, sb float32
 			for j, h := range hc {
 				da := dyc[j]
 				if g.Act {
 					a := gam*h + bet
-					sa := sigmoid(a)
+					sa := sc[j]
 					da *= sa * (1 + a*(1-sa))
 				}
 				sg += da * h

@@ -334,12 +334,26 @@ func TestNoAllocs(t *testing.T) {
 	x := make([]float32, 3*256)
 	sig := []float32{1, 2, 3}
 	d := make([]float32, 3*256)
-	net.Forward(x, sig, 3)
-	net.Backward(d)
-	if a := testing.AllocsPerRun(5, func() { net.Forward(x, sig, 3) }); a != 0 {
+	// Warm up: the first calls allocate the buffers, and the Go runtime
+	// itself allocates a little (sudog and sync.Pool caches refilled after
+	// a GC) during the first iterations; none of it is per call.
+	for i := 0; i < 10; i++ {
+		net.Forward(x, sig, 3)
+		net.Backward(d)
+	}
+	// A per-call allocation shows in every measurement; rare background
+	// allocations by the runtime do not, so take the least of three.
+	least := func(f func()) float64 {
+		m := math.Inf(1)
+		for k := 0; k < 3; k++ {
+			m = min(m, testing.AllocsPerRun(10, f))
+		}
+		return m
+	}
+	if a := least(func() { net.Forward(x, sig, 3) }); a != 0 {
 		t.Errorf("Forward allocates %v times per call", a)
 	}
-	if a := testing.AllocsPerRun(5, func() { net.Forward(x, sig, 3); net.Backward(d) }); a != 0 {
+	if a := least(func() { net.Forward(x, sig, 3); net.Backward(d) }); a != 0 {
 		t.Errorf("Forward+Backward allocates %v times per call", a)
 	}
 }

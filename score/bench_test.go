@@ -1,0 +1,51 @@
+package score
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func benchNet(b *testing.B, cfg Config, batch int, backward bool) {
+	net, err := New(cfg, fastGemm(b), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer net.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
+	x := randVec(rng, batch*sz, 1)
+	sig := make([]float32, batch)
+	for i := range sig {
+		sig[i] = float32(0.01 + rng.Float64())
+	}
+	d := randVec(rng, batch*sz, 1)
+	run := func() {
+		net.Forward(x, sig, batch)
+		if backward {
+			net.Backward(d)
+		}
+	}
+	run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+	flops := float64(net.Flops()) * float64(batch)
+	if backward {
+		flops *= 3 // backward ≈ 2× forward
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(batch)*1e3, "ms/image")
+}
+
+func BenchmarkForward64Batch1(b *testing.B)          { benchNet(b, DefaultConfig(), 1, false) }
+func BenchmarkForward64Batch32(b *testing.B)         { benchNet(b, DefaultConfig(), 32, false) }
+func BenchmarkForwardBackward64Batch16(b *testing.B) { benchNet(b, DefaultConfig(), 16, true) }
+
+// BenchmarkForward256Paper runs the NCSN++ 256×256 settings (slow: ~470
+// GFLOP per image).
+func BenchmarkForward256Paper(b *testing.B) {
+	cfg := Config{ImageSize: 256, Channels: 1, NF: 128, ChMult: []int{1, 1, 2, 2, 2, 2, 2}, NumResBlocks: 2, AttnResolutions: []int{16}, FourierScale: 16}
+	benchNet(b, cfg, 1, false)
+}
