@@ -89,6 +89,11 @@ func (t *Trainer) Checkpoint() error {
 		"step": step, "sigma_min": fmt.Sprint(t.ve.SigmaMin), "sigma_max": fmt.Sprint(t.ve.SigmaMax),
 		"image_size": strconv.Itoa(t.data.Size), "ema_decay": fmt.Sprint(t.cfg.EMADecay),
 	}
+	for k, v := range t.cfg.ModelMeta {
+		if _, clash := meta[k]; !clash {
+			meta[k] = v
+		}
+	}
 	if err := weights.Save(filepath.Join(dir, EMAFile), ema, meta); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}

@@ -55,6 +55,11 @@ type Config struct {
 	ValEvery          int     `json:"val_every"`          // steps between validation losses (0: only at the end)
 	ValMax            int     `json:"val_max"`            // at most this many validation images (0: all)
 	LogEvery          int     `json:"log_every"`          // steps between log lines
+
+	// ModelMeta is copied into the metadata of ema.safetensors (keys the
+	// trainer sets itself win), e.g. the network's configuration, so that
+	// file is a complete model for sampling.
+	ModelMeta map[string]string `json:"model_meta,omitempty"`
 }
 
 // DefaultConfig returns the NCSN++-like defaults (Song et al. 2021).

@@ -133,3 +133,5 @@ func required(fs *flag.FlagSet, names ...string) error {
 	}
 	return nil
 }
+
+type flagT = flag.Flag

@@ -9,7 +9,6 @@ var errTODO = errors.New("not built yet")
 
 func runSample(ctx context.Context, env *cliEnv, args []string) error      { return errTODO }
 func runInvert(ctx context.Context, env *cliEnv, args []string) error      { return errTODO }
-func runTrain(ctx context.Context, env *cliEnv, args []string) error       { return errTODO }
 func runPriorSample(ctx context.Context, env *cliEnv, args []string) error { return errTODO }
 func runDemo(ctx context.Context, env *cliEnv, args []string) error        { return errTODO }
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error  { return errTODO }
