@@ -31,7 +31,7 @@ type Evidence struct {
 
 // NewEvidence builds B = AᵀWA from the operator's columns (exploiting their
 // sparsity), whitens it with the prior's square root and tridiagonalises it.
-// Cost O(N³) once (≈ a minute or two at N = 4096); memory ≈ 2 N² floats.
+// Cost O(N³) once (≈ 5 CPU-minutes at N = 4096); memory ≈ 2 N² floats.
 func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPrior) (*Evidence, error) {
 	if a == nil || prior == nil {
 		return nil, errors.New("posterior: inversion: nil operator or prior")
