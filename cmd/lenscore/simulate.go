@@ -69,13 +69,13 @@ func runDeflect(ctx context.Context, env *cliEnv, args []string) error {
 
 // geometry is what a command needs to build the operator of an observation.
 type geometry struct {
-	NPix     int
-	Scale    float64
-	SrcNPix  int
-	SrcScale float64
-	Super    int
-	PSF      *lens.PSF
-	PSFFWHM  float64 // 0 when the PSF came from a file or there is none
+	NPix     int       `json:"npix"`
+	Scale    float64   `json:"pixel_scale"`
+	SrcNPix  int       `json:"source_npix"`
+	SrcScale float64   `json:"source_pixel_scale"`
+	Super    int       `json:"supersample"`
+	PSF      *lens.PSF `json:"-"`
+	PSFFWHM  float64   `json:"psf_fwhm,omitempty"` // 0 when the PSF came from a file or there is none
 }
 
 func (g geometry) config() lens.Config {

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/fits"
+	"github.com/lenscore/lenscore/plot"
+	"github.com/lenscore/lenscore/posterior"
+	"github.com/lenscore/lenscore/weights"
+)
+
+// samplerFlags configure the reverse-SDE sampler.
+type samplerFlags struct {
+	n, corrector      *int
+	steps, likelihood *string
+	sampler           *string
+	snr, target, eps  *float64
+	denoise, resume   *bool
+	seed              *uint64
+	checkpointMinutes *float64
+}
+
+func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags {
+	return &samplerFlags{
+		n:                 fs.Int("n-samples", defN, "number of independent posterior samples (chains)"),
+		steps:             fs.String("steps", defSteps, "reverse-time steps, or auto (Song & Ermon's technique 2)"),
+		target:            fs.Float64("step-target", posterior.DefaultTarget, "overlap probability that --steps auto aims at"),
+		likelihood:        fs.String("likelihood", "convolved", "likelihood score: convolved (the paper's), diag (diag(AAᵀ) variant) or exact (Gaussian priors only)"),
+		sampler:           fs.String("sampler", "em", "em (Euler–Maruyama) or pc (predictor–corrector with Langevin steps)"),
+		corrector:         fs.Int("corrector-steps", 1, "Langevin corrector steps per predictor step (pc)"),
+		snr:               fs.Float64("snr", 0.16, "corrector signal-to-noise ratio (pc)"),
+		eps:               fs.Float64("t-end", 1e-3, "final diffusion time"),
+		denoise:           fs.Bool("denoise", false, "final Tweedie denoising step"),
+		seed:              fs.Uint64("seed", 1, "seed; sample k of seed s is the same whatever the batch size"),
+		resume:            fs.Bool("resume", false, "continue an interrupted run from its checkpoint in the output directory"),
+		checkpointMinutes: fs.Float64("checkpoint-minutes", 2, "minutes between checkpoints"),
+	}
+}
+
+func (f *samplerFlags) options() (posterior.Options, error) {
+	opt := posterior.Options{Target: *f.target, Eps: *f.eps, Sampler: *f.sampler, Corrector: *f.corrector, SNR: *f.snr,
+		Denoise: *f.denoise, Seed: *f.seed, Chains: *f.n, CheckpointEvery: time.Duration(*f.checkpointMinutes * float64(time.Minute))}
+	if *f.n < 1 {
+		return opt, fmt.Errorf("--n-samples must be ≥ 1, got %d", *f.n)
+	}
+	if *f.steps != "auto" {
+		s, err := strconv.Atoi(*f.steps)
+		if err != nil || s < 1 {
+			return opt, fmt.Errorf("--steps must be a positive integer or auto, got %q", *f.steps)
+		}
+		opt.Steps = s
+	}
+	if *f.sampler != "em" && *f.sampler != "pc" {
+		return opt, fmt.Errorf("--sampler must be em or pc, got %q", *f.sampler)
+	}
+	return opt, nil
+}
+
+// likelihoodFor builds the requested likelihood score.
+func likelihoodFor(kind string, p *problem, pr *loadedPrior) (posterior.Likelihood, error) {
+	switch kind {
+	case "convolved":
+		return posterior.NewConvolved(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
+	case "diag":
+		return posterior.NewDiag(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
+	case "exact":
+		if pr.Gaussian == nil {
+			return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
+		}
+		inv, err := posterior.Invert(p.Op, p.Y, p.SigmaN, pr.Gaussian, posterior.InvertOptions{Keep: p.Keep, Scale: 1, FullCov: true})
+		if err != nil {
+			return nil, err
+		}
+		return posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, pr.Gaussian, pr.VE.Sigma)
+	}
+	return nil, fmt.Errorf("unknown --likelihood %q (want convolved, diag or exact)", kind)
+}
+
+// sampleSummary is written to summary.json.
+type sampleSummary struct {
+	Observation  string    `json:"observation"`
+	Lens         string    `json:"lens"`
+	Prior        string    `json:"prior"`
+	Likelihood   string    `json:"likelihood"`
+	Sampler      string    `json:"sampler"`
+	Denoise      bool      `json:"denoise"`
+	Seed         uint64    `json:"seed"`
+	Samples      int       `json:"samples"`
+	Steps        int       `json:"steps"`
+	NFE          int       `json:"network_evaluations_per_sample"`
+	SigmaMin     float64   `json:"sigma_min"`
+	SigmaMax     float64   `json:"sigma_max"`
+	SigmaN       float64   `json:"noise_sigma"`
+	Geometry     geometry  `json:"geometry"`
+	Chi2Nu       []float64 `json:"chi2_nu"`
+	Chi2NuMean   float64   `json:"chi2_nu_of_mean"`
+	Nu           int       `json:"nu"`
+	Chi2NuStd    float64   `json:"chi2_nu_expected_std"`
+	SourceRMSSNR float64   `json:"source_residual_rms_snr,omitempty"`
+	WallSeconds  float64   `json:"wall_seconds"`
+	PriorSeconds float64   `json:"prior_seconds"`
+	OtherSeconds float64   `json:"other_seconds"`
+	Backend      string    `json:"gemm_backend"`
+}
+
+func runSample(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags(env, "sample", "--obs O.fits --lens L.json (--prior gaussian --prior-sigma s | --prior grf --prior-data DIR | --model M) --n-samples 64 --steps auto --seed 1 --out DIR")
+	pf := addProblemFlags(fs)
+	prf := addPriorFlags(fs, "gaussian")
+	sf := addSamplerFlags(fs, 16, "auto")
+	out := fs.String("out", "", "output directory")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "obs", "lens", "out"); err != nil {
+		return err
+	}
+	opt, err := sf.options()
+	if err != nil {
+		return err
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	p, err := pf.load()
+	if err != nil {
+		return err
+	}
+	pr, err := prf.load(p.Geo.SrcNPix)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	lik, err := likelihoodFor(*sf.likelihood, p, pr)
+	if err != nil {
+		return err
+	}
+	opt.Progress = env.stderr
+	opt.CheckpointPath = filepath.Join(*out, "checkpoint.bin")
+	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
+	start := time.Now()
+	var res *posterior.Result
+	if *sf.resume {
+		res, err = posterior.Resume(ctx, pr.Prior, lik, pr.VE, opt)
+	} else {
+		if _, serr := os.Stat(opt.CheckpointPath); serr == nil {
+			return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, opt.CheckpointPath)
+		}
+		res, err = posterior.Sample(ctx, pr.Prior, lik, pr.VE, opt)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
+		}
+		return err
+	}
+	sum := sampleSummary{Observation: p.ObsPath, Lens: p.LensPath, Prior: pr.Name, Likelihood: *sf.likelihood, Sampler: *sf.sampler,
+		Denoise: *sf.denoise, Seed: *sf.seed, Samples: len(res.Samples), Steps: res.Steps, NFE: res.NFE,
+		SigmaMin: pr.VE.SigmaMin, SigmaMax: pr.VE.SigmaMax, SigmaN: p.SigmaN[0], Geometry: p.Geo,
+		WallSeconds: time.Since(start).Seconds(), PriorSeconds: res.PriorTime.Seconds(), OtherSeconds: res.OtherTime.Seconds(), Backend: backendLine()}
+	if err := writeSampleOutputs(*out, p, res.Samples, &sum, "Posterior samples: "+pr.Name); err != nil {
+		return err
+	}
+	os.Remove(opt.CheckpointPath)
+	fmt.Fprintf(env.stdout, "wrote %d samples to %s (χ²_ν of the mean %.3f, ν=%d; %d steps, %.1f s)\n", len(res.Samples), *out, sum.Chi2NuMean, sum.Nu, res.Steps, sum.WallSeconds)
+	return nil
+}
+
+// writeSampleOutputs writes samples.fits, mean.fits, std.fits, summary.json,
+// fig1.png and fig3.png, filling the diagnostics of sum.
+func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sampleSummary, title string) error {
+	n, m := p.Geo.SrcNPix, p.Geo.NPix
+	mean, std, err := diag.MeanStd(samples)
+	if err != nil {
+		if len(samples) != 1 {
+			return err
+		}
+		mean, std = samples[0], make([]float64, len(samples[0]))
+	}
+	nz := p.noise()
+	buf := make([]float64, m*m)
+	for _, s := range samples {
+		c, nu, err := diag.ChiSquaredNu(p.Op, p.Y, s, buf, nz)
+		if err != nil {
+			return err
+		}
+		sum.Chi2Nu = append(sum.Chi2Nu, c)
+		sum.Nu = nu
+	}
+	if sum.Chi2NuMean, _, err = diag.ChiSquaredNu(p.Op, p.Y, mean, buf, nz); err != nil {
+		return err
+	}
+	sum.Chi2NuStd = diag.ChiSquaredNuStd(sum.Nu)
+	if p.Truth != nil && len(samples) > 1 {
+		snr := make([]float64, n*n)
+		if err := diag.SourceResidualSNR(snr, p.Truth, mean, std); err == nil {
+			var s2 float64
+			k := 0
+			for _, v := range snr {
+				if !math.IsNaN(v) {
+					s2 += v * v
+					k++
+				}
+			}
+			if k > 0 {
+				sum.SourceRMSSNR = math.Sqrt(s2 / float64(k))
+			}
+		}
+	}
+	cube := make([]float64, 0, len(samples)*n*n)
+	for _, s := range samples {
+		cube = append(cube, s...)
+	}
+	hdr := func(h *fits.HDU) *fits.HDU {
+		h.Header.Set(kwSrcScale, p.Geo.SrcScale, "source pixel scale [arcsec]")
+		h.Header.Set("PRIOR", truncate(sum.Prior, 60), "prior")
+		h.Header.Set("SEED", int64(sum.Seed), "sampler seed")
+		return h
+	}
+	for _, f := range []struct {
+		name string
+		h    *fits.HDU
+	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}, {"std.fits", fits.NewImage(n, n, std)}} {
+		if err := fits.WriteFile(filepath.Join(dir, f.name), []*fits.HDU{hdr(f.h)}); err != nil {
+			return err
+		}
+	}
+	b, _ := json.MarshalIndent(sum, "", "  ")
+	if err := weights.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	apply := func(x []float64) []float64 { y := make([]float64, m*m); p.Op.Apply(y, x); return y }
+	s1, s2 := samples[0], samples[min(1, len(samples)-1)]
+	var astd []float64
+	if len(samples) > 1 {
+		ax := make([][]float64, len(samples))
+		for i, s := range samples {
+			ax[i] = apply(s)
+		}
+		_, astd, _ = diag.MeanStd(ax)
+	}
+	if err := plot.Fig1(filepath.Join(dir, "fig1.png"), plot.Fig1Data{Title: title,
+		NX: n, NY: n, SourceScale: p.Geo.SrcScale, Truth: p.Truth, Sample1: s1, Sample2: s2, Mean: mean, Std: std,
+		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: apply(s2), AMean: apply(mean), AStd: astd,
+		Noise: nz, Units: "arb. units"}); err != nil {
+		return err
+	}
+	k := min(len(samples), 6)
+	rec := make([][]float64, k)
+	for i := range rec {
+		rec[i] = apply(samples[i])
+	}
+	return plot.Fig3(filepath.Join(dir, "fig3.png"), plot.Fig3Data{Title: title, NX: n, NY: n, SourceScale: p.Geo.SrcScale,
+		MX: m, MY: m, ImageScale: p.Geo.Scale, Samples: samples[:k], Recon: rec, Observation: p.Y, Noise: nz, Units: "arb. units"})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
