@@ -7,7 +7,6 @@ import (
 
 var errTODO = errors.New("not built yet")
 
-func runInvert(ctx context.Context, env *cliEnv, args []string) error      { return errTODO }
 func runPriorSample(ctx context.Context, env *cliEnv, args []string) error { return errTODO }
 func runDemo(ctx context.Context, env *cliEnv, args []string) error        { return errTODO }
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error  { return errTODO }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/fits"
+	"github.com/lenscore/lenscore/plot"
+	"github.com/lenscore/lenscore/posterior"
+	"github.com/lenscore/lenscore/weights"
+)
+
+type invertSummary struct {
+	Observation     string    `json:"observation"`
+	Lens            string    `json:"lens"`
+	Prior           string    `json:"prior"`
+	Amplitude       float64   `json:"amplitude"` // prior covariance a²Σ₀ used for the outputs
+	LogEvidence     float64   `json:"log_evidence"`
+	BestAmplitude   float64   `json:"best_amplitude"`
+	BestLogEvidence float64   `json:"best_log_evidence"`
+	CurveAmplitude  []float64 `json:"evidence_curve_amplitude"`
+	CurveLogEv      []float64 `json:"evidence_curve_log_evidence"`
+	Chi2NuMean      float64   `json:"chi2_nu_of_mean"`
+	Nu              int       `json:"nu"`
+	Geometry        geometry  `json:"geometry"`
+	WallSeconds     float64   `json:"wall_seconds"`
+}
+
+func runInvert(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags(env, "invert", "--obs O.fits --lens L.json (--prior gaussian --prior-sigma s | --prior grf --prior-data DIR) [--optimise] --out DIR")
+	pf := addProblemFlags(fs)
+	prf := addPriorFlags(fs, "gaussian")
+	optimise := fs.Bool("optimise", false, "use the evidence-maximising prior amplitude for the outputs instead of the given one")
+	out := fs.String("out", "", "output directory")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "obs", "lens", "out"); err != nil {
+		return err
+	}
+	if *prf.model != "" || *prf.kind == "network" {
+		return fmt.Errorf("invert is exact and needs a Gaussian prior (gaussian or grf); use sample for the network prior")
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	start := time.Now()
+	p, err := pf.load()
+	if err != nil {
+		return err
+	}
+	pr, err := prf.load(p.Geo.SrcNPix)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "factorising the %d-pixel problem (dense; may take a while at large sizes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix)
+	ev, err := posterior.NewEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	best, bestEv, err := ev.Maximise(1e-3, 1e3)
+	if err != nil {
+		return err
+	}
+	a := 1.0
+	if *optimise {
+		a = best
+	}
+	inv, err := ev.Posterior(a, false)
+	if err != nil {
+		return err
+	}
+	sum := invertSummary{Observation: p.ObsPath, Lens: p.LensPath, Prior: pr.Name, Amplitude: a, LogEvidence: ev.LogEvidence(a),
+		BestAmplitude: best, BestLogEvidence: bestEv, Geometry: p.Geo}
+	for i := 0; i <= 60; i++ {
+		x := math.Pow(10, -3+6*float64(i)/60)
+		sum.CurveAmplitude = append(sum.CurveAmplitude, x)
+		sum.CurveLogEv = append(sum.CurveLogEv, ev.LogEvidence(x))
+	}
+	buf := make([]float64, p.Geo.NPix*p.Geo.NPix)
+	if sum.Chi2NuMean, sum.Nu, err = diag.ChiSquaredNu(p.Op, p.Y, inv.Mean, buf, p.noise()); err != nil {
+		return err
+	}
+	n := p.Geo.SrcNPix
+	for _, f := range []struct {
+		name string
+		d    []float64
+	}{{"mean.fits", inv.Mean}, {"std.fits", inv.Std}} {
+		h := fits.NewImage(n, n, f.d)
+		h.Header.Set(kwSrcScale, p.Geo.SrcScale, "source pixel scale [arcsec]")
+		h.Header.Set("PRIORAMP", a, "prior amplitude a (covariance a^2 Sigma0)")
+		h.Header.Set("LOGEVID", sum.LogEvidence, "log evidence at PRIORAMP")
+		if err := fits.WriteFile(filepath.Join(*out, f.name), []*fits.HDU{h}); err != nil {
+			return err
+		}
+	}
+	// Evidence curve, with the maximum marked.
+	if err := plot.Curve(filepath.Join(*out, "evidence.png"), "Bayesian evidence against prior amplitude ("+pr.Name+")",
+		"log10 prior amplitude a", "log evidence",
+		plot.Series{Label: "log p(y | a)", X: log10s(sum.CurveAmplitude), Y: sum.CurveLogEv},
+		plot.Series{Label: fmt.Sprintf("maximum a = %.3g", best), X: []float64{math.Log10(best), math.Log10(best)}, Y: []float64{minOf(sum.CurveLogEv), bestEv}, Dashed: true}); err != nil {
+		return err
+	}
+	sum.WallSeconds = time.Since(start).Seconds()
+	b, _ := json.MarshalIndent(sum, "", "  ")
+	if err := weights.WriteFileAtomic(filepath.Join(*out, "summary.json"), append(b, '\n')); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote %s: log evidence %.2f at a=%g (maximum %.2f at a=%.3g), χ²_ν of the mean %.3f (%.1f s)\n",
+		*out, sum.LogEvidence, a, bestEv, best, sum.Chi2NuMean, sum.WallSeconds)
+	return nil
+}
+
+func log10s(v []float64) []float64 {
+	o := make([]float64, len(v))
+	for i, x := range v {
+		o[i] = math.Log10(x)
+	}
+	return o
+}
+
+func minOf(v []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range v {
+		m = math.Min(m, x)
+	}
+	return m
+}
