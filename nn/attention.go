@@ -79,7 +79,7 @@ func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 	a.att = grow(a.att, n*p*p)
 	a.o = grow(a.o, n*c*p)
 	a.y = grow(a.y, n*c*p)
-	a.e.Run(n, a.fwd)
+	a.e.RunDynamic(n, a.fwd)
 	return a.y
 }
 
@@ -111,13 +111,7 @@ func (a *AttnBlock) forwardOne(_, i int) {
 		for _, s := range row {
 			m = max(m, s)
 		}
-		var sum float32
-		for j, s := range row {
-			e := expf(s - m)
-			row[j] = e
-			sum += e
-		}
-		inv := 1 / sum
+		inv := 1 / expSub(row, m)
 		for j := range row {
 			row[j] *= inv
 		}

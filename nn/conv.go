@@ -6,15 +6,28 @@ import "math/rand/v2"
 // are processed in bands of output rows.
 const colBudget = 1 << 22
 
+// bandCols is the target number of output pixels per task: every image is
+// cut into bands of whole output rows with about this many pixels, so that
+// even a single image keeps all workers busy. The band size depends only on
+// the layer's shape, never on the batch or the worker count, so results are
+// bitwise reproducible.
+const bandCols = 512
+
 // Conv2D is a 2-D convolution (cross-correlation, as in PyTorch) with square
 // kernel K, stride S and zero padding P on every side:
 //
 //	y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v] · x[n,c, S·i−P+u, S·j−P+v],
 //
 // Ho = (H + 2P − K)/S + 1 (integer division). Weight has shape
-// [Cout, Cin, K, K], Bias [Cout]. It is computed per image as a GEMM
-// W(Cout × Cin·K·K) · col(Cin·K·K × Ho·Wo) after im2col; a 1×1 stride-1
-// unpadded convolution multiplies the image directly.
+// [Cout, Cin, K, K], Bias [Cout]. Each image is processed in bands of
+// output rows (see bandCols), each band a GEMM
+// W(Cout × Cin·K·K) · col(Cin·K·K × band pixels) after im2col; a 1×1
+// stride-1 unpadded convolution multiplies the image directly.
+//
+// Backward of a "same" 3×3 stride-1 convolution computes dx band by band as
+// the convolution of dy with the flipped, transposed kernel
+// Wf[c,o,u,v] = W[o,c,K−1−u,K−1−v] (im2col of dy, then a GEMM), so bands
+// write disjoint rows of dx; other shapes use col2im per image.
 type Conv2D struct {
 	e                         *Engine
 	Cin, Cout, K, Stride, Pad int
@@ -22,10 +35,19 @@ type Conv2D struct {
 	Weight, Bias              *Param
 	gw, gb                    *wgrad
 	direct                    bool
-	tileRows                  int
+	tileRows, nb              int
+	flip                      bool    // backward via the flipped kernel
+	tconv                     *Conv2D // geometry of that transposed convolution
+	wflip                     []float32
+
+	// Extra, if set before Forward, holds n×Cout values added to the
+	// output of channel o of image i on top of the bias (ResBlock's time
+	// embedding). Forward clears it.
+	Extra []float32
 
 	n        int
 	x, y     []float32
+	extra    []float32
 	dy, dx   []float32
 	fwd, bwd func(w, i int)
 }
@@ -33,16 +55,40 @@ type Conv2D struct {
 // NewConv2D returns a convolution for inputs of Cin×h×w with zero weights;
 // call Init (or set Weight.Data).
 func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Conv2D {
-	c := &Conv2D{e: e, Cin: cin, Cout: cout, K: k, Stride: stride, Pad: pad, H: h, W: w}
-	c.Ho = (h+2*pad-k)/stride + 1
-	c.Wo = (w+2*pad-k)/stride + 1
+	c := newConvGeom(cin, cout, h, w, k, stride, pad)
+	c.e = e
 	c.Weight = NewParam(name+".weight", cout, cin, k, k)
 	c.Bias = NewParam(name+".bias", cout)
 	c.gw, c.gb = newWGrad(e, c.Weight), newWGrad(e, c.Bias)
-	c.direct = k == 1 && stride == 1 && pad == 0
-	c.tileRows = max(1, min(c.Ho, colBudget/(cin*k*k*c.Wo)))
-	c.fwd, c.bwd = c.forwardOne, c.backwardOne
+	if !c.direct && stride == 1 && 2*pad == k-1 {
+		c.flip = true
+		c.tconv = newConvGeom(cout, cin, h, w, k, 1, pad)
+		c.wflip = make([]float32, cin*cout*k*k)
+	}
+	c.fwd, c.bwd = c.forwardOne, c.backwardBand
+	if !c.direct && !c.flip {
+		c.bwd = c.backwardImage
+	}
 	return c
+}
+
+func newConvGeom(cin, cout, h, w, k, stride, pad int) *Conv2D {
+	c := &Conv2D{Cin: cin, Cout: cout, K: k, Stride: stride, Pad: pad, H: h, W: w}
+	c.Ho = (h+2*pad-k)/stride + 1
+	c.Wo = (w+2*pad-k)/stride + 1
+	c.direct = k == 1 && stride == 1 && pad == 0
+	c.tileRows = max(1, min(c.Ho, (bandCols+c.Wo-1)/c.Wo, colBudget/(cin*k*k*c.Wo)))
+	c.nb = (c.Ho + c.tileRows - 1) / c.tileRows
+	return c
+}
+
+// setTileRows changes the band height (tests use it to exercise bands).
+func (c *Conv2D) setTileRows(r int) {
+	c.tileRows = max(1, min(c.Ho, r))
+	c.nb = (c.Ho + c.tileRows - 1) / c.tileRows
+	if c.tconv != nil {
+		c.tconv.tileRows, c.tconv.nb = c.tileRows, c.nb
+	}
 }
 
 // Init sets the weights by VarianceScaling with the given scale and zeroes
@@ -63,50 +109,111 @@ func (c *Conv2D) Flops() int64 {
 // Forward implements Layer.
 func (c *Conv2D) Forward(x []float32, n int) []float32 {
 	c.x, c.n = x, n
+	c.extra, c.Extra = c.Extra, nil
 	c.y = grow(c.y, n*c.Cout*c.Ho*c.Wo)
-	c.e.Run(n, c.fwd)
+	c.e.RunDynamic(n*c.nb, c.fwd)
 	return c.y
 }
 
-func (c *Conv2D) forwardOne(w, i int) {
+// band returns the image and output rows [r0, r1) of task t.
+func (c *Conv2D) band(t int) (i, r0, r1 int) {
+	i, b := t/c.nb, t%c.nb
+	r0 = b * c.tileRows
+	return i, r0, min(c.Ho, r0+c.tileRows)
+}
+
+func (c *Conv2D) forwardOne(w, t int) {
+	i, r0, r1 := c.band(t)
 	P := c.Ho * c.Wo
+	T := (r1 - r0) * c.Wo
 	ckk := c.Cin * c.K * c.K
 	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
 	y := c.y[i*c.Cout*P : (i+1)*c.Cout*P]
 	for o, b := range c.Bias.Data {
-		row := y[o*P : (o+1)*P]
+		if c.extra != nil {
+			b += c.extra[i*c.Cout+o]
+		}
+		row := y[o*P+r0*c.Wo : o*P+r1*c.Wo]
 		for j := range row {
 			row[j] = b
 		}
 	}
 	g := c.e.gemm
 	if c.direct {
-		g.Sgemm(false, false, c.Cout, P, c.Cin, 1, c.Weight.Data, c.Cin, x, P, 1, y, P)
+		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.Weight.Data, c.Cin, x[r0*c.Wo:], P, 1, y[r0*c.Wo:], P)
 		return
 	}
-	for r0 := 0; r0 < c.Ho; r0 += c.tileRows {
-		r1 := min(c.Ho, r0+c.tileRows)
-		T := (r1 - r0) * c.Wo
-		col := c.e.scratch(w, 0, ckk*T)
-		c.im2col(x, col, r0, r1)
-		g.Sgemm(false, false, c.Cout, T, ckk, 1, c.Weight.Data, ckk, col, T, 1, y[r0*c.Wo:], P)
-	}
+	col := c.e.scratch(w, 0, ckk*T)
+	c.im2col(x, col, r0, r1)
+	g.Sgemm(false, false, c.Cout, T, ckk, 1, c.Weight.Data, ckk, col, T, 1, y[r0*c.Wo:], P)
 }
 
 // Backward implements Layer.
 func (c *Conv2D) Backward(dout []float32) []float32 {
 	c.dy = dout
 	c.dx = grow(c.dx, c.n*c.Cin*c.H*c.W)
-	u := c.e.used(c.n)
+	if c.flip {
+		kk := c.K * c.K
+		for o := 0; o < c.Cout; o++ {
+			for ci := 0; ci < c.Cin; ci++ {
+				src := c.Weight.Data[(o*c.Cin+ci)*kk : (o*c.Cin+ci+1)*kk]
+				dst := c.wflip[(ci*c.Cout+o)*kk : (ci*c.Cout+o+1)*kk]
+				for j := range dst {
+					dst[j] = src[kk-1-j]
+				}
+			}
+		}
+	}
+	tasks := c.n * c.nb
+	if !c.direct && !c.flip {
+		tasks = c.n
+	}
+	u := c.e.used(tasks)
 	c.gw.zero(u)
 	c.gb.zero(u)
-	c.e.Run(c.n, c.bwd)
+	c.e.Run(tasks, c.bwd)
 	c.gw.reduce(u)
 	c.gb.reduce(u)
 	return c.dx
 }
 
-func (c *Conv2D) backwardOne(w, i int) {
+// backwardBand handles one band of output rows; bands of an image write
+// disjoint rows of dx (direct or flip only).
+func (c *Conv2D) backwardBand(w, t int) {
+	i, r0, r1 := c.band(t)
+	P := c.Ho * c.Wo
+	T := (r1 - r0) * c.Wo
+	ckk := c.Cin * c.K * c.K
+	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
+	dx := c.dx[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
+	dy := c.dy[i*c.Cout*P : (i+1)*c.Cout*P]
+	gb := c.gb.bufs[w]
+	for o := range gb {
+		var s float32
+		for _, v := range dy[o*P+r0*c.Wo : o*P+r1*c.Wo] {
+			s += v
+		}
+		gb[o] += s
+	}
+	gw := c.gw.bufs[w]
+	g := c.e.gemm
+	off := r0 * c.Wo
+	if c.direct {
+		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, dy[off:], P, x[off:], P, 1, gw, c.Cin)
+		g.Sgemm(true, false, c.Cin, T, c.Cout, 1, c.Weight.Data, c.Cin, dy[off:], P, 0, dx[off:], P)
+		return
+	}
+	col := c.e.scratch(w, 0, ckk*T)
+	c.im2col(x, col, r0, r1)
+	g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[off:], P, col, T, 1, gw, ckk)
+	okk := c.Cout * c.K * c.K
+	dcol := c.e.scratch(w, 1, okk*T)
+	c.tconv.im2col(dy, dcol, r0, r1)
+	g.Sgemm(false, false, c.Cin, T, okk, 1, c.wflip, okk, dcol, T, 0, dx[off:], c.H*c.W)
+}
+
+// backwardImage handles a whole image with col2im (strided convolutions).
+func (c *Conv2D) backwardImage(w, i int) {
 	P := c.Ho * c.Wo
 	ckk := c.Cin * c.K * c.K
 	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
@@ -122,11 +229,6 @@ func (c *Conv2D) backwardOne(w, i int) {
 	}
 	gw := c.gw.bufs[w]
 	g := c.e.gemm
-	if c.direct {
-		g.Sgemm(false, true, c.Cout, c.Cin, P, 1, dy, P, x, P, 1, gw, c.Cin)
-		g.Sgemm(true, false, c.Cin, P, c.Cout, 1, c.Weight.Data, c.Cin, dy, P, 0, dx, P)
-		return
-	}
 	clear(dx)
 	for r0 := 0; r0 < c.Ho; r0 += c.tileRows {
 		r1 := min(c.Ho, r0+c.tileRows)

@@ -3,6 +3,7 @@ package nn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Engine bundles the matrix-multiply back-end and a fixed pool of worker
@@ -19,6 +20,8 @@ type Engine struct {
 	jobs    []chan job
 	wg      sync.WaitGroup
 	scr     [][numScratch][]float32 // per-worker scratch shared by all layers
+	next    atomic.Int64            // next task of a RunDynamic
+	infer   bool                    // forward passes keep nothing for Backward
 }
 
 const numScratch = 4
@@ -26,6 +29,7 @@ const numScratch = 4
 type job struct {
 	fn        func(w, i int)
 	w, lo, hi int
+	dyn       bool
 }
 
 // NewEngine returns an engine using g with the given number of workers;
@@ -40,8 +44,12 @@ func NewEngine(g Gemm, workers int) *Engine {
 		e.jobs = append(e.jobs, ch)
 		go func() {
 			for j := range ch {
-				for i := j.lo; i < j.hi; i++ {
-					j.fn(j.w, i)
+				if j.dyn {
+					e.claim(j.w, j.hi, j.fn)
+				} else {
+					for i := j.lo; i < j.hi; i++ {
+						j.fn(j.w, i)
+					}
 				}
 				e.wg.Done()
 			}
@@ -89,6 +97,47 @@ func (e *Engine) Run(n int, fn func(w, i int)) {
 	}
 	e.wg.Wait()
 }
+
+// RunDynamic calls fn(w, i) for every i in [0, n) like Run, but workers
+// claim tasks one at a time, so a worker slowed down by other load on the
+// machine takes fewer. Which worker runs a task then depends on scheduling:
+// use it only where fn's result does not depend on w (no per-worker
+// accumulation), as in forward passes. It does not allocate.
+func (e *Engine) RunDynamic(n int, fn func(w, i int)) {
+	W := e.used(n)
+	if W == 1 {
+		for i := 0; i < n; i++ {
+			fn(0, i)
+		}
+		return
+	}
+	e.next.Store(0)
+	e.wg.Add(W - 1)
+	for w := 1; w < W; w++ {
+		e.jobs[w-1] <- job{fn: fn, w: w, hi: n, dyn: true}
+	}
+	e.claim(0, n, fn)
+	e.wg.Wait()
+}
+
+func (e *Engine) claim(w, n int, fn func(w, i int)) {
+	for {
+		i := int(e.next.Add(1) - 1)
+		if i >= n {
+			return
+		}
+		fn(w, i)
+	}
+}
+
+// SetInference switches the layers built on e between training mode (the
+// default: Forward keeps what Backward needs) and inference mode, where
+// Forward skips storing normalised activations and gates; Backward must
+// not be called after an inference-mode Forward.
+func (e *Engine) SetInference(on bool) { e.infer = on }
+
+// Inference reports whether the engine is in inference mode.
+func (e *Engine) Inference() bool { return e.infer }
 
 // wgrad holds one gradient accumulator per worker for a parameter, so that
 // workers never write to shared memory; reduce adds them into Param.Grad in

@@ -119,7 +119,7 @@ func TestGradConv2D(t *testing.T) {
 		c := NewConv2D(e, "conv", tc.cin, tc.cout, tc.h, tc.w, tc.k, tc.s, tc.p)
 		randomizeParams(c.Params(), rng, 0.3)
 		checkLayer(t, "conv", c, tc.cin*tc.h*tc.w, 3, rng)
-		c.tileRows = 2 // banded im2col path
+		c.setTileRows(2) // several bands per image
 		checkLayer(t, "conv(banded)", c, tc.cin*tc.h*tc.w, 3, rng)
 	}
 }

@@ -28,6 +28,7 @@ type GroupNorm struct {
 	n                int
 	x, xhat, rstd, y []float32
 	sig              []float32 // σ(a), kept when Act
+	keep             bool      // last Forward kept x̂ (and σ(a)) for Backward
 	dy, dx           []float32
 	fwd, bwd         func(w, i int)
 }
@@ -52,130 +53,122 @@ func NewGroupNorm(e *Engine, name string, c, hw, groups int, act bool) *GroupNor
 // Params returns Gamma and Beta.
 func (g *GroupNorm) Params() []*Param { return []*Param{g.Gamma, g.Beta} }
 
-// Forward implements Layer.
+// Forward implements Layer. The work is split into (image, group) tasks,
+// each computed independently, so the result does not depend on the
+// number of workers.
 func (g *GroupNorm) Forward(x []float32, n int) []float32 {
 	g.n = n
-	g.xhat = grow(g.xhat, n*g.C*g.HW)
 	g.y = grow(g.y, n*g.C*g.HW)
 	g.rstd = grow(g.rstd, n*g.G)
-	if g.Act {
-		g.sig = grow(g.sig, n*g.C*g.HW)
+	g.keep = !g.e.infer
+	if g.keep {
+		g.xhat = grow(g.xhat, n*g.C*g.HW)
+		if g.Act {
+			g.sig = grow(g.sig, n*g.C*g.HW)
+		}
 	}
 	g.x = x
-	g.e.Run(n, g.fwd)
+	g.e.RunDynamic(n*g.G, g.fwd)
 	g.x = nil // only x̂ is needed by Backward
 	return g.y
 }
 
 func sigmoid(a float32) float32 { return 1 / (1 + expf(-a)) }
 
-func (g *GroupNorm) forwardOne(_, i int) {
+func (g *GroupNorm) forwardOne(_, task int) {
+	i, k := task/g.G, task%g.G
 	sz := g.C * g.HW
 	gs := sz / g.G
 	cpg := g.C / g.G
-	x := g.x[i*sz : (i+1)*sz]
-	xh := g.xhat[i*sz : (i+1)*sz]
-	y := g.y[i*sz : (i+1)*sz]
-	for k := 0; k < g.G; k++ {
-		xs := x[k*gs : (k+1)*gs]
-		var s float64
-		for _, v := range xs {
-			s += float64(v)
-		}
-		mu := s / float64(gs)
-		var v2 float64
-		for _, v := range xs {
-			d := float64(v) - mu
-			v2 += d * d
-		}
-		r := 1 / math.Sqrt(v2/float64(gs)+GroupNormEps)
-		g.rstd[i*g.G+k] = float32(r)
-		m32, r32 := float32(mu), float32(r)
-		for c := k * cpg; c < (k+1)*cpg; c++ {
-			gam, bet := g.Gamma.Data[c], g.Beta.Data[c]
-			xc := x[c*g.HW : (c+1)*g.HW]
-			hc := xh[c*g.HW : (c+1)*g.HW]
-			yc := y[c*g.HW : (c+1)*g.HW]
-			if !g.Act {
-				for j, v := range xc {
-					h := (v - m32) * r32
-					hc[j] = h
-					yc[j] = gam*h + bet
-				}
-				continue
+	off := i*sz + k*gs
+	xs := g.x[off : off+gs]
+	var s float64
+	for _, v := range xs {
+		s += float64(v)
+	}
+	mu := s / float64(gs)
+	var v2 float64
+	for _, v := range xs {
+		d := float64(v) - mu
+		v2 += d * d
+	}
+	r := 1 / math.Sqrt(v2/float64(gs)+GroupNormEps)
+	g.rstd[task] = float32(r)
+	m32, r32 := float32(mu), float32(r)
+	for c := k * cpg; c < (k+1)*cpg; c++ {
+		gam, bet := g.Gamma.Data[c], g.Beta.Data[c]
+		lo, hi := i*sz+c*g.HW, i*sz+(c+1)*g.HW
+		xc := g.x[lo:hi]
+		yc := g.y[lo:hi]
+		var hc, sc []float32
+		if g.keep {
+			hc = g.xhat[lo:hi]
+			if g.Act {
+				sc = g.sig[lo:hi]
 			}
-			sc := g.sig[i*sz+c*g.HW : i*sz+(c+1)*g.HW]
-			for j, v := range xc {
-				h := (v - m32) * r32
+		}
+		if g.Act {
+			gnSiluRow(xc, hc, sc, yc, m32, r32, gam, bet)
+			continue
+		}
+		for j, v := range xc {
+			h := (v - m32) * r32
+			if hc != nil {
 				hc[j] = h
-				a := gam*h + bet
-				s := sigmoid(a)
-				sc[j] = s
-				yc[j] = a * s
 			}
+			yc[j] = gam*h + bet
 		}
 	}
 }
 
 // Backward implements Layer.
 func (g *GroupNorm) Backward(dout []float32) []float32 {
+	if !g.keep {
+		panic("nn: GroupNorm.Backward after an inference-mode Forward") // programming error
+	}
 	g.dy = dout
 	g.dx = grow(g.dx, g.n*g.C*g.HW)
-	u := g.e.used(g.n)
+	u := g.e.used(g.n * g.G)
 	g.gg.zero(u)
 	g.gbeta.zero(u)
-	g.e.Run(g.n, g.bwd)
+	g.e.Run(g.n*g.G, g.bwd)
 	g.gg.reduce(u)
 	g.gbeta.reduce(u)
 	return g.dx
 }
 
 // backwardOne: with da = dy·SiLU'(a) and dx̂ = γ da,
-// dx = rstd·(dx̂ − mean_g(dx̂) − x̂·mean_g(dx̂·x̂)).
-func (g *GroupNorm) backwardOne(w, i int) {
+// dx = rstd·(dx̂ − mean_g(dx̂) − x̂·mean_g(dx̂·x̂)); Σ dx̂ = Σ_c γ_c Σ da and
+// Σ dx̂·x̂ = Σ_c γ_c Σ da·x̂ come from the per-channel sums.
+func (g *GroupNorm) backwardOne(w, task int) {
+	i, k := task/g.G, task%g.G
 	sz := g.C * g.HW
 	gs := sz / g.G
 	cpg := g.C / g.G
-	xh := g.xhat[i*sz : (i+1)*sz]
-	dy := g.dy[i*sz : (i+1)*sz]
-	dx := g.dx[i*sz : (i+1)*sz]
 	dgam, dbet := g.gg.bufs[w], g.gbeta.bufs[w]
-	for k := 0; k < g.G; k++ {
-		var s1, s2 float64
-		for c := k * cpg; c < (k+1)*cpg; c++ {
-			gam, bet := g.Gamma.Data[c], g.Beta.Data[c]
-			hc := xh[c*g.HW : (c+1)*g.HW]
-			dyc := dy[c*g.HW : (c+1)*g.HW]
-			dxc := dx[c*g.HW : (c+1)*g.HW]
-			var sc []float32
-			if g.Act {
-				sc = g.sig[i*sz+c*g.HW : i*sz+(c+1)*g.HW]
-			}
-			var sg, sb float32
+	var s1, s2 float64
+	for c := k * cpg; c < (k+1)*cpg; c++ {
+		gam, bet := g.Gamma.Data[c], g.Beta.Data[c]
+		lo, hi := i*sz+c*g.HW, i*sz+(c+1)*g.HW
+		hc, dyc, dxc := g.xhat[lo:hi], g.dy[lo:hi], g.dx[lo:hi]
+		var sg, sb float32
+		if g.Act {
+			sg, sb = gnSiluBwdRow(hc, dyc, g.sig[lo:hi], dxc, gam, bet)
+		} else {
 			for j, h := range hc {
 				da := dyc[j]
-				if g.Act {
-					a := gam*h + bet
-					sa := sc[j]
-					da *= sa * (1 + a*(1-sa))
-				}
 				sg += da * h
 				sb += da
-				dh := gam * da
-				dxc[j] = dh
-				s1 += float64(dh)
-				s2 += float64(dh * h)
+				dxc[j] = gam * da
 			}
-			dgam[c] += sg
-			dbet[c] += sb
 		}
-		m1 := float32(s1 / float64(gs))
-		m2 := float32(s2 / float64(gs))
-		r := g.rstd[i*g.G+k]
-		xs := xh[k*gs : (k+1)*gs]
-		ds := dx[k*gs : (k+1)*gs]
-		for j, h := range xs {
-			ds[j] = r * (ds[j] - m1 - h*m2)
-		}
+		dgam[c] += sg
+		dbet[c] += sb
+		s1 += float64(gam) * float64(sb)
+		s2 += float64(gam) * float64(sg)
 	}
+	m1 := float32(s1 / float64(gs))
+	m2 := float32(s2 / float64(gs))
+	off := i*sz + k*gs
+	gnBwdFinish(g.dx[off:off+gs], g.xhat[off:off+gs], g.rstd[task], m1, m2)
 }

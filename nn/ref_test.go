@@ -99,7 +99,7 @@ func TestConvReference(t *testing.T) {
 				t.Fatalf("output %d×%d, want %d×%d", c.Ho, c.Wo, ho, wo)
 			}
 			maxRelDiff(t, "conv", c.Forward(x, n), want, 1e-5)
-			c.tileRows = 1
+			c.setTileRows(1)
 			maxRelDiff(t, "conv(banded)", c.Forward(x, n), want, 1e-5)
 		}
 		e.Close()

@@ -77,17 +77,8 @@ func (r *ResBlock) Flops() int64 {
 func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
 	r.x, r.n = x, n
 	hw := r.H * r.W
+	r.Conv0.Extra = r.Dense.Forward(t, n) // added with Conv0's bias
 	h := r.Conv0.Forward(r.Norm0.Forward(x, n), n)
-	d := r.Dense.Forward(t, n)
-	for i := 0; i < n; i++ {
-		for c := 0; c < r.Cout; c++ {
-			b := d[i*r.Cout+c]
-			row := h[(i*r.Cout+c)*hw : (i*r.Cout+c+1)*hw]
-			for j := range row {
-				row[j] += b
-			}
-		}
-	}
 	h = r.Conv1.Forward(r.Norm1.Forward(h, n), n)
 	s := x
 	if r.Skip != nil {

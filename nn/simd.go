@@ -1,0 +1,100 @@
+package nn
+
+// Row kernels shared by GroupNorm and attention. Each uses the AVX2+FMA
+// assembly of simd_amd64.s for the largest multiple of 8 elements when the
+// CPU has it and plain Go for the rest; both evaluate the same formulas
+// (the vector exp rounds k = round(x·log2 e) to nearest-even and fuses
+// multiply-adds, so results agree to float32 rounding). Which path runs
+// depends only on the CPU, never on the batch or worker count, so outputs
+// stay bitwise reproducible on one machine.
+
+// gnSiluRow computes h = (x−m)·r, a = gam·h + bet, s = σ(a), y = a·s.
+// xh and sg receive h and s unless they are nil (inference).
+func gnSiluRow(x, xh, sg, y []float32, m, r, gam, bet float32) {
+	n := len(x)
+	y = y[:n]
+	store := 0
+	if xh != nil {
+		xh, sg = xh[:n], sg[:n]
+		store = 1
+	}
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		var ph, ps *float32
+		if store != 0 {
+			ph, ps = &xh[0], &sg[0]
+		}
+		gnSiluFwdAVX(&x[0], ph, ps, &y[0], v, m, r, gam, bet, store)
+		j = v
+	}
+	for ; j < n; j++ {
+		h := (x[j] - m) * r
+		a := gam*h + bet
+		s := sigmoid(a)
+		if store != 0 {
+			xh[j], sg[j] = h, s
+		}
+		y[j] = a * s
+	}
+}
+
+// gnSiluBwdRow computes da = dy·s·(1 + a(1−s)) with a = gam·h + bet,
+// stores dx = gam·da and returns Σ da·h and Σ da.
+func gnSiluBwdRow(h, dy, sg, dx []float32, gam, bet float32) (sgam, sbet float32) {
+	n := len(h)
+	dy, sg, dx = dy[:n], sg[:n], dx[:n]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		var acc [16]float32
+		gnSiluBwdAVX(&h[0], &dy[0], &sg[0], &dx[0], v, gam, bet, &acc)
+		sgam, sbet = hsum8(acc[:8]), hsum8(acc[8:])
+		j = v
+	}
+	for ; j < n; j++ {
+		a := gam*h[j] + bet
+		s := sg[j]
+		da := dy[j] * s * (1 + a*(1-s))
+		sgam += da * h[j]
+		sbet += da
+		dx[j] = gam * da
+	}
+	return sgam, sbet
+}
+
+// gnBwdFinish computes ds = r·(ds − m1 − h·m2).
+func gnBwdFinish(ds, h []float32, r, m1, m2 float32) {
+	n := len(ds)
+	h = h[:n]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		gnBwdFinishAVX(&ds[0], &h[0], v, r, m1, m2)
+		j = v
+	}
+	for ; j < n; j++ {
+		ds[j] = r * (ds[j] - m1 - h[j]*m2)
+	}
+}
+
+// expSub replaces row by e^(row − m) and returns its sum.
+func expSub(row []float32, m float32) float32 {
+	n := len(row)
+	var sum float32
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		var acc [8]float32
+		expSubAVX(&row[0], v, m, &acc)
+		sum = hsum8(acc[:])
+		j = v
+	}
+	for ; j < n; j++ {
+		e := expf(row[j] - m)
+		row[j] = e
+		sum += e
+	}
+	return sum
+}
+
+// hsum8 adds 8 lane sums in a fixed pairwise order.
+func hsum8(a []float32) float32 {
+	return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
+}

@@ -1,0 +1,30 @@
+//go:build !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+// haveSIMD reports whether the AVX2+FMA kernels of simd_amd64.s can run.
+func haveSIMD() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+
+// gnSiluFwdAVX: h = (x−m)·r, a = gam·h + bet, s = σ(a), y = a·s for n
+// (a multiple of 8) elements; h and s are stored only if store ≠ 0.
+//
+//go:noescape
+func gnSiluFwdAVX(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int)
+
+// gnSiluBwdAVX: a = gam·h + bet, da = dy·s·(1 + a(1−s)), dx = gam·da;
+// acc[0:8] gets the lane sums of da·h, acc[8:16] those of da.
+//
+//go:noescape
+func gnSiluBwdAVX(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32)
+
+// gnBwdFinishAVX: ds = r·(ds − m1 − h·m2).
+//
+//go:noescape
+func gnBwdFinishAVX(ds, h *float32, n int, r, m1, m2 float32)
+
+// expSubAVX: row = e^(row − m); acc gets the lane sums of the new row.
+//
+//go:noescape
+func expSubAVX(row *float32, n int, m float32, acc *[8]float32)

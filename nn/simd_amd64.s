@@ -1,0 +1,269 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX2+FMA kernels for the elementwise parts of GroupNorm+SiLU and softmax;
+// see simd_amd64.go. n is always a positive multiple of 8.
+
+#define LOG2E expc<>+0(SB)
+#define LN2HI expc<>+32(SB)
+#define LN2LO expc<>+64(SB)
+#define C7 expc<>+96(SB)
+#define C6 expc<>+128(SB)
+#define C5 expc<>+160(SB)
+#define C4 expc<>+192(SB)
+#define C3 expc<>+224(SB)
+#define C2 expc<>+256(SB)
+#define ONE expc<>+288(SB)
+#define HI expc<>+320(SB)
+#define LO expc<>+352(SB)
+#define I127 expc<>+384(SB)
+
+// EXP sets Y4 = e^Y1 (Y1 clamped to ±87 in place); clobbers Y2, Y3, Y5.
+#define EXP \
+	VMINPS HI, Y1, Y1; \
+	VMAXPS LO, Y1, Y1; \
+	VMULPS LOG2E, Y1, Y2; \
+	VROUNDPS $0, Y2, Y2; \
+	VMOVAPS Y1, Y3; \
+	VFNMADD231PS LN2HI, Y2, Y3; \
+	VFNMADD231PS LN2LO, Y2, Y3; \
+	VMOVUPS C7, Y4; \
+	VFMADD213PS C6, Y3, Y4; \
+	VFMADD213PS C5, Y3, Y4; \
+	VFMADD213PS C4, Y3, Y4; \
+	VFMADD213PS C3, Y3, Y4; \
+	VFMADD213PS C2, Y3, Y4; \
+	VFMADD213PS ONE, Y3, Y4; \
+	VFMADD213PS ONE, Y3, Y4; \
+	VCVTPS2DQ Y2, Y5; \
+	VPADDD I127, Y5, Y5; \
+	VPSLLD $23, Y5, Y5; \
+	VMULPS Y5, Y4, Y4
+
+// func gnSiluFwdAVX(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int)
+TEXT ·gnSiluFwdAVX(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ xh+8(FP), DI
+	MOVQ sg+16(FP), R8
+	MOVQ y+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y8
+	VBROADCASTSS r+44(FP), Y9
+	VBROADCASTSS gam+48(FP), Y10
+	VBROADCASTSS bet+52(FP), Y11
+	MOVQ store+56(FP), DX
+	VXORPS Y7, Y7, Y7
+	VMOVUPS ONE, Y13
+fwdloop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y8, Y0, Y0
+	VMULPS Y9, Y0, Y0
+	TESTQ DX, DX
+	JZ fwdnoh
+	VMOVUPS Y0, (DI)
+fwdnoh:
+	VFMADD213PS Y11, Y10, Y0
+	VSUBPS Y0, Y7, Y1
+	EXP
+	VADDPS Y13, Y4, Y4
+	VDIVPS Y4, Y13, Y4
+	TESTQ DX, DX
+	JZ fwdnos
+	VMOVUPS Y4, (R8)
+fwdnos:
+	VMULPS Y4, Y0, Y0
+	VMOVUPS Y0, (R9)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JNZ fwdloop
+	VZEROUPPER
+	RET
+
+// func gnSiluBwdAVX(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32)
+TEXT ·gnSiluBwdAVX(SB), NOSPLIT, $0-56
+	MOVQ h+0(FP), SI
+	MOVQ dy+8(FP), DI
+	MOVQ sg+16(FP), R8
+	MOVQ dx+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS gam+40(FP), Y10
+	VBROADCASTSS bet+44(FP), Y11
+	MOVQ acc+48(FP), AX
+	VMOVUPS ONE, Y13
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+bwdloop:
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VFMADD213PS Y11, Y10, Y1
+	VMOVUPS (R8), Y2
+	VSUBPS Y2, Y13, Y3
+	VFMADD213PS Y13, Y1, Y3
+	VMULPS Y2, Y3, Y3
+	VMULPS (DI), Y3, Y3
+	VFMADD231PS Y3, Y0, Y6
+	VADDPS Y3, Y7, Y7
+	VMULPS Y10, Y3, Y3
+	VMOVUPS Y3, (R9)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JNZ bwdloop
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	VZEROUPPER
+	RET
+
+// func gnBwdFinishAVX(ds, h *float32, n int, r, m1, m2 float32)
+TEXT ·gnBwdFinishAVX(SB), NOSPLIT, $0-36
+	MOVQ ds+0(FP), DI
+	MOVQ h+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS r+24(FP), Y9
+	VBROADCASTSS m1+28(FP), Y10
+	VBROADCASTSS m2+32(FP), Y11
+finloop:
+	VMOVUPS (DI), Y0
+	VSUBPS Y10, Y0, Y0
+	VMOVUPS (SI), Y1
+	VFNMADD231PS Y11, Y1, Y0
+	VMULPS Y9, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ finloop
+	VZEROUPPER
+	RET
+
+// func expSubAVX(row *float32, n int, m float32, acc *[8]float32)
+TEXT ·expSubAVX(SB), NOSPLIT, $0-32
+	MOVQ row+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y8
+	MOVQ acc+24(FP), AX
+	VXORPS Y6, Y6, Y6
+exploop:
+	VMOVUPS (DI), Y1
+	VSUBPS Y8, Y1, Y1
+	EXP
+	VMOVUPS Y4, (DI)
+	VADDPS Y4, Y6, Y6
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ exploop
+	VMOVUPS Y6, (AX)
+	VZEROUPPER
+	RET
+
+DATA expc<>+0(SB)/4, $0x3fb8aa3b
+DATA expc<>+4(SB)/4, $0x3fb8aa3b
+DATA expc<>+8(SB)/4, $0x3fb8aa3b
+DATA expc<>+12(SB)/4, $0x3fb8aa3b
+DATA expc<>+16(SB)/4, $0x3fb8aa3b
+DATA expc<>+20(SB)/4, $0x3fb8aa3b
+DATA expc<>+24(SB)/4, $0x3fb8aa3b
+DATA expc<>+28(SB)/4, $0x3fb8aa3b
+DATA expc<>+32(SB)/4, $0x3f317200
+DATA expc<>+36(SB)/4, $0x3f317200
+DATA expc<>+40(SB)/4, $0x3f317200
+DATA expc<>+44(SB)/4, $0x3f317200
+DATA expc<>+48(SB)/4, $0x3f317200
+DATA expc<>+52(SB)/4, $0x3f317200
+DATA expc<>+56(SB)/4, $0x3f317200
+DATA expc<>+60(SB)/4, $0x3f317200
+DATA expc<>+64(SB)/4, $0x35bfbe8e
+DATA expc<>+68(SB)/4, $0x35bfbe8e
+DATA expc<>+72(SB)/4, $0x35bfbe8e
+DATA expc<>+76(SB)/4, $0x35bfbe8e
+DATA expc<>+80(SB)/4, $0x35bfbe8e
+DATA expc<>+84(SB)/4, $0x35bfbe8e
+DATA expc<>+88(SB)/4, $0x35bfbe8e
+DATA expc<>+92(SB)/4, $0x35bfbe8e
+DATA expc<>+96(SB)/4, $0x39500d01
+DATA expc<>+100(SB)/4, $0x39500d01
+DATA expc<>+104(SB)/4, $0x39500d01
+DATA expc<>+108(SB)/4, $0x39500d01
+DATA expc<>+112(SB)/4, $0x39500d01
+DATA expc<>+116(SB)/4, $0x39500d01
+DATA expc<>+120(SB)/4, $0x39500d01
+DATA expc<>+124(SB)/4, $0x39500d01
+DATA expc<>+128(SB)/4, $0x3ab60b61
+DATA expc<>+132(SB)/4, $0x3ab60b61
+DATA expc<>+136(SB)/4, $0x3ab60b61
+DATA expc<>+140(SB)/4, $0x3ab60b61
+DATA expc<>+144(SB)/4, $0x3ab60b61
+DATA expc<>+148(SB)/4, $0x3ab60b61
+DATA expc<>+152(SB)/4, $0x3ab60b61
+DATA expc<>+156(SB)/4, $0x3ab60b61
+DATA expc<>+160(SB)/4, $0x3c088889
+DATA expc<>+164(SB)/4, $0x3c088889
+DATA expc<>+168(SB)/4, $0x3c088889
+DATA expc<>+172(SB)/4, $0x3c088889
+DATA expc<>+176(SB)/4, $0x3c088889
+DATA expc<>+180(SB)/4, $0x3c088889
+DATA expc<>+184(SB)/4, $0x3c088889
+DATA expc<>+188(SB)/4, $0x3c088889
+DATA expc<>+192(SB)/4, $0x3d2aaaab
+DATA expc<>+196(SB)/4, $0x3d2aaaab
+DATA expc<>+200(SB)/4, $0x3d2aaaab
+DATA expc<>+204(SB)/4, $0x3d2aaaab
+DATA expc<>+208(SB)/4, $0x3d2aaaab
+DATA expc<>+212(SB)/4, $0x3d2aaaab
+DATA expc<>+216(SB)/4, $0x3d2aaaab
+DATA expc<>+220(SB)/4, $0x3d2aaaab
+DATA expc<>+224(SB)/4, $0x3e2aaaab
+DATA expc<>+228(SB)/4, $0x3e2aaaab
+DATA expc<>+232(SB)/4, $0x3e2aaaab
+DATA expc<>+236(SB)/4, $0x3e2aaaab
+DATA expc<>+240(SB)/4, $0x3e2aaaab
+DATA expc<>+244(SB)/4, $0x3e2aaaab
+DATA expc<>+248(SB)/4, $0x3e2aaaab
+DATA expc<>+252(SB)/4, $0x3e2aaaab
+DATA expc<>+256(SB)/4, $0x3f000000
+DATA expc<>+260(SB)/4, $0x3f000000
+DATA expc<>+264(SB)/4, $0x3f000000
+DATA expc<>+268(SB)/4, $0x3f000000
+DATA expc<>+272(SB)/4, $0x3f000000
+DATA expc<>+276(SB)/4, $0x3f000000
+DATA expc<>+280(SB)/4, $0x3f000000
+DATA expc<>+284(SB)/4, $0x3f000000
+DATA expc<>+288(SB)/4, $0x3f800000
+DATA expc<>+292(SB)/4, $0x3f800000
+DATA expc<>+296(SB)/4, $0x3f800000
+DATA expc<>+300(SB)/4, $0x3f800000
+DATA expc<>+304(SB)/4, $0x3f800000
+DATA expc<>+308(SB)/4, $0x3f800000
+DATA expc<>+312(SB)/4, $0x3f800000
+DATA expc<>+316(SB)/4, $0x3f800000
+DATA expc<>+320(SB)/4, $0x42ae0000
+DATA expc<>+324(SB)/4, $0x42ae0000
+DATA expc<>+328(SB)/4, $0x42ae0000
+DATA expc<>+332(SB)/4, $0x42ae0000
+DATA expc<>+336(SB)/4, $0x42ae0000
+DATA expc<>+340(SB)/4, $0x42ae0000
+DATA expc<>+344(SB)/4, $0x42ae0000
+DATA expc<>+348(SB)/4, $0x42ae0000
+DATA expc<>+352(SB)/4, $0xc2ae0000
+DATA expc<>+356(SB)/4, $0xc2ae0000
+DATA expc<>+360(SB)/4, $0xc2ae0000
+DATA expc<>+364(SB)/4, $0xc2ae0000
+DATA expc<>+368(SB)/4, $0xc2ae0000
+DATA expc<>+372(SB)/4, $0xc2ae0000
+DATA expc<>+376(SB)/4, $0xc2ae0000
+DATA expc<>+380(SB)/4, $0xc2ae0000
+DATA expc<>+384(SB)/4, $0x0000007f
+DATA expc<>+388(SB)/4, $0x0000007f
+DATA expc<>+392(SB)/4, $0x0000007f
+DATA expc<>+396(SB)/4, $0x0000007f
+DATA expc<>+400(SB)/4, $0x0000007f
+DATA expc<>+404(SB)/4, $0x0000007f
+DATA expc<>+408(SB)/4, $0x0000007f
+DATA expc<>+412(SB)/4, $0x0000007f
+GLOBL expc<>(SB), RODATA|NOPTR, $416

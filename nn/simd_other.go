@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package nn
+
+func haveSIMD() bool { return false }
+
+func gnSiluFwdAVX(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func gnSiluBwdAVX(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func gnBwdFinishAVX(ds, h *float32, n int, r, m1, m2 float32) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func expSubAVX(row *float32, n int, m float32, acc *[8]float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -1,0 +1,84 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func near32(got float32, want, tol float64) bool {
+	return math.Abs(float64(got)-want) <= tol*(1+math.Abs(want))
+}
+
+// TestRowKernels checks the vector row kernels (and their scalar tails)
+// against float64 evaluations of the same formulas, for lengths that
+// exercise full vectors, tails and both together.
+func TestRowKernels(t *testing.T) {
+	t.Logf("SIMD kernels: %v", haveSIMD())
+	rng := rand.New(rand.NewPCG(3, 4))
+	const tol = 2e-6
+	for _, n := range []int{1, 7, 8, 9, 16, 23, 64, 4099} {
+		x, h, s, y := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		y2 := make([]float32, n)
+		for i := range x {
+			x[i] = float32(3 * rng.NormFloat64())
+		}
+		x[0] = 200 // exercises the clamp of exp
+		m, r, gam, bet := float32(0.3), float32(1.7), float32(-1.2), float32(0.4)
+		gnSiluRow(x, h, s, y, m, r, gam, bet)
+		gnSiluRow(x, nil, nil, y2, m, r, gam, bet)
+		for i := range x {
+			hw := (float64(x[i]) - float64(m)) * float64(r)
+			a := float64(gam)*hw + float64(bet)
+			sw := 1 / (1 + math.Exp(-a))
+			if !near32(h[i], hw, tol) || !near32(s[i], sw, tol) || !near32(y[i], a*sw, tol) || y2[i] != y[i] {
+				t.Fatalf("n=%d i=%d: forward h,s,y,y(inference) = %g,%g,%g,%g want %g,%g,%g", n, i, h[i], s[i], y[i], y2[i], hw, sw, a*sw)
+			}
+		}
+		dy, dx := make([]float32, n), make([]float32, n)
+		for i := range dy {
+			dy[i] = float32(rng.NormFloat64())
+		}
+		sg, sb := gnSiluBwdRow(h, dy, s, dx, gam, bet)
+		var wg, wb float64
+		for i := range h {
+			a := float64(gam)*float64(h[i]) + float64(bet)
+			sv := float64(s[i])
+			da := float64(dy[i]) * sv * (1 + a*(1-sv))
+			wg += da * float64(h[i])
+			wb += da
+			if !near32(dx[i], float64(gam)*da, tol) {
+				t.Fatalf("n=%d i=%d: dx = %g want %g", n, i, dx[i], float64(gam)*da)
+			}
+		}
+		if !near32(sg, wg, 1e-5*math.Sqrt(float64(n))) || !near32(sb, wb, 1e-5*math.Sqrt(float64(n))) {
+			t.Fatalf("n=%d: sums %g,%g want %g,%g", n, sg, sb, wg, wb)
+		}
+		ds := append([]float32(nil), dy...)
+		gnBwdFinish(ds, h, r, m, gam)
+		for i := range ds {
+			w := float64(r) * (float64(dy[i]) - float64(m) - float64(h[i])*float64(gam))
+			if !near32(ds[i], w, tol) {
+				t.Fatalf("n=%d i=%d: finish %g want %g", n, i, ds[i], w)
+			}
+		}
+		row := append([]float32(nil), x...)
+		row[0] = -300
+		sum := expSub(row, 1.5)
+		var ws float64
+		for i := range row {
+			v := float64(x[i]) - 1.5
+			if i == 0 {
+				v = -87 // clamped
+			}
+			e := math.Exp(v)
+			ws += e
+			if !near32(row[i], e, tol) {
+				t.Fatalf("n=%d i=%d: exp %g want %g", n, i, row[i], e)
+			}
+		}
+		if !near32(sum, ws, 1e-6*float64(n)) {
+			t.Fatalf("n=%d: exp sum %g want %g", n, sum, ws)
+		}
+	}
+}
