@@ -40,6 +40,8 @@ func commands() []command {
 		{"invert", "exact linear inversion with a Gaussian prior (mean, std, evidence)", runInvert},
 		{"train", "train the score-based prior on a folder of galaxy images", runTrain},
 		{"prior-sample", "draw unconditional samples from a trained prior", runPriorSample},
+		{"prepare", "turn a galaxy picture (PNG or FITS) into a normalised source image", runPrepare},
+		{"fit-grf", "fit a Gaussian random field prior to galaxy images", runFitGRF},
 		{"demo", "simulate a lens of a real galaxy and sample its posterior", runDemo},
 		{"experiment", "reproduce the paper's experiments (fig1, fig2, coverage, steps)", runExperiment},
 	}
