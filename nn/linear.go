@@ -4,7 +4,8 @@ import "math/rand/v2"
 
 // Linear is a dense layer on n×In row vectors: y = x Wᵀ + b, Weight of
 // shape [Out, In], Bias [Out]. The whole batch is one GEMM (the layer is
-// tiny), so its gradients go straight into Param.Grad.
+// tiny), so its gradients go straight into Param.Grad; the forward product
+// is taken row by row so that each output row is independent of n.
 type Linear struct {
 	e            *Engine
 	In, Out      int
@@ -34,10 +35,12 @@ func (l *Linear) Params() []*Param { return []*Param{l.Weight, l.Bias} }
 func (l *Linear) Forward(x []float32, n int) []float32 {
 	l.x, l.n = x, n
 	l.y = grow(l.y, n*l.Out)
+	// One product per row: a GEMM over the whole batch may round a row
+	// differently depending on n, and outputs must not depend on the batch.
 	for i := 0; i < n; i++ {
 		copy(l.y[i*l.Out:(i+1)*l.Out], l.Bias.Data)
+		l.e.gemm.Sgemm(false, true, 1, l.Out, l.In, 1, x[i*l.In:], l.In, l.Weight.Data, l.In, 1, l.y[i*l.Out:], l.Out)
 	}
-	l.e.gemm.Sgemm(false, true, n, l.Out, l.In, 1, x, l.In, l.Weight.Data, l.In, 1, l.y, l.Out)
 	return l.y
 }
 

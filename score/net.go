@@ -66,6 +66,7 @@ type Net struct {
 	outConv        *nn.Conv2D
 
 	n        int
+	inferFwd bool // the last Forward ran in inference mode
 	xbuf     []float32
 	logs     []float32
 	hs       [][]float32
@@ -289,6 +290,7 @@ func (nt *Net) Forward(x, sigma []float32, batch int) []float32 {
 		panic(fmt.Sprintf("score: Forward: batch %d needs len(x) ≥ %d and len(sigma) ≥ %d, got %d and %d", batch, batch*sz, batch, len(x), len(sigma)))
 	}
 	nt.n = batch
+	nt.inferFwd = nt.e.Inference()
 	nt.xbuf = grow(nt.xbuf, batch*sz)
 	copy(nt.xbuf, x)
 	nt.logs = grow(nt.logs, batch)
@@ -317,9 +319,19 @@ func (nt *Net) Forward(x, sigma []float32, batch int) []float32 {
 	return nt.outConv.Forward(nt.outNorm.Forward(h, batch), batch)
 }
 
+// SetInference switches the network to inference mode (on) or back to
+// training mode (off, the default). In inference mode Forward gives the
+// same output bit for bit but does not keep the normalised activations and
+// SiLU gates that Backward needs, which saves memory traffic when sampling;
+// Backward panics until the next training-mode Forward.
+func (nt *Net) SetInference(on bool) { nt.e.SetInference(on) }
+
 // Backward accumulates dL/dθ into Params()[i].Grad for the loss whose
 // gradient with respect to the last Forward's output is dout.
 func (nt *Net) Backward(dout []float32) {
+	if nt.inferFwd {
+		panic("score: Backward after an inference-mode Forward (see SetInference)")
+	}
 	n := nt.n
 	nt.dt = grow(nt.dt, n*nt.cfg.TembDim())
 	clear(nt.dt)

@@ -226,6 +226,39 @@ func TestDeterminism(t *testing.T) {
 				t.Fatalf("GOMAXPROCS=%d: same input twice gave different outputs at %d", procs, i)
 			}
 		}
+		// Batch split: each image's output must not depend on which other
+		// images share its batch.
+		const d = 256
+		for _, split := range []int{1, 2, 4} {
+			a := append([]float32(nil), net.Forward(x[:split*d], sig[:split], split)...)
+			b := net.Forward(x[split*d:], sig[split:], n-split)
+			for j := range out1 {
+				got := b[j-min(j, split*d)]
+				if j < split*d {
+					got = a[j]
+				}
+				if got != out1[j] {
+					t.Fatalf("GOMAXPROCS=%d: batch split at %d changes output %d: %g vs %g", procs, split, j, got, out1[j])
+				}
+			}
+		}
+		// Inference mode: same output bit for bit, and Backward refuses.
+		net.SetInference(true)
+		inf := net.Forward(x, sig, n)
+		for j := range out1 {
+			if inf[j] != out1[j] {
+				t.Fatalf("GOMAXPROCS=%d: inference-mode output %d = %g, training mode %g", procs, j, inf[j], out1[j])
+			}
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Backward after an inference-mode Forward did not panic")
+				}
+			}()
+			net.Backward(out1)
+		}()
+		net.SetInference(false)
 		if ref == nil {
 			ref, refParams = out1, ps
 		} else {
@@ -355,5 +388,10 @@ func TestNoAllocs(t *testing.T) {
 	}
 	if a := least(func() { net.Forward(x, sig, 3); net.Backward(d) }); a != 0 {
 		t.Errorf("Forward+Backward allocates %v times per call", a)
+	}
+	net.SetInference(true)
+	net.Forward(x, sig, 3)
+	if a := least(func() { net.Forward(x, sig, 3) }); a != 0 {
+		t.Errorf("inference-mode Forward allocates %v times per call", a)
 	}
 }
