@@ -66,7 +66,8 @@ type Measure struct {
 	PerImageMS float64   `json:"per_image_ms"`
 	CPUMS      float64   `json:"cpu_ms"` // median process CPU time (user+sys, all threads)
 	SamplesMS  []float64 `json:"samples_ms,omitempty"`
-	GFLOPS     float64   `json:"gflops,omitempty"` // forward FLOPs / time (train: 3× forward FLOPs)
+	GFLOPS     float64   `json:"gflops,omitempty"`     // forward FLOPs / time (train: 3× forward FLOPs)
+	GFLOPSCPU  float64   `json:"gflops_per_cpu_second"` // the same FLOPs / CPU time
 }
 
 // TorchMeasure is one measurement of torch_ncsnpp.py: every variant's
@@ -95,6 +96,7 @@ type TorchSide struct {
 type Result struct {
 	Date          string             `json:"date"`
 	GoVersion     string             `json:"go_version"`
+	Revision      string             `json:"vcs_revision"` // commit netbench was built from, "+dirty" if the tree had changes
 	GOMAXPROCS    int                `json:"gomaxprocs"`
 	CPU           string             `json:"cpu"`
 	Gemm          string             `json:"gemm"`
@@ -106,6 +108,9 @@ type Result struct {
 	FlopsPerImage int64              `json:"forward_flops_per_image"`
 	PeakGFLOPS    float64            `json:"measured_gemm_peak_gflops"`
 	PeakNote      string             `json:"measured_gemm_peak_note"`
+	// PeakCPU is the same GEMM run's FLOPs per CPU-second (per core), the
+	// load-robust reference for the CPU-normalised fraction of peak.
+	PeakCPU float64 `json:"measured_gemm_peak_gflops_per_cpu_second"`
 	Lenscore      map[string]Measure `json:"lenscore"`
 	Torch         *TorchSide         `json:"torch,omitempty"`
 	TorchRuns     []json.RawMessage  `json:"torch_runs,omitempty"` // one per OMP_WAIT_POLICY tried
@@ -169,13 +174,13 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	}
 	res := Result{
 		Date: time.Now().Format(time.RFC3339), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		CPU: cpuName(), Gemm: g.Name(), LoadBefore: loadavg(), Reps: reps, Quick: quick,
+		Revision: revision(root), CPU: cpuName(), Gemm: g.Name(), LoadBefore: loadavg(), Reps: reps, Quick: quick,
 		Lenscore: map[string]Measure{}, Targets: targets,
 	}
 	fmt.Fprintf(os.Stderr, "load average %s; gemm %s\n", res.LoadBefore, res.Gemm)
 
-	res.PeakGFLOPS, res.PeakNote = measurePeak(quick)
-	fmt.Fprintf(os.Stderr, "measured GEMM peak %.1f GFLOP/s (%s)\n", res.PeakGFLOPS, res.PeakNote)
+	res.PeakGFLOPS, res.PeakCPU, res.PeakNote = measurePeak(quick)
+	fmt.Fprintf(os.Stderr, "measured GEMM peak %.1f GFLOP/s, %.1f GFLOP per CPU-second (%s)\n", res.PeakGFLOPS, res.PeakCPU, res.PeakNote)
 
 	net, err := score.New(score.DefaultConfig(), g, 1)
 	if err != nil {
@@ -356,6 +361,7 @@ func timeForward(net *score.Net, batch, reps int) Measure {
 	m := Measure{Batch: batch, MedianMS: median(ts), CPUMS: median(cs), SamplesMS: ts}
 	m.PerImageMS = m.MedianMS / float64(batch)
 	m.GFLOPS = float64(net.Flops()) * float64(batch) / (m.MedianMS * 1e6)
+	m.GFLOPSCPU = float64(net.Flops()) * float64(batch) / (m.CPUMS * 1e6)
 	return m
 }
 
@@ -382,22 +388,24 @@ func timeTrain(net *score.Net, batch, reps int) Measure {
 	m := Measure{Batch: batch, MedianMS: median(ts), CPUMS: median(cs), SamplesMS: ts}
 	m.PerImageMS = m.MedianMS / float64(batch)
 	m.GFLOPS = 3 * float64(net.Flops()) * float64(batch) / (m.MedianMS * 1e6)
+	m.GFLOPSCPU = 3 * float64(net.Flops()) * float64(batch) / (m.CPUMS * 1e6)
 	return m
 }
 
 // measurePeak runs single-threaded OpenBLAS sgemm on 2048³ in two goroutines
 // at once (one per core) and returns the best aggregate GFLOP/s of a few
-// rounds. Without OpenBLAS it measures nn.DefaultGemm the same way.
-func measurePeak(quick bool) (float64, string) {
+// rounds, and the best FLOPs per CPU-second of the process. Without OpenBLAS
+// it measures nn.DefaultGemm the same way.
+func measurePeak(quick bool) (wall, perCPU float64, note string) {
 	var g nn.Gemm
-	note := "2 goroutines × single-threaded OpenBLAS sgemm 2048³, best of rounds"
+	note = "2 goroutines × single-threaded OpenBLAS sgemm 2048³, best of rounds"
 	if o, err := nn.LoadOpenBLAS(); err == nil {
 		o.SetThreads(1)
 		g = o
 	} else {
 		dg, err := nn.DefaultGemm()
 		if err != nil {
-			return 0, "no Gemm: " + err.Error()
+			return 0, 0, "no Gemm: " + err.Error()
 		}
 		g = dg
 		note = "OpenBLAS unavailable; 2 goroutines × " + dg.Name() + " 2048³"
@@ -417,10 +425,9 @@ func measurePeak(quick bool) (float64, string) {
 	if quick {
 		rounds = 2
 	}
-	best := 0.0
 	for range rounds {
 		var wg sync.WaitGroup
-		t0 := time.Now()
+		c0, t0 := cpuMS(), time.Now()
 		for w := range ms {
 			wg.Add(1)
 			go func() {
@@ -432,10 +439,11 @@ func measurePeak(quick bool) (float64, string) {
 			}()
 		}
 		wg.Wait()
-		gf := 2 * 2 * math.Pow(n, 3) / time.Since(t0).Seconds() / 1e9
-		best = max(best, gf)
+		flops := 2 * 2 * math.Pow(n, 3)
+		wall = max(wall, flops/time.Since(t0).Seconds()/1e9)
+		perCPU = max(perCPU, flops/(cpuMS()-c0)/1e6)
 	}
-	return best, note
+	return wall, perCPU, note
 }
 
 // mergeTorch keeps, per measurement, the faster of two PyTorch runs.
@@ -547,10 +555,11 @@ func equivalence(net *score.Net, python, script, root string) (string, error) {
 
 func printTable(w *os.File, r *Result) {
 	fmt.Fprintf(w, "lenscore score network vs PyTorch %s — %s, %s, GOMAXPROCS=%d\n", torchVersion(r), r.CPU, r.Gemm, r.GOMAXPROCS)
-	fmt.Fprintf(w, "params %d (both), forward %.3f GFLOP/image; measured GEMM peak %.1f GFLOP/s; load avg before %s, after %s; reps %d\n\n",
-		r.Params, float64(r.FlopsPerImage)/1e9, r.PeakGFLOPS, r.LoadBefore, r.LoadAfter, r.Reps)
+	fmt.Fprintf(w, "lenscore revision %s\n", r.Revision)
+	fmt.Fprintf(w, "params %d (both), forward %.3f GFLOP/image; measured GEMM peak %.1f GFLOP/s (%.1f per CPU-second); load avg before %s, after %s; reps %d\n\n",
+		r.Params, float64(r.FlopsPerImage)/1e9, r.PeakGFLOPS, r.PeakCPU, r.LoadBefore, r.LoadAfter, r.Reps)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "wall clock (median)\tlenscore ms\tms/img\tPyTorch ms\tms/img\tratio\ttarget\tmet\tlenscore GFLOP/s\t% peak\tCPU ms lenscore\tCPU ms PyTorch\tCPU ratio\tPyTorch variant\t")
+	fmt.Fprintln(tw, "wall clock (median)\tlenscore ms\tms/img\tPyTorch ms\tms/img\tratio\ttarget\tmet\tlenscore GFLOP/s\t% peak\t% peak (CPU)\tCPU ms lenscore\tCPU ms PyTorch\tCPU ratio\tPyTorch variant\t")
 	rows := []struct{ key, label string }{{"forward_b1", "forward b=1"}, {"forward_b32", "forward b=32"}, {"train_b16", "train step b=16"}}
 	for _, row := range rows {
 		l := r.Lenscore[row.key]
@@ -565,16 +574,20 @@ func printTable(w *os.File, r *Result) {
 			ratio = fmt.Sprintf("%.2f", r.Ratios[row.key])
 			met = map[bool]string{true: "yes", false: "NO"}[r.Met[row.key]]
 		}
-		pk := "-"
+		pk, pkc := "-", "-"
 		if r.PeakGFLOPS > 0 {
 			pk = fmt.Sprintf("%.0f%%", 100*l.GFLOPS/r.PeakGFLOPS)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t≤%.1f\t%s\t%.1f\t%s\t%.1f\t%s\t%s\t%s\t\n",
-			row.label, l.MedianMS, l.PerImageMS, tms, timg, ratio, targets[row.key], met, l.GFLOPS, pk, l.CPUMS, tcpu, cratio, variant)
+		if r.PeakCPU > 0 {
+			pkc = fmt.Sprintf("%.0f%%", 100*l.GFLOPSCPU/r.PeakCPU)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t≤%.1f\t%s\t%.1f\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
+			row.label, l.MedianMS, l.PerImageMS, tms, timg, ratio, targets[row.key], met, l.GFLOPS, pk, pkc, l.CPUMS, tcpu, cratio, variant)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nratio = lenscore/PyTorch wall time (targets apply to it); CPU = process user+sys time of all threads per call,")
-	fmt.Fprintln(w, "less sensitive to other load; train GFLOP/s counts backward as 2× forward.")
+	fmt.Fprintln(w, "less sensitive to other load; % peak (CPU) compares FLOPs per CPU-second with the GEMM run's;")
+	fmt.Fprintln(w, "train GFLOP/s counts backward as 2× forward.")
 	if r.Check != "" {
 		fmt.Fprintln(w, "equivalence:", r.Check)
 	}
@@ -602,6 +615,22 @@ func torchVersion(r *Result) string {
 		return "(not run)"
 	}
 	return fmt.Sprintf("%s (%d threads)", r.Torch.Version, r.Torch.Threads)
+}
+
+// revision returns the commit of the repository at root, with "+dirty" when
+// nn/ or score/ (the code being measured) have uncommitted changes. The go
+// command's VCS stamp is not used because builds may run with
+// -buildvcs=false.
+func revision(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", "nn", "score").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		rev += "+dirty(nn/score)"
+	}
+	return rev
 }
 
 func loadavg() string {
