@@ -66,7 +66,7 @@ type Measure struct {
 	PerImageMS float64   `json:"per_image_ms"`
 	CPUMS      float64   `json:"cpu_ms"` // median process CPU time (user+sys, all threads)
 	SamplesMS  []float64 `json:"samples_ms,omitempty"`
-	GFLOPS     float64   `json:"gflops,omitempty"`     // forward FLOPs / time (train: 3× forward FLOPs)
+	GFLOPS     float64   `json:"gflops,omitempty"`      // forward FLOPs / time (train: 3× forward FLOPs)
 	GFLOPSCPU  float64   `json:"gflops_per_cpu_second"` // the same FLOPs / CPU time
 }
 
@@ -94,30 +94,30 @@ type TorchSide struct {
 
 // Result is the JSON written to bench/results.
 type Result struct {
-	Date          string             `json:"date"`
-	GoVersion     string             `json:"go_version"`
-	Revision      string             `json:"vcs_revision"` // commit netbench was built from, "+dirty" if the tree had changes
-	GOMAXPROCS    int                `json:"gomaxprocs"`
-	CPU           string             `json:"cpu"`
-	Gemm          string             `json:"gemm"`
-	LoadBefore    string             `json:"loadavg_before"`
-	LoadAfter     string             `json:"loadavg_after"`
-	Reps          int                `json:"reps"`
-	Quick         bool               `json:"quick"`
-	Params        int                `json:"params"`
-	FlopsPerImage int64              `json:"forward_flops_per_image"`
-	PeakGFLOPS    float64            `json:"measured_gemm_peak_gflops"`
-	PeakNote      string             `json:"measured_gemm_peak_note"`
+	Date          string  `json:"date"`
+	GoVersion     string  `json:"go_version"`
+	Revision      string  `json:"vcs_revision"` // commit netbench was built from, "+dirty" if the tree had changes
+	GOMAXPROCS    int     `json:"gomaxprocs"`
+	CPU           string  `json:"cpu"`
+	Gemm          string  `json:"gemm"`
+	LoadBefore    string  `json:"loadavg_before"`
+	LoadAfter     string  `json:"loadavg_after"`
+	Reps          int     `json:"reps"`
+	Quick         bool    `json:"quick"`
+	Params        int     `json:"params"`
+	FlopsPerImage int64   `json:"forward_flops_per_image"`
+	PeakGFLOPS    float64 `json:"measured_gemm_peak_gflops"`
+	PeakNote      string  `json:"measured_gemm_peak_note"`
 	// PeakCPU is the same GEMM run's FLOPs per CPU-second (per core), the
 	// load-robust reference for the CPU-normalised fraction of peak.
-	PeakCPU float64 `json:"measured_gemm_peak_gflops_per_cpu_second"`
-	Lenscore      map[string]Measure `json:"lenscore"`
-	Torch         *TorchSide         `json:"torch,omitempty"`
-	TorchRuns     []json.RawMessage  `json:"torch_runs,omitempty"` // one per OMP_WAIT_POLICY tried
-	Ratios        map[string]float64 `json:"ratios_lenscore_over_torch,omitempty"`
-	Targets       map[string]float64 `json:"targets"`
-	Met           map[string]bool    `json:"target_met,omitempty"`
-	Check         string             `json:"equivalence_check,omitempty"`
+	PeakCPU   float64            `json:"measured_gemm_peak_gflops_per_cpu_second"`
+	Lenscore  map[string]Measure `json:"lenscore"`
+	Torch     *TorchSide         `json:"torch,omitempty"`
+	TorchRuns []json.RawMessage  `json:"torch_runs,omitempty"` // one per OMP_WAIT_POLICY tried
+	Ratios    map[string]float64 `json:"ratios_lenscore_over_torch,omitempty"`
+	Targets   map[string]float64 `json:"targets"`
+	Met       map[string]bool    `json:"target_met,omitempty"`
+	Check     string             `json:"equivalence_check,omitempty"`
 }
 
 func main() {
