@@ -47,6 +47,7 @@ type loadedPrior struct {
 	Gaussian posterior.GaussianPrior // non-nil for analytic priors
 	VE       sde.VE
 	Name     string
+	Side     int // image side in pixels (network priors)
 	close    func()
 }
 
@@ -129,7 +130,8 @@ func (f *priorFlags) load(n int) (*loadedPrior, error) {
 	return nil, fmt.Errorf("unknown --prior %q (want gaussian, grf or network)", kind)
 }
 
-// loadNetworkPrior loads a trained score network and its σ range.
+// loadNetworkPrior loads a trained score network and its σ range. n = 0
+// takes the image side from the network.
 func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	meta, err := weights.ReadMeta(path)
 	if err != nil {
@@ -152,6 +154,9 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n == 0 {
+		n = net.Config().ImageSize
+	}
 	if c := net.Config(); c.ImageSize != n || c.Channels != 1 {
 		net.Close()
 		return nil, fmt.Errorf("%s: network is for %d×%d images with %d channel(s); the source grid is %d×%d", path, c.ImageSize, c.ImageSize, c.Channels, n, n)
@@ -165,7 +170,7 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 		return nil, err
 	}
 	p.SetName("network:" + path + "@" + meta["step"])
-	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), close: net.Close}, nil
+	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), Side: n, close: net.Close}, nil
 }
 
 // GRF spectrum files written by `lenscore fit-grf`: the primary HDU holds

@@ -7,5 +7,4 @@ import (
 
 var errTODO = errors.New("not built yet")
 
-func runPriorSample(ctx context.Context, env *cliEnv, args []string) error { return errTODO }
-func runExperiment(ctx context.Context, env *cliEnv, args []string) error  { return errTODO }
+func runExperiment(ctx context.Context, env *cliEnv, args []string) error { return errTODO }
