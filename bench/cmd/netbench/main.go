@@ -2,7 +2,9 @@
 // the same architecture written in PyTorch (bench/torch_ncsnpp.py) on the
 // CPU of this machine, side by side:
 //
-//   - forward at batch 1 and batch 32 (ms per call and per image),
+//   - forward at batch 1 and batch 32 (ms per call and per image), in
+//     inference mode on both sides (score.Net.SetInference,
+//     torch.inference_mode),
 //   - one training step at batch 16: zero gradients, Forward, DSM loss
 //     mean((ε+z)²) and its gradient, Backward, one Adam update.
 //
@@ -353,6 +355,8 @@ func timeIt(reps, warmup int, fn func()) (wall, cpu []float64) {
 
 func timeForward(net *score.Net, batch, reps int) Measure {
 	x, _, sig := inputs(batch, uint64(batch))
+	net.SetInference(true) // like PyTorch's inference_mode: no activations kept for Backward
+	defer net.SetInference(false)
 	warm := 1
 	if batch == 1 {
 		warm = 5
