@@ -1,0 +1,36 @@
+//go:build (linux || darwin || freebsd) && (amd64 || arm64)
+
+package linalg
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ebitengine/purego"
+)
+
+// Every OpenBLAS call sets the process-wide thread count and restores it.
+func TestThreadsRestored(t *testing.T) {
+	libs := backends(t)
+	if len(libs) < 2 {
+		t.Skip("OpenBLAS not loadable")
+	}
+	l := libs[1]
+	set := func(n int) { purego.SyscallN(l.ob.setThreads, uintptr(n)) }
+	get := func() int { r, _, _ := purego.SyscallN(l.ob.getThreads); return int(int32(r)) }
+	prev := get()
+	defer set(prev)
+	set(1)
+	l.SetThreads(2)
+	a := randSPD(80, rand.New(rand.NewPCG(1, 1)))
+	w := make([]float64, 80)
+	if err := l.EigenSym(80, append([]float64(nil), a...), w); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Cholesky(80, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got != 1 {
+		t.Errorf("thread count %d after linalg calls, want the previous value 1", got)
+	}
+}
