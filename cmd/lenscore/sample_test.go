@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/lenscore/lenscore/lens"
 )
 
 // TestSampleMatchesInvert samples the posterior of a small problem under the
@@ -129,4 +133,154 @@ func TestSampleMatchesInvert(t *testing.T) {
 			t.Errorf("evidence at a=%g (%g) exceeds the maximum %g at a=%g", a, is.CurveLogEv[i], is.BestLogEvidence, is.BestAmplitude)
 		}
 	}
+}
+
+// TestSampleSeedsAndChains checks that a seed fixes the samples, that sample
+// k does not depend on how many samples are drawn, and that another seed
+// gives other samples.
+func TestSampleSeedsAndChains(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	draw := func(name, n, seed string) []float64 {
+		out := filepath.Join(dir, name)
+		mustRun(t, "sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", n,
+			"--steps", "20", "--seed", seed, "--out", out)
+		return readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data
+	}
+	a, b, c, d := draw("a", "2", "5"), draw("b", "4", "5"), draw("c", "2", "5"), draw("d", "2", "6")
+	const dim = 8 * 8
+	if len(a) != 2*dim || len(b) != 4*dim {
+		t.Fatalf("sizes %d, %d; want %d, %d", len(a), len(b), 2*dim, 4*dim)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("value %d of the first two samples differs between --n-samples 2 and 4: %g vs %g", i, a[i], b[i])
+		}
+		if a[i] != c[i] {
+			t.Fatalf("same seed, value %d differs: %g vs %g", i, a[i], c[i])
+		}
+		if a[i] == d[i] {
+			t.Fatalf("seeds 5 and 6 share value %d = %g", i, a[i])
+		}
+	}
+	// Chains are independent: sample 0 and sample 1 differ everywhere.
+	for i := 0; i < dim; i++ {
+		if a[i] == a[dim+i] {
+			t.Fatalf("samples 0 and 1 share pixel %d = %g", i, a[i])
+		}
+	}
+}
+
+// TestSampleInterruptResume interrupts sample (a cancelled context, as
+// Ctrl-C gives) and continues with --resume: the result must be bit for bit
+// the uninterrupted run's.
+func TestSampleInterruptResume(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	args := func(out string, extra ...string) []string {
+		return append([]string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "3",
+			"--steps", "30", "--sampler", "pc", "--seed", "9", "--out", out}, extra...)
+	}
+	ref := filepath.Join(dir, "ref")
+	mustRun(t, args(ref)...)
+
+	out := filepath.Join(dir, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var o, e bytes.Buffer
+	if code := run(ctx, &cliEnv{stdout: &o, stderr: &e}, args(out)); code != 130 {
+		t.Fatalf("interrupted run: exit %d, want 130\n%s", code, e.String())
+	}
+	if !strings.Contains(e.String(), "--resume") {
+		t.Errorf("interrupted run does not tell how to continue:\n%s", e.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoint.bin")); err != nil {
+		t.Fatalf("no checkpoint after the interruption: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "samples.fits")); err == nil {
+		t.Fatalf("samples.fits written by an interrupted run")
+	}
+	// Starting afresh over an unfinished run is refused.
+	if code, _, errs := runCLI(t, args(out)...); code != 1 || !strings.Contains(errs, "--resume") {
+		t.Errorf("fresh run over a checkpoint: exit %d, %q", code, errs)
+	}
+	mustRun(t, args(out, "--resume")...)
+	want := readHDUs(t, filepath.Join(ref, "samples.fits"))[0].Data
+	got := readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data
+	if len(got) != len(want) {
+		t.Fatalf("%d values after resume, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("resumed run differs from the uninterrupted one at %d: %.17g vs %.17g", i, got[i], want[i])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoint.bin")); !os.IsNotExist(err) {
+		t.Errorf("checkpoint left after the resumed run finished (%v)", err)
+	}
+}
+
+// TestDemoQuick runs demo with the built-in GRF prior and a few steps, and
+// checks that the observation it writes is described by its own header: the
+// lens file, geometry keywords and PSF extension rebuild an operator A with
+// y − A·SOURCE of std NOISESIG.
+func TestDemoQuick(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	mustRun(t, "demo", "--out", dir, "--prior", "grf", "--n-samples", "2", "--steps", "3", "--seed", "4")
+	for _, f := range []string{"obs.fits", "lens.json", "samples.fits", "mean.fits", "std.fits", "summary.json", "fig1.png", "fig3.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("demo did not write %s: %v", f, err)
+		}
+	}
+	hdus := readHDUs(t, filepath.Join(dir, "obs.fits"))
+	prim, src, psfH := hdus[0], extNamed(t, hdus, "SOURCE"), extNamed(t, hdus, "PSF")
+	k := make([][]float64, psfH.Shape[1])
+	for r := range k {
+		k[r] = psfH.Data[r*psfH.Shape[0] : (r+1)*psfH.Shape[0]]
+	}
+	psf, err := lens.NewPSF(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lens.ParseFile(filepath.Join(dir, "lens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ns := prim.Shape[0], src.Shape[0]
+	if v := headerFloatT(t, prim, "SRCNPIX"); int(v) != ns {
+		t.Fatalf("SRCNPIX %g but SOURCE is %d wide", v, ns)
+	}
+	op, err := lens.NewOperator(m.Mass(), lens.Config{Obs: lens.Grid{N: n, Scale: headerFloatT(t, prim, "PIXSCALE")},
+		Src: lens.Grid{N: ns, Scale: headerFloatT(t, prim, "SRCSCALE")}, Supersample: int(headerFloatT(t, prim, "SUPERSMP")), PSF: psf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ay := make([]float64, n*n)
+	op.Apply(ay, src.Data)
+	var s1, s2 float64
+	for i, v := range prim.Data {
+		d := v - ay[i]
+		s1 += d
+		s2 += d * d
+	}
+	mm := float64(n * n)
+	std := math.Sqrt((s2 - s1*s1/mm) / (mm - 1))
+	sigma := headerFloatT(t, prim, "NOISESIG")
+	if math.Abs(std-sigma) > 5*sigma/math.Sqrt(2*mm) || math.Abs(s1/mm) > 5*sigma/math.Sqrt(mm) {
+		t.Errorf("y − A·SOURCE: mean %g, std %g; want 0 and NOISESIG %g", s1/mm, std, sigma)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum sampleSummary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Samples != 2 || len(sum.Chi2Nu) != 2 || sum.Steps != 3 || sum.Seed != 4 || !strings.HasPrefix(sum.Prior, "grf") {
+		t.Errorf("demo summary: %+v", sum)
+	}
+	// The files demo leaves can be fed back to sample.
+	mustRun(t, "sample", "--obs", filepath.Join(dir, "obs.fits"), "--lens", filepath.Join(dir, "lens.json"),
+		"--n-samples", "1", "--steps", "3", "--out", filepath.Join(dir, "again"))
 }
