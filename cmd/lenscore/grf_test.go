@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// writeBlobPNG writes a w×w grey PNG with a Gaussian blob of width s at
+// (x, y) (picture pixels, y down) on a background of 0.1.
+func writeBlobPNG(t *testing.T, path string, w int, x, y, s float64) {
+	t.Helper()
+	img := image.NewGray16(image.Rect(0, 0, w, w))
+	for py := 0; py < w; py++ {
+		for px := 0; px < w; px++ {
+			r2 := (float64(px)+0.5-x)*(float64(px)+0.5-x) + (float64(py)+0.5-y)*(float64(py)+0.5-y)
+			img.SetGray16(px, py, color.Gray16{Y: uint16(math.Round((0.1 + 0.8*math.Exp(-r2/(2*s*s))) * 65535))})
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFitGRFPrior fits a GRF to synthetic galaxy pictures, checks the
+// spectrum file, and uses it (and the folder itself) as the prior of invert.
+func TestFitGRFPrior(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "gal")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const nimg = 12
+	for i := 0; i < nimg; i++ {
+		writeBlobPNG(t, filepath.Join(data, "g"+strconv.Itoa(i)+".png"), 32, 12+float64(i%4)*2, 12+float64(i/4)*3, 2+float64(i%3))
+	}
+	grf := filepath.Join(dir, "grf.fits")
+	mustRun(t, "fit-grf", "--data", data, "--exclude", "", "--size", "8", "--out", grf)
+	h := readHDUs(t, grf)[0]
+	if len(h.Shape) != 2 || h.Shape[0] != 8 || h.Shape[1] != 8 {
+		t.Fatalf("spectrum shape %v, want 8×8", h.Shape)
+	}
+	for i, v := range h.Data {
+		if !(v >= 0) || math.IsInf(v, 0) {
+			t.Fatalf("spectrum value %d = %g", i, v)
+		}
+	}
+	mean, smax, nfit := headerFloatT(t, h, "GRFMEAN"), headerFloatT(t, h, "SIGMAMAX"), headerFloatT(t, h, "NIMAGES")
+	// Prepared images peak at 1 on a zero background: the field mean lies
+	// strictly between, and the largest pairwise distance below √64 = 8.
+	if !(mean > 0 && mean < 1) || !(smax > 0 && smax <= 8) || !(nfit >= 2 && nfit <= nimg) {
+		t.Errorf("GRFMEAN %g, SIGMAMAX %g, NIMAGES %g", mean, smax, nfit)
+	}
+
+	lensPath, obsPath := smallObs(t, dir)
+	for _, prior := range []string{grf, data} {
+		out := filepath.Join(dir, "inv-"+filepath.Base(prior))
+		mustRun(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior", "grf", "--prior-data", prior, "--out", out)
+		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s invertSummary
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Prior) < 4 || s.Prior[:4] != "grf(" || math.IsNaN(s.LogEvidence) || !(s.Chi2NuMean > 0 && s.Chi2NuMean < 5) {
+			t.Errorf("invert with grf prior %s: prior %q, log evidence %g, χ²_ν %g", prior, s.Prior, s.LogEvidence, s.Chi2NuMean)
+		}
+	}
+	// A spectrum for another size is refused, naming the file.
+	out := filepath.Join(dir, "bad")
+	checkFails(t, errCase{name: "grf size mismatch", code: 1, want: []string{"grf.fits", "8×8"},
+		args: []string{"invert", "--obs", obsPath, "--lens", lensPath, "--source-npix", "16", "--prior", "grf", "--prior-data", grf, "--out", out}}, out)
+	// Too few images.
+	one := filepath.Join(dir, "one")
+	os.Mkdir(one, 0o755)
+	writeBlobPNG(t, filepath.Join(one, "a.png"), 32, 16, 16, 3)
+	checkFails(t, errCase{name: "fit-grf one image", code: 1, want: []string{"one", "at least two"},
+		args: []string{"fit-grf", "--data", one, "--exclude", "", "--size", "8", "--out", filepath.Join(dir, "g1.fits")}}, filepath.Join(dir, "g1.fits"))
+}
