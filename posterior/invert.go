@@ -5,33 +5,35 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/lapack/gonum"
+	"github.com/lenscore/lenscore/linalg"
 	"gonum.org/v1/gonum/mat"
 )
 
 // Evidence holds the one-time factorisation behind the exact Gaussian
 // inversion of y = A x + η, η ~ N(0, N), under the family of priors
 // N(μ₀, a² C) (C = LLᵀ the covariance of the prior given to NewEvidence).
-// With W = keep/σ_n² and B̃ = Lᵀ AᵀWA L = Q T Qᵀ (Householder
-// tridiagonalisation, T tridiagonal), every evidence evaluation costs O(N).
+// With W = keep/σ_n² and the eigendecomposition B̃ = Lᵀ AᵀWA L = V Λ Vᵀ,
+// every evidence evaluation costs O(N) and a posterior O(N²).
 type Evidence struct {
 	prior GaussianPrior
+	lib   *linalg.Lib
 	n     int
-	iso   float64    // s₀ when the prior is isotropic (L = s₀ I), else 0
-	l     *mat.Dense // L for a general prior
-	q     *mat.Dense // Q (N×N)
-	d, e  []float64  // diagonal and off-diagonal of T
-	ct    []float64  // c̃ = Qᵀ Lᵀ AᵀW (y − Aμ₀)
-	rNr   float64    // (y − Aμ₀)ᵀ W (y − Aμ₀)
-	logW  float64    // Σ log W_ii over kept pixels (= −log det N)
-	mEff  int        // number of kept pixels
-	ldl   triLDL
+	iso   float64   // s₀ when the prior is isotropic (L = s₀ I), else 0
+	lam   []float64 // eigenvalues λ_k of B̃ (ascending, clamped at 0)
+	gt    []float64 // row k: L v_k (isotropic prior: v_k, scaled by s₀ on use)
+	ct    []float64 // c̃ = Vᵀ Lᵀ AᵀW (y − Aμ₀)
+	rNr   float64   // (y − Aμ₀)ᵀ W (y − Aμ₀)
+	logW  float64   // Σ log W_ii over kept pixels (= −log det N)
+	mEff  int       // number of kept pixels
 }
 
-// NewEvidence builds B = AᵀWA from the operator's columns (exploiting their
-// sparsity), whitens it with the prior's square root and tridiagonalises it.
-// Cost O(N³) once (≈ 5 CPU-minutes at N = 4096); memory ≈ 2 N² floats.
+// NewEvidence forms B̃ = Lᵀ AᵀWA L (for an isotropic prior s₀²AᵀWA from the
+// operator's sparse rows; otherwise (W^½AL)(W^½AL)ᵀ with one SYRK, L applied
+// through ApplySqrt) and eigendecomposes it with package linalg (LAPACK
+// dsyevd through OpenBLAS when available). Cost O(N³) once; memory: B̃ and
+// its eigenvectors share one N×N array, plus dsyevd's 2N² workspace during
+// the factorisation and, for a non-isotropic prior, the N×M matrix W^½AL
+// while B̃ is formed (each N×N float64 array is 134 MB at N = 4096).
 func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPrior) (*Evidence, error) {
 	if a == nil || prior == nil {
 		return nil, errors.New("posterior: inversion: nil operator or prior")
@@ -49,7 +51,7 @@ func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPri
 	if keep != nil && len(keep) != m {
 		return nil, fmt.Errorf("posterior: inversion: mask has %d values, want %d", len(keep), m)
 	}
-	ev := &Evidence{prior: prior, n: n}
+	ev := &Evidence{prior: prior, n: n, lib: linalg.New()}
 	w := make([]float64, m)
 	for i := range w {
 		s := sigmaN[0]
@@ -69,7 +71,89 @@ func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPri
 		ev.logW += math.Log(w[i])
 		ev.mEff++
 	}
-	// Rows of A as sparse lists, from the columns A e_j.
+	// Weighted residual W(y − Aμ₀).
+	res := make([]float64, m)
+	a.Apply(res, prior.Mean())
+	for i := range res {
+		res[i] = y[i] - res[i]
+		ev.rNr += w[i] * res[i] * res[i]
+		res[i] *= w[i]
+	}
+	b := make([]float64, n*n) // B̃, then Vᵀ
+	c := make([]float64, n)   // Lᵀ AᵀW (y − Aμ₀)
+	if iso, ok := prior.(*IsoGaussian); ok {
+		ev.iso = iso.S()
+		upperAtWA(b, a, w)
+		s2 := ev.iso * ev.iso
+		for i := range b {
+			b[i] *= s2
+		}
+		a.Adjoint(c, res)
+		for i := range c {
+			c[i] *= ev.iso
+		}
+	} else {
+		// Row j of x is W^½ A L e_j: B̃ = x xᵀ and c_j = x_j · W^½(y − Aμ₀).
+		x := make([]float64, n*m)
+		e := make([]float64, n)
+		lc := make([]float64, n)
+		sw := make([]float64, m) // W^½
+		hr := make([]float64, m) // W^½ (y − Aμ₀)
+		for i, wi := range w {
+			sw[i] = math.Sqrt(wi)
+			if wi > 0 {
+				hr[i] = res[i] / sw[i]
+			}
+		}
+		for j := 0; j < n; j++ {
+			e[j] = 1
+			prior.ApplySqrt(lc, e)
+			e[j] = 0
+			xj := x[j*m : (j+1)*m]
+			a.Apply(xj, lc)
+			var cj float64
+			for i, wi := range sw {
+				xj[i] *= wi
+				cj += xj[i] * hr[i]
+			}
+			c[j] = cj
+		}
+		ev.lib.Syrk(false, n, m, 1, x, max(m, 1), 0, b, n)
+	}
+	ev.lam = make([]float64, n)
+	if err := ev.lib.EigenSym(n, b, ev.lam); err != nil {
+		return nil, fmt.Errorf("posterior: inversion: %w", err)
+	}
+	for k, l := range ev.lam {
+		if l < 0 {
+			ev.lam[k] = 0 // round-off on the PSD B̃
+		}
+	}
+	ev.ct = make([]float64, n)
+	for k := range ev.ct {
+		var s float64
+		for i, v := range b[k*n : (k+1)*n] {
+			s += v * c[i]
+		}
+		ev.ct[k] = s
+	}
+	if ev.iso == 0 {
+		// g_k = L v_k, overwriting v_k.
+		lv := make([]float64, n)
+		for k := 0; k < n; k++ {
+			row := b[k*n : (k+1)*n]
+			prior.ApplySqrt(lv, row)
+			copy(row, lv)
+		}
+	}
+	ev.gt = b
+	return ev, nil
+}
+
+// upperAtWA accumulates the upper triangle of AᵀWA (row-major N×N) from the
+// operator's columns A e_j, gathered once into sparse rows.
+func upperAtWA(b []float64, a Operator, w []float64) {
+	m, n := a.Dims()
 	type ent struct {
 		j int
 		v float64
@@ -87,7 +171,6 @@ func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPri
 			}
 		}
 	}
-	b := make([]float64, n*n) // upper triangle of AᵀWA, row-major
 	for i, r := range rows {
 		for p, u := range r {
 			wu := w[i] * u.v
@@ -97,85 +180,20 @@ func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPri
 			}
 		}
 	}
-	rows = nil
-	// Residual and its weighted back-projection.
-	res := make([]float64, m)
-	a.Apply(res, prior.Mean())
-	for i := range res {
-		res[i] = y[i] - res[i]
-		ev.rNr += w[i] * res[i] * res[i]
-		res[i] *= w[i]
-	}
-	bv := make([]float64, n)
-	a.Adjoint(bv, res)
-	c := make([]float64, n)
-	if iso, ok := prior.(*IsoGaussian); ok {
-		ev.iso = iso.S()
-		s2 := ev.iso * ev.iso
-		for i := range b {
-			b[i] *= s2
-		}
-		for i := range c {
-			c[i] = ev.iso * bv[i]
-		}
-	} else {
-		l := mat.NewDense(n, n, nil)
-		z := make([]float64, n)
-		lc := make([]float64, n)
-		for j := 0; j < n; j++ {
-			z[j] = 1
-			prior.ApplySqrt(lc, z)
-			z[j] = 0
-			l.SetCol(j, lc)
-		}
-		ev.l = l
-		bs := mat.NewSymDense(n, nil)
-		for i := 0; i < n; i++ {
-			for j := i; j < n; j++ {
-				bs.SetSym(i, j, b[i*n+j])
-			}
-		}
-		var tmp, bt mat.Dense
-		tmp.Mul(bs, l)
-		bt.Mul(l.T(), &tmp)
-		for i := 0; i < n; i++ {
-			for j := i; j < n; j++ {
-				b[i*n+j] = 0.5 * (bt.At(i, j) + bt.At(j, i))
-			}
-		}
-		mat.NewVecDense(n, c).MulVec(l.T(), mat.NewVecDense(n, bv))
-	}
-	// Householder tridiagonalisation B̃ = Q T Qᵀ (upper storage).
-	var impl gonum.Implementation
-	ev.d = make([]float64, n)
-	ev.e = make([]float64, max(n-1, 0))
-	tau := make([]float64, max(n-1, 1))
-	work := make([]float64, 1)
-	impl.Dsytrd(blas.Upper, n, b, n, ev.d, ev.e, tau, work, -1)
-	work = make([]float64, int(work[0]))
-	impl.Dsytrd(blas.Upper, n, b, n, ev.d, ev.e, tau, work, len(work))
-	impl.Dorgtr(blas.Upper, n, b, n, tau, work, -1)
-	if int(work[0]) > len(work) {
-		work = make([]float64, int(work[0]))
-	}
-	impl.Dorgtr(blas.Upper, n, b, n, tau, work, len(work))
-	ev.q = mat.NewDense(n, n, b)
-	ev.ct = make([]float64, n)
-	mat.NewVecDense(n, ev.ct).MulVec(ev.q.T(), mat.NewVecDense(n, c))
-	ev.ldl = triLDL{dd: make([]float64, n), l: make([]float64, n)}
-	return ev, nil
 }
 
 // LogEvidence returns log p(y | a) = log N(y | Aμ₀, a² A C Aᵀ + N) over the
-// kept pixels, via det(N + a²ACAᵀ) = det N · det(I + a²T) and Woodbury:
-// rᵀ(N + a²ACAᵀ)⁻¹r = rᵀWr − a² c̃ᵀ(I + a²T)⁻¹c̃.
+// kept pixels, via det(N + a²ACAᵀ) = det N · Π_k (1 + a²λ_k) and Woodbury:
+// rᵀ(N + a²ACAᵀ)⁻¹r = rᵀWr − a² Σ_k c̃_k²/(1 + a²λ_k). It costs O(N).
 func (ev *Evidence) LogEvidence(a float64) float64 {
 	al := a * a
-	logdet, ok := ev.ldl.factor(ev.d, ev.e, 1, al)
-	if !ok {
-		return math.Inf(-1)
+	var logdet, q float64
+	for k, l := range ev.lam {
+		f := 1 + al*l
+		logdet += math.Log(f)
+		q += ev.ct[k] * ev.ct[k] / f
 	}
-	quad := ev.rNr - al*ev.ldl.quad(ev.ct)
+	quad := ev.rNr - al*q
 	return -0.5 * (quad + logdet - ev.logW + float64(ev.mEff)*math.Log(2*math.Pi))
 }
 
@@ -227,59 +245,51 @@ type Inversion struct {
 	Cov         *mat.SymDense // Σ_post when requested
 }
 
-// Posterior returns μ_post = μ₀ + L Q (T + I/a²)⁻¹ c̃ and the per-pixel
-// standard deviation from Σ_post = L Q (T + I/a²)⁻¹ Qᵀ Lᵀ; the dense Σ_post
-// too when fullCov is set.
+// Posterior returns μ_post = μ₀ + Σ_k d_k c̃_k g_k and the per-pixel
+// standard deviation from Σ_post = Σ_k d_k g_k g_kᵀ, where g_k = L v_k and
+// d_k = 1/(λ_k + 1/a²) (O(N²)); the dense Σ_post too when fullCov is set
+// (one SYRK, O(N³), and two more N×N arrays).
 func (ev *Evidence) Posterior(a float64, fullCov bool) (*Inversion, error) {
 	if !(a > 0) || math.IsInf(a, 0) {
 		return nil, fmt.Errorf("posterior: inversion: amplitude %g must be positive and finite", a)
 	}
 	n := ev.n
-	var f triLDL
-	f.dd, f.l = make([]float64, n), make([]float64, n)
-	if _, ok := f.factor(ev.d, ev.e, 1/(a*a), 1); !ok {
-		return nil, errors.New("posterior: inversion: posterior precision is not positive definite")
-	}
-	g := ev.q // G = L Q
-	if ev.iso > 0 {
-		var gs mat.Dense
-		gs.Scale(ev.iso, ev.q)
-		g = &gs
-	} else {
-		var gl mat.Dense
-		gl.Mul(ev.l, ev.q)
-		g = &gl
-	}
-	z := make([]float64, n)
-	f.solve(z, ev.ct)
 	inv := &Inversion{Mean: make([]float64, n), Std: make([]float64, n), Scale: a, Prior: ev.prior.Scaled(a), LogEvidence: ev.LogEvidence(a)}
-	mu0 := ev.prior.Mean()
-	mv := mat.NewVecDense(n, inv.Mean)
-	mv.MulVec(g, mat.NewVecDense(n, z))
-	for i := range inv.Mean {
-		inv.Mean[i] += mu0[i]
+	gs := 1.0 // g_k = gs · gt[k]
+	if ev.iso > 0 {
+		gs = ev.iso
 	}
-	row := make([]float64, n)
-	for i := 0; i < n; i++ {
-		mat.Row(row, i, g)
-		inv.Std[i] = math.Sqrt(math.Max(f.quad(row), 0))
+	d := make([]float64, n)
+	for k, l := range ev.lam {
+		d[k] = gs * gs / (l + 1/(a*a))
+		if !(d[k] > 0) || math.IsInf(d[k], 0) {
+			return nil, errors.New("posterior: inversion: posterior precision is not positive definite")
+		}
+	}
+	copy(inv.Mean, ev.prior.Mean())
+	v := inv.Std // accumulates the variances
+	for k := 0; k < n; k++ {
+		g := ev.gt[k*n : (k+1)*n]
+		zk, dk := d[k]*ev.ct[k]/gs, d[k]
+		for i, gi := range g {
+			inv.Mean[i] += zk * gi
+			v[i] += dk * gi * gi
+		}
+	}
+	for i, vi := range v {
+		inv.Std[i] = math.Sqrt(math.Max(vi, 0))
 	}
 	if fullCov {
-		x := mat.NewDense(n, n, nil) // (T + I/a²)⁻¹ Gᵀ
-		for i := 0; i < n; i++ {
-			mat.Row(row, i, g)
-			f.solve(z, row)
-			x.SetCol(i, z)
-		}
-		var c mat.Dense
-		c.Mul(g, x)
-		cov := mat.NewSymDense(n, nil)
-		for i := 0; i < n; i++ {
-			for j := i; j < n; j++ {
-				cov.SetSym(i, j, 0.5*(c.At(i, j)+c.At(j, i)))
+		y := make([]float64, n*n) // row k: √d_k g_k
+		for k := 0; k < n; k++ {
+			sk := math.Sqrt(d[k])
+			for i, gi := range ev.gt[k*n : (k+1)*n] {
+				y[k*n+i] = sk * gi
 			}
 		}
-		inv.Cov = cov
+		cov := make([]float64, n*n)
+		ev.lib.Syrk(true, n, n, 1, y, n, 0, cov, n)
+		inv.Cov = mat.NewSymDense(n, cov)
 	}
 	return inv, nil
 }
@@ -315,50 +325,4 @@ func Invert(a Operator, y, sigmaN []float64, prior GaussianPrior, opt InvertOpti
 		}
 	}
 	return ev.Posterior(s, opt.FullCov)
-}
-
-// triLDL is the LDLᵀ factorisation of c0 I + c1 T for tridiagonal T.
-type triLDL struct {
-	dd []float64 // D
-	l  []float64 // l[i] = L[i][i−1]
-}
-
-func (f *triLDL) factor(d, e []float64, c0, c1 float64) (logdet float64, ok bool) {
-	for i := range d {
-		di := c0 + c1*d[i]
-		f.l[i] = 0
-		if i > 0 {
-			off := c1 * e[i-1]
-			f.l[i] = off / f.dd[i-1]
-			di -= off * f.l[i]
-		}
-		if !(di > 0) {
-			return 0, false
-		}
-		f.dd[i] = di
-		logdet += math.Log(di)
-	}
-	return logdet, true
-}
-
-// quad returns xᵀ(LDLᵀ)⁻¹x.
-func (f *triLDL) quad(x []float64) float64 {
-	var q, z float64
-	for i, xi := range x {
-		z = xi - f.l[i]*z
-		q += z * z / f.dd[i]
-	}
-	return q
-}
-
-// solve sets dst = (LDLᵀ)⁻¹ x.
-func (f *triLDL) solve(dst, x []float64) {
-	var z float64
-	for i, xi := range x {
-		z = xi - f.l[i]*z
-		dst[i] = z / f.dd[i]
-	}
-	for i := len(x) - 2; i >= 0; i-- {
-		dst[i] -= f.l[i+1] * dst[i+1]
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/lenscore/lenscore/linalg"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
@@ -149,26 +150,28 @@ type Gaussian struct {
 	Cov  *mat.SymDense
 }
 
-// eigOp holds V, λ of a symmetric matrix and applies (S + σ²I)⁻¹.
+// eigOp applies (S + σ²I)⁻¹ through S = Σ_k λ_k v_k v_kᵀ; for S = s² I
+// (scalar) it needs no eigenvectors.
 type eigOp struct {
-	n   int
-	v   []float64 // row-major N×N, columns are eigenvectors
-	lam []float64
+	n      int
+	vt     []float64 // row-major N×N, row k is v_k (nil when scalar)
+	lam    []float64
+	scalar float64 // s² when S = s² I
 }
 
-func newEigOp(s *mat.SymDense, what string) (*eigOp, error) {
-	var e mat.EigenSym
-	if !e.Factorize(s, true) {
-		return nil, fmt.Errorf("posterior: exact likelihood: eigendecomposition of the %s covariance failed", what)
-	}
+// newEigOp eigendecomposes s with package linalg (LAPACK dsyevd when
+// OpenBLAS is available). The only N×N array kept is Vᵀ; the copy of s it
+// starts from becomes Vᵀ in place.
+func newEigOp(lib *linalg.Lib, s *mat.SymDense, what string) (*eigOp, error) {
 	n := s.SymmetricDim()
-	var v mat.Dense
-	e.VectorsTo(&v)
-	op := &eigOp{n: n, v: make([]float64, n*n), lam: e.Values(nil)}
+	raw := s.RawSymmetric()
+	vt := make([]float64, n*n)
 	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			op.v[i*n+j] = v.At(i, j)
-		}
+		copy(vt[i*n+i:(i+1)*n], raw.Data[i*raw.Stride+i:i*raw.Stride+n]) // upper triangle
+	}
+	op := &eigOp{n: n, vt: vt, lam: make([]float64, n)}
+	if err := lib.EigenSym(n, vt, op.lam); err != nil {
+		return nil, fmt.Errorf("posterior: exact likelihood: eigendecomposition of the %s covariance: %w", what, err)
 	}
 	for i, l := range op.lam {
 		if l < 0 {
@@ -178,14 +181,21 @@ func newEigOp(s *mat.SymDense, what string) (*eigOp, error) {
 	return op, nil
 }
 
-// apply adds sign·V diag(1/(λ+s2)) Vᵀ d into dst; w is scratch of length n.
+// apply adds sign·(S + s2 I)⁻¹ d into dst; w is scratch of length n.
 func (o *eigOp) apply(dst, d []float64, s2, sign float64, w []float64) {
+	if o.vt == nil {
+		f := sign / (o.scalar + s2)
+		for i, v := range d {
+			dst[i] += f * v
+		}
+		return
+	}
 	impl := blas64.Implementation()
-	impl.Dgemv(blas.Trans, o.n, o.n, 1, o.v, o.n, d, 1, 0, w, 1)
+	impl.Dgemv(blas.NoTrans, o.n, o.n, 1, o.vt, o.n, d, 1, 0, w, 1)
 	for i, l := range o.lam {
 		w[i] /= l + s2
 	}
-	impl.Dgemv(blas.NoTrans, o.n, o.n, sign, o.v, o.n, w, 1, 1, dst, 1)
+	impl.Dgemv(blas.Trans, o.n, o.n, sign, o.vt, o.n, w, 1, 1, dst, 1)
 }
 
 // Exact is the exact time-t likelihood score for a Gaussian prior:
@@ -199,7 +209,9 @@ type Exact struct {
 	name        string
 }
 
-// NewExact eigendecomposes Σ_post and Σ₀ once.
+// NewExact eigendecomposes Σ_post and Σ₀ once (Σ₀ = s²I of an IsoGaussian
+// needs none). At N = 4096 each eigendecomposition is one LAPACK dsyevd
+// and Exact keeps one N×N array (134 MB) per covariance.
 func NewExact(post *Gaussian, prior GaussianPrior, sigma func(float64) float64) (*Exact, error) {
 	if post == nil || post.Cov == nil || prior == nil || sigma == nil {
 		return nil, errors.New("posterior: exact likelihood: nil posterior, prior or schedule")
@@ -208,12 +220,15 @@ func NewExact(post *Gaussian, prior GaussianPrior, sigma func(float64) float64) 
 	if len(post.Mean) != n || post.Cov.SymmetricDim() != n {
 		return nil, fmt.Errorf("posterior: exact likelihood: posterior has dimension %d/%d, prior %d", len(post.Mean), post.Cov.SymmetricDim(), n)
 	}
-	p, err := newEigOp(post.Cov, "posterior")
+	lib := linalg.New()
+	p, err := newEigOp(lib, post.Cov, "posterior")
 	if err != nil {
 		return nil, err
 	}
-	q, err := newEigOp(prior.Cov(), "prior")
-	if err != nil {
+	var q *eigOp
+	if iso, ok := prior.(*IsoGaussian); ok {
+		q = &eigOp{n: n, scalar: iso.S() * iso.S()}
+	} else if q, err = newEigOp(lib, prior.Cov(), "prior"); err != nil {
 		return nil, err
 	}
 	name := "exact(post=" + hashFloats(post.Mean) + ")"
