@@ -117,7 +117,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	prim := fits.NewImage(geo.NPix, geo.NPix, y)
 	geo.header(&prim.Header)
 	prim.Header.Set(kwNoise, *sigma, "Gaussian noise sigma per pixel")
-	prim.Header.Set(kwSeed, int64(*sf.seed), "seed of the noise")
+	prim.Header.Set(kwSeed, seedCard(*sf.seed), "seed of the noise")
 	prim.Header.Set(kwLens, "lens.json", "lens file")
 	srcHDU := fits.NewImage(n, n, src)
 	srcHDU.Name = "SOURCE"

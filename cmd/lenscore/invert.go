@@ -46,9 +46,6 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if *prf.model != "" || *prf.kind == "network" {
 		return fmt.Errorf("invert is exact and needs a Gaussian prior (gaussian or grf); use sample for the network prior")
 	}
-	if err := checkOutDir(*out); err != nil {
-		return err
-	}
 	start := time.Now()
 	p, err := pf.load()
 	if err != nil {
@@ -56,6 +53,9 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	pr, err := prf.load(p.Geo.SrcNPix)
 	if err != nil {
+		return err
+	}
+	if err := checkOutDir(*out); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "factorising the %d-pixel problem (dense; may take a while at large sizes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix)

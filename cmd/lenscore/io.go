@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
@@ -120,4 +121,13 @@ func checkOutFile(path string) error {
 		return fmt.Errorf("output %s: %s is not a directory", path, dir)
 	}
 	return nil
+}
+
+// seedCard is a seed as a FITS header value: an integer when it fits in
+// int64 (FITS integers are signed), else its decimal string.
+func seedCard(seed uint64) any {
+	if seed <= math.MaxInt64 {
+		return int64(seed)
+	}
+	return strconv.FormatUint(seed, 10)
 }

@@ -65,7 +65,7 @@ func runPriorSample(ctx context.Context, env *cliEnv, args []string) error {
 	fitsOut := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".fits"
 	h := fits.NewCube(side, side, len(res.Samples), cube)
 	h.Header.Set("PRIOR", truncate(pr.Name, 60), "")
-	h.Header.Set("SEED", int64(*seed), "")
+	h.Header.Set("SEED", seedCard(*seed), "")
 	h.Header.Set("STEPS", int64(res.Steps), "")
 	if err := fits.WriteFile(fitsOut, []*fits.HDU{h}); err != nil {
 		return err

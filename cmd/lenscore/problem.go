@@ -132,6 +132,9 @@ func (f *problemFlags) load() (*problem, error) {
 			if g.PSF, err = lens.NewPSF(k); err != nil {
 				return nil, fmt.Errorf("%s: PSF extension: %w", *f.obs, err)
 			}
+			if g.PSFFWHM, err = headerFloat(h, kwPSFFWHM, *f.obs, 0); err != nil {
+				return nil, err
+			}
 		} else if fw, err := headerFloat(h, kwPSFFWHM, *f.obs, 0); err != nil {
 			return nil, err
 		} else if fw > 0 {

@@ -129,9 +129,6 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
-		return err
-	}
 	p, err := pf.load()
 	if err != nil {
 		return err
@@ -143,6 +140,9 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	defer pr.Close()
 	lik, err := likelihoodFor(*sf.likelihood, p, pr)
 	if err != nil {
+		return err
+	}
+	if err := checkOutDir(*out); err != nil {
 		return err
 	}
 	opt.Progress = env.stderr
@@ -224,7 +224,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	hdr := func(h *fits.HDU) *fits.HDU {
 		h.Header.Set(kwSrcScale, p.Geo.SrcScale, "source pixel scale [arcsec]")
 		h.Header.Set("PRIOR", truncate(sum.Prior, 60), "prior")
-		h.Header.Set("SEED", int64(sum.Seed), "sampler seed")
+		h.Header.Set("SEED", seedCard(sum.Seed), "sampler seed")
 		return h
 	}
 	for _, f := range []struct {

@@ -41,6 +41,9 @@ func runDeflect(ctx context.Context, env *cliEnv, args []string) error {
 			x := g.Coord(c)
 			ax[r*n+c], ay[r*n+c] = mass.Deflection(x, y)
 			kap[r*n+c] = mass.Convergence(x, y)
+			if math.IsInf(kap[r*n+c], 0) || math.IsNaN(kap[r*n+c]) {
+				kap[r*n+c] = pixelMeanKappa(mass, x, y, *scale)
+			}
 		}
 	}
 	prim := fits.NewImage(0, 0, nil)
@@ -176,7 +179,7 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 	prim := fits.NewImage(geo.NPix, geo.NPix, obs)
 	geo.header(&prim.Header)
 	prim.Header.Set(kwNoise, *sigma, "Gaussian noise sigma per pixel")
-	prim.Header.Set(kwSeed, int64(*seed), "seed of the noise")
+	prim.Header.Set(kwSeed, seedCard(*seed), "seed of the noise")
 	prim.Header.Set(kwLens, *lensPath, "lens file")
 	ext := fits.NewImage(geo.NPix, geo.NPix, clean)
 	ext.Name = "NOISEFREE"
@@ -208,4 +211,18 @@ func loadPSF(path string, fwhm, scale float64) (*lens.PSF, float64, error) {
 		return p, fwhm, err
 	}
 	return nil, 0, nil
+}
+
+// pixelMeanKappa averages κ over an 8×8 grid of sub-pixel points; it is used
+// at a pixel centred exactly on a singular isothermal core, where κ(x, y) is
+// infinite but its pixel average is finite.
+func pixelMeanKappa(m lens.Mass, x, y, scale float64) float64 {
+	const k = 8
+	var s float64
+	for i := 0; i < k; i++ {
+		for j := 0; j < k; j++ {
+			s += m.Convergence(x+((float64(j)+0.5)/k-0.5)*scale, y+((float64(i)+0.5)/k-0.5)*scale)
+		}
+	}
+	return s / (k * k)
 }
