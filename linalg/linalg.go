@@ -1,6 +1,7 @@
 package linalg
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -111,6 +112,67 @@ func (l *Lib) EigenSym(n int, a, w []float64) error {
 		return fmt.Errorf("linalg: EigenSym: QR iteration did not converge (n=%d)", n)
 	}
 	transposeSquare(n, a) // gonum leaves v_k in column k
+	return nil
+}
+
+// Tridiag reduces the symmetric n×n matrix stored in the upper triangle of
+// a (row-major) to tridiagonal form T = QᵀAQ by Householder reflections
+// (LAPACK dsytrd), writing the diagonal of T into d (n values) and the
+// sub-diagonal into e (n−1 values; T[i+1][i] = e[i]). The reflections are
+// applied from the first row on, Q = H_0 H_1 ⋯ H_{n−2} with H_i acting on
+// indices i+1…n−1: hence Q e₀ = e₀ and |e[0]| = ‖A[1:,0]‖ — the reduction
+// is the Lanczos process started from e₀. a is overwritten (by the
+// reflectors, in a back-end specific layout); Q is not formed. Cost
+// (4/3)n³, half of it in memory-bound matrix–vector products.
+func (l *Lib) Tridiag(n int, a, d, e []float64) error {
+	if n < 0 || len(a) < n*n || len(d) < n || len(e) < max(n-1, 0) {
+		return fmt.Errorf("linalg: Tridiag: n=%d needs len(a) ≥ %d, len(d) ≥ %d, len(e) ≥ %d; got %d, %d, %d",
+			n, n*n, n, max(n-1, 0), len(a), len(d), len(e))
+	}
+	if n == 0 {
+		return nil
+	}
+	if l.ob != nil {
+		return l.ob.dsytrd(l.threads, n, a, d, e)
+	}
+	// gonum's row-major Lower reduction starts from the first column, like
+	// LAPACK's column-major 'L' used above: mirror the upper triangle.
+	for i := 1; i < n; i++ {
+		for j := 0; j < i; j++ {
+			a[i*n+j] = a[j*n+i]
+		}
+	}
+	var impl gonum.Implementation
+	tau := make([]float64, max(n-1, 1))
+	ee := make([]float64, max(n-1, 1))
+	work := []float64{0}
+	impl.Dsytrd(blas.Lower, n, a, n, d, ee, tau, work, -1)
+	work = make([]float64, int(work[0]))
+	impl.Dsytrd(blas.Lower, n, a, n, d, ee, tau, work, len(work))
+	copy(e, ee[:n-1])
+	return nil
+}
+
+// InvLower overwrites the lower triangular n×n matrix in a (row-major; the
+// strict upper triangle is neither read nor written) with its inverse
+// (LAPACK dtrtri). It fails if a diagonal element is zero.
+func (l *Lib) InvLower(n int, a []float64) error {
+	if n < 0 || len(a) < n*n {
+		return fmt.Errorf("linalg: InvLower: n=%d needs len(a) ≥ %d, got %d", n, n*n, len(a))
+	}
+	if n == 0 {
+		return nil
+	}
+	if l.ob != nil {
+		if info := l.ob.dtrtri(l.threads, n, a); info != 0 {
+			return fmt.Errorf("linalg: InvLower: singular (diagonal element %d is zero)", info)
+		}
+		return nil
+	}
+	var impl gonum.Implementation
+	if !impl.Dtrtri(blas.Lower, blas.NonUnit, n, a, n) {
+		return errors.New("linalg: InvLower: singular (a diagonal element is zero)")
+	}
 	return nil
 }
 

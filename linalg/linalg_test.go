@@ -155,6 +155,129 @@ func TestEigenSymAnalytic(t *testing.T) {
 	}
 }
 
+// T = QᵀAQ with Q e₀ = e₀: T has A's eigenvalues, d[0] = A₀₀,
+// |e[0]| = ‖A[1:,0]‖ and e₀ᵀ(A + σI)⁻¹e₀ = e₀ᵀ(T + σI)⁻¹e₀.
+func TestTridiag(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, l := range backends(t) {
+		for _, n := range []int{1, 2, 9, 150} {
+			a := randSym(n, r)
+			for i := 0; i < n; i++ {
+				a[i*n+i] += float64(3 * n) // PD, so A + σI is invertible
+			}
+			var ref mat.EigenSym
+			if !ref.Factorize(mat.NewSymDense(n, append([]float64(nil), a...)), false) {
+				t.Fatal("gonum reference failed")
+			}
+			want := ref.Values(nil)
+			b := append([]float64(nil), a...)
+			if n > 1 {
+				b[n] = math.NaN() // strict lower triangle must not be read
+			}
+			d, e := make([]float64, n), make([]float64, max(n-1, 0))
+			if err := l.Tridiag(n, b, d, e); err != nil {
+				t.Fatalf("%s n=%d: %v", l.Name(), n, err)
+			}
+			tm := mat.NewSymDense(n, nil)
+			for i := 0; i < n; i++ {
+				tm.SetSym(i, i, d[i])
+				if i+1 < n {
+					tm.SetSym(i, i+1, e[i])
+				}
+			}
+			var te mat.EigenSym
+			if !te.Factorize(tm, false) {
+				t.Fatal("eigen of T failed")
+			}
+			got := te.Values(nil)
+			for k := range got {
+				if math.Abs(got[k]-want[k]) > 1e-10*float64(n) {
+					t.Errorf("%s n=%d: eigenvalue %d of T = %.12g, of A %.12g", l.Name(), n, k, got[k], want[k])
+				}
+			}
+			if d[0] != a[0] {
+				t.Errorf("%s n=%d: d[0] = %g, A₀₀ = %g", l.Name(), n, d[0], a[0])
+			}
+			if n > 1 {
+				var nc float64
+				for i := 1; i < n; i++ {
+					nc += a[i*n] * a[i*n]
+				}
+				if math.Abs(math.Abs(e[0])-math.Sqrt(nc)) > 1e-12*math.Sqrt(nc) {
+					t.Errorf("%s n=%d: |e[0]| = %g, ‖A[1:,0]‖ = %g", l.Name(), n, e[0], math.Sqrt(nc))
+				}
+			}
+			const sigma = 0.3
+			resolvent := func(m mat.Symmetric) float64 {
+				s := mat.NewSymDense(n, nil)
+				s.CopySym(m)
+				for i := 0; i < n; i++ {
+					s.SetSym(i, i, s.At(i, i)+sigma)
+				}
+				var ch mat.Cholesky
+				if !ch.Factorize(s) {
+					t.Fatal("not PD")
+				}
+				var x mat.VecDense
+				e0 := mat.NewVecDense(n, nil)
+				e0.SetVec(0, 1)
+				ch.SolveVecTo(&x, e0)
+				return x.AtVec(0)
+			}
+			ra, rt := resolvent(mat.NewSymDense(n, a)), resolvent(tm)
+			if math.Abs(ra-rt) > 1e-12*math.Abs(ra) {
+				t.Errorf("%s n=%d: e₀ᵀ(A+σI)⁻¹e₀ = %.15g, with T %.15g", l.Name(), n, ra, rt)
+			}
+		}
+	}
+}
+
+func TestInvLower(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, l := range backends(t) {
+		for _, n := range []int{1, 6, 130} {
+			a := make([]float64, n*n)
+			for i := 0; i < n; i++ {
+				for j := 0; j <= i; j++ {
+					a[i*n+j] = r.NormFloat64()
+				}
+				a[i*n+i] = 2 + math.Abs(a[i*n+i])
+				for j := i + 1; j < n; j++ {
+					a[i*n+j] = 7 // sentinel: must stay untouched
+				}
+			}
+			x := append([]float64(nil), a...)
+			if err := l.InvLower(n, x); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i++ {
+				for j := 0; j < n; j++ {
+					if j > i {
+						if x[i*n+j] != 7 {
+							t.Fatalf("%s n=%d: upper element (%d,%d) written", l.Name(), n, i, j)
+						}
+						continue
+					}
+					var s, abs float64
+					for k := j; k <= i; k++ {
+						s += a[i*n+k] * x[k*n+j]
+						abs += math.Abs(a[i*n+k] * x[k*n+j])
+					}
+					if i == j {
+						s--
+					}
+					if math.Abs(s) > 1e-13*math.Max(abs, 1) {
+						t.Fatalf("%s n=%d: (L L⁻¹ − I)[%d,%d] = %g", l.Name(), n, i, j, s)
+					}
+				}
+			}
+		}
+		if err := l.InvLower(2, []float64{1, 0, 3, 0}); err == nil {
+			t.Errorf("%s: singular triangle accepted", l.Name())
+		}
+	}
+}
+
 func TestCholesky(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, l := range backends(t) {

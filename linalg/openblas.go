@@ -47,8 +47,8 @@ func openblasCandidates() []string {
 type openblasLib struct {
 	path, config, corename string
 
-	symGemm, symSyrk, symTrsm, symPotrf, symSyevd uintptr
-	setThreads, getThreads                        uintptr
+	symGemm, symSyrk, symTrsm, symPotrf, symSyevd, symSytrd, symTrtri uintptr
+	setThreads, getThreads                                            uintptr
 
 	mu   sync.Mutex
 	args *fortranCall
@@ -160,6 +160,7 @@ func bind(h uintptr, path string) (lib *openblasLib, err error) {
 	}{
 		{"dgemm_", &lib.symGemm}, {"dsyrk_", &lib.symSyrk}, {"dtrsm_", &lib.symTrsm},
 		{"dpotrf_", &lib.symPotrf}, {"dsyevd_", &lib.symSyevd},
+		{"dsytrd_", &lib.symSytrd}, {"dtrtri_", &lib.symTrtri},
 		{"openblas_set_num_threads", &lib.setThreads}, {"openblas_get_num_threads", &lib.getThreads},
 	} {
 		sym, err := purego.Dlsym(h, s.name)
@@ -294,4 +295,51 @@ func (o *openblasLib) dsyevd(threads, n int, a, w []float64) error {
 		return fmt.Errorf("linalg: EigenSym: dsyevd failed to converge (info %d, n=%d)", info, n)
 	}
 	return nil
+}
+
+// dsytrd: the row-major upper triangle is the column-major lower one, whose
+// reduction starts from the first column.
+func (o *openblasLib) dsytrd(threads, n int, a, d, e []float64) error {
+	tau := make([]float64, max(n-1, 1))
+	ee := make([]float64, max(n-1, 1))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var query float64
+	run := func(work *float64, lwork int) int32 {
+		f := o.args
+		f.reset()
+		f.char('L', 0).integer(n, 0).ptr(unsafe.Pointer(&a[0])).integer(n, 1).ptr(unsafe.Pointer(&d[0])).
+			ptr(unsafe.Pointer(&ee[0])).ptr(unsafe.Pointer(&tau[0])).ptr(unsafe.Pointer(work)).integer(lwork, 2).
+			ptr(unsafe.Pointer(&f.info)).strlen(1)
+		o.call(threads, o.symSytrd)
+		return f.info
+	}
+	if info := run(&query, -1); info != 0 {
+		return fmt.Errorf("linalg: Tridiag: dsytrd workspace query failed (info %d)", info)
+	}
+	work := make([]float64, max(int(query), 1))
+	info := run(&work[0], len(work))
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(d)
+	runtime.KeepAlive(ee)
+	runtime.KeepAlive(tau)
+	runtime.KeepAlive(work)
+	if info != 0 {
+		return fmt.Errorf("linalg: Tridiag: dsytrd rejected argument %d", -info)
+	}
+	copy(e, ee[:n-1])
+	return nil
+}
+
+// dtrtri: the row-major lower triangle is the column-major upper one (Lᵀ),
+// whose inverse (L⁻¹)ᵀ read row-major is L⁻¹.
+func (o *openblasLib) dtrtri(threads, n int, a []float64) (info int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f := o.args
+	f.reset()
+	f.char('U', 0).char('N', 1).integer(n, 0).ptr(unsafe.Pointer(&a[0])).integer(n, 1).ptr(unsafe.Pointer(&f.info)).strlen(2)
+	o.call(threads, o.symTrtri)
+	runtime.KeepAlive(a)
+	return int(f.info)
 }

@@ -21,5 +21,7 @@ func (*openblasLib) dgemm(int, bool, bool, int, int, int, float64, []float64, in
 func (*openblasLib) dsyrk(int, bool, int, int, float64, []float64, int, float64, []float64, int) {}
 func (*openblasLib) dtrsm(int, bool, bool, bool, bool, int, int, float64, []float64, int, []float64, int) {
 }
-func (*openblasLib) dpotrf(int, int, []float64) int              { return 0 }
-func (*openblasLib) dsyevd(int, int, []float64, []float64) error { return nil }
+func (*openblasLib) dpotrf(int, int, []float64) int                         { return 0 }
+func (*openblasLib) dsyevd(int, int, []float64, []float64) error            { return nil }
+func (*openblasLib) dsytrd(int, int, []float64, []float64, []float64) error { return nil }
+func (*openblasLib) dtrtri(int, int, []float64) int                         { return 0 }
