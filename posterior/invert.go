@@ -12,16 +12,19 @@ import (
 // Evidence holds the one-time factorisation behind the exact Gaussian
 // inversion of y = A x + η, η ~ N(0, N), under the family of priors
 // N(μ₀, a² C) (C = LLᵀ the covariance of the prior given to NewEvidence).
-// With W = keep/σ_n² and the eigendecomposition B̃ = Lᵀ AᵀWA L = V Λ Vᵀ,
-// every evidence evaluation costs O(N) and a posterior O(N²).
+// With W = keep/σ_n², B̃ = Lᵀ AᵀWA L and c = Lᵀ AᵀW (y − Aμ₀), the
+// Householder tridiagonalisation of B̃ started from c (a Lanczos process
+// in exact arithmetic), B̃ = Q T̃ Qᵀ with Q e₁ = c/‖c‖, gives every
+// evidence evaluation in O(N). An Evidence is safe for concurrent use.
 type Evidence struct {
 	prior GaussianPrior
 	lib   *linalg.Lib
 	n     int
 	iso   float64   // s₀ when the prior is isotropic (L = s₀ I), else 0
-	lam   []float64 // eigenvalues λ_k of B̃ (ascending, clamped at 0)
-	gt    []float64 // row k: L v_k (isotropic prior: v_k, scaled by s₀ on use)
-	ct    []float64 // c̃ = Vᵀ Lᵀ AᵀW (y − Aμ₀)
+	bt    []float64 // B̃ (N×N, both triangles), for the posterior
+	c     []float64 // c = Lᵀ AᵀW (y − Aμ₀)
+	d, e  []float64 // diagonal and sub-diagonal of T̃
+	cn    float64   // ‖c‖
 	rNr   float64   // (y − Aμ₀)ᵀ W (y − Aμ₀)
 	logW  float64   // Σ log W_ii over kept pixels (= −log det N)
 	mEff  int       // number of kept pixels
@@ -29,11 +32,16 @@ type Evidence struct {
 
 // NewEvidence forms B̃ = Lᵀ AᵀWA L (for an isotropic prior s₀²AᵀWA from the
 // operator's sparse rows; otherwise (W^½AL)(W^½AL)ᵀ with one SYRK, L applied
-// through ApplySqrt) and eigendecomposes it with package linalg (LAPACK
-// dsyevd through OpenBLAS when available). Cost O(N³) once; memory: B̃ and
-// its eigenvectors share one N×N array, plus dsyevd's 2N² workspace during
-// the factorisation and, for a non-isotropic prior, the N×M matrix W^½AL
-// while B̃ is formed (each N×N float64 array is 134 MB at N = 4096).
+// through ApplySqrt) and tridiagonalises the bordered matrix
+//
+//	[ 0  cᵀ ]
+//	[ c  B̃  ]
+//
+// with package linalg (LAPACK dsytrd through OpenBLAS when available): its
+// first reflector maps c onto ‖c‖e₁, so the result is [0 ‖c‖; ‖c‖ T̃] and
+// Q is never needed. Cost (4/3)N³ once; memory two N×N arrays (B̃ and the
+// bordered copy that dsytrd overwrites; 134 MB each at N = 4096), plus the
+// N×M matrix W^½AL while B̃ is formed for a non-isotropic prior.
 func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPrior) (*Evidence, error) {
 	if a == nil || prior == nil {
 		return nil, errors.New("posterior: inversion: nil operator or prior")
@@ -79,14 +87,17 @@ func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPri
 		ev.rNr += w[i] * res[i] * res[i]
 		res[i] *= w[i]
 	}
-	b := make([]float64, n*n) // B̃, then Vᵀ
-	c := make([]float64, n)   // Lᵀ AᵀW (y − Aμ₀)
+	b := make([]float64, n*n) // B̃
+	c := make([]float64, n)
 	if iso, ok := prior.(*IsoGaussian); ok {
 		ev.iso = iso.S()
 		upperAtWA(b, a, w)
 		s2 := ev.iso * ev.iso
-		for i := range b {
-			b[i] *= s2
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				b[i*n+j] *= s2
+				b[j*n+i] = b[i*n+j]
+			}
 		}
 		a.Adjoint(c, res)
 		for i := range c {
@@ -120,33 +131,20 @@ func NewEvidence(a Operator, y, sigmaN []float64, keep []bool, prior GaussianPri
 		}
 		ev.lib.Syrk(false, n, m, 1, x, max(m, 1), 0, b, n)
 	}
-	ev.lam = make([]float64, n)
-	if err := ev.lib.EigenSym(n, b, ev.lam); err != nil {
+	ev.bt, ev.c = b, c
+	// Bordered matrix [0 cᵀ; c B̃] (upper triangle), then its tridiagonal form.
+	n1 := n + 1
+	p := make([]float64, n1*n1)
+	copy(p[1:n1], c)
+	for i := 0; i < n; i++ {
+		copy(p[(i+1)*n1+i+1:(i+2)*n1], b[i*n+i:(i+1)*n])
+	}
+	d, e := make([]float64, n1), make([]float64, n)
+	if err := ev.lib.Tridiag(n1, p, d, e); err != nil {
 		return nil, fmt.Errorf("posterior: inversion: %w", err)
 	}
-	for k, l := range ev.lam {
-		if l < 0 {
-			ev.lam[k] = 0 // round-off on the PSD B̃
-		}
-	}
-	ev.ct = make([]float64, n)
-	for k := range ev.ct {
-		var s float64
-		for i, v := range b[k*n : (k+1)*n] {
-			s += v * c[i]
-		}
-		ev.ct[k] = s
-	}
-	if ev.iso == 0 {
-		// g_k = L v_k, overwriting v_k.
-		lv := make([]float64, n)
-		for k := 0; k < n; k++ {
-			row := b[k*n : (k+1)*n]
-			prior.ApplySqrt(lv, row)
-			copy(row, lv)
-		}
-	}
-	ev.gt = b
+	ev.cn = math.Abs(e[0])
+	ev.d, ev.e = d[1:], e[1:]
 	return ev, nil
 }
 
@@ -183,17 +181,30 @@ func upperAtWA(b []float64, a Operator, w []float64) {
 }
 
 // LogEvidence returns log p(y | a) = log N(y | Aμ₀, a² A C Aᵀ + N) over the
-// kept pixels, via det(N + a²ACAᵀ) = det N · Π_k (1 + a²λ_k) and Woodbury:
-// rᵀ(N + a²ACAᵀ)⁻¹r = rᵀWr − a² Σ_k c̃_k²/(1 + a²λ_k). It costs O(N).
+// kept pixels, via det(N + a²ACAᵀ) = det N · det(I + a²T̃) and Woodbury:
+// rᵀ(N + a²ACAᵀ)⁻¹r = rᵀWr − a² cᵀ(I + a²B̃)⁻¹c = rᵀWr − a²‖c‖² e₁ᵀ(I + a²T̃)⁻¹e₁.
+// One O(N) pass of the LDLᵀ factorisation of I + a²T̃ gives both terms.
 func (ev *Evidence) LogEvidence(a float64) float64 {
 	al := a * a
-	var logdet, q float64
-	for k, l := range ev.lam {
-		f := 1 + al*l
-		logdet += math.Log(f)
-		q += ev.ct[k] * ev.ct[k] / f
+	// I + a²T̃ = L D Lᵀ, L unit lower bidiagonal with L[i][i−1] = l_i; with
+	// z = L⁻¹e₁ (z_0 = 1, z_i = −l_i z_{i−1}), e₁ᵀ(LDLᵀ)⁻¹e₁ = Σ z_i²/D_i.
+	var logdet, q, dd, z float64
+	for i, di := range ev.d {
+		if i == 0 {
+			dd, z = 1+al*di, 1
+		} else {
+			off := al * ev.e[i-1]
+			l := off / dd
+			dd = 1 + al*di - off*l
+			z *= -l
+		}
+		if !(dd > 0) {
+			return math.Inf(-1)
+		}
+		logdet += math.Log(dd)
+		q += z * z / dd
 	}
-	quad := ev.rNr - al*q
+	quad := ev.rNr - al*ev.cn*ev.cn*q
 	return -0.5 * (quad + logdet - ev.logW + float64(ev.mEff)*math.Log(2*math.Pi))
 }
 
@@ -245,50 +256,71 @@ type Inversion struct {
 	Cov         *mat.SymDense // Σ_post when requested
 }
 
-// Posterior returns μ_post = μ₀ + Σ_k d_k c̃_k g_k and the per-pixel
-// standard deviation from Σ_post = Σ_k d_k g_k g_kᵀ, where g_k = L v_k and
-// d_k = 1/(λ_k + 1/a²) (O(N²)); the dense Σ_post too when fullCov is set
-// (one SYRK, O(N³), and two more N×N arrays).
+// Posterior returns the exact posterior at amplitude a. With the Cholesky
+// factorisation M = B̃ + I/a² = R Rᵀ (R lower triangular),
+//
+//	μ_post = μ₀ + L M⁻¹ c,   Σ_post = L M⁻¹ Lᵀ = ZᵀZ,  Z = R⁻¹Lᵀ,
+//
+// so the per-pixel variance is the squared norm of a column of Z. Cost
+// O(N³): dpotrf and dtrtri (isotropic prior, Z = s₀R⁻¹) or dtrsm with the
+// dense Lᵀ; the dense Σ_post (fullCov) is one more SYRK. Memory: one N×N
+// array (two for a non-isotropic prior), plus Σ_post when requested.
 func (ev *Evidence) Posterior(a float64, fullCov bool) (*Inversion, error) {
 	if !(a > 0) || math.IsInf(a, 0) {
 		return nil, fmt.Errorf("posterior: inversion: amplitude %g must be positive and finite", a)
 	}
 	n := ev.n
 	inv := &Inversion{Mean: make([]float64, n), Std: make([]float64, n), Scale: a, Prior: ev.prior.Scaled(a), LogEvidence: ev.LogEvidence(a)}
-	gs := 1.0 // g_k = gs · gt[k]
+	r := append([]float64(nil), ev.bt...)
+	for i := 0; i < n; i++ {
+		r[i*n+i] += 1 / (a * a)
+	}
+	if err := ev.lib.Cholesky(n, r); err != nil {
+		return nil, fmt.Errorf("posterior: inversion: posterior precision: %w", err)
+	}
+	// Mean: u = R⁻ᵀR⁻¹c, μ = μ₀ + L u.
+	u := append([]float64(nil), ev.c...)
+	ev.lib.Trsm(true, true, false, false, n, 1, 1, r, n, u, 1)
+	ev.lib.Trsm(true, true, true, false, n, 1, 1, r, n, u, 1)
+	z := r // Z = R⁻¹Lᵀ, row-major N×N
 	if ev.iso > 0 {
-		gs = ev.iso
-	}
-	d := make([]float64, n)
-	for k, l := range ev.lam {
-		d[k] = gs * gs / (l + 1/(a*a))
-		if !(d[k] > 0) || math.IsInf(d[k], 0) {
-			return nil, errors.New("posterior: inversion: posterior precision is not positive definite")
+		for i := range u {
+			inv.Mean[i] = ev.iso * u[i]
 		}
+		if err := ev.lib.InvLower(n, r); err != nil {
+			return nil, fmt.Errorf("posterior: inversion: %w", err)
+		}
+		for i := range r { // Cholesky zeroed the strict upper triangle
+			r[i] *= ev.iso
+		}
+	} else {
+		ev.prior.ApplySqrt(inv.Mean, u)
+		lt := make([]float64, n*n) // row j of Lᵀ is L e_j
+		e := make([]float64, n)
+		for j := 0; j < n; j++ {
+			e[j] = 1
+			ev.prior.ApplySqrt(lt[j*n:(j+1)*n], e)
+			e[j] = 0
+		}
+		ev.lib.Trsm(true, true, false, false, n, n, 1, r, n, lt, n)
+		z = lt
 	}
-	copy(inv.Mean, ev.prior.Mean())
-	v := inv.Std // accumulates the variances
+	mu0 := ev.prior.Mean()
+	for i := range inv.Mean {
+		inv.Mean[i] += mu0[i]
+	}
+	v := inv.Std
 	for k := 0; k < n; k++ {
-		g := ev.gt[k*n : (k+1)*n]
-		zk, dk := d[k]*ev.ct[k]/gs, d[k]
-		for i, gi := range g {
-			inv.Mean[i] += zk * gi
-			v[i] += dk * gi * gi
+		for i, zi := range z[k*n : (k+1)*n] {
+			v[i] += zi * zi
 		}
 	}
 	for i, vi := range v {
-		inv.Std[i] = math.Sqrt(math.Max(vi, 0))
+		v[i] = math.Sqrt(vi)
 	}
 	if fullCov {
-		y := make([]float64, n*n) // row k: √d_k g_k
-		for k := 0; k < n; k++ {
-			sk := math.Sqrt(d[k])
-			for i, gi := range ev.gt[k*n : (k+1)*n] {
-				y[k*n+i] = sk * gi
-			}
-		}
 		cov := make([]float64, n*n)
-		ev.lib.Syrk(true, n, n, 1, y, n, 0, cov, n)
+		ev.lib.Syrk(true, n, n, 1, z, n, 0, cov, n)
 		inv.Cov = mat.NewSymDense(n, cov)
 	}
 	return inv, nil
