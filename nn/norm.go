@@ -81,17 +81,7 @@ func (g *GroupNorm) forwardOne(_, task int) {
 	gs := sz / g.G
 	cpg := g.C / g.G
 	off := i*sz + k*gs
-	xs := g.x[off : off+gs]
-	var s float64
-	for _, v := range xs {
-		s += float64(v)
-	}
-	mu := s / float64(gs)
-	var v2 float64
-	for _, v := range xs {
-		d := float64(v) - mu
-		v2 += d * d
-	}
+	mu, v2 := meanVar(g.x[off : off+gs])
 	r := 1 / math.Sqrt(v2/float64(gs)+GroupNormEps)
 	g.rstd[task] = float32(r)
 	m32, r32 := float32(mu), float32(r)

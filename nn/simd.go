@@ -98,3 +98,28 @@ func expSub(row []float32, m float32) float32 {
 func hsum8(a []float32) float32 {
 	return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
+
+// meanVar returns the mean of x and Σ (x − mean)², both accumulated in
+// float64 (two passes).
+func meanVar(x []float32) (mu, ss float64) {
+	n := len(x)
+	v := 0
+	var s float64
+	if v = n &^ 7; v > 0 && haveSIMD() {
+		s = sumF64AVX(&x[0], v)
+	} else {
+		v = 0
+	}
+	for _, e := range x[v:] {
+		s += float64(e)
+	}
+	mu = s / float64(n)
+	if v > 0 {
+		ss = sqDevF64AVX(&x[0], v, mu)
+	}
+	for _, e := range x[v:] {
+		d := float64(e) - mu
+		ss += d * d
+	}
+	return mu, ss
+}

@@ -28,3 +28,13 @@ func gnBwdFinishAVX(ds, h *float32, n int, r, m1, m2 float32)
 //
 //go:noescape
 func expSubAVX(row *float32, n int, m float32, acc *[8]float32)
+
+// sumF64AVX returns Σ x in float64.
+//
+//go:noescape
+func sumF64AVX(x *float32, n int) float64
+
+// sqDevF64AVX returns Σ (x − mu)² in float64.
+//
+//go:noescape
+func sqDevF64AVX(x *float32, n int, mu float64) float64

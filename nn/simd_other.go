@@ -19,3 +19,9 @@ func gnBwdFinishAVX(ds, h *float32, n int, r, m1, m2 float32) {
 func expSubAVX(row *float32, n int, m float32, acc *[8]float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func sumF64AVX(x *float32, n int) float64 { panic("nn: no SIMD kernels on this platform") }
+
+func sqDevF64AVX(x *float32, n int, mu float64) float64 {
+	panic("nn: no SIMD kernels on this platform")
+}

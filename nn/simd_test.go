@@ -82,3 +82,28 @@ func TestRowKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestMeanVar checks the float64 mean and squared-deviation sums against a
+// plain float64 loop.
+func TestMeanVar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 5, 8, 13, 64, 1001} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(2 + rng.NormFloat64())
+		}
+		var s float64
+		for _, v := range x {
+			s += float64(v)
+		}
+		mu := s / float64(n)
+		var ss float64
+		for _, v := range x {
+			ss += (float64(v) - mu) * (float64(v) - mu)
+		}
+		gm, gs := meanVar(x)
+		if math.Abs(gm-mu) > 1e-12*math.Abs(mu) || math.Abs(gs-ss) > 1e-12*(1+ss) {
+			t.Fatalf("n=%d: meanVar = %v, %v want %v, %v", n, gm, gs, mu, ss)
+		}
+	}
+}

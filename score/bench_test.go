@@ -6,11 +6,16 @@ import (
 )
 
 func benchNet(b *testing.B, cfg Config, batch int, backward bool) {
+	benchNetMode(b, cfg, batch, backward, false)
+}
+
+func benchNetMode(b *testing.B, cfg Config, batch int, backward, infer bool) {
 	net, err := New(cfg, fastGemm(b), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer net.Close()
+	net.SetInference(infer)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
 	x := randVec(rng, batch*sz, 1)
@@ -42,6 +47,10 @@ func benchNet(b *testing.B, cfg Config, batch int, backward bool) {
 func BenchmarkForward64Batch1(b *testing.B)          { benchNet(b, DefaultConfig(), 1, false) }
 func BenchmarkForward64Batch32(b *testing.B)         { benchNet(b, DefaultConfig(), 32, false) }
 func BenchmarkForwardBackward64Batch16(b *testing.B) { benchNet(b, DefaultConfig(), 16, true) }
+
+// Inference mode (SetInference), as used when sampling.
+func BenchmarkInfer64Batch1(b *testing.B)  { benchNetMode(b, DefaultConfig(), 1, false, true) }
+func BenchmarkInfer64Batch32(b *testing.B) { benchNetMode(b, DefaultConfig(), 32, false, true) }
 
 // BenchmarkForward256Paper runs the NCSN++ 256×256 settings (slow: ~470
 // GFLOP per image).

@@ -66,7 +66,8 @@ type Net struct {
 	outConv        *nn.Conv2D
 
 	n        int
-	inferFwd bool // the last Forward ran in inference mode
+	inferFwd bool      // the last Forward ran in inference mode
+	out      []float32 // output of a chunked inference-mode Forward
 	xbuf     []float32
 	logs     []float32
 	hs       [][]float32
@@ -291,6 +292,26 @@ func (nt *Net) Forward(x, sigma []float32, batch int) []float32 {
 	}
 	nt.n = batch
 	nt.inferFwd = nt.e.Inference()
+	if c := nt.inferChunk(); nt.inferFwd && batch > c {
+		// Inference keeps nothing for Backward, so the batch can go through
+		// the network a few images at a time: their activations then stay
+		// in cache between layers. Outputs do not depend on the batch.
+		nt.out = grow(nt.out, batch*sz)
+		for k0 := 0; k0 < batch; k0 += c {
+			b := min(c, batch-k0)
+			copy(nt.out[k0*sz:], nt.forward(x[k0*sz:(k0+b)*sz], sigma[k0:k0+b], b))
+		}
+		return nt.out
+	}
+	return nt.forward(x, sigma, batch)
+}
+
+// inferChunk is the number of images an inference-mode Forward sends
+// through the network together: one per worker.
+func (nt *Net) inferChunk() int { return max(1, nt.e.Workers()) }
+
+func (nt *Net) forward(x, sigma []float32, batch int) []float32 {
+	sz := nt.cfg.Channels * nt.cfg.ImageSize * nt.cfg.ImageSize
 	nt.xbuf = grow(nt.xbuf, batch*sz)
 	copy(nt.xbuf, x)
 	nt.logs = grow(nt.logs, batch)
