@@ -199,7 +199,8 @@ func Steps(ctx context.Context, s Setup, o StepsOptions, dir string) (*StepsResu
 	return out, nil
 }
 
-// stepsPlots draws χ²_ν and RMSE against NFE, one series per sampler family.
+// stepsPlots draws χ²_ν and RMSE against NFE, one series per sampler
+// family, on logarithmic axes (a diverging sampler would flatten the rest).
 func stepsPlots(dir string, r *StepsResult) error {
 	type fam struct {
 		label string
@@ -240,11 +241,11 @@ func stepsPlots(dir string, r *StepsResult) error {
 	}
 	sub := fmt.Sprintf("%s, %d lenses × %d samples", r.Prior, r.Lenses, r.Samples)
 	if err := plot.CurveWith(join(dir, "steps_chi2.png"), "mean χ²/ν of samples vs cost — "+sub, "network evaluations (NFE)", "χ²/ν",
-		plot.CurveOptions{}, build(func(x StepsRow) float64 { return x.Chi2Nu })...); err != nil {
+		plot.CurveOptions{LogY: true}, build(func(x StepsRow) float64 { return x.Chi2Nu })...); err != nil {
 		return err
 	}
 	return plot.CurveWith(join(dir, "steps_rmse.png"), "RMSE of posterior mean vs cost — "+sub, "network evaluations (NFE)", "RMSE (mean − truth)",
-		plot.CurveOptions{}, build(func(x StepsRow) float64 { return x.RMSE })...)
+		plot.CurveOptions{LogY: true}, build(func(x StepsRow) float64 { return x.RMSE })...)
 }
 
 // sortXY sorts the pairs by x (insertion sort; a handful of points).
