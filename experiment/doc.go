@@ -8,7 +8,8 @@
 // # Setup and simulated observations
 //
 // Setup carries the prior and its VE schedule, the validation galaxies
-// (images never used in training, peak-normalised to 1) and the geometry:
+// (images never used in training, peak-normalised to 1; Galaxies converts
+// train.Dataset.Val) and the geometry:
 // by default a 64×64 source of 0.03″ pixels (1.92″ field), a 64×64
 // observation of 0.078125″ pixels (5″ field), rays traced on a 2×2
 // sub-grid and a Gaussian PSF of FWHM 0.12″. At other sizes the fields of

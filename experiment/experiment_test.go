@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/lenscore/lenscore/diag"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/sde"
+	"github.com/lenscore/lenscore/train"
 )
 
 // blob is a smooth elliptical Gaussian source of peak 1 on an n×n grid.
@@ -404,8 +406,8 @@ func TestSetupErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Coverage(ctx, s, CoverageOptions{Lenses: 3, Samples: 2, Steps: 5}, t.TempDir()); err == nil {
-		t.Error("cancelled context ignored")
+	if _, err := Coverage(ctx, s, CoverageOptions{Lenses: 3, Samples: 2, Steps: 5}, t.TempDir()); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: got %v", err)
 	}
 	np := s
 	np.Prior = notGaussian{s.Prior}
@@ -420,4 +422,20 @@ type notGaussian struct{ p posterior.Prior }
 func (g notGaussian) Dim() int { return g.p.Dim() }
 func (g notGaussian) Score(dst, x []float64, n int, t float64) error {
 	return g.p.Score(dst, x, n, t)
+}
+
+func TestGalaxies(t *testing.T) {
+	imgs := []train.Image{
+		{Name: "a", Pix: []float32{0, 0.5, 2, 1}},
+		{Name: "dark", Pix: []float32{0, -1, 0, 0}},
+		{Name: "b", Pix: []float32{4, 1, 0, 2}},
+		{Name: "c", Pix: []float32{1, 1, 1, 1}},
+	}
+	g, n := Galaxies(imgs, 2)
+	if !reflect.DeepEqual(n, []string{"a", "b"}) {
+		t.Fatalf("names %v", n)
+	}
+	if !reflect.DeepEqual(g, [][]float64{{0, 0.25, 1, 0.5}, {1, 0.25, 0, 0.5}}) {
+		t.Errorf("images %v", g)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/sde"
+	"github.com/lenscore/lenscore/train"
 )
 
 // Default geometry: a 64×64 source of 0.03″ pixels (1.92″ field) seen in a
@@ -391,3 +392,29 @@ func checkCtx(ctx context.Context, stage string) error {
 }
 
 func join(dir, name string) string { return filepath.Join(dir, name) }
+
+// Galaxies converts dataset images (e.g. train.Dataset.Val, which is never
+// trained on) to float64 sources scaled to peak 1, with their names. It
+// skips images without a positive pixel and returns at most limit images
+// (all when limit ≤ 0).
+func Galaxies(imgs []train.Image, limit int) (gals [][]float64, names []string) {
+	for _, im := range imgs {
+		if limit > 0 && len(gals) == limit {
+			break
+		}
+		peak := 0.0
+		for _, v := range im.Pix {
+			peak = math.Max(peak, float64(v))
+		}
+		if !(peak > 0) || math.IsInf(peak, 0) {
+			continue
+		}
+		x := make([]float64, len(im.Pix))
+		for i, v := range im.Pix {
+			x[i] = float64(v) / peak
+		}
+		gals = append(gals, x)
+		names = append(names, im.Name)
+	}
+	return gals, names
+}
