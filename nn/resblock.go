@@ -21,14 +21,21 @@ type ResBlock struct {
 	Dense           *Linear
 	Skip            *Conv2D // nil when Cin == Cout
 
+	e        *Engine
 	n        int
 	x, y, dx []float32
 	dh, dtmp []float32
+	s, h, g  []float32 // operands of the elementwise passes below
+	dy       []float32
+	resFwd   func(w, t int)
+	resBwd0  func(w, t int)
+	resBwd1  func(w, t int)
 }
 
 // NewResBlock returns a residual block; tdim is the time-embedding size.
 func NewResBlock(e *Engine, name string, cin, cout, h, w, tdim int) *ResBlock {
-	r := &ResBlock{Cin: cin, Cout: cout, H: h, W: w}
+	r := &ResBlock{Cin: cin, Cout: cout, H: h, W: w, e: e}
+	r.resFwd, r.resBwd0, r.resBwd1 = r.residualFwd, r.scaleDy, r.sumAndAdd
 	r.Norm0 = NewGroupNorm(e, name+".norm0", cin, h*w, Groups(cin), true)
 	r.Conv0 = NewConv2D(e, name+".conv0", cin, cout, h, w, 3, 1, 1)
 	r.Dense = NewLinear(e, name+".dense", tdim, cout)
@@ -85,10 +92,40 @@ func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
 		s = r.Skip.Forward(x, n)
 	}
 	r.y = grow(r.y, n*r.Cout*hw)
-	for j := range r.y {
-		r.y[j] = (s[j] + h[j]) * math.Sqrt2 / 2
-	}
+	r.s, r.h = s, h
+	r.e.RunDynamic(n*r.Cout, r.resFwd)
+	r.s, r.h = nil, nil
 	return r.y
+}
+
+// The elementwise passes run as (image, channel) tasks writing disjoint
+// ranges, so they are parallel and independent of the worker count.
+
+func (r *ResBlock) residualFwd(_, t int) {
+	hw := r.H * r.W
+	y := r.y[t*hw : (t+1)*hw]
+	s, h := r.s[t*hw:(t+1)*hw], r.h[t*hw:(t+1)*hw]
+	for j := range y {
+		y[j] = (s[j] + h[j]) * math.Sqrt2 / 2
+	}
+}
+
+func (r *ResBlock) scaleDy(_, t int) {
+	hw := r.H * r.W
+	d, dy := r.dh[t*hw:(t+1)*hw], r.dy[t*hw:(t+1)*hw]
+	for j := range d {
+		d[j] = dy[j] * math.Sqrt2 / 2
+	}
+}
+
+// sumAndAdd: dtmp[t] = Σ g over the channel's pixels (dL/d(Dense output)).
+func (r *ResBlock) sumAndAdd(_, t int) {
+	hw := r.H * r.W
+	var s float32
+	for _, v := range r.g[t*hw : (t+1)*hw] {
+		s += v
+	}
+	r.dtmp[t] = s
 }
 
 // Backward takes dL/dy, accumulates parameter gradients, adds dL/dt into
@@ -96,18 +133,14 @@ func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
 func (r *ResBlock) Backward(dy, dt []float32) []float32 {
 	n, hw := r.n, r.H*r.W
 	r.dh = grow(r.dh, n*r.Cout*hw)
-	for j := range r.dh {
-		r.dh[j] = dy[j] * math.Sqrt2 / 2
-	}
+	r.dy = dy
+	r.e.RunDynamic(n*r.Cout, r.resBwd0)
+	r.dy = nil
 	g := r.Norm1.Backward(r.Conv1.Backward(r.dh))
 	r.dtmp = grow(r.dtmp, n*r.Cout)
-	for i := 0; i < n*r.Cout; i++ {
-		var s float32
-		for _, v := range g[i*hw : (i+1)*hw] {
-			s += v
-		}
-		r.dtmp[i] = s
-	}
+	r.g = g
+	r.e.RunDynamic(n*r.Cout, r.resBwd1)
+	r.g = nil
 	for j, v := range r.Dense.Backward(r.dtmp) {
 		dt[j] += v
 	}
