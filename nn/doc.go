@@ -20,20 +20,43 @@
 // call for a batch size and reused, so steady-state calls do not allocate;
 // backward-only buffers are allocated on the first Backward.
 //
-// Convolutions are im2col + GEMM per image (1×1 stride-1 convolutions skip
-// im2col); large images are processed in bands of output rows to bound the
-// scratch memory. Attention materialises the P×P attention matrix per image.
+// Convolutions are im2col + GEMM on bands of output rows of about 512
+// pixels (at least two bands for images of 256 pixels or more; 1×1 stride-1
+// convolutions skip im2col). The band size depends only on the layer's
+// shape. The backward of a "same" 3×3 stride-1 convolution computes dx as
+// the convolution of dy with the flipped, transposed kernel, so bands write
+// disjoint rows of dx; strided convolutions use col2im per image. The bias
+// (and ResBlock's time embedding, via Conv2D.Extra) initialises the GEMM's
+// output. Attention materialises the P×P attention matrix per image.
 //
 // # Parallelism
 //
 // An Engine owns the Gemm and a fixed pool of Workers (default GOMAXPROCS)
-// goroutines. Per-image work is split over workers in static contiguous
-// chunks; each worker has its own scratch (shared by all layers, which run
-// one after another) and its own parameter-gradient accumulators, which are
-// added into Param.Grad in worker order after the layer's backward. Outputs
-// therefore do not depend on the worker count at all, and gradients are
-// bitwise reproducible for a given worker count and batch size. Dense layers
-// on n×D vectors are one GEMM for the whole batch.
+// goroutines. Work is cut into tasks that depend only on the batch and the
+// layer's shape — (image, band) for convolutions, (image, group) for
+// GroupNorm, (image, channel) for elementwise passes, images for attention —
+// so that a single image keeps every worker busy. Forward passes hand tasks
+// out dynamically (Engine.RunDynamic: a worker slowed by other load takes
+// fewer), which is safe because each task writes its own part of the output;
+// backward passes use a static contiguous split (Engine.Run) because each
+// worker has its own parameter-gradient accumulators, added into Param.Grad
+// in worker order. Each worker also has scratch buffers shared by all layers,
+// which run one after another. Outputs therefore do not depend on the worker
+// count or on how the batch is split (the dense layers of the time embedding
+// multiply row by row for that reason), and gradients are bitwise
+// reproducible for a given worker count and batch size.
+//
+// Engine.SetInference makes Forward skip storing what only Backward needs
+// (GroupNorm's x̂ and SiLU gates); outputs are unchanged bit for bit.
+//
+// # Vector kernels
+//
+// On amd64 with AVX2 and FMA, the GroupNorm+SiLU passes (forward and
+// backward), GroupNorm's float64 statistics and the softmax exponentials use
+// the assembly of simd_amd64.s; elsewhere (or with the purego build tag) the
+// same formulas run in Go. Both use the float32 exponential of expf
+// (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
+// rounding; which path runs depends only on the CPU.
 //
 // # Initialisation
 //

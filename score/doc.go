@@ -59,6 +59,11 @@
 //
 // All layers reuse buffers allocated on the first call for a batch size, so
 // Forward and Backward do not allocate in steady state. Work is split over
-// Config.Workers goroutines (default GOMAXPROCS) by image; outputs do not
-// depend on the worker count.
+// Config.Workers goroutines (default GOMAXPROCS) in tasks smaller than an
+// image (bands of rows, normalisation groups; see package nn), so a batch of
+// one uses every worker; outputs do not depend on the worker count or on how
+// a batch is split into calls. SetInference(true) (for sampling) keeps no
+// activations for Backward and sends the batch through the network Workers
+// images at a time, which keeps activations in cache; its outputs are
+// identical to training mode.
 package score
