@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/lenscore/lenscore/experiment"
+	"github.com/lenscore/lenscore/train"
+)
+
+var experimentNames = []string{"fig1", "fig2", "coverage", "steps", "prior-vs-data"}
+
+func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
+	synopsis := "fig1|fig2|coverage|steps|prior-vs-data|all [--model M | --prior grf] [--out DIR]"
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := newFlags(env, "experiment", synopsis)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fs.Usage()
+			return nil
+		}
+		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
+		fs.Usage()
+		return errUsage
+	}
+	name, args := args[0], args[1:]
+	names := []string{name}
+	if name == "all" {
+		names = experimentNames
+	} else if !contains(experimentNames, name) {
+		return fmt.Errorf("unknown experiment %q (want %s or all)", name, strings.Join(experimentNames, ", "))
+	}
+	fs := newFlags(env, "experiment "+name, synopsis)
+	out := fs.String("out", "experiments", "output directory (one sub-folder per experiment)")
+	model := fs.String("model", defaultModel, "trained prior (used when --prior is network or auto and the file exists)")
+	kind := fs.String("prior", "auto", "auto (network if --model exists, else the built-in grf), network or grf")
+	data := fs.String("data", defaultTrainData, "galaxy folders; their validation split supplies the test galaxies")
+	exclude := fs.String("exclude", demoGalaxy, "image names never used")
+	batch := fs.Int("batch", 16, "images per network call")
+	samples := fs.Int("samples", 0, "posterior samples per lens (0: each experiment's default)")
+	lenses := fs.Int("lenses", 0, "lenses for coverage (default 50) and steps (default 4)")
+	steps := fs.Int("steps", 0, "reverse-time steps (0: technique 2)")
+	sampler := fs.String("sampler", "em", "em or pc")
+	denoise := fs.Bool("denoise", false, "final Tweedie denoising step")
+	sigmaN := fs.Float64("sigma-n", 0, "noise σ_n as a fraction of the noise-free image's peak (0: 0.02)")
+	galaxy := fs.Int("galaxy", 0, "index of the validation galaxy for fig1")
+	seed := fs.Uint64("seed", 1, "seed")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *sampler != "em" && *sampler != "pc" {
+		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
+	}
+	pr, err := demoPrior(*model, *kind, 64, *batch)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","))
+	if err != nil {
+		return fmt.Errorf("loading validation galaxies: %w", err)
+	}
+	gals, gnames := experiment.Galaxies(ds.Val, 0)
+	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames,
+		Seed: *seed, Progress: env.stderr}
+	fmt.Fprintf(env.stderr, "prior %s; %d validation galaxies; gemm %s\n", pr.Name, len(gals), backendLine())
+	for _, n := range names {
+		dir := filepath.Join(*out, n)
+		if err := checkOutDir(dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stderr, "== experiment %s → %s\n", n, dir)
+		var summary string
+		switch n {
+		case "fig1":
+			r, err := experiment.Fig1(ctx, setup, experiment.Fig1Options{Galaxy: *galaxy, SigmaN: *sigmaN, Samples: *samples, Steps: *steps, Sampler: *sampler, Denoise: *denoise}, dir)
+			if err != nil {
+				return err
+			}
+			summary = fmt.Sprintf("χ²_ν per sample %s (mean of samples %.3f, of the posterior mean %.3f, exact-model spread ±%.3f); ρ(mean, truth) %.3f",
+				fmtFloats(r.Chi2Nu), r.Chi2NuAvg, r.Chi2NuMean, r.Chi2NuStd, r.Pearson)
+		case "fig2":
+			r, err := experiment.Fig2(ctx, setup, experiment.Fig2Options{Samples: *samples, Steps: *steps, Sampler: *sampler, Denoise: *denoise}, dir)
+			if err != nil {
+				return err
+			}
+			var parts []string
+			for _, l := range r.Levels {
+				parts = append(parts, fmt.Sprintf("σ_n=%.3g: ρ(sample)=%.3f ρ(mean)=%.3f", l.SigmaN, l.PearsonSample, l.PearsonMean))
+			}
+			summary = strings.Join(parts, "; ")
+		case "coverage":
+			r, err := experiment.Coverage(ctx, setup, experiment.CoverageOptions{Lenses: *lenses, Samples: *samples, Steps: *steps, SigmaN: *sigmaN, Sampler: *sampler, Denoise: *denoise}, dir)
+			if err != nil {
+				return err
+			}
+			summary = fmt.Sprintf("TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f (%.1f Monte Carlo σ)", r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, r.MaxDevInSigma)
+		case "steps":
+			r, err := experiment.Steps(ctx, setup, experiment.StepsOptions{Lenses: *lenses, Samples: *samples, SigmaN: *sigmaN}, dir)
+			if err != nil {
+				return err
+			}
+			summary = fmt.Sprintf("technique-2 N = %d; cheapest configuration within tolerance: %s", r.N, r.CheapestName)
+		case "prior-vs-data":
+			if _, err := experiment.PriorVsData(ctx, setup, experiment.PriorVsDataOptions{Samples: *samples, Steps: *steps, Sampler: *sampler}, dir); err != nil {
+				return err
+			}
+			summary = "see prior_vs_data.json"
+		}
+		fmt.Fprintf(env.stdout, "%s: %s\n", n, summary)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
