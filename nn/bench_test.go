@@ -69,3 +69,19 @@ func BenchmarkAttention16(b *testing.B) {
 	}
 	b.ReportMetric(float64(a.Flops())*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkIm2col times the im2col of one 32-channel 64×64 image for a 3×3
+// "same" convolution, band by band.
+func BenchmarkIm2col(b *testing.B) {
+	e := NewEngine(NaiveGemm{}, 1)
+	defer e.Close()
+	c := NewConv2D(e, "c", 32, 32, 64, 64, 3, 1, 1)
+	x := make([]float32, 32*64*64)
+	col := make([]float32, 32*9*c.tileRows*c.Wo)
+	b.SetBytes(int64(4 * 9 * len(x)))
+	for b.Loop() {
+		for r0 := 0; r0 < c.Ho; r0 += c.tileRows {
+			c.im2col(x, col, r0, min(c.Ho, r0+c.tileRows))
+		}
+	}
+}
