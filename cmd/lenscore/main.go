@@ -39,6 +39,7 @@ func commands() []command {
 		{"sample", "draw posterior samples of the source given an observation", runSample},
 		{"invert", "exact linear inversion with a Gaussian prior (mean, std, evidence)", runInvert},
 		{"train", "train the score-based prior on a folder of galaxy images", runTrain},
+		{"loss-curve", "plot the training and validation loss of a training run", runLossCurve},
 		{"prior-sample", "draw unconditional samples from a trained prior", runPriorSample},
 		{"prepare", "turn a galaxy picture (PNG or FITS) into a normalised source image", runPrepare},
 		{"fit-grf", "fit a Gaussian random field prior to galaxy images", runFitGRF},
