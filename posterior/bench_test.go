@@ -7,12 +7,16 @@ import (
 	"testing"
 )
 
-// csrOp is a random sparse operator in CSR form (nnz per row fixed).
+// csrOp is a random sparse operator in CSR form (nnz per row fixed). Like
+// lens.Operator it also stores Aᵀ in CSR form, so Adjoint is a gather.
 type csrOp struct {
 	m, n   int
 	rowPtr []int
 	col    []int
 	val    []float64
+	tPtr   []int
+	tCol   []int
+	tVal   []float64
 }
 
 func randomCSR(m, n, perRow int, seed uint64) *csrOp {
@@ -24,6 +28,22 @@ func randomCSR(m, n, perRow int, seed uint64) *csrOp {
 			o.val = append(o.val, r.Float64()/float64(perRow))
 		}
 		o.rowPtr[i+1] = len(o.col)
+	}
+	o.tPtr = make([]int, n+1)
+	for _, j := range o.col {
+		o.tPtr[j+1]++
+	}
+	for j := 0; j < n; j++ {
+		o.tPtr[j+1] += o.tPtr[j]
+	}
+	o.tCol, o.tVal = make([]int, len(o.col)), make([]float64, len(o.col))
+	next := append([]int(nil), o.tPtr[:n]...)
+	for i := 0; i < m; i++ {
+		for p := o.rowPtr[i]; p < o.rowPtr[i+1]; p++ {
+			q := next[o.col[p]]
+			o.tCol[q], o.tVal[q] = i, o.val[p]
+			next[o.col[p]]++
+		}
 	}
 	return o
 }
@@ -39,11 +59,12 @@ func (o *csrOp) Apply(dst, x []float64) {
 	}
 }
 func (o *csrOp) Adjoint(dst, r []float64) {
-	clear(dst)
-	for i := 0; i < o.m; i++ {
-		for p := o.rowPtr[i]; p < o.rowPtr[i+1]; p++ {
-			dst[o.col[p]] += o.val[p] * r[i]
+	for j := 0; j < o.n; j++ {
+		var s float64
+		for p := o.tPtr[j]; p < o.tPtr[j+1]; p++ {
+			s += o.tVal[p] * r[o.tCol[p]]
 		}
+		dst[j] = s
 	}
 }
 
@@ -66,7 +87,7 @@ func BenchmarkStepPerChain(b *testing.B) {
 	lik, _ := NewConvolved(op, y, []float64{0.1}, nil, testVE.Sigma)
 	for _, chains := range []int{1, 16} {
 		b.Run(fmt.Sprintf("chains=%d", chains), func(b *testing.B) {
-			s, err := newSampler(zeroPrior{n}, lik, testVE, Options{Chains: chains, Steps: 1 << 30})
+			s, err := newSampler(zeroPrior{n}, lik, testVE, Options{Chains: chains, Steps: b.N + 1})
 			if err != nil {
 				b.Fatal(err)
 			}

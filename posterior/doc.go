@@ -76,16 +76,38 @@
 //	Σ_post = (AᵀWA + C⁻¹/a²)⁻¹,   μ_post = μ₀ + Σ_post AᵀW (y − Aμ₀),
 //	log p(y|a) = −½ [rᵀ(N + a²ACAᵀ)⁻¹r + log det(N + a²ACAᵀ) + M log 2π],
 //
-// r = y − Aμ₀ over the M kept pixels. NewEvidence forms B̃ = LᵀAᵀWAL from
-// the operator's (sparse) columns and tridiagonalises it once, B̃ = QTQᵀ.
-// Then det(N + a²ACAᵀ) = det N · det(I + a²T) and, by Woodbury,
-// rᵀ(N + a²ACAᵀ)⁻¹r = rᵀWr − a² c̃ᵀ(I + a²T)⁻¹c̃ with c̃ = QᵀLᵀAᵀWr: each
-// evidence evaluation is an O(N) tridiagonal LDLᵀ, and the maximiser over
-// log a is found on a grid refined by golden section. The posterior at a is
-// μ_post = μ₀ + LQ(T + I/a²)⁻¹c̃, Σ_post = LQ(T + I/a²)⁻¹QᵀLᵀ (per-pixel
-// variances in O(N²)). For an isotropic prior L = s I and no dense product
-// is needed; N = 4096 took ≈ 5 CPU-minutes (8.4 min wall on a loaded
-// 2-core machine), dominated by the Householder tridiagonalisation.
+// r = y − Aμ₀ over the M kept pixels. With B̃ = LᵀAᵀWAL and
+// c = LᵀAᵀWr, det(N + a²ACAᵀ) = det N · det(I + a²B̃) and, by Woodbury,
+// rᵀ(N + a²ACAᵀ)⁻¹r = rᵀWr − a² cᵀ(I + a²B̃)⁻¹c. NewEvidence forms B̃
+// (s²AᵀWA from the operator's sparse rows for an isotropic prior; otherwise
+// (W^½AL)(W^½AL)ᵀ by one SYRK, L applied through ApplySqrt) and reduces the
+// bordered matrix [0 cᵀ; c B̃] to tridiagonal form by Householder
+// reflections (LAPACK dsytrd via package linalg). The first reflection maps
+// c onto ‖c‖e₁, so the result is [0 ‖c‖; ‖c‖ T̃] with B̃ = QT̃Qᵀ and
+// Qe₁ = c/‖c‖ — the Lanczos process started from c, computed stably — and
+//
+//	det(I + a²B̃) = det(I + a²T̃),   cᵀ(I + a²B̃)⁻¹c = ‖c‖² e₁ᵀ(I + a²T̃)⁻¹e₁,
+//
+// both from one O(N) LDLᵀ pass; Q is never formed. The maximiser over log a
+// is found on a grid refined by golden section. The posterior at a uses the
+// Cholesky factorisation M = B̃ + I/a² = RRᵀ: μ_post = μ₀ + LM⁻¹c and
+// Σ_post = ZᵀZ with Z = R⁻¹Lᵀ (dtrtri for an isotropic prior, dtrsm
+// otherwise), so per-pixel variances are squared column norms of Z.
+//
+// Cost at N = 4096 (64² sources, 65k-non-zero operator) on the loaded
+// 2-core test machine (load ≈ 9): 26 s wall for Invert with an isotropic
+// prior, 33 s with a GRF prior, against 505 s for the former gonum
+// tridiagonalisation that also formed Q (and 62 s for a full dsyevd
+// eigendecomposition). dsytrd, half of whose (4/3)N³ flops are
+// memory-bound matrix–vector products, dominates. Memory: B̃ is kept for the
+// posterior and its bordered copy is overwritten by dsytrd (134 MB each);
+// the posterior adds one N×N array (two for a non-isotropic prior) and
+// Σ_post if requested. Exact (the validation likelihood) eigendecomposes
+// Σ_post and, unless the prior is an IsoGaussian, Σ₀ with LAPACK dsyevd,
+// whose workspace is 2N² floats; it keeps Vᵀ (134 MB) per covariance.
+// OpenBLAS runs these calls on GOMAXPROCS threads and restores its
+// process-wide thread count afterwards (package linalg); without OpenBLAS,
+// or with LENSCORE_LINALG=go, gonum is used and N = 4096 takes minutes.
 //
 // # Reproducibility
 //
@@ -93,7 +115,8 @@
 // and draws, in this order: N(0,1)·dim for x(1); then per step dim normals
 // for the predictor (none in the last step) and dim per corrector. The prior
 // is called once per step on the whole batch and the likelihood per chain
-// from a pool of goroutines, so sample k of a seed is bitwise identical for
+// from a pool of goroutines (called directly, without goroutines, for one
+// chain or one worker), so sample k of a seed is bitwise identical for
 // any batch size, worker count or GOMAXPROCS — provided the prior's score
 // of one image does not depend on the rest of the batch (true of the
 // analytic priors; a network must also be batch-invariant for this).

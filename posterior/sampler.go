@@ -249,14 +249,15 @@ func (s *sampler) work(j job) {
 	n := s.n
 	for c := lo; c < hi; c++ {
 		x, sp, sl := s.x[c*n:(c+1)*n], s.sp[c*n:(c+1)*n], s.sl[c*n:(c+1)*n]
+		// The total score is sl + sp (prior only: sp), summed inside each
+		// update loop rather than in a separate pass.
 		if s.lik != nil {
 			s.lik.Score(sl, x, j.t, s.scratch[j.w])
-			for i := range sl {
-				sl[i] += sp[i]
-			}
 		} else {
-			copy(sl, sp)
+			clear(sl)
 		}
+		sl = sl[:len(x)]
+		sp = sp[:len(x)]
 		r := s.rngs[c]
 		switch j.kind {
 		case jobPredict:
@@ -264,19 +265,21 @@ func (s *sampler) work(j job) {
 			if j.noise > 0 {
 				g := j.noise * s.opt.noiseFactor
 				for i := range x {
-					x[i] += d*sl[i] + g*r.NormFloat64()
+					x[i] += d*(sl[i]+sp[i]) + g*r.NormFloat64()
 				}
 			} else {
 				for i := range x {
-					x[i] += d * sl[i]
+					x[i] += d * (sl[i] + sp[i])
 				}
 			}
 		case jobCorrect:
 			z := s.zbuf[j.w]
+			z = z[:len(x)]
 			var zz, ss float64
 			for i := range z {
 				z[i] = r.NormFloat64()
 				zz += z[i] * z[i]
+				sl[i] += sp[i]
 				ss += sl[i] * sl[i]
 			}
 			eps := 0.0
@@ -289,7 +292,7 @@ func (s *sampler) work(j job) {
 			}
 		case jobDenoise:
 			for i := range x {
-				x[i] += j.drift * sl[i]
+				x[i] += j.drift * (sl[i] + sp[i])
 			}
 		}
 	}
