@@ -4,17 +4,19 @@
 //
 //	A = V Λ Vᵀ,  Λ = diag(w_0 ≤ … ≤ w_{n−1}),  VᵀV = I,
 //
-// the Cholesky factorisation A = L Lᵀ (L lower triangular), the product
+// the Householder tridiagonalisation T = QᵀAQ (Q e₀ = e₀, Q not formed),
+// the Cholesky factorisation A = L Lᵀ (L lower triangular), the inverse of a
+// lower triangular matrix, the product
 // C = α op(A) op(B) + β C, the symmetric rank-k update C = α op(A)op(A)ᵀ + βC
 // and the triangular solve op(T) X = α B.
 //
 // # Back-ends
 //
-// New returns OpenBLAS (LAPACK dsyevd_, dpotrf_ and BLAS dgemm_, dsyrk_,
-// dtrsm_ of a system libopenblas, loaded at run time with purego, so the
+// New returns OpenBLAS (LAPACK dsyevd_, dsytrd_, dpotrf_, dtrtri_ and BLAS
+// dgemm_, dsyrk_, dtrsm_ of a system libopenblas, loaded at run time with purego, so the
 // module builds without cgo) when it loads, and gonum (lapack/gonum Dsyev and
 // Dpotrf, blas/gonum) otherwise; the environment variable LENSCORE_LINALG=go
-// forces gonum. The Fortran routines are called by pointer with every
+// forces gonum (Dsyev, Dsytrd, Dpotrf, Dtrtri). The Fortran routines are called by pointer with every
 // argument passed by reference from one reused argument block, plus the
 // hidden CHARACTER lengths gfortran appends.
 //
