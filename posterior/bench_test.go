@@ -155,3 +155,27 @@ func BenchmarkInvert64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExact64: the setup of the exact-likelihood validation at 64²
+// with an isotropic prior: Invert with the dense Σ_post, then NewExact (one
+// dsyevd of Σ_post; the isotropic Σ₀ needs none).
+func BenchmarkExact64(b *testing.B) {
+	n := 64 * 64
+	op := randomCSR(n, n, 16, 1)
+	r := rand.New(rand.NewPCG(1, 2))
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = r.NormFloat64()
+	}
+	iso, _ := NewIsoGaussian(make([]float64, n), 1, testVE.Sigma)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		inv, err := Invert(op, y, []float64{0.1}, iso, InvertOptions{Scale: 1, FullCov: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := NewExact(&Gaussian{Mean: inv.Mean, Cov: inv.Cov}, iso, testVE.Sigma); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
