@@ -214,7 +214,7 @@ def median_ms(fn, reps, warmup):
         fn()
         ts.append((time.perf_counter() - t0) * 1e3)
         cs.append((time.process_time() - c0) * 1e3)
-    return statistics.median(ts), statistics.median(cs)
+    return statistics.median(ts), statistics.median(cs), min(ts)
 
 
 def log(*a):
@@ -336,6 +336,7 @@ def main():
     ap.add_argument("--fwd-variants", default="", help="comma list overriding the forward variants")
     ap.add_argument("--params-only", action="store_true", help="print the parameter count and exit")
     ap.add_argument("--check", default="", help="compare with lenscore's output (prefix of netbench's files)")
+    ap.add_argument("--only", default="fwd1,fwd32,train", help="comma list of measurements: fwd1, fwd32, train")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -375,12 +376,19 @@ def main():
 
     def summary(res, batch):
         best = min(res, key=lambda k: res[k][0])
-        ms, cpu = res[best]
+        ms, cpu, mn = res[best]
         return {"variants_ms": {k: v[0] for k, v in res.items()}, "variants_cpu_ms": {k: v[1] for k, v in res.items()},
-                "best": best, "ms": ms, "ms_per_image": ms / batch, "cpu_ms": cpu}
+                "variants_min_ms": {k: v[2] for k, v in res.items()},
+                "best": best, "ms": ms, "ms_per_image": ms / batch, "cpu_ms": cpu, "min_ms": mn}
+
+    only = set(args.only.split(","))
+    if not only <= {"fwd1", "fwd32", "train"}:
+        sys.exit(f"torch_ncsnpp: --only takes fwd1, fwd32, train; got {args.only}")
 
     model.eval()
     for batch in (1, 32):
+        if f"fwd{batch}" not in only:
+            continue
         # Batch 1 is cheap: more repetitions. Batch 32 costs ~100 GFLOP a call.
         reps, warm = (4 * args.reps, 3 * args.warmup) if batch == 1 else (max(3, args.reps // 2 + 1), 1)
         res = {}
@@ -391,13 +399,14 @@ def main():
 
     model.train()
     res = {}
-    for name, cl, foreach in train_variants:
+    for name, cl, foreach in (train_variants if "train" in only else []):
         step = train_step_fn(model, 16, cl, foreach)
         key = f"{name}{'_adam_foreach' if foreach else ''}"
         res[key] = median_ms(step, max(3, args.reps // 2 + 1), 1)
         log(f"train  b16 {key:30s} {res[key][0]:9.2f} ms  (cpu {res[key][1]:9.2f} ms)")
         model.to(memory_format=torch.contiguous_format)
-    out["train"]["b16"] = summary(res, 16)
+    if res:
+        out["train"]["b16"] = summary(res, 16)
     print(json.dumps(out, indent=1))
 
 
