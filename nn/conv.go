@@ -39,6 +39,7 @@ type Conv2D struct {
 	flip                      bool    // backward via the flipped kernel
 	tconv                     *Conv2D // geometry of that transposed convolution
 	wflip                     []float32
+	wU                        []float32 // Winograd-transformed weights (see winograd.go)
 
 	// Extra, if set before Forward, holds n×Cout values added to the
 	// output of channel o of image i on top of the bias (ResBlock's time
@@ -50,6 +51,7 @@ type Conv2D struct {
 	extra    []float32
 	dy, dx   []float32
 	fwd, bwd func(w, i int)
+	wwt      func(w, o int)
 }
 
 // NewConv2D returns a convolution for inputs of Cin×h×w with zero weights;
@@ -64,6 +66,11 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 		c.flip = true
 		c.tconv = newConvGeom(cout, cin, h, w, k, 1, pad)
 		c.wflip = make([]float32, cin*cout*k*k)
+	}
+	if c.useWinograd() {
+		c.wU = make([]float32, 16*cout*cin)
+		c.wwt = c.winoWeightsRow
+		c.setTileRows(c.tileRows)
 	}
 	c.fwd, c.bwd = c.forwardOne, c.backwardBand
 	if !c.direct && !c.flip {
@@ -88,6 +95,9 @@ func newConvGeom(cin, cout, h, w, k, stride, pad int) *Conv2D {
 
 // setTileRows changes the band height (tests use it to exercise bands).
 func (c *Conv2D) setTileRows(r int) {
+	if c.wU != nil {
+		r += r % 2 // Winograd bands hold whole 2×2 tiles
+	}
 	c.tileRows = max(1, min(c.Ho, r))
 	c.nb = (c.Ho + c.tileRows - 1) / c.tileRows
 	if c.tconv != nil {
@@ -115,6 +125,9 @@ func (c *Conv2D) Forward(x []float32, n int) []float32 {
 	c.x, c.n = x, n
 	c.extra, c.Extra = c.Extra, nil
 	c.y = grow(c.y, n*c.Cout*c.Ho*c.Wo)
+	if c.wU != nil {
+		c.winoWeights()
+	}
 	c.e.RunDynamic(n*c.nb, c.fwd)
 	return c.y
 }
@@ -128,6 +141,10 @@ func (c *Conv2D) band(t int) (i, r0, r1 int) {
 
 func (c *Conv2D) forwardOne(w, t int) {
 	i, r0, r1 := c.band(t)
+	if c.wU != nil {
+		c.winoBand(w, i, r0, r1)
+		return
+	}
 	P := c.Ho * c.Wo
 	T := (r1 - r0) * c.Wo
 	ckk := c.Cin * c.K * c.K

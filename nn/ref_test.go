@@ -88,9 +88,13 @@ func TestConvReference(t *testing.T) {
 		e := testEngine(workers)
 		for _, tc := range []struct{ cin, cout, h, w, k, s, p int }{
 			{3, 5, 7, 6, 3, 1, 1}, {4, 2, 8, 8, 3, 2, 1}, {6, 4, 5, 5, 1, 1, 0}, {2, 3, 9, 7, 3, 2, 0}, {3, 3, 6, 6, 3, 1, 2},
+			{16, 5, 8, 6, 3, 1, 1}, {24, 7, 4, 10, 3, 1, 1}, // Winograd
 		} {
 			c := NewConv2D(e, "c", tc.cin, tc.cout, tc.h, tc.w, tc.k, tc.s, tc.p)
 			c.Init(1, rng)
+			if want := tc.cin >= 16; c.useWinograd() != want || (c.wU != nil) != want {
+				t.Fatalf("%+v: Winograd forward = %v, want %v", tc, c.useWinograd(), want)
+			}
 			randomizeParams([]*Param{c.Bias}, rng, 1)
 			n := 4
 			x := randVec(rng, n*tc.cin*tc.h*tc.w, 1)

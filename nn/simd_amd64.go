@@ -38,3 +38,13 @@ func sumF64AVX(x *float32, n int) float64
 //
 //go:noescape
 func sqDevF64AVX(x *float32, n int, mu float64) float64
+
+// bt4AVX: y0 = x0 − x2, y1 = x1 + x2, y2 = x2 − x1, y3 = x1 − x3 (Winograd Bᵀ).
+//
+//go:noescape
+func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
+
+// at4AVX: u = x0 + x1 + x2, w = x1 − x2 − x3 (Winograd Aᵀ).
+//
+//go:noescape
+func at4AVX(x0, x1, x2, x3, u, w *float32, n int)

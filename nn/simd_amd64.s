@@ -209,6 +209,66 @@ sqloop:
 	VZEROUPPER
 	RET
 
+// func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
+// y0 = x0 − x2, y1 = x1 + x2, y2 = x2 − x1, y3 = x1 − x3.
+TEXT ·bt4AVX(SB), NOSPLIT, $0-72
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), CX
+	MOVQ x3+24(FP), DX
+	MOVQ y0+32(FP), SI
+	MOVQ y1+40(FP), DI
+	MOVQ y2+48(FP), R8
+	MOVQ y3+56(FP), R9
+	MOVQ n+64(FP), R10
+	XORQ R11, R11
+btloop:
+	VMOVUPS (AX)(R11*4), Y0
+	VMOVUPS (BX)(R11*4), Y1
+	VMOVUPS (CX)(R11*4), Y2
+	VMOVUPS (DX)(R11*4), Y3
+	VSUBPS Y2, Y0, Y4
+	VADDPS Y2, Y1, Y5
+	VSUBPS Y1, Y2, Y6
+	VSUBPS Y3, Y1, Y7
+	VMOVUPS Y4, (SI)(R11*4)
+	VMOVUPS Y5, (DI)(R11*4)
+	VMOVUPS Y6, (R8)(R11*4)
+	VMOVUPS Y7, (R9)(R11*4)
+	ADDQ $8, R11
+	CMPQ R11, R10
+	JLT btloop
+	VZEROUPPER
+	RET
+
+// func at4AVX(x0, x1, x2, x3, u, w *float32, n int)
+// u = x0 + x1 + x2, w = x1 − x2 − x3.
+TEXT ·at4AVX(SB), NOSPLIT, $0-56
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), CX
+	MOVQ x3+24(FP), DX
+	MOVQ u+32(FP), SI
+	MOVQ w+40(FP), DI
+	MOVQ n+48(FP), R10
+	XORQ R11, R11
+atloop:
+	VMOVUPS (AX)(R11*4), Y0
+	VMOVUPS (BX)(R11*4), Y1
+	VMOVUPS (CX)(R11*4), Y2
+	VMOVUPS (DX)(R11*4), Y3
+	VADDPS Y1, Y0, Y4
+	VADDPS Y2, Y4, Y4
+	VSUBPS Y2, Y1, Y5
+	VSUBPS Y3, Y5, Y5
+	VMOVUPS Y4, (SI)(R11*4)
+	VMOVUPS Y5, (DI)(R11*4)
+	ADDQ $8, R11
+	CMPQ R11, R10
+	JLT atloop
+	VZEROUPPER
+	RET
+
 DATA expc<>+0(SB)/4, $0x3fb8aa3b
 DATA expc<>+4(SB)/4, $0x3fb8aa3b
 DATA expc<>+8(SB)/4, $0x3fb8aa3b

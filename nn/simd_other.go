@@ -25,3 +25,9 @@ func sumF64AVX(x *float32, n int) float64 { panic("nn: no SIMD kernels on this p
 func sqDevF64AVX(x *float32, n int, mu float64) float64 {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func at4AVX(x0, x1, x2, x3, u, w *float32, n int) { panic("nn: no SIMD kernels on this platform") }

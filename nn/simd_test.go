@@ -107,3 +107,31 @@ func TestMeanVar(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradKernels checks bt4 and at4 (vector part and tail) against
+// their definitions.
+func TestWinogradKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{3, 8, 21} {
+		x := make([][]float32, 4)
+		for k := range x {
+			x[k] = make([]float32, n)
+			for j := range x[k] {
+				x[k][j] = float32(rng.NormFloat64())
+			}
+		}
+		y := [4][]float32{make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)}
+		bt4(x[0], x[1], x[2], x[3], y[0], y[1], y[2], y[3])
+		u, w := make([]float32, n), make([]float32, n)
+		at4(x[0], x[1], x[2], x[3], u, w)
+		for j := 0; j < n; j++ {
+			a, b, c, d := x[0][j], x[1][j], x[2][j], x[3][j]
+			if y[0][j] != a-c || y[1][j] != b+c || y[2][j] != c-b || y[3][j] != b-d {
+				t.Fatalf("n=%d j=%d: bt4 = %v want %v", n, j, []float32{y[0][j], y[1][j], y[2][j], y[3][j]}, []float32{a - c, b + c, c - b, b - d})
+			}
+			if u[j] != a+b+c || w[j] != b-c-d {
+				t.Fatalf("n=%d j=%d: at4 = %v, %v want %v, %v", n, j, u[j], w[j], a+b+c, b-c-d)
+			}
+		}
+	}
+}
