@@ -70,8 +70,17 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 	if c.useWinograd() {
 		c.wU = make([]float32, 16*cout*cin)
 		c.wwt = c.winoWeightsRow
-		c.setTileRows(c.tileRows)
 	}
+	if t := c.tconv; t != nil && t.useWinograd() {
+		// dx = conv(dy, Wf) runs the Winograd forward of the transposed
+		// convolution, whose weights are wflip and whose bias is zero.
+		t.e = e
+		t.Weight = &Param{Name: name + ".weight(flipped)", Shape: []int{cin, cout, k, k}, Data: c.wflip}
+		t.Bias = &Param{Name: name + ".bias(zero)", Shape: []int{cin}, Data: make([]float32, cin)}
+		t.wU = make([]float32, 16*cout*cin)
+		t.wwt = t.winoWeightsRow
+	}
+	c.setTileRows(c.tileRows)
 	c.fwd, c.bwd = c.forwardOne, c.backwardBand
 	if !c.direct && !c.flip {
 		c.bwd = c.backwardImage
@@ -95,7 +104,7 @@ func newConvGeom(cin, cout, h, w, k, stride, pad int) *Conv2D {
 
 // setTileRows changes the band height (tests use it to exercise bands).
 func (c *Conv2D) setTileRows(r int) {
-	if c.wU != nil {
+	if c.wU != nil || (c.tconv != nil && c.tconv.wU != nil) {
 		r += r % 2 // Winograd bands hold whole 2×2 tiles
 	}
 	c.tileRows = max(1, min(c.Ho, r))
@@ -185,6 +194,10 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 			}
 		}
 	}
+	if t := c.tconv; t != nil && t.wU != nil {
+		t.winoWeights()
+		t.x, t.y = c.dy, c.dx
+	}
 	tasks := c.n * c.nb
 	if !c.direct && !c.flip {
 		tasks = c.n
@@ -227,6 +240,10 @@ func (c *Conv2D) backwardBand(w, t int) {
 	col := c.e.scratch(w, 0, ckk*T)
 	c.im2col(x, col, r0, r1)
 	g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[off:], P, col, T, 1, gw, ckk)
+	if c.tconv.wU != nil {
+		c.tconv.winoBand(w, i, r0, r1) // overwrites scratch, col is done
+		return
+	}
 	okk := c.Cout * c.K * c.K
 	dcol := c.e.scratch(w, 1, okk*T)
 	c.tconv.im2col(dy, dcol, r0, r1)

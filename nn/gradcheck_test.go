@@ -115,9 +115,12 @@ func TestGradConv2D(t *testing.T) {
 	defer e.Close()
 	for _, tc := range []struct{ cin, cout, h, w, k, s, p int }{
 		{4, 6, 6, 6, 3, 1, 1}, {4, 6, 6, 6, 3, 2, 1}, {5, 3, 6, 6, 1, 1, 0}, {3, 4, 7, 5, 3, 2, 1}, {4, 4, 6, 6, 1, 2, 0},
-		{16, 3, 4, 6, 3, 1, 1}, // Winograd forward
+		{16, 3, 4, 6, 3, 1, 1}, {4, 16, 4, 6, 3, 1, 1}, // Winograd forward; Winograd dx
 	} {
 		c := NewConv2D(e, "conv", tc.cin, tc.cout, tc.h, tc.w, tc.k, tc.s, tc.p)
+		if want := tc.cout >= 16; (c.tconv != nil && c.tconv.wU != nil) != want {
+			t.Fatalf("%+v: Winograd dx = %v, want %v", tc, !want, want)
+		}
 		randomizeParams(c.Params(), rng, 0.3)
 		checkLayer(t, "conv", c, tc.cin*tc.h*tc.w, 3, rng)
 		c.setTileRows(2) // several bands per image
