@@ -71,14 +71,23 @@ func (b *Bar) Line(done int, fields ...string) string {
 // Update prints the report for step done if enough time has passed since the
 // last one, or if the job is complete.
 func (b *Bar) Update(done int, fields ...string) {
-	t := b.now()
-	if done < b.total && t.Sub(b.last) < b.interval {
+	if done < b.total && b.now().Sub(b.last) < b.interval {
 		return
 	}
-	b.last = t
+	b.print(done, done >= b.total, fields)
+}
+
+// Force prints the report for step done now and ends the line, as when a
+// job stops before its total (interrupted).
+func (b *Bar) Force(done int, fields ...string) {
+	b.print(done, true, fields)
+}
+
+func (b *Bar) print(done int, end bool, fields []string) {
+	b.last = b.now()
 	if b.tty {
 		fmt.Fprintf(b.w, "\r\033[K%s", b.Line(done, fields...))
-		if done >= b.total {
+		if end {
 			fmt.Fprintln(b.w)
 		}
 		return

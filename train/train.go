@@ -8,10 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/lenscore/lenscore/nn"
+	"github.com/lenscore/lenscore/progress"
 	"github.com/lenscore/lenscore/sde"
 )
 
@@ -364,16 +364,23 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 	start := time.Now()
 	t.sessionStart = start
 	defer func() { t.elapsed += time.Since(start); t.sessionStart = time.Time{} }()
-	startStep := t.step
-	lastCkpt, lastDraw := start, time.Time{}
+	lastCkpt := start
 	var sumLoss float64
 	var nLoss int
+	var bar *progressBar
+	if progress != nil {
+		bar = newProgressBar(progress, t.step, t.cfg.Steps)
+	}
 	draw := func(force bool) {
-		if progress == nil || (!force && time.Since(lastDraw) < 250*time.Millisecond) {
+		if bar == nil {
 			return
 		}
-		lastDraw = time.Now()
-		fmt.Fprint(progress, t.progressLine(start, startStep))
+		fields := t.progressFields()
+		if force {
+			bar.Final(t.step, fields...)
+			return
+		}
+		bar.Update(t.step, fields...)
 	}
 	for t.step < t.cfg.Steps {
 		if ctx.Err() != nil {
@@ -420,34 +427,23 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 		}
 	}
 	draw(true)
-	if progress != nil {
-		fmt.Fprintln(progress)
-	}
 	if t.step < t.cfg.Steps {
 		return ctx.Err()
 	}
 	return nil
 }
 
-func (t *Trainer) progressLine(start time.Time, startStep int) string {
-	const width = 24
-	frac := 0.0
-	if t.cfg.Steps > 0 {
-		frac = float64(t.step) / float64(t.cfg.Steps)
-	}
-	fill := int(frac * width)
-	bar := strings.Repeat("#", fill) + strings.Repeat("-", width-fill)
-	rate := float64(t.step-startStep) / time.Since(start).Seconds()
-	eta := "?"
-	if rate > 0 {
-		eta = (time.Duration(float64(t.cfg.Steps-t.step)/rate) * time.Second).Round(time.Second).String()
-	}
+// progressFields are the training-specific parts of the progress line.
+func (t *Trainer) progressFields() []string {
 	loss := math.NaN()
 	if t.smoothW > 0 {
 		loss = t.smooth / t.smoothW
 	}
-	return fmt.Sprintf("\rstep %d/%d [%s] loss %.4f val %.4f %.2f steps/s ETA %s   ",
-		t.step, t.cfg.Steps, bar, loss, t.valLoss, rate, eta)
+	val := "-"
+	if !math.IsNaN(t.valLoss) {
+		val = fmt.Sprintf("%.4f", t.valLoss)
+	}
+	return []string{fmt.Sprintf("loss %.4f", loss), "val " + val}
 }
 
 // Run starts a fresh training run (see Trainer.Run). It refuses to start
@@ -476,4 +472,19 @@ func Resume(ctx context.Context, dir string, steps int, m Model, data *Dataset, 
 		t.SetSteps(steps)
 	}
 	return t.Run(ctx, progress)
+}
+
+// progressBar wraps progress.Bar so that the final line is always printed.
+type progressBar struct {
+	*progress.Bar
+	total int
+}
+
+func newProgressBar(w io.Writer, done, total int) *progressBar {
+	return &progressBar{Bar: progress.New(w, "train", done, total), total: total}
+}
+
+// Final prints the line for step done even when the job stopped early.
+func (b *progressBar) Final(done int, fields ...string) {
+	b.Bar.Force(done, fields...)
 }

@@ -108,7 +108,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	if err := b.Run(ctx, &prog); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run returned %v", err)
 	}
-	if !strings.Contains(prog.String(), "\rstep 13/30") {
+	if !strings.Contains(prog.String(), "train 13/30") {
 		t.Errorf("progress output %q lacks the step count", prog.String())
 	}
 	man, err := ReadManifest(dirB)
