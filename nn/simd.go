@@ -156,3 +156,32 @@ func at4(x0, x1, x2, x3, u, w []float32) {
 		w[j] = x1[j] - x2[j] - x3[j]
 	}
 }
+
+// deint splits r into its even (ev[j] = r[2j]) and odd (od[j] = r[2j+1])
+// elements, len(ev) of each.
+func deint(r, ev, od []float32) {
+	n := len(ev)
+	r, od = r[:2*n], od[:n]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		deintAVX(&r[0], &ev[0], &od[0], v)
+		j = v
+	}
+	for ; j < n; j++ {
+		ev[j], od[j] = r[2*j], r[2*j+1]
+	}
+}
+
+// inter interleaves: y[2j] = bias + a[j], y[2j+1] = bias + b[j].
+func inter(a, b, y []float32, bias float32) {
+	n := len(a)
+	b, y = b[:n], y[:2*n]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		interAVX(&a[0], &b[0], &y[0], v, bias)
+		j = v
+	}
+	for ; j < n; j++ {
+		y[2*j], y[2*j+1] = bias+a[j], bias+b[j]
+	}
+}

@@ -48,3 +48,13 @@ func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
 //
 //go:noescape
 func at4AVX(x0, x1, x2, x3, u, w *float32, n int)
+
+// deintAVX: ev[j] = r[2j], od[j] = r[2j+1].
+//
+//go:noescape
+func deintAVX(r, ev, od *float32, n int)
+
+// interAVX: y[2j] = bias + a[j], y[2j+1] = bias + b[j].
+//
+//go:noescape
+func interAVX(a, b, y *float32, n int, bias float32)

@@ -269,6 +269,55 @@ atloop:
 	VZEROUPPER
 	RET
 
+// func deintAVX(r, ev, od *float32, n int)
+// ev[j] = r[2j], od[j] = r[2j+1] for j < n.
+TEXT ·deintAVX(SB), NOSPLIT, $0-32
+	MOVQ r+0(FP), SI
+	MOVQ ev+8(FP), DI
+	MOVQ od+16(FP), R8
+	MOVQ n+24(FP), CX
+deloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS Y2, (DI)
+	VMOVUPS Y3, (R8)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	SUBQ $8, CX
+	JNZ deloop
+	VZEROUPPER
+	RET
+
+// func interAVX(a, b, y *float32, n int, bias float32)
+// y[2j] = bias + a[j], y[2j+1] = bias + b[j] for j < n.
+TEXT ·interAVX(SB), NOSPLIT, $0-36
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ y+16(FP), R8
+	MOVQ n+24(FP), CX
+	VBROADCASTSS bias+32(FP), Y7
+inloop:
+	VADDPS (SI), Y7, Y0
+	VADDPS (DI), Y7, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS Y4, (R8)
+	VMOVUPS Y5, 32(R8)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $64, R8
+	SUBQ $8, CX
+	JNZ inloop
+	VZEROUPPER
+	RET
+
 DATA expc<>+0(SB)/4, $0x3fb8aa3b
 DATA expc<>+4(SB)/4, $0x3fb8aa3b
 DATA expc<>+8(SB)/4, $0x3fb8aa3b

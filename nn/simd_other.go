@@ -31,3 +31,9 @@ func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int) {
 }
 
 func at4AVX(x0, x1, x2, x3, u, w *float32, n int) { panic("nn: no SIMD kernels on this platform") }
+
+func deintAVX(r, ev, od *float32, n int) { panic("nn: no SIMD kernels on this platform") }
+
+func interAVX(a, b, y *float32, n int, bias float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -135,3 +135,28 @@ func TestWinogradKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleave checks deint and inter (vector part and tail) against
+// their definitions, and that they are inverse to each other.
+func TestInterleave(t *testing.T) {
+	for _, n := range []int{1, 4, 8, 13, 32} {
+		r := make([]float32, 2*n)
+		for i := range r {
+			r[i] = float32(i) + 0.25
+		}
+		ev, od := make([]float32, n), make([]float32, n)
+		deint(r, ev, od)
+		for j := 0; j < n; j++ {
+			if ev[j] != r[2*j] || od[j] != r[2*j+1] {
+				t.Fatalf("n=%d j=%d: deint = %v, %v want %v, %v", n, j, ev[j], od[j], r[2*j], r[2*j+1])
+			}
+		}
+		y := make([]float32, 2*n)
+		inter(ev, od, y, 1.5)
+		for i := range y {
+			if y[i] != r[i]+1.5 {
+				t.Fatalf("n=%d i=%d: inter = %v want %v", n, i, y[i], r[i]+1.5)
+			}
+		}
+	}
+}

@@ -83,10 +83,7 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 					continue
 				}
 				r := xc[iy*W : (iy+1)*W]
-				for tx := range d1 {
-					d1[tx] = r[2*tx]
-					d2[tx] = r[2*tx+1]
-				}
+				deint(r, d1, d2)
 				d0[0] = 0
 				copy(d0[1:], d2[:ntx-1])
 				copy(d3, d1[1:])
@@ -126,10 +123,8 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 			z10, z11 := sp[2*T+t0:2*T+t0+ntx], sp[3*T+t0:3*T+t0+ntx]
 			y0 := yo[2*ty*W : (2*ty+1)*W]
 			y1 := yo[(2*ty+1)*W : (2*ty+2)*W]
-			for tx := range z00 {
-				y0[2*tx], y0[2*tx+1] = b+z00[tx], b+z01[tx]
-				y1[2*tx], y1[2*tx+1] = b+z10[tx], b+z11[tx]
-			}
+			inter(z00, z01, y0, b)
+			inter(z10, z11, y1, b)
 		}
 	}
 }
