@@ -22,7 +22,9 @@ const bandCols = 512
 // [Cout, Cin, K, K], Bias [Cout]. Each image is processed in bands of
 // output rows (see bandCols), each band a GEMM
 // W(Cout × Cin·K·K) · col(Cin·K·K × band pixels) after im2col; a 1×1
-// stride-1 unpadded convolution multiplies the image directly.
+// stride-1 unpadded convolution multiplies the image directly, and a
+// "same" 3×3 stride-1 convolution with Cin ≥ 16 on even sizes uses
+// Winograd F(2×2, 3×3) instead (see winograd.go).
 //
 // Backward of a "same" 3×3 stride-1 convolution computes dx band by band as
 // the convolution of dy with the flipped, transposed kernel
