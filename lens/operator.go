@@ -3,6 +3,7 @@ package lens
 import (
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Config describes the forward model of an Operator.
@@ -110,41 +111,6 @@ func lensingMatrix(mass Mass, cfg Config) *csr {
 	return m
 }
 
-// convolveRows returns P·L where P is the zero-padded convolution by psf on
-// the n×n observation grid: row (r,c) of the result is
-// Σ_{a,b} K[a][b]·L[(r−(a−hr), c−(b−hc))], terms outside the grid dropped.
-func convolveRows(l *csr, p *PSF, n int) *csr {
-	m := &csr{rows: l.rows, cols: l.cols, ptr: make([]int, 1, l.rows+1)}
-	acc := newAccumulator(l.cols)
-	hr, hc := p.Rows/2, p.Cols/2
-	for r := 0; r < n; r++ {
-		for c := 0; c < n; c++ {
-			for a := 0; a < p.Rows; a++ {
-				sr := r - (a - hr)
-				if sr < 0 || sr >= n {
-					continue
-				}
-				for b := 0; b < p.Cols; b++ {
-					sc := c - (b - hc)
-					if sc < 0 || sc >= n {
-						continue
-					}
-					kv := p.Kernel[a*p.Cols+b]
-					if kv == 0 {
-						continue
-					}
-					row := sr*n + sc
-					for q := l.ptr[row]; q < l.ptr[row+1]; q++ {
-						acc.add(l.idx[q], kv*l.val[q])
-					}
-				}
-			}
-			acc.flush(m)
-		}
-	}
-	return m
-}
-
 // transpose returns mᵀ in CSR form (column indices ascending).
 func (m *csr) transpose() *csr {
 	t := &csr{rows: m.cols, cols: m.rows, ptr: make([]int, m.cols+1),
@@ -201,14 +167,35 @@ func (m *csr) mulBatchRange(dst, x []float64, k, lo, hi int) {
 	}
 }
 
+// at returns m[i][j] (binary search in row i).
+func (m *csr) at(i, j int) float64 {
+	a, b := m.ptr[i], m.ptr[i+1]
+	if p, ok := slices.BinarySearch(m.idx[a:b], int32(j)); ok {
+		return m.val[a+p]
+	}
+	return 0
+}
+
 // Operator is the linear forward model A = P·L from a source image (N =
 // Src.N² pixels) to an observed image (M = Obs.N² pixels): L ray-traces
 // Supersample² sub-pixel rays per image pixel through the lens, samples the
 // source bilinearly and averages; P is the optional zero-padded PSF
-// convolution. A and Aᵀ are stored as CSR matrices built once; Apply and
-// Adjoint do not allocate. An Operator is safe for concurrent use.
+// convolution. A is kept factored: L and Lᵀ are CSR matrices built once and
+// P is applied as a convolution (Apply = P(L x), Adjoint = Lᵀ(Pᵀ r)), so
+// the PSF does not multiply the stored non-zeros. Apply, Adjoint and the
+// batch forms do not allocate in steady state (the M-pixel intermediate
+// comes from a pool) and an Operator is safe for concurrent use.
 type Operator struct {
-	a, at *csr
+	l, lt  *csr
+	n      int    // Obs.N
+	kernel *PSF   // private copy of the PSF; nil for none
+	psf    *psfOp // fast P and Pᵀ; nil for none
+
+	scratch sync.Pool // *[]float64 intermediates for Apply and Adjoint
+
+	statsOnce sync.Once // composed-operator statistics, on first use
+	nnz       int
+	rowNorms  []float64
 }
 
 // NewOperator builds A for the mass model and configuration.
@@ -219,70 +206,210 @@ func NewOperator(mass Mass, cfg Config) (*Operator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := lensingMatrix(mass, cfg)
-	if cfg.PSF != nil {
-		a = convolveRows(a, cfg.PSF, cfg.Obs.N)
+	l := lensingMatrix(mass, cfg)
+	o := &Operator{l: l, lt: l.transpose(), n: cfg.Obs.N}
+	if p := cfg.PSF; p != nil {
+		o.kernel = &PSF{Rows: p.Rows, Cols: p.Cols, Kernel: slices.Clone(p.Kernel)}
+		o.psf = newPSFOp(o.kernel, cfg.Obs.N)
 	}
-	return &Operator{a: a, at: a.transpose()}, nil
+	return o, nil
 }
 
 // Dims returns (M, N): image-plane and source-plane sizes.
-func (o *Operator) Dims() (m, n int) { return o.a.rows, o.a.cols }
+func (o *Operator) Dims() (m, n int) { return o.l.rows, o.l.cols }
 
-// NNZ returns the number of stored non-zeros of A.
-func (o *Operator) NNZ() int { return len(o.a.val) }
+// NNZ returns the number of structural non-zeros of the composed matrix
+// A = P·L, i.e. the entries a CSR matrix of A would store (with duplicates
+// merged and zero PSF taps skipped). With a PSF it is computed on the first
+// call to NNZ or RowNorms2 by composing A one row at a time; the operator
+// itself stores only StoredNNZ values.
+func (o *Operator) NNZ() int {
+	o.stats()
+	return o.nnz
+}
+
+// StoredNNZ returns the number of coefficients the operator stores and
+// reads per Apply: the non-zeros of L plus the non-zero taps of the PSF
+// kernel (Lᵀ, a copy of L, is not counted).
+func (o *Operator) StoredNNZ() int {
+	n := len(o.l.val)
+	if o.kernel != nil {
+		for _, k := range o.kernel.Kernel {
+			if k != 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // Apply sets dst (len M) to A·x (len N).
 func (o *Operator) Apply(dst, x []float64) {
-	o.check(dst, x, o.a, 1, "Apply")
-	o.a.mulRange(dst, x, 0, o.a.rows)
+	o.check(dst, x, o.l.rows, o.l.cols, 1, "Apply")
+	m := o.l.rows
+	if o.psf == nil {
+		o.l.mulRange(dst, x, 0, m)
+		return
+	}
+	buf := o.getScratch(m + o.psf.scratchLen())
+	lx, tmp := (*buf)[:m], (*buf)[m:]
+	o.l.mulRange(lx, x, 0, m)
+	o.psf.apply(dst, lx, tmp)
+	o.scratch.Put(buf)
 }
 
 // Adjoint sets dst (len N) to Aᵀ·r (len M).
 func (o *Operator) Adjoint(dst, r []float64) {
-	o.check(dst, r, o.at, 1, "Adjoint")
-	o.at.mulRange(dst, r, 0, o.at.rows)
+	o.check(dst, r, o.lt.rows, o.lt.cols, 1, "Adjoint")
+	if o.psf == nil {
+		o.lt.mulRange(dst, r, 0, o.lt.rows)
+		return
+	}
+	m := o.l.rows
+	buf := o.getScratch(m + o.psf.scratchLen())
+	pr, tmp := (*buf)[:m], (*buf)[m:]
+	o.psf.adjoint(pr, r, tmp)
+	o.lt.mulRange(dst, pr, 0, o.lt.rows)
+	o.scratch.Put(buf)
 }
 
 // ApplyBatch applies A to k source vectors stored consecutively in x
 // (len k·N), writing k image vectors consecutively into dst (len k·M).
 func (o *Operator) ApplyBatch(dst, x []float64, k int) {
-	o.check(dst, x, o.a, k, "ApplyBatch")
-	o.a.mulBatchRange(dst, x, k, 0, o.a.rows)
+	o.check(dst, x, o.l.rows, o.l.cols, k, "ApplyBatch")
+	m := o.l.rows
+	if o.psf == nil {
+		o.l.mulBatchRange(dst, x, k, 0, m)
+		return
+	}
+	buf := o.getScratch(k*m + o.psf.scratchLen())
+	lx, tmp := (*buf)[:k*m], (*buf)[k*m:]
+	o.l.mulBatchRange(lx, x, k, 0, m)
+	for v := 0; v < k; v++ {
+		o.psf.apply(dst[v*m:(v+1)*m], lx[v*m:(v+1)*m], tmp)
+	}
+	o.scratch.Put(buf)
 }
 
 // AdjointBatch applies Aᵀ to k image vectors stored consecutively.
 func (o *Operator) AdjointBatch(dst, r []float64, k int) {
-	o.check(dst, r, o.at, k, "AdjointBatch")
-	o.at.mulBatchRange(dst, r, k, 0, o.at.rows)
+	o.check(dst, r, o.lt.rows, o.lt.cols, k, "AdjointBatch")
+	if o.psf == nil {
+		o.lt.mulBatchRange(dst, r, k, 0, o.lt.rows)
+		return
+	}
+	m := o.l.rows
+	buf := o.getScratch(k*m + o.psf.scratchLen())
+	pr, tmp := (*buf)[:k*m], (*buf)[k*m:]
+	for v := 0; v < k; v++ {
+		o.psf.adjoint(pr[v*m:(v+1)*m], r[v*m:(v+1)*m], tmp)
+	}
+	o.lt.mulBatchRange(dst, pr, k, 0, o.lt.rows)
+	o.scratch.Put(buf)
 }
 
-// RowNorms2 returns diag(A Aᵀ), the squared Euclidean norm of each row of A.
+// getScratch returns a pooled buffer of length n; the caller Puts it back.
+// Storing *[]float64 keeps Get and Put free of allocations.
+func (o *Operator) getScratch(n int) *[]float64 {
+	if p, ok := o.scratch.Get().(*[]float64); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float64, n)
+	return &s
+}
+
+// RowNorms2 returns diag(A Aᵀ), the squared Euclidean norm of each row of
+// the composed A = P·L, in a new slice. The norms are computed once, on
+// the first call to RowNorms2 or NNZ.
 func (o *Operator) RowNorms2() []float64 {
-	out := make([]float64, o.a.rows)
-	for i := range out {
-		var s float64
-		for q := o.a.ptr[i]; q < o.a.ptr[i+1]; q++ {
-			s += o.a.val[q] * o.a.val[q]
+	o.stats()
+	return slices.Clone(o.rowNorms)
+}
+
+// stats fills nnz and rowNorms: row i of A = Σ_taps K·(row of L) is
+// composed in a dense accumulator, its squares summed, and discarded.
+func (o *Operator) stats() {
+	o.statsOnce.Do(func() {
+		m := o.l.rows
+		o.rowNorms = make([]float64, m)
+		if o.kernel == nil {
+			for i := range o.rowNorms {
+				var s float64
+				for _, v := range o.l.val[o.l.ptr[i]:o.l.ptr[i+1]] {
+					s += v * v
+				}
+				o.rowNorms[i] = s
+			}
+			o.nnz = len(o.l.val)
+			return
 		}
-		out[i] = s
-	}
-	return out
+		acc := newAccumulator(o.l.cols)
+		for i := range o.rowNorms {
+			o.composeRow(acc, i)
+			var s float64
+			for _, j := range acc.touched {
+				v := acc.dense[j]
+				s += v * v
+				acc.dense[j] = 0
+				acc.used[j] = false
+			}
+			o.nnz += len(acc.touched)
+			acc.touched = acc.touched[:0]
+			o.rowNorms[i] = s
+		}
+	})
 }
 
-// At returns the matrix element A[i][j] (binary search; for tests and tools).
+// composeRow adds row i of P·L, Σ_{a,b} K[a][b]·L[(r−(a−hr), c−(b−hc))],
+// into acc, taps in row-major kernel order and zero taps skipped.
+func (o *Operator) composeRow(acc *accumulator, i int) {
+	p, n, l := o.kernel, o.n, o.l
+	hr, hc := p.Rows/2, p.Cols/2
+	r, c := i/n, i%n
+	for a := max(0, r+hr-n+1); a < min(p.Rows, r+hr+1); a++ {
+		sr := r - (a - hr)
+		for b := max(0, c+hc-n+1); b < min(p.Cols, c+hc+1); b++ {
+			kv := p.Kernel[a*p.Cols+b]
+			if kv == 0 {
+				continue
+			}
+			row := sr*n + c - (b - hc)
+			for q := l.ptr[row]; q < l.ptr[row+1]; q++ {
+				acc.add(l.idx[q], kv*l.val[q])
+			}
+		}
+	}
+}
+
+// At returns the matrix element A[i][j] of the composed operator,
+// Σ_{a,b} K[a][b]·L[(r−(a−hr), c−(b−hc))][j] with pixel i = (r, c) (binary
+// searches in L; for tests and tools).
 func (o *Operator) At(i, j int) float64 {
-	a, b := o.a.ptr[i], o.a.ptr[i+1]
-	if p, ok := slices.BinarySearch(o.a.idx[a:b], int32(j)); ok {
-		return o.a.val[a+p]
+	if o.kernel == nil {
+		return o.l.at(i, j)
 	}
-	return 0
+	p, n := o.kernel, o.n
+	hr, hc := p.Rows/2, p.Cols/2
+	r, c := i/n, i%n
+	var s float64
+	for a := max(0, r+hr-n+1); a < min(p.Rows, r+hr+1); a++ {
+		sr := r - (a - hr)
+		for b := max(0, c+hc-n+1); b < min(p.Cols, c+hc+1); b++ {
+			if kv := p.Kernel[a*p.Cols+b]; kv != 0 {
+				if v := o.l.at(sr*n+c-(b-hc), j); v != 0 {
+					s += kv * v
+				}
+			}
+		}
+	}
+	return s
 }
 
-func (o *Operator) check(dst, x []float64, m *csr, k int, op string) {
-	if k < 0 || len(dst) != k*m.rows || len(x) != k*m.cols {
+func (o *Operator) check(dst, x []float64, rows, cols, k int, op string) {
+	if k < 0 || len(dst) != k*rows || len(x) != k*cols {
 		panic(fmt.Sprintf("lens: Operator.%s: got len(dst)=%d, len(x)=%d for k=%d, want %d and %d",
-			op, len(dst), len(x), k, k*m.rows, k*m.cols))
+			op, len(dst), len(x), k, k*rows, k*cols))
 	}
 }
 
