@@ -10,13 +10,10 @@ type tap struct {
 	k   float64
 }
 
-// tapRow is the non-zero taps of one kernel row, all at row offset dr. The
-// columns c ∈ [lo, hi) are interior: every tap of the row reads a pixel
-// inside the image there, so that range needs no bounds logic.
+// tapRow is the non-zero taps of one kernel row, all at row offset dr.
 type tapRow struct {
-	dr     int
-	taps   []tap
-	lo, hi int
+	dr   int
+	taps []tap
 }
 
 // stencil is a zero-padded 2-D correlation on an n×n image,
@@ -24,17 +21,23 @@ type tapRow struct {
 //	dst[r][c] = Σ_{rows, taps} k·src[r+dr][c+off],   terms outside the image dropped.
 //
 // The forward PSF convolution is the stencil with offsets dr = −(a−h_r),
-// off = −(b−h_c) and its adjoint the one with the signs flipped.
+// off = −(b−h_c) and its adjoint the one with the signs flipped. The
+// columns c ∈ [lo, hi) are interior: every tap reads a pixel inside the
+// image there, so that range needs no bounds logic.
 type stencil struct {
-	n    int
-	rows []tapRow
+	n      int
+	rows   []tapRow
+	lo, hi int
 }
 
 func newStencil(n int, kernel []float64, rows, cols int, sign int) stencil {
 	hr, hc := rows/2, cols/2
-	s := stencil{n: n}
+	s := stencil{n: n, lo: 0, hi: n}
 	for a := 0; a < rows; a++ {
-		tr := tapRow{dr: sign * (a - hr), lo: 0, hi: n}
+		tr := tapRow{dr: sign * (a - hr)}
+		if tr.dr <= -n || tr.dr >= n {
+			continue
+		}
 		for b := 0; b < cols; b++ {
 			k := kernel[a*cols+b]
 			if k == 0 {
@@ -42,25 +45,33 @@ func newStencil(n int, kernel []float64, rows, cols int, sign int) stencil {
 			}
 			off := sign * (b - hc)
 			tr.taps = append(tr.taps, tap{off, k})
-			tr.lo, tr.hi = max(tr.lo, -off), min(tr.hi, n-off)
+			s.lo, s.hi = max(s.lo, -off), min(s.hi, n-off)
 		}
-		if len(tr.taps) == 0 || tr.dr <= -n || tr.dr >= n {
-			continue
+		if len(tr.taps) > 0 {
+			s.rows = append(s.rows, tr)
 		}
-		tr.hi = max(tr.hi, tr.lo)
-		s.rows = append(s.rows, tr)
 	}
+	s.lo = min(s.lo, n)
+	s.hi = max(s.hi, s.lo)
 	return s
 }
 
 // apply sets dst = stencil(src); dst and src are n×n and must not overlap.
+// For each output row, every tap valid for that row contributes over the
+// interior columns in fused groups of four (one pass over the destination
+// row per group), and over its own valid columns outside the interior
+// one tap at a time; no per-pixel bounds tests.
 func (s *stencil) apply(dst, src []float64) {
-	n := s.n
+	n, lo, hi := s.n, s.lo, s.hi
 	dst = dst[:n*n]
 	src = src[:n*n]
 	clear(dst)
 	for r := 0; r < n; r++ {
 		d := dst[r*n : (r+1)*n]
+		di := d[lo:hi]
+		var g0, g1, g2, g3 []float64
+		var k0, k1, k2 float64
+		ng := 0
 		for i := range s.rows {
 			tr := &s.rows[i]
 			sr := r + tr.dr
@@ -68,44 +79,51 @@ func (s *stencil) apply(dst, src []float64) {
 				continue
 			}
 			srow := src[sr*n : (sr+1)*n]
-			// Edges: each tap over its own valid columns outside [lo, hi).
 			for _, t := range tr.taps {
 				c0, c1 := max(0, -t.off), min(n, n-t.off)
 				if c0 >= c1 {
 					continue
 				}
-				if c0 < tr.lo {
-					axpy(d[c0:min(tr.lo, c1)], srow[c0+t.off:], t.k)
+				if c0 < lo {
+					axpy(d[c0:min(lo, c1)], srow[c0+t.off:], t.k)
 				}
-				if c1 > tr.hi {
-					c := max(tr.hi, c0)
+				if c1 > hi {
+					c := max(hi, c0)
 					axpy(d[c:c1], srow[c+t.off:], t.k)
 				}
+				if lo >= hi {
+					continue
+				}
+				si := srow[lo+t.off:]
+				switch ng {
+				case 0:
+					g0, k0, ng = si, t.k, 1
+				case 1:
+					g1, k1, ng = si, t.k, 2
+				case 2:
+					g2, k2, ng = si, t.k, 3
+				default:
+					g3 = si
+					axpy4(di, g0, g1, g2, g3, k0, k1, k2, t.k)
+					ng = 0
+				}
 			}
-			// Interior: taps fused four, then two, then one at a time.
-			lo, hi := tr.lo, tr.hi
-			if lo >= hi {
-				continue
-			}
-			di := d[lo:hi]
-			ts := tr.taps
-			for len(ts) >= 4 {
-				axpy4(di, srow[lo+ts[0].off:], srow[lo+ts[1].off:], srow[lo+ts[2].off:], srow[lo+ts[3].off:],
-					ts[0].k, ts[1].k, ts[2].k, ts[3].k)
-				ts = ts[4:]
-			}
-			if len(ts) >= 2 {
-				axpy2(di, srow[lo+ts[0].off:], srow[lo+ts[1].off:], ts[0].k, ts[1].k)
-				ts = ts[2:]
-			}
-			if len(ts) == 1 {
-				axpy(di, srow[lo+ts[0].off:], ts[0].k)
-			}
+		}
+		switch ng {
+		case 1:
+			axpy(di, g0, k0)
+		case 2:
+			axpy2(di, g0, g1, k0, k1)
+		case 3:
+			axpy3(di, g0, g1, g2, k0, k1, k2)
 		}
 	}
 }
 
-// axpy sets d[i] += k·s[i] for i < len(d).
+// axpy sets d[i] += k·s[i] for i < len(d). The axpy kernels are kept out
+// of line so that their loops get the registers to themselves.
+//
+//go:noinline
 func axpy(d, s []float64, k float64) {
 	s = s[:len(d)]
 	for i, v := range s {
@@ -113,6 +131,7 @@ func axpy(d, s []float64, k float64) {
 	}
 }
 
+//go:noinline
 func axpy2(d, s0, s1 []float64, k0, k1 float64) {
 	s0, s1 = s0[:len(d)], s1[:len(d)]
 	for i := range d {
@@ -120,6 +139,15 @@ func axpy2(d, s0, s1 []float64, k0, k1 float64) {
 	}
 }
 
+//go:noinline
+func axpy3(d, s0, s1, s2 []float64, k0, k1, k2 float64) {
+	s0, s1, s2 = s0[:len(d)], s1[:len(d)], s2[:len(d)]
+	for i := range d {
+		d[i] += (k0*s0[i] + k1*s1[i]) + k2*s2[i]
+	}
+}
+
+//go:noinline
 func axpy4(d, s0, s1, s2, s3 []float64, k0, k1, k2, k3 float64) {
 	s0, s1, s2, s3 = s0[:len(d)], s1[:len(d)], s2[:len(d)], s3[:len(d)]
 	for i := range d {
