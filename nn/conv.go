@@ -41,7 +41,8 @@ type Conv2D struct {
 	flip                      bool    // backward via the flipped kernel
 	tconv                     *Conv2D // geometry of that transposed convolution
 	wflip                     []float32
-	wU                        []float32 // Winograd-transformed weights (see winograd.go)
+	wU                        []float32   // Winograd-transformed weights (see winograd.go)
+	gU                        [][]float32 // per-worker dL/dU (Winograd weight gradient)
 
 	// Extra, if set before Forward, holds n×Cout values added to the
 	// output of channel o of image i on top of the bias (ResBlock's time
@@ -72,6 +73,10 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 	if c.useWinograd() {
 		c.wU = make([]float32, 16*cout*cin)
 		c.wwt = c.winoWeightsRow
+		c.gU = make([][]float32, e.workers)
+		for w := range c.gU {
+			c.gU[w] = make([]float32, 16*cout*cin)
+		}
 	}
 	if t := c.tconv; t != nil && t.useWinograd() {
 		// dx = conv(dy, Wf) runs the Winograd forward of the transposed
@@ -207,7 +212,17 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 	u := c.e.used(tasks)
 	c.gw.zero(u)
 	c.gb.zero(u)
+	if c.wU != nil {
+		for w := 0; w < u; w++ {
+			clear(c.gU[w])
+		}
+	}
 	c.e.Run(tasks, c.bwd)
+	if c.wU != nil {
+		for w := 0; w < u; w++ {
+			c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
+		}
+	}
 	c.gw.reduce(u)
 	c.gb.reduce(u)
 	return c.dx
@@ -239,9 +254,13 @@ func (c *Conv2D) backwardBand(w, t int) {
 		g.Sgemm(true, false, c.Cin, T, c.Cout, 1, c.Weight.Data, c.Cin, dy[off:], P, 0, dx[off:], P)
 		return
 	}
-	col := c.e.scratch(w, 0, ckk*T)
-	c.im2col(x, col, r0, r1)
-	g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[off:], P, col, T, 1, gw, ckk)
+	if c.wU != nil {
+		c.winoGradBand(w, i, r0, r1, c.gU[w])
+	} else {
+		col := c.e.scratch(w, 0, ckk*T)
+		c.im2col(x, col, r0, r1)
+		g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[off:], P, col, T, 1, gw, ckk)
+	}
 	if c.tconv.wU != nil {
 		c.tconv.winoBand(w, i, r0, r1) // overwrites scratch, col is done
 		return

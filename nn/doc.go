@@ -30,8 +30,8 @@
 // output. "Same" 3×3 stride-1 convolutions on even sizes with at least 16
 // input channels run their forward (and, through the flipped kernel, their
 // dx) as Winograd F(2×2, 3×3): 16 GEMMs of transformed weights and input
-// tiles, 2.25× fewer multiplies than im2col (winograd.go); the weight
-// gradient still uses im2col. Attention materialises the P×P attention
+// tiles, 2.25× fewer multiplies than im2col (winograd.go); their weight
+// gradient is the adjoint, Gᵀ[Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)]G, also 16 GEMMs. Attention materialises the P×P attention
 // matrix per image.
 //
 // # Parallelism

@@ -231,3 +231,38 @@ func TestGradResBlock(t *testing.T) {
 		gradCheck(t, "resblock dt", l.t, dt, w, func() []float32 { return l.Forward(x, n) }, 20, rng)
 	}
 }
+
+// TestWinogradMatchesIm2col compares the Winograd forward, dx and weight
+// gradient of a 3×3 convolution with the im2col path on the same data.
+func TestWinogradMatchesIm2col(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	const n, cin, cout, h, w = 3, 16, 20, 8, 6
+	run := func(wino bool) (y, dx, dw, db []float32) {
+		c := NewConv2D(e, "c", cin, cout, h, w, 3, 1, 1)
+		r := NewRand(9)
+		randomizeParams(c.Params(), r, 0.3)
+		if !wino {
+			c.wU, c.tconv.wU = nil, nil
+		} else if c.wU == nil || c.tconv.wU == nil {
+			t.Fatal("Winograd not selected for a 16→20 channel 3×3 convolution")
+		}
+		x := randVec(r, n*cin*h*w, 1)
+		y = append([]float32(nil), c.Forward(x, n)...)
+		dx = append([]float32(nil), c.Backward(randVec(r, n*cout*h*w, 1))...)
+		return y, dx, c.Weight.Grad, c.Bias.Grad
+	}
+	f64 := func(v []float32) []float64 {
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	}
+	y1, dx1, dw1, db1 := run(true)
+	y0, dx0, dw0, db0 := run(false)
+	maxRelDiff(t, "winograd y", y1, f64(y0), 1e-5)
+	maxRelDiff(t, "winograd dx", dx1, f64(dx0), 1e-5)
+	maxRelDiff(t, "winograd dW", dw1, f64(dw0), 1e-5)
+	maxRelDiff(t, "winograd db", db1, f64(db0), 1e-5)
+}

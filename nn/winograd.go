@@ -59,10 +59,51 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 	y := c.y[i*c.Cout*hw : (i+1)*c.Cout*hw]
 	V := c.e.scratch(w, 0, 16*c.Cin*T)
 	M := c.e.scratch(w, 1, 16*c.Cout*T)
-	// d[a·4+b][t] is element (a, b) of the 4×4 input patch of tile t:
-	// input row 2ty−1+a, column 2tx−1+b; e holds Bᵀ d.
 	sp := c.e.scratch(w, 2, 16*T)
 	ep := c.e.scratch(w, 3, 16*T)
+	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
+	kst := c.Cin * T
+	c.winoInputBand(x, V, sp, ep, r0, r1)
+	g := c.e.gemm
+	for k := 0; k < 16; k++ {
+		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*c.Cout*T:], T)
+	}
+	mst := c.Cout * T
+	for o := 0; o < c.Cout; o++ {
+		m := func(k int) []float32 { return M[k*mst+o*T : k*mst+(o+1)*T] }
+		// rows of Aᵀ m: u_j in ep[j], w_j in ep[4+j]
+		for j := 0; j < 4; j++ {
+			at4(m(j), m(4+j), m(8+j), m(12+j), st(ep, j), st(ep, 4+j))
+		}
+		// (Aᵀ m) A: z00, z01 from u; z10, z11 from w
+		at4(st(ep, 0), st(ep, 1), st(ep, 2), st(ep, 3), st(sp, 0), st(sp, 1))
+		at4(st(ep, 4), st(ep, 5), st(ep, 6), st(ep, 7), st(sp, 2), st(sp, 3))
+		b := c.Bias.Data[o]
+		if c.extra != nil {
+			b += c.extra[i*c.Cout+o]
+		}
+		yo := y[o*hw : (o+1)*hw]
+		for ty := r0 / 2; ty < r1/2; ty++ {
+			t0 := (ty - r0/2) * ntx
+			z00, z01 := sp[t0:t0+ntx], sp[T+t0:T+t0+ntx]
+			z10, z11 := sp[2*T+t0:2*T+t0+ntx], sp[3*T+t0:3*T+t0+ntx]
+			y0 := yo[2*ty*W : (2*ty+1)*W]
+			y1 := yo[(2*ty+1)*W : (2*ty+2)*W]
+			inter(z00, z01, y0, b)
+			inter(z10, z11, y1, b)
+		}
+	}
+}
+
+// winoInputBand writes V_k[ci][t] = (Bᵀ d B)_k of every input channel and
+// tile t of output rows [r0, r1) of image x; sp and ep are 16·T scratch.
+func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
+	H, W := c.H, c.W
+	hw := H * W
+	ntx := W / 2
+	T := (r1 - r0) / 2 * ntx
+	// d[a·4+b][t] is element (a, b) of the 4×4 input patch of tile t:
+	// input row 2ty−1+a, column 2tx−1+b; e holds Bᵀ d.
 	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	kst := c.Cin * T // stride between the 16 V_k
 	for ci := 0; ci < c.Cin; ci++ {
@@ -98,33 +139,84 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 			bt4(st(ep, 4*a), st(ep, 4*a+1), st(ep, 4*a+2), st(ep, 4*a+3), v(4*a), v(4*a+1), v(4*a+2), v(4*a+3))
 		}
 	}
-	g := c.e.gemm
-	for k := 0; k < 16; k++ {
-		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*c.Cout*T:], T)
-	}
-	mst := c.Cout * T
+}
+
+// Weight gradient. With U = G g Gᵀ and y = Aᵀ[U ⊙ V]A per tile,
+// dL/dU_k = Σ_t (A dY_t Aᵀ)_k V_k,t (dY_t the 2×2 output gradient of tile
+// t) and dL/dg = Gᵀ (dL/dU) G: 16 GEMMs D_k (Cout×T) · V_kᵀ (T×Cin) per
+// band, accumulated per worker in gU and folded into the weight gradient
+// after the pass (winoFoldGrad).
+
+// winoGradBand adds the band's dL/dU into gU (16×Cout×Cin).
+func (c *Conv2D) winoGradBand(w, i, r0, r1 int, gU []float32) {
+	H, W := c.H, c.W
+	hw := H * W
+	ntx := W / 2
+	T := (r1 - r0) / 2 * ntx
+	x := c.x[i*c.Cin*hw : (i+1)*c.Cin*hw]
+	dy := c.dy[i*c.Cout*hw : (i+1)*c.Cout*hw]
+	V := c.e.scratch(w, 0, 16*c.Cin*T)
+	D := c.e.scratch(w, 1, 16*c.Cout*T)
+	sp := c.e.scratch(w, 2, 16*T)
+	ep := c.e.scratch(w, 3, 16*T)
+	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
+	c.winoInputBand(x, V, sp, ep, r0, r1)
+	dst := c.Cout * T
 	for o := 0; o < c.Cout; o++ {
-		m := func(k int) []float32 { return M[k*mst+o*T : k*mst+(o+1)*T] }
-		// rows of Aᵀ m: u_j in ep[j], w_j in ep[4+j]
-		for j := 0; j < 4; j++ {
-			at4(m(j), m(4+j), m(8+j), m(12+j), st(ep, j), st(ep, 4+j))
-		}
-		// (Aᵀ m) A: z00, z01 from u; z10, z11 from w
-		at4(st(ep, 0), st(ep, 1), st(ep, 2), st(ep, 3), st(sp, 0), st(sp, 1))
-		at4(st(ep, 4), st(ep, 5), st(ep, 6), st(ep, 7), st(sp, 2), st(sp, 3))
-		b := c.Bias.Data[o]
-		if c.extra != nil {
-			b += c.extra[i*c.Cout+o]
-		}
-		yo := y[o*hw : (o+1)*hw]
+		dyo := dy[o*hw : (o+1)*hw]
+		// a_pq (stream p·2+q of sp) = dY_t[p][q]
 		for ty := r0 / 2; ty < r1/2; ty++ {
 			t0 := (ty - r0/2) * ntx
-			z00, z01 := sp[t0:t0+ntx], sp[T+t0:T+t0+ntx]
-			z10, z11 := sp[2*T+t0:2*T+t0+ntx], sp[3*T+t0:3*T+t0+ntx]
-			y0 := yo[2*ty*W : (2*ty+1)*W]
-			y1 := yo[(2*ty+1)*W : (2*ty+2)*W]
-			inter(z00, z01, y0, b)
-			inter(z10, z11, y1, b)
+			deint(dyo[2*ty*W:(2*ty+1)*W], sp[t0:t0+ntx], sp[T+t0:T+t0+ntx])
+			deint(dyo[(2*ty+1)*W:(2*ty+2)*W], sp[2*T+t0:2*T+t0+ntx], sp[3*T+t0:3*T+t0+ntx])
+		}
+		// rows of A dY: R_iq (stream i·2+q of ep)
+		for q := 0; q < 2; q++ {
+			a4(st(sp, q), st(sp, 2+q), st(ep, q), st(ep, 2+q), st(ep, 4+q), st(ep, 6+q))
+		}
+		// (A dY) Aᵀ: D_{i·4+j}
+		d := func(k int) []float32 { return D[k*dst+o*T : k*dst+(o+1)*T] }
+		for i := 0; i < 4; i++ {
+			a4(st(ep, 2*i), st(ep, 2*i+1), d(4*i), d(4*i+1), d(4*i+2), d(4*i+3))
+		}
+	}
+	g := c.e.gemm
+	kst := c.Cin * T
+	for k := 0; k < 16; k++ {
+		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, D[k*dst:], T, V[k*kst:], T, 1, gU[k*c.Cout*c.Cin:], c.Cin)
+	}
+}
+
+// a4 applies A (4×2, rows [1 0], [1 1], [1 −1], [0 −1]) to pairs:
+// y0 = x0, y1 = x0 + x1, y2 = x0 − x1, y3 = −x1.
+func a4(x0, x1, y0, y1, y2, y3 []float32) {
+	n := len(x0)
+	x1, y0, y1, y2, y3 = x1[:n], y0[:n], y1[:n], y2[:n], y3[:n]
+	for j, a := range x0 {
+		b := x1[j]
+		y0[j], y1[j], y2[j], y3[j] = a, a+b, a-b, -b
+	}
+}
+
+// winoFoldGrad adds Gᵀ gU G (per output and input channel) into gw.
+func (c *Conv2D) winoFoldGrad(gU, gw []float32) {
+	cc := c.Cout * c.Cin
+	for p := 0; p < cc; p++ {
+		var X [4][4]float32
+		for k := 0; k < 16; k++ {
+			X[k/4][k%4] = gU[k*cc+p]
+		}
+		var Y [3][4]float32 // Gᵀ X
+		for j := 0; j < 4; j++ {
+			Y[0][j] = X[0][j] + 0.5*(X[1][j]+X[2][j])
+			Y[1][j] = 0.5 * (X[1][j] - X[2][j])
+			Y[2][j] = 0.5*(X[1][j]+X[2][j]) + X[3][j]
+		}
+		g := gw[p*9 : p*9+9]
+		for u := 0; u < 3; u++ {
+			g[u*3+0] += Y[u][0] + 0.5*(Y[u][1]+Y[u][2])
+			g[u*3+1] += 0.5 * (Y[u][1] - Y[u][2])
+			g[u*3+2] += 0.5*(Y[u][1]+Y[u][2]) + Y[u][3]
 		}
 	}
 }
