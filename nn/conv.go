@@ -43,6 +43,7 @@ type Conv2D struct {
 	wflip                     []float32
 	wU                        []float32   // Winograd-transformed weights (see winograd.go)
 	gU                        [][]float32 // per-worker dL/dU (Winograd weight gradient)
+	wUGen                     int         // Engine.gen when wU was computed
 
 	// Extra, if set before Forward, holds n×Cout values added to the
 	// output of channel o of image i on top of the bias (ResBlock's time
@@ -141,8 +142,9 @@ func (c *Conv2D) Forward(x []float32, n int) []float32 {
 	c.x, c.n = x, n
 	c.extra, c.Extra = c.Extra, nil
 	c.y = grow(c.y, n*c.Cout*c.Ho*c.Wo)
-	if c.wU != nil {
+	if c.wU != nil && !(c.e.infer && c.wUGen == c.e.gen) {
 		c.winoWeights()
+		c.wUGen = c.e.gen // reused while in this inference-mode period
 	}
 	c.e.RunDynamic(n*c.nb, c.fwd)
 	return c.y

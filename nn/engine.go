@@ -22,6 +22,7 @@ type Engine struct {
 	scr     [][numScratch][]float32 // per-worker scratch shared by all layers
 	next    atomic.Int64            // next task of a RunDynamic
 	infer   bool                    // forward passes keep nothing for Backward
+	gen     int                     // bumped by SetInference: invalidates weight caches
 }
 
 const numScratch = 4
@@ -133,8 +134,11 @@ func (e *Engine) claim(w, n int, fn func(w, i int)) {
 // SetInference switches the layers built on e between training mode (the
 // default: Forward keeps what Backward needs) and inference mode, where
 // Forward skips storing normalised activations and gates; Backward must
-// not be called after an inference-mode Forward.
-func (e *Engine) SetInference(on bool) { e.infer = on }
+// not be called after an inference-mode Forward. In inference mode layers
+// also keep transforms of their weights (Winograd) from one Forward to the
+// next, so weights must not change while it is on: after changing them,
+// call SetInference(true) again, which drops those caches.
+func (e *Engine) SetInference(on bool) { e.infer, e.gen = on, e.gen+1 }
 
 // Inference reports whether the engine is in inference mode.
 func (e *Engine) Inference() bool { return e.infer }

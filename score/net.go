@@ -344,7 +344,9 @@ func (nt *Net) forward(x, sigma []float32, batch int) []float32 {
 // training mode (off, the default). In inference mode Forward gives the
 // same output bit for bit but does not keep the normalised activations and
 // SiLU gates that Backward needs, which saves memory traffic when sampling;
-// Backward panics until the next training-mode Forward.
+// Backward panics until the next training-mode Forward. While inference
+// mode is on, transformed weights are kept between calls: after changing
+// Params()[i].Data, call SetInference(true) again.
 func (nt *Net) SetInference(on bool) { nt.e.SetInference(on) }
 
 // Backward accumulates dL/dθ into Params()[i].Grad for the loss whose

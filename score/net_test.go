@@ -395,3 +395,42 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("inference-mode Forward allocates %v times per call", a)
 	}
 }
+
+// TestInferenceWeightChange checks that SetInference(true) after changing
+// the weights drops the transformed weights kept in inference mode.
+func TestInferenceWeightChange(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.ImageSize, cfg.NF, cfg.AttnResolutions = 16, 16, []int{8}
+	net, err := New(cfg, fastGemm(t), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	randomize(net, rand.New(rand.NewPCG(1, 1)))
+	rng := rand.New(rand.NewPCG(2, 2))
+	x := randVec(rng, 2*256, 1)
+	sig := []float32{0.5, 2}
+	net.SetInference(true)
+	before := append([]float32(nil), net.Forward(x, sig, 2)...)
+	for _, p := range net.Params() {
+		if strings.Contains(p.Name, "conv1.weight") {
+			for i := range p.Data {
+				p.Data[i] *= 1.5
+			}
+		}
+	}
+	net.SetInference(true)
+	after := append([]float32(nil), net.Forward(x, sig, 2)...)
+	net.SetInference(false)
+	want := net.Forward(x, sig, 2)
+	changed := false
+	for i := range want {
+		if after[i] != want[i] {
+			t.Fatalf("output %d: inference mode %g, training mode %g after the weight change", i, after[i], want[i])
+		}
+		changed = changed || before[i] != after[i]
+	}
+	if !changed {
+		t.Fatal("scaling the conv1 weights did not change the output")
+	}
+}
