@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command netbench times lenscore's score network (package score) against
 // the same architecture written in PyTorch (bench/torch_ncsnpp.py) on the
 // CPU of this machine, side by side:
