@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/gonum"
+
+	"github.com/lenscore/lenscore/internal/openblas"
 )
 
 // EnvBackend names the environment variable that selects the back-end of
@@ -19,7 +21,7 @@ const EnvBackend = "LENSCORE_LINALG"
 
 // EnvOpenBLASPath, when set, is the only shared object tried when loading
 // OpenBLAS (the same variable as package nn uses).
-const EnvOpenBLASPath = "LENSCORE_OPENBLAS"
+const EnvOpenBLASPath = openblas.EnvPath
 
 // Lib is a dense float64 linear-algebra back-end: OpenBLAS/LAPACK loaded at
 // run time, or gonum. All matrices are row-major with an explicit leading
@@ -47,7 +49,7 @@ func Go() *Lib { return &Lib{threads: 1} }
 
 // OpenBLAS returns the OpenBLAS back-end, or an error naming the paths
 // tried. The library is loaded once per process; before loading,
-// OPENBLAS_CORETYPE is chosen as package nn chooses it (unless set), so the
+// OPENBLAS_CORETYPE is chosen by internal/openblas (unless set), so the
 // two packages share one consistently initialised library whichever loads
 // it first. Threads defaults to GOMAXPROCS.
 func OpenBLAS() (*Lib, error) {

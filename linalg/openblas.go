@@ -3,42 +3,16 @@
 package linalg
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
-	"golang.org/x/sys/cpu"
-)
 
-// openblasCandidates lists the shared objects tried in order.
-func openblasCandidates() []string {
-	if p := os.Getenv(EnvOpenBLASPath); p != "" {
-		return []string{p}
-	}
-	if runtime.GOOS == "darwin" {
-		return []string{
-			"libopenblas.dylib",
-			"/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
-			"/usr/local/opt/openblas/lib/libopenblas.dylib",
-		}
-	}
-	return []string{
-		"libopenblas.so.0",
-		"libopenblas.so",
-		"/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-		"/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
-		"/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
-		"/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
-		"/usr/lib64/libopenblas.so.0",
-		"/usr/local/lib/libopenblas.so.0",
-		"/opt/OpenBLAS/lib/libopenblas.so",
-	}
-}
+	"github.com/lenscore/lenscore/internal/openblas"
+)
 
 // openblasLib is the loaded library. The symbol addresses are written once
 // by loadOpenBLAS; mu serialises calls, so that setting the process-wide
@@ -108,44 +82,20 @@ func (o *openblasLib) call(threads int, fn uintptr) {
 	purego.SyscallN(o.setThreads, uintptr(max(1, int32(prev))))
 }
 
-// loadOpenBLAS loads OpenBLAS at most once per process (the package's only
-// global; the value is immutable apart from the mutex-guarded call block).
+// loadOpenBLAS binds the LAPACK symbols on the process's one OpenBLAS
+// mapping, at most once (the package's only global; immutable apart from
+// the mutex-guarded call block).
 var loadOpenBLAS = sync.OnceValues(func() (*openblasLib, error) {
-	chooseCoretype()
-	var errs []error
-	for _, path := range openblasCandidates() {
-		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		lib, err := bind(h, path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			purego.Dlclose(h)
-			continue
-		}
-		return lib, nil
+	shared, err := openblas.Load()
+	if err != nil {
+		return nil, fmt.Errorf("linalg: %w", err)
 	}
-	return nil, fmt.Errorf("linalg: OpenBLAS with LAPACK not found (install libopenblas0 or set %s): %w",
-		EnvOpenBLASPath, errors.Join(errs...))
+	lib, err := bind(shared.Handle, shared.Path)
+	if err != nil {
+		return nil, fmt.Errorf("linalg: OpenBLAS at %s lacks LAPACK: %w", shared.Path, err)
+	}
+	return lib, nil
 })
-
-// chooseCoretype sets OPENBLAS_CORETYPE exactly as package nn does before
-// loading (SkylakeX with AVX-512 F/BW/DQ/VL, Haswell with AVX2+FMA), unless
-// the user set it, because OpenBLAS reads it only when first mapped into
-// the process and both packages share that one mapping.
-func chooseCoretype() {
-	if _, ok := os.LookupEnv("OPENBLAS_CORETYPE"); ok {
-		return
-	}
-	switch {
-	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL:
-		os.Setenv("OPENBLAS_CORETYPE", "SkylakeX")
-	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
-		os.Setenv("OPENBLAS_CORETYPE", "Haswell")
-	}
-}
 
 func bind(h uintptr, path string) (lib *openblasLib, err error) {
 	defer func() {

@@ -3,16 +3,15 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
-	"golang.org/x/sys/cpu"
+
+	"github.com/lenscore/lenscore/internal/openblas"
 )
 
 // CBLAS enumeration values (cblas.h).
@@ -24,36 +23,7 @@ const (
 
 // EnvOpenBLASPath names an environment variable that, when set, is the only
 // path tried when loading OpenBLAS.
-const EnvOpenBLASPath = "LENSCORE_OPENBLAS"
-
-// openblasCandidates lists the shared objects tried in order. Bare names are
-// resolved by the dynamic loader's search path; the absolute paths cover
-// Debian/Ubuntu (including the openblas-pthread alternative), Fedora,
-// source installs and Homebrew.
-func openblasCandidates() []string {
-	if p := os.Getenv(EnvOpenBLASPath); p != "" {
-		return []string{p}
-	}
-	if runtime.GOOS == "darwin" {
-		return []string{
-			"libopenblas.dylib",
-			"/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
-			"/usr/local/opt/openblas/lib/libopenblas.dylib",
-		}
-	}
-	return []string{
-		"libopenblas.so.0",
-		"libopenblas.so",
-		"/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-		"/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
-		"/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
-		"/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
-		"/usr/lib64/libopenblas.so.0",
-		"/usr/local/lib/libopenblas.so.0",
-		"/usr/local/lib/libopenblas.so",
-		"/opt/OpenBLAS/lib/libopenblas.so",
-	}
-}
+const EnvOpenBLASPath = openblas.EnvPath
 
 // openblasLib is the loaded library: its handle and the bound entry points.
 // It is written once inside loadOpenBLAS and only read afterwards.
@@ -78,53 +48,18 @@ type openblasLib struct {
 // The library must be loaded once because OPENBLAS_CORETYPE is read by
 // OpenBLAS only when it is first mapped into the process.
 var loadOpenBLAS = sync.OnceValues(func() (*openblasLib, error) {
-	coretype, source := chooseCoretype()
-	var errs []error
-	for _, path := range openblasCandidates() {
-		h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		lib, err := bindOpenBLAS(h, path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			purego.Dlclose(h)
-			continue
-		}
-		lib.coretype, lib.coreSource = coretype, source
-		lib.setThreads(1)
-		return lib, nil
+	shared, err := openblas.Load()
+	if err != nil {
+		return nil, fmt.Errorf("nn: %w", err)
 	}
-	return nil, fmt.Errorf("nn: OpenBLAS not found (install libopenblas0 or set %s): %w",
-		EnvOpenBLASPath, errors.Join(errs...))
+	lib, err := bindOpenBLAS(shared.Handle, shared.Path)
+	if err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", shared.Path, err)
+	}
+	lib.coretype, lib.coreSource = shared.Coretype, shared.CoreSource
+	lib.setThreads(1)
+	return lib, nil
 })
-
-// chooseCoretype sets OPENBLAS_CORETYPE before OpenBLAS is loaded, unless the
-// user already set it. Debian's OpenBLAS 0.3.21 does not recognise Zen 4/5
-// and falls back to Haswell kernels; on CPUs with AVX-512 (F, BW, DQ and VL,
-// all used by the SkylakeX kernels) the SkylakeX kernels are 1.5–2× faster.
-// The value is read by OpenBLAS through getenv when the library initialises,
-// so it must be in the process environment before Dlopen (os.Setenv also
-// updates the C environment, with cgo or purego's internal fakecgo).
-func chooseCoretype() (value, source string) {
-	if v, ok := os.LookupEnv("OPENBLAS_CORETYPE"); ok {
-		return v, "user"
-	}
-	var v string
-	switch {
-	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL:
-		v = "SkylakeX"
-	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
-		v = "Haswell"
-	default:
-		return "", ""
-	}
-	if os.Setenv("OPENBLAS_CORETYPE", v) != nil {
-		return "", ""
-	}
-	return v, "auto"
-}
 
 // bindOpenBLAS resolves the symbols lenscore needs. cblas_sgemm and
 // openblas_set_num_threads are required (the latter also proves that the

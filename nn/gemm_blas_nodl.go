@@ -5,11 +5,13 @@ package nn
 import (
 	"errors"
 	"runtime"
+
+	"github.com/lenscore/lenscore/internal/openblas"
 )
 
 // EnvOpenBLASPath names an environment variable that, when set, is the only
 // path tried when loading OpenBLAS.
-const EnvOpenBLASPath = "LENSCORE_OPENBLAS"
+const EnvOpenBLASPath = openblas.EnvPath
 
 // OpenBLAS is unavailable on this platform (no run-time loader support);
 // LoadOpenBLAS always fails and SelectGemm("auto") falls back to GoGemm.
