@@ -164,6 +164,7 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	if batch < 1 {
 		batch = 1
 	}
+	net.SetInference(true) // sampling never back-propagates: skip saved activations, keep transformed weights
 	p, err := posterior.NewNetworkPrior(net, ve, n*n, batch)
 	if err != nil {
 		net.Close()
