@@ -128,13 +128,13 @@ func meanVar(x []float32) (mu, ss float64) {
 // y0 = x0 − x2, y1 = x1 + x2, y2 = x2 − x1, y3 = x1 − x3.
 func bt4(x0, x1, x2, x3, y0, y1, y2, y3 []float32) {
 	n := len(x0)
+	x1, x2, x3 = x1[:n], x2[:n], x3[:n]
+	y0, y1, y2, y3 = y0[:n], y1[:n], y2[:n], y3[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
 		bt4AVX(&x0[0], &x1[0], &x2[0], &x3[0], &y0[0], &y1[0], &y2[0], &y3[0], v)
 		j = v
 	}
-	x1, x2, x3 = x1[:n], x2[:n], x3[:n]
-	y0, y1, y2, y3 = y0[:n], y1[:n], y2[:n], y3[:n]
 	for ; j < n; j++ {
 		a, b, c, d := x0[j], x1[j], x2[j], x3[j]
 		y0[j], y1[j], y2[j], y3[j] = a-c, b+c, c-b, b-d
@@ -145,12 +145,12 @@ func bt4(x0, x1, x2, x3, y0, y1, y2, y3 []float32) {
 // n-vectors: u = x0 + x1 + x2, w = x1 − x2 − x3.
 func at4(x0, x1, x2, x3, u, w []float32) {
 	n := len(x0)
+	x1, x2, x3, u, w = x1[:n], x2[:n], x3[:n], u[:n], w[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
 		at4AVX(&x0[0], &x1[0], &x2[0], &x3[0], &u[0], &w[0], v)
 		j = v
 	}
-	x1, x2, x3, u, w = x1[:n], x2[:n], x3[:n], u[:n], w[:n]
 	for ; j < n; j++ {
 		u[j] = x0[j] + x1[j] + x2[j]
 		w[j] = x1[j] - x2[j] - x3[j]

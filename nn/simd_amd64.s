@@ -20,9 +20,14 @@
 #define I127 expc<>+384(SB)
 
 // EXP sets Y4 = e^Y1 (Y1 clamped to ±87 in place); clobbers Y2, Y3, Y5.
+// MINPS/MAXPS return their second source when either is NaN, so the
+// input Y1 is that second source (Intel order: min(Y2, Y1)) and a NaN
+// stays NaN instead of becoming ±87, as in the Go expf.
 #define EXP \
-	VMINPS HI, Y1, Y1; \
-	VMAXPS LO, Y1, Y1; \
+	VMOVUPS HI, Y2; \
+	VMINPS Y1, Y2, Y1; \
+	VMOVUPS LO, Y2; \
+	VMAXPS Y1, Y2, Y1; \
 	VMULPS LOG2E, Y1, Y2; \
 	VROUNDPS $0, Y2, Y2; \
 	VMOVAPS Y1, Y3; \

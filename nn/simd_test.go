@@ -160,3 +160,71 @@ func TestInterleave(t *testing.T) {
 		}
 	}
 }
+
+// TestExpNaN checks that a NaN input stays NaN through exp on both the
+// vector path (element 3 of a 16-long row) and the scalar tail (element 17
+// of a 19-long row; with the purego tag both are the Go expf), that the
+// other elements are unaffected, and that a softmax row containing a NaN
+// (attention's max-subtract, exp, normalise) comes out NaN rather than
+// silently finite.
+func TestExpNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	if e := expf(nan); e == e {
+		t.Fatalf("expf(NaN) = %g, want NaN", e)
+	}
+	for _, c := range []struct{ n, at int }{{16, 3}, {19, 17}} {
+		row := make([]float32, c.n)
+		for i := range row {
+			row[i] = float32(i) / 8
+		}
+		row[c.at] = nan
+		sum := expSub(row, 0)
+		for i, v := range row {
+			if i == c.at {
+				if v == v {
+					t.Fatalf("n=%d: exp(NaN) at %d = %g, want NaN", c.n, i, v)
+				}
+				continue
+			}
+			if w := math.Exp(float64(i) / 8); !near32(v, w, 1e-6) {
+				t.Fatalf("n=%d i=%d: exp %g want %g", c.n, i, v, w)
+			}
+		}
+		if sum == sum {
+			t.Fatalf("n=%d: exp sum %g, want NaN", c.n, sum)
+		}
+		// Softmax as in AttnBlock.forwardOne.
+		row = make([]float32, c.n)
+		row[c.at] = nan
+		m := row[0]
+		for _, s := range row {
+			m = max(m, s)
+		}
+		inv := 1 / expSub(row, m)
+		for i := range row {
+			if row[i] *= inv; row[i] == row[i] {
+				t.Fatalf("n=%d: softmax[%d] = %g with a NaN in the row, want NaN", c.n, i, row[i])
+			}
+		}
+	}
+}
+
+// TestWinogradShortOutput checks that bt4 and at4 panic (bounds check)
+// instead of writing past a too-short output slice on the vector path.
+func TestWinogradShortOutput(t *testing.T) {
+	x := make([]float32, 16)
+	long, short := make([]float32, 16), make([]float32, 8)
+	for name, f := range map[string]func(){
+		"bt4": func() { bt4(x, x, x, x, long, long, long, short) },
+		"at4": func() { at4(x, x, x, x, long, short) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with a short output did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
