@@ -427,6 +427,9 @@ func TestWriteFileAtomic(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("directory holds %d entries, want 1", len(ents))
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode = %v (%v), want -rw-r--r--", st.Mode().Perm(), err)
+	}
 	bad := NewImage(1, 1, []float64{math.NaN()})
 	bad.Bitpix = 8
 	if err := WriteFile(path, []*HDU{bad}); err == nil || !strings.Contains(err.Error(), path) {

@@ -13,7 +13,8 @@ import (
 )
 
 // WriteFile writes hdus to path atomically: a temporary file in the same
-// directory is written, synced and renamed over path.
+// directory is written, synced, given mode 0644 and renamed over path, and
+// the directory is synced.
 func WriteFile(path string, hdus []*HDU) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -46,7 +47,16 @@ func WriteFile(path string, hdus []*HDU) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename itself durable (best effort: not every system can
+	// sync a directory).
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // Write writes hdus to w: the first as the primary HDU, the others as IMAGE
@@ -117,7 +127,7 @@ func writeHDU(w io.Writer, h *HDU, index int) error {
 		if s < 0 {
 			return fmt.Errorf("NAXIS%d = %d is negative", k+1, s)
 		}
-		if s != 0 && n > MaxDataBytes/s {
+		if s != 0 && int64(n) > MaxDataBytes/int64(s) {
 			return fmt.Errorf("shape %v too large", h.Shape)
 		}
 		n *= s

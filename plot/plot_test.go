@@ -221,6 +221,9 @@ func TestAtomicWrite(t *testing.T) {
 		}
 		t.Errorf("directory holds %v, want only a.png", names)
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("a.png mode = %v (%v), want -rw-r--r--", st.Mode().Perm(), err)
+	}
 	// Unwritable destination: error, no file.
 	bad := filepath.Join(dir, "missing", "b.png")
 	if err := Grid(bad, [][]float64{img}, 2, 2, 1, nil); err == nil {

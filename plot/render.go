@@ -406,11 +406,19 @@ func writeAtomic(path string, data []byte) (err error) {
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("plot: writing %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; give the result ordinary permissions.
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("plot: writing %s: %w", path, err)
+	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("plot: writing %s: %w", path, err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("plot: writing %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }

@@ -121,8 +121,9 @@ func Encode(params []*nn.Param, meta map[string]string) ([]byte, error) {
 }
 
 // WriteFileAtomic writes data to a temporary file in path's directory,
-// fsyncs it, renames it to path and fsyncs the directory (best effort), so
-// that after a crash path holds either its old or its new contents.
+// fsyncs it, sets its mode to 0644 (CreateTemp makes 0600), renames it to
+// path and fsyncs the directory (best effort), so that after a crash path
+// holds either its old or its new contents.
 func WriteFileAtomic(path string, data []byte) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -142,6 +143,10 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	// CreateTemp makes the file 0600; give the result ordinary permissions.
+	if err := f.Chmod(0o644); err != nil {
 		return fail(err)
 	}
 	if err := f.Close(); err != nil {

@@ -300,3 +300,26 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteFileAtomicMode checks that the atomic writer leaves an ordinary
+// 0644 file (not CreateTemp's 0600) with the given bytes and no temporary.
+func TestWriteFileAtomicMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.safetensors")
+	if err := WriteFileAtomic(path, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode = %v, want -rw-r--r--", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); string(b) != "abc" {
+		t.Errorf("contents %q, want abc", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want 1", len(ents))
+	}
+}
