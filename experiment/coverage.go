@@ -191,7 +191,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		return nil, err
 	}
 	out.Files = []string{"coverage.png", "coverage.json"}
-	if err := writeJSON(join(dir, "coverage.json"), out); err != nil {
+	if err := WriteJSON(join(dir, "coverage.json"), out); err != nil {
 		return nil, err
 	}
 	s.logf("coverage: max |ECP − α| = %.3f at α = %.2f (%.1f σ)", out.MaxDev, out.AtAlpha, out.MaxDevInSigma)

@@ -158,7 +158,7 @@ func TestWriteJSONNaN(t *testing.T) {
 		B []float64 `json:"b"`
 		C int       `json:"-"`
 	}{math.NaN(), []float64{1, math.Inf(1)}, 3}
-	if err := writeJSON(p, in); err != nil {
+	if err := WriteJSON(p, in); err != nil {
 		t.Fatal(err)
 	}
 	var out map[string]any

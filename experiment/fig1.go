@@ -173,7 +173,7 @@ func Fig1(ctx context.Context, s Setup, o Fig1Options, dir string) (*Fig1Result,
 		Timing: timingOf(res, wall),
 		Files:  []string{"fig1.png", "fig3.png", "fig1.json"},
 	}
-	if err := writeJSON(join(dir, "fig1.json"), out); err != nil {
+	if err := WriteJSON(join(dir, "fig1.json"), out); err != nil {
 		return nil, err
 	}
 	s.logf("fig1: χ²_ν(mean) = %.3f, ρ(mean, truth) = %.3f, source residual RMS = %.2f, NFE = %d, %.1fs",

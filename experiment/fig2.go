@@ -155,7 +155,7 @@ func Fig2(ctx context.Context, s Setup, o Fig2Options, dir string) (*Fig2Result,
 		return nil, err
 	}
 	out.Files = []string{"fig2.png", "fig2.json"}
-	if err := writeJSON(join(dir, "fig2.json"), out); err != nil {
+	if err := WriteJSON(join(dir, "fig2.json"), out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -10,10 +10,10 @@ import (
 	"github.com/lenscore/lenscore/weights"
 )
 
-// writeJSON writes v, indented, to path atomically. Non-finite floats
+// WriteJSON writes v, indented, to path atomically. Non-finite floats
 // (NaN for an undefined statistic, ±Inf) are written as null, which
 // encoding/json would otherwise refuse.
-func writeJSON(path string, v any) error {
+func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(finite(reflect.ValueOf(v)), "", "  ")
 	if err != nil {
 		return fmt.Errorf("experiment: %s: %w", path, err)

@@ -158,7 +158,7 @@ func PriorVsData(ctx context.Context, s Setup, o PriorVsDataOptions, dir string)
 	out := &PriorVsDataResult{Prior: s.PriorName, NearZero: o.NearZero, PriorSet: *ps, DataSet: *ds,
 		Timing: timingOf(res, wall),
 		Files:  []string{"prior_vs_data.png", "prior_vs_data_power.png", "prior_vs_data_profile.png", "prior_vs_data.json"}}
-	if err := writeJSON(join(dir, "prior_vs_data.json"), out); err != nil {
+	if err := WriteJSON(join(dir, "prior_vs_data.json"), out); err != nil {
 		return nil, err
 	}
 	s.logf("prior-vs-data: concentration %.2f vs %.2f, ellipticity %.2f vs %.2f, near-zero fraction %.2f vs %.2f",

@@ -193,7 +193,7 @@ func Steps(ctx context.Context, s Setup, o StepsOptions, dir string) (*StepsResu
 		return nil, err
 	}
 	out.Files = []string{"steps_chi2.png", "steps_rmse.png", "steps.json"}
-	if err := writeJSON(join(dir, "steps.json"), out); err != nil {
+	if err := WriteJSON(join(dir, "steps.json"), out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -153,6 +153,20 @@ func (f *fieldSet) positive(name string, p *float64) float64 {
 	return v
 }
 
+// sersicIndex reads n_sersic, which must keep b_n = 1.9992 n − 0.3271
+// positive (n ≥ MinSersicIndex); below that the profile would grow outwards.
+func (f *fieldSet) sersicIndex(p *float64) float64 {
+	v := f.get("n_sersic", p)
+	if f.err == nil && !(v >= MinSersicIndex && v <= 20) {
+		f.err = fmt.Errorf("n_sersic must be in [%g, 20] (b_n = 1.9992 n − 0.3271 must be positive), got %g", MinSersicIndex, v)
+	}
+	return v
+}
+
+// MinSersicIndex is the smallest Sérsic index accepted: b_n of the
+// approximation used here is positive only for n > 0.1636.
+const MinSersicIndex = 0.2
+
 // shape reads (q, phi) or (e1, e2), exactly one of the two forms.
 func (f *fieldSet) shape(q, phi, e1, e2 *float64) (float64, float64) {
 	if f.err != nil {
@@ -315,7 +329,7 @@ func parseLight(raw json.RawMessage) (Light, error) {
 			return nil, wrap(err)
 		}
 		s := Sersic{Amp: f.get("amp", j.Amp), RSersic: f.positive("R_sersic", j.RSersic),
-			NSersic: f.positive("n_sersic", j.NSersic)}
+			NSersic: f.sersicIndex(j.NSersic)}
 		s.Q, s.Phi = f.shape(j.Q, j.Phi, j.E1, j.E2)
 		s.CenterX = f.get("center_x", j.CenterX)
 		s.CenterY = f.get("center_y", j.CenterY)
@@ -329,7 +343,7 @@ func parseLight(raw json.RawMessage) (Light, error) {
 			return nil, wrap(err)
 		}
 		s := Sersic{Amp: f.get("amp", j.Amp), RSersic: f.positive("R_sersic", j.RSersic),
-			NSersic: f.positive("n_sersic", j.NSersic), Q: 1}
+			NSersic: f.sersicIndex(j.NSersic), Q: 1}
 		s.CenterX = f.get("center_x", j.CenterX)
 		s.CenterY = f.get("center_y", j.CenterY)
 		if f.err != nil {

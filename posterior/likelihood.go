@@ -40,6 +40,25 @@ type Convolved struct {
 	d      []float64 // multiplier of σ(t)²
 	sigma  func(float64) float64
 	name   string
+	opHash string // hash of A and Aᵀ applied to fixed probe vectors
+}
+
+// operatorHash identifies a linear operator by its action on two fixed
+// probe vectors (one through A, one through Aᵀ), so that a checkpoint made
+// with one lens model, PSF or grid is not resumed with another.
+func operatorHash(a Operator) string {
+	m, n := a.Dims()
+	x, r := make([]float64, n), make([]float64, m)
+	for j := range x {
+		x[j] = math.Sin(0.7*float64(j)+0.3) + 0.1
+	}
+	for i := range r {
+		r[i] = math.Cos(1.3*float64(i)+0.2) - 0.05
+	}
+	ax, atr := make([]float64, m), make([]float64, n)
+	a.Apply(ax, x)
+	a.Adjoint(atr, r)
+	return hashFloats(append(ax, atr...))
 }
 
 func newConvolved(name string, a Operator, y, sigmaN []float64, keep []bool, sigma func(float64) float64) (*Convolved, error) {
@@ -59,7 +78,7 @@ func newConvolved(name string, a Operator, y, sigmaN []float64, keep []bool, sig
 	if keep != nil && len(keep) != m {
 		return nil, fmt.Errorf("posterior: likelihood: mask has %d values, want %d", len(keep), m)
 	}
-	c := &Convolved{a: a, y: append([]float64(nil), y...), noise2: make([]float64, m), keep: make([]float64, m), d: make([]float64, m), sigma: sigma, name: name}
+	c := &Convolved{a: a, y: append([]float64(nil), y...), noise2: make([]float64, m), keep: make([]float64, m), d: make([]float64, m), sigma: sigma, name: name, opHash: operatorHash(a)}
 	for i := 0; i < m; i++ {
 		s := sigmaN[0]
 		if len(sigmaN) == m {
@@ -128,9 +147,10 @@ func (c *Convolved) Dim() int { _, n := c.a.Dims(); return n }
 // ScratchLen returns M.
 func (c *Convolved) ScratchLen() int { m, _ := c.a.Dims(); return m }
 
-// Fingerprint names the variant and hashes y, the noise and the mask.
+// Fingerprint names the variant and hashes the operator, y, the noise and
+// the mask.
 func (c *Convolved) Fingerprint() string {
-	return fmt.Sprintf("%s(y=%s,noise=%s,mask=%s)", c.name, hashFloats(c.y), hashFloats(c.noise2), hashFloats(c.keep))
+	return fmt.Sprintf("%s(A=%s,y=%s,noise=%s,mask=%s)", c.name, c.opHash, hashFloats(c.y), hashFloats(c.noise2), hashFloats(c.keep))
 }
 
 // Score writes Aᵀ W (y − A x) ⊘ (σ_n² + σ(t)² d) into dst.

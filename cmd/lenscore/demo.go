@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -74,7 +75,10 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	if !(*sigma > 0) || math.IsInf(*sigma, 0) {
+		return fmt.Errorf("--noise-sigma must be positive and finite, got %g", *sigma)
+	}
+	if err := checkChains(*sf.n, 64*64); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -104,6 +108,24 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err := lens.AddNoise(y, *sigma, *sf.seed); err != nil {
 		return err
 	}
+	p := &problem{ObsPath: filepath.Join(*out, "obs.fits"), LensPath: filepath.Join(*out, "lens.json"), Geo: geo, Y: y, SigmaN: []float64{*sigma}, Op: op, Truth: src}
+
+	pr, err := demoPrior(*model, *kind, n, *batch)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	lik, err := likelihoodFor(*sf.likelihood, p, pr)
+	if err != nil {
+		return err
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	opt.CheckpointPath = filepath.Join(*out, "checkpoint.bin")
+	if _, serr := os.Stat(opt.CheckpointPath); serr == nil && !*sf.resume {
+		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, opt.CheckpointPath)
+	}
 	// Keep the inputs next to the outputs so the run can be repeated with
 	// `lenscore sample`.
 	lensPath := filepath.Join(*out, "lens.json")
@@ -124,19 +146,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fits.WriteFile(obsPath, []*fits.HDU{prim, srcHDU, psfKernelHDU(geo.PSF)}); err != nil {
 		return err
 	}
-	p := &problem{ObsPath: obsPath, LensPath: lensPath, Geo: geo, Y: y, SigmaN: []float64{*sigma}, Op: op, Truth: src}
-
-	pr, err := demoPrior(*model, *kind, n, *batch)
-	if err != nil {
-		return err
-	}
-	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, p, pr)
-	if err != nil {
-		return err
-	}
 	opt.Progress = env.stderr
-	opt.CheckpointPath = filepath.Join(*out, "checkpoint.bin")
 	fmt.Fprintf(env.stderr, "demo: NGC 7742 behind an SIE+shear lens, σ_n=%g; prior %s; gemm %s\n", *sigma, pr.Name, backendLine())
 	var res *posterior.Result
 	if *sf.resume {

@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/posterior"
-	"github.com/lenscore/lenscore/weights"
 )
 
 type invertSummary struct {
@@ -110,8 +109,7 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
-	b, _ := json.MarshalIndent(sum, "", "  ")
-	if err := weights.WriteFileAtomic(filepath.Join(*out, "summary.json"), append(b, '\n')); err != nil {
+	if err := experiment.WriteJSON(filepath.Join(*out, "summary.json"), sum); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote %s: log evidence %.2f at a=%g (maximum %.2f at a=%.3g), χ²_ν of the mean %.3f (%.1f s)\n",

@@ -131,3 +131,20 @@ func seedCard(seed uint64) any {
 	}
 	return strconv.FormatUint(seed, 10)
 }
+
+// cardText makes s fit a FITS string card: printable ASCII only (other
+// characters become '?') and at most 68 characters (longer text keeps its
+// end, which for a path is the informative part, behind "...").
+func cardText(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			r = '?'
+		}
+		b = append(b, byte(r))
+	}
+	if len(b) > 68 {
+		b = append([]byte("..."), b[len(b)-65:]...)
+	}
+	return string(b)
+}

@@ -59,10 +59,10 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 		data[i] = float64(v)
 	}
 	hdu := fits.NewImage(*size, *size, data)
-	hdu.Header.Set("ORIGIN", filepath.Base(*in), "image this source was prepared from")
+	hdu.Header.Set("ORIGIN", cardText(filepath.Base(*in)), "image this source was prepared from")
 	hdu.Header.Set("NORMALIS", "peak=1, border-median sky removed", "lenscore train.Prepare")
 	if *credit != "" {
-		hdu.Header.Set("CREDIT", truncate(*credit, 68), "")
+		hdu.Header.Set("CREDIT", cardText(*credit), "")
 	}
 	if err := fits.WriteFile(*out, []*fits.HDU{hdu}); err != nil {
 		return err

@@ -59,6 +59,9 @@ func (l *loadedPrior) Close() {
 
 // load builds the prior for n×n source images.
 func (f *priorFlags) load(n int) (*loadedPrior, error) {
+	if *f.batch < 1 {
+		return nil, fmt.Errorf("--batch must be ≥ 1, got %d", *f.batch)
+	}
 	kind := *f.kind
 	if *f.model != "" {
 		kind = "network"

@@ -31,6 +31,9 @@ func runPriorSample(ctx context.Context, env *cliEnv, args []string) error {
 	if *n < 1 {
 		return fmt.Errorf("--n must be ≥ 1, got %d", *n)
 	}
+	if !strings.EqualFold(filepath.Ext(*out), ".png") {
+		return fmt.Errorf("--out must name a .png file (the samples are also written beside it as .fits), got %s", *out)
+	}
 	if err := checkOutFile(*out); err != nil {
 		return err
 	}
@@ -64,7 +67,7 @@ func runPriorSample(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fitsOut := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".fits"
 	h := fits.NewCube(side, side, len(res.Samples), cube)
-	h.Header.Set("PRIOR", truncate(pr.Name, 60), "")
+	h.Header.Set("PRIOR", cardText(pr.Name), "")
 	h.Header.Set("SEED", seedCard(*seed), "")
 	h.Header.Set("STEPS", int64(res.Steps), "")
 	if err := fits.WriteFile(fitsOut, []*fits.HDU{h}); err != nil {

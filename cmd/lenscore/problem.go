@@ -142,6 +142,8 @@ func (f *problemFlags) load() (*problem, error) {
 				return nil, err
 			}
 		}
+	}
+	if hdus, err := fits.ReadFile(*f.obs); err == nil {
 		if src, ok := fits.ByName(hdus, "SOURCE"); ok && len(src.Shape) == 2 && src.Shape[0] == g.SrcNPix && src.Shape[1] == g.SrcNPix {
 			p.Truth = src.Data
 		}

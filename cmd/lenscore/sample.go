@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/posterior"
-	"github.com/lenscore/lenscore/weights"
 )
 
 // samplerFlags configure the reverse-SDE sampler.
@@ -63,7 +62,31 @@ func (f *samplerFlags) options() (posterior.Options, error) {
 	if *f.sampler != "em" && *f.sampler != "pc" {
 		return opt, fmt.Errorf("--sampler must be em or pc, got %q", *f.sampler)
 	}
+	switch {
+	case !(*f.eps > 0 && *f.eps < 1):
+		return opt, fmt.Errorf("--t-end must be in (0, 1), got %g", *f.eps)
+	case !(*f.snr > 0) || math.IsInf(*f.snr, 0):
+		return opt, fmt.Errorf("--snr must be positive, got %g", *f.snr)
+	case *f.sampler == "pc" && *f.corrector < 1:
+		return opt, fmt.Errorf("--corrector-steps must be ≥ 1 with --sampler pc, got %d", *f.corrector)
+	case !(*f.checkpointMinutes > 0) || math.IsInf(*f.checkpointMinutes, 0):
+		return opt, fmt.Errorf("--checkpoint-minutes must be positive, got %g", *f.checkpointMinutes)
+	case !(*f.target > 0 && *f.target < 0.997):
+		return opt, fmt.Errorf("--step-target must be in (0, 0.997), got %g", *f.target)
+	}
 	return opt, nil
+}
+
+// maxStateBytes bounds the memory of the chains' state (three float64
+// vectors per chain), so a mistyped --n-samples fails with a message
+// instead of exhausting memory.
+const maxStateBytes = 8 << 30
+
+func checkChains(chains, dim int) error {
+	if need := 3 * 8 * float64(chains) * float64(dim); need > maxStateBytes {
+		return fmt.Errorf("--n-samples %d needs %.1f GiB for the chains' state (limit %d GiB); run fewer samples per job and combine them with different seeds", chains, need/(1<<30), maxStateBytes>>30)
+	}
+	return nil
 }
 
 // likelihoodFor builds the requested likelihood score.
@@ -100,7 +123,8 @@ type sampleSummary struct {
 	NFE          int       `json:"network_evaluations_per_sample"`
 	SigmaMin     float64   `json:"sigma_min"`
 	SigmaMax     float64   `json:"sigma_max"`
-	SigmaN       float64   `json:"noise_sigma"`
+	SigmaN       float64   `json:"noise_sigma,omitempty"` // uniform σ_n; absent with a noise map
+	NoiseMap     string    `json:"noise_map,omitempty"`
 	Geometry     geometry  `json:"geometry"`
 	Chi2Nu       []float64 `json:"chi2_nu"`
 	Chi2NuMean   float64   `json:"chi2_nu_of_mean"`
@@ -131,6 +155,9 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	p, err := pf.load()
 	if err != nil {
+		return err
+	}
+	if err := checkChains(*sf.n, p.Geo.SrcNPix*p.Geo.SrcNPix); err != nil {
 		return err
 	}
 	pr, err := prf.load(p.Geo.SrcNPix)
@@ -166,8 +193,11 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	sum := sampleSummary{Observation: p.ObsPath, Lens: p.LensPath, Prior: pr.Name, Likelihood: *sf.likelihood, Sampler: *sf.sampler,
 		Denoise: *sf.denoise, Seed: *sf.seed, Samples: len(res.Samples), Steps: res.Steps, NFE: res.NFE,
-		SigmaMin: pr.VE.SigmaMin, SigmaMax: pr.VE.SigmaMax, SigmaN: p.SigmaN[0], Geometry: p.Geo,
+		SigmaMin: pr.VE.SigmaMin, SigmaMax: pr.VE.SigmaMax, Geometry: p.Geo, NoiseMap: *pf.noiseMap,
 		WallSeconds: time.Since(start).Seconds(), PriorSeconds: res.PriorTime.Seconds(), OtherSeconds: res.OtherTime.Seconds(), Backend: backendLine()}
+	if len(p.SigmaN) == 1 {
+		sum.SigmaN = p.SigmaN[0]
+	}
 	if err := writeSampleOutputs(*out, p, res.Samples, &sum, "Posterior samples: "+pr.Name); err != nil {
 		return err
 	}
@@ -223,7 +253,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	}
 	hdr := func(h *fits.HDU) *fits.HDU {
 		h.Header.Set(kwSrcScale, p.Geo.SrcScale, "source pixel scale [arcsec]")
-		h.Header.Set("PRIOR", truncate(sum.Prior, 60), "prior")
+		h.Header.Set("PRIOR", cardText(sum.Prior), "prior")
 		h.Header.Set("SEED", seedCard(sum.Seed), "sampler seed")
 		return h
 	}
@@ -235,8 +265,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 			return err
 		}
 	}
-	b, _ := json.MarshalIndent(sum, "", "  ")
-	if err := weights.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
+	if err := experiment.WriteJSON(filepath.Join(dir, "summary.json"), sum); err != nil {
 		return err
 	}
 	apply := func(x []float64) []float64 { y := make([]float64, m*m); p.Op.Apply(y, x); return y }
@@ -262,11 +291,4 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	}
 	return plot.Fig3(filepath.Join(dir, "fig3.png"), plot.Fig3Data{Title: title, NX: n, NY: n, SourceScale: p.Geo.SrcScale,
 		MX: m, MY: m, ImageScale: p.Geo.Scale, Samples: samples[:k], Recon: rec, Observation: p.Y, Noise: nz, Units: "arb. units"})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -49,7 +49,7 @@ func runDeflect(ctx context.Context, env *cliEnv, args []string) error {
 	prim := fits.NewImage(0, 0, nil)
 	prim.Shape = nil
 	prim.Header.Set(kwPixScale, *scale, "pixel scale [arcsec]")
-	prim.Header.Set(kwLens, *lensPath, "lens file")
+	prim.Header.Set(kwLens, cardText(*lensPath), "lens file")
 	hdus := []*fits.HDU{prim}
 	for _, e := range []struct {
 		name, unit string
@@ -170,6 +170,11 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	clean := make([]float64, geo.NPix*geo.NPix)
 	op.Apply(clean, src)
+	for i, v := range clean {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("the lensed image has a non-finite pixel (%d: %g); check the source", i, v)
+		}
+	}
 	obs := append([]float64(nil), clean...)
 	if *sigma > 0 {
 		if err := lens.AddNoise(obs, *sigma, *seed); err != nil {
@@ -180,7 +185,7 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 	geo.header(&prim.Header)
 	prim.Header.Set(kwNoise, *sigma, "Gaussian noise sigma per pixel")
 	prim.Header.Set(kwSeed, seedCard(*seed), "seed of the noise")
-	prim.Header.Set(kwLens, *lensPath, "lens file")
+	prim.Header.Set(kwLens, cardText(*lensPath), "lens file")
 	ext := fits.NewImage(geo.NPix, geo.NPix, clean)
 	ext.Name = "NOISEFREE"
 	srcHDU := fits.NewImage(geo.SrcNPix, geo.SrcNPix, src)
