@@ -2,6 +2,7 @@ package score
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/lenscore/lenscore/nn"
@@ -32,25 +33,41 @@ func DefaultConfig() Config {
 // TembDim returns the time-embedding width 4·NF.
 func (c Config) TembDim() int { return 4 * c.NF }
 
+// Bounds on the configuration fields accepted by Validate. They are far
+// above any network this package can train, and keep every size derived
+// from a (possibly hostile) config file well inside int64.
+const (
+	MaxChannels     = 16
+	MaxNF           = 4096
+	MaxLevels       = 16 // len(ChMult)
+	MaxMult         = 64 // each ChMult entry
+	MaxImageSize    = 8192
+	MaxNumResBlocks = 16
+)
+
 // Validate reports the first problem with the configuration.
 func (c Config) Validate() error {
 	switch {
-	case c.Channels < 1:
-		return fmt.Errorf("score: config channels must be ≥ 1, got %d", c.Channels)
-	case c.NF < 1:
-		return fmt.Errorf("score: config nf must be ≥ 1, got %d", c.NF)
+	case c.Channels < 1 || c.Channels > MaxChannels:
+		return fmt.Errorf("score: config channels must be in [1, %d], got %d", MaxChannels, c.Channels)
+	case c.NF < 1 || c.NF > MaxNF:
+		return fmt.Errorf("score: config nf must be in [1, %d], got %d", MaxNF, c.NF)
 	case len(c.ChMult) == 0:
 		return fmt.Errorf("score: config ch_mult is empty")
-	case c.NumResBlocks < 1:
-		return fmt.Errorf("score: config num_res_blocks must be ≥ 1, got %d", c.NumResBlocks)
-	case !(c.FourierScale > 0):
-		return fmt.Errorf("score: config fourier_scale must be positive, got %g", c.FourierScale)
+	case len(c.ChMult) > MaxLevels:
+		return fmt.Errorf("score: config ch_mult has %d entries, at most %d allowed", len(c.ChMult), MaxLevels)
+	case c.NumResBlocks < 1 || c.NumResBlocks > MaxNumResBlocks:
+		return fmt.Errorf("score: config num_res_blocks must be in [1, %d], got %d", MaxNumResBlocks, c.NumResBlocks)
+	case c.ImageSize < 1 || c.ImageSize > MaxImageSize:
+		return fmt.Errorf("score: config image_size must be in [1, %d], got %d", MaxImageSize, c.ImageSize)
+	case !(c.FourierScale > 0) || math.IsInf(c.FourierScale, 1):
+		return fmt.Errorf("score: config fourier_scale must be positive and finite, got %g", c.FourierScale)
 	case c.Workers < 0:
 		return fmt.Errorf("score: config workers must be ≥ 0, got %d", c.Workers)
 	}
 	for i, m := range c.ChMult {
-		if m < 1 {
-			return fmt.Errorf("score: config ch_mult[%d] must be ≥ 1, got %d", i, m)
+		if m < 1 || m > MaxMult {
+			return fmt.Errorf("score: config ch_mult[%d] must be in [1, %d], got %d", i, MaxMult, m)
 		}
 	}
 	div := 1 << (len(c.ChMult) - 1)
@@ -82,4 +99,63 @@ func (c Config) clone() Config {
 	c.ChMult = slices.Clone(c.ChMult)
 	c.AttnResolutions = slices.Clone(c.AttnResolutions)
 	return c
+}
+
+// NumParams returns the number of parameter values the network for c has
+// (what Net.NumParams reports after New), computed from the architecture
+// alone without building it. c must be valid.
+func (c Config) NumParams() int64 {
+	nf, td := int64(c.NF), int64(c.TembDim())
+	conv := func(cin, cout, k int64) int64 { return cout*cin*k*k + cout }
+	lin := func(in, out int64) int64 { return out*in + out }
+	norm := func(ch int64) int64 { return 2 * ch }
+	res := func(cin, cout int64) int64 {
+		n := norm(cin) + conv(cin, cout, 3) + lin(td, cout) + norm(cout) + conv(cout, cout, 3)
+		if cin != cout {
+			n += conv(cin, cout, 1)
+		}
+		return n
+	}
+	attn := func(ch int64) int64 { return norm(ch) + lin(ch, 3*ch) + lin(ch, ch) }
+	hasAttn := func(r int) bool { return slices.Contains(c.AttnResolutions, r) }
+
+	n := nf + lin(2*nf, td) + lin(td, td) // Fourier frequencies, time embedding
+	ch := int64(c.Channels)
+	n += conv(ch, nf, 3)
+	r, in := c.ImageSize, nf
+	hs := []int64{nf}
+	for i, m := range c.ChMult {
+		for range c.NumResBlocks {
+			out := nf * int64(m)
+			n += res(in, out)
+			in = out
+			if hasAttn(r) {
+				n += attn(in)
+			}
+			hs = append(hs, in)
+		}
+		if i != len(c.ChMult)-1 {
+			n += conv(in, in, 3)
+			r /= 2
+			hs = append(hs, in)
+		}
+	}
+	n += 2*res(in, in) + attn(in)
+	for i := len(c.ChMult) - 1; i >= 0; i-- {
+		for range c.NumResBlocks + 1 {
+			sc := hs[len(hs)-1]
+			hs = hs[:len(hs)-1]
+			out := nf * int64(c.ChMult[i])
+			n += res(in+sc, out)
+			in = out
+		}
+		if hasAttn(r) {
+			n += attn(in)
+		}
+		if i != 0 {
+			n += conv(in, in, 3)
+			r *= 2
+		}
+	}
+	return n + norm(in) + conv(in, ch, 3)
 }

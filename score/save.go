@@ -26,7 +26,7 @@ func Save(path string, n *Net) error {
 // safetensors file at path and fills its parameters from the file (names,
 // shapes and dtypes are validated by package weights).
 func Load(path string, g nn.Gemm) (*Net, error) {
-	meta, err := weights.ReadMeta(path)
+	meta, shapes, err := weights.ReadHeader(path)
 	if err != nil {
 		return nil, fmt.Errorf("score: load: %w", err)
 	}
@@ -40,6 +40,18 @@ func Load(path string, g nn.Gemm) (*Net, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("score: load %s: %w", path, err)
+	}
+	// Compare the sizes before New allocates anything for the config.
+	var have int64
+	for _, sh := range shapes {
+		v := int64(1)
+		for _, d := range sh {
+			v *= int64(d) // bounded: the header check tied offsets to the file size
+		}
+		have += v
+	}
+	if want := cfg.NumParams(); want != have {
+		return nil, fmt.Errorf("score: load %s: the %q metadata implies %d parameter values but the file's tensors hold %d", path, MetaConfig, want, have)
 	}
 	n, err := New(cfg, g, 0)
 	if err != nil {

@@ -185,35 +185,56 @@ func Load(path string, params []*nn.Param) (map[string]string, error) {
 // ReadMeta returns the metadata of the safetensors file at path after
 // validating its header (the tensor data is not read).
 func ReadMeta(path string) (map[string]string, error) {
+	meta, _, err := ReadHeader(path)
+	return meta, err
+}
+
+// ReadHeader returns the metadata and the tensor shapes (by name) of the
+// safetensors file at path after validating its header, without reading
+// the tensor data. Callers can check the sizes a file declares before
+// allocating anything for them.
+func ReadHeader(path string) (map[string]string, map[string][]int, error) {
+	meta, tensors, err := readHeader(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	shapes := make(map[string][]int, len(tensors))
+	for name, ti := range tensors {
+		shapes[name] = slices.Clone(ti.Shape)
+	}
+	return meta, shapes, nil
+}
+
+func readHeader(path string) (map[string]string, map[string]tensorInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("weights: read metadata: %w", err)
+		return nil, nil, fmt.Errorf("weights: read metadata: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
+		return nil, nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
 	}
 	var lb [8]byte
 	if _, err := io.ReadFull(f, lb[:]); err != nil {
-		return nil, fmt.Errorf("weights: read metadata %s: file too short for the 8-byte header length (%d bytes)", path, st.Size())
+		return nil, nil, fmt.Errorf("weights: read metadata %s: file too short for the 8-byte header length (%d bytes)", path, st.Size())
 	}
 	hl, err := checkHeaderLen(binary.LittleEndian.Uint64(lb[:]), st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
+		return nil, nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
 	}
 	hb := make([]byte, hl)
 	if _, err := io.ReadFull(f, hb); err != nil {
-		return nil, fmt.Errorf("weights: read metadata %s: reading header: %w", path, err)
+		return nil, nil, fmt.Errorf("weights: read metadata %s: reading header: %w", path, err)
 	}
 	meta, tensors, err := parseHeader(hb)
 	if err != nil {
-		return nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
+		return nil, nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
 	}
 	if err := checkOffsets(tensors, st.Size()-8-int64(hl)); err != nil {
-		return nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
+		return nil, nil, fmt.Errorf("weights: read metadata %s: %w", path, err)
 	}
-	return meta, nil
+	return meta, tensors, nil
 }
 
 // Decode is Load on an in-memory file.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -321,5 +322,27 @@ func TestWriteFileAtomicMode(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("directory holds %d entries, want 1", len(ents))
+	}
+}
+
+// TestReadHeader checks that ReadHeader returns the saved metadata and
+// exactly the parameters' names and shapes.
+func TestReadHeader(t *testing.T) {
+	ps := tinyParams()
+	path := filepath.Join(t.TempDir(), "h.safetensors")
+	if err := Save(path, ps, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	meta, shapes, err := ReadHeader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta["k"] != "v" || len(shapes) != len(ps) {
+		t.Fatalf("meta %v, %d shapes for %d params", meta, len(shapes), len(ps))
+	}
+	for _, p := range ps {
+		if s, ok := shapes[p.Name]; !ok || !slices.Equal(s, p.Shape) && !(len(s) == 0 && len(p.Shape) == 0) {
+			t.Errorf("%s: shape %v, want %v", p.Name, s, p.Shape)
+		}
 	}
 }
