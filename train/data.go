@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -45,9 +46,12 @@ type LoadOptions struct {
 	BorderWidth int     // width of the border used for the background; 0 means max(1, Size/16)
 }
 
-// LoadDir reads every *.png (and, once available, FITS) image directly in
+// LoadDir reads every *.png and FITS (.fits, .fit, .fts) image directly in
 // dir, converts it to a Size×Size luminance image (see Prepare) and splits
-// the set into training and validation parts by name hash.
+// the set into training and validation parts by name hash. A file that
+// cannot be read or decoded (corrupt, over MaxPNGSide, no usable image HDU)
+// is listed in Dataset.Skipped as "name: reason" and the rest are loaded;
+// only a folder with no usable image at all is an error.
 func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 	if opt.Size < 1 {
 		return nil, fmt.Errorf("train: image size must be positive, got %d", opt.Size)
@@ -69,13 +73,15 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 		case ".png":
 			pix, w, h, err := ReadPNG(path)
 			if err != nil {
-				return nil, err
+				skipped = append(skipped, fmt.Sprintf("%s: %v", name, err))
+				continue
 			}
 			raws = []rawImage{{name, pix, w, h}}
 		case ".fits", ".fit", ".fts":
 			raws, err = readFITSImages(path)
 			if err != nil {
-				return nil, err
+				skipped = append(skipped, fmt.Sprintf("%s: %v", name, err))
+				continue
 			}
 		default:
 			continue
@@ -161,17 +167,33 @@ type rawImage struct {
 	w, h int
 }
 
+// MaxPNGSide bounds the width and height of a PNG that ReadPNG decodes.
+const MaxPNGSide = 16384
+
 // ReadPNG decodes an 8- or 16-bit grey, grey+alpha, paletted or RGB(A) PNG
 // into luminance in [0, 1] (Rec. 709 weights 0.2126 R + 0.7152 G + 0.0722 B
 // on the stored values; alpha-premultiplied colours, i.e. composited on
 // black). The rows are flipped so that row 0 of the result is the bottom
-// row of the picture.
+// row of the picture. Images wider or taller than MaxPNGSide are refused
+// before decoding.
 func ReadPNG(path string) (pix []float64, w, h int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("train: %w", err)
 	}
 	defer f.Close()
+	// Read the declared size first so that a small file cannot make the
+	// decoder allocate a huge image.
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("train: decode PNG %s: %w", path, err)
+	}
+	if cfg.Width > MaxPNGSide || cfg.Height > MaxPNGSide {
+		return nil, 0, 0, fmt.Errorf("train: PNG %s is %d×%d, larger than the %d×%d limit", path, cfg.Width, cfg.Height, MaxPNGSide, MaxPNGSide)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, 0, fmt.Errorf("train: %w", err)
+	}
 	img, err := png.Decode(f)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("train: decode PNG %s: %w", path, err)

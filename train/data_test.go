@@ -1,7 +1,10 @@
 package train
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -10,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -304,5 +308,70 @@ func TestLoadDir(t *testing.T) {
 	}
 	if _, err := LoadDir(filepath.Join(dir, "missing"), LoadOptions{Size: 10}); err == nil {
 		t.Fatal("missing folder accepted")
+	}
+}
+
+// hugePNGHeader returns the signature and a valid IHDR chunk of a w×h 8-bit
+// grey PNG with no image data: a few dozen bytes declaring a huge image.
+func hugePNGHeader(w, h uint32) []byte {
+	ihdr := binary.BigEndian.AppendUint32([]byte("IHDR"), w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 0, 0, 0, 0) // depth 8, grey, deflate, filter 0, no interlace
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ihdr)-4))
+	b = append(b, ihdr...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// TestLoadDirSkipsBadFiles checks that a corrupt PNG, a PNG declaring
+// 20000×20000 pixels and a FITS file with garbage are listed in Skipped
+// with a reason, and the good images beside them are still loaded.
+func TestLoadDirSkipsBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 4 {
+		g := image.NewGray(image.Rect(0, 0, 12, 12))
+		for y := range 12 {
+			for x := range 12 {
+				dx, dy := float64(x)-6, float64(y)-6
+				g.SetGray(x, y, color.Gray{Y: uint8(10 + float64(80+i)*math.Exp(-(dx*dx+dy*dy)/6))})
+			}
+		}
+		writePNG(t, filepath.Join(dir, fmt.Sprintf("good%d.png", i)), g)
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 12, 12)))
+	files := map[string][]byte{
+		"corrupt.png": buf.Bytes()[:buf.Len()/2],
+		"huge.png":    hugePNGHeader(20000, 20000),
+		"junk.fits":   []byte("this is not a FITS file"),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := LoadDir(dir, LoadOptions{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ds.Train) + len(ds.Val); n != 4 {
+		t.Errorf("loaded %d images, want the 4 good ones", n)
+	}
+	if len(ds.Skipped) != len(files) {
+		t.Fatalf("skipped %q, want the %d bad files", ds.Skipped, len(files))
+	}
+	for name := range files {
+		found := false
+		for _, s := range ds.Skipped {
+			found = found || strings.HasPrefix(s, name+": ")
+		}
+		if !found {
+			t.Errorf("%s not in Skipped %q", name, ds.Skipped)
+		}
+	}
+	if !slices.ContainsFunc(ds.Skipped, func(s string) bool {
+		return strings.HasPrefix(s, "huge.png: ") && strings.Contains(s, "limit")
+	}) {
+		t.Errorf("huge.png not refused by the size limit: %q", ds.Skipped)
 	}
 }
