@@ -264,6 +264,10 @@ func (nt *Net) NumParams() int {
 	return s
 }
 
+// Workers returns the number of goroutines the network splits a batch
+// among. Gradients depend on it (float32 per-worker sums); train records it.
+func (nt *Net) Workers() int { return nt.e.Workers() }
+
 // Config returns a copy of the configuration.
 func (nt *Net) Config() Config { return nt.cfg.clone() }
 

@@ -39,7 +39,10 @@ type Manifest struct {
 	RNG             string  `json:"rng"`
 	SmoothLoss      float64 `json:"smooth_loss"`
 	SmoothWeight    float64 `json:"smooth_weight"`
-	Config          Config  `json:"config"`
+	// Workers is the model's gradient worker count (see WorkerCounter);
+	// 0 when the model does not report one.
+	Workers int    `json:"workers,omitempty"`
+	Config  Config `json:"config"`
 }
 
 func manifestPath(dir string) string { return filepath.Join(dir, ManifestFile) }
@@ -103,7 +106,7 @@ func (t *Trainer) Checkpoint() error {
 		ImageSize: t.data.Size, TrainImages: len(t.data.Train), ValImages: len(t.data.Val),
 		DataFingerprint: fmt.Sprintf("%016x", t.fprint),
 		RNG:             "step s draws from PCG(seed, s); validation image j from PCG(seed, 2^63+j)",
-		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, Config: t.cfg,
+		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, Workers: t.workers, Config: t.cfg,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -145,8 +148,10 @@ func ReadManifest(dir string) (*Manifest, error) {
 
 // Open restores the run checkpointed in dir, with the configuration stored
 // there (Config.Dir set to dir). data must be the dataset the run was
-// started with (checked by fingerprint). Continuing with Run gives weights
-// bit-identical to an uninterrupted run.
+// started with (checked by fingerprint), and a model reporting its worker
+// count (WorkerCounter) must have the count recorded in the manifest.
+// Continuing with Run gives weights bit-identical to an uninterrupted run
+// with that worker count.
 func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 	man, err := ReadManifest(dir)
 	if err != nil {
@@ -164,6 +169,10 @@ func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 	t, err := New(cfg, m, data)
 	if err != nil {
 		return nil, fmt.Errorf("train: resume %s: %w", dir, err)
+	}
+	if man.Workers != 0 && t.workers != man.Workers {
+		return nil, fmt.Errorf("train: resume %s: the run was trained with %d gradient workers, this model has %d; the gradients (and so the result) depend on that count, so build the network with the same count (score.Config.Workers, or GOMAXPROCS=%d)",
+			dir, man.Workers, t.workers, man.Workers)
 	}
 	meta, err := weights.Load(filepath.Join(dir, man.Tensors), t.stateTensors())
 	if err != nil {

@@ -82,6 +82,16 @@
 // data ends with the same bits as an uninterrupted run (the model's Forward
 // and Backward must themselves be deterministic).
 //
+// What is reproducible: for a given seed, dataset, configuration and
+// worker count, training gives the same bits every time, interrupted or
+// not. It is not independent of the worker count: score.Net splits a batch
+// among its workers and each sums its images' float32 gradients before the
+// per-worker sums are added, so a different count rounds differently (and
+// the difference grows over many steps). The count (WorkerCounter) is
+// stored in ckpt.json and Open refuses a model with another one. It is
+// also not independent of the batch size, which changes the updates
+// themselves. Sampling, by contrast, does not depend on either.
+//
 // # Run directory
 //
 //	ckpt-<step>.safetensors  tensors model/<name>, ema/<name>, adam_m/<name>,

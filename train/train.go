@@ -31,6 +31,15 @@ type Model interface {
 	Backward(dout []float32)
 }
 
+// WorkerCounter is implemented by models whose gradient depends on how
+// many goroutines split a batch (score.Net: each worker sums float32
+// gradients over its share of the images, so the rounding depends on the
+// split). The trainer records the count in the checkpoint manifest and
+// Open refuses to continue a run with a different count.
+type WorkerCounter interface {
+	Workers() int
+}
+
 // Config holds every training setting. Start from DefaultConfig; the zero
 // value of a field is taken literally (e.g. WarmupSteps 0 means no warm-up).
 type Config struct {
@@ -123,6 +132,7 @@ const maxSigmaImages = 1000
 // Trainer runs denoising score matching on a Model.
 type Trainer struct {
 	cfg          Config
+	workers      int // the model's WorkerCounter count (0: not reported)
 	model        Model
 	data         *Dataset
 	params       []*nn.Param
@@ -195,6 +205,9 @@ func New(cfg Config, m Model, data *Dataset) (*Trainer, error) {
 		if len(im.Pix) != t.pixels {
 			return nil, fmt.Errorf("train: image %s has %d pixels, want %d", im.Name, len(im.Pix), t.pixels)
 		}
+	}
+	if wc, ok := m.(WorkerCounter); ok {
+		t.workers = wc.Workers()
 	}
 	t.adam = NewAdam(t.params, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
 	t.pcg = rand.NewPCG(cfg.Seed, 0)

@@ -365,3 +365,35 @@ func TestRealStellarium(t *testing.T) {
 		t.Fatalf("only %d images loaded", n)
 	}
 }
+
+// workerModel is linModel reporting a gradient worker count.
+type workerModel struct {
+	*linModel
+	w int
+}
+
+func (m workerModel) Workers() int { return m.w }
+
+// TestResumeWorkerCount checks that the model's worker count is stored in
+// the manifest and that Open refuses a model with a different count (whose
+// gradients would round differently) but accepts the same count.
+func TestResumeWorkerCount(t *testing.T) {
+	data := blobData(12, 6)
+	n := data.Size * data.Size
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Steps = 5
+	if err := Run(context.Background(), cfg, workerModel{newLinModel(n, 4), 2}, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	man, err := ReadManifest(dir)
+	if err != nil || man.Workers != 2 {
+		t.Fatalf("manifest workers %v (%v), want 2", man, err)
+	}
+	if _, err := Open(dir, workerModel{newLinModel(n, 4), 3}, data); err == nil || !strings.Contains(err.Error(), "2 gradient workers") {
+		t.Errorf("resume with 3 workers: %v, want a refusal naming 2", err)
+	}
+	if _, err := Open(dir, workerModel{newLinModel(n, 4), 2}, data); err != nil {
+		t.Errorf("resume with the same count: %v", err)
+	}
+}
