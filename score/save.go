@@ -50,7 +50,10 @@ func Load(path string, g nn.Gemm) (*Net, error) {
 		}
 		have += v
 	}
-	if want := cfg.NumParams(); want != have {
+	// A config describing a much larger network than the file holds is
+	// refused before New allocates it; smaller mismatches go on to
+	// weights.Load, whose error names the missing or misshapen tensor.
+	if want := cfg.NumParams(); want > 2*have+1<<20 {
 		return nil, fmt.Errorf("score: load %s: the %q metadata implies %d parameter values but the file's tensors hold %d", path, MetaConfig, want, have)
 	}
 	n, err := New(cfg, g, 0)
