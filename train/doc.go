@@ -60,9 +60,10 @@
 //	θ ← θ − η_s (m/(1−β₁ˢ)) / (√(v/(1−β₂ˢ)) + ε),   η_s = η·min(1, s/W)
 //
 // with η = 2e-4 and W = 5000 warm-up steps by default (NCSN++, Song et al.
-// 2021). After each update the EMA weights follow θ̄ ← d θ̄ + (1−d) θ
-// (d = 0.999, θ̄ starts at the initial θ); θ̄ is what sampling uses. There
-// is no weight decay.
+// 2021). After update s the EMA weights follow θ̄ ← d_s θ̄ + (1−d_s) θ with
+// d_s = min(d, (1+s)/(10+s)) (d = 0.999; θ̄ starts at the initial θ, and the
+// ramp keeps it from remembering the random initialisation in short runs);
+// θ̄ is what sampling uses. There is no weight decay.
 //
 // # Validation
 //

@@ -149,3 +149,16 @@ func TestEMA(t *testing.T) {
 		}
 	}
 }
+
+// The EMA decay ramps as (1+s)/(10+s) until it reaches the configured value.
+func TestEMADecayAt(t *testing.T) {
+	for _, c := range []struct {
+		d    float64
+		s    int
+		want float64
+	}{{0.999, 1, 2.0 / 11}, {0.999, 90, 91.0 / 100}, {0.999, 8990, 0.999}, {0.5, 1, 2.0 / 11}, {0.5, 20, 0.5}} {
+		if got := EMADecayAt(c.d, c.s); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("EMADecayAt(%g, %d) = %g, want %g", c.d, c.s, got, c.want)
+		}
+	}
+}

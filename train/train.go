@@ -317,7 +317,7 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 		return loss, gradNorm, fmt.Errorf("train: non-finite loss %g or gradient norm %g at step %d; parameters not updated", loss, gradNorm, s)
 	}
 	t.adam.Step(t.params, LearningRate(t.cfg.LR, t.cfg.WarmupSteps, s), s)
-	UpdateEMA(t.ema, t.params, t.cfg.EMADecay)
+	UpdateEMA(t.ema, t.params, EMADecayAt(t.cfg.EMADecay, s))
 	t.step = s
 	return loss, gradNorm, nil
 }
