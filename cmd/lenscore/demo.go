@@ -61,13 +61,13 @@ func demoPrior(model, kind string, n, batch int) (*loadedPrior, error) {
 }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--n-samples 8] [--steps auto]")
+	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--n-samples 16] [--steps auto]")
 	out := fs.String("out", "lenscore-demo", "output directory")
 	model := fs.String("model", defaultModel, "trained prior; when the file is absent the built-in GRF prior is used")
 	kind := fs.String("prior", "auto", "auto (network if --model exists, else grf), network or grf")
 	sigma := fs.Float64("noise-sigma", 0.02, "noise σ per pixel (the source peaks at 1)")
 	batch := fs.Int("batch", 8, "images per network call")
-	sf := addSamplerFlags(fs, 8, "auto")
+	sf := addSamplerFlags(fs, 16, "auto")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
