@@ -12,7 +12,6 @@ import (
 
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
-	"github.com/lenscore/lenscore/posterior"
 )
 
 //go:embed assets/ngc7742.fits assets/demo_lens.json assets/grf64.fits
@@ -122,9 +121,8 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
-	opt.CheckpointPath = filepath.Join(*out, "checkpoint.bin")
-	if _, serr := os.Stat(opt.CheckpointPath); serr == nil && !*sf.resume {
-		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, opt.CheckpointPath)
+	if _, serr := os.Stat(filepath.Join(*out, checkpointFile)); serr == nil && !*sf.resume {
+		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, filepath.Join(*out, checkpointFile))
 	}
 	// Keep the inputs next to the outputs so the run can be repeated with
 	// `lenscore sample`.
@@ -146,26 +144,16 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fits.WriteFile(obsPath, []*fits.HDU{prim, srcHDU, psfKernelHDU(geo.PSF)}); err != nil {
 		return err
 	}
-	opt.Progress = env.stderr
 	fmt.Fprintf(env.stderr, "demo: NGC 7742 behind an SIE+shear lens, σ_n=%g; prior %s; gemm %s\n", *sigma, pr.Name, backendLine())
-	var res *posterior.Result
-	if *sf.resume {
-		res, err = posterior.Resume(ctx, pr.Prior, lik, pr.VE, opt)
-	} else {
-		res, err = posterior.Sample(ctx, pr.Prior, lik, pr.VE, opt)
-	}
+	res, sum, err := runChains(ctx, env, *out, p, pr, lik, opt, sf)
 	if err != nil {
 		return err
 	}
-	sum := sampleSummary{Observation: obsPath, Lens: lensPath, Prior: pr.Name, Likelihood: *sf.likelihood, Sampler: *sf.sampler,
-		Denoise: *sf.denoise, Seed: *sf.seed, Samples: len(res.Samples), Steps: res.Steps, NFE: res.NFE,
-		SigmaMin: pr.VE.SigmaMin, SigmaMax: pr.VE.SigmaMax, SigmaN: *sigma, Geometry: geo,
-		PriorSeconds: res.PriorTime.Seconds(), OtherSeconds: res.OtherTime.Seconds(), Backend: backendLine()}
 	sum.WallSeconds = time.Since(start).Seconds()
-	if err := writeSampleOutputs(*out, p, res.Samples, &sum, "lenscore demo: NGC 7742 lensed, prior "+pr.Name); err != nil {
+	if err := writeSampleOutputs(*out, p, res.Samples, sum, "lenscore demo: NGC 7742 lensed, prior "+pr.Name); err != nil {
 		return err
 	}
-	os.Remove(opt.CheckpointPath)
+	os.Remove(filepath.Join(*out, checkpointFile))
 	fmt.Fprintf(env.stdout, "demo done in %.0f s: %d samples, χ²_ν per sample %s, source residual RMS %.2fσ\nsee %s/fig1.png, %s/fig3.png, %s/summary.json\n",
 		sum.WallSeconds, len(res.Samples), fmtFloats(sum.Chi2Nu), sum.SourceRMSSNR, *out, *out, *out)
 	return nil

@@ -172,36 +172,16 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
-	opt.Progress = env.stderr
-	opt.CheckpointPath = filepath.Join(*out, "checkpoint.bin")
 	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
-	start := time.Now()
-	var res *posterior.Result
-	if *sf.resume {
-		res, err = posterior.Resume(ctx, pr.Prior, lik, pr.VE, opt)
-	} else {
-		if _, serr := os.Stat(opt.CheckpointPath); serr == nil {
-			return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, opt.CheckpointPath)
-		}
-		res, err = posterior.Sample(ctx, pr.Prior, lik, pr.VE, opt)
-	}
+	res, sum, err := runChains(ctx, env, *out, p, pr, lik, opt, sf)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
-		}
 		return err
 	}
-	sum := sampleSummary{Observation: p.ObsPath, Lens: p.LensPath, Prior: pr.Name, Likelihood: *sf.likelihood, Sampler: *sf.sampler,
-		Denoise: *sf.denoise, Seed: *sf.seed, Samples: len(res.Samples), Steps: res.Steps, NFE: res.NFE,
-		SigmaMin: pr.VE.SigmaMin, SigmaMax: pr.VE.SigmaMax, Geometry: p.Geo, NoiseMap: *pf.noiseMap,
-		WallSeconds: time.Since(start).Seconds(), PriorSeconds: res.PriorTime.Seconds(), OtherSeconds: res.OtherTime.Seconds(), Backend: backendLine()}
-	if len(p.SigmaN) == 1 {
-		sum.SigmaN = p.SigmaN[0]
-	}
-	if err := writeSampleOutputs(*out, p, res.Samples, &sum, "Posterior samples: "+pr.Name); err != nil {
+	sum.NoiseMap = *pf.noiseMap
+	if err := writeSampleOutputs(*out, p, res.Samples, sum, "Posterior samples: "+pr.Name); err != nil {
 		return err
 	}
-	os.Remove(opt.CheckpointPath)
+	os.Remove(filepath.Join(*out, checkpointFile))
 	fmt.Fprintf(env.stdout, "wrote %d samples to %s (χ²_ν of the mean %.3f, ν=%d; %d steps, %.1f s)\n", len(res.Samples), *out, sum.Chi2NuMean, sum.Nu, res.Steps, sum.WallSeconds)
 	return nil
 }
@@ -291,4 +271,39 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	}
 	return plot.Fig3(filepath.Join(dir, "fig3.png"), plot.Fig3Data{Title: title, NX: n, NY: n, SourceScale: p.Geo.SrcScale,
 		MX: m, MY: m, ImageScale: p.Geo.Scale, Samples: samples[:k], Recon: rec, Observation: p.Y, Noise: nz, Units: "arb. units"})
+}
+
+// checkpointFile is the sampler checkpoint inside an output directory.
+const checkpointFile = "checkpoint.bin"
+
+// runChains samples (or resumes) the posterior with checkpoints in dir and
+// returns the result with a summary of the settings and costs.
+func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loadedPrior, lik posterior.Likelihood, opt posterior.Options, sf *samplerFlags) (*posterior.Result, *sampleSummary, error) {
+	opt.Progress = env.stderr
+	opt.CheckpointPath = filepath.Join(dir, checkpointFile)
+	start := time.Now()
+	var res *posterior.Result
+	var err error
+	if *sf.resume {
+		res, err = posterior.Resume(ctx, pr.Prior, lik, pr.VE, opt)
+	} else {
+		if _, serr := os.Stat(opt.CheckpointPath); serr == nil {
+			return nil, nil, fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", dir, opt.CheckpointPath)
+		}
+		res, err = posterior.Sample(ctx, pr.Prior, lik, pr.VE, opt)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
+		}
+		return nil, nil, err
+	}
+	sum := &sampleSummary{Observation: p.ObsPath, Lens: p.LensPath, Prior: pr.Name, Likelihood: *sf.likelihood, Sampler: *sf.sampler,
+		Denoise: *sf.denoise, Seed: *sf.seed, Samples: len(res.Samples), Steps: res.Steps, NFE: res.NFE,
+		SigmaMin: pr.VE.SigmaMin, SigmaMax: pr.VE.SigmaMax, Geometry: p.Geo,
+		WallSeconds: time.Since(start).Seconds(), PriorSeconds: res.PriorTime.Seconds(), OtherSeconds: res.OtherTime.Seconds(), Backend: backendLine()}
+	if len(p.SigmaN) == 1 {
+		sum.SigmaN = p.SigmaN[0]
+	}
+	return res, sum, nil
 }
