@@ -186,7 +186,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	out.MaxDev, out.AtAlpha = tr.MaxDev, tr.AtAlpha
 	out.MaxDevSigma = sigmaAt(tr, tr.AtAlpha)
 	out.MaxDevInSigma = out.MaxDev / out.MaxDevSigma
-	title := fmt.Sprintf("TARP coverage — %s, %d lenses × %d samples, σ_n = %.3g × peak", s.PriorName, o.Lenses, o.Samples, o.SigmaN)
+	title := fmt.Sprintf("TARP coverage — %s\n%d lenses × %d samples, σ_n = %.3g × peak", s.PriorName, o.Lenses, o.Samples, o.SigmaN)
 	if err := plot.TARPCurve(join(dir, "coverage.png"), title, tr); err != nil {
 		return nil, err
 	}
