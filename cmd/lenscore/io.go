@@ -31,6 +31,11 @@ func readSquareImage(path, ext string) ([]float64, int, *fits.HDU, error) {
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	return squareImage(path, hdus, ext)
+}
+
+// squareImage picks the image of readSquareImage from HDUs already read.
+func squareImage(path string, hdus []*fits.HDU, ext string) ([]float64, int, *fits.HDU, error) {
 	var h *fits.HDU
 	if ext != "" {
 		var ok bool

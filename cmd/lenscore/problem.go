@@ -76,7 +76,11 @@ func headerFloat(h *fits.Header, key, path string, def float64) (float64, error)
 
 // load reads the observation, lens and noise and builds the operator.
 func (f *problemFlags) load() (*problem, error) {
-	y, n, hdu, err := readSquareImage(*f.obs, "")
+	hdus, err := fits.ReadFile(*f.obs)
+	if err != nil {
+		return nil, err
+	}
+	y, n, hdu, err := squareImage(*f.obs, hdus, "")
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +124,6 @@ func (f *problemFlags) load() (*problem, error) {
 			return nil, err
 		}
 	default:
-		hdus, err := fits.ReadFile(*f.obs)
-		if err != nil {
-			return nil, err
-		}
 		if ph, ok := fits.ByName(hdus, "PSF"); ok && len(ph.Shape) == 2 {
 			k := make([][]float64, ph.Shape[1])
 			for r := range k {
@@ -143,10 +143,8 @@ func (f *problemFlags) load() (*problem, error) {
 			}
 		}
 	}
-	if hdus, err := fits.ReadFile(*f.obs); err == nil {
-		if src, ok := fits.ByName(hdus, "SOURCE"); ok && len(src.Shape) == 2 && src.Shape[0] == g.SrcNPix && src.Shape[1] == g.SrcNPix {
-			p.Truth = src.Data
-		}
+	if src, ok := fits.ByName(hdus, "SOURCE"); ok && len(src.Shape) == 2 && src.Shape[0] == g.SrcNPix && src.Shape[1] == g.SrcNPix {
+		p.Truth = src.Data
 	}
 	p.Geo = g
 	// Noise.
