@@ -195,6 +195,7 @@ const (
 	tagSampler
 	tagTruth
 	tagTARP
+	tagDSM
 )
 
 // seedFor derives an independent 64-bit seed from the setup seed, an

@@ -28,6 +28,7 @@ type Series struct {
 // CurveOptions adjusts a Curve figure.
 type CurveOptions struct {
 	LogY bool // logarithmic y axis (non-positive values are dropped)
+	LogX bool // logarithmic x axis (non-positive values are dropped)
 	// Square draws a square data area with equal ranges, as for ECP curves.
 	Square bool
 }
@@ -69,10 +70,16 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 		ax.Label.TextStyle.Font = sansFont(titleSize)
 		ax.Tick.Label.Font = sansFont(labelSize)
 	}
-	keep := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && (!opt.LogY || v > 0) }
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	keepY := func(v float64) bool { return finite(v) && (!opt.LogY || v > 0) }
+	keepX := func(v float64) bool { return finite(v) && (!opt.LogX || v > 0) }
 	if opt.LogY {
 		p.Y.Scale = gplot.LogScale{}
 		p.Y.Tick.Marker = logTicks{}
+	}
+	if opt.LogX {
+		p.X.Scale = gplot.LogScale{}
+		p.X.Tick.Marker = logTicks{}
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.TextStyle.Font = sansFont(labelSize)
@@ -96,12 +103,12 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 		if s.Lo != nil {
 			var poly plotter.XYs
 			for k := range s.X {
-				if keep(s.Lo[k]) {
+				if keepX(s.X[k]) && keepY(s.Lo[k]) {
 					poly = append(poly, plotter.XY{X: s.X[k], Y: s.Lo[k]})
 				}
 			}
 			for k := len(s.X) - 1; k >= 0; k-- {
-				if keep(s.Hi[k]) {
+				if keepX(s.X[k]) && keepY(s.Hi[k]) {
 					poly = append(poly, plotter.XY{X: s.X[k], Y: s.Hi[k]})
 				}
 			}
@@ -118,7 +125,7 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 		}
 		var xy plotter.XYs
 		for k := range s.X {
-			if keep(s.X[k]) && keep(s.Y[k]) {
+			if keepX(s.X[k]) && keepY(s.Y[k]) {
 				xy = append(xy, plotter.XY{X: s.X[k], Y: s.Y[k]})
 			}
 		}

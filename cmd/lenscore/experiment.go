@@ -10,10 +10,10 @@ import (
 	"github.com/lenscore/lenscore/train"
 )
 
-var experimentNames = []string{"fig1", "fig2", "coverage", "steps", "prior-vs-data"}
+var experimentNames = []string{"fig1", "fig2", "coverage", "steps", "prior-vs-data", "dsm"}
 
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
-	synopsis := "fig1|fig2|coverage|steps|prior-vs-data|all [--model M | --prior grf] [--out DIR]"
+	synopsis := "fig1|fig2|coverage|steps|prior-vs-data|dsm|all [--model M | --prior grf] [--out DIR]"
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlags(env, "experiment", synopsis)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
@@ -107,6 +107,25 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 				return err
 			}
 			summary = "see prior_vs_data.json"
+		case "dsm":
+			// The built-in GRF is the reference every learned prior must beat.
+			var ref []experiment.NamedPrior
+			if pr.Gaussian == nil { // a learned prior
+				g, err := demoPrior(*model, "grf", 64, *batch)
+				if err != nil {
+					return err
+				}
+				ref = append(ref, experiment.NamedPrior{Name: g.Name, Prior: g.Prior, VE: g.VE})
+			}
+			r, err := experiment.DSM(ctx, setup, ref, experiment.DSMOptions{Batch: *batch}, dir)
+			if err != nil {
+				return err
+			}
+			var parts []string
+			for _, c := range r.Priors {
+				parts = append(parts, fmt.Sprintf("%s %.4f", c.Name, c.Mean))
+			}
+			summary = "mean DSM loss per pixel (lower is better): " + strings.Join(parts, "; ")
 		}
 		fmt.Fprintf(env.stdout, "%s: %s\n", n, summary)
 	}

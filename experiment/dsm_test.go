@@ -1,0 +1,69 @@
+package experiment
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/lenscore/lenscore/posterior"
+)
+
+// TestDSMAnalytic draws "galaxies" from N(0, s²I) and checks the loss of
+// the exact prior against L(σ) = s²/(s²+σ²), and that a prior with the
+// wrong width is measured as worse by the paired difference.
+func TestDSMAnalytic(t *testing.T) {
+	const side, s0 = 8, 0.5
+	s := tinySetup(t, side, s0)
+	r := rand.New(rand.NewPCG(3, 4))
+	s.Galaxies, s.Names = nil, nil
+	for range 200 {
+		g := make([]float64, side*side)
+		for i := range g {
+			g[i] = s0 * r.NormFloat64()
+		}
+		s.Galaxies = append(s.Galaxies, g)
+	}
+	wide, err := posterior.NewIsoGaussian(make([]float64, side*side), 2*s0, s.VE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	res, err := DSM(context.Background(), s, []NamedPrior{{Name: "wide", Prior: wide, VE: s.VE}}, DSMOptions{Sigmas: 6, Batch: 7}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, filepath.Join(dir, "dsm.png"))
+	var js DSMResult
+	readJSON(t, filepath.Join(dir, "dsm.json"), &js)
+	if len(js.Priors) != 2 || len(js.Sigma) != 6 || js.Galaxies != 200 {
+		t.Fatalf("dsm.json: %d priors, %d levels, %d galaxies", len(js.Priors), len(js.Sigma), js.Galaxies)
+	}
+	exact, bad := res.Priors[0], res.Priors[1]
+	var mean float64
+	for k, sig := range res.Sigma {
+		want := s0 * s0 / (s0*s0 + sig*sig)
+		mean += want / 6
+		// per-pixel loss averaged over 200×64 pixels: relative spread ≈ √(2/12800)
+		if d := math.Abs(exact.Loss[k] - want); d > 5*exact.SE[k]+1e-12 || d > 0.05*want {
+			t.Errorf("σ = %.3g: exact prior loss %.5f ± %.5f, analytic %.5f", sig, exact.Loss[k], exact.SE[k], want)
+		}
+		if exact.Diff[k] != 0 {
+			t.Errorf("σ = %.3g: difference of the first prior to itself %g", sig, exact.Diff[k])
+		}
+		// The wide prior's excess error (σ s_wide − σ s_true)² is
+		// σ²(1/(s²+σ²) − 1/(4s²+σ²))² E‖x‖²/N with E‖x‖²/N = s²+σ².
+		a, b := 1/(s0*s0+sig*sig), 1/(4*s0*s0+sig*sig)
+		excess := sig * sig * (a - b) * (a - b) * (s0*s0 + sig*sig)
+		if excess > 0.01 && (bad.Diff[k] < 5*bad.DSE[k] || math.Abs(bad.Diff[k]-excess) > 0.1*excess+5*bad.DSE[k]) {
+			t.Errorf("σ = %.3g: wide prior excess %.5f ± %.5f, want %.5f", sig, bad.Diff[k], bad.DSE[k], excess)
+		}
+	}
+	if math.Abs(exact.Mean-mean) > 0.02*mean {
+		t.Errorf("mean loss %.5f, analytic %.5f", exact.Mean, mean)
+	}
+	if _, err := DSM(context.Background(), s, []NamedPrior{{Name: "nil"}}, DSMOptions{}, t.TempDir()); err == nil {
+		t.Error("nil reference prior accepted")
+	}
+}
