@@ -67,3 +67,28 @@ func TestDSMAnalytic(t *testing.T) {
 		t.Error("nil reference prior accepted")
 	}
 }
+
+func TestParseStepConfigs(t *testing.T) {
+	got, err := ParseStepConfigs("em:N, pc:N/8,em+tweedie:100", 1593)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SamplerConfig{
+		{Name: "EM N", Sampler: "em", Steps: 1593},
+		{Name: "PC N/8", Sampler: "pc", Steps: 199, Corrector: 1, SNR: posterior.DefaultSNR},
+		{Name: "EM+Tweedie 100", Sampler: "em", Steps: 100, Denoise: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d configs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("config %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"em", "xx:10", "em:0", "em:N/0", "pc:N/x", "em:-3", ""} {
+		if _, err := ParseStepConfigs(bad, 100); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 
 	"github.com/lenscore/lenscore/diag"
 	"github.com/lenscore/lenscore/plot"
@@ -256,4 +258,49 @@ func sortXY(x, y []float64) {
 			y[j], y[j-1] = y[j-1], y[j]
 		}
 	}
+}
+
+// ParseStepConfigs parses a comma-separated list of sampler settings for
+// Steps, each "KIND:COUNT" with KIND em, pc (one corrector step, the default
+// signal-to-noise ratio) or em+tweedie, and COUNT either a number of steps
+// or "N/d" (the technique-2 count n divided by d, at least 1), e.g.
+// "em:N/4,em:N/8,pc:N/16,em+tweedie:100". The first entry is the reference.
+func ParseStepConfigs(spec string, n int) ([]SamplerConfig, error) {
+	var out []SamplerConfig
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		kind, count, ok := strings.Cut(item, ":")
+		if !ok {
+			return nil, fmt.Errorf("experiment: sampler setting %q: want KIND:COUNT (e.g. em:N/8)", item)
+		}
+		var steps int
+		if d, isFrac := strings.CutPrefix(count, "N/"); isFrac {
+			k, err := strconv.Atoi(d)
+			if err != nil || k < 1 {
+				return nil, fmt.Errorf("experiment: sampler setting %q: divisor %q is not a positive integer", item, d)
+			}
+			steps = max(1, n/k)
+		} else if count == "N" {
+			steps = n
+		} else {
+			k, err := strconv.Atoi(count)
+			if err != nil || k < 1 {
+				return nil, fmt.Errorf("experiment: sampler setting %q: step count %q is not a positive integer or N/d", item, count)
+			}
+			steps = k
+		}
+		c := SamplerConfig{Steps: steps}
+		switch kind {
+		case "em":
+			c.Sampler, c.Name = "em", "EM "+count
+		case "pc":
+			c.Sampler, c.Name, c.Corrector, c.SNR = "pc", "PC "+count, 1, posterior.DefaultSNR
+		case "em+tweedie":
+			c.Sampler, c.Name, c.Denoise = "em", "EM+Tweedie "+count, true
+		default:
+			return nil, fmt.Errorf("experiment: sampler setting %q: kind %q is not em, pc or em+tweedie", item, kind)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

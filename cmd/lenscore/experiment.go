@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lenscore/lenscore/experiment"
+	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/train"
 )
 
@@ -45,6 +46,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	denoise := fs.Bool("denoise", false, "final Tweedie denoising step")
 	sigmaN := fs.Float64("sigma-n", 0, "noise σ_n as a fraction of the noise-free image's peak (0: 0.02)")
 	galaxy := fs.Int("galaxy", 0, "index of the validation galaxy for fig1")
+	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -64,6 +66,16 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	gals, gnames := experiment.Galaxies(ds.Val, 0)
 	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames,
 		Seed: *seed, Progress: env.stderr}
+	var cfgs []experiment.SamplerConfig
+	if *configs != "" {
+		n, err := pr.VE.StepsFor(64*64, posterior.DefaultTarget)
+		if err != nil {
+			return err
+		}
+		if cfgs, err = experiment.ParseStepConfigs(*configs, n); err != nil {
+			return fmt.Errorf("--configs: %w", err)
+		}
+	}
 	fmt.Fprintf(env.stderr, "prior %s; %d validation galaxies; gemm %s\n", pr.Name, len(gals), backendLine())
 	for _, n := range names {
 		dir := filepath.Join(*out, n)
@@ -97,7 +109,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			}
 			summary = fmt.Sprintf("TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f (%.1f Monte Carlo σ)", r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, r.MaxDevInSigma)
 		case "steps":
-			r, err := experiment.Steps(ctx, setup, experiment.StepsOptions{Lenses: *lenses, Samples: *samples, SigmaN: *sigmaN}, dir)
+			r, err := experiment.Steps(ctx, setup, experiment.StepsOptions{Lenses: *lenses, Samples: *samples, SigmaN: *sigmaN, Configs: cfgs}, dir)
 			if err != nil {
 				return err
 			}
