@@ -107,11 +107,11 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		defer net.Close()
-		fmt.Fprintf(env.stderr, "resuming %s at step %d of %d\n", *out, man.Step, max(*steps, man.Config.Steps))
-		stepsArg := 0
+		stepsArg, total := 0, man.Config.Steps
 		if isFlagSet(fs, "steps") {
-			stepsArg = *steps
+			stepsArg, total = *steps, *steps
 		}
+		fmt.Fprintf(env.stderr, "resuming %s at step %d of %d\n", *out, man.Step, total)
 		return finishTrain(env, *out, train.Resume(ctx, *out, stepsArg, net, ds, env.stderr))
 	}
 
