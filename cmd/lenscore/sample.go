@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
@@ -27,12 +28,13 @@ type samplerFlags struct {
 	denoise, resume   *bool
 	seed              *uint64
 	checkpointMinutes *float64
+	stepDiv           int // --steps auto/K: technique-2 count divided by K (resolved in runChains)
 }
 
 func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags {
 	return &samplerFlags{
 		n:                 fs.Int("n-samples", defN, "number of independent posterior samples (chains)"),
-		steps:             fs.String("steps", defSteps, "reverse-time steps, or auto (Song & Ermon's technique 2)"),
+		steps:             fs.String("steps", defSteps, "reverse-time steps, auto (Song & Ermon's technique 2: N) or auto/K (N/K, e.g. auto/8 with --sampler pc)"),
 		target:            fs.Float64("step-target", posterior.DefaultTarget, "overlap probability that --steps auto aims at"),
 		likelihood:        fs.String("likelihood", "convolved", "likelihood score: convolved (the paper's), diag (diag(AAᵀ) variant) or exact (Gaussian priors only)"),
 		sampler:           fs.String("sampler", "em", "em (Euler–Maruyama) or pc (predictor–corrector with Langevin steps)"),
@@ -52,7 +54,14 @@ func (f *samplerFlags) options() (posterior.Options, error) {
 	if *f.n < 1 {
 		return opt, fmt.Errorf("--n-samples must be ≥ 1, got %d", *f.n)
 	}
-	if *f.steps != "auto" {
+	f.stepDiv = 0
+	if d, ok := strings.CutPrefix(*f.steps, "auto/"); ok {
+		k, err := strconv.Atoi(d)
+		if err != nil || k < 1 {
+			return opt, fmt.Errorf("--steps auto/K needs a positive integer K, got %q", *f.steps)
+		}
+		f.stepDiv = k
+	} else if *f.steps != "auto" {
 		s, err := strconv.Atoi(*f.steps)
 		if err != nil || s < 1 {
 			return opt, fmt.Errorf("--steps must be a positive integer or auto, got %q", *f.steps)
@@ -281,6 +290,13 @@ const checkpointFile = "checkpoint.bin"
 func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loadedPrior, lik posterior.Likelihood, opt posterior.Options, sf *samplerFlags) (*posterior.Result, *sampleSummary, error) {
 	opt.Progress = env.stderr
 	opt.CheckpointPath = filepath.Join(dir, checkpointFile)
+	if sf.stepDiv > 0 {
+		n, err := pr.VE.StepsFor(pr.Prior.Dim(), opt.Target)
+		if err != nil {
+			return nil, nil, err
+		}
+		opt.Steps = max(1, n/sf.stepDiv)
+	}
 	start := time.Now()
 	var res *posterior.Result
 	var err error

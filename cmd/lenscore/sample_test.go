@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -283,4 +284,43 @@ func TestDemoQuick(t *testing.T) {
 	// The files demo leaves can be fed back to sample.
 	mustRun(t, "sample", "--obs", filepath.Join(dir, "obs.fits"), "--lens", filepath.Join(dir, "lens.json"),
 		"--n-samples", "1", "--steps", "3", "--out", filepath.Join(dir, "again"))
+}
+
+// TestSampleStepsFraction checks --steps auto/K: the technique-2 count
+// divided by K, and the same samples as that count given explicitly.
+func TestSampleStepsFraction(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	run := func(name, steps string) (int, []float64) {
+		out := filepath.Join(dir, name)
+		mustRun(t, "sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "2",
+			"--steps", steps, "--out", out)
+		var sum struct {
+			Steps int `json:"steps"`
+		}
+		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		return sum.Steps, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data
+	}
+	nAuto, _ := run("auto", "auto")
+	n4, a := run("auto4", "auto/4")
+	if nAuto < 8 || n4 != nAuto/4 {
+		t.Fatalf("auto gave %d steps, auto/4 %d; want %d", nAuto, n4, nAuto/4)
+	}
+	_, b := run("explicit", strconv.Itoa(n4))
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("auto/4 and --steps %d differ at %d: %g vs %g", n4, i, a[i], b[i])
+		}
+	}
+	for _, bad := range []string{"auto/0", "auto/x", "auto/-2"} {
+		out := filepath.Join(dir, "bad"+bad[5:])
+		checkFails(t, errCase{name: bad, code: 1, want: []string{"--steps auto/K"}, args: []string{"sample", "--obs", obsPath,
+			"--lens", lensPath, "--prior-sigma", "0.3", "--steps", bad, "--out", out}}, out)
+	}
 }
