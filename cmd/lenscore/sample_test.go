@@ -13,6 +13,9 @@ import (
 	"testing"
 
 	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/nn"
+	"github.com/lenscore/lenscore/score"
+	"github.com/lenscore/lenscore/weights"
 )
 
 // TestSampleMatchesInvert samples the posterior of a small problem under the
@@ -322,5 +325,50 @@ func TestSampleStepsFraction(t *testing.T) {
 		out := filepath.Join(dir, "bad"+bad[5:])
 		checkFails(t, errCase{name: bad, code: 1, want: []string{"--steps auto/K"}, args: []string{"sample", "--obs", obsPath,
 			"--lens", lensPath, "--prior-sigma", "0.3", "--steps", bad, "--out", out}}, out)
+	}
+}
+
+// TestDemoNetworkDefaults runs the demo with a (small, untrained) 64×64
+// network: the network defaults (PC, N/8 steps, 8 samples) apply unless a
+// flag is given explicitly.
+func TestDemoNetworkDefaults(t *testing.T) {
+	g, err := nn.DefaultGemm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := score.Config{ImageSize: 64, Channels: 1, NF: 4, ChMult: []int{1, 1}, NumResBlocks: 1, AttnResolutions: []int{32}, FourierScale: 16}
+	net, err := score.New(cfg, g, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "net.safetensors")
+	if err := weights.Save(model, net.Params(), modelMeta(t, net)); err != nil {
+		t.Fatal(err)
+	}
+	summary := func(out string) (s struct {
+		Sampler string `json:"sampler"`
+		Samples int    `json:"samples"`
+		Steps   int    `json:"steps"`
+	}) {
+		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := filepath.Join(dir, "a")
+	mustRun(t, "demo", "--model", model, "--steps", "2", "--out", a)
+	if s := summary(a); s.Sampler != "pc" || s.Samples != 8 || s.Steps != 2 {
+		t.Errorf("network demo defaults: %+v, want pc, 8 samples, 2 steps", s)
+	}
+	b := filepath.Join(dir, "b")
+	mustRun(t, "demo", "--model", model, "--steps", "2", "--sampler", "em", "--n-samples", "3", "--out", b)
+	if s := summary(b); s.Sampler != "em" || s.Samples != 3 {
+		t.Errorf("explicit flags: %+v, want em, 3 samples", s)
 	}
 }
