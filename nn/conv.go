@@ -44,6 +44,7 @@ type Conv2D struct {
 	wU                        []float32   // Winograd-transformed weights (see winograd.go)
 	gU                        [][]float32 // per-worker dL/dU (Winograd weight gradient)
 	wUGen                     int         // Engine.gen when wU was computed
+	wino4                     bool        // Winograd forward is F(4×4, 3×3) (winograd4.go)
 
 	// Extra, if set before Forward, holds n×Cout values added to the
 	// output of channel o of image i on top of the bias (ResBlock's time
@@ -74,6 +75,9 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 	if c.useWinograd() {
 		c.wU = make([]float32, 16*cout*cin)
 		c.wwt = c.winoWeightsRow
+		if c.useWinograd4() {
+			c.wino4, c.wU, c.wwt = true, make([]float32, 36*cout*cin), c.wino4WeightsRow
+		}
 		c.gU = make([][]float32, e.workers)
 		for w := range c.gU {
 			c.gU[w] = make([]float32, 16*cout*cin)
@@ -87,6 +91,9 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 		t.Bias = &Param{Name: name + ".bias(zero)", Shape: []int{cin}, Data: make([]float32, cin)}
 		t.wU = make([]float32, 16*cout*cin)
 		t.wwt = t.winoWeightsRow
+		if t.useWinograd4() {
+			t.wino4, t.wU, t.wwt = true, make([]float32, 36*cout*cin), t.wino4WeightsRow
+		}
 	}
 	c.setTileRows(c.tileRows)
 	c.fwd, c.bwd = c.forwardOne, c.backwardBand
@@ -112,7 +119,9 @@ func newConvGeom(cin, cout, h, w, k, stride, pad int) *Conv2D {
 
 // setTileRows changes the band height (tests use it to exercise bands).
 func (c *Conv2D) setTileRows(r int) {
-	if c.wU != nil || (c.tconv != nil && c.tconv.wU != nil) {
+	if c.wino4 || (c.tconv != nil && c.tconv.wU != nil && c.tconv.wino4) {
+		r = (r + 3) &^ 3 // F(4×4) bands hold whole 4×4 tiles
+	} else if c.wU != nil || (c.tconv != nil && c.tconv.wU != nil) {
 		r += r % 2 // Winograd bands hold whole 2×2 tiles
 	}
 	c.tileRows = max(1, min(c.Ho, r))
@@ -160,7 +169,7 @@ func (c *Conv2D) band(t int) (i, r0, r1 int) {
 func (c *Conv2D) forwardOne(w, t int) {
 	i, r0, r1 := c.band(t)
 	if c.wU != nil {
-		c.winoBand(w, i, r0, r1)
+		c.winoForward(w, i, r0, r1)
 		return
 	}
 	P := c.Ho * c.Wo
@@ -264,7 +273,7 @@ func (c *Conv2D) backwardBand(w, t int) {
 		g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[off:], P, col, T, 1, gw, ckk)
 	}
 	if c.tconv.wU != nil {
-		c.tconv.winoBand(w, i, r0, r1) // overwrites scratch, col is done
+		c.tconv.winoForward(w, i, r0, r1) // overwrites scratch, col is done
 		return
 	}
 	okk := c.Cout * c.K * c.K

@@ -1,0 +1,122 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX2+FMA kernels of the Winograd F(4×4, 3×3) transforms; see
+// simd4_amd64.go. n is always a positive multiple of 8. Multiplications
+// by 4 and 8 are exact, so fusing them rounds as the Go loops do. The twelve (ten)
+// stream pointers stay fixed and R14 is the byte offset into all of them.
+
+// func bt6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int)
+TEXT ·bt6AVX(SB), NOSPLIT, $0-104
+	MOVL $0x40800000, AX // 4.0
+	VMOVD AX, X12
+	VBROADCASTSS X12, Y12
+	MOVL $0x40a00000, AX // 5.0
+	VMOVD AX, X13
+	VBROADCASTSS X13, Y13
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), CX
+	MOVQ x3+24(FP), DX
+	MOVQ x4+32(FP), SI
+	MOVQ x5+40(FP), DI
+	MOVQ y0+48(FP), R8
+	MOVQ y1+56(FP), R9
+	MOVQ y2+64(FP), R10
+	MOVQ y3+72(FP), R11
+	MOVQ y4+80(FP), R12
+	MOVQ y5+88(FP), R13
+	MOVQ n+96(FP), R15
+	SHLQ $2, R15
+	XORQ R14, R14
+bt6loop:
+	VMOVUPS (AX)(R14*1), Y0
+	VMOVUPS (BX)(R14*1), Y1
+	VMOVUPS (CX)(R14*1), Y2
+	VMOVUPS (DX)(R14*1), Y3
+	VMOVUPS (SI)(R14*1), Y4
+	VMOVUPS (DI)(R14*1), Y5
+	// y0 = (x4 − 5x2) + 4x0, rounded as the Go loop of bt6
+	VMULPS Y13, Y2, Y6
+	VSUBPS Y6, Y4, Y6
+	VFMADD231PS Y12, Y0, Y6
+	VMOVUPS Y6, (R8)(R14*1)
+	// y5 = (x5 − 5x3) + 4x1
+	VMULPS Y13, Y3, Y6
+	VSUBPS Y6, Y5, Y6
+	VFMADD231PS Y12, Y1, Y6
+	VMOVUPS Y6, (R13)(R14*1)
+	// p = x4 − 4x2, q = x3 − 4x1: y1 = p + q, y2 = p − q
+	VMOVAPS Y4, Y6
+	VFNMADD231PS Y12, Y2, Y6
+	VMOVAPS Y3, Y7
+	VFNMADD231PS Y12, Y1, Y7
+	VADDPS Y7, Y6, Y8
+	VMOVUPS Y8, (R9)(R14*1)
+	VSUBPS Y7, Y6, Y8
+	VMOVUPS Y8, (R10)(R14*1)
+	// r = x4 − x2, s = 2(x3 − x1): y3 = r + s, y4 = r − s
+	VSUBPS Y2, Y4, Y6
+	VSUBPS Y1, Y3, Y7
+	VADDPS Y7, Y7, Y7
+	VADDPS Y7, Y6, Y8
+	VMOVUPS Y8, (R11)(R14*1)
+	VSUBPS Y7, Y6, Y8
+	VMOVUPS Y8, (R12)(R14*1)
+	ADDQ $32, R14
+	CMPQ R14, R15
+	JLT bt6loop
+	VZEROUPPER
+	RET
+
+// func at6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int)
+TEXT ·at6AVX(SB), NOSPLIT, $0-88
+	MOVL $0x40800000, AX // 4.0
+	VMOVD AX, X12
+	VBROADCASTSS X12, Y12
+	MOVL $0x41000000, AX // 8.0
+	VMOVD AX, X13
+	VBROADCASTSS X13, Y13
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), CX
+	MOVQ x3+24(FP), DX
+	MOVQ x4+32(FP), SI
+	MOVQ x5+40(FP), DI
+	MOVQ y0+48(FP), R8
+	MOVQ y1+56(FP), R9
+	MOVQ y2+64(FP), R10
+	MOVQ y3+72(FP), R11
+	MOVQ n+80(FP), R15
+	SHLQ $2, R15
+	XORQ R14, R14
+at6loop:
+	VMOVUPS (BX)(R14*1), Y1
+	VMOVUPS (CX)(R14*1), Y2
+	VMOVUPS (DX)(R14*1), Y3
+	VMOVUPS (SI)(R14*1), Y4
+	VADDPS Y2, Y1, Y6 // s12
+	VSUBPS Y2, Y1, Y7 // d12
+	VADDPS Y4, Y3, Y8 // s34
+	VSUBPS Y4, Y3, Y9 // d34
+	// y0 = x0 + s12 + s34
+	VADDPS (AX)(R14*1), Y6, Y0
+	VADDPS Y8, Y0, Y0
+	VMOVUPS Y0, (R8)(R14*1)
+	// y1 = d12 + 2·d34
+	VADDPS Y9, Y9, Y0
+	VADDPS Y0, Y7, Y0
+	VMOVUPS Y0, (R9)(R14*1)
+	// y2 = s12 + 4·s34
+	VFMADD231PS Y12, Y8, Y6
+	VMOVUPS Y6, (R10)(R14*1)
+	// y3 = d12 + 8·d34 + x5
+	VFMADD231PS Y13, Y9, Y7
+	VADDPS (DI)(R14*1), Y7, Y7
+	VMOVUPS Y7, (R11)(R14*1)
+	ADDQ $32, R14
+	CMPQ R14, R15
+	JLT at6loop
+	VZEROUPPER
+	RET
