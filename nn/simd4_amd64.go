@@ -13,3 +13,13 @@ func bt6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int)
 //
 //go:noescape
 func at6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int)
+
+// deint4AVX: q_m[j] = r[4j+m] for j < n (a multiple of 8).
+//
+//go:noescape
+func deint4AVX(r, q0, q1, q2, q3 *float32, n int)
+
+// inter4AVX: y[4j+m] = bias + z_m[j] for j < n (a multiple of 8).
+//
+//go:noescape
+func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32)

@@ -120,3 +120,101 @@ at6loop:
 	JLT at6loop
 	VZEROUPPER
 	RET
+
+// idx4 permutes the lanes [t0 t2 t4 t6 | t1 t3 t5 t7] left by an in-lane
+// 4×4 transpose into tile order (deint4AVX); its inverse is idx4i.
+DATA idx4<>+0(SB)/4, $0
+DATA idx4<>+4(SB)/4, $4
+DATA idx4<>+8(SB)/4, $1
+DATA idx4<>+12(SB)/4, $5
+DATA idx4<>+16(SB)/4, $2
+DATA idx4<>+20(SB)/4, $6
+DATA idx4<>+24(SB)/4, $3
+DATA idx4<>+28(SB)/4, $7
+GLOBL idx4<>(SB), RODATA|NOPTR, $32
+DATA idx4i<>+0(SB)/4, $0
+DATA idx4i<>+4(SB)/4, $2
+DATA idx4i<>+8(SB)/4, $4
+DATA idx4i<>+12(SB)/4, $6
+DATA idx4i<>+16(SB)/4, $1
+DATA idx4i<>+20(SB)/4, $3
+DATA idx4i<>+24(SB)/4, $5
+DATA idx4i<>+28(SB)/4, $7
+GLOBL idx4i<>(SB), RODATA|NOPTR, $32
+
+// TRANSPOSE4 transposes the 4×4 blocks held in the same 128-bit lane of
+// Y0..Y3 into Y4..Y7; clobbers Y8..Y11.
+#define TRANSPOSE4 \
+	VUNPCKLPS Y1, Y0, Y8; \
+	VUNPCKLPS Y3, Y2, Y9; \
+	VUNPCKHPS Y1, Y0, Y10; \
+	VUNPCKHPS Y3, Y2, Y11; \
+	VSHUFPS $0x44, Y9, Y8, Y4; \
+	VSHUFPS $0xEE, Y9, Y8, Y5; \
+	VSHUFPS $0x44, Y11, Y10, Y6; \
+	VSHUFPS $0xEE, Y11, Y10, Y7
+
+// func deint4AVX(r, q0, q1, q2, q3 *float32, n int)
+TEXT ·deint4AVX(SB), NOSPLIT, $0-48
+	MOVQ r+0(FP), AX
+	MOVQ q0+8(FP), BX
+	MOVQ q1+16(FP), CX
+	MOVQ q2+24(FP), DX
+	MOVQ q3+32(FP), SI
+	MOVQ n+40(FP), DI
+	SHLQ $2, DI
+	VMOVUPS idx4<>(SB), Y12
+	XORQ R8, R8
+d4loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	TRANSPOSE4
+	VPERMPS Y4, Y12, Y4
+	VPERMPS Y5, Y12, Y5
+	VPERMPS Y6, Y12, Y6
+	VPERMPS Y7, Y12, Y7
+	VMOVUPS Y4, (BX)(R8*1)
+	VMOVUPS Y5, (CX)(R8*1)
+	VMOVUPS Y6, (DX)(R8*1)
+	VMOVUPS Y7, (SI)(R8*1)
+	ADDQ $128, AX
+	ADDQ $32, R8
+	CMPQ R8, DI
+	JLT d4loop
+	VZEROUPPER
+	RET
+
+// func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32)
+TEXT ·inter4AVX(SB), NOSPLIT, $0-52
+	MOVQ z0+0(FP), AX
+	MOVQ z1+8(FP), BX
+	MOVQ z2+16(FP), CX
+	MOVQ z3+24(FP), DX
+	MOVQ y+32(FP), SI
+	MOVQ n+40(FP), DI
+	SHLQ $2, DI
+	VBROADCASTSS bias+48(FP), Y13
+	VMOVUPS idx4i<>(SB), Y12
+	XORQ R8, R8
+i4loop:
+	VPERMPS (AX)(R8*1), Y12, Y0
+	VPERMPS (BX)(R8*1), Y12, Y1
+	VPERMPS (CX)(R8*1), Y12, Y2
+	VPERMPS (DX)(R8*1), Y12, Y3
+	TRANSPOSE4
+	VADDPS Y13, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y13, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	VMOVUPS Y6, 64(SI)
+	VMOVUPS Y7, 96(SI)
+	ADDQ $128, SI
+	ADDQ $32, R8
+	CMPQ R8, DI
+	JLT i4loop
+	VZEROUPPER
+	RET

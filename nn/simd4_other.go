@@ -9,3 +9,9 @@ func bt6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
 func at6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func deint4AVX(r, q0, q1, q2, q3 *float32, n int) { panic("nn: no SIMD kernels on this platform") }
+
+func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -242,7 +242,12 @@ func at6(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 []float32) {
 func deint4(r, q0, q1, q2, q3 []float32) {
 	n := len(q0)
 	r, q1, q2, q3 = r[:4*n], q1[:n], q2[:n], q3[:n]
-	for j := range q0 {
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		deint4AVX(&r[0], &q0[0], &q1[0], &q2[0], &q3[0], v)
+		j = v
+	}
+	for ; j < n; j++ {
 		q0[j], q1[j], q2[j], q3[j] = r[4*j], r[4*j+1], r[4*j+2], r[4*j+3]
 	}
 }
@@ -251,7 +256,12 @@ func deint4(r, q0, q1, q2, q3 []float32) {
 func inter4(z0, z1, z2, z3, y []float32, bias float32) {
 	n := len(z0)
 	z1, z2, z3, y = z1[:n], z2[:n], z3[:n], y[:4*n]
-	for j, v := range z0 {
-		y[4*j], y[4*j+1], y[4*j+2], y[4*j+3] = bias+v, bias+z1[j], bias+z2[j], bias+z3[j]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		inter4AVX(&z0[0], &z1[0], &z2[0], &z3[0], &y[0], v, bias)
+		j = v
+	}
+	for ; j < n; j++ {
+		y[4*j], y[4*j+1], y[4*j+2], y[4*j+3] = bias+z0[j], bias+z1[j], bias+z2[j], bias+z3[j]
 	}
 }

@@ -227,7 +227,7 @@ func TestWinograd4Kernels(t *testing.T) {
 	}
 	at := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
 	rng := NewRand(8)
-	for _, n := range []int{1, 8, 13, 32} {
+	for _, n := range []int{1, 8, 13, 32, 43} {
 		var x [6][]float32
 		for m := range x {
 			x[m] = randVec(rng, n, 1)
