@@ -34,6 +34,13 @@
 // gradient is the adjoint, Gᵀ[Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)]G, also 16 GEMMs. Attention materialises the P×P attention
 // matrix per image.
 //
+// On images of at least 32×32 pixels with sizes multiple of 4, the
+// Winograd forward (and dx) is F(4×4, 3×3) instead (winograd4.go): 36 GEMMs
+// per band for 4×4 output tiles, 2.25 multiplies per output instead of 4,
+// in bands of whole 4-row tiles; its float32 error is a few times that of
+// F(2×2) (relative 1e-6…3e-6 of max|y|). The weight gradient stays F(2×2).
+// Smaller images keep F(2×2), whose larger tile count per band pays there.
+//
 // # Parallelism
 //
 // An Engine owns the Gemm and a fixed pool of Workers (default GOMAXPROCS)
