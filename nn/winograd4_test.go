@@ -336,3 +336,21 @@ func BenchmarkWinograd(b *testing.B) {
 		}
 	}
 }
+
+// TestGradWinograd4 checks dx, dW and db of convolutions whose forward
+// and dx run F(4×4) against finite differences of the F(4×4) forward.
+func TestGradWinograd4(t *testing.T) {
+	rng := NewRand(12)
+	e := testEngine(2)
+	defer e.Close()
+	for _, tc := range []wino4Case{{16, 16, 8, 8, 2}, {16, 20, 8, 12, 1}} {
+		c := NewConv2D(e, "conv", tc.cin, tc.cout, tc.h, tc.w, 3, 1, 1)
+		c.setWino4(true)
+		c.setTileRows(4)
+		if !c.wino4 || !c.tconv.wino4 || c.nb != tc.h/4 {
+			t.Fatalf("%v: F(4×4) forward %v, dx %v, %d bands", tc, c.wino4, c.tconv.wino4, c.nb)
+		}
+		randomizeParams(c.Params(), rng, 0.3)
+		checkLayer(t, "conv F(4×4)", c, tc.cin*tc.h*tc.w, tc.n, rng)
+	}
+}
