@@ -10,7 +10,7 @@ import (
 // with y_ref the float64 direct convolution. Bᵀ and Aᵀ scale the data by
 // up to 5 and 8 and G the weights by fractions down to 1/24, so rounding
 // errors are larger than with direct convolution: measured errors on the
-// shapes below are 9e-7…2.3e-6 (≈ 10–20 float32 ulps of max|y|), so 5e-6
+// shapes below are 9e-7…2.3e-6 (F(2×2): 1e-7), so 5e-6
 // leaves 2× margin, while a dropped or wrong term of Bᵀ, G or Aᵀ gives
 // errors of order 1e-3 (a 1/24 → 1/25 slip) to 1.
 const wino4Tol = 5e-6
