@@ -27,10 +27,21 @@ func runLossCurve(ctx context.Context, env *cliEnv, args []string) error {
 	if *out == "" {
 		*out = filepath.Join(*run, "loss.png")
 	}
-	path := filepath.Join(*run, train.LogFile)
-	f, err := os.Open(path)
+	nt, nv, last, err := writeLossCurve(filepath.Join(*run, train.LogFile), *out)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote %s (%d training points, %d validation points, last step %d)\n", *out, nt, nv, last)
+	return nil
+}
+
+// writeLossCurve plots the training log at path (train.jsonl) into the PNG
+// out and returns the number of training and validation points and the
+// last step.
+func writeLossCurve(path, out string) (nTrain, nVal, lastStep int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	defer f.Close()
 	var tr, va plot.Series
@@ -45,7 +56,7 @@ func runLossCurve(ctx context.Context, env *cliEnv, args []string) error {
 			ValLoss *float64 `json:"val_loss"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+			return 0, 0, 0, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		if rec.Loss != nil && !math.IsNaN(*rec.Loss) {
 			tr.X, tr.Y = append(tr.X, float64(rec.Step)), append(tr.Y, *rec.Loss)
@@ -55,18 +66,17 @@ func runLossCurve(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return 0, 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(tr.X) == 0 {
-		return fmt.Errorf("%s: no loss values yet", path)
+		return 0, 0, 0, fmt.Errorf("%s: no loss values yet", path)
 	}
 	series := []plot.Series{tr}
 	if len(va.X) > 0 {
 		series = append(series, va)
 	}
-	if err := plot.CurveWith(*out, "Denoising score-matching loss", "step", "loss per pixel", plot.CurveOptions{LogY: true}, series...); err != nil {
-		return err
+	if err := plot.CurveWith(out, "Denoising score-matching loss", "step", "loss per pixel", plot.CurveOptions{LogY: true}, series...); err != nil {
+		return 0, 0, 0, err
 	}
-	fmt.Fprintf(env.stdout, "wrote %s (%d training points, %d validation points, last step %d)\n", *out, len(tr.X), len(va.X), int(tr.X[len(tr.X)-1]))
-	return nil
+	return len(tr.X), len(va.X), int(tr.X[len(tr.X)-1]), nil
 }

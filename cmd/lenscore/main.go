@@ -44,6 +44,7 @@ func commands() []command {
 		{"prepare", "turn a galaxy picture (PNG or FITS) into a normalised source image", runPrepare},
 		{"fit-grf", "fit a Gaussian random field prior to galaxy images", runFitGRF},
 		{"demo", "simulate a lens of a real galaxy and sample its posterior", runDemo},
+		{"export-model", "export a training run's EMA weights with model.json, log and loss curve", runExportModel},
 		{"experiment", "reproduce the paper's experiments (fig1, fig2, coverage, steps)", runExperiment},
 	}
 }
