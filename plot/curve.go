@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/lenscore/lenscore/diag"
 	gplot "gonum.org/v1/plot"
@@ -62,7 +63,7 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 		}
 	}()
 	p := gplot.New()
-	p.Title.Text = title
+	p.Title.Text = wrapTitle(title)
 	p.Title.TextStyle.Font = sansFont(supSize - 1)
 	p.Title.Padding = 8
 	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
@@ -196,6 +197,19 @@ func unitTicks() []gplot.Tick {
 			tk.Label = strconv.FormatFloat(v, 'f', 1, 64)
 		}
 		t = append(t, tk)
+	}
+	return t
+}
+
+// wrapTitle breaks a title longer than fits the 640-pixel-wide figure into
+// two lines at its " — " separator (prior names with file paths are long).
+func wrapTitle(t string) string {
+	const maxRunes = 64
+	if len([]rune(t)) <= maxRunes || strings.Contains(t, "\n") {
+		return t
+	}
+	if a, b, ok := strings.Cut(t, " — "); ok {
+		return a + "\n" + b
 	}
 	return t
 }
