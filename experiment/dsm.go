@@ -190,18 +190,12 @@ func DSM(ctx context.Context, s Setup, ref []NamedPrior, o DSMOptions, dir strin
 	return res, nil
 }
 
-// meanSE returns the mean of v and its standard error.
+// meanSE returns the mean of v and its standard error (NaN for fewer than
+// two values).
 func meanSE(v []float64) (mean, se float64) {
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(len(v))
+	m := meanSD(v)
 	if len(v) < 2 {
-		return mean, math.NaN()
+		return m.Mean, math.NaN()
 	}
-	var ss float64
-	for _, x := range v {
-		ss += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(v)-1) / float64(len(v)))
+	return m.Mean, m.SD / math.Sqrt(float64(len(v)))
 }

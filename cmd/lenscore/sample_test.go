@@ -298,17 +298,7 @@ func TestSampleStepsFraction(t *testing.T) {
 		out := filepath.Join(dir, name)
 		mustRun(t, "sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "2",
 			"--steps", steps, "--out", out)
-		var sum struct {
-			Steps int `json:"steps"`
-		}
-		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &sum); err != nil {
-			t.Fatal(err)
-		}
-		return sum.Steps, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data
+		return readSummary(t, out).Steps, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data
 	}
 	nAuto, _ := run("auto", "auto")
 	n4, a := run("auto4", "auto/4")
@@ -347,28 +337,34 @@ func TestDemoNetworkDefaults(t *testing.T) {
 	if err := weights.Save(model, net.Params(), modelMeta(t, net)); err != nil {
 		t.Fatal(err)
 	}
-	summary := func(out string) (s struct {
-		Sampler string `json:"sampler"`
-		Samples int    `json:"samples"`
-		Steps   int    `json:"steps"`
-	}) {
-		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &s); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 	a := filepath.Join(dir, "a")
 	mustRun(t, "demo", "--model", model, "--steps", "2", "--out", a)
-	if s := summary(a); s.Sampler != "pc" || s.Samples != 8 || s.Steps != 2 {
+	if s := readSummary(t, a); s.Sampler != "pc" || s.Samples != 8 || s.Steps != 2 {
 		t.Errorf("network demo defaults: %+v, want pc, 8 samples, 2 steps", s)
 	}
 	b := filepath.Join(dir, "b")
 	mustRun(t, "demo", "--model", model, "--steps", "2", "--sampler", "em", "--n-samples", "3", "--out", b)
-	if s := summary(b); s.Sampler != "em" || s.Samples != 3 {
+	if s := readSummary(t, b); s.Sampler != "em" || s.Samples != 3 {
 		t.Errorf("explicit flags: %+v, want em, 3 samples", s)
 	}
+}
+
+// runSummary is the part of summary.json the tests read.
+type runSummary struct {
+	Sampler string `json:"sampler"`
+	Samples int    `json:"samples"`
+	Steps   int    `json:"steps"`
+}
+
+func readSummary(t *testing.T, dir string) runSummary {
+	t.Helper()
+	var s runSummary
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
