@@ -31,6 +31,7 @@ type AttnBlock struct {
 	qkv, att, o []float32
 	y, dy, dh   []float32
 	fwd, bwd    func(w, i int)
+	fwdQKV      func(w, t int)
 }
 
 // NewAttnBlock returns the attention block for C×h×w images.
@@ -43,7 +44,7 @@ func NewAttnBlock(e *Engine, name string, c, h, w int) *AttnBlock {
 	a.BO = NewParam(name+".out.bias", c)
 	a.gqkv, a.gbqkv = newWGrad(e, a.WQKV), newWGrad(e, a.BQKV)
 	a.gwo, a.gbo = newWGrad(e, a.WO), newWGrad(e, a.BO)
-	a.fwd, a.bwd = a.forwardOne, a.backwardOne
+	a.fwd, a.bwd, a.fwdQKV = a.forwardOne, a.backwardOne, a.forwardQKV
 	return a
 }
 
@@ -70,7 +71,23 @@ func (a *AttnBlock) Flops() int64 {
 	return 2*3*c*c*p + 2*2*p*p*c + 2*c*c*p
 }
 
-// Forward implements Layer.
+// attnBlockPix is the number of pixels (columns of q, k, v and rows of A)
+// per task of the forward pass, so that even one image keeps every worker
+// busy; it depends only on the shape, so results do not depend on the
+// batch or the worker count.
+const attnBlockPix = 32
+
+// blocks returns the number of pixel blocks per image and the block size.
+func (a *AttnBlock) blocks() (nb, bs int) {
+	p := a.H * a.W
+	bs = min(p, attnBlockPix)
+	return (p + bs - 1) / bs, bs
+}
+
+// Forward implements Layer. It runs in two parallel phases over blocks of
+// pixels: the projections [q; k; v] of a block of columns, then, for a
+// block of query pixels, its rows of A, their softmax, its columns of o
+// and of y.
 func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 	c, p := a.C, a.H*a.W
 	a.x, a.n = x, n
@@ -79,7 +96,9 @@ func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 	a.att = grow(a.att, n*p*p)
 	a.o = grow(a.o, n*c*p)
 	a.y = grow(a.y, n*c*p)
-	a.e.RunDynamic(n, a.fwd)
+	nb, _ := a.blocks()
+	a.e.RunDynamic(n*nb, a.fwdQKV)
+	a.e.RunDynamic(n*nb, a.fwd)
 	return a.y
 }
 
@@ -92,20 +111,44 @@ func fillRows(y, b []float32, p int) {
 	}
 }
 
-func (a *AttnBlock) forwardOne(_, i int) {
+// block returns the image and pixel range [j0, j1) of task t.
+func (a *AttnBlock) block(t int) (i, j0, j1 int) {
+	nb, bs := a.blocks()
+	i, b := t/nb, t%nb
+	j0 = b * bs
+	return i, j0, min(a.H*a.W, j0+bs)
+}
+
+// forwardQKV computes columns [j0, j1) of [q; k; v] = W_qkv h + b_qkv.
+func (a *AttnBlock) forwardQKV(_, t int) {
 	c, p := a.C, a.H*a.W
-	g := a.e.gemm
+	i, j0, j1 := a.block(t)
 	h := a.h[i*c*p : (i+1)*c*p]
+	qkv := a.qkv[i*3*c*p : (i+1)*3*c*p]
+	for r, v := range a.BQKV.Data {
+		row := qkv[r*p+j0 : r*p+j1]
+		for j := range row {
+			row[j] = v
+		}
+	}
+	a.e.gemm.Sgemm(false, false, 3*c, j1-j0, c, 1, a.WQKV.Data, c, h[j0:], p, 1, qkv[j0:], p)
+}
+
+// forwardOne computes, for the query pixels [r0, r1) of task t, rows
+// [r0, r1) of A and columns [r0, r1) of o and y.
+func (a *AttnBlock) forwardOne(_, t int) {
+	c, p := a.C, a.H*a.W
+	i, r0, r1 := a.block(t)
+	nr := r1 - r0
+	g := a.e.gemm
 	qkv := a.qkv[i*3*c*p : (i+1)*3*c*p]
 	att := a.att[i*p*p : (i+1)*p*p]
 	o := a.o[i*c*p : (i+1)*c*p]
 	y := a.y[i*c*p : (i+1)*c*p]
 	x := a.x[i*c*p : (i+1)*c*p]
-	fillRows(qkv, a.BQKV.Data, p)
-	g.Sgemm(false, false, 3*c, p, c, 1, a.WQKV.Data, c, h, p, 1, qkv, p)
 	q, k, v := qkv[:c*p], qkv[c*p:2*c*p], qkv[2*c*p:]
-	g.Sgemm(true, false, p, p, c, float32(1/math.Sqrt(float64(c))), q, p, k, p, 0, att, p)
-	for r := 0; r < p; r++ {
+	g.Sgemm(true, false, nr, p, c, float32(1/math.Sqrt(float64(c))), q[r0:], p, k, p, 0, att[r0*p:], p)
+	for r := r0; r < r1; r++ {
 		row := att[r*p : (r+1)*p]
 		m := row[0]
 		for _, s := range row {
@@ -116,11 +159,19 @@ func (a *AttnBlock) forwardOne(_, i int) {
 			row[j] *= inv
 		}
 	}
-	g.Sgemm(false, true, c, p, p, 1, v, p, att, p, 0, o, p)
-	fillRows(y, a.BO.Data, p)
-	g.Sgemm(false, false, c, p, c, 1, a.WO.Data, c, o, p, 1, y, p)
-	for j := range y {
-		y[j] = (x[j] + y[j]) * math.Sqrt2 / 2
+	g.Sgemm(false, true, c, nr, p, 1, v, p, att[r0*p:], p, 0, o[r0:], p)
+	for r, b := range a.BO.Data {
+		row := y[r*p+r0 : r*p+r1]
+		for j := range row {
+			row[j] = b
+		}
+	}
+	g.Sgemm(false, false, c, nr, c, 1, a.WO.Data, c, o[r0:], p, 1, y[r0:], p)
+	for r := 0; r < c; r++ {
+		yr, xr := y[r*p+r0:r*p+r1], x[r*p+r0:r*p+r1]
+		for j := range yr {
+			yr[j] = (xr[j] + yr[j]) * math.Sqrt2 / 2
+		}
 	}
 }
 

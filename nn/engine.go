@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -12,13 +11,22 @@ import (
 // assigned chunks, one per worker, so which worker sees which image depends
 // only on the batch size and the worker count, never on scheduling.
 //
+// Workers wait for work actively for a short while (about spinWait) before
+// parking, and so does the caller waiting for them: a forward pass issues
+// a few hundred parallel sections, many of them tens of microseconds long
+// at batch 1, and handing each to a parked goroutine through the scheduler
+// costs about as much as the section itself (the woken goroutine is queued
+// on the caller's own processor, which then often runs every task alone).
+//
 // An Engine (and every layer built on it) is not safe for concurrent use:
 // one Forward or Backward at a time.
 type Engine struct {
 	gemm    Gemm
 	workers int
-	jobs    []chan job
-	wg      sync.WaitGroup
+	wk      []*worker
+	pending atomic.Int64 // tasks handed out and not finished
+	waiting atomic.Bool  // the caller is parked on done
+	done    chan struct{}
 	scr     [][numScratch][]float32 // per-worker scratch shared by all layers
 	next    atomic.Int64            // next task of a RunDynamic
 	infer   bool                    // forward passes keep nothing for Backward
@@ -27,36 +35,111 @@ type Engine struct {
 
 const numScratch = 4
 
+// spinIters is how many times a waiting goroutine polls before parking
+// (each poll is an atomic load; every 64th also yields the processor), on
+// the order of 50 µs.
+const spinIters = 1 << 14
+
 type job struct {
 	fn        func(w, i int)
 	w, lo, hi int
 	dyn       bool
 }
 
+// worker is one pool goroutine's mailbox: the caller writes j, then bumps
+// seq; the worker runs j once it sees seq change.
+type worker struct {
+	j        job
+	seq      atomic.Uint64
+	sleeping atomic.Bool
+	wake     chan struct{} // capacity 1; a token may be stale
+	_        [64]byte      // keep mailboxes on separate cache lines
+}
+
 // NewEngine returns an engine using g with the given number of workers;
 // workers ≤ 0 means runtime.GOMAXPROCS(0). Close releases the goroutines.
+// On CPUs with AVX2 and FMA the engine sends the small untransposed
+// products of the layers to its own kernel and the rest to g (see
+// smallGemm); Gemm reports the combination. NaiveGemm is used as given.
 func NewEngine(g Gemm, workers int) *Engine {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	e := &Engine{gemm: g, workers: workers, scr: make([][numScratch][]float32, workers)}
+	e := &Engine{gemm: withSmallKernel(g), workers: workers, scr: make([][numScratch][]float32, workers),
+		done: make(chan struct{}, 1)}
 	for w := 1; w < workers; w++ {
-		ch := make(chan job)
-		e.jobs = append(e.jobs, ch)
-		go func() {
-			for j := range ch {
-				if j.dyn {
-					e.claim(j.w, j.hi, j.fn)
-				} else {
-					for i := j.lo; i < j.hi; i++ {
-						j.fn(j.w, i)
-					}
-				}
-				e.wg.Done()
-			}
-		}()
+		wk := &worker{wake: make(chan struct{}, 1)}
+		e.wk = append(e.wk, wk)
+		go e.serve(wk)
 	}
 	return e
+}
+
+// serve is the loop of one pool goroutine.
+func (e *Engine) serve(wk *worker) {
+	var seen uint64
+	for {
+		for i := 0; wk.seq.Load() == seen; i++ {
+			if i < spinIters {
+				if i&63 == 63 {
+					runtime.Gosched()
+				}
+				continue
+			}
+			wk.sleeping.Store(true)
+			if wk.seq.Load() == seen {
+				<-wk.wake
+			}
+			wk.sleeping.Store(false)
+		}
+		seen = wk.seq.Load()
+		j := wk.j
+		if j.fn == nil {
+			return // Close
+		}
+		if j.dyn {
+			e.claim(j.w, j.hi, j.fn)
+		} else {
+			for i := j.lo; i < j.hi; i++ {
+				j.fn(j.w, i)
+			}
+		}
+		if e.pending.Add(-1) == 0 && e.waiting.Load() {
+			select {
+			case e.done <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// post hands j to worker wk.
+func (wk *worker) post(j job) {
+	wk.j = j
+	wk.seq.Add(1)
+	if wk.sleeping.Load() {
+		select {
+		case wk.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait returns when every task handed out has finished.
+func (e *Engine) wait() {
+	for i := 0; e.pending.Load() != 0; i++ {
+		if i < spinIters {
+			if i&63 == 63 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		e.waiting.Store(true)
+		if e.pending.Load() != 0 {
+			<-e.done
+		}
+		e.waiting.Store(false)
+	}
 }
 
 // Gemm returns the matrix-multiply back-end.
@@ -68,10 +151,10 @@ func (e *Engine) Workers() int { return e.workers }
 
 // Close stops the worker goroutines. The engine must not be used afterwards.
 func (e *Engine) Close() {
-	for _, ch := range e.jobs {
-		close(ch)
+	for _, wk := range e.wk {
+		wk.post(job{})
 	}
-	e.jobs = nil
+	e.wk = nil
 	e.workers = 1
 }
 
@@ -89,14 +172,14 @@ func (e *Engine) Run(n int, fn func(w, i int)) {
 		}
 		return
 	}
-	e.wg.Add(W - 1)
+	e.pending.Store(int64(W - 1))
 	for w := 1; w < W; w++ {
-		e.jobs[w-1] <- job{fn: fn, w: w, lo: w * n / W, hi: (w + 1) * n / W}
+		e.wk[w-1].post(job{fn: fn, w: w, lo: w * n / W, hi: (w + 1) * n / W})
 	}
 	for i := 0; i < n/W; i++ {
 		fn(0, i)
 	}
-	e.wg.Wait()
+	e.wait()
 }
 
 // RunDynamic calls fn(w, i) for every i in [0, n) like Run, but workers
@@ -113,12 +196,12 @@ func (e *Engine) RunDynamic(n int, fn func(w, i int)) {
 		return
 	}
 	e.next.Store(0)
-	e.wg.Add(W - 1)
+	e.pending.Store(int64(W - 1))
 	for w := 1; w < W; w++ {
-		e.jobs[w-1] <- job{fn: fn, w: w, hi: n, dyn: true}
+		e.wk[w-1].post(job{fn: fn, w: w, hi: n, dyn: true})
 	}
 	e.claim(0, n, fn)
-	e.wg.Wait()
+	e.wait()
 }
 
 func (e *Engine) claim(w, n int, fn func(w, i int)) {

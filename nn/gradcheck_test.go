@@ -190,6 +190,13 @@ func TestGradAttention(t *testing.T) {
 		a.Norm.Gamma.Data[i] += 1
 	}
 	checkLayer(t, "attention", a, 8*20, 3, rng)
+	// 6×7 = 42 pixels: two blocks in the forward pass
+	b := NewAttnBlock(e, "attn2", 8, 6, 7)
+	randomizeParams(b.Params(), rng, 0.4)
+	for i := range b.Norm.Gamma.Data {
+		b.Norm.Gamma.Data[i] += 1
+	}
+	checkLayer(t, "attention 6×7", b, 8*42, 2, rng)
 }
 
 // resLayer adapts ResBlock to Layer with a fixed time embedding and exposes

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -129,10 +130,18 @@ func TestGroupNormReference(t *testing.T) {
 }
 
 func TestAttentionReference(t *testing.T) {
+	// 3×4 pixels fit one block of the forward pass; 8×9 = 72 make three
+	// (32, 32 and 8 pixels), so a wrong block offset breaks it.
+	for _, sh := range [][2]int{{3, 4}, {8, 9}} {
+		testAttentionReference(t, sh[0], sh[1])
+	}
+}
+
+func testAttentionReference(t *testing.T, hh, ww int) {
 	rng := NewRand(13)
 	e := testEngine(2)
 	defer e.Close()
-	c, hh, ww, n := 8, 3, 4, 2
+	c, n := 8, 2
 	p := hh * ww
 	a := NewAttnBlock(e, "a", c, hh, ww)
 	randomizeParams(a.Params(), rng, 0.5)
@@ -189,7 +198,7 @@ func TestAttentionReference(t *testing.T) {
 			}
 		}
 	}
-	maxRelDiff(t, "attention", a.Forward(x, n), want, 1e-5)
+	maxRelDiff(t, fmt.Sprintf("attention %d×%d", hh, ww), a.Forward(x, n), want, 1e-5)
 }
 
 func TestSmallLayersReference(t *testing.T) {

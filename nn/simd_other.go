@@ -37,3 +37,7 @@ func deintAVX(r, ev, od *float32, n int) { panic("nn: no SIMD kernels on this pl
 func interAVX(a, b, y *float32, n int, bias float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func sgemm4RowsAVX(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -1,0 +1,57 @@
+package nn
+
+// smallGemm routes the products the layers issue most — C = A·B or
+// C += A·B with no transposes, M a multiple of 4 and N a multiple of 8 —
+// to an AVX2+FMA register-blocked kernel (gemmsmall_amd64.s) and every
+// other call to the wrapped back-end. The Winograd and 1×1 convolutions
+// issue thousands of such products per forward pass with M, K of 32–128
+// and N of 32–512 (a band of one image), where a general BLAS spends more
+// time packing and dispatching than multiplying: on the development
+// machine OpenBLAS 0.3.21 ran 32×32×32 at 8 GFLOP/s and this kernel at
+// 38 (BenchmarkSmallGemm).
+//
+// The kernel needs no packing: it keeps a 4×16 block of C in eight
+// registers, broadcasts A[i][p] and streams rows of B, so B (K×N) should
+// stay in cache; products with K > smallMaxK go to the back-end. Each
+// element is the in-order sum over p of one FMA per term, so results do
+// not depend on N, on the block or on the worker.
+type smallGemm struct {
+	base Gemm
+}
+
+// smallMaxK bounds the inner dimension routed to the kernel (B's K rows of
+// a band stay in L2).
+const smallMaxK = 1152
+
+// withSmallKernel returns g wrapped by smallGemm when the kernel can run on
+// this CPU, else g. NaiveGemm, the reference of the tests, is never wrapped.
+func withSmallKernel(g Gemm) Gemm {
+	switch g.(type) {
+	case NaiveGemm, *NaiveGemm, *smallGemm:
+		return g
+	}
+	if !haveSIMD() {
+		return g
+	}
+	return &smallGemm{base: g}
+}
+
+func (s *smallGemm) Name() string { return s.base.Name() + " + AVX2 small-product kernel" }
+
+// Sgemm implements Gemm.
+func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if transA || transB || alpha != 1 || (beta != 0 && beta != 1) ||
+		m <= 0 || n <= 0 || k <= 0 || m%4 != 0 || n%8 != 0 || k > smallMaxK ||
+		lda < k || ldb < n || ldc < n ||
+		len(a) < (m-1)*lda+k || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
+		s.base.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	acc := 0
+	if beta == 1 {
+		acc = 1
+	}
+	for i := 0; i < m; i += 4 {
+		sgemm4RowsAVX(&a[i*lda], lda, &b[0], ldb, &c[i*ldc], ldc, n, k, acc)
+	}
+}

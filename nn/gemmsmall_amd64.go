@@ -1,0 +1,10 @@
+//go:build !purego
+
+package nn
+
+// sgemm4RowsAVX computes four rows of C = A·B (or C += A·B if acc ≠ 0) for
+// row-major A (lda), B (ldb), C (ldc), n a positive multiple of 8, k ≥ 1.
+// See gemmsmall_amd64.s.
+//
+//go:noescape
+func sgemm4RowsAVX(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int)
