@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // TARPOptions configures TARP.
@@ -24,7 +25,27 @@ type TARPOptions struct {
 	// Bootstrap, when positive, is the number of bootstrap resamples of
 	// the simulations used for TARPResult.BootSigma.
 	Bootstrap int
-	// Seed makes the reference draws and the bootstrap reproducible.
+	// Randomize replaces the count fraction c_j/K_j by the randomised rank
+	//
+	//	f_j = (c_j + U_j (e_j + 1)) / (K_j + 1),   U_j ~ U(0, 1),
+	//
+	// where c_j counts the samples strictly closer to r_j than the truth
+	// and e_j those at exactly the truth's distance (zero for continuous
+	// samples, where f_j = (c_j + U_j)/(K_j + 1)). When the truth is
+	// exchangeable with the K_j samples, (c_j, e_j) place the truth at a
+	// uniformly random position among K_j + 1 items and f_j is exactly
+	// U(0, 1) for every K_j: the staircase of a K-sample rank, with
+	// calibrated deviations up to 1/(K+1), disappears. The U_j come from
+	// their own seeded stream, one per simulation in the order j.
+	Randomize bool
+	// NullDraws, when positive, is the number of Monte Carlo draws of
+	// MaxDev for a calibrated posterior with the same J, the same K_j per
+	// simulation, the same α grid and the same construction of f
+	// (Randomize or not); see TARPResult.NullMedian.
+	NullDraws int
+	// Seed makes the reference draws, the randomised ranks, the bootstrap
+	// and the null draws reproducible (each has its own stream derived
+	// from Seed, so enabling one does not change the others).
 	Seed uint64
 }
 
@@ -45,6 +66,13 @@ type TARPResult struct {
 	F []float64
 	// References holds the r_j used, in the caller's coordinates.
 	References [][]float64
+	// Randomized reports whether F holds randomised ranks.
+	Randomized bool
+	// NullMedian and Null95 are the median and the 0.95 quantile of MaxDev
+	// over TARPOptions.NullDraws draws for a calibrated posterior, and
+	// PValue = (1 + #{null draws with MaxDev ≥ the observed one}) /
+	// (1 + NullDraws). All three are zero when NullDraws is zero.
+	NullMedian, Null95, PValue float64
 }
 
 // TARP runs the Tests of Accuracy with Random Points of Lemos et al. (2023)
@@ -100,6 +128,9 @@ func TARP(samples [][][]float64, truths [][]float64, opt TARPOptions) (*TARPResu
 	}
 	if opt.Bootstrap < 0 {
 		return nil, fmt.Errorf("diag: TARP: Bootstrap = %d, want ≥ 0", opt.Bootstrap)
+	}
+	if opt.NullDraws < 0 {
+		return nil, fmt.Errorf("diag: TARP: NullDraws = %d, want ≥ 0", opt.NullDraws)
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x7a27_9e37_79b9_7f4a))
 
@@ -166,15 +197,27 @@ func TARP(samples [][][]float64, truths [][]float64, opt TARPOptions) (*TARPResu
 		return s
 	}
 	f := make([]float64, J)
+	var urng *rand.Rand
+	if opt.Randomize {
+		urng = rand.New(rand.NewPCG(opt.Seed, tarpStreamRank))
+	}
 	for j := range J {
 		dt := dist2(truths[j], refs[j])
-		c := 0
+		c, e := 0, 0
 		for _, s := range samples[j] {
-			if dist2(s, refs[j]) < dt {
+			switch ds := dist2(s, refs[j]); {
+			case ds < dt:
 				c++
+			case ds == dt:
+				e++
 			}
 		}
-		f[j] = float64(c) / float64(len(samples[j]))
+		K := len(samples[j])
+		if opt.Randomize {
+			f[j] = (float64(c) + urng.Float64()*float64(e+1)) / float64(K+1)
+		} else {
+			f[j] = float64(c) / float64(K)
+		}
 	}
 
 	res := &TARPResult{
@@ -183,6 +226,7 @@ func TARP(samples [][][]float64, truths [][]float64, opt TARPOptions) (*TARPResu
 		Sigma:      make([]float64, na),
 		F:          f,
 		References: refs,
+		Randomized: opt.Randomize,
 	}
 	for a := range na {
 		res.Alpha[a] = float64(a) / float64(na-1)
@@ -190,9 +234,24 @@ func TARP(samples [][][]float64, truths [][]float64, opt TARPOptions) (*TARPResu
 	ecp(res.ECP, res.Alpha, f, nil)
 	for a, al := range res.Alpha {
 		res.Sigma[a] = math.Sqrt(al * (1 - al) / float64(J))
-		if dev := math.Abs(res.ECP[a] - al); dev > res.MaxDev {
-			res.MaxDev, res.AtAlpha = dev, al
+	}
+	res.MaxDev, res.AtAlpha = maxDev(res.ECP, res.Alpha)
+	if opt.NullDraws > 0 {
+		ks := make([]int, J)
+		for j := range J {
+			ks[j] = len(samples[j])
 		}
+		nrng := rand.New(rand.NewPCG(opt.Seed, tarpStreamNull))
+		null := NullMaxDev(nil, ks, res.Alpha, opt.Randomize, opt.NullDraws, nrng)
+		res.NullMedian = quantile(null, 0.5)
+		res.Null95 = quantile(null, 0.95)
+		n := 0
+		for _, v := range null {
+			if v >= res.MaxDev {
+				n++
+			}
+		}
+		res.PValue = float64(1+n) / float64(1+len(null))
 	}
 	if opt.Bootstrap > 0 {
 		idx := make([]int, J)
@@ -208,6 +267,68 @@ func TARP(samples [][][]float64, truths [][]float64, opt TARPOptions) (*TARPResu
 		res.BootSigma = acc.Std(nil)
 	}
 	return res, nil
+}
+
+// Stream identifiers of the PCG generators (the references and the
+// bootstrap share the first, as before randomised ranks existed).
+const (
+	tarpStreamRank = 0x52a1_4b0c_dd5e_11f3
+	tarpStreamNull = 0x9e1c_7733_0b2d_a5c9
+)
+
+// maxDev returns max_a |ecp[a] − α_a| and the first α where it is reached.
+func maxDev(ecp, alpha []float64) (dev, at float64) {
+	for a, al := range alpha {
+		if d := math.Abs(ecp[a] - al); d > dev {
+			dev, at = d, al
+		}
+	}
+	return dev, at
+}
+
+// NullMaxDev draws MaxDev = max_α |ECP(α) − α| n times for a calibrated
+// posterior: len(ks) simulations, simulation j with ks[j] samples, ECP
+// evaluated on the levels alpha exactly as TARP does. With randomize each
+// f_j ~ U(0, 1); otherwise c_j is uniform on {0, …, K_j} (the rank of a
+// truth exchangeable with its samples) and f_j = c_j/K_j. The draws are
+// appended to dst in order and returned; rng supplies all randomness.
+func NullMaxDev(dst []float64, ks []int, alpha []float64, randomize bool, n int, rng *rand.Rand) []float64 {
+	J := len(ks)
+	f := make([]float64, J)
+	e := make([]float64, len(alpha))
+	for range n {
+		for j, k := range ks {
+			if randomize {
+				f[j] = rng.Float64()
+			} else {
+				f[j] = float64(rng.IntN(k+1)) / float64(k)
+			}
+		}
+		slices.Sort(f)
+		// ECP(α) = #{f_j < α}/J for increasing α by one merge pass.
+		i := 0
+		for a, al := range alpha {
+			for i < J && f[i] < al {
+				i++
+			}
+			e[a] = float64(i) / float64(J)
+		}
+		d, _ := maxDev(e, alpha)
+		dst = append(dst, d)
+	}
+	return dst
+}
+
+// quantile returns the lower empirical q-quantile of x, the order
+// statistic x_(⌈qn⌉) (x_(1) for q = 0), without modifying x.
+func quantile(x []float64, q float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
 }
 
 // ecp sets dst[a] = mean_j 1[f_{idx_j} < α_a] (idx nil: all simulations).
