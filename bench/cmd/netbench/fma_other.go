@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package main
+
+func fmaLoop(int) {}
+
+func haveFMA() bool { return false }
