@@ -1,0 +1,92 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestCoverageRanksAndNull runs a small coverage experiment three times on
+// the same lenses and samples: randomised ranks with the default null
+// distribution, plain ranks, and plain ranks without a null distribution.
+// The randomised rank must keep the count of the plain one
+// (⌊(K+1) f⌋ = K f_plain), the plain f must be multiples of 1/K, the
+// p-value must agree with the position of MaxDev in the null quantiles,
+// and coverage.json must carry the null fields (null when disabled).
+func TestCoverageRanksAndNull(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	const J, K = 6, 3
+	run := func(o CoverageOptions) (*CoverageResult, map[string]any) {
+		t.Helper()
+		o.Lenses, o.Samples, o.Steps, o.SigmaN, o.Bootstrap = J, K, 5, 0.05, 20
+		dir := t.TempDir()
+		r, err := Coverage(context.Background(), s, o, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "coverage.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return r, m
+	}
+	rnd, mr := run(CoverageOptions{})
+	plain, mp := run(CoverageOptions{PlainRanks: true})
+	off, mo := run(CoverageOptions{PlainRanks: true, NullDraws: -1})
+	t.Logf("randomised: max dev %.3f, null median %.3f, 95%% %.3f, p %.3f; plain: %.3f, %.3f, %.3f, p %.3f",
+		rnd.MaxDev, rnd.NullMedian, rnd.Null95, rnd.PValue, plain.MaxDev, plain.NullMedian, plain.Null95, plain.PValue)
+
+	if !rnd.RandomizedRanks || plain.RandomizedRanks || rnd.NullDraws != 2000 {
+		t.Errorf("randomized_ranks %v/%v, null draws %d", rnd.RandomizedRanks, plain.RandomizedRanks, rnd.NullDraws)
+	}
+	if mr["randomized_ranks"] != true || mp["randomized_ranks"] != false {
+		t.Errorf("coverage.json randomized_ranks = %v / %v", mr["randomized_ranks"], mp["randomized_ranks"])
+	}
+	for _, k := range []string{"null_median", "null_95", "p_value"} {
+		if _, ok := mr[k]; !ok {
+			t.Errorf("coverage.json lacks %s", k)
+		}
+		if v, ok := mo[k]; !ok || v != nil {
+			t.Errorf("coverage.json with the null disabled: %s = %v, want null", k, v)
+		}
+	}
+	if mr["p_value"] != rnd.PValue || mr["null_95"] != rnd.Null95 {
+		t.Errorf("coverage.json p_value %v null_95 %v, result %v %v", mr["p_value"], mr["null_95"], rnd.PValue, rnd.Null95)
+	}
+	if !math.IsNaN(off.PValue) || !math.IsNaN(off.NullMedian) || off.NullDraws != 0 || off.MaxDev != plain.MaxDev {
+		t.Errorf("disabled null: p %v, median %v, max dev %v (with null %v)", off.PValue, off.NullMedian, off.MaxDev, plain.MaxDev)
+	}
+	for j := range J {
+		fr, fp := rnd.PerLens[j].F, plain.PerLens[j].F
+		c := fp * K
+		if math.Abs(c-math.Round(c)) > 1e-12 {
+			t.Errorf("lens %d: plain f = %g is not a multiple of 1/%d", j, fp, K)
+		}
+		if got := math.Floor(fr * (K + 1)); got != math.Round(c) {
+			t.Errorf("lens %d: randomised f = %g has count %g, plain count %g", j, fr, got, c)
+		}
+	}
+	for _, r := range []*CoverageResult{rnd, plain} {
+		if !(r.NullMedian > 0 && r.NullMedian <= r.Null95 && r.PValue > 0 && r.PValue <= 1) {
+			t.Errorf("null median %v, 95%% %v, p %v", r.NullMedian, r.Null95, r.PValue)
+		}
+		// p = P(null ≥ MaxDev): above ½ below the median, ≤ 5 % above the 95 % level.
+		if r.MaxDev < r.NullMedian && r.PValue <= 0.5 {
+			t.Errorf("MaxDev %.3f below the null median %.3f but p = %.3f", r.MaxDev, r.NullMedian, r.PValue)
+		}
+		if r.MaxDev > r.Null95 && r.PValue > 0.05+1.0/2001 {
+			t.Errorf("MaxDev %.3f above the null 95%% level %.3f but p = %.3f", r.MaxDev, r.Null95, r.PValue)
+		}
+	}
+	// Plain ranks with K = 3 have the coarser null: its median is larger.
+	if plain.NullMedian <= rnd.NullMedian {
+		t.Errorf("plain null median %.3f ≤ randomised %.3f", plain.NullMedian, rnd.NullMedian)
+	}
+}
