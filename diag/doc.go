@@ -54,8 +54,38 @@
 // distribution of r. For a calibrated estimator each 1[f_j < α] is
 // Bernoulli(α), so the Monte Carlo error of ECP(α) is √(α(1−α)/J)
 // (TARPResult.Sigma); a bootstrap over simulations (TARPResult.BootSigma)
-// measures the same spread without assuming calibration. With finite K,
-// f takes K+1 values and a calibrated ECP sits up to 1/(K+1) below α.
+// measures the same spread without assuming calibration.
+//
+// Ranks. With a calibrated posterior the truth is exchangeable with the K
+// samples, so its rank c_j = #{k : ‖s_jk − r_j‖ < ‖θ_j − r_j‖} is uniform
+// on {0, …, K} (no ties) and the plain f_j = c_j/K gives the staircase
+// ECP(α) = ⌈αK⌉/(K+1): up to 1/(K+1) above α just after each step and
+// 1/(K+1) below it at α → 1, whatever the sampler's quality. With
+// TARPOptions.Randomize the rank is spread over its cell,
+//
+//	f_j = (c_j + U_j (e_j + 1)) / (K + 1),   U_j ~ U(0, 1) independent,
+//
+// e_j the samples exactly at the truth's distance. Given c_j = c (and no
+// ties) f_j is uniform on [c/(K+1), (c+1)/(K+1)), and c is uniform on
+// {0, …, K}, so f_j ~ U(0, 1) exactly for any K: a calibrated ECP(α) is
+// Binomial(J, α)/J at every α with no discreteness bias. (With ties the
+// truth's position among the e_j + 1 tied items is itself uniform, which
+// the factor e_j + 1 reproduces.) ⌊(K+1) f_j⌋ = c_j recovers the count.
+//
+// Null distribution. Even then MaxDev = max_α |ECP(α) − α| fluctuates: for
+// f uniform and a fine α grid it is the Kolmogorov–Smirnov statistic D_J,
+// √J D_J → Kolmogorov distribution (median 0.8276, 0.95 quantile 1.358;
+// for finite J Stephens' √J + 0.12 + 0.11/√J in place of √J is accurate).
+// For J = 50 that is a median of 0.115 and a 95 % level of 0.19 — a
+// measured deviation of 0.1 with 50 simulations says nothing. TARPOptions.
+// NullDraws draws MaxDev by Monte Carlo for a calibrated posterior with the
+// same J, the same K_j per simulation, the same α grid and the same f
+// (f_j ~ U(0, 1) randomised; c_j uniform on {0, …, K_j} and f_j = c_j/K_j
+// plain) and reports its median, its 0.95 quantile (lower empirical
+// quantiles) and the p-value (1 + #{draws ≥ MaxDev})/(1 + NullDraws). On
+// the default grid of 101 levels, J = 50 gives a null median (95 % level)
+// of 0.11 (0.18) randomised for any K, and 0.19 (0.26) plain with K = 6,
+// 0.16 (0.24) with K = 8, 0.37 (0.46) with K = 2.
 //
 // Direction of departures (d dimensions, references far from the
 // posterior compared with its width): ‖s−r‖ − ‖θ−r‖ ≈ u·(s−θ) +
