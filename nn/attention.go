@@ -135,8 +135,11 @@ func (a *AttnBlock) forwardQKV(_, t int) {
 }
 
 // forwardOne computes, for the query pixels [r0, r1) of task t, rows
-// [r0, r1) of A and columns [r0, r1) of o and y.
-func (a *AttnBlock) forwardOne(_, t int) {
+// [r0, r1) of A and columns [r0, r1) of o and y. The products are arranged
+// without a transposed B (A's rows as qᵀk with q read transposed, then
+// o = v·(A rows)ᵀ through a transposed copy of the block), the form the
+// engine's small-product kernel takes.
+func (a *AttnBlock) forwardOne(w, t int) {
 	c, p := a.C, a.H*a.W
 	i, r0, r1 := a.block(t)
 	nr := r1 - r0
@@ -147,19 +150,23 @@ func (a *AttnBlock) forwardOne(_, t int) {
 	y := a.y[i*c*p : (i+1)*c*p]
 	x := a.x[i*c*p : (i+1)*c*p]
 	q, k, v := qkv[:c*p], qkv[c*p:2*c*p], qkv[2*c*p:]
-	g.Sgemm(true, false, nr, p, c, float32(1/math.Sqrt(float64(c))), q[r0:], p, k, p, 0, att[r0*p:], p)
+	g.Sgemm(true, false, nr, p, c, 1, q[r0:], p, k, p, 0, att[r0*p:], p)
+	scale := float32(1 / math.Sqrt(float64(c)))
+	attT := a.e.scratch(w, 0, p*nr) // attT[j][r−r0] = A[r][j]
 	for r := r0; r < r1; r++ {
 		row := att[r*p : (r+1)*p]
 		m := row[0]
-		for _, s := range row {
+		for j, s := range row {
 			m = max(m, s)
+			row[j] = s * scale
 		}
-		inv := 1 / expSub(row, m)
+		inv := 1 / expSub(row, m*scale)
 		for j := range row {
 			row[j] *= inv
+			attT[j*nr+r-r0] = row[j]
 		}
 	}
-	g.Sgemm(false, true, c, nr, p, 1, v, p, att[r0*p:], p, 0, o[r0:], p)
+	g.Sgemm(false, false, c, nr, p, 1, v, p, attT, nr, 0, o[r0:], p)
 	for r, b := range a.BO.Data {
 		row := y[r*p+r0 : r*p+r1]
 		for j := range row {

@@ -1,7 +1,8 @@
 package nn
 
-// smallGemm routes the products the layers issue most — C = A·B or
-// C += A·B with no transposes, M a multiple of 4 and N a multiple of 8 —
+// smallGemm routes the products the layers issue most — C = op(A)·B or
+// C += op(A)·B with op(A) = A or Aᵀ, B not transposed, M a multiple of 4
+// and N a multiple of 8 —
 // to an AVX2+FMA register-blocked kernel (gemmsmall_amd64.s) and every
 // other call to the wrapped back-end. The Winograd and 1×1 convolutions
 // issue thousands of such products per forward pass with M, K of 32–128
@@ -40,10 +41,15 @@ func (s *smallGemm) Name() string { return s.base.Name() + " + AVX2 small-produc
 
 // Sgemm implements Gemm.
 func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if transA || transB || alpha != 1 || (beta != 0 && beta != 1) ||
+	// A(i, p) = a[i·rs + p·ps]; the last element read is A(m−1, k−1).
+	rs, ps, rowsA := lda, 1, k
+	if transA {
+		rs, ps, rowsA = 1, lda, m
+	}
+	if transB || alpha != 1 || (beta != 0 && beta != 1) ||
 		m <= 0 || n <= 0 || k <= 0 || m%4 != 0 || n%8 != 0 || k > smallMaxK ||
-		lda < k || ldb < n || ldc < n ||
-		len(a) < (m-1)*lda+k || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
+		lda < rowsA || ldb < n || ldc < n ||
+		len(a) < (m-1)*rs+(k-1)*ps+1 || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
 		s.base.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -52,6 +58,6 @@ func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []f
 		acc = 1
 	}
 	for i := 0; i < m; i += 4 {
-		sgemm4RowsAVX(&a[i*lda], lda, &b[0], ldb, &c[i*ldc], ldc, n, k, acc)
+		sgemm4RowsAVX(&a[i*rs], rs, ps, &b[0], ldb, &c[i*ldc], ldc, n, k, acc)
 	}
 }

@@ -40,6 +40,10 @@ func TestSmallGemmMatchesNaive(t *testing.T) {
 		{false, false, 6, 16, 8, 1, 0, 0},             // M not a multiple of 4
 		{false, false, 4, 12, 8, 1, 0, 0},             // N not a multiple of 8
 		{true, false, 8, 16, 8, 1, 0, 0},
+		{true, false, 32, 256, 64, 1, 0, 224}, // attention qᵀk block: lda = P
+		{true, false, 4, 8, 1, 1, 1, 3},
+		{true, false, 12, 24, 7, 1, 1, 0},
+		{true, false, 6, 16, 8, 1, 0, 0}, // M not a multiple of 4
 		{false, true, 8, 16, 8, 1, 0, 0},
 		{false, false, 8, 16, 8, 0.5, 0, 0},
 		{false, false, 8, 16, 8, 1, 0.5, 0},

@@ -2,32 +2,34 @@
 
 #include "textflag.h"
 
-// func sgemm4RowsAVX(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int)
+// func sgemm4RowsAVX(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int)
 //
-// C[i][j] = (acc ≠ 0 ? C[i][j] : 0) + Σ_{p<k} A[i][p]·B[p][j] for i < 4, j < n
-// (n a positive multiple of 8, k ≥ 1), row-major with the given leading
-// dimensions in elements. Column blocks of 16 (then one of 8) keep 8 (4)
-// accumulators in registers; the sum over p runs in order with one FMA per
-// term, so results do not depend on n or on the block.
-TEXT ·sgemm4RowsAVX(SB), NOSPLIT, $0-72
+// C[i][j] = (acc ≠ 0 ? C[i][j] : 0) + Σ_{p<k} A(i, p)·B[p][j] for i < 4, j < n
+// (n a positive multiple of 8, k ≥ 1), where A(i, p) = a[i·rs + p·ps] (rs = lda,
+// ps = 1 for A; rs = 1, ps = lda for Aᵀ) and B, C are row-major with the
+// given leading dimensions, all in elements. Column blocks of 16 (then one
+// of 8) keep 8 (4) accumulators in registers; the sum over p runs in order
+// with one FMA per term, so results do not depend on n or on the block.
+TEXT ·sgemm4RowsAVX(SB), NOSPLIT, $0-80
 	MOVQ a+0(FP), AX
-	MOVQ lda+8(FP), BX
+	MOVQ rs+8(FP), BX
 	SHLQ $2, BX
 	LEAQ (AX)(BX*1), CX   // row 1 of A
 	LEAQ (CX)(BX*1), DX   // row 2
 	ADDQ DX, BX           // row 3
-	MOVQ b+16(FP), R8
-	MOVQ ldb+24(FP), R9
+	MOVQ ps+16(FP), R12
+	SHLQ $2, R12          // byte step from A(i, p) to A(i, p+1)
+	MOVQ b+24(FP), R8
+	MOVQ ldb+32(FP), R9
 	SHLQ $2, R9
-	MOVQ c+32(FP), R10
-	MOVQ ldc+40(FP), R11
+	MOVQ c+40(FP), R10
+	MOVQ ldc+48(FP), R11
 	SHLQ $2, R11
-	MOVQ n+48(FP), R12
-	MOVQ k+56(FP), R13
+	MOVQ k+64(FP), R13
 	XORQ R14, R14 // column j
 
 j16:
-	MOVQ R12, DI
+	MOVQ n+56(FP), DI
 	SUBQ R14, DI
 	CMPQ DI, $16
 	JLT j8
@@ -40,7 +42,7 @@ j16:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	LEAQ (R8)(R14*4), DI // &B[0][j]
-	XORQ SI, SI          // byte offset p·4 into the A rows
+	XORQ SI, SI          // byte offset of A(·, p) from A(·, 0)
 	MOVQ R13, R15
 p16:
 	VMOVUPS (DI), Y8
@@ -57,12 +59,12 @@ p16:
 	VBROADCASTSS (BX)(SI*1), Y13
 	VFMADD231PS Y8, Y13, Y6
 	VFMADD231PS Y9, Y13, Y7
-	ADDQ $4, SI
+	ADDQ R12, SI
 	ADDQ R9, DI
 	DECQ R15
 	JNZ p16
 	LEAQ (R10)(R14*4), DI // &C[0][j]
-	CMPQ acc+64(FP), $0
+	CMPQ acc+72(FP), $0
 	JZ s16
 	VADDPS (DI), Y0, Y0
 	VADDPS 32(DI), Y1, Y1
@@ -106,12 +108,12 @@ p8:
 	VFMADD231PS Y8, Y12, Y4
 	VBROADCASTSS (BX)(SI*1), Y13
 	VFMADD231PS Y8, Y13, Y6
-	ADDQ $4, SI
+	ADDQ R12, SI
 	ADDQ R9, DI
 	DECQ R15
 	JNZ p8
 	LEAQ (R10)(R14*4), DI
-	CMPQ acc+64(FP), $0
+	CMPQ acc+72(FP), $0
 	JZ s8
 	VADDPS (DI), Y0, Y0
 	VADDPS (DI)(R11*1), Y2, Y2

@@ -38,6 +38,6 @@ func interAVX(a, b, y *float32, n int, bias float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
 
-func sgemm4RowsAVX(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int) {
+func sgemm4RowsAVX(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int) {
 	panic("nn: no SIMD kernels on this platform")
 }
