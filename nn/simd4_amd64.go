@@ -23,3 +23,10 @@ func deint4AVX(r, q0, q1, q2, q3 *float32, n int)
 //
 //go:noescape
 func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32)
+
+// bt6RowAVX applies the F(4×4) input transform along one image row of
+// 4·ntx values (zero outside): y[b·ys + t] = Σ_m Bᵀ[b][m] x[4t − 1 + m]
+// for t < ntx (a multiple of 8), b < 6; deint4 and bt6 fused.
+//
+//go:noescape
+func bt6RowAVX(x *float32, ntx int, y *float32, ys int)

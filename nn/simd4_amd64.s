@@ -218,3 +218,125 @@ i4loop:
 	JLT i4loop
 	VZEROUPPER
 	RET
+
+// Rotations of the 8 tile lanes by one (bt6RowAVX): idxR moves lane l to
+// l+1 (lane 7 wraps to 0), idxL moves lane l to l−1 (lane 0 wraps to 7).
+DATA idxR<>+0(SB)/4, $7
+DATA idxR<>+4(SB)/4, $0
+DATA idxR<>+8(SB)/4, $1
+DATA idxR<>+12(SB)/4, $2
+DATA idxR<>+16(SB)/4, $3
+DATA idxR<>+20(SB)/4, $4
+DATA idxR<>+24(SB)/4, $5
+DATA idxR<>+28(SB)/4, $6
+GLOBL idxR<>(SB), RODATA|NOPTR, $32
+DATA idxL<>+0(SB)/4, $1
+DATA idxL<>+4(SB)/4, $2
+DATA idxL<>+8(SB)/4, $3
+DATA idxL<>+12(SB)/4, $4
+DATA idxL<>+16(SB)/4, $5
+DATA idxL<>+20(SB)/4, $6
+DATA idxL<>+24(SB)/4, $7
+DATA idxL<>+28(SB)/4, $0
+GLOBL idxL<>(SB), RODATA|NOPTR, $32
+DATA four8<>+0(SB)/4, $0x40800000
+DATA four8<>+4(SB)/4, $0x40800000
+DATA four8<>+8(SB)/4, $0x40800000
+DATA four8<>+12(SB)/4, $0x40800000
+DATA four8<>+16(SB)/4, $0x40800000
+DATA four8<>+20(SB)/4, $0x40800000
+DATA four8<>+24(SB)/4, $0x40800000
+DATA four8<>+28(SB)/4, $0x40800000
+GLOBL four8<>(SB), RODATA|NOPTR, $32
+DATA five8<>+0(SB)/4, $0x40a00000
+DATA five8<>+4(SB)/4, $0x40a00000
+DATA five8<>+8(SB)/4, $0x40a00000
+DATA five8<>+12(SB)/4, $0x40a00000
+DATA five8<>+16(SB)/4, $0x40a00000
+DATA five8<>+20(SB)/4, $0x40a00000
+DATA five8<>+24(SB)/4, $0x40a00000
+DATA five8<>+28(SB)/4, $0x40a00000
+GLOBL five8<>(SB), RODATA|NOPTR, $32
+
+// func bt6RowAVX(x *float32, ntx int, y *float32, ys int)
+//
+// The F(4×4) input transform along one image row x[0, 4·ntx) with zero
+// padding (x[−1] = x[4·ntx] = 0): y[b·ys + t] = Σ_m Bᵀ[b][m] x[4t − 1 + m]
+// for t < ntx (a positive multiple of 8), b < 6 — deint4 and bt6 fused,
+// rounded as they are. Per block of 8 tiles, q_m = x[4t + m] come from the
+// in-lane transpose of deint4AVX, x[4t − 1] is q3 moved up one tile (lane 0
+// from the previous block, 0 at the left edge) and x[4t + 4] is q0 moved
+// down one tile (lane 7 from the next block, 0 at the right edge).
+TEXT ·bt6RowAVX(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), AX
+	MOVQ ntx+8(FP), R9
+	SHLQ $2, R9 // end offset in bytes
+	MOVQ y+16(FP), R10
+	MOVQ ys+24(FP), SI
+	SHLQ $2, SI
+	LEAQ (R10)(SI*1), R11
+	LEAQ (R11)(SI*1), R12
+	LEAQ (R12)(SI*1), R13
+	LEAQ (R13)(SI*1), R14
+	LEAQ (R14)(SI*1), R15
+	VMOVUPS idx4<>(SB), Y12
+	VMOVUPS idxR<>(SB), Y13
+	VMOVUPS idxL<>(SB), Y14
+	VXORPS Y15, Y15, Y15 // previous block's q3 moved up: lane 0 = x[4·t0 − 1]
+	XORQ R8, R8
+row6loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	TRANSPOSE4
+	VPERMPS Y4, Y12, Y4 // q0 = x[4t]
+	VPERMPS Y5, Y12, Y5 // q1
+	VPERMPS Y6, Y12, Y6 // q2
+	VPERMPS Y7, Y12, Y7 // q3
+	// x0 = x[4t − 1] → Y0
+	VPERMPS Y7, Y13, Y2
+	VBLENDPS $0x01, Y15, Y2, Y0
+	VMOVAPS Y2, Y15
+	// x5 = x[4t + 4] → Y1
+	VPERMPS Y4, Y14, Y1
+	VXORPS Y3, Y3, Y3
+	LEAQ 32(R8), DX
+	CMPQ DX, R9
+	JGE row6last
+	VBROADCASTSS 128(AX), Y3
+row6last:
+	VBLENDPS $0x80, Y3, Y1, Y1
+	// x1..x4 = Y4..Y7. y0 = (x4 − 5x2) + 4x0
+	VMULPS five8<>(SB), Y5, Y8
+	VSUBPS Y8, Y7, Y8
+	VFMADD231PS four8<>(SB), Y0, Y8
+	VMOVUPS Y8, (R10)(R8*1)
+	// y5 = (x5 − 5x3) + 4x1
+	VMULPS five8<>(SB), Y6, Y9
+	VSUBPS Y9, Y1, Y9
+	VFMADD231PS four8<>(SB), Y4, Y9
+	VMOVUPS Y9, (R15)(R8*1)
+	// p = x4 − 4x2, q = x3 − 4x1: y1 = p + q, y2 = p − q
+	VMOVAPS Y7, Y10
+	VFNMADD231PS four8<>(SB), Y5, Y10
+	VMOVAPS Y6, Y11
+	VFNMADD231PS four8<>(SB), Y4, Y11
+	VADDPS Y11, Y10, Y2
+	VMOVUPS Y2, (R11)(R8*1)
+	VSUBPS Y11, Y10, Y3
+	VMOVUPS Y3, (R12)(R8*1)
+	// r = x4 − x2, s = 2(x3 − x1): y3 = r + s, y4 = r − s
+	VSUBPS Y5, Y7, Y10
+	VSUBPS Y4, Y6, Y11
+	VADDPS Y11, Y11, Y11
+	VADDPS Y11, Y10, Y2
+	VMOVUPS Y2, (R13)(R8*1)
+	VSUBPS Y11, Y10, Y3
+	VMOVUPS Y3, (R14)(R8*1)
+	ADDQ $128, AX
+	ADDQ $32, R8
+	CMPQ R8, R9
+	JLT row6loop
+	VZEROUPPER
+	RET

@@ -15,3 +15,7 @@ func deint4AVX(r, q0, q1, q2, q3 *float32, n int) { panic("nn: no SIMD kernels o
 func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func bt6RowAVX(x *float32, ntx int, y *float32, ys int) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -1,5 +1,7 @@
 package nn
 
+import "unsafe"
+
 // Winograd F(4×4, 3×3) forward for "same" 3×3 stride-1 convolutions whose
 // sizes are multiples of 4 and large enough (useWinograd4). With the
 // interpolation points 0, ±1, ±2 and ∞ (Lavin & Gray 2016, "Fast
@@ -167,6 +169,10 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 	q2 := rb[2*ntx+1 : 3*ntx+1]
 	q3 := rb[3*ntx+1 : 4*ntx+2]
 	q0[ntx], q3[0] = 0, 0
+	if ntx%8 == 0 && T%8 == 0 && haveSIMD() {
+		c.wino4InputBandAVX(x, V, sp, r0, r1)
+		return
+	}
 	for ci := 0; ci < c.Cin; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
 		for ty := r0 / 4; ty < r1/4; ty++ {
@@ -190,6 +196,48 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 		for b := 0; b < 6; b++ {
 			bt6(st(b), st(6+b), st(12+b), st(18+b), st(24+b), st(30+b),
 				v(b), v(6+b), v(12+b), v(18+b), v(24+b), v(30+b))
+		}
+	}
+}
+
+// wino4InputBandAVX is wino4InputBand for W/4 and the band's tile count
+// multiples of 8 on AVX2: bt6RowAVX does a patch row's horizontal pass
+// in one call, and bt6AVX the vertical pass over the band's tiles, with
+// the streams addressed by offsets (bounds checked once per call).
+func (c *Conv2D) wino4InputBandAVX(x, V, sp []float32, r0, r1 int) {
+	H, W := c.H, c.W
+	hw := H * W
+	ntx := W / 4
+	T := (r1 - r0) / 4 * ntx
+	kst := c.Cin * T
+	sp = sp[:36*T]
+	V = V[:36*kst]
+	for ci := 0; ci < c.Cin; ci++ {
+		xc := x[ci*hw : (ci+1)*hw]
+		for ty := r0 / 4; ty < r1/4; ty++ {
+			t0 := (ty - r0/4) * ntx
+			for a := 0; a < 6; a++ {
+				iy := 4*ty - 1 + a
+				e := sp[6*a*T+t0 : 5*T+6*a*T+t0+ntx] // streams 6a … 6a+5 of this tile row
+				if iy < 0 || iy >= H {
+					for b := 0; b < 6; b++ {
+						clear(e[b*T : b*T+ntx])
+					}
+					continue
+				}
+				bt6RowAVX(&xc[iy*W], ntx, &e[0], T)
+			}
+		}
+		for b := 0; b < 6; b++ {
+			// x_m = sp[(6m+b)T …], y_k = V[(6k+b)·kst + ci·T …]
+			src := sp[b*T : 30*T+b*T+T]
+			dst := V[b*kst+ci*T : 30*kst+b*kst+ci*T+T]
+			s, d := unsafe.Pointer(&src[0]), unsafe.Pointer(&dst[0])
+			xs, ys := uintptr(6*T*4), uintptr(6*kst*4)
+			bt6AVX((*float32)(s), (*float32)(unsafe.Add(s, xs)), (*float32)(unsafe.Add(s, 2*xs)),
+				(*float32)(unsafe.Add(s, 3*xs)), (*float32)(unsafe.Add(s, 4*xs)), (*float32)(unsafe.Add(s, 5*xs)),
+				(*float32)(d), (*float32)(unsafe.Add(d, ys)), (*float32)(unsafe.Add(d, 2*ys)),
+				(*float32)(unsafe.Add(d, 3*ys)), (*float32)(unsafe.Add(d, 4*ys)), (*float32)(unsafe.Add(d, 5*ys)), T)
 		}
 	}
 }

@@ -354,3 +354,48 @@ func TestGradWinograd4(t *testing.T) {
 		checkLayer(t, "conv F(4×4)", c, tc.cin*tc.h*tc.w, tc.n, rng)
 	}
 }
+
+// TestBt6Row checks the fused row transform against deint4 + bt6 on padded
+// streams, bit for bit, including the edge tiles whose neighbours are the
+// zero padding and the lanes that cross blocks of 8 tiles.
+func TestBt6Row(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := NewRand(21)
+	for _, ntx := range []int{8, 16, 24} {
+		row := randVec(rng, 4*ntx, 1)
+		q := make([][]float32, 4)
+		for m := range q {
+			q[m] = make([]float32, ntx)
+		}
+		deint4(row, q[0], q[1], q[2], q[3])
+		left := append([]float32{0}, q[3][:ntx-1]...) // x[4t−1]
+		right := append(append([]float32(nil), q[0][1:]...), 0)
+		want := make([][]float32, 6)
+		for b := range want {
+			want[b] = make([]float32, ntx)
+		}
+		bt6(left, q[0], q[1], q[2], q[3], right, want[0], want[1], want[2], want[3], want[4], want[5])
+		const ys = 40 // stream stride larger than ntx: gaps must stay untouched
+		got := make([]float32, 5*ys+ntx+3)
+		for i := range got {
+			got[i] = -7
+		}
+		bt6RowAVX(&row[0], ntx, &got[0], ys)
+		for b := 0; b < 6; b++ {
+			for j := 0; j < ntx; j++ {
+				if got[b*ys+j] != want[b][j] {
+					t.Fatalf("ntx=%d: y%d[%d] = %g, want %g", ntx, b, j, got[b*ys+j], want[b][j])
+				}
+			}
+			if b < 5 {
+				for j := ntx; j < ys; j++ {
+					if got[b*ys+j] != -7 {
+						t.Fatalf("ntx=%d: wrote y%d[%d] beyond the row", ntx, b, j)
+					}
+				}
+			}
+		}
+	}
+}
