@@ -124,6 +124,10 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
 	for k := 0; k < 36; k++ {
 		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*mst:], T)
 	}
+	if ntx%8 == 0 && T%8 == 0 && haveSIMD() {
+		c.wino4OutputAVX(i, y, M, sp, ep, r0, r1)
+		return
+	}
 	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	for o := 0; o < c.Cout; o++ {
 		m := func(k int) []float32 { return M[k*mst+o*T : k*mst+(o+1)*T] }
@@ -146,6 +150,47 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
 			z := func(k int) []float32 { return sp[k*T+t0 : k*T+t0+ntx] }
 			for i := 0; i < 4; i++ {
 				inter4(z(4*i), z(4*i+1), z(4*i+2), z(4*i+3), yo[(4*ty+i)*W:(4*ty+i+1)*W], b)
+			}
+		}
+	}
+}
+
+// wino4OutputAVX is the output half of wino4Band (Aᵀ M A per tile, bias,
+// interleave into rows of y) for W/4 and the band's tile count multiples
+// of 8 on AVX2, calling the kernels with offset-addressed streams (bounds
+// checked once per channel) instead of per-stream slices.
+func (c *Conv2D) wino4OutputAVX(i int, y, M, sp, ep []float32, r0, r1 int) {
+	W := c.W
+	hw := c.H * W
+	ntx := W / 4
+	T := (r1 - r0) / 4 * ntx
+	mst := c.Cout * T
+	ep, sp = ep[:24*T], sp[:16*T]
+	e, s := unsafe.Pointer(&ep[0]), unsafe.Pointer(&sp[0])
+	f := func(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
+	for o := 0; o < c.Cout; o++ {
+		mo := M[o*T : 35*mst+o*T+T] // m(k) = M[k·mst + o·T …] for k < 36
+		m := unsafe.Pointer(&mo[0])
+		// ep[6i+b] = (Aᵀ m)[i][b]
+		for b := 0; b < 6; b++ {
+			at6AVX(f(m, b*mst), f(m, (6+b)*mst), f(m, (12+b)*mst), f(m, (18+b)*mst), f(m, (24+b)*mst), f(m, (30+b)*mst),
+				f(e, b*T), f(e, (6+b)*T), f(e, (12+b)*T), f(e, (18+b)*T), T)
+		}
+		// sp[4r+j] = (Aᵀ m A)[r][j]
+		for r := 0; r < 4; r++ {
+			at6AVX(f(e, 6*r*T), f(e, (6*r+1)*T), f(e, (6*r+2)*T), f(e, (6*r+3)*T), f(e, (6*r+4)*T), f(e, (6*r+5)*T),
+				f(s, 4*r*T), f(s, (4*r+1)*T), f(s, (4*r+2)*T), f(s, (4*r+3)*T), T)
+		}
+		b := c.Bias.Data[o]
+		if c.extra != nil {
+			b += c.extra[i*c.Cout+o]
+		}
+		yo := y[o*hw+r0*W : o*hw+r1*W]
+		for ty := 0; ty < (r1-r0)/4; ty++ {
+			t0 := ty * ntx
+			for r := 0; r < 4; r++ {
+				inter4AVX(f(s, 4*r*T+t0), f(s, (4*r+1)*T+t0), f(s, (4*r+2)*T+t0), f(s, (4*r+3)*T+t0),
+					&yo[(4*ty+r)*W], ntx, b)
 			}
 		}
 	}
