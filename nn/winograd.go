@@ -1,5 +1,7 @@
 package nn
 
+import "unsafe"
+
 // Winograd F(2×2, 3×3) forward for "same" 3×3 stride-1 convolutions on even
 // image sizes (Lavin & Gray 2016, "Fast algorithms for convolutional neural
 // networks"). Each 2×2 output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, with d the
@@ -61,7 +63,6 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 	M := c.e.scratch(w, 1, 16*c.Cout*T)
 	sp := c.e.scratch(w, 2, 16*T)
 	ep := c.e.scratch(w, 3, 16*T)
-	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	kst := c.Cin * T
 	c.winoInputBand(x, V, sp, ep, r0, r1)
 	g := c.e.gemm
@@ -69,15 +70,22 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*c.Cout*T:], T)
 	}
 	mst := c.Cout * T
+	fast := T%8 == 0 && haveSIMD()
 	for o := 0; o < c.Cout; o++ {
-		m := func(k int) []float32 { return M[k*mst+o*T : k*mst+(o+1)*T] }
-		// rows of Aᵀ m: u_j in ep[j], w_j in ep[4+j]
-		for j := 0; j < 4; j++ {
-			at4(m(j), m(4+j), m(8+j), m(12+j), st(ep, j), st(ep, 4+j))
+		if fast {
+			// the two Aᵀ passes below with offset-addressed streams
+			mo := M[o*T : 15*mst+o*T+T]
+			epp, spp := ep[:8*T], sp[:4*T]
+			m, e, s := unsafe.Pointer(&mo[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&spp[0])
+			f := func(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
+			for j := 0; j < 4; j++ {
+				at4AVX(f(m, j*mst), f(m, (4+j)*mst), f(m, (8+j)*mst), f(m, (12+j)*mst), f(e, j*T), f(e, (4+j)*T), T)
+			}
+			at4AVX(f(e, 0), f(e, T), f(e, 2*T), f(e, 3*T), f(s, 0), f(s, T), T)
+			at4AVX(f(e, 4*T), f(e, 5*T), f(e, 6*T), f(e, 7*T), f(s, 2*T), f(s, 3*T), T)
+		} else {
+			c.winoOutputGo(M, sp, ep, o, T)
 		}
-		// (Aᵀ m) A: z00, z01 from u; z10, z11 from w
-		at4(st(ep, 0), st(ep, 1), st(ep, 2), st(ep, 3), st(sp, 0), st(sp, 1))
-		at4(st(ep, 4), st(ep, 5), st(ep, 6), st(ep, 7), st(sp, 2), st(sp, 3))
 		b := c.Bias.Data[o]
 		if c.extra != nil {
 			b += c.extra[i*c.Cout+o]
@@ -92,6 +100,23 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 			inter(z00, z01, y0, b)
 			inter(z10, z11, y1, b)
 		}
+	}
+}
+
+// winoOutputGo writes (Aᵀ m A) of output channel o's 16 GEMM outputs m
+// into sp[0:4T] (z00, z01, z10, z11), using ep[0:8T].
+func (c *Conv2D) winoOutputGo(M, sp, ep []float32, o, T int) {
+	mst := c.Cout * T
+	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
+	{
+		m := func(k int) []float32 { return M[k*mst+o*T : k*mst+(o+1)*T] }
+		// rows of Aᵀ m: u_j in ep[j], w_j in ep[4+j]
+		for j := 0; j < 4; j++ {
+			at4(m(j), m(4+j), m(8+j), m(12+j), st(ep, j), st(ep, 4+j))
+		}
+		// (Aᵀ m) A: z00, z01 from u; z10, z11 from w
+		at4(st(ep, 0), st(ep, 1), st(ep, 2), st(ep, 3), st(sp, 0), st(sp, 1))
+		at4(st(ep, 4), st(ep, 5), st(ep, 6), st(ep, 7), st(sp, 2), st(sp, 3))
 	}
 }
 
@@ -130,6 +155,21 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 				copy(d3, d1[1:])
 				d3[ntx-1] = 0
 			}
+		}
+		if T%8 == 0 && haveSIMD() {
+			// the two passes below with offset-addressed streams
+			spp, epp := sp[:16*T], ep[:16*T]
+			vc := V[ci*T : 15*kst+ci*T+T] // v(k) = V[k·kst + ci·T …]
+			s, e, v := unsafe.Pointer(&spp[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&vc[0])
+			f := func(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
+			for b := 0; b < 4; b++ {
+				bt4AVX(f(s, b*T), f(s, (4+b)*T), f(s, (8+b)*T), f(s, (12+b)*T), f(e, b*T), f(e, (4+b)*T), f(e, (8+b)*T), f(e, (12+b)*T), T)
+			}
+			for a := 0; a < 4; a++ {
+				bt4AVX(f(e, 4*a*T), f(e, (4*a+1)*T), f(e, (4*a+2)*T), f(e, (4*a+3)*T),
+					f(v, 4*a*kst), f(v, (4*a+1)*kst), f(v, (4*a+2)*kst), f(v, (4*a+3)*kst), T)
+			}
+			continue
 		}
 		for b := 0; b < 4; b++ {
 			bt4(st(sp, b), st(sp, 4+b), st(sp, 8+b), st(sp, 12+b), st(ep, b), st(ep, 4+b), st(ep, 8+b), st(ep, 12+b))
