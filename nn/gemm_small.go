@@ -37,6 +37,11 @@ func withSmallKernel(g Gemm) Gemm {
 	return &smallGemm{base: g}
 }
 
+// EngineGemm returns the Gemm an Engine built on g multiplies with: g
+// itself, or g behind the AVX2 small-product kernel where that can run.
+// Its Name is what logs should report as the back-end in use.
+func EngineGemm(g Gemm) Gemm { return withSmallKernel(g) }
+
 func (s *smallGemm) Name() string { return s.base.Name() + " + AVX2 small-product kernel" }
 
 // Sgemm implements Gemm.

@@ -300,8 +300,8 @@ func TestVersionAndHelp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "gemm back-end: "+g.Name()) || !strings.HasPrefix(out, "lenscore ") {
-		t.Errorf("version output %q does not name the back-end %q", out, g.Name())
+	if name := nn.EngineGemm(g).Name(); !strings.Contains(out, "gemm back-end: "+name) || !strings.HasPrefix(out, "lenscore ") {
+		t.Errorf("version output %q does not name the back-end %q", out, name)
 	}
 	for _, h := range []string{"help", "--help", "-h"} {
 		out := mustRun(t, h)

@@ -36,7 +36,7 @@ func backendLine() string {
 	if err != nil {
 		return "unavailable: " + err.Error()
 	}
-	return fmt.Sprintf("%s, %d worker goroutines", g.Name(), runtime.GOMAXPROCS(0))
+	return fmt.Sprintf("%s, %d worker goroutines", nn.EngineGemm(g).Name(), runtime.GOMAXPROCS(0))
 }
 
 func runVersion(ctx context.Context, env *cliEnv, args []string) error {

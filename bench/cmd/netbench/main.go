@@ -185,7 +185,7 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	}
 	res := Result{
 		Date: time.Now().Format(time.RFC3339), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Revision: revision(root), CPU: cpuName(), Gemm: g.Name(), LoadBefore: loadavg(), Reps: reps, Quick: quick,
+		Revision: revision(root), CPU: cpuName(), Gemm: nn.EngineGemm(g).Name(), LoadBefore: loadavg(), Reps: reps, Quick: quick,
 		Lenscore: map[string]Measure{}, Targets: targets,
 	}
 	fmt.Fprintf(os.Stderr, "load average %s; gemm %s\n", res.LoadBefore, res.Gemm)
