@@ -196,3 +196,55 @@ func TestSourceResidualSNR(t *testing.T) {
 		t.Errorf("SourceResidualSNR = %v, want [2 −1 NaN]", dst)
 	}
 }
+
+// TestRangeCoverage: truth and samples i.i.d. (calibrated) give (K−1)/(K+1)
+// within Monte Carlo error for K = 2, 4, 8; samples with half the spread
+// (over-confident) give much less, with twice the spread more; bad input
+// is refused.
+func TestRangeCoverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const d = 40000
+	for _, k := range []int{2, 4, 8} {
+		for _, tc := range []struct {
+			scale  float64
+			cmp    int // −1 below, 0 equal, +1 above the calibrated value
+			tolSig float64
+		}{{1, 0, 4}, {0.5, -1, 0}, {2, 1, 0}} {
+			truth := make([]float64, d)
+			for i := range truth {
+				truth[i] = rng.NormFloat64()
+			}
+			samples := make([][]float64, k)
+			for j := range samples {
+				samples[j] = make([]float64, d)
+				for i := range samples[j] {
+					samples[j][i] = tc.scale * rng.NormFloat64()
+				}
+			}
+			got, err := RangeCoverage(samples, truth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := RangeCoverageExpected(k)
+			sig := math.Sqrt(want * (1 - want) / d)
+			switch {
+			case tc.cmp == 0 && math.Abs(got-want) > tc.tolSig*sig:
+				t.Errorf("K=%d calibrated: %.4f, want %.4f ± %.4f", k, got, want, tc.tolSig*sig)
+			case tc.cmp < 0 && got > want-0.1:
+				t.Errorf("K=%d over-confident: %.4f, want well below %.4f", k, got, want)
+			case tc.cmp > 0 && got < want+0.05:
+				t.Errorf("K=%d over-dispersed: %.4f, want well above %.4f", k, got, want)
+			}
+		}
+	}
+	if _, err := RangeCoverage([][]float64{{1}}, []float64{1}); err == nil {
+		t.Error("one sample accepted")
+	}
+	if _, err := RangeCoverage([][]float64{{1, 2}, {1}}, []float64{1, 2}); err == nil {
+		t.Error("ragged samples accepted")
+	}
+	got, _ := RangeCoverage([][]float64{{0, math.NaN(), 0}, {2, 1, 0.5}}, []float64{1, 1, 3})
+	if got != 0.5 { // pixel 1 skipped (NaN sample); pixel 0 inside, pixel 2 outside
+		t.Errorf("NaN handling: %g, want 0.5", got)
+	}
+}

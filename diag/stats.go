@@ -164,3 +164,49 @@ func FiniteMeanStd(v []float64) (mean, std float64, n int) {
 	}
 	return mean, math.Sqrt(ss / float64(n)), n
 }
+
+// RangeCoverage returns the fraction of the coordinates i at which the truth
+// lies inside the range of the K samples, min_k s_k[i] ≤ truth[i] ≤
+// max_k s_k[i]. If the truth is exchangeable with the samples (a calibrated
+// posterior, marginally per pixel), its rank among the K+1 values is uniform
+// and the expected fraction is (K−1)/(K+1) (RangeCoverageExpected) whatever
+// the posterior's shape; an over-confident posterior gives less, an
+// over-dispersed one more. Coordinates where the truth or a sample is NaN
+// are skipped.
+func RangeCoverage(samples [][]float64, truth []float64) (float64, error) {
+	if len(samples) < 2 {
+		return math.NaN(), fmt.Errorf("diag: RangeCoverage: need at least 2 samples, got %d", len(samples))
+	}
+	for k, s := range samples {
+		if len(s) != len(truth) {
+			return math.NaN(), fmt.Errorf("diag: RangeCoverage: sample %d has length %d, truth %d", k, len(s), len(truth))
+		}
+	}
+	in, n := 0, 0
+pixels:
+	for i, t := range truth {
+		if math.IsNaN(t) {
+			continue
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, s := range samples {
+			v := s[i]
+			if math.IsNaN(v) {
+				continue pixels
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		n++
+		if lo <= t && t <= hi {
+			in++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), fmt.Errorf("diag: RangeCoverage: no finite coordinates")
+	}
+	return float64(in) / float64(n), nil
+}
+
+// RangeCoverageExpected is (K−1)/(K+1), RangeCoverage's value for a
+// calibrated posterior with K samples.
+func RangeCoverageExpected(k int) float64 { return float64(k-1) / float64(k+1) }

@@ -326,6 +326,16 @@ func TestSteps(t *testing.T) {
 		if math.Abs(r.RMSEOverStd-r.RMSE/r.MeanStd) > 1e-12 {
 			t.Errorf("row %d: RMSE/std %v ≠ %v/%v", i, r.RMSEOverStd, r.RMSE, r.MeanStd)
 		}
+		// diag.RangeCoverage is tested on its own; here only that it is
+		// wired: a fraction, and above the calibrated 0.6 because the GRF
+		// prior with the convolved likelihood is over-dispersed (the
+		// coverage experiment's finding; 0.96–0.98 in these runs).
+		if !(r.RangeCoverage > 0.6 && r.RangeCoverage <= 1) {
+			t.Errorf("row %d: range coverage %v, want in (0.6, 1]", i, r.RangeCoverage)
+		}
+	}
+	if js.RangeCoverageExpected != 0.6 {
+		t.Errorf("expected range coverage %v, want (4−1)/(4+1) = 0.6", js.RangeCoverageExpected)
 	}
 	if !js.Rows[0].Within || js.Rows[js.Cheapest].NFE > 40 || !js.Rows[js.Cheapest].Within {
 		t.Errorf("reference/cheapest inconsistent: %+v", js)

@@ -66,7 +66,12 @@ type StepsRow struct {
 	RMSE        float64 `json:"rmse"`
 	MeanStd     float64 `json:"mean_std"`
 	RMSEOverStd float64 `json:"rmse_over_std"`
-	WallSeconds float64 `json:"wall_seconds"` // total over the lenses
+	// RangeCoverage is the fraction of source pixels whose true value lies
+	// within the range of the samples (diag.RangeCoverage), averaged over
+	// the lenses: (K−1)/(K+1) for a calibrated posterior
+	// (StepsResult.RangeCoverageExpected), less when over-confident.
+	RangeCoverage float64 `json:"range_coverage"`
+	WallSeconds   float64 `json:"wall_seconds"` // total over the lenses
 	// Within is true when Chi2Nu and RMSE are within Tolerance of the
 	// reference.
 	Within bool `json:"within_tolerance"`
@@ -74,13 +79,15 @@ type StepsRow struct {
 
 // StepsResult holds the comparison (also steps.json).
 type StepsResult struct {
-	Prior     string     `json:"prior"`
-	Dim       int        `json:"dim"`
-	N         int        `json:"technique2_steps"`
-	Lenses    int        `json:"lenses"`
-	Samples   int        `json:"samples"`
-	Tolerance float64    `json:"tolerance"`
-	Rows      []StepsRow `json:"rows"`
+	Prior     string  `json:"prior"`
+	Dim       int     `json:"dim"`
+	N         int     `json:"technique2_steps"`
+	Lenses    int     `json:"lenses"`
+	Samples   int     `json:"samples"`
+	Tolerance float64 `json:"tolerance"`
+	// RangeCoverageExpected is (K−1)/(K+1) for K = Samples.
+	RangeCoverageExpected float64    `json:"range_coverage_expected"`
+	Rows                  []StepsRow `json:"rows"`
 	// Cheapest is the index in Rows of the configuration with the fewest
 	// NFE among those within tolerance of the reference (Rows[0]).
 	Cheapest     int      `json:"cheapest"`
@@ -141,10 +148,11 @@ func Steps(ctx context.Context, s Setup, o StepsOptions, dir string) (*StepsResu
 			return nil, fmt.Errorf("experiment: steps: lens %d: %w", j, err)
 		}
 	}
-	out := &StepsResult{Prior: s.PriorName, Dim: dim, N: n, Lenses: o.Lenses, Samples: o.Samples, Tolerance: o.Tolerance}
+	out := &StepsResult{Prior: s.PriorName, Dim: dim, N: n, Lenses: o.Lenses, Samples: o.Samples, Tolerance: o.Tolerance,
+		RangeCoverageExpected: diag.RangeCoverageExpected(o.Samples)}
 	for ci, c := range o.Configs {
 		row := StepsRow{Config: c}
-		var chi, rmse, sd float64
+		var chi, rmse, sd, cov float64
 		for j, p := range probs {
 			if err := checkCtx(ctx, "steps"); err != nil {
 				return nil, err
@@ -168,17 +176,23 @@ func Steps(ctx context.Context, s Setup, o StepsOptions, dir string) (*StepsResu
 			if err != nil {
 				return nil, err
 			}
+			rc, err := diag.RangeCoverage(res.Samples, p.truth)
+			if err != nil {
+				return nil, err
+			}
 			chi += meanOf(per)
 			rmse += r
+			cov += rc
 			sd += meanOf(std)
 			row.NFE = res.NFE
 			row.WallSeconds += wall.Seconds()
 		}
 		k := float64(o.Lenses)
-		row.Chi2Nu, row.RMSE, row.MeanStd = chi/k, rmse/k, sd/k
+		row.Chi2Nu, row.RMSE, row.MeanStd, row.RangeCoverage = chi/k, rmse/k, sd/k, cov/k
 		row.RMSEOverStd = row.RMSE / row.MeanStd
 		out.Rows = append(out.Rows, row)
-		s.logf("steps: %s: NFE %d, χ²_ν %.3f, RMSE %.4g, std %.4g, %.1fs", c.Name, row.NFE, row.Chi2Nu, row.RMSE, row.MeanStd, row.WallSeconds)
+		s.logf("steps: %s: NFE %d, χ²_ν %.3f, RMSE %.4g, std %.4g, range coverage %.3f (calibrated %.3f), %.1fs",
+			c.Name, row.NFE, row.Chi2Nu, row.RMSE, row.MeanStd, row.RangeCoverage, out.RangeCoverageExpected, row.WallSeconds)
 	}
 	ref := out.Rows[0]
 	out.Cheapest = 0
