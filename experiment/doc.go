@@ -82,7 +82,9 @@
 // N + (N−1) evaluations; EM with a final Tweedie step at N/4 and N/8,
 // costing one more), all with the same seeds. Per setting: NFE, mean χ²_ν
 // of the samples, RMSE of the posterior mean against the truth, RMSE over
-// the mean posterior std, the mean std and the wall time (steps.json;
+// the mean posterior std, the mean std, the range coverage (fraction of
+// pixels whose truth lies within the samples' range; (K−1)/(K+1) for a
+// calibrated posterior, diag.RangeCoverage) and the wall time (steps.json;
 // steps_chi2.png and steps_rmse.png against NFE). The cheapest setting
 // whose χ²_ν and RMSE are within 5 % of the first (reference) one is
 // reported.
