@@ -77,12 +77,11 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 			mo := M[o*T : 15*mst+o*T+T]
 			epp, spp := ep[:8*T], sp[:4*T]
 			m, e, s := unsafe.Pointer(&mo[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&spp[0])
-			f := func(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
 			for j := 0; j < 4; j++ {
-				at4AVX(f(m, j*mst), f(m, (4+j)*mst), f(m, (8+j)*mst), f(m, (12+j)*mst), f(e, j*T), f(e, (4+j)*T), T)
+				at4AVX(at(m, j*mst), at(m, (4+j)*mst), at(m, (8+j)*mst), at(m, (12+j)*mst), at(e, j*T), at(e, (4+j)*T), T)
 			}
-			at4AVX(f(e, 0), f(e, T), f(e, 2*T), f(e, 3*T), f(s, 0), f(s, T), T)
-			at4AVX(f(e, 4*T), f(e, 5*T), f(e, 6*T), f(e, 7*T), f(s, 2*T), f(s, 3*T), T)
+			at4AVX(at(e, 0), at(e, T), at(e, 2*T), at(e, 3*T), at(s, 0), at(s, T), T)
+			at4AVX(at(e, 4*T), at(e, 5*T), at(e, 6*T), at(e, 7*T), at(s, 2*T), at(s, 3*T), T)
 		} else {
 			c.winoOutputGo(M, sp, ep, o, T)
 		}
@@ -161,13 +160,12 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 			spp, epp := sp[:16*T], ep[:16*T]
 			vc := V[ci*T : 15*kst+ci*T+T] // v(k) = V[k·kst + ci·T …]
 			s, e, v := unsafe.Pointer(&spp[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&vc[0])
-			f := func(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
 			for b := 0; b < 4; b++ {
-				bt4AVX(f(s, b*T), f(s, (4+b)*T), f(s, (8+b)*T), f(s, (12+b)*T), f(e, b*T), f(e, (4+b)*T), f(e, (8+b)*T), f(e, (12+b)*T), T)
+				bt4AVX(at(s, b*T), at(s, (4+b)*T), at(s, (8+b)*T), at(s, (12+b)*T), at(e, b*T), at(e, (4+b)*T), at(e, (8+b)*T), at(e, (12+b)*T), T)
 			}
 			for a := 0; a < 4; a++ {
-				bt4AVX(f(e, 4*a*T), f(e, (4*a+1)*T), f(e, (4*a+2)*T), f(e, (4*a+3)*T),
-					f(v, 4*a*kst), f(v, (4*a+1)*kst), f(v, (4*a+2)*kst), f(v, (4*a+3)*kst), T)
+				bt4AVX(at(e, 4*a*T), at(e, (4*a+1)*T), at(e, (4*a+2)*T), at(e, (4*a+3)*T),
+					at(v, 4*a*kst), at(v, (4*a+1)*kst), at(v, (4*a+2)*kst), at(v, (4*a+3)*kst), T)
 			}
 			continue
 		}

@@ -155,6 +155,10 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
 	}
 }
 
+// at returns the float32 off elements after p: stream addressing for the
+// AVX2 kernels, whose callers bounds-check the whole extent once.
+func at(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
+
 // wino4OutputAVX is the output half of wino4Band (Aᵀ M A per tile, bias,
 // interleave into rows of y) for W/4 and the band's tile count multiples
 // of 8 on AVX2, calling the kernels with offset-addressed streams (bounds
@@ -167,19 +171,18 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, sp, ep []float32, r0, r1 int) {
 	mst := c.Cout * T
 	ep, sp = ep[:24*T], sp[:16*T]
 	e, s := unsafe.Pointer(&ep[0]), unsafe.Pointer(&sp[0])
-	f := func(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
 	for o := 0; o < c.Cout; o++ {
 		mo := M[o*T : 35*mst+o*T+T] // m(k) = M[k·mst + o·T …] for k < 36
 		m := unsafe.Pointer(&mo[0])
 		// ep[6i+b] = (Aᵀ m)[i][b]
 		for b := 0; b < 6; b++ {
-			at6AVX(f(m, b*mst), f(m, (6+b)*mst), f(m, (12+b)*mst), f(m, (18+b)*mst), f(m, (24+b)*mst), f(m, (30+b)*mst),
-				f(e, b*T), f(e, (6+b)*T), f(e, (12+b)*T), f(e, (18+b)*T), T)
+			at6AVX(at(m, b*mst), at(m, (6+b)*mst), at(m, (12+b)*mst), at(m, (18+b)*mst), at(m, (24+b)*mst), at(m, (30+b)*mst),
+				at(e, b*T), at(e, (6+b)*T), at(e, (12+b)*T), at(e, (18+b)*T), T)
 		}
 		// sp[4r+j] = (Aᵀ m A)[r][j]
 		for r := 0; r < 4; r++ {
-			at6AVX(f(e, 6*r*T), f(e, (6*r+1)*T), f(e, (6*r+2)*T), f(e, (6*r+3)*T), f(e, (6*r+4)*T), f(e, (6*r+5)*T),
-				f(s, 4*r*T), f(s, (4*r+1)*T), f(s, (4*r+2)*T), f(s, (4*r+3)*T), T)
+			at6AVX(at(e, 6*r*T), at(e, (6*r+1)*T), at(e, (6*r+2)*T), at(e, (6*r+3)*T), at(e, (6*r+4)*T), at(e, (6*r+5)*T),
+				at(s, 4*r*T), at(s, (4*r+1)*T), at(s, (4*r+2)*T), at(s, (4*r+3)*T), T)
 		}
 		b := c.Bias.Data[o]
 		if c.extra != nil {
@@ -189,7 +192,7 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, sp, ep []float32, r0, r1 int) {
 		for ty := 0; ty < (r1-r0)/4; ty++ {
 			t0 := ty * ntx
 			for r := 0; r < 4; r++ {
-				inter4AVX(f(s, 4*r*T+t0), f(s, (4*r+1)*T+t0), f(s, (4*r+2)*T+t0), f(s, (4*r+3)*T+t0),
+				inter4AVX(at(s, 4*r*T+t0), at(s, (4*r+1)*T+t0), at(s, (4*r+2)*T+t0), at(s, (4*r+3)*T+t0),
 					&yo[(4*ty+r)*W], ntx, b)
 			}
 		}
