@@ -34,7 +34,7 @@ type samplerFlags struct {
 func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags {
 	return &samplerFlags{
 		n:                 fs.Int("n-samples", defN, "number of independent posterior samples (chains)"),
-		steps:             fs.String("steps", defSteps, "reverse-time steps, auto (Song & Ermon's technique 2: N) or auto/K (N/K, e.g. auto/8 with --sampler pc)"),
+		steps:             fs.String("steps", defSteps, "reverse-time steps, auto (Song & Ermon's technique 2: N) or auto/K (N/K, e.g. auto/4)"),
 		target:            fs.Float64("step-target", posterior.DefaultTarget, "overlap probability that --steps auto aims at"),
 		likelihood:        fs.String("likelihood", "convolved", "likelihood score: convolved (the paper's), diag (diag(AAᵀ) variant) or exact (Gaussian priors only)"),
 		sampler:           fs.String("sampler", "em", "em (Euler–Maruyama) or pc (predictor–corrector with Langevin steps)"),

@@ -319,7 +319,7 @@ func TestSampleStepsFraction(t *testing.T) {
 }
 
 // TestDemoNetworkDefaults runs the demo with a (small, untrained) 64×64
-// network: the network defaults (PC, N/8 steps, 8 samples) apply unless a
+// network: the network defaults (EM, N/4 steps, 8 samples) apply unless a
 // flag is given explicitly.
 func TestDemoNetworkDefaults(t *testing.T) {
 	g, err := nn.DefaultGemm()
@@ -339,13 +339,13 @@ func TestDemoNetworkDefaults(t *testing.T) {
 	}
 	a := filepath.Join(dir, "a")
 	mustRun(t, "demo", "--model", model, "--steps", "2", "--out", a)
-	if s := readSummary(t, a); s.Sampler != "pc" || s.Samples != 8 || s.Steps != 2 {
-		t.Errorf("network demo defaults: %+v, want pc, 8 samples, 2 steps", s)
+	if s := readSummary(t, a); s.Sampler != "em" || s.Samples != 8 || s.Steps != 2 {
+		t.Errorf("network demo defaults: %+v, want em, 8 samples, 2 steps", s)
 	}
 	b := filepath.Join(dir, "b")
-	mustRun(t, "demo", "--model", model, "--steps", "2", "--sampler", "em", "--n-samples", "3", "--out", b)
-	if s := readSummary(t, b); s.Sampler != "em" || s.Samples != 3 {
-		t.Errorf("explicit flags: %+v, want em, 3 samples", s)
+	mustRun(t, "demo", "--model", model, "--steps", "2", "--sampler", "pc", "--n-samples", "3", "--out", b)
+	if s := readSummary(t, b); s.Sampler != "pc" || s.Samples != 3 {
+		t.Errorf("explicit flags: %+v, want pc, 3 samples", s)
 	}
 }
 
