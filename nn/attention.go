@@ -102,9 +102,10 @@ func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 	return a.y
 }
 
-func fillRows(y, b []float32, p int) {
+// fillCols sets columns [j0, j1) of row r of the len(b)×p matrix y to b[r].
+func fillCols(y, b []float32, p, j0, j1 int) {
 	for r, v := range b {
-		row := y[r*p : (r+1)*p]
+		row := y[r*p+j0 : r*p+j1]
 		for j := range row {
 			row[j] = v
 		}
@@ -125,12 +126,7 @@ func (a *AttnBlock) forwardQKV(_, t int) {
 	i, j0, j1 := a.block(t)
 	h := a.h[i*c*p : (i+1)*c*p]
 	qkv := a.qkv[i*3*c*p : (i+1)*3*c*p]
-	for r, v := range a.BQKV.Data {
-		row := qkv[r*p+j0 : r*p+j1]
-		for j := range row {
-			row[j] = v
-		}
-	}
+	fillCols(qkv, a.BQKV.Data, p, j0, j1)
 	a.e.gemm.Sgemm(false, false, 3*c, j1-j0, c, 1, a.WQKV.Data, c, h[j0:], p, 1, qkv[j0:], p)
 }
 
@@ -167,12 +163,7 @@ func (a *AttnBlock) forwardOne(w, t int) {
 		}
 	}
 	g.Sgemm(false, false, c, nr, p, 1, v, p, attT, nr, 0, o[r0:], p)
-	for r, b := range a.BO.Data {
-		row := y[r*p+r0 : r*p+r1]
-		for j := range row {
-			row[j] = b
-		}
-	}
+	fillCols(y, a.BO.Data, p, r0, r1)
 	g.Sgemm(false, false, c, nr, c, 1, a.WO.Data, c, o[r0:], p, 1, y[r0:], p)
 	for r := 0; r < c; r++ {
 		yr, xr := y[r*p+r0:r*p+r1], x[r*p+r0:r*p+r1]

@@ -208,6 +208,10 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 	hw := H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
+	if ntx%8 == 0 && T%8 == 0 && haveSIMD() {
+		c.wino4InputBandAVX(x, V, sp, r0, r1)
+		return
+	}
 	kst := c.Cin * T
 	// q0 = row[4t] with a trailing 0, q3 = row[4t+3] with a leading 0, so
 	// that the patch columns 4t−1 … 4t+4 are q3[t], q0[t], q1[t], q2[t],
@@ -217,10 +221,6 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 	q2 := rb[2*ntx+1 : 3*ntx+1]
 	q3 := rb[3*ntx+1 : 4*ntx+2]
 	q0[ntx], q3[0] = 0, 0
-	if ntx%8 == 0 && T%8 == 0 && haveSIMD() {
-		c.wino4InputBandAVX(x, V, sp, r0, r1)
-		return
-	}
 	for ci := 0; ci < c.Cin; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
 		for ty := r0 / 4; ty < r1/4; ty++ {
