@@ -332,6 +332,10 @@ func (c *Conv2D) oxRange(kx int) (lo, hi int) {
 func (c *Conv2D) im2col(x, col []float32, r0, r1 int) {
 	T := (r1 - r0) * c.Wo
 	s, hw := c.Stride, c.H*c.W
+	if c.K == 3 && c.Pad == 1 && s == 2 && c.W == 2*c.Wo {
+		c.im2colS2(x, col, r0, r1)
+		return
+	}
 	r := 0
 	for ci := 0; ci < c.Cin; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
@@ -353,12 +357,52 @@ func (c *Conv2D) im2col(x, col []float32, r0, r1 int) {
 					clear(dst[hi:])
 					if s == 1 {
 						copy(dst[lo:hi], src[lo+off:hi+off])
+					} else if s == 2 {
+						d := dst[lo:hi]
+						sv := src[2*lo+off : 2*(hi-1)+off+1]
+						for j := range d {
+							d[j] = sv[2*j]
+						}
 					} else {
 						for ox := lo; ox < hi; ox++ {
 							dst[ox] = src[ox*s+off]
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// im2colS2 is im2col for the 3×3, stride-2, pad-1 convolution of an image
+// of even width: the input row iy = 2·oy − 1 + ky is deinterleaved once
+// into the kx = 1 (even columns, x[2·ox]) and kx = 2 (odd columns,
+// x[2·ox + 1]) rows of col, and the kx = 0 row (x[2·ox − 1]) is the odd
+// columns shifted by one with a zero at ox = 0.
+func (c *Conv2D) im2colS2(x, col []float32, r0, r1 int) {
+	T := (r1 - r0) * c.Wo
+	hw, wo := c.H*c.W, c.Wo
+	r := 0
+	for ci := 0; ci < c.Cin; ci++ {
+		xc := x[ci*hw : (ci+1)*hw]
+		for ky := 0; ky < 3; ky++ {
+			row0 := col[r*T : (r+1)*T]
+			row1 := col[(r+1)*T : (r+2)*T]
+			row2 := col[(r+2)*T : (r+3)*T]
+			r += 3
+			for oy := r0; oy < r1; oy++ {
+				o := (oy - r0) * wo
+				d0, d1, d2 := row0[o:o+wo], row1[o:o+wo], row2[o:o+wo]
+				iy := 2*oy - 1 + ky
+				if iy < 0 || iy >= c.H {
+					clear(d0)
+					clear(d1)
+					clear(d2)
+					continue
+				}
+				deint(xc[iy*c.W:(iy+1)*c.W], d1, d2)
+				d0[0] = 0
+				copy(d0[1:], d2[:wo-1])
 			}
 		}
 	}

@@ -36,6 +36,9 @@ func TestSmallGemmMatchesNaive(t *testing.T) {
 		{false, false, 64, 40, 64, 1, 1, 5},
 		{false, false, 12, 520, 9, 1, 1, 0},
 		{false, false, 32, 512, 288, 1, 0, 7},
+		{false, false, 8, 40, 5, 1, 1, 984},           // ldb = 1024: packed panels
+		{false, false, 12, 264, 300, 1, 0, 0},         // K·N > packMinKN: packed, last 8 columns not
+		{true, false, 16, 48, 70, 1, 1, 976},          // Aᵀ, ldb = 1024: packed
 		{false, false, 4, 16, smallMaxK + 1, 1, 0, 0}, // K too large
 		{false, false, 6, 16, 8, 1, 0, 0},             // M not a multiple of 4
 		{false, false, 4, 12, 8, 1, 0, 0},             // N not a multiple of 8
@@ -68,6 +71,14 @@ func TestSmallGemmMatchesNaive(t *testing.T) {
 			c0 := randSlice(rng, (s.m-1)*ldc+ldc)
 			got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
 			sg.Sgemm(s.tA, s.tB, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, got, ldc)
+			// Packing panels of B must not change a single bit.
+			unpacked := append([]float32(nil), c0...)
+			(&smallGemm{base: NaiveGemm{}, noPack: true}).Sgemm(s.tA, s.tB, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, unpacked, ldc)
+			for i := range got {
+				if got[i] != unpacked[i] {
+					t.Fatalf("element %d: packed %g, unpacked %g", i, got[i], unpacked[i])
+				}
+			}
 			NaiveGemm{}.Sgemm(s.tA, s.tB, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, want, ldc)
 			for i := range got {
 				d := got[i] - want[i]
@@ -95,20 +106,26 @@ func abs32(x float32) float32 {
 
 // BenchmarkSmallGemm compares the small-product kernel with the back-end
 // it wraps on the Winograd products of the network (M = C_out, N = tiles of
-// one band, K = C_in).
+// one band, K = C_in), an im2col product (K = 9·C_in) and a 1×1
+// convolution reading B = x in place (ldb = H·W = 4096); "nopack" runs the
+// kernel without packing panels of B.
 func BenchmarkSmallGemm(b *testing.B) {
 	if !haveSIMD() {
 		b.Skip("no AVX2+FMA")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, base := range benchBackends(b)[:1] {
-		for _, g := range []Gemm{base, &smallGemm{base: base}} {
-			for _, s := range [][3]int{{32, 32, 32}, {64, 32, 64}, {64, 32, 128}, {192, 32, 64}, {32, 512, 288}} {
-				m, n, k := s[0], s[1], s[2]
-				a, bb, c := randSlice(rng, m*k), randSlice(rng, k*n), randSlice(rng, m*n)
-				b.Run(fmt.Sprintf("%s/%dx%dx%d", g.Name(), m, n, k), func(b *testing.B) {
+		for _, g := range []Gemm{base, &smallGemm{base: base}, &smallGemm{base: base, noPack: true}} {
+			for _, s := range [][4]int{{32, 32, 32, 32}, {64, 32, 64, 32}, {64, 32, 128, 32}, {192, 32, 64, 32}, {32, 512, 288, 512}, {32, 512, 96, 4096}} {
+				m, n, k, ldb := s[0], s[1], s[2], s[3]
+				a, bb, c := randSlice(rng, m*k), randSlice(rng, k*ldb), randSlice(rng, m*n)
+				name := g.Name()
+				if sg, ok := g.(*smallGemm); ok && sg.noPack {
+					name += " nopack"
+				}
+				b.Run(fmt.Sprintf("%s/%dx%dx%d_ldb%d", name, m, n, k, ldb), func(b *testing.B) {
 					for i := 0; i < b.N; i++ {
-						g.Sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+						g.Sgemm(false, false, m, n, k, 1, a, k, bb, ldb, 0, c, n)
 					}
 					b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})

@@ -8,3 +8,9 @@ package nn
 //
 //go:noescape
 func sgemm4RowsAVX(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int)
+
+// pack16AVX copies a K×16 column panel of B (row stride ldb) into dst with
+// row stride 16: dst[16p+j] = b[p·ldb+j], p < k, j < 16; k ≥ 1.
+//
+//go:noescape
+func pack16AVX(b *float32, ldb int, dst *float32, k int)

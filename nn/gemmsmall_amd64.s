@@ -131,3 +131,23 @@ s8:
 done:
 	VZEROUPPER
 	RET
+
+// func pack16AVX(b *float32, ldb int, dst *float32, k int)
+// dst[16p : 16p+16] = b[p·ldb : p·ldb+16] for p < k (k ≥ 1).
+TEXT ·pack16AVX(SB), NOSPLIT, $0-32
+	MOVQ b+0(FP), SI
+	MOVQ ldb+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ k+24(FP), CX
+pk:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ pk
+	VZEROUPPER
+	RET

@@ -89,6 +89,7 @@ func TestConvReference(t *testing.T) {
 		e := testEngine(workers)
 		for _, tc := range []struct{ cin, cout, h, w, k, s, p int }{
 			{3, 5, 7, 6, 3, 1, 1}, {4, 2, 8, 8, 3, 2, 1}, {6, 4, 5, 5, 1, 1, 0}, {2, 3, 9, 7, 3, 2, 0}, {3, 3, 6, 6, 3, 1, 2},
+			{5, 3, 6, 20, 3, 2, 1}, {3, 2, 5, 32, 3, 2, 1}, // stride 2, even width: im2colS2
 			{16, 5, 8, 6, 3, 1, 1}, {24, 7, 4, 10, 3, 1, 1}, // Winograd
 		} {
 			c := NewConv2D(e, "c", tc.cin, tc.cout, tc.h, tc.w, tc.k, tc.s, tc.p)

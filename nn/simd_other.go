@@ -41,3 +41,7 @@ func interAVX(a, b, y *float32, n int, bias float32) {
 func sgemm4RowsAVX(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func pack16AVX(b *float32, ldb int, dst *float32, k int) {
+	panic("nn: no SIMD kernels on this platform")
+}
