@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/posterior"
 )
@@ -42,6 +43,12 @@ type CoverageOptions struct {
 	// calibrated sampler with the same J, K and ranks (2000); negative
 	// disables the null distribution.
 	NullDraws int
+	// SaveSamples also writes coverage_samples.fits: the true sources as
+	// a J-plane cube in the primary HDU (EXTNAME TRUTH) and the samples as
+	// a J·K-plane cube (EXTNAME SAMPLES, lens j's samples in planes
+	// j·K … j·K+K−1), so that the test can be redone with other reference
+	// points or other statistics without sampling again.
+	SaveSamples bool
 }
 
 // CoverageResult holds the numbers of Coverage (also coverage.json).
@@ -232,6 +239,12 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		return nil, err
 	}
 	out.Files = []string{"coverage.png", "coverage.json"}
+	if o.SaveSamples {
+		if err := writeCoverageSamples(join(dir, "coverage_samples.fits"), s.Side, truths, samples); err != nil {
+			return nil, err
+		}
+		out.Files = append(out.Files, "coverage_samples.fits")
+	}
 	if err := WriteJSON(join(dir, "coverage.json"), out); err != nil {
 		return nil, err
 	}
@@ -264,4 +277,31 @@ func sigmaAt(tr *diag.TARPResult, alpha float64) float64 {
 		sig = math.Sqrt(a * (1 - a) / float64(j))
 	}
 	return sig
+}
+
+// writeCoverageSamples writes the truths and samples of Coverage as two
+// FITS cubes (see CoverageOptions.SaveSamples).
+func writeCoverageSamples(path string, side int, truths [][]float64, samples [][][]float64) error {
+	n := side * side
+	tr := make([]float64, 0, len(truths)*n)
+	for _, t := range truths {
+		tr = append(tr, t...)
+	}
+	var sm []float64
+	k := 0
+	for _, ss := range samples {
+		k = len(ss)
+		for _, x := range ss {
+			sm = append(sm, x...)
+		}
+	}
+	h0 := fits.NewCube(side, side, len(truths), tr)
+	h0.Name = "TRUTH"
+	h1 := fits.NewCube(side, side, len(sm)/n, sm)
+	h1.Name = "SAMPLES"
+	h1.Header.Set("NSAMPLE", k, "samples per lens")
+	if err := fits.WriteFile(path, []*fits.HDU{h0, h1}); err != nil {
+		return fmt.Errorf("experiment: coverage: %w", err)
+	}
+	return nil
 }

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/fits"
 )
 
 // TestCoverageRanksAndNull runs a small coverage experiment three times on
@@ -88,5 +91,62 @@ func TestCoverageRanksAndNull(t *testing.T) {
 	// Plain ranks with K = 3 have the coarser null: its median is larger.
 	if plain.NullMedian <= rnd.NullMedian {
 		t.Errorf("plain null median %.3f ≤ randomised %.3f", plain.NullMedian, rnd.NullMedian)
+	}
+}
+
+// TestCoverageSaveSamples checks coverage_samples.fits: the truth planes
+// are the validation galaxies in lens order, the sample cube holds K
+// planes per lens, and TARP recomputed from the file reproduces the
+// experiment's ranks exactly.
+func TestCoverageSaveSamples(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	const J, K = 5, 2
+	dir := t.TempDir()
+	r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: J, Samples: K, Steps: 5, SigmaN: 0.05,
+		Bootstrap: 10, NullDraws: -1, SaveSamples: true}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdus, err := fits.ReadFile(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok1 := fits.ByName(hdus, "TRUTH")
+	sm, ok2 := fits.ByName(hdus, "SAMPLES")
+	if !ok1 || !ok2 {
+		t.Fatalf("HDUs TRUTH/SAMPLES missing (%d HDUs)", len(hdus))
+	}
+	n := s.Side * s.Side
+	if len(tr.Data) != J*n || len(sm.Data) != J*K*n {
+		t.Fatalf("TRUTH has %d values, SAMPLES %d; want %d and %d", len(tr.Data), len(sm.Data), J*n, J*K*n)
+	}
+	if k, _, _ := sm.Header.Int("NSAMPLE"); k != K {
+		t.Errorf("NSAMPLE = %d, want %d", k, K)
+	}
+	truths := make([][]float64, J)
+	samples := make([][][]float64, J)
+	for j := range J {
+		truths[j] = tr.Data[j*n : (j+1)*n]
+		for i, v := range truths[j] {
+			if v != s.Galaxies[j%len(s.Galaxies)][i] {
+				t.Fatalf("TRUTH plane %d pixel %d = %g, galaxy %g", j, i, v, s.Galaxies[j%len(s.Galaxies)][i])
+			}
+		}
+		for k := range K {
+			samples[j] = append(samples[j], sm.Data[(j*K+k)*n:(j*K+k+1)*n])
+		}
+	}
+	res, err := diag.TARP(samples, truths, diag.TARPOptions{Normalize: true, Randomize: true,
+		Seed: seedFor(s.Seed, tagCoverage, tagTARP)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range J {
+		if res.F[j] != r.PerLens[j].F {
+			t.Errorf("lens %d: TARP f from the file %g, experiment %g", j, res.F[j], r.PerLens[j].F)
+		}
+	}
+	if len(r.Files) != 3 || r.Files[2] != "coverage_samples.fits" {
+		t.Errorf("Files = %v", r.Files)
 	}
 }
