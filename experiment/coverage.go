@@ -25,9 +25,14 @@ type CoverageOptions struct {
 	Bootstrap int
 	NumAlpha  int
 	// TruthFromPrior draws the true sources from the prior itself instead
-	// of cycling through the validation galaxies; the prior must then be a
-	// posterior.GaussianPrior. With a calibrated sampler this is the
-	// setting in which ECP(α) = α is guaranteed.
+	// of cycling through the validation galaxies: exact draws for a
+	// posterior.GaussianPrior, otherwise draws of the reverse-time SDE
+	// without data (same sampler, steps and final denoising as the
+	// posterior samples, one batch of Lenses chains). The truths then
+	// follow the prior the posterior is computed with, so ECP(α) = α up
+	// to the sampler's own errors (discretisation, the convolved
+	// likelihood): the test separates those from a prior that does not
+	// describe the validation galaxies.
 	TruthFromPrior bool
 	// ExactLikelihood replaces the convolved likelihood by the exact
 	// time-t likelihood score of a Gaussian prior (posterior.NewExact, an
@@ -134,12 +139,9 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		o.NullDraws = 2000
 	}
 	o.NullDraws = max(o.NullDraws, 0)
-	var gp posterior.GaussianPrior
-	if o.TruthFromPrior || o.ExactLikelihood {
-		var ok bool
-		if gp, ok = s.Prior.(posterior.GaussianPrior); !ok {
-			return nil, errors.New("experiment: coverage: TruthFromPrior and ExactLikelihood need a Gaussian prior (posterior.GaussianPrior)")
-		}
+	gp, isGaussian := s.Prior.(posterior.GaussianPrior)
+	if o.ExactLikelihood && !isGaussian {
+		return nil, errors.New("experiment: coverage: ExactLikelihood needs a Gaussian prior (posterior.GaussianPrior)")
 	}
 	if !o.TruthFromPrior {
 		if err := s.needGalaxies("coverage"); err != nil {
@@ -158,6 +160,17 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	if o.ExactLikelihood {
 		out.Likelihood = "exact (Gaussian prior)"
 	}
+	var priorDraws [][]float64
+	if o.TruthFromPrior && !isGaussian {
+		s.logf("coverage: drawing %d true sources from the prior", o.Lenses)
+		res, _, err := s.sample(ctx, nil, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
+			Chains: o.Lenses, Seed: seedFor(s.Seed, tagCoverage, tagTruth)})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: coverage: prior draws: %w", err)
+		}
+		priorDraws = res.Samples
+		out.Truth = "prior draws (reverse-time SDE without data)"
+	}
 	samples := make([][][]float64, o.Lenses)
 	truths := make([][]float64, o.Lenses)
 	for j := range o.Lenses {
@@ -167,11 +180,14 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		lp := RandomLens(rand.New(rand.NewPCG(seedFor(s.Seed, tagCoverage, tagLens), uint64(j))))
 		var truth []float64
 		var name string
-		if o.TruthFromPrior {
+		switch {
+		case priorDraws != nil:
+			truth, name = priorDraws[j], fmt.Sprintf("prior draw %d", j)
+		case o.TruthFromPrior:
 			truth = make([]float64, s.Prior.Dim())
 			posterior.Draw(truth, gp, rand.New(rand.NewPCG(seedFor(s.Seed, tagCoverage, tagTruth), uint64(j))))
 			name = fmt.Sprintf("prior draw %d", j)
-		} else {
+		default:
 			g := j % len(s.Galaxies)
 			truth, name = s.Galaxies[g], s.name(g)
 		}

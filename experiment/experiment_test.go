@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/sde"
 	"github.com/lenscore/lenscore/train"
@@ -421,8 +423,48 @@ func TestSetupErrors(t *testing.T) {
 	}
 	np := s
 	np.Prior = notGaussian{s.Prior}
-	if _, err := Coverage(context.Background(), np, CoverageOptions{TruthFromPrior: true, Lenses: 3}, t.TempDir()); err == nil {
-		t.Error("TruthFromPrior accepted a non-Gaussian prior")
+	if _, err := Coverage(context.Background(), np, CoverageOptions{ExactLikelihood: true, Lenses: 3}, t.TempDir()); err == nil {
+		t.Error("ExactLikelihood accepted a non-Gaussian prior")
+	}
+}
+
+// TestCoverageTruthFromNetworkPrior: with a prior that is not Gaussian the
+// true sources are reverse-SDE draws without data, one batch of Lenses
+// chains with the coverage's sampler settings and seed — the saved truths
+// must equal posterior.Sample's draws bit for bit.
+func TestCoverageTruthFromNetworkPrior(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	s.Prior = notGaussian{s.Prior}
+	s.Galaxies, s.Names = nil, nil // prior draws need no validation galaxies
+	const J = 4
+	dir := t.TempDir()
+	r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: J, Samples: 2, Steps: 6, SigmaN: 0.05,
+		Bootstrap: 10, NullDraws: -1, TruthFromPrior: true, SaveSamples: true}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Truth != "prior draws (reverse-time SDE without data)" {
+		t.Errorf("truth = %q", r.Truth)
+	}
+	want, err := posterior.Sample(context.Background(), s.Prior, nil, s.VE, posterior.Options{Steps: 6, Sampler: "em",
+		Chains: J, Seed: seedFor(s.Seed, tagCoverage, tagTruth)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdus, err := fits.ReadFile(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.Side * s.Side
+	for j := range J {
+		for i, v := range hdus[0].Data[j*n : (j+1)*n] {
+			if v != want.Samples[j][i] {
+				t.Fatalf("truth %d pixel %d = %g, prior draw %g", j, i, v, want.Samples[j][i])
+			}
+		}
+		if r.PerLens[j].Source != fmt.Sprintf("prior draw %d", j) {
+			t.Errorf("lens %d source %q", j, r.PerLens[j].Source)
+		}
 	}
 }
 
