@@ -109,10 +109,10 @@ func newConvGeom(cin, cout, h, w, k, stride, pad int) *Conv2D {
 	c.Wo = (w+2*pad-k)/stride + 1
 	c.direct = k == 1 && stride == 1 && pad == 0
 	c.tileRows = max(1, min(c.Ho, (bandCols+c.Wo-1)/c.Wo, colBudget/(cin*k*k*c.Wo)))
-	if c.Ho*c.Wo >= bandCols/2 {
-		// at least two bands, so that one image keeps two workers busy
-		c.tileRows = min(c.tileRows, (c.Ho+1)/2)
-	}
+	// At least two bands, so that one image keeps two workers busy (at
+	// 8×8 a single band left one of two workers idle at batch 1: 106 µs
+	// against 76 µs with two bands for a 64→64 Winograd layer).
+	c.tileRows = min(c.tileRows, (c.Ho+1)/2)
 	c.nb = (c.Ho + c.tileRows - 1) / c.tileRows
 	return c
 }
