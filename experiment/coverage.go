@@ -54,6 +54,11 @@ type CoverageOptions struct {
 	// j·K … j·K+K−1), so that the test can be redone with other reference
 	// points or other statistics without sampling again.
 	SaveSamples bool
+	// RankEdges are the bin edges of CoverageResult.PixelRanks in the units
+	// of the true sources (peak 1); nil selects 0, 0.02, 0.1, 0.3: exact
+	// zeros and below (the clipped sky of the validation galaxies), the
+	// faint wings, the body and the bright core.
+	RankEdges []float64
 }
 
 // CoverageResult holds the numbers of Coverage (also coverage.json).
@@ -85,6 +90,12 @@ type CoverageResult struct {
 	NullMedian      float64        `json:"null_median"`
 	Null95          float64        `json:"null_95"`
 	PValue          float64        `json:"p_value"`
+	// SpreadSkill is diag.SpreadSkill over all lenses (1 if calibrated;
+	// NaN for one sample per lens) and PixelRanks the truth's rank among
+	// the samples per pixel in bins of the true value (RankEdges),
+	// which shows where in the image a miscalibration sits.
+	SpreadSkill     float64        `json:"spread_skill"`
+	PixelRanks      []diag.RankBin `json:"pixel_ranks"`
 	PerLens         []CoverageLens `json:"per_lens"`
 	Timing          Timing         `json:"timing_total"`
 	Files           []string       `json:"files"`
@@ -139,6 +150,9 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		o.NullDraws = 2000
 	}
 	o.NullDraws = max(o.NullDraws, 0)
+	if o.RankEdges == nil {
+		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
+	}
 	gp, isGaussian := s.Prior.(posterior.GaussianPrior)
 	if o.ExactLikelihood && !isGaussian {
 		return nil, errors.New("experiment: coverage: ExactLikelihood needs a Gaussian prior (posterior.GaussianPrior)")
@@ -236,6 +250,15 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	for j := range out.PerLens {
 		out.PerLens[j].F = tr.F[j]
 	}
+	out.SpreadSkill = math.NaN()
+	if o.Samples >= 2 {
+		if out.SpreadSkill, err = diag.SpreadSkill(samples, truths); err != nil {
+			return nil, fmt.Errorf("experiment: coverage: %w", err)
+		}
+	}
+	if out.PixelRanks, err = diag.PixelRanks(samples, truths, o.RankEdges); err != nil {
+		return nil, fmt.Errorf("experiment: coverage: %w", err)
+	}
 	out.Alpha, out.ECP, out.Sigma, out.BootSigma = tr.Alpha, tr.ECP, tr.Sigma, tr.BootSigma
 	out.MaxDev, out.AtAlpha = tr.MaxDev, tr.AtAlpha
 	out.MaxDevSigma = sigmaAt(tr, tr.AtAlpha)
@@ -269,6 +292,11 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			out.MaxDev, out.AtAlpha, out.NullMedian, out.Null95, out.PValue)
 	} else {
 		s.logf("coverage: max |ECP − α| = %.3f at α = %.2f (%.1f σ)", out.MaxDev, out.AtAlpha, out.MaxDevInSigma)
+	}
+	s.logf("coverage: spread–skill ratio ‖truth − mean‖² / ((1+1/K) Σ var) = %.3f (1 if calibrated)", out.SpreadSkill)
+	for _, b := range out.PixelRanks {
+		s.logf("coverage: truth in (%g, %g]: %4.1f %% of pixels, rank histogram %s, mean − truth %+.4f, spread %.4f",
+			b.Lo, b.Hi, 100*b.Fraction, fmtFracs(b.Hist), b.Bias, b.Spread)
 	}
 	return out, nil
 }
@@ -320,4 +348,15 @@ func writeCoverageSamples(path string, side int, truths [][]float64, samples [][
 		return fmt.Errorf("experiment: coverage: %w", err)
 	}
 	return nil
+}
+
+func fmtFracs(v []float64) string {
+	var b []byte
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = fmt.Appendf(b, "%.2f", x)
+	}
+	return "[" + string(b) + "]"
 }

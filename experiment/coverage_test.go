@@ -150,3 +150,51 @@ func TestCoverageSaveSamples(t *testing.T) {
 		t.Errorf("Files = %v", r.Files)
 	}
 }
+
+// TestCoverageCalibrationSummaries: coverage.json's spread–skill ratio and
+// pixel-rank bins equal diag's functions applied to the saved samples.
+func TestCoverageCalibrationSummaries(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	const J, K = 4, 3
+	dir := t.TempDir()
+	r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: J, Samples: K, Steps: 5, SigmaN: 0.05,
+		Bootstrap: 10, NullDraws: -1, SaveSamples: true, RankEdges: []float64{0.01, 0.2}}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdus, err := fits.ReadFile(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.Side * s.Side
+	truths := make([][]float64, J)
+	samples := make([][][]float64, J)
+	for j := range J {
+		truths[j] = hdus[0].Data[j*n : (j+1)*n]
+		for k := range K {
+			samples[j] = append(samples[j], hdus[1].Data[(j*K+k)*n:(j*K+k+1)*n])
+		}
+	}
+	ss, err := diag.SpreadSkill(samples, truths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins, err := diag.PixelRanks(samples, truths, []float64{0.01, 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SpreadSkill != ss || !(ss > 0) {
+		t.Errorf("spread_skill %g, from the file %g", r.SpreadSkill, ss)
+	}
+	if len(r.PixelRanks) != 3 || r.PixelRanks[1].Pixels != bins[1].Pixels || r.PixelRanks[2].Bias != bins[2].Bias {
+		t.Errorf("pixel ranks %+v, from the file %+v", r.PixelRanks, bins)
+	}
+	var m map[string]any
+	readJSON(t, filepath.Join(dir, "coverage.json"), &m)
+	if _, ok := m["spread_skill"].(float64); !ok {
+		t.Errorf("coverage.json spread_skill = %v", m["spread_skill"])
+	}
+	if pr, ok := m["pixel_ranks"].([]any); !ok || len(pr) != 3 {
+		t.Errorf("coverage.json pixel_ranks = %v", m["pixel_ranks"])
+	}
+}
