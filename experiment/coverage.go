@@ -85,20 +85,20 @@ type CoverageResult struct {
 	// fraction of those draws at least as large as MaxDev ((1+n)/(1+draws));
 	// all three are NaN (null in coverage.json) and NullDraws 0 when the
 	// null distribution is disabled.
-	RandomizedRanks bool           `json:"randomized_ranks"`
-	NullDraws       int            `json:"null_draws"`
-	NullMedian      float64        `json:"null_median"`
-	Null95          float64        `json:"null_95"`
-	PValue          float64        `json:"p_value"`
+	RandomizedRanks bool    `json:"randomized_ranks"`
+	NullDraws       int     `json:"null_draws"`
+	NullMedian      float64 `json:"null_median"`
+	Null95          float64 `json:"null_95"`
+	PValue          float64 `json:"p_value"`
 	// SpreadSkill is diag.SpreadSkill over all lenses (1 if calibrated;
 	// NaN for one sample per lens) and PixelRanks the truth's rank among
 	// the samples per pixel in bins of the true value (RankEdges),
 	// which shows where in the image a miscalibration sits.
-	SpreadSkill     float64        `json:"spread_skill"`
-	PixelRanks      []diag.RankBin `json:"pixel_ranks"`
-	PerLens         []CoverageLens `json:"per_lens"`
-	Timing          Timing         `json:"timing_total"`
-	Files           []string       `json:"files"`
+	SpreadSkill float64        `json:"spread_skill"`
+	PixelRanks  []diag.RankBin `json:"pixel_ranks"`
+	PerLens     []CoverageLens `json:"per_lens"`
+	Timing      Timing         `json:"timing_total"`
+	Files       []string       `json:"files"`
 }
 
 // CoverageLens describes one simulated lens.
