@@ -53,8 +53,15 @@ type Conv2D struct {
 	// output of channel o of image i on top of the bias (ResBlock's time
 	// embedding). Forward clears it.
 	Extra []float32
+	// Residual, if set before Forward, holds an n×Cout×Ho×Wo tensor s: the
+	// output becomes (y + s)·ResidualScale, computed band by band while the
+	// band is in cache (ResBlock's (skip + h)/√2). Forward clears both.
+	Residual      []float32
+	ResidualScale float32
 
 	n        int
+	resid    []float32
+	rscale   float32
 	x, y     []float32
 	extra    []float32
 	dy, dx   []float32
@@ -153,6 +160,10 @@ func (c *Conv2D) Flops() int64 {
 func (c *Conv2D) Forward(x []float32, n int) []float32 {
 	c.x, c.n = x, n
 	c.extra, c.Extra = c.Extra, nil
+	c.resid, c.rscale, c.Residual, c.ResidualScale = c.Residual, c.ResidualScale, nil, 0
+	if c.resid != nil && len(c.resid) < n*c.Cout*c.Ho*c.Wo {
+		panic("nn: Conv2D.Residual shorter than the output") // programming error
+	}
 	c.y = grow(c.y, n*c.Cout*c.Ho*c.Wo)
 	if c.wU != nil && !(c.e.infer && c.wUGen == c.e.gen) {
 		c.winoWeights()
@@ -170,6 +181,20 @@ func (c *Conv2D) band(t int) (i, r0, r1 int) {
 }
 
 func (c *Conv2D) forwardOne(w, t int) {
+	c.forwardBand(w, t)
+	if c.resid == nil {
+		return
+	}
+	i, r0, r1 := c.band(t)
+	P := c.Ho * c.Wo
+	for o := 0; o < c.Cout; o++ {
+		lo, hi := (i*c.Cout+o)*P+r0*c.Wo, (i*c.Cout+o)*P+r1*c.Wo
+		addScale(c.y[lo:hi], c.resid[lo:hi], c.rscale)
+	}
+}
+
+// forwardBand computes output rows [r0, r1) of image i for task t.
+func (c *Conv2D) forwardBand(w, t int) {
 	i, r0, r1 := c.band(t)
 	if c.wU != nil {
 		c.winoForward(w, i, r0, r1)

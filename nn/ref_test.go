@@ -305,3 +305,39 @@ func TestVarianceScaling(t *testing.T) {
 		t.Errorf("max |w| = %g exceeds bound %g", lim, a)
 	}
 }
+
+// TestConvResidual: Forward with Residual s and scale k equals (y + s)·k
+// of the plain Forward, bit for bit, on the im2col, 1×1, F(2×2) and
+// F(4×4) paths, and Forward clears Residual.
+func TestConvResidual(t *testing.T) {
+	rng := NewRand(21)
+	e := testEngine(2)
+	defer e.Close()
+	for _, tc := range []struct{ cin, cout, h, w, k, s, p int }{
+		{3, 5, 7, 6, 3, 1, 1}, {6, 4, 5, 5, 1, 1, 0}, {16, 8, 8, 6, 3, 1, 1}, {16, 8, 32, 32, 3, 1, 1},
+	} {
+		c := NewConv2D(e, "c", tc.cin, tc.cout, tc.h, tc.w, tc.k, tc.s, tc.p)
+		c.Init(1, rng)
+		n := 2
+		x := randVec(rng, n*tc.cin*tc.h*tc.w, 1)
+		plain := append([]float32(nil), c.Forward(x, n)...)
+		s := randVec(rng, len(plain), 1)
+		const k = float32(0.7071067811865476)
+		c.Residual, c.ResidualScale = s, k
+		got := c.Forward(x, n)
+		for i, v := range plain {
+			if want := (v + s[i]) * k; got[i] != want {
+				t.Fatalf("%+v: element %d = %g, want %g", tc, i, got[i], want)
+			}
+		}
+		if c.Residual != nil || c.ResidualScale != 0 {
+			t.Errorf("%+v: Forward did not clear Residual", tc)
+		}
+		again := c.Forward(x, n)
+		for i, v := range plain {
+			if again[i] != v {
+				t.Fatalf("%+v: residual leaked into the next Forward", tc)
+			}
+		}
+	}
+}

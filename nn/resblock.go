@@ -25,9 +25,8 @@ type ResBlock struct {
 	n        int
 	x, y, dx []float32
 	dh, dtmp []float32
-	s, h, g  []float32 // operands of the elementwise passes below
+	g        []float32 // operand of sumAndAdd
 	dy       []float32
-	resFwd   func(w, t int)
 	resBwd0  func(w, t int)
 	resBwd1  func(w, t int)
 }
@@ -35,7 +34,7 @@ type ResBlock struct {
 // NewResBlock returns a residual block; tdim is the time-embedding size.
 func NewResBlock(e *Engine, name string, cin, cout, h, w, tdim int) *ResBlock {
 	r := &ResBlock{Cin: cin, Cout: cout, H: h, W: w, e: e}
-	r.resFwd, r.resBwd0, r.resBwd1 = r.residualFwd, r.scaleDy, r.sumAndAdd
+	r.resBwd0, r.resBwd1 = r.scaleDy, r.sumAndAdd
 	r.Norm0 = NewGroupNorm(e, name+".norm0", cin, h*w, Groups(cin), true)
 	r.Conv0 = NewConv2D(e, name+".conv0", cin, cout, h, w, 3, 1, 1)
 	r.Dense = NewLinear(e, name+".dense", tdim, cout)
@@ -86,29 +85,18 @@ func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
 	hw := r.H * r.W
 	r.Conv0.Extra = r.Dense.Forward(t, n) // added with Conv0's bias
 	h := r.Conv0.Forward(r.Norm0.Forward(x, n), n)
-	h = r.Conv1.Forward(r.Norm1.Forward(h, n), n)
 	s := x
 	if r.Skip != nil {
 		s = r.Skip.Forward(x, n)
 	}
-	r.y = grow(r.y, n*r.Cout*hw)
-	r.s, r.h = s, h
-	r.e.RunDynamic(n*r.Cout, r.resFwd)
-	r.s, r.h = nil, nil
+	// Conv1 adds the skip and scales by 1/√2 band by band: its output is y.
+	r.Conv1.Residual, r.Conv1.ResidualScale = s[:n*r.Cout*hw], math.Sqrt2/2
+	r.y = r.Conv1.Forward(r.Norm1.Forward(h, n), n)
 	return r.y
 }
 
 // The elementwise passes run as (image, channel) tasks writing disjoint
 // ranges, so they are parallel and independent of the worker count.
-
-func (r *ResBlock) residualFwd(_, t int) {
-	hw := r.H * r.W
-	y := r.y[t*hw : (t+1)*hw]
-	s, h := r.s[t*hw:(t+1)*hw], r.h[t*hw:(t+1)*hw]
-	for j := range y {
-		y[j] = (s[j] + h[j]) * math.Sqrt2 / 2
-	}
-}
 
 func (r *ResBlock) scaleDy(_, t int) {
 	hw := r.H * r.W

@@ -185,3 +185,18 @@ func inter(a, b, y []float32, bias float32) {
 		y[2*j], y[2*j+1] = bias+a[j], bias+b[j]
 	}
 }
+
+// addScale sets y[j] = (y[j] + s[j])·k: the residual sum of ResBlock, in
+// the same float32 operations (add, then multiply) on every path.
+func addScale(y, s []float32, k float32) {
+	n := len(y)
+	s = s[:n]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		addScaleAVX(&y[0], &s[0], v, k)
+		j = v
+	}
+	for ; j < n; j++ {
+		y[j] = (y[j] + s[j]) * k
+	}
+}

@@ -58,3 +58,8 @@ func deintAVX(r, ev, od *float32, n int)
 //
 //go:noescape
 func interAVX(a, b, y *float32, n int, bias float32)
+
+// addScaleAVX: y[j] = (y[j] + s[j])·k, n a positive multiple of 8.
+//
+//go:noescape
+func addScaleAVX(y, s *float32, n int, k float32)

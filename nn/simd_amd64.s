@@ -428,3 +428,22 @@ DATA expc<>+404(SB)/4, $0x0000007f
 DATA expc<>+408(SB)/4, $0x0000007f
 DATA expc<>+412(SB)/4, $0x0000007f
 GLOBL expc<>(SB), RODATA|NOPTR, $416
+
+// func addScaleAVX(y, s *float32, n int, k float32)
+// y[j] = (y[j] + s[j])·k for j < n (n a positive multiple of 8).
+TEXT ·addScaleAVX(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS k+24(FP), Y2
+asloop:
+	VMOVUPS (DI), Y0
+	VADDPS (SI), Y0, Y0
+	VMULPS Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ asloop
+	VZEROUPPER
+	RET

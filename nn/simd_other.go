@@ -45,3 +45,7 @@ func sgemm4RowsAVX(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc 
 func pack16AVX(b *float32, ldb int, dst *float32, k int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func addScaleAVX(y, s *float32, n int, k float32) {
+	panic("nn: no SIMD kernels on this platform")
+}
