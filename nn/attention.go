@@ -105,10 +105,7 @@ func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 // fillCols sets columns [j0, j1) of row r of the len(b)×p matrix y to b[r].
 func fillCols(y, b []float32, p, j0, j1 int) {
 	for r, v := range b {
-		row := y[r*p+j0 : r*p+j1]
-		for j := range row {
-			row[j] = v
-		}
+		fill(y[r*p+j0:r*p+j1], v)
 	}
 }
 

@@ -209,10 +209,7 @@ func (c *Conv2D) forwardBand(w, t int) {
 		if c.extra != nil {
 			b += c.extra[i*c.Cout+o]
 		}
-		row := y[o*P+r0*c.Wo : o*P+r1*c.Wo]
-		for j := range row {
-			row[j] = b
-		}
+		fill(y[o*P+r0*c.Wo:o*P+r1*c.Wo], b)
 	}
 	g := c.e.gemm
 	if c.direct {

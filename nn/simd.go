@@ -200,3 +200,16 @@ func addScale(y, s []float32, k float32) {
 		y[j] = (y[j] + s[j]) * k
 	}
 }
+
+// fill sets every element of y to v.
+func fill(y []float32, v float32) {
+	n := len(y)
+	j := 0
+	if w := n &^ 7; w > 0 && haveSIMD() {
+		fillAVX(&y[0], w, v)
+		j = w
+	}
+	for ; j < n; j++ {
+		y[j] = v
+	}
+}

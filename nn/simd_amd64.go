@@ -63,3 +63,8 @@ func interAVX(a, b, y *float32, n int, bias float32)
 //
 //go:noescape
 func addScaleAVX(y, s *float32, n int, k float32)
+
+// fillAVX: y[j] = v for j < n, n a positive multiple of 8.
+//
+//go:noescape
+func fillAVX(y *float32, n int, v float32)

@@ -447,3 +447,17 @@ asloop:
 	JNZ asloop
 	VZEROUPPER
 	RET
+
+// func fillAVX(y *float32, n int, v float32)
+// y[j] = v for j < n (n a positive multiple of 8).
+TEXT ·fillAVX(SB), NOSPLIT, $0-20
+	MOVQ y+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS v+16(FP), Y0
+flloop:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ flloop
+	VZEROUPPER
+	RET

@@ -49,3 +49,7 @@ func pack16AVX(b *float32, ldb int, dst *float32, k int) {
 func addScaleAVX(y, s *float32, n int, k float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func fillAVX(y *float32, n int, v float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -228,3 +228,31 @@ func TestWinogradShortOutput(t *testing.T) {
 		}()
 	}
 }
+
+// TestFillAddScale checks fill and addScale (vector part and tail) and
+// that neither writes past the slice.
+func TestFillAddScale(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 9, 23, 64} {
+		buf := make([]float32, n+1)
+		buf[n] = -7
+		fill(buf[:n], 2.5)
+		for i, v := range buf[:n] {
+			if v != 2.5 {
+				t.Fatalf("n=%d: fill: y[%d] = %g", n, i, v)
+			}
+		}
+		s := make([]float32, n+1)
+		for i := range s {
+			s[i] = float32(i) - 3
+		}
+		addScale(buf[:n], s[:n], 0.5)
+		for i, v := range buf[:n] {
+			if want := (2.5 + s[i]) * 0.5; v != want {
+				t.Fatalf("n=%d: addScale: y[%d] = %g, want %g", n, i, v, want)
+			}
+		}
+		if buf[n] != -7 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+}
