@@ -99,28 +99,31 @@ func hsum8(a []float32) float32 {
 	return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
 
-// meanVar returns the mean of x and Σ (x − mean)², both accumulated in
-// float64 (two passes).
+// meanVar returns the mean of x and Σ (x − mean)², from one pass that
+// accumulates d = x − x[0] and d² in float64: mean = x[0] + Σd/n and
+// Σ (x − mean)² = Σd² − (Σd)²/n. Shifting by a sample keeps the
+// subtraction harmless (|mean − x[0]| is of the order of the spread, so
+// float64 loses nothing of float32 data).
 func meanVar(x []float32) (mu, ss float64) {
 	n := len(x)
+	if n == 0 {
+		return 0, 0
+	}
+	x0 := float64(x[0])
+	var s1, s2 float64
 	v := 0
-	var s float64
 	if v = n &^ 7; v > 0 && haveSIMD() {
-		s = sumF64AVX(&x[0], v)
+		s1, s2 = sumSqF64AVX(&x[0], v, x0)
 	} else {
 		v = 0
 	}
 	for _, e := range x[v:] {
-		s += float64(e)
+		d := float64(e) - x0
+		s1 += d
+		s2 += d * d
 	}
-	mu = s / float64(n)
-	if v > 0 {
-		ss = sqDevF64AVX(&x[0], v, mu)
-	}
-	for _, e := range x[v:] {
-		d := float64(e) - mu
-		ss += d * d
-	}
+	mu = x0 + s1/float64(n)
+	ss = max(0, s2-s1*s1/float64(n))
 	return mu, ss
 }
 

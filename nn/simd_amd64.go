@@ -29,16 +29,6 @@ func gnBwdFinishAVX(ds, h *float32, n int, r, m1, m2 float32)
 //go:noescape
 func expSubAVX(row *float32, n int, m float32, acc *[8]float32)
 
-// sumF64AVX returns Σ x in float64.
-//
-//go:noescape
-func sumF64AVX(x *float32, n int) float64
-
-// sqDevF64AVX returns Σ (x − mu)² in float64.
-//
-//go:noescape
-func sqDevF64AVX(x *float32, n int, mu float64) float64
-
 // bt4AVX: y0 = x0 − x2, y1 = x1 + x2, y2 = x2 − x1, y3 = x1 − x3 (Winograd Bᵀ).
 //
 //go:noescape
@@ -68,3 +58,9 @@ func addScaleAVX(y, s *float32, n int, k float32)
 //
 //go:noescape
 func fillAVX(y *float32, n int, v float32)
+
+// sumSqF64AVX returns Σ (x[j] − shift) and Σ (x[j] − shift)² in float64,
+// n a positive multiple of 8.
+//
+//go:noescape
+func sumSqF64AVX(x *float32, n int, shift float64) (s1, s2 float64)

@@ -167,53 +167,6 @@ exploop:
 	VZEROUPPER
 	RET
 
-// func sumF64AVX(x *float32, n int) float64
-TEXT ·sumF64AVX(SB), NOSPLIT, $0-24
-	MOVQ x+0(FP), SI
-	MOVQ n+8(FP), CX
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-sumloop:
-	VCVTPS2PD (SI), Y2
-	VCVTPS2PD 16(SI), Y3
-	VADDPD Y2, Y0, Y0
-	VADDPD Y3, Y1, Y1
-	ADDQ $32, SI
-	SUBQ $8, CX
-	JNZ sumloop
-	VADDPD Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD X1, X0, X0
-	VHADDPD X0, X0, X0
-	VMOVSD X0, ret+16(FP)
-	VZEROUPPER
-	RET
-
-// func sqDevF64AVX(x *float32, n int, mu float64) float64
-TEXT ·sqDevF64AVX(SB), NOSPLIT, $0-32
-	MOVQ x+0(FP), SI
-	MOVQ n+8(FP), CX
-	VBROADCASTSD mu+16(FP), Y4
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-sqloop:
-	VCVTPS2PD (SI), Y2
-	VCVTPS2PD 16(SI), Y3
-	VSUBPD Y4, Y2, Y2
-	VSUBPD Y4, Y3, Y3
-	VFMADD231PD Y2, Y2, Y0
-	VFMADD231PD Y3, Y3, Y1
-	ADDQ $32, SI
-	SUBQ $8, CX
-	JNZ sqloop
-	VADDPD Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPD X1, X0, X0
-	VHADDPD X0, X0, X0
-	VMOVSD X0, ret+24(FP)
-	VZEROUPPER
-	RET
-
 // func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
 // y0 = x0 − x2, y1 = x1 + x2, y2 = x2 − x1, y3 = x1 − x3.
 TEXT ·bt4AVX(SB), NOSPLIT, $0-72
@@ -459,5 +412,41 @@ flloop:
 	ADDQ $32, DI
 	SUBQ $8, CX
 	JNZ flloop
+	VZEROUPPER
+	RET
+
+// func sumSqF64AVX(x *float32, n int, shift float64) (s1, s2 float64)
+// s1 = Σ (x[j] − shift), s2 = Σ (x[j] − shift)² in float64, n a positive
+// multiple of 8.
+TEXT ·sumSqF64AVX(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD shift+16(FP), Y4
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+ssloop:
+	VCVTPS2PD (SI), Y2
+	VCVTPS2PD 16(SI), Y3
+	VSUBPD Y4, Y2, Y2
+	VSUBPD Y4, Y3, Y3
+	VADDPD Y2, Y0, Y0
+	VADDPD Y3, Y1, Y1
+	VFMADD231PD Y2, Y2, Y5
+	VFMADD231PD Y3, Y3, Y6
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ ssloop
+	VADDPD Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VHADDPD X0, X0, X0
+	VMOVSD X0, s1+24(FP)
+	VADDPD Y6, Y5, Y5
+	VEXTRACTF128 $1, Y5, X6
+	VADDPD X6, X5, X5
+	VHADDPD X5, X5, X5
+	VMOVSD X5, s2+32(FP)
 	VZEROUPPER
 	RET

@@ -20,12 +20,6 @@ func expSubAVX(row *float32, n int, m float32, acc *[8]float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
 
-func sumF64AVX(x *float32, n int) float64 { panic("nn: no SIMD kernels on this platform") }
-
-func sqDevF64AVX(x *float32, n int, mu float64) float64 {
-	panic("nn: no SIMD kernels on this platform")
-}
-
 func bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int) {
 	panic("nn: no SIMD kernels on this platform")
 }
@@ -51,5 +45,9 @@ func addScaleAVX(y, s *float32, n int, k float32) {
 }
 
 func fillAVX(y *float32, n int, v float32) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func sumSqF64AVX(x *float32, n int, shift float64) (s1, s2 float64) {
 	panic("nn: no SIMD kernels on this platform")
 }
