@@ -241,11 +241,21 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	if err := checkCtx(ctx, "coverage"); err != nil {
 		return nil, err
 	}
+	if err := s.summarizeCoverage(out, samples, truths, o, dir); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// summarizeCoverage runs TARP and the calibration summaries on the samples
+// and truths, fills out, and writes coverage.png, coverage.json and (with
+// SaveSamples) coverage_samples.fits into dir.
+func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, truths [][]float64, o CoverageOptions, dir string) error {
 	tr, err := diag.TARP(samples, truths, diag.TARPOptions{NumAlpha: o.NumAlpha, Normalize: true,
 		Bootstrap: o.Bootstrap, Randomize: !o.PlainRanks, NullDraws: o.NullDraws,
 		Seed: seedFor(s.Seed, tagCoverage, tagTARP)})
 	if err != nil {
-		return nil, fmt.Errorf("experiment: coverage: %w", err)
+		return fmt.Errorf("experiment: coverage: %w", err)
 	}
 	for j := range out.PerLens {
 		out.PerLens[j].F = tr.F[j]
@@ -253,11 +263,11 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	out.SpreadSkill = math.NaN()
 	if o.Samples >= 2 {
 		if out.SpreadSkill, err = diag.SpreadSkill(samples, truths); err != nil {
-			return nil, fmt.Errorf("experiment: coverage: %w", err)
+			return fmt.Errorf("experiment: coverage: %w", err)
 		}
 	}
 	if out.PixelRanks, err = diag.PixelRanks(samples, truths, o.RankEdges); err != nil {
-		return nil, fmt.Errorf("experiment: coverage: %w", err)
+		return fmt.Errorf("experiment: coverage: %w", err)
 	}
 	out.Alpha, out.ECP, out.Sigma, out.BootSigma = tr.Alpha, tr.ECP, tr.Sigma, tr.BootSigma
 	out.MaxDev, out.AtAlpha = tr.MaxDev, tr.AtAlpha
@@ -271,21 +281,24 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	// The prior's name (often a long path) is in coverage.json; the title
 	// keeps to what fits over the plot.
 	title := fmt.Sprintf("TARP coverage: %d lenses × %d samples, σ_n = %.3g × peak", o.Lenses, o.Samples, o.SigmaN)
+	if math.IsNaN(out.SigmaNFrac) {
+		title = fmt.Sprintf("TARP coverage: %d lenses × %d samples (recomputed)", o.Lenses, o.Samples)
+	}
 	if o.NullDraws > 0 {
 		title += fmt.Sprintf("\ncalibrated sampler: max|ECP−α| < %.3f in 95 %% of runs", tr.Null95)
 	}
 	if err := plot.TARPCurve(join(dir, "coverage.png"), title, tr); err != nil {
-		return nil, err
+		return err
 	}
 	out.Files = []string{"coverage.png", "coverage.json"}
 	if o.SaveSamples {
 		if err := writeCoverageSamples(join(dir, "coverage_samples.fits"), s.Side, truths, samples); err != nil {
-			return nil, err
+			return err
 		}
 		out.Files = append(out.Files, "coverage_samples.fits")
 	}
 	if err := WriteJSON(join(dir, "coverage.json"), out); err != nil {
-		return nil, err
+		return err
 	}
 	if o.NullDraws > 0 {
 		s.logf("coverage: max |ECP − α| = %.3f at α = %.2f; calibrated sampler with these J, K: median %.3f, 95 %% %.3f; p = %.3g",
@@ -297,6 +310,70 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	for _, b := range out.PixelRanks {
 		s.logf("coverage: truth in (%g, %g]: %4.1f %% of pixels, rank histogram %s, mean − truth %+.4f, spread %.4f",
 			b.Lo, b.Hi, 100*b.Fraction, fmtFracs(b.Hist), b.Bias, b.Spread)
+	}
+	return nil
+}
+
+// CoverageFromSamples redoes the summaries of Coverage — TARP with its null
+// distribution, the spread–skill ratio and the pixel-rank bins — from a
+// coverage_samples.fits written with SaveSamples, without sampling: with
+// other options (RankEdges, PlainRanks, NullDraws, Seed for other
+// reference points) or with a newer lenscore. Lenses and Samples come from
+// the file; s supplies only Seed and Progress. The outputs are those of
+// Coverage (per-lens entries carry only the source label and TARP's f).
+func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*CoverageResult, error) {
+	hdus, err := fits.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: coverage: %w", err)
+	}
+	tr, ok1 := fits.ByName(hdus, "TRUTH")
+	sm, ok2 := fits.ByName(hdus, "SAMPLES")
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("experiment: coverage: %s: no TRUTH and SAMPLES cubes (written by coverage --save-samples?)", path)
+	}
+	if len(tr.Shape) != 3 || len(sm.Shape) != 3 || tr.Shape[0] != sm.Shape[0] || tr.Shape[1] != sm.Shape[1] || tr.Shape[0] != tr.Shape[1] {
+		return nil, fmt.Errorf("experiment: coverage: %s: TRUTH %v and SAMPLES %v are not cubes of equal square planes", path, tr.Shape, sm.Shape)
+	}
+	side, J := tr.Shape[0], tr.Shape[2]
+	k64, ok, err := sm.Header.Int("NSAMPLE")
+	if err != nil || !ok || k64 < 1 || int(k64)*J != sm.Shape[2] {
+		return nil, fmt.Errorf("experiment: coverage: %s: NSAMPLE %d does not divide the %d sample planes among %d lenses", path, k64, sm.Shape[2], J)
+	}
+	K := int(k64)
+	if J < 2 {
+		return nil, fmt.Errorf("experiment: coverage: %s: %d lenses, need at least 2", path, J)
+	}
+	n := side * side
+	truths := make([][]float64, J)
+	samples := make([][][]float64, J)
+	for j := range J {
+		truths[j] = tr.Data[j*n : (j+1)*n]
+		for q := range K {
+			samples[j] = append(samples[j], sm.Data[(j*K+q)*n:(j*K+q+1)*n])
+		}
+	}
+	o.Lenses, o.Samples, o.SaveSamples = J, K, false
+	if o.Bootstrap == 0 {
+		o.Bootstrap = 200
+	}
+	if o.NullDraws == 0 {
+		o.NullDraws = 2000
+	}
+	o.NullDraws = max(o.NullDraws, 0)
+	if o.RankEdges == nil {
+		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
+	}
+	if err := prepareDir(dir); err != nil {
+		return nil, err
+	}
+	out := &CoverageResult{Prior: "samples of " + path, Lenses: J, Samples: K, SigmaNFrac: math.NaN(),
+		Truth: "TRUTH cube of " + path, Likelihood: "unknown (recomputed from samples)"}
+	for j := range J {
+		out.PerLens = append(out.PerLens, CoverageLens{Source: fmt.Sprintf("lens %d", j), SigmaN: math.NaN(), Chi2NuAvg: math.NaN()})
+	}
+	s.Side = side
+	if err := s.summarizeCoverage(out, samples, truths, o, dir); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lenscore/lenscore/diag"
@@ -196,5 +197,46 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 	}
 	if pr, ok := m["pixel_ranks"].([]any); !ok || len(pr) != 3 {
 		t.Errorf("coverage.json pixel_ranks = %v", m["pixel_ranks"])
+	}
+}
+
+// TestCoverageFromSamples: recomputing from coverage_samples.fits with the
+// same seed reproduces TARP's ranks, the deviation and the calibration
+// summaries of the run that wrote it; a file without the cubes is refused.
+func TestCoverageFromSamples(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	dir := t.TempDir()
+	r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: 5, Samples: 3, Steps: 5, SigmaN: 0.05,
+		Bootstrap: 10, NullDraws: 50, SaveSamples: true}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir2 := t.TempDir()
+	r2, err := CoverageFromSamples(Setup{Seed: s.Seed}, filepath.Join(dir, "coverage_samples.fits"),
+		CoverageOptions{Bootstrap: 10, NullDraws: 50}, dir2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Lenses != 5 || r2.Samples != 3 || r2.MaxDev != r.MaxDev || r2.PValue != r.PValue || r2.SpreadSkill != r.SpreadSkill {
+		t.Errorf("recomputed J %d K %d max dev %g p %g spread-skill %g; run %g %g %g",
+			r2.Lenses, r2.Samples, r2.MaxDev, r2.PValue, r2.SpreadSkill, r.MaxDev, r.PValue, r.SpreadSkill)
+	}
+	for j := range r.PerLens {
+		if r2.PerLens[j].F != r.PerLens[j].F {
+			t.Errorf("lens %d: f %g, run %g", j, r2.PerLens[j].F, r.PerLens[j].F)
+		}
+	}
+	checkPNG(t, filepath.Join(dir2, "coverage.png"))
+	var m map[string]any
+	readJSON(t, filepath.Join(dir2, "coverage.json"), &m)
+	if m["sigma_n_frac"] != nil {
+		t.Errorf("sigma_n_frac = %v, want null", m["sigma_n_frac"])
+	}
+	bad := filepath.Join(t.TempDir(), "bad.fits")
+	if err := fits.WriteFile(bad, []*fits.HDU{fits.NewImage(4, 4, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CoverageFromSamples(Setup{}, bad, CoverageOptions{}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "bad.fits") {
+		t.Errorf("file without cubes: %v", err)
 	}
 }

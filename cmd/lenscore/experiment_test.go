@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lenscore/lenscore/fits"
 )
 
 // TestCoverageFlags checks the coverage flags of `lenscore experiment`:
@@ -39,5 +41,51 @@ func TestCoverageFlags(t *testing.T) {
 	checkFails(t, errCase{"plain-ranks value", []string{"experiment", "coverage", "--plain-ranks=maybe", "--out", dir}, 2, []string{"plain-ranks"}}, "")
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("rejected flags created %s (%v)", dir, err)
+	}
+}
+
+// TestCoverageFromSamplesCLI: `experiment coverage --from-samples F`
+// recomputes the summaries from a samples file without a model, and a
+// file that is not one is refused with its name and no output.
+func TestCoverageFromSamplesCLI(t *testing.T) {
+	tmp := t.TempDir()
+	const side, J, K = 4, 6, 3
+	n := side * side
+	truth := make([]float64, J*n)
+	samp := make([]float64, J*K*n)
+	for i := range truth {
+		truth[i] = float64(i%7) / 7
+	}
+	for i := range samp {
+		samp[i] = truth[(i/(K*n))*n+i%n] + 0.1*float64((i*7919)%13-6)/6
+	}
+	h0 := fits.NewCube(side, side, J, truth)
+	h0.Name = "TRUTH"
+	h1 := fits.NewCube(side, side, J*K, samp)
+	h1.Name = "SAMPLES"
+	h1.Header.Set("NSAMPLE", K, "samples per lens")
+	file := filepath.Join(tmp, "s.fits")
+	if err := fits.WriteFile(file, []*fits.HDU{h0, h1}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "exp")
+	code, stdout, stderr := runCLI(t, "experiment", "coverage", "--from-samples", file, "--out", out, "--null-draws", "100")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "6 lenses × 3 samples") || !strings.Contains(stdout, "spread–skill") {
+		t.Errorf("stdout: %s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(out, "coverage", "coverage.json")); err != nil {
+		t.Error(err)
+	}
+	bad := filepath.Join(tmp, "bad.fits")
+	if err := fits.WriteFile(bad, []*fits.HDU{fits.NewImage(4, 4, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(tmp, "exp2")
+	checkFails(t, errCase{"from-samples without cubes", []string{"experiment", "coverage", "--from-samples", bad, "--out", out2}, 1, []string{"bad.fits", "TRUTH"}}, "")
+	if _, err := os.Stat(filepath.Join(out2, "coverage", "coverage.json")); !os.IsNotExist(err) {
+		t.Errorf("output written for a bad file: %v", err)
 	}
 }
