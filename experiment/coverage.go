@@ -34,6 +34,10 @@ type CoverageOptions struct {
 	// likelihood): the test separates those from a prior that does not
 	// describe the validation galaxies.
 	TruthFromPrior bool
+	// Likelihood is the time-t likelihood score: "convolved" (the
+	// paper's, the default) or "diag" (posterior.NewDiag: the noise of
+	// A x_t per pixel instead of σ(t)² for every pixel).
+	Likelihood string
 	// ExactLikelihood replaces the convolved likelihood by the exact
 	// time-t likelihood score of a Gaussian prior (posterior.NewExact, an
 	// O(N³) set-up per lens): a validation of the experiment itself.
@@ -153,6 +157,16 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	if o.RankEdges == nil {
 		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
 	}
+	switch o.Likelihood {
+	case "", "convolved":
+		o.Likelihood = "convolved"
+	case "diag":
+		if o.ExactLikelihood {
+			return nil, errors.New("experiment: coverage: Likelihood diag and ExactLikelihood exclude each other")
+		}
+	default:
+		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved or diag", o.Likelihood)
+	}
 	gp, isGaussian := s.Prior.(posterior.GaussianPrior)
 	if o.ExactLikelihood && !isGaussian {
 		return nil, errors.New("experiment: coverage: ExactLikelihood needs a Gaussian prior (posterior.GaussianPrior)")
@@ -167,7 +181,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	}
 
 	out := &CoverageResult{Prior: s.PriorName, Lenses: o.Lenses, Samples: o.Samples, SigmaNFrac: o.SigmaN,
-		Truth: "validation galaxies", Likelihood: "convolved"}
+		Truth: "validation galaxies", Likelihood: o.Likelihood}
 	if o.TruthFromPrior {
 		out.Truth = "prior draws"
 	}
@@ -210,6 +224,11 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			return nil, fmt.Errorf("experiment: coverage: lens %d (%s): %w", j, name, err)
 		}
 		var lik posterior.Likelihood = p.lik
+		if o.Likelihood == "diag" {
+			if lik, err = posterior.NewDiag(p.op, p.y, []float64{p.sigmaN}, nil, s.VE.Sigma); err != nil {
+				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+			}
+		}
 		if o.ExactLikelihood {
 			inv, err := posterior.Invert(p.op, p.y, []float64{p.sigmaN}, gp, posterior.InvertOptions{Scale: 1, FullCov: true})
 			if err != nil {

@@ -240,3 +240,32 @@ func TestCoverageFromSamples(t *testing.T) {
 		t.Errorf("file without cubes: %v", err)
 	}
 }
+
+// TestCoverageLikelihoodOption: "diag" changes the samples (a different
+// likelihood score) and is recorded; unknown names and diag together with
+// the exact likelihood are refused.
+func TestCoverageLikelihoodOption(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	run := func(lik string) *CoverageResult {
+		t.Helper()
+		r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: 3, Samples: 2, Steps: 5, SigmaN: 0.05,
+			Bootstrap: 10, NullDraws: -1, Likelihood: lik}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	conv, diag := run(""), run("diag")
+	if conv.Likelihood != "convolved" || diag.Likelihood != "diag" {
+		t.Errorf("likelihood labels %q, %q", conv.Likelihood, diag.Likelihood)
+	}
+	if conv.SpreadSkill == diag.SpreadSkill {
+		t.Error("diag likelihood gave the same samples as convolved")
+	}
+	for _, o := range []CoverageOptions{{Likelihood: "exactish"}, {Likelihood: "diag", ExactLikelihood: true}} {
+		o.Lenses, o.Samples, o.Steps = 3, 2, 5
+		if _, err := Coverage(context.Background(), s, o, t.TempDir()); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
