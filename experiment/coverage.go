@@ -35,8 +35,9 @@ type CoverageOptions struct {
 	// describe the validation galaxies.
 	TruthFromPrior bool
 	// Likelihood is the time-t likelihood score: "convolved" (the
-	// paper's, the default) or "diag" (posterior.NewDiag: the noise of
-	// A x_t per pixel instead of σ(t)² for every pixel).
+	// paper's, the default), "diag" (posterior.NewDiag: the noise of
+	// A x_t per pixel instead of σ(t)² for every pixel) or "exact" (the
+	// same as ExactLikelihood).
 	Likelihood string
 	// ExactLikelihood replaces the convolved likelihood by the exact
 	// time-t likelihood score of a Gaussian prior (posterior.NewExact, an
@@ -164,8 +165,10 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		if o.ExactLikelihood {
 			return nil, errors.New("experiment: coverage: Likelihood diag and ExactLikelihood exclude each other")
 		}
+	case "exact":
+		o.ExactLikelihood = true
 	default:
-		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved or diag", o.Likelihood)
+		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved, diag or exact", o.Likelihood)
 	}
 	gp, isGaussian := s.Prior.(posterior.GaussianPrior)
 	if o.ExactLikelihood && !isGaussian {
