@@ -148,16 +148,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	if o.Sampler == "" {
 		o.Sampler = "em"
 	}
-	if o.Bootstrap == 0 {
-		o.Bootstrap = 200
-	}
-	if o.NullDraws == 0 {
-		o.NullDraws = 2000
-	}
-	o.NullDraws = max(o.NullDraws, 0)
-	if o.RankEdges == nil {
-		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
-	}
+	o.summaryDefaults()
 	switch o.Likelihood {
 	case "", "convolved":
 		o.Likelihood = "convolved"
@@ -269,6 +260,22 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	return out, nil
 }
 
+// summaryDefaults fills the defaults of the options summarizeCoverage
+// reads: 200 bootstrap resamples, 2000 null draws (negative: none) and the
+// default rank bins.
+func (o *CoverageOptions) summaryDefaults() {
+	if o.Bootstrap == 0 {
+		o.Bootstrap = 200
+	}
+	if o.NullDraws == 0 {
+		o.NullDraws = 2000
+	}
+	o.NullDraws = max(o.NullDraws, 0)
+	if o.RankEdges == nil {
+		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
+	}
+}
+
 // summarizeCoverage runs TARP and the calibration summaries on the samples
 // and truths, fills out, and writes coverage.png, coverage.json and (with
 // SaveSamples) coverage_samples.fits into dir.
@@ -375,16 +382,7 @@ func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*
 		}
 	}
 	o.Lenses, o.Samples, o.SaveSamples = J, K, false
-	if o.Bootstrap == 0 {
-		o.Bootstrap = 200
-	}
-	if o.NullDraws == 0 {
-		o.NullDraws = 2000
-	}
-	o.NullDraws = max(o.NullDraws, 0)
-	if o.RankEdges == nil {
-		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
-	}
+	o.summaryDefaults()
 	if err := prepareDir(dir); err != nil {
 		return nil, err
 	}
