@@ -60,6 +60,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if *sampler != "em" && *sampler != "pc" {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
 	}
+	switch *likelihood {
+	case "convolved", "diag", "exact":
+	default:
+		return fmt.Errorf("--likelihood must be convolved, diag or exact, got %q", *likelihood)
+	}
 	coverageNull, err := nullDrawsOption(*nullDraws)
 	if err != nil {
 		return err

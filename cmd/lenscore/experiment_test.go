@@ -38,6 +38,7 @@ func TestCoverageFlags(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "exp")
 	checkFails(t, errCase{"null-draws -1", []string{"experiment", "coverage", "--null-draws", "-1", "--out", dir}, 1, []string{"--null-draws", "-1"}}, "")
 	checkFails(t, errCase{"null-draws abc", []string{"experiment", "coverage", "--null-draws", "abc", "--out", dir}, 2, []string{"null-draws", "abc"}}, "")
+	checkFails(t, errCase{"likelihood nope", []string{"experiment", "coverage", "--likelihood", "nope", "--out", dir}, 1, []string{"--likelihood", "nope"}}, "")
 	checkFails(t, errCase{"plain-ranks value", []string{"experiment", "coverage", "--plain-ranks=maybe", "--out", dir}, 2, []string{"plain-ranks"}}, "")
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("rejected flags created %s (%v)", dir, err)
