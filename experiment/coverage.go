@@ -343,6 +343,39 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	return nil
 }
 
+// ReadCoverageSamples reads a coverage_samples.fits written by Coverage
+// with SaveSamples: the J true sources, the K samples of each (slices of
+// the file's data) and the image side.
+func ReadCoverageSamples(path string) (truths [][]float64, samples [][][]float64, side int, err error) {
+	hdus, err := fits.ReadFile(path)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("experiment: coverage: %w", err)
+	}
+	tr, ok1 := fits.ByName(hdus, "TRUTH")
+	sm, ok2 := fits.ByName(hdus, "SAMPLES")
+	if !ok1 || !ok2 {
+		return nil, nil, 0, fmt.Errorf("experiment: coverage: %s: no TRUTH and SAMPLES cubes (written by coverage --save-samples?)", path)
+	}
+	if len(tr.Shape) != 3 || len(sm.Shape) != 3 || tr.Shape[0] != sm.Shape[0] || tr.Shape[1] != sm.Shape[1] || tr.Shape[0] != tr.Shape[1] {
+		return nil, nil, 0, fmt.Errorf("experiment: coverage: %s: TRUTH %v and SAMPLES %v are not cubes of equal square planes", path, tr.Shape, sm.Shape)
+	}
+	side, J := tr.Shape[0], tr.Shape[2]
+	k64, ok, err := sm.Header.Int("NSAMPLE")
+	if err != nil || !ok || k64 < 1 || int(k64)*J != sm.Shape[2] {
+		return nil, nil, 0, fmt.Errorf("experiment: coverage: %s: NSAMPLE %d does not divide the %d sample planes among %d lenses", path, k64, sm.Shape[2], J)
+	}
+	K, n := int(k64), side*side
+	truths = make([][]float64, J)
+	samples = make([][][]float64, J)
+	for j := range J {
+		truths[j] = tr.Data[j*n : (j+1)*n]
+		for q := range K {
+			samples[j] = append(samples[j], sm.Data[(j*K+q)*n:(j*K+q+1)*n])
+		}
+	}
+	return truths, samples, side, nil
+}
+
 // CoverageFromSamples redoes the summaries of Coverage — TARP with its null
 // distribution, the spread–skill ratio and the pixel-rank bins — from a
 // coverage_samples.fits written with SaveSamples, without sampling: with
@@ -351,36 +384,15 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 // the file; s supplies only Seed and Progress. The outputs are those of
 // Coverage (per-lens entries carry only the source label and TARP's f).
 func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*CoverageResult, error) {
-	hdus, err := fits.ReadFile(path)
+	truths, samples, side, err := ReadCoverageSamples(path)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: coverage: %w", err)
+		return nil, err
 	}
-	tr, ok1 := fits.ByName(hdus, "TRUTH")
-	sm, ok2 := fits.ByName(hdus, "SAMPLES")
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("experiment: coverage: %s: no TRUTH and SAMPLES cubes (written by coverage --save-samples?)", path)
-	}
-	if len(tr.Shape) != 3 || len(sm.Shape) != 3 || tr.Shape[0] != sm.Shape[0] || tr.Shape[1] != sm.Shape[1] || tr.Shape[0] != tr.Shape[1] {
-		return nil, fmt.Errorf("experiment: coverage: %s: TRUTH %v and SAMPLES %v are not cubes of equal square planes", path, tr.Shape, sm.Shape)
-	}
-	side, J := tr.Shape[0], tr.Shape[2]
-	k64, ok, err := sm.Header.Int("NSAMPLE")
-	if err != nil || !ok || k64 < 1 || int(k64)*J != sm.Shape[2] {
-		return nil, fmt.Errorf("experiment: coverage: %s: NSAMPLE %d does not divide the %d sample planes among %d lenses", path, k64, sm.Shape[2], J)
-	}
-	K := int(k64)
+	J := len(truths)
 	if J < 2 {
 		return nil, fmt.Errorf("experiment: coverage: %s: %d lenses, need at least 2", path, J)
 	}
-	n := side * side
-	truths := make([][]float64, J)
-	samples := make([][][]float64, J)
-	for j := range J {
-		truths[j] = tr.Data[j*n : (j+1)*n]
-		for q := range K {
-			samples[j] = append(samples[j], sm.Data[(j*K+q)*n:(j*K+q+1)*n])
-		}
-	}
+	K := len(samples[0])
 	o.Lenses, o.Samples, o.SaveSamples = J, K, false
 	o.summaryDefaults()
 	if err := prepareDir(dir); err != nil {

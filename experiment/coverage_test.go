@@ -112,29 +112,23 @@ func TestCoverageSaveSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, ok1 := fits.ByName(hdus, "TRUTH")
-	sm, ok2 := fits.ByName(hdus, "SAMPLES")
-	if !ok1 || !ok2 {
-		t.Fatalf("HDUs TRUTH/SAMPLES missing (%d HDUs)", len(hdus))
-	}
-	n := s.Side * s.Side
-	if len(tr.Data) != J*n || len(sm.Data) != J*K*n {
-		t.Fatalf("TRUTH has %d values, SAMPLES %d; want %d and %d", len(tr.Data), len(sm.Data), J*n, J*K*n)
-	}
-	if k, _, _ := sm.Header.Int("NSAMPLE"); k != K {
+	if sm, ok := fits.ByName(hdus, "SAMPLES"); !ok {
+		t.Fatal("no SAMPLES HDU")
+	} else if k, _, _ := sm.Header.Int("NSAMPLE"); k != K {
 		t.Errorf("NSAMPLE = %d, want %d", k, K)
 	}
-	truths := make([][]float64, J)
-	samples := make([][][]float64, J)
+	truths, samples, side, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if side != s.Side || len(truths) != J || len(samples[J-1]) != K {
+		t.Fatalf("file holds %d lenses × %d samples of side %d", len(truths), len(samples[J-1]), side)
+	}
 	for j := range J {
-		truths[j] = tr.Data[j*n : (j+1)*n]
 		for i, v := range truths[j] {
 			if v != s.Galaxies[j%len(s.Galaxies)][i] {
 				t.Fatalf("TRUTH plane %d pixel %d = %g, galaxy %g", j, i, v, s.Galaxies[j%len(s.Galaxies)][i])
 			}
-		}
-		for k := range K {
-			samples[j] = append(samples[j], sm.Data[(j*K+k)*n:(j*K+k+1)*n])
 		}
 	}
 	res, err := diag.TARP(samples, truths, diag.TARPOptions{Normalize: true, Randomize: true,
@@ -163,18 +157,9 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdus, err := fits.ReadFile(filepath.Join(dir, "coverage_samples.fits"))
+	truths, samples, _, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	n := s.Side * s.Side
-	truths := make([][]float64, J)
-	samples := make([][][]float64, J)
-	for j := range J {
-		truths[j] = hdus[0].Data[j*n : (j+1)*n]
-		for k := range K {
-			samples[j] = append(samples[j], hdus[1].Data[(j*K+k)*n:(j*K+k+1)*n])
-		}
 	}
 	ss, err := diag.SpreadSkill(samples, truths)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/lenscore/lenscore/diag"
-	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/sde"
 	"github.com/lenscore/lenscore/train"
@@ -451,13 +450,12 @@ func TestCoverageTruthFromNetworkPrior(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hdus, err := fits.ReadFile(filepath.Join(dir, "coverage_samples.fits"))
+	truths, _, _, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := s.Side * s.Side
 	for j := range J {
-		for i, v := range hdus[0].Data[j*n : (j+1)*n] {
+		for i, v := range truths[j] {
 			if v != want.Samples[j][i] {
 				t.Fatalf("truth %d pixel %d = %g, prior draw %g", j, i, v, want.Samples[j][i])
 			}
