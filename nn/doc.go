@@ -20,14 +20,16 @@
 // call for a batch size and reused, so steady-state calls do not allocate;
 // backward-only buffers are allocated on the first Backward.
 //
-// Convolutions are im2col + GEMM on bands of output rows of about 512
-// pixels (at least two bands for images of 256 pixels or more; 1×1 stride-1
-// convolutions skip im2col). The band size depends only on the layer's
+// Convolutions are im2col + GEMM on bands of output rows of about 1024
+// pixels (at least two bands per image, so one image keeps two workers busy;
+// 1×1 stride-1 convolutions skip im2col, and the 3×3 stride-2 im2col
+// deinterleaves each input row once). The band size depends only on the layer's
 // shape. The backward of a "same" 3×3 stride-1 convolution computes dx as
 // the convolution of dy with the flipped, transposed kernel, so bands write
 // disjoint rows of dx; strided convolutions use col2im per image. The bias
 // (and ResBlock's time embedding, via Conv2D.Extra) initialises the GEMM's
-// output. "Same" 3×3 stride-1 convolutions on even sizes with at least 16
+// output; ResBlock's skip is added and the sum scaled by 1/√2 band by band
+// by its second convolution (Conv2D.Residual). "Same" 3×3 stride-1 convolutions on even sizes with at least 16
 // input channels run their forward (and, through the flipped kernel, their
 // dx) as Winograd F(2×2, 3×3): 16 GEMMs of transformed weights and input
 // tiles, 2.25× fewer multiplies than im2col (winograd.go); their weight
@@ -73,14 +75,16 @@
 // # Vector kernels
 //
 // On amd64 with AVX2 and FMA, the GroupNorm+SiLU passes (forward and
-// backward), GroupNorm's float64 statistics, the softmax exponentials and
+// backward), GroupNorm's float64 statistics (one pass of shifted sums), the softmax exponentials and
 // the Winograd transform passes use
 // the assembly of simd_amd64.s and simd4_amd64.s, and the engine routes the
 // untransposed products C = A·B (+ C) with M a multiple of 4, N of 8 and
 // K ≤ 1152 — the Winograd, 1×1, im2col and attention-projection GEMMs — to
-// the register-blocked 4×16 FMA kernel of gemmsmall_amd64.s (no packing;
-// each element an in-order sum of FMAs), which runs those shapes at ~38
-// GFLOP/s per core where OpenBLAS 0.3.21 ran 8–21 (BenchmarkSmallGemm);
+// the register-blocked 4×16 FMA kernel of gemmsmall_amd64.s (each element
+// an in-order sum of FMAs; 16-column panels of B are copied to a contiguous
+// buffer first when B's stride is a multiple of 4 KiB or B exceeds 256 KiB,
+// which changes no bit), which runs those shapes at ~37–43 GFLOP/s per core
+// where OpenBLAS 0.3.21 ran 8–21 (BenchmarkSmallGemm);
 // other products go to the Gemm back-end. Elsewhere (or with the purego build tag) the
 // same formulas run in Go. Both use the float32 exponential of expf
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
