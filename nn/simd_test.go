@@ -17,7 +17,7 @@ func TestRowKernels(t *testing.T) {
 	t.Logf("SIMD kernels: %v", haveSIMD())
 	rng := rand.New(rand.NewPCG(3, 4))
 	const tol = 2e-6
-	for _, n := range []int{1, 7, 8, 9, 16, 23, 64, 4099} {
+	for _, n := range []int{1, 7, 8, 9, 16, 23, 24, 40, 64, 4099} {
 		x, h, s, y := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 		y2 := make([]float32, n)
 		for i := range x {
@@ -195,6 +195,20 @@ func TestExpNaN(t *testing.T) {
 		}
 		if sum == sum {
 			t.Fatalf("n=%d: exp sum %g, want NaN", c.n, sum)
+		}
+		// GroupNorm+SiLU: a NaN input gives a NaN output, in the
+		// three-vector loop (n = 40, at 3 and 17) and in its tail (at 35).
+		x, y := make([]float32, 40), make([]float32, 40)
+		h, s := make([]float32, 40), make([]float32, 40)
+		for _, at := range []int{c.at, 35} {
+			x[at] = nan
+		}
+		gnSiluRow(x, nil, nil, y, 0.1, 2, 1.5, 0.2)
+		gnSiluRow(x, h, s, x, 0.1, 2, 1.5, 0.2)
+		for i := range y {
+			if nanIn := i == c.at || i == 35; (y[i] != y[i]) != nanIn || (x[i] != x[i]) != nanIn {
+				t.Fatalf("SiLU of NaN at %d: y[%d] = %g, %g", c.at, i, y[i], x[i])
+			}
 		}
 		// Softmax as in AttnBlock.forwardOne.
 		row = make([]float32, c.n)
