@@ -102,13 +102,6 @@ func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 	return a.y
 }
 
-// fillCols sets columns [j0, j1) of row r of the len(b)×p matrix y to b[r].
-func fillCols(y, b []float32, p, j0, j1 int) {
-	for r, v := range b {
-		fill(y[r*p+j0:r*p+j1], v)
-	}
-}
-
 // block returns the image and pixel range [j0, j1) of task t.
 func (a *AttnBlock) block(t int) (i, j0, j1 int) {
 	nb, bs := a.blocks()
@@ -146,27 +139,12 @@ func (a *AttnBlock) forwardOne(w, t int) {
 	g.Sgemm(true, false, nr, p, c, 1, q[r0:], p, k, p, 0, att[r0*p:], p)
 	scale := float32(1 / math.Sqrt(float64(c)))
 	attT := a.e.scratch(w, 0, p*nr) // attT[j][r−r0] = A[r][j]
-	for r := r0; r < r1; r++ {
-		row := att[r*p : (r+1)*p]
-		m := row[0]
-		for j, s := range row {
-			m = max(m, s)
-			row[j] = s * scale
-		}
-		inv := 1 / expSub(row, m*scale)
-		for j := range row {
-			row[j] *= inv
-			attT[j*nr+r-r0] = row[j]
-		}
-	}
+	softmaxRows(att, attT, p, r0, r1, scale)
 	g.Sgemm(false, false, c, nr, p, 1, v, p, attT, nr, 0, o[r0:], p)
 	fillCols(y, a.BO.Data, p, r0, r1)
 	g.Sgemm(false, false, c, nr, c, 1, a.WO.Data, c, o[r0:], p, 1, y[r0:], p)
 	for r := 0; r < c; r++ {
-		yr, xr := y[r*p+r0:r*p+r1], x[r*p+r0:r*p+r1]
-		for j := range yr {
-			yr[j] = (xr[j] + yr[j]) * math.Sqrt2 / 2
-		}
+		addScale(y[r*p+r0:r*p+r1], x[r*p+r0:r*p+r1], math.Sqrt2/2)
 	}
 }
 

@@ -216,3 +216,57 @@ func fill(y []float32, v float32) {
 		y[j] = v
 	}
 }
+
+// softmaxRows replaces each of the rows [r0, r1) of the p-column matrix att
+// by softmax(scale·row) and writes its transpose to attT: attT[j·nr + r−r0]
+// = att[r·p + j], nr = r1 − r0. Each row is scaled while its maximum m is
+// found, then exponentiated as e^(scale·x − scale·m) and divided by its
+// sum; a NaN anywhere in a row makes the whole row NaN.
+func softmaxRows(att, attT []float32, p, r0, r1 int, scale float32) {
+	nr := r1 - r0
+	var inv [8]float32
+	simd := haveSIMD() && p%8 == 0 && nr%8 == 0
+	for r := r0; r < r1; r++ {
+		row := att[r*p : (r+1)*p]
+		var m float32
+		if simd {
+			m = maxScaleAVX(&row[0], p, scale)
+		} else {
+			m = row[0]
+			for j, s := range row {
+				m = max(m, s)
+				row[j] = s * scale
+			}
+		}
+		iv := 1 / expSub(row, m*scale)
+		if simd {
+			inv[(r-r0)%8] = iv
+			if (r-r0)%8 == 7 {
+				r8 := r - 7
+				normT8AVX(&att[r8*p], p, &inv, &attT[r8-r0], nr, p)
+			}
+			continue
+		}
+		for j := range row {
+			row[j] *= iv
+			attT[j*nr+r-r0] = row[j]
+		}
+	}
+}
+
+// fillCols sets columns [j0, j1) of row r of the len(b)×p matrix y to b[r].
+func fillCols(y, b []float32, p, j0, j1 int) {
+	if len(b) == 0 || j1 <= j0 {
+		return
+	}
+	_ = y[(len(b)-1)*p+j1-1]
+	if n := (j1 - j0) &^ 7; n > 0 && haveSIMD() {
+		fillColsAVX(&y[j0], p, &b[0], len(b), n)
+		j0 += n
+	}
+	for r, v := range b {
+		for j := j0; j < j1; j++ {
+			y[r*p+j] = v
+		}
+	}
+}

@@ -64,3 +64,22 @@ func fillAVX(y *float32, n int, v float32)
 //
 //go:noescape
 func sumSqF64AVX(x *float32, n int, shift float64) (s1, s2 float64)
+
+// normT8AVX: for the 8 rows i of src (stride lds), src[i][j] *= inv[i],
+// then dst[j][i] = src[i][j] (dst stride ldd), for j < n, n a positive
+// multiple of 8.
+//
+//go:noescape
+func normT8AVX(src *float32, lds int, inv *[8]float32, dst *float32, ldd int, n int)
+
+// maxScaleAVX returns max(row) and sets row[j] *= scale, n a positive
+// multiple of 8.
+//
+//go:noescape
+func maxScaleAVX(row *float32, n int, scale float32) float32
+
+// fillColsAVX: y[r·ld + j] = b[r] for r < rows, j < n, n a positive
+// multiple of 8.
+//
+//go:noescape
+func fillColsAVX(y *float32, ld int, b *float32, rows, n int)

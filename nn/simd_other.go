@@ -51,3 +51,15 @@ func fillAVX(y *float32, n int, v float32) {
 func sumSqF64AVX(x *float32, n int, shift float64) (s1, s2 float64) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func normT8AVX(src *float32, lds int, inv *[8]float32, dst *float32, ldd int, n int) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func maxScaleAVX(row *float32, n int, scale float32) float32 {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func fillColsAVX(y *float32, ld int, b *float32, rows, n int) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -210,17 +210,104 @@ func TestExpNaN(t *testing.T) {
 				t.Fatalf("SiLU of NaN at %d: y[%d] = %g, %g", c.at, i, y[i], x[i])
 			}
 		}
-		// Softmax as in AttnBlock.forwardOne.
-		row = make([]float32, c.n)
-		row[c.at] = nan
-		m := row[0]
-		for _, s := range row {
-			m = max(m, s)
+		// Softmax as in AttnBlock.forwardOne, on the vector path (8 rows
+		// of 16) and the scalar one (rows of 19).
+		p := c.n
+		att := make([]float32, 8*p)
+		for i := range att {
+			att[i] = float32(i%5) / 4
 		}
-		inv := 1 / expSub(row, m)
-		for i := range row {
-			if row[i] *= inv; row[i] == row[i] {
-				t.Fatalf("n=%d: softmax[%d] = %g with a NaN in the row, want NaN", c.n, i, row[i])
+		att[2*p+c.at] = nan
+		attT := make([]float32, 8*p)
+		softmaxRows(att, attT, p, 0, 8, 0.5)
+		for r := 0; r < 8; r++ {
+			for j := 0; j < p; j++ {
+				if v := att[r*p+j]; (v != v) != (r == 2) {
+					t.Fatalf("n=%d: softmax[%d][%d] = %g; want NaN exactly in row 2", c.n, r, j, v)
+				}
+			}
+		}
+	}
+}
+
+// TestSoftmaxRows checks softmaxRows against a float64 softmax, its
+// transposed copy bit for bit, and the vector path (rows multiple of 8,
+// p multiple of 8) against the scalar one (same operations) bit for bit.
+func TestSoftmaxRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sh := range []struct{ p, r0, r1 int }{{64, 8, 40}, {256, 0, 32}, {24, 3, 11}, {20, 0, 8}} {
+		p := sh.p
+		rows := sh.r1 + 2
+		att := make([]float32, rows*p)
+		for i := range att {
+			att[i] = float32(4 * rng.NormFloat64())
+		}
+		orig := append([]float32(nil), att...)
+		nr := sh.r1 - sh.r0
+		attT := make([]float32, p*nr)
+		const scale = 0.125
+		softmaxRows(att, attT, p, sh.r0, sh.r1, scale)
+		for r := 0; r < rows; r++ {
+			in := r >= sh.r0 && r < sh.r1
+			row := orig[r*p : (r+1)*p]
+			m := math.Inf(-1)
+			for _, v := range row {
+				m = max(m, float64(v))
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(scale * (float64(v) - m))
+			}
+			// scalar path, same float32 operations
+			sc := append([]float32(nil), row...)
+			ms := sc[0]
+			for j, v := range sc {
+				ms = max(ms, v)
+				sc[j] = v * scale
+			}
+			iv := 1 / expSub(sc, ms*scale)
+			for j := range sc {
+				sc[j] *= iv
+			}
+			for j := 0; j < p; j++ {
+				got := att[r*p+j]
+				if !in {
+					if got != row[j] {
+						t.Fatalf("p=%d: row %d outside [%d,%d) changed", p, r, sh.r0, sh.r1)
+					}
+					continue
+				}
+				want := math.Exp(scale*(float64(row[j])-m)) / sum
+				if math.Abs(float64(got)-want) > 1e-6 || got != sc[j] {
+					t.Fatalf("p=%d r=%d j=%d: softmax %g, scalar %g, want %g", p, r, j, got, sc[j], want)
+				}
+				if attT[j*nr+r-sh.r0] != got {
+					t.Fatalf("p=%d r=%d j=%d: transpose %g want %g", p, r, j, attT[j*nr+r-sh.r0], got)
+				}
+			}
+		}
+	}
+}
+
+// TestFillCols checks fillCols (vector part and tail) against a plain loop
+// and that it writes nothing outside the block.
+func TestFillCols(t *testing.T) {
+	for _, sh := range []struct{ p, j0, j1 int }{{40, 3, 30}, {16, 0, 16}, {9, 2, 7}} {
+		b := []float32{1, -2, 3.5}
+		y := make([]float32, len(b)*sh.p)
+		for i := range y {
+			y[i] = 9
+		}
+		fillCols(y, b, sh.p, sh.j0, sh.j1)
+		for r := range b {
+			for j := 0; j < sh.p; j++ {
+				want := float32(9)
+				if j >= sh.j0 && j < sh.j1 {
+					want = b[r]
+				}
+				if y[r*sh.p+j] != want {
+					t.Fatalf("%+v: y[%d][%d] = %g want %g", sh, r, j, y[r*sh.p+j], want)
+				}
 			}
 		}
 	}
