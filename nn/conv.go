@@ -205,11 +205,12 @@ func (c *Conv2D) forwardBand(w, t int) {
 	ckk := c.Cin * c.K * c.K
 	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
 	y := c.y[i*c.Cout*P : (i+1)*c.Cout*P]
-	for o, b := range c.Bias.Data {
-		if c.extra != nil {
-			b += c.extra[i*c.Cout+o]
+	if c.extra == nil {
+		fillCols(y, c.Bias.Data, P, r0*c.Wo, r1*c.Wo)
+	} else {
+		for o, b := range c.Bias.Data {
+			fill(y[o*P+r0*c.Wo:o*P+r1*c.Wo], b+c.extra[i*c.Cout+o])
 		}
-		fill(y[o*P+r0*c.Wo:o*P+r1*c.Wo], b)
 	}
 	g := c.e.gemm
 	if c.direct {

@@ -68,25 +68,76 @@ func (f *Fourier) Backward(dout []float32) []float32 {
 }
 
 // Concat concatenates two NCHW tensors along channels: y = [a; b] per
-// image, a with C1 and b with C2 channels of HW pixels.
+// image, a with C1 and b with C2 channels of HW pixels. The copies run as
+// parallel tasks of concatChunk floats on the engine (serially if it is
+// nil).
 type Concat struct {
+	e          *Engine
 	C1, C2, HW int
 	n          int
+	a, b       []float32
 	y, da, db  []float32
+	bwd        bool
+	task       func(w, t int)
 }
 
-// NewConcat returns the concatenation of C1- and C2-channel tensors.
-func NewConcat(c1, c2, hw int) *Concat { return &Concat{C1: c1, C2: c2, HW: hw} }
+// concatChunk is the number of floats of y one copy task moves.
+const concatChunk = 1 << 15
+
+// NewConcat returns the concatenation of C1- and C2-channel tensors, whose
+// copies run on e (nil: serially).
+func NewConcat(e *Engine, c1, c2, hw int) *Concat {
+	c := &Concat{e: e, C1: c1, C2: c2, HW: hw}
+	c.task = c.copyTask
+	return c
+}
+
+// run performs the forward copies (bwd false) or the backward split.
+func (c *Concat) run() {
+	s := (c.C1 + c.C2) * c.HW
+	tasks := c.n * ((s + concatChunk - 1) / concatChunk)
+	if c.e == nil {
+		for t := 0; t < tasks; t++ {
+			c.copyTask(0, t)
+		}
+		return
+	}
+	c.e.RunDynamic(tasks, c.task)
+}
+
+// copyTask moves floats [lo, hi) of one image of y from (to) a and b.
+func (c *Concat) copyTask(_, t int) {
+	s1, s2 := c.C1*c.HW, c.C2*c.HW
+	per := (s1 + s2 + concatChunk - 1) / concatChunk
+	i, k := t/per, t%per
+	lo, hi := k*concatChunk, min(s1+s2, (k+1)*concatChunk)
+	y := c.y[i*(s1+s2) : (i+1)*(s1+s2)]
+	if lo < s1 {
+		e := min(hi, s1)
+		if c.bwd {
+			copy(c.da[i*s1+lo:i*s1+e], y[lo:e])
+		} else {
+			copy(y[lo:e], c.a[i*s1+lo:i*s1+e])
+		}
+	}
+	if hi > s1 {
+		b := max(lo, s1)
+		if c.bwd {
+			copy(c.db[i*s2+b-s1:i*s2+hi-s1], y[b:hi])
+		} else {
+			copy(y[b:hi], c.b[i*s2+b-s1:i*s2+hi-s1])
+		}
+	}
+}
 
 // Forward returns the concatenation of n images of a and b.
 func (c *Concat) Forward(a, b []float32, n int) []float32 {
 	c.n = n
 	s1, s2 := c.C1*c.HW, c.C2*c.HW
 	c.y = grow(c.y, n*(s1+s2))
-	for i := 0; i < n; i++ {
-		copy(c.y[i*(s1+s2):], a[i*s1:(i+1)*s1])
-		copy(c.y[i*(s1+s2)+s1:], b[i*s2:(i+1)*s2])
-	}
+	c.a, c.b, c.bwd = a[:n*s1], b[:n*s2], false
+	c.run()
+	c.a, c.b = nil, nil
 	return c.y
 }
 
@@ -95,9 +146,9 @@ func (c *Concat) Backward(dout []float32) (da, db []float32) {
 	s1, s2 := c.C1*c.HW, c.C2*c.HW
 	c.da = grow(c.da, c.n*s1)
 	c.db = grow(c.db, c.n*s2)
-	for i := 0; i < c.n; i++ {
-		copy(c.da[i*s1:(i+1)*s1], dout[i*(s1+s2):])
-		copy(c.db[i*s2:(i+1)*s2], dout[i*(s1+s2)+s1:])
-	}
+	y := c.y
+	c.y, c.bwd = dout[:c.n*(s1+s2)], true
+	c.run()
+	c.y = y
 	return c.da, c.db
 }

@@ -262,7 +262,7 @@ func TestSmallLayersReference(t *testing.T) {
 	}
 	maxRelDiff(t, "fourier", f.Forward(s, 2), wantF, 1e-6)
 	// concat and its backward
-	cc := NewConcat(2, 1, 3)
+	cc := NewConcat(nil, 2, 1, 3)
 	a, b := randVec(rng, 2*2*3, 1), randVec(rng, 2*1*3, 1)
 	y := cc.Forward(a, b, 2)
 	wantC := make([]float64, 0, 18)
@@ -285,6 +285,44 @@ func TestSmallLayersReference(t *testing.T) {
 		if db[i] != b[i] {
 			t.Fatal("concat backward does not split dout back into b")
 		}
+	}
+	// The same on an engine, with images of several copy tasks whose
+	// boundary between a and b falls inside a task.
+	e2 := NewEngine(NaiveGemm{}, 2)
+	defer e2.Close()
+	const hw = 20000
+	cc = NewConcat(e2, 3, 2, hw)
+	a, b = randVec(rng, 2*3*hw, 1), randVec(rng, 2*2*hw, 1)
+	y = cc.Forward(a, b, 2)
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 5*hw; j++ {
+			var want float32
+			if j < 3*hw {
+				want = a[i*3*hw+j]
+			} else {
+				want = b[i*2*hw+j-3*hw]
+			}
+			if y[i*5*hw+j] != want {
+				t.Fatalf("parallel concat: image %d float %d = %g want %g", i, j, y[i*5*hw+j], want)
+			}
+		}
+	}
+	dy := randVec(rng, len(y), 1)
+	da, db = cc.Backward(dy)
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3*hw; j++ {
+			if da[i*3*hw+j] != dy[i*5*hw+j] {
+				t.Fatalf("parallel concat backward: da[%d][%d]", i, j)
+			}
+		}
+		for j := 0; j < 2*hw; j++ {
+			if db[i*2*hw+j] != dy[i*5*hw+3*hw+j] {
+				t.Fatalf("parallel concat backward: db[%d][%d]", i, j)
+			}
+		}
+	}
+	if &cc.Forward(a, b, 2)[0] != &y[0] {
+		t.Fatal("concat output buffer not reused")
 	}
 }
 

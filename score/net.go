@@ -207,7 +207,7 @@ func (nt *Net) build(rng *rand.Rand) {
 			sc := hsC[skip]
 			hsC = hsC[:skip]
 			out := nf * cfg.ChMult[i]
-			u := upUnit{cat: nn.NewConcat(in, sc, res*res), skip: skip}
+			u := upUnit{cat: nn.NewConcat(e, in, sc, res*res), skip: skip}
 			u.blocks = []block{newRes(fmt.Sprintf("up.%d.res.%d", i, r), in+sc, out)}
 			in = out
 			nt.up = append(nt.up, u)
