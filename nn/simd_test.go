@@ -87,7 +87,7 @@ func TestRowKernels(t *testing.T) {
 // plain float64 loop.
 func TestMeanVar(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{1, 5, 8, 13, 64, 1001} {
+	for _, n := range []int{1, 5, 8, 13, 16, 24, 64, 1001} {
 		x := make([]float32, n)
 		for i := range x {
 			x[i] = float32(2 + rng.NormFloat64())
