@@ -36,8 +36,10 @@ type CoverageOptions struct {
 	TruthFromPrior bool
 	// Likelihood is the time-t likelihood score: "convolved" (the
 	// paper's, the default), "diag" (posterior.NewDiag: the noise of
-	// A x_t per pixel instead of σ(t)² for every pixel) or "exact" (the
-	// same as ExactLikelihood).
+	// A x_t per pixel instead of σ(t)² for every pixel), "exact" (the
+	// same as ExactLikelihood) or "projected" (posterior.NewProjected:
+	// Tweedie's mean of x₀ given x_t from the prior's score and the
+	// covariance of the Gaussian proxy Setup.Proxy).
 	Likelihood string
 	// ExactLikelihood replaces the convolved likelihood by the exact
 	// time-t likelihood score of a Gaussian prior (posterior.NewExact, an
@@ -113,6 +115,9 @@ type CoverageLens struct {
 	SigmaN    float64    `json:"sigma_n"`
 	F         float64    `json:"tarp_f"`
 	Chi2NuAvg float64    `json:"chi2nu_avg"`
+	// CGIterations is the mean number of conjugate-gradient iterations
+	// per likelihood score (projected likelihood only).
+	CGIterations float64 `json:"cg_iterations,omitempty"`
 }
 
 // Coverage runs the TARP coverage test (Lemos et al. 2023) of the
@@ -158,8 +163,18 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 	case "exact":
 		o.ExactLikelihood = true
+	case "projected":
+		if o.ExactLikelihood {
+			return nil, errors.New("experiment: coverage: Likelihood projected and ExactLikelihood exclude each other")
+		}
 	default:
-		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved, diag or exact", o.Likelihood)
+		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved, diag, exact or projected", o.Likelihood)
+	}
+	var proxy *posterior.GRF
+	if o.Likelihood == "projected" {
+		if proxy = s.proxy(); proxy == nil {
+			return nil, errors.New("experiment: coverage: Likelihood projected needs Setup.Proxy (a Gaussian proxy of the prior) or a GRF prior")
+		}
 	}
 	gp, isGaussian := s.Prior.(posterior.GaussianPrior)
 	if o.ExactLikelihood && !isGaussian {
@@ -223,6 +238,11 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
 			}
 		}
+		if o.Likelihood == "projected" {
+			if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, proxy, s.VE.Sigma); err != nil {
+				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+			}
+		}
 		if o.ExactLikelihood {
 			inv, err := posterior.Invert(p.op, p.y, []float64{p.sigmaN}, gp, posterior.InvertOptions{Scale: 1, FullCov: true})
 			if err != nil {
@@ -243,7 +263,11 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			return nil, err
 		}
 		samples[j], truths[j] = res.Samples, truth
-		out.PerLens = append(out.PerLens, CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN, Chi2NuAvg: meanOf(per)})
+		cl := CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN, Chi2NuAvg: meanOf(per)}
+		if pl, ok := lik.(*posterior.Projected); ok {
+			cl.CGIterations = pl.MeanIterations()
+		}
+		out.PerLens = append(out.PerLens, cl)
 		t := timingOf(res, wall)
 		out.Timing.Steps = t.Steps
 		out.Timing.NFE += t.NFE

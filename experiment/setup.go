@@ -60,6 +60,19 @@ type Setup struct {
 	Progress io.Writer
 	// Workers bounds the sampler's likelihood goroutines (0: GOMAXPROCS).
 	Workers int
+	// Proxy is the stationary Gaussian proxy of the prior that the
+	// projected likelihood needs (FitProxy of training images); nil with a
+	// GRF prior means the prior itself.
+	Proxy *posterior.GRF
+}
+
+// proxy returns Setup.Proxy, or the prior when it is a GRF, or nil.
+func (s *Setup) proxy() *posterior.GRF {
+	if s.Proxy != nil {
+		return s.Proxy
+	}
+	g, _ := s.Prior.(*posterior.GRF)
+	return g
 }
 
 // normalized returns a copy of s with the defaults filled in, or an error

@@ -251,7 +251,9 @@ func (s *sampler) work(j job) {
 		x, sp, sl := s.x[c*n:(c+1)*n], s.sp[c*n:(c+1)*n], s.sl[c*n:(c+1)*n]
 		// The total score is sl + sp (prior only: sp), summed inside each
 		// update loop rather than in a separate pass.
-		if s.lik != nil {
+		if pa, ok := s.lik.(PriorAware); ok {
+			pa.ScoreGivenPrior(sl, x, sp, j.t, s.scratch[j.w])
+		} else if s.lik != nil {
 			s.lik.Score(sl, x, j.t, s.scratch[j.w])
 		} else {
 			clear(sl)

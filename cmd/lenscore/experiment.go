@@ -49,7 +49,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	plainRanks := fs.Bool("plain-ranks", false, "coverage: TARP rank c/K instead of the randomised (c+U)/(K+1), which is exactly uniform for a calibrated sampler")
 	truthPrior := fs.Bool("truth-from-prior", false, "coverage: draw the true sources from the prior (reverse SDE without data) instead of the validation galaxies, which tests the sampler alone")
 	saveSamples := fs.Bool("save-samples", false, "coverage: also write the true sources and the samples to coverage_samples.fits")
-	likelihood := fs.String("likelihood", "convolved", "coverage: likelihood score, convolved (the paper's), diag, or exact (Gaussian prior only: the exact time-t likelihood, an O(N³) set-up per lens)")
+	likelihood := fs.String("likelihood", "convolved", "coverage: likelihood score, convolved (the paper's), diag, exact (Gaussian prior only: the exact time-t likelihood, an O(N³) set-up per lens) or projected (Tweedie mean from the prior's score, covariance of a stationary Gaussian proxy fitted to the training images)")
 	fromSamples := fs.String("from-samples", "", "coverage: recompute TARP and the calibration summaries from a coverage_samples.fits (written with --save-samples) instead of sampling")
 	nullDraws := fs.Int("null-draws", 2000, "coverage: Monte Carlo draws of max|ECP−α| for a calibrated sampler with the same lenses and samples (0: none)")
 	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
@@ -61,9 +61,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
 	}
 	switch *likelihood {
-	case "convolved", "diag", "exact":
+	case "convolved", "diag", "exact", "projected":
 	default:
-		return fmt.Errorf("--likelihood must be convolved, diag or exact, got %q", *likelihood)
+		return fmt.Errorf("--likelihood must be convolved, diag, exact or projected, got %q", *likelihood)
 	}
 	coverageNull, err := nullDrawsOption(*nullDraws)
 	if err != nil {
@@ -98,6 +98,15 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	gals, gnames := experiment.Galaxies(ds.Val, 0)
 	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames,
 		Seed: *seed, Progress: env.stderr}
+	if *likelihood == "projected" {
+		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
+			train, _ := experiment.Galaxies(ds.Train, 0)
+			if setup.Proxy, err = experiment.FitProxy(train, 64, pr.VE.Sigma); err != nil {
+				return fmt.Errorf("projected likelihood: %w", err)
+			}
+			fmt.Fprintf(env.stderr, "projected likelihood: Gaussian proxy fitted to %d training images\n", len(train))
+		}
+	}
 	var cfgs []experiment.SamplerConfig
 	if *configs != "" {
 		n, err := pr.VE.StepsFor(64*64, posterior.DefaultTarget)
