@@ -269,4 +269,3 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 		v[i] /= s2
 	}
 }
-
