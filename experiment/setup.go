@@ -61,7 +61,7 @@ type Setup struct {
 	// Workers bounds the sampler's likelihood goroutines (0: GOMAXPROCS).
 	Workers int
 	// Proxy is the stationary Gaussian proxy of the prior that the
-	// projected likelihood needs (FitProxy of training images); nil with a
+	// projected likelihood needs (posterior.FitGRF of training images); nil with a
 	// GRF prior means the prior itself.
 	Proxy *posterior.GRF
 }

@@ -56,6 +56,22 @@
 //
 // applied through one eigendecomposition of each covariance (O(N²) per call).
 //
+// Projected works with any prior. It projects p(x₀ | x_t) on a Gaussian:
+// mean x̂₀ = x + σ² ∇log p_t(x) (Tweedie's formula, from the prior's own
+// score, which the sampler passes through the PriorAware interface) and
+// covariance S = (Σ_g⁻¹ + σ⁻²I)⁻¹ of a stationary Gaussian proxy Σ_g (a GRF,
+// e.g. FitGRF of the training images), whose Jacobian S/σ² stands in for
+// ∂x̂₀/∂x:
+//
+//	∇ₓ log p_t(y|x) ≈ σ⁻² (S⁻¹ + AᵀWΣ_n⁻¹A)⁻¹ AᵀWΣ_n⁻¹ (y − A x̂₀),
+//
+// solved by preconditioned conjugate gradients (Fourier-diagonal
+// preconditioner; typically 15–30 iterations, each two FFT filters and one
+// A, Aᵀ pair). For a GRF prior that is its own proxy this is the exact
+// likelihood score (equal to Exact); the convolved likelihood is the
+// special case x̂₀ = x, S = σ²I, ∂x̂₀/∂x = I, right only once σ(t) is small
+// against the prior's spread.
+//
 // # Gaussian priors
 //
 // IsoGaussian is N(μ₀, s²I), with marginal score −(x − μ₀)/(s² + σ²).

@@ -38,9 +38,9 @@ type PriorAware interface {
 // likelihood instead sets x̂₀ = x, S_t = σ² I and ∂x̂₀/∂x = I, which is
 // right only when σ(t) is small against the prior's spread.
 //
-// For a learned prior the proxy is a GRF fitted to the training images'
-// power spectrum: it supplies only the uncertainty of x₀ given x_t, while
-// the network supplies the mean.
+// For a learned prior the proxy is a GRF fitted to the training images
+// (FitGRF): it supplies only the uncertainty of x₀ given x_t, while the
+// network supplies the mean.
 type Projected struct {
 	a       Operator
 	y, w    []float64 // w_i = W_ii / σ_n,i²

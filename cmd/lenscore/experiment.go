@@ -101,7 +101,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if *likelihood == "projected" {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
 			train, _ := experiment.Galaxies(ds.Train, 0)
-			if setup.Proxy, err = experiment.FitProxy(train, 64, pr.VE.Sigma); err != nil {
+			if setup.Proxy, err = posterior.FitGRF(train, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {
 				return fmt.Errorf("projected likelihood: %w", err)
 			}
 			fmt.Fprintf(env.stderr, "projected likelihood: Gaussian proxy fitted to %d training images\n", len(train))
