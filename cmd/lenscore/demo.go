@@ -140,7 +140,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, p, pr)
+	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
 	if err != nil {
 		return err
 	}

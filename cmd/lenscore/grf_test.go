@@ -79,6 +79,32 @@ func TestFitGRFPrior(t *testing.T) {
 			t.Errorf("invert with grf prior %s: prior %q, log evidence %g, χ²_ν %g", prior, s.Prior, s.LogEvidence, s.Chi2NuMean)
 		}
 	}
+	// With a GRF prior the projected likelihood is the exact one: the same
+	// seed gives the same samples up to the CG tolerance; --proxy takes a
+	// fit-grf file (here the prior's own spectrum, so again the same).
+	var cubes [][]float64
+	for i, lik := range [][]string{{"exact"}, {"projected"}, {"projected", "--proxy", grf}} {
+		out := filepath.Join(dir, "smp"+strconv.Itoa(i))
+		args := append([]string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior", "grf", "--prior-data", grf,
+			"--n-samples", "3", "--steps", "40", "--seed", "5", "--out", out, "--likelihood"}, lik...)
+		mustRun(t, args...)
+		cubes = append(cubes, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data)
+	}
+	var top float64
+	for _, v := range cubes[0] {
+		top = math.Max(top, math.Abs(v))
+	}
+	for k := 1; k < len(cubes); k++ {
+		for i, v := range cubes[k] {
+			if math.Abs(v-cubes[0][i]) > 1e-4*top {
+				t.Fatalf("projected likelihood run %d: sample value %d = %g, exact likelihood %g", k, i, v, cubes[0][i])
+			}
+		}
+	}
+	// A non-GRF prior on a grid without a built-in proxy needs --proxy.
+	noProxy := filepath.Join(dir, "noproxy")
+	checkFails(t, errCase{name: "projected without proxy", code: 1, want: []string{"--likelihood projected", "--proxy"},
+		args: []string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior", "gaussian", "--likelihood", "projected", "--steps", "5", "--out", noProxy}}, noProxy)
 	// A spectrum for another size is refused, naming the file.
 	out := filepath.Join(dir, "bad")
 	checkFails(t, errCase{name: "grf size mismatch", code: 1, want: []string{"grf.fits", "8×8"},

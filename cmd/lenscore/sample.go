@@ -23,7 +23,7 @@ import (
 type samplerFlags struct {
 	n, corrector      *int
 	steps, likelihood *string
-	sampler           *string
+	sampler, proxy    *string
 	snr, target, eps  *float64
 	denoise, resume   *bool
 	seed              *uint64
@@ -36,7 +36,8 @@ func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags 
 		n:                 fs.Int("n-samples", defN, "number of independent posterior samples (chains)"),
 		steps:             fs.String("steps", defSteps, "reverse-time steps, auto (Song & Ermon's technique 2: N) or auto/K (N/K, e.g. auto/4)"),
 		target:            fs.Float64("step-target", posterior.DefaultTarget, "overlap probability that --steps auto aims at"),
-		likelihood:        fs.String("likelihood", "convolved", "likelihood score: convolved (the paper's), diag (diag(AAᵀ) variant) or exact (Gaussian priors only)"),
+		likelihood:        fs.String("likelihood", "convolved", "likelihood score: convolved (the paper's), diag (diag(AAᵀ) variant), exact (Gaussian priors only) or projected (Tweedie mean from the prior's score, covariance of a Gaussian proxy; calibrated, ≈ 1.7× the time)"),
+		proxy:             fs.String("proxy", "", "projected likelihood: Gaussian proxy of the prior, a lenscore fit-grf file (default: the prior itself if it is a GRF, else the built-in grf64.fits for 64×64 sources)"),
 		sampler:           fs.String("sampler", "em", "em (Euler–Maruyama) or pc (predictor–corrector with Langevin steps)"),
 		corrector:         fs.Int("corrector-steps", 1, "Langevin corrector steps per predictor step (pc)"),
 		snr:               fs.Float64("snr", 0.16, "corrector signal-to-noise ratio (pc)"),
@@ -99,12 +100,18 @@ func checkChains(chains, dim int) error {
 }
 
 // likelihoodFor builds the requested likelihood score.
-func likelihoodFor(kind string, p *problem, pr *loadedPrior) (posterior.Likelihood, error) {
+func likelihoodFor(kind, proxyPath string, p *problem, pr *loadedPrior) (posterior.Likelihood, error) {
 	switch kind {
 	case "convolved":
 		return posterior.NewConvolved(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
 	case "diag":
 		return posterior.NewDiag(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
+	case "projected":
+		proxy, err := proxyFor(pr, proxyPath, p.Op)
+		if err != nil {
+			return nil, err
+		}
+		return posterior.NewProjected(p.Op, p.Y, p.SigmaN, p.Keep, proxy, pr.VE.Sigma)
 	case "exact":
 		if pr.Gaussian == nil {
 			return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
@@ -115,7 +122,35 @@ func likelihoodFor(kind string, p *problem, pr *loadedPrior) (posterior.Likeliho
 		}
 		return posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, pr.Gaussian, pr.VE.Sigma)
 	}
-	return nil, fmt.Errorf("unknown --likelihood %q (want convolved, diag or exact)", kind)
+	return nil, fmt.Errorf("unknown --likelihood %q (want convolved, diag, exact or projected)", kind)
+}
+
+// proxyFor returns the Gaussian proxy of the projected likelihood: the
+// --proxy file, else the prior itself when it is a GRF, else the built-in
+// GRF spectrum (fitted to the training galaxies) for 64×64 sources.
+func proxyFor(pr *loadedPrior, path string, op posterior.Operator) (*posterior.GRF, error) {
+	_, dim := op.Dims()
+	n := int(math.Round(math.Sqrt(float64(dim))))
+	var lp *loadedPrior
+	var err error
+	switch g, isGRF := pr.Gaussian.(*posterior.GRF); {
+	case path != "":
+		lp, err = loadGRFFile(path, n, pr.VE.SigmaMax)
+	case isGRF:
+		return g, nil
+	case n == 64:
+		p, pn, h, e := readAssetImage("assets/grf64.fits")
+		if e != nil {
+			return nil, e
+		}
+		lp, err = grfFromHDU("built-in grf64.fits", p, pn, h, n, pr.VE.SigmaMax)
+	default:
+		return nil, fmt.Errorf("--likelihood projected with a %d×%d source needs --proxy FILE (lenscore fit-grf --size %d)", n, n, n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("projected likelihood proxy: %w", err)
+	}
+	return lp.Prior.(*posterior.GRF), nil
 }
 
 // sampleSummary is written to summary.json.
@@ -174,7 +209,7 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, p, pr)
+	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
 	if err != nil {
 		return err
 	}
