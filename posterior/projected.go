@@ -59,6 +59,8 @@ type Projected struct {
 type fftWork struct {
 	fx, fy   *fourier.CmplxFFT
 	buf, col []complex128
+	fr, fp   []complex128 // CG: spectra of the residual and the direction
+	d, m     []float64    // CG: 1/P + σ⁻² and the preconditioner 1/(1/P + σ⁻² + a)
 }
 
 // NewProjected returns the Projected likelihood for y = A x + η with noise
@@ -106,7 +108,9 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 	nx, ny := proxy.Grid()
 	tw.pool.New = func() any {
 		return &fftWork{fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny),
-			buf: make([]complex128, nx*ny), col: make([]complex128, ny)}
+			buf: make([]complex128, nx*ny), col: make([]complex128, ny),
+			fr: make([]complex128, nx*ny), fp: make([]complex128, nx*ny),
+			d: make([]float64, nx*ny), m: make([]float64, nx*ny)}
 	}
 	return tw, nil
 }
@@ -114,8 +118,8 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 // Dim returns N.
 func (tw *Projected) Dim() int { _, n := tw.a.Dims(); return n }
 
-// ScratchLen returns 7N + M.
-func (tw *Projected) ScratchLen() int { m, n := tw.a.Dims(); return 7*n + m }
+// ScratchLen returns 5N + M.
+func (tw *Projected) ScratchLen() int { m, n := tw.a.Dims(); return 5*n + m }
 
 // Fingerprint names the likelihood and hashes the operator, y, the weights
 // and the proxy.
@@ -188,15 +192,14 @@ func (tw *Projected) Score(dst, x []float64, t float64, scratch []float64) {
 	tw.ScoreGivenPrior(dst, x, ps, t, scratch[n:])
 }
 
-// ScoreGivenPrior implements PriorAware. scratch needs 6N + M values.
+// ScoreGivenPrior implements PriorAware. scratch needs 4N + M values.
 func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []float64) {
 	m, n := tw.a.Dims()
 	s := tw.sigma(t)
 	s2 := s * s
 	v := dst[:n]
-	xh, b, res := scratch[:n], scratch[n:2*n], scratch[2*n:3*n]
-	z, p, hp := scratch[3*n:4*n], scratch[4*n:5*n], scratch[5*n:6*n]
-	img := scratch[6*n : 6*n+m]
+	xh, b, p, hp := scratch[:n], scratch[n:2*n], scratch[2*n:3*n], scratch[3*n:4*n]
+	img := scratch[4*n : 4*n+m]
 	// x̂₀ = x + σ² ∇log p_t(x); b = Aᵀ W Σ⁻¹ (y − A x̂₀).
 	for i := range xh {
 		xh[i] = x[i] + s2*ps[i]
@@ -216,52 +219,82 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 	}
 	fw := tw.pool.Get().(*fftWork)
 	defer tw.pool.Put(fw)
-	P, am := tw.proxy.p, tw.aMean
-	prec := func(k int) float64 { return 1 / (1/P[k] + 1/s2 + am) }
-	hdiag := func(k int) float64 { return 1/P[k] + 1/s2 }
-	// Preconditioned CG for H v = b from v = 0.
-	copy(res, b)
-	tw.filter(fw, z, res, 0, prec)
-	copy(p, z)
-	var rz float64
-	for i := range res {
-		rz += res[i] * z[i]
+	nf := float64(n)
+	for k, pk := range tw.proxy.p {
+		fw.d[k] = 1/pk + 1/s2
+		fw.m[k] = 1 / (fw.d[k] + tw.aMean)
 	}
+	// Preconditioned CG for H v = b from v = 0, H = F⁻¹ diag(d) F + AᵀWΣ⁻¹A,
+	// preconditioner F⁻¹ diag(m) F. The residual and the direction are
+	// carried as spectra too (fr = F res, fp = F p), and dot products of
+	// real vectors are taken in Fourier space (Parseval: u·w = Σ ū_k w_k / N),
+	// so an iteration costs one forward and one inverse FFT.
+	fwd := func(dst []complex128, src []float64) {
+		for i, u := range src {
+			fw.buf[i] = complex(u, 0)
+		}
+		fft2(fw, tw.proxy.nx, tw.proxy.ny, false)
+		copy(dst, fw.buf)
+	}
+	// z = F⁻¹(m·fr) into p's real form (scaled by β·p when beta ≠ 0 is
+	// given), fp = m·fr + β fp; returns Σ m|fr|²/N.
+	precond := func(beta float64) float64 {
+		var rz float64
+		for k, c := range fw.fr {
+			mc := complex(fw.m[k], 0) * c
+			rz += fw.m[k] * (real(c)*real(c) + imag(c)*imag(c))
+			fw.buf[k] = mc
+			fw.fp[k] = mc + complex(beta, 0)*fw.fp[k]
+		}
+		fft2(fw, tw.proxy.nx, tw.proxy.ny, true)
+		for i := range p {
+			p[i] = real(fw.buf[i])/nf + beta*p[i]
+		}
+		return rz / nf
+	}
+	fwd(fw.fr, b)
+	rz := precond(0)
 	it := 0
 	for it < tw.maxIter {
 		it++
-		// hp = H p = F⁻¹ diag(1/P + σ⁻²) F p + Aᵀ W Σ⁻¹ A p
-		tw.filter(fw, hp, p, 0, hdiag)
+		// hp = AᵀWΣ⁻¹A p; F(Hp) = d·fp + F hp
 		tw.a.Apply(img, p)
 		for i := range img {
 			img[i] *= tw.w[i]
 		}
-		tw.a.Adjoint(z, img) // z is free until the preconditioner below
-		var php float64
-		for i := range hp {
-			hp[i] += z[i]
-			php += p[i] * hp[i]
+		tw.a.Adjoint(hp, img)
+		for i, u := range hp {
+			fw.buf[i] = complex(u, 0)
 		}
-		alpha := rz / php
+		fft2(fw, tw.proxy.nx, tw.proxy.ny, false)
+		var php float64
+		for k, c := range fw.buf {
+			h := complex(fw.d[k], 0)*fw.fp[k] + c
+			fw.buf[k] = h
+			q := fw.fp[k]
+			php += real(q)*real(h) + imag(q)*imag(h)
+		}
+		alpha := rz / (php / nf)
 		var rr float64
+		for k, h := range fw.buf {
+			c := fw.fr[k] - complex(alpha, 0)*h
+			fw.fr[k] = c
+			rr += real(c)*real(c) + imag(c)*imag(c)
+		}
 		for i := range v {
 			v[i] += alpha * p[i]
-			res[i] -= alpha * hp[i]
-			rr += res[i] * res[i]
 		}
-		if rr <= tw.tol*tw.tol*bb {
+		if rr/nf <= tw.tol*tw.tol*bb {
 			break
 		}
-		tw.filter(fw, z, res, 0, prec)
+		// beta = rz_new / rz needs rz_new first: compute it, then update.
 		var rzNew float64
-		for i := range res {
-			rzNew += res[i] * z[i]
+		for k, c := range fw.fr {
+			rzNew += fw.m[k] * (real(c)*real(c) + imag(c)*imag(c))
 		}
+		rzNew /= nf
 		beta := rzNew / rz
-		rz = rzNew
-		for i := range p {
-			p[i] = z[i] + beta*p[i]
-		}
+		rz = precond(beta)
 	}
 	tw.calls.Add(1)
 	tw.iters.Add(int64(it))

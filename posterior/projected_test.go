@@ -62,3 +62,27 @@ func TestProjectedSamplerCalibrated(t *testing.T) {
 	}
 	t.Logf("mean CG iterations %.1f", tw.MeanIterations())
 }
+
+// The projected likelihood's score allocates nothing in steady state (its
+// FFT state comes from a pool, its vectors from the caller's scratch).
+func TestProjectedNoAlloc(t *testing.T) {
+	p := newProblem(t, true, 0.1)
+	grf := p.prior.(*GRF)
+	tw, err := NewProjected(p.op, p.y, p.sn, nil, grf, testVE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := grf.Dim()
+	x, ps, dst := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i] = 0.5 + 0.1*float64(i%7)
+	}
+	scratch := make([]float64, tw.ScratchLen())
+	if err := grf.Score(ps, x, 1, 0.4); err != nil {
+		t.Fatal(err)
+	}
+	tw.ScoreGivenPrior(dst, x, ps, 0.4, scratch)
+	if a := testing.AllocsPerRun(20, func() { tw.ScoreGivenPrior(dst, x, ps, 0.4, scratch) }); a != 0 {
+		t.Errorf("ScoreGivenPrior allocates %g times per call", a)
+	}
+}
