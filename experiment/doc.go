@@ -35,7 +35,10 @@
 //
 // Posterior samples use the convolved likelihood (the paper's eq. 19,
 // posterior.NewConvolved) and posterior.Sample; the step count defaults to
-// technique 2 of Song & Ermon (2020), sde.StepsFor(dim, 0.99).
+// technique 2 of Song & Ermon (2020), sde.StepsFor(dim, 0.99). Coverage
+// can use another likelihood score (CoverageOptions.Likelihood), among them
+// the projected one (posterior.NewProjected), whose Gaussian proxy is
+// Setup.Proxy or, for a GRF prior, the prior itself.
 //
 // # Experiments and outputs
 //
