@@ -58,9 +58,13 @@ type Projected struct {
 // fftWork is one goroutine's 2-D FFT state.
 type fftWork struct {
 	fx, fy   *fourier.CmplxFFT
+	rx       *fourier.FFT // real rows, for the half spectra of the CG
 	buf, col []complex128
-	fr, fp   []complex128 // CG: spectra of the residual and the direction
-	d, m     []float64    // CG: 1/P + σ⁻² and the preconditioner 1/(1/P + σ⁻² + a)
+	// CG, on half spectra (ky, kx ≤ nx/2), ny·(nx/2+1) values: the
+	// residual, the direction, a work spectrum, 1/P + σ⁻², the
+	// preconditioner 1/(1/P + σ⁻² + a) and the Parseval weight (1 or 2).
+	fr, fp, fh []complex128
+	d, m, wk   []float64
 }
 
 // NewProjected returns the Projected likelihood for y = A x + η with noise
@@ -107,10 +111,18 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 	tw.aMean = s / probes / float64(n)
 	nx, ny := proxy.Grid()
 	tw.pool.New = func() any {
-		return &fftWork{fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny),
+		h := nx/2 + 1
+		fw := &fftWork{fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny), rx: fourier.NewFFT(nx),
 			buf: make([]complex128, nx*ny), col: make([]complex128, ny),
-			fr: make([]complex128, nx*ny), fp: make([]complex128, nx*ny),
-			d: make([]float64, nx*ny), m: make([]float64, nx*ny)}
+			fr: make([]complex128, ny*h), fp: make([]complex128, ny*h), fh: make([]complex128, ny*h),
+			d: make([]float64, ny*h), m: make([]float64, ny*h), wk: make([]float64, ny*h)}
+		for k := range fw.wk {
+			fw.wk[k] = 2 // the mode and its conjugate, kx and nx − kx
+			if kx := k % h; kx == 0 || 2*kx == nx {
+				fw.wk[k] = 1
+			}
+		}
+		return fw
 	}
 	return tw, nil
 }
@@ -150,6 +162,47 @@ func (tw *Projected) filter(fw *fftWork, dst, src []float64, shift float64, f fu
 	inv := 1 / float64(len(fw.buf))
 	for i := range dst {
 		dst[i] = real(fw.buf[i]) * inv
+	}
+}
+
+// rfft2 sets spec (ny rows of nx/2+1) to the 2-D DFT of the real ny×nx
+// image x: real FFTs along the rows, then complex ones down the columns.
+func (fw *fftWork) rfft2(spec []complex128, x []float64, nx, ny int) {
+	h := nx/2 + 1
+	for y := 0; y < ny; y++ {
+		fw.rx.Coefficients(spec[y*h:(y+1)*h], x[y*nx:(y+1)*nx])
+	}
+	for k := 0; k < h; k++ {
+		for y := 0; y < ny; y++ {
+			fw.col[y] = spec[y*h+k]
+		}
+		fw.fy.Coefficients(fw.col, fw.col)
+		for y := 0; y < ny; y++ {
+			spec[y*h+k] = fw.col[y]
+		}
+	}
+}
+
+// irfft2 sets x to the real image whose (half) 2-D DFT is spec, the
+// normalised inverse of rfft2; spec is overwritten.
+func (fw *fftWork) irfft2(x []float64, spec []complex128, nx, ny int) {
+	h := nx/2 + 1
+	for k := 0; k < h; k++ {
+		for y := 0; y < ny; y++ {
+			fw.col[y] = spec[y*h+k]
+		}
+		fw.fy.Sequence(fw.col, fw.col)
+		for y := 0; y < ny; y++ {
+			spec[y*h+k] = fw.col[y]
+		}
+	}
+	inv := 1 / float64(nx*ny)
+	for y := 0; y < ny; y++ {
+		row := x[y*nx : (y+1)*nx]
+		fw.rx.Sequence(row, spec[y*h:(y+1)*h])
+		for i := range row {
+			row[i] *= inv
+		}
 	}
 }
 
@@ -219,40 +272,38 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 	}
 	fw := tw.pool.Get().(*fftWork)
 	defer tw.pool.Put(fw)
+	nx, ny := tw.proxy.nx, tw.proxy.ny
+	h := nx/2 + 1
 	nf := float64(n)
-	for k, pk := range tw.proxy.p {
+	for k := range fw.d {
+		pk := tw.proxy.p[(k/h)*nx+k%h]
 		fw.d[k] = 1/pk + 1/s2
 		fw.m[k] = 1 / (fw.d[k] + tw.aMean)
 	}
 	// Preconditioned CG for H v = b from v = 0, H = F⁻¹ diag(d) F + AᵀWΣ⁻¹A,
 	// preconditioner F⁻¹ diag(m) F. The residual and the direction are
-	// carried as spectra too (fr = F res, fp = F p), and dot products of
-	// real vectors are taken in Fourier space (Parseval: u·w = Σ ū_k w_k / N),
-	// so an iteration costs one forward and one inverse FFT.
-	fwd := func(dst []complex128, src []float64) {
-		for i, u := range src {
-			fw.buf[i] = complex(u, 0)
-		}
-		fft2(fw, tw.proxy.nx, tw.proxy.ny, false)
-		copy(dst, fw.buf)
-	}
-	// z = F⁻¹(m·fr) into p's real form (scaled by β·p when beta ≠ 0 is
-	// given), fp = m·fr + β fp; returns Σ m|fr|²/N.
+	// carried as (half) spectra too, fr = F res and fp = F p, and dot
+	// products of real vectors are taken in Fourier space (Parseval:
+	// u·w = Σ_k ū_k w_k / N over all k, i.e. twice the modes 0 < kx < nx/2
+	// of the half spectrum), so an iteration costs one real forward and one
+	// real inverse 2-D FFT.
+	// precond sets fh = m·fr, fp = fh + β fp, p = F⁻¹ fh + β p and returns
+	// Σ m|fr|²/N.
 	precond := func(beta float64) float64 {
 		var rz float64
 		for k, c := range fw.fr {
 			mc := complex(fw.m[k], 0) * c
-			rz += fw.m[k] * (real(c)*real(c) + imag(c)*imag(c))
-			fw.buf[k] = mc
+			rz += fw.wk[k] * fw.m[k] * (real(c)*real(c) + imag(c)*imag(c))
+			fw.fh[k] = mc
 			fw.fp[k] = mc + complex(beta, 0)*fw.fp[k]
 		}
-		fft2(fw, tw.proxy.nx, tw.proxy.ny, true)
+		fw.irfft2(hp, fw.fh, nx, ny)
 		for i := range p {
-			p[i] = real(fw.buf[i])/nf + beta*p[i]
+			p[i] = hp[i] + beta*p[i]
 		}
 		return rz / nf
 	}
-	fwd(fw.fr, b)
+	fw.rfft2(fw.fr, b, nx, ny)
 	rz := precond(0)
 	it := 0
 	for it < tw.maxIter {
@@ -263,23 +314,20 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 			img[i] *= tw.w[i]
 		}
 		tw.a.Adjoint(hp, img)
-		for i, u := range hp {
-			fw.buf[i] = complex(u, 0)
-		}
-		fft2(fw, tw.proxy.nx, tw.proxy.ny, false)
+		fw.rfft2(fw.fh, hp, nx, ny)
 		var php float64
-		for k, c := range fw.buf {
-			h := complex(fw.d[k], 0)*fw.fp[k] + c
-			fw.buf[k] = h
+		for k, c := range fw.fh {
 			q := fw.fp[k]
-			php += real(q)*real(h) + imag(q)*imag(h)
+			hk := complex(fw.d[k], 0)*q + c
+			fw.fh[k] = hk
+			php += fw.wk[k] * (real(q)*real(hk) + imag(q)*imag(hk))
 		}
 		alpha := rz / (php / nf)
 		var rr float64
-		for k, h := range fw.buf {
-			c := fw.fr[k] - complex(alpha, 0)*h
+		for k, hk := range fw.fh {
+			c := fw.fr[k] - complex(alpha, 0)*hk
 			fw.fr[k] = c
-			rr += real(c)*real(c) + imag(c)*imag(c)
+			rr += fw.wk[k] * (real(c)*real(c) + imag(c)*imag(c))
 		}
 		for i := range v {
 			v[i] += alpha * p[i]
@@ -287,13 +335,11 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 		if rr/nf <= tw.tol*tw.tol*bb {
 			break
 		}
-		// beta = rz_new / rz needs rz_new first: compute it, then update.
 		var rzNew float64
 		for k, c := range fw.fr {
-			rzNew += fw.m[k] * (real(c)*real(c) + imag(c)*imag(c))
+			rzNew += fw.wk[k] * fw.m[k] * (real(c)*real(c) + imag(c)*imag(c))
 		}
-		rzNew /= nf
-		beta := rzNew / rz
+		beta := rzNew / nf / rz
 		rz = precond(beta)
 	}
 	tw.calls.Add(1)

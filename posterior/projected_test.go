@@ -45,6 +45,50 @@ func TestProjectedExactForGRF(t *testing.T) {
 	if it := tw.MeanIterations(); it < 1 || it > 100 {
 		t.Errorf("mean CG iterations %g", it)
 	}
+	// An odd, non-square grid (9 × 7: half spectra without a Nyquist
+	// column) and a random operator.
+	const nx, ny = 9, 7
+	g2, err := NewGRF(nx, ny, 0.2, powerLaw(nx, ny, 1, 1.5), testVE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := randomOp(40, nx*ny, 4)
+	x0 := make([]float64, nx*ny)
+	Draw(x0, g2, r)
+	y := make([]float64, 40)
+	op.Apply(y, x0)
+	for i := range y {
+		y[i] += 0.05 * r.NormFloat64()
+	}
+	inv, err := Invert(op, y, []float64{0.05}, g2, InvertOptions{Scale: 1, FullCov: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := NewExact(&Gaussian{Mean: inv.Mean, Cov: inv.Cov}, g2, testVE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw2, err := NewProjected(op, y, []float64{0.05}, nil, g2, testVE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw2.tol = 1e-12 // compare the formulas, not the CG tolerance
+	x2, w2, got3 := make([]float64, nx*ny), make([]float64, nx*ny), make([]float64, nx*ny)
+	for i := range x2 {
+		x2[i] = x0[i] + 0.3*r.NormFloat64()
+	}
+	for _, tt := range []float64{0.05, 0.5, 0.9} {
+		ex.Score(w2, x2, tt, make([]float64, ex.ScratchLen()))
+		tw2.Score(got3, x2, tt, make([]float64, tw2.ScratchLen()))
+		var worst, scale float64
+		for i := range w2 {
+			worst = max(worst, math.Abs(got3[i]-w2[i]))
+			scale = max(scale, math.Abs(w2[i]))
+		}
+		if worst > 1e-8*scale {
+			t.Errorf("9×7 grid, t=%g: |projected − exact| = %.3g (scale %.3g)", tt, worst, scale)
+		}
+	}
 }
 
 // Sampling a GRF posterior with the Projected likelihood is calibrated: the
