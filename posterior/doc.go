@@ -66,8 +66,9 @@
 //	∇ₓ log p_t(y|x) ≈ σ⁻² (S⁻¹ + AᵀWΣ_n⁻¹A)⁻¹ AᵀWΣ_n⁻¹ (y − A x̂₀),
 //
 // solved by preconditioned conjugate gradients (Fourier-diagonal
-// preconditioner; typically 15–30 iterations, each two FFT filters and one
-// A, Aᵀ pair). For a GRF prior that is its own proxy this is the exact
+// preconditioner; typically 15–35 iterations, each one real forward and one
+// inverse 2-D FFT and one A, Aᵀ pair, the CG vectors being carried as
+// half spectra). For a GRF prior that is its own proxy this is the exact
 // likelihood score (equal to Exact); the convolved likelihood is the
 // special case x̂₀ = x, S = σ²I, ∂x̂₀/∂x = I, right only once σ(t) is small
 // against the prior's spread.
