@@ -51,8 +51,9 @@
 // goroutines. Work is cut into tasks that depend only on the batch and the
 // layer's shape — (image, band) for convolutions, (image, group) for
 // GroupNorm, (image, channel) for elementwise passes, (image, pixel block)
-// for the attention forward and images for its backward —
-// so that a single image keeps every worker busy. Forward passes hand tasks
+// for the attention forward and images for its backward, chunks of 32K
+// floats for Concat's copies — so that a single image keeps every worker
+// busy. Forward passes hand tasks
 // out dynamically (Engine.RunDynamic: a worker slowed by other load takes
 // fewer), which is safe because each task writes its own part of the output;
 // backward passes use a static contiguous split (Engine.Run) because each
@@ -75,9 +76,14 @@
 // # Vector kernels
 //
 // On amd64 with AVX2 and FMA, the GroupNorm+SiLU passes (forward and
-// backward), GroupNorm's float64 statistics (one pass of shifted sums), the softmax exponentials and
-// the Winograd transform passes use
-// the assembly of simd_amd64.s and simd4_amd64.s, and the engine routes the
+// backward), GroupNorm's float64 statistics (one pass of shifted sums, four
+// accumulator chains per sum), the attention softmax (row maximum and scale,
+// exponentials, and the normalise-and-transpose of A in 8×8 register
+// blocks), bias fills and the Winograd transform passes use
+// the assembly of simd_amd64.s and simd4_amd64.s (the exp-based loops
+// interleave three vectors: one vector's exp, reciprocal and products form a
+// dependency chain of ~80 cycles that out-of-order execution overlaps only
+// about twice), and the engine routes the
 // untransposed products C = A·B (+ C) with M a multiple of 4, N of 8 and
 // K ≤ 1152 — the Winograd, 1×1, im2col and attention-projection GEMMs — to
 // the register-blocked 4×16 FMA kernel of gemmsmall_amd64.s (each element
