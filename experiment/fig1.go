@@ -2,11 +2,13 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/lenscore/lenscore/diag"
 	"github.com/lenscore/lenscore/plot"
+	"github.com/lenscore/lenscore/posterior"
 )
 
 // Fig1Options configures Fig1. Zero values select the defaults.
@@ -17,6 +19,9 @@ type Fig1Options struct {
 	Steps   int     // reverse-time steps (0: sde.StepsFor(dim, 0.99))
 	Sampler string  // "em" (default) or "pc"
 	Denoise bool    // final Tweedie step
+	// Likelihood is "convolved" (the paper's, default) or "projected"
+	// (posterior.NewProjected with Setup.Proxy or a GRF prior).
+	Likelihood string
 	// Lens overrides DefaultLens when not nil.
 	Lens *LensParams
 	// Fig3Samples is the number of samples drawn in fig3.png (min(Samples, 6)).
@@ -35,6 +40,7 @@ type Fig1Result struct {
 	Samples    int     `json:"samples"`
 	Sampler    string  `json:"sampler"`
 	Denoise    bool    `json:"denoise"`
+	Likelihood string  `json:"likelihood"`
 	// Chi2Nu holds χ²_ν of every sample, Chi2NuMean that of the posterior
 	// mean, Chi2NuStd the spread √(2/ν) expected of an exact model.
 	Chi2Nu     []float64 `json:"chi2nu"`
@@ -79,6 +85,15 @@ func Fig1(ctx context.Context, s Setup, o Fig1Options, dir string) (*Fig1Result,
 	if o.Sampler == "" {
 		o.Sampler = "em"
 	}
+	if o.Likelihood == "" {
+		o.Likelihood = "convolved"
+	}
+	if o.Likelihood != "convolved" && o.Likelihood != "projected" {
+		return nil, fmt.Errorf("experiment: fig1: Likelihood %q must be convolved or projected", o.Likelihood)
+	}
+	if o.Likelihood == "projected" && s.proxy() == nil {
+		return nil, errors.New("experiment: fig1: Likelihood projected needs Setup.Proxy or a GRF prior")
+	}
 	if o.Fig3Samples == 0 {
 		o.Fig3Samples = min(o.Samples, 6)
 	}
@@ -97,7 +112,13 @@ func Fig1(ctx context.Context, s Setup, o Fig1Options, dir string) (*Fig1Result,
 		return nil, fmt.Errorf("experiment: fig1: %w", err)
 	}
 	s.logf("fig1: %s, σ_n = %.4g (%.3g × peak), %d samples", s.name(o.Galaxy), p.sigmaN, o.SigmaN, o.Samples)
-	res, wall, err := s.sample(ctx, p.lik, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
+	var lik posterior.Likelihood = p.lik
+	if o.Likelihood == "projected" {
+		if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, s.proxy(), s.VE.Sigma); err != nil {
+			return nil, fmt.Errorf("experiment: fig1: %w", err)
+		}
+	}
+	res, wall, err := s.sample(ctx, lik, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
 		Chains: o.Samples, Seed: seedFor(s.Seed, tagFig1, tagSampler)})
 	if err != nil {
 		return nil, fmt.Errorf("experiment: fig1: %w", err)
@@ -167,7 +188,7 @@ func Fig1(ctx context.Context, s Setup, o Fig1Options, dir string) (*Fig1Result,
 
 	out := &Fig1Result{
 		Prior: s.PriorName, Galaxy: s.name(o.Galaxy), Lens: lp,
-		SigmaN: p.sigmaN, SigmaNFrac: o.SigmaN, Samples: o.Samples, Sampler: o.Sampler, Denoise: o.Denoise,
+		SigmaN: p.sigmaN, SigmaNFrac: o.SigmaN, Samples: o.Samples, Sampler: o.Sampler, Denoise: o.Denoise, Likelihood: o.Likelihood,
 		Chi2Nu: per, Chi2NuMean: chiMean, Chi2NuAvg: meanOf(per), Chi2NuStd: diag.ChiSquaredNuStd(m), Nu: m,
 		SourceRMS: rmsRes, SourceMean: meanRes, Pearson: rho, PearsonOne: rho1, RMSE: rmse, MeanStd: meanOf(std),
 		Timing: timingOf(res, wall),

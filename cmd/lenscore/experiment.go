@@ -49,7 +49,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	plainRanks := fs.Bool("plain-ranks", false, "coverage: TARP rank c/K instead of the randomised (c+U)/(K+1), which is exactly uniform for a calibrated sampler")
 	truthPrior := fs.Bool("truth-from-prior", false, "coverage: draw the true sources from the prior (reverse SDE without data) instead of the validation galaxies, which tests the sampler alone")
 	saveSamples := fs.Bool("save-samples", false, "coverage: also write the true sources and the samples to coverage_samples.fits")
-	likelihood := fs.String("likelihood", "convolved", "coverage: likelihood score, convolved (the paper's), diag, exact (Gaussian prior only: the exact time-t likelihood, an O(N³) set-up per lens) or projected (Tweedie mean from the prior's score, covariance of a stationary Gaussian proxy fitted to the training images)")
+	likelihood := fs.String("likelihood", "convolved", "coverage and fig1: likelihood score, convolved (the paper's), diag, exact (Gaussian prior only: the exact time-t likelihood, an O(N³) set-up per lens) or projected (Tweedie mean from the prior's score, covariance of a stationary Gaussian proxy fitted to the training images)")
 	fromSamples := fs.String("from-samples", "", "coverage: recompute TARP and the calibration summaries from a coverage_samples.fits (written with --save-samples) instead of sampling")
 	nullDraws := fs.Int("null-draws", 2000, "coverage: Monte Carlo draws of max|ECP−α| for a calibrated sampler with the same lenses and samples (0: none)")
 	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
@@ -127,7 +127,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		var summary string
 		switch n {
 		case "fig1":
-			r, err := experiment.Fig1(ctx, setup, experiment.Fig1Options{Galaxy: *galaxy, SigmaN: *sigmaN, Samples: *samples, Steps: *steps, Sampler: *sampler, Denoise: *denoise}, dir)
+			r, err := experiment.Fig1(ctx, setup, experiment.Fig1Options{Galaxy: *galaxy, SigmaN: *sigmaN, Samples: *samples, Steps: *steps, Sampler: *sampler, Denoise: *denoise, Likelihood: *likelihood}, dir)
 			if err != nil {
 				return err
 			}
