@@ -139,6 +139,9 @@ func (tw *Projected) Fingerprint() string {
 	return fmt.Sprintf("projected(A=%s,y=%s,w=%s,proxy=%s)", tw.opHash, hashFloats(tw.y), hashFloats(tw.w), tw.proxy.Fingerprint())
 }
 
+// Proxy returns the Gaussian proxy.
+func (tw *Projected) Proxy() *GRF { return tw.proxy }
+
 // MeanIterations returns the mean number of CG iterations per score so far.
 func (tw *Projected) MeanIterations() float64 {
 	c := tw.calls.Load()

@@ -89,6 +89,17 @@ func TestFitGRFPrior(t *testing.T) {
 			"--n-samples", "3", "--steps", "40", "--seed", "5", "--out", out, "--likelihood"}, lik...)
 		mustRun(t, args...)
 		cubes = append(cubes, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data)
+		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum sampleSummary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if proj := lik[0] == "projected"; sum.Likelihood != lik[0] || (sum.Proxy != "") != proj || (sum.CGIterations >= 1) != proj {
+			t.Errorf("summary of --likelihood %v: likelihood %q, proxy %q, CG iterations %g", lik, sum.Likelihood, sum.Proxy, sum.CGIterations)
+		}
 	}
 	var top float64
 	for _, v := range cubes[0] {

@@ -159,6 +159,8 @@ type sampleSummary struct {
 	Lens         string    `json:"lens"`
 	Prior        string    `json:"prior"`
 	Likelihood   string    `json:"likelihood"`
+	Proxy        string    `json:"proxy,omitempty"`         // projected likelihood: its Gaussian proxy
+	CGIterations float64   `json:"cg_iterations,omitempty"` // projected likelihood: mean per score
 	Sampler      string    `json:"sampler"`
 	Denoise      bool      `json:"denoise"`
 	Seed         uint64    `json:"seed"`
@@ -355,6 +357,9 @@ func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loa
 		WallSeconds: time.Since(start).Seconds(), PriorSeconds: res.PriorTime.Seconds(), OtherSeconds: res.OtherTime.Seconds(), Backend: backendLine()}
 	if len(p.SigmaN) == 1 {
 		sum.SigmaN = p.SigmaN[0]
+	}
+	if pl, ok := lik.(*posterior.Projected); ok {
+		sum.Proxy, sum.CGIterations = pl.Proxy().Fingerprint(), pl.MeanIterations()
 	}
 	return res, sum, nil
 }
