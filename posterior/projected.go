@@ -20,7 +20,7 @@ type PriorAware interface {
 }
 
 // Projected is the time-t likelihood with the Gaussian projection of
-// p(x₀ | x_t): its mean is Projected's x̂₀ = x + σ² ∇ₓ log p_t(x), computed
+// p(x₀ | x_t): its mean is Tweedie's x̂₀ = x + σ² ∇ₓ log p_t(x), computed
 // from the prior's own score, and its covariance and Jacobian are those of
 // a stationary Gaussian proxy N(μ, Σ_g), Σ_g = F⁻¹ diag(P) F (a GRF):
 //
@@ -83,15 +83,15 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 	if proxy.Dim() != n {
 		return nil, fmt.Errorf("posterior: projected likelihood: proxy has %d pixels, operator %d source pixels", proxy.Dim(), n)
 	}
-	tw := &Projected{a: a, y: c.y, w: make([]float64, m), proxy: proxy, sigma: sigma, tol: 1e-6, maxIter: 500, opHash: c.opHash}
-	for i := range tw.w {
+	pl := &Projected{a: a, y: c.y, w: make([]float64, m), proxy: proxy, sigma: sigma, tol: 1e-6, maxIter: 500, opHash: c.opHash}
+	for i := range pl.w {
 		if c.keep[i] == 0 {
 			continue
 		}
 		if !(c.noise2[i] > 0) {
 			return nil, fmt.Errorf("posterior: projected likelihood: sigmaN must be positive on kept pixels (pixel %d)", i)
 		}
-		tw.w[i] = 1 / c.noise2[i]
+		pl.w[i] = 1 / c.noise2[i]
 	}
 	// a = mean diag(AᵀWΣ⁻¹A) = E[zᵀAᵀWΣ⁻¹Az]/N for random signs z
 	// (Hutchinson; 16 fixed probes).
@@ -105,12 +105,12 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 		}
 		a.Apply(az, z)
 		for i, v := range az {
-			s += tw.w[i] * v * v
+			s += pl.w[i] * v * v
 		}
 	}
-	tw.aMean = s / probes / float64(n)
+	pl.aMean = s / probes / float64(n)
 	nx, ny := proxy.Grid()
-	tw.pool.New = func() any {
+	pl.pool.New = func() any {
 		h := nx/2 + 1
 		fw := &fftWork{fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny), rx: fourier.NewFFT(nx),
 			buf: make([]complex128, nx*ny), col: make([]complex128, ny),
@@ -124,36 +124,36 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 		}
 		return fw
 	}
-	return tw, nil
+	return pl, nil
 }
 
 // Dim returns N.
-func (tw *Projected) Dim() int { _, n := tw.a.Dims(); return n }
+func (pl *Projected) Dim() int { _, n := pl.a.Dims(); return n }
 
 // ScratchLen returns 5N + M.
-func (tw *Projected) ScratchLen() int { m, n := tw.a.Dims(); return 5*n + m }
+func (pl *Projected) ScratchLen() int { m, n := pl.a.Dims(); return 5*n + m }
 
 // Fingerprint names the likelihood and hashes the operator, y, the weights
 // and the proxy.
-func (tw *Projected) Fingerprint() string {
-	return fmt.Sprintf("projected(A=%s,y=%s,w=%s,proxy=%s)", tw.opHash, hashFloats(tw.y), hashFloats(tw.w), tw.proxy.Fingerprint())
+func (pl *Projected) Fingerprint() string {
+	return fmt.Sprintf("projected(A=%s,y=%s,w=%s,proxy=%s)", pl.opHash, hashFloats(pl.y), hashFloats(pl.w), pl.proxy.Fingerprint())
 }
 
 // Proxy returns the Gaussian proxy.
-func (tw *Projected) Proxy() *GRF { return tw.proxy }
+func (pl *Projected) Proxy() *GRF { return pl.proxy }
 
 // MeanIterations returns the mean number of CG iterations per score so far.
-func (tw *Projected) MeanIterations() float64 {
-	c := tw.calls.Load()
+func (pl *Projected) MeanIterations() float64 {
+	c := pl.calls.Load()
 	if c == 0 {
 		return 0
 	}
-	return float64(tw.iters.Load()) / float64(c)
+	return float64(pl.iters.Load()) / float64(c)
 }
 
 // filter sets dst = F⁻¹ diag(f(k)) F src (real part) on the proxy's grid.
-func (tw *Projected) filter(fw *fftWork, dst, src []float64, shift float64, f func(k int) float64) {
-	g := tw.proxy
+func (pl *Projected) filter(fw *fftWork, dst, src []float64, shift float64, f func(k int) float64) {
+	g := pl.proxy
 	for i, v := range src {
 		fw.buf[i] = complex(v-shift, 0)
 	}
@@ -236,22 +236,22 @@ func fft2(fw *fftWork, nx, ny int, inverse bool) {
 
 // Score writes the likelihood score using the proxy's own score as the
 // prior's, i.e. the exact likelihood score when the prior is the proxy.
-func (tw *Projected) Score(dst, x []float64, t float64, scratch []float64) {
-	_, n := tw.a.Dims()
+func (pl *Projected) Score(dst, x []float64, t float64, scratch []float64) {
+	_, n := pl.a.Dims()
 	ps := scratch[:n]
-	fw := tw.pool.Get().(*fftWork)
-	s := tw.sigma(t)
+	fw := pl.pool.Get().(*fftWork)
+	s := pl.sigma(t)
 	s2 := s * s
-	p := tw.proxy.p
-	tw.filter(fw, ps, x, tw.proxy.mu, func(k int) float64 { return -1 / (p[k] + s2) })
-	tw.pool.Put(fw)
-	tw.ScoreGivenPrior(dst, x, ps, t, scratch[n:])
+	p := pl.proxy.p
+	pl.filter(fw, ps, x, pl.proxy.mu, func(k int) float64 { return -1 / (p[k] + s2) })
+	pl.pool.Put(fw)
+	pl.ScoreGivenPrior(dst, x, ps, t, scratch[n:])
 }
 
 // ScoreGivenPrior implements PriorAware. scratch needs 4N + M values.
-func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []float64) {
-	m, n := tw.a.Dims()
-	s := tw.sigma(t)
+func (pl *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []float64) {
+	m, n := pl.a.Dims()
+	s := pl.sigma(t)
 	s2 := s * s
 	v := dst[:n]
 	xh, b, p, hp := scratch[:n], scratch[n:2*n], scratch[2*n:3*n], scratch[3*n:4*n]
@@ -260,11 +260,11 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 	for i := range xh {
 		xh[i] = x[i] + s2*ps[i]
 	}
-	tw.a.Apply(img, xh)
-	for i, yi := range tw.y {
-		img[i] = tw.w[i] * (yi - img[i])
+	pl.a.Apply(img, xh)
+	for i, yi := range pl.y {
+		img[i] = pl.w[i] * (yi - img[i])
 	}
-	tw.a.Adjoint(b, img)
+	pl.a.Adjoint(b, img)
 	clear(v)
 	var bb float64
 	for _, u := range b {
@@ -273,15 +273,15 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 	if bb == 0 {
 		return
 	}
-	fw := tw.pool.Get().(*fftWork)
-	defer tw.pool.Put(fw)
-	nx, ny := tw.proxy.nx, tw.proxy.ny
+	fw := pl.pool.Get().(*fftWork)
+	defer pl.pool.Put(fw)
+	nx, ny := pl.proxy.nx, pl.proxy.ny
 	h := nx/2 + 1
 	nf := float64(n)
 	for k := range fw.d {
-		pk := tw.proxy.p[(k/h)*nx+k%h]
+		pk := pl.proxy.p[(k/h)*nx+k%h]
 		fw.d[k] = 1/pk + 1/s2
-		fw.m[k] = 1 / (fw.d[k] + tw.aMean)
+		fw.m[k] = 1 / (fw.d[k] + pl.aMean)
 	}
 	// Preconditioned CG for H v = b from v = 0, H = F⁻¹ diag(d) F + AᵀWΣ⁻¹A,
 	// preconditioner F⁻¹ diag(m) F. The residual and the direction are
@@ -309,14 +309,14 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 	fw.rfft2(fw.fr, b, nx, ny)
 	rz := precond(0)
 	it := 0
-	for it < tw.maxIter {
+	for it < pl.maxIter {
 		it++
 		// hp = AᵀWΣ⁻¹A p; F(Hp) = d·fp + F hp
-		tw.a.Apply(img, p)
+		pl.a.Apply(img, p)
 		for i := range img {
-			img[i] *= tw.w[i]
+			img[i] *= pl.w[i]
 		}
-		tw.a.Adjoint(hp, img)
+		pl.a.Adjoint(hp, img)
 		fw.rfft2(fw.fh, hp, nx, ny)
 		var php float64
 		for k, c := range fw.fh {
@@ -335,7 +335,7 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 		for i := range v {
 			v[i] += alpha * p[i]
 		}
-		if rr/nf <= tw.tol*tw.tol*bb {
+		if rr/nf <= pl.tol*pl.tol*bb {
 			break
 		}
 		var rzNew float64
@@ -345,8 +345,8 @@ func (tw *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 		beta := rzNew / nf / rz
 		rz = precond(beta)
 	}
-	tw.calls.Add(1)
-	tw.iters.Add(int64(it))
+	pl.calls.Add(1)
+	pl.iters.Add(int64(it))
 	for i := range v {
 		v[i] /= s2
 	}
