@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/dsp/fourier"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -94,9 +93,7 @@ type GRF struct {
 	mu     float64
 	p      []float64 // P(k), index ky*nx+kx
 	sigma  func(float64) float64
-	fx, fy *fourier.CmplxFFT
-	buf    []complex128 // ny×nx
-	col    []complex128 // ny
+	fw     *fftWork // 2-D FFT state (not safe for concurrent use)
 	mean   []float64
 }
 
@@ -128,8 +125,7 @@ func NewGRF(nx, ny int, mu float64, p []float64, sigma func(float64) float64) (*
 		}
 	}
 	g := &GRF{nx: nx, ny: ny, mu: mu, p: q, sigma: sigma,
-		fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny),
-		buf: make([]complex128, nx*ny), col: make([]complex128, ny), mean: make([]float64, nx*ny)}
+		fw: newFFTWork(nx, ny, false), mean: make([]float64, nx*ny)}
 	for i := range g.mean {
 		g.mean[i] = mu
 	}
@@ -153,47 +149,9 @@ func (g *GRF) Fingerprint() string {
 	return fmt.Sprintf("grf(%dx%d,mu=%g,P=%s)", g.nx, g.ny, g.mu, hashFloats(g.p))
 }
 
-// fft2 transforms g.buf in place: forward when inverse is false, otherwise
-// the unnormalised inverse.
-func (g *GRF) fft2(inverse bool) {
-	nx, ny := g.nx, g.ny
-	for y := 0; y < ny; y++ {
-		row := g.buf[y*nx : (y+1)*nx]
-		if inverse {
-			g.fx.Sequence(row, row)
-		} else {
-			g.fx.Coefficients(row, row)
-		}
-	}
-	for x := 0; x < nx; x++ {
-		for y := 0; y < ny; y++ {
-			g.col[y] = g.buf[y*nx+x]
-		}
-		if inverse {
-			g.fy.Sequence(g.col, g.col)
-		} else {
-			g.fy.Coefficients(g.col, g.col)
-		}
-		for y := 0; y < ny; y++ {
-			g.buf[y*nx+x] = g.col[y]
-		}
-	}
-}
-
-// filter sets dst = F⁻¹ diag(f(P(k))) F src (real part).
+// filter sets dst = F⁻¹ diag(f(P(k))) F (src − shift) (real part).
 func (g *GRF) filter(dst, src []float64, shift float64, f func(p float64) float64) {
-	for i, v := range src {
-		g.buf[i] = complex(v-shift, 0)
-	}
-	g.fft2(false)
-	for i, p := range g.p {
-		g.buf[i] *= complex(f(p), 0)
-	}
-	g.fft2(true)
-	inv := 1 / float64(len(g.p))
-	for i := range dst {
-		dst[i] = real(g.buf[i]) * inv
-	}
+	g.fw.filter(dst, src, g.nx, g.ny, g.p, shift, f)
 }
 
 // Score writes −F⁻¹ diag(1/(P(k)+σ(t)²)) F (x − μ) for each image.
@@ -204,20 +162,9 @@ func (g *GRF) Score(dst, x []float64, n int, t float64) error {
 	}
 	s := g.sigma(t)
 	s2 := s * s
-	inv := 1 / float64(d)
+	neg := func(p float64) float64 { return -1 / (p + s2) }
 	for k := 0; k < n; k++ {
-		xk, dk := x[k*d:(k+1)*d], dst[k*d:(k+1)*d]
-		for i, v := range xk {
-			g.buf[i] = complex(v-g.mu, 0)
-		}
-		g.fft2(false)
-		for i, p := range g.p {
-			g.buf[i] *= complex(1/(p+s2), 0)
-		}
-		g.fft2(true)
-		for i := range dk {
-			dk[i] = -real(g.buf[i]) * inv
-		}
+		g.filter(dst[k*d:(k+1)*d], x[k*d:(k+1)*d], g.mu, neg)
 	}
 	return nil
 }
@@ -300,10 +247,10 @@ func FitGRF(images [][]float64, nx, ny int, opt FitOptions, sigma func(float64) 
 	p := make([]float64, d)
 	for _, im := range images {
 		for i, v := range im {
-			g.buf[i] = complex(v-mu, 0)
+			g.fw.buf[i] = complex(v-mu, 0)
 		}
-		g.fft2(false)
-		for i, c := range g.buf {
+		fft2(g.fw, nx, ny, false)
+		for i, c := range g.fw.buf {
 			p[i] += (real(c)*real(c) + imag(c)*imag(c)) / float64(d*len(images))
 		}
 	}

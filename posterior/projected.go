@@ -110,21 +110,29 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 	}
 	pl.aMean = s / probes / float64(n)
 	nx, ny := proxy.Grid()
-	pl.pool.New = func() any {
-		h := nx/2 + 1
-		fw := &fftWork{fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny), rx: fourier.NewFFT(nx),
-			buf: make([]complex128, nx*ny), col: make([]complex128, ny),
-			fr: make([]complex128, ny*h), fp: make([]complex128, ny*h), fh: make([]complex128, ny*h),
-			d: make([]float64, ny*h), m: make([]float64, ny*h), wk: make([]float64, ny*h)}
-		for k := range fw.wk {
-			fw.wk[k] = 2 // the mode and its conjugate, kx and nx − kx
-			if kx := k % h; kx == 0 || 2*kx == nx {
-				fw.wk[k] = 1
-			}
-		}
+	pl.pool.New = func() any { return newFFTWork(nx, ny, true) }
+	return pl, nil
+}
+
+// newFFTWork returns the 2-D FFT state of an nx×ny grid, with the CG's
+// half-spectrum buffers when cg is set.
+func newFFTWork(nx, ny int, cg bool) *fftWork {
+	fw := &fftWork{fx: fourier.NewCmplxFFT(nx), fy: fourier.NewCmplxFFT(ny),
+		buf: make([]complex128, nx*ny), col: make([]complex128, ny)}
+	if !cg {
 		return fw
 	}
-	return pl, nil
+	h := nx/2 + 1
+	fw.rx = fourier.NewFFT(nx)
+	fw.fr, fw.fp, fw.fh = make([]complex128, ny*h), make([]complex128, ny*h), make([]complex128, ny*h)
+	fw.d, fw.m, fw.wk = make([]float64, ny*h), make([]float64, ny*h), make([]float64, ny*h)
+	for k := range fw.wk {
+		fw.wk[k] = 2 // the mode and its conjugate, kx and nx − kx
+		if kx := k % h; kx == 0 || 2*kx == nx {
+			fw.wk[k] = 1
+		}
+	}
+	return fw
 }
 
 // Dim returns N.
@@ -151,18 +159,18 @@ func (pl *Projected) MeanIterations() float64 {
 	return float64(pl.iters.Load()) / float64(c)
 }
 
-// filter sets dst = F⁻¹ diag(f(k)) F src (real part) on the proxy's grid.
-func (pl *Projected) filter(fw *fftWork, dst, src []float64, shift float64, f func(k int) float64) {
-	g := pl.proxy
+// filter sets dst = F⁻¹ diag(f(P(k))) F (src − shift) (real part) on an
+// nx×ny grid with spectrum p.
+func (fw *fftWork) filter(dst, src []float64, nx, ny int, p []float64, shift float64, f func(p float64) float64) {
 	for i, v := range src {
 		fw.buf[i] = complex(v-shift, 0)
 	}
-	fft2(fw, g.nx, g.ny, false)
-	for k := range fw.buf {
-		fw.buf[k] *= complex(f(k), 0)
+	fft2(fw, nx, ny, false)
+	for k, pk := range p {
+		fw.buf[k] *= complex(f(pk), 0)
 	}
-	fft2(fw, g.nx, g.ny, true)
-	inv := 1 / float64(len(fw.buf))
+	fft2(fw, nx, ny, true)
+	inv := 1 / float64(len(p))
 	for i := range dst {
 		dst[i] = real(fw.buf[i]) * inv
 	}
@@ -242,8 +250,8 @@ func (pl *Projected) Score(dst, x []float64, t float64, scratch []float64) {
 	fw := pl.pool.Get().(*fftWork)
 	s := pl.sigma(t)
 	s2 := s * s
-	p := pl.proxy.p
-	pl.filter(fw, ps, x, pl.proxy.mu, func(k int) float64 { return -1 / (p[k] + s2) })
+	g := pl.proxy
+	fw.filter(ps, x, g.nx, g.ny, g.p, g.mu, func(p float64) float64 { return -1 / (p + s2) })
 	pl.pool.Put(fw)
 	pl.ScoreGivenPrior(dst, x, ps, t, scratch[n:])
 }
