@@ -47,12 +47,13 @@
 	VMULPS Y5, Y4, Y4
 
 // func gnSiluFwdAVX(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int)
-// The main loops interleave three independent vectors (24 elements): one
-// vector's exp, reciprocal and products form a dependency chain of ~80
-// cycles, which the out-of-order core overlaps only about twice, so the
-// single-vector loop ran at ~40 cycles per 8 elements. The tail loop does
-// the remaining 8 or 16. Every element sees the same operations in the same
-// order in both loops.
+// The main loop interleaves three independent vectors (24 elements; the
+// stores of h and s sit behind one branch each): one vector's exp,
+// reciprocal and products form a dependency chain of ~80 cycles, which the
+// out-of-order core overlaps only about twice, so the single-vector loop
+// ran at ~40 cycles per 8 elements. The tail loop does the remaining 8 or
+// 16. Every element sees the same operations in the same order in both
+// loops.
 TEXT ·gnSiluFwdAVX(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ xh+8(FP), DI
@@ -66,121 +67,22 @@ TEXT ·gnSiluFwdAVX(SB), NOSPLIT, $0-64
 	MOVQ store+56(FP), DX
 	CMPQ CX, $24
 	JLT fwdtail
+fwd3:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VSUBPS Y8, Y0, Y0
+	VSUBPS Y8, Y1, Y1
+	VSUBPS Y8, Y2, Y2
+	VMULPS Y9, Y0, Y0
+	VMULPS Y9, Y1, Y1
+	VMULPS Y9, Y2, Y2
 	TESTQ DX, DX
-	JNZ fwd3s
-fwd3n:
-	VMOVUPS 0(SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VSUBPS Y8, Y0, Y0
-	VSUBPS Y8, Y1, Y1
-	VSUBPS Y8, Y2, Y2
-	VMULPS Y9, Y0, Y0
-	VMULPS Y9, Y1, Y1
-	VMULPS Y9, Y2, Y2
-	VFMADD213PS Y11, Y10, Y0
-	VFMADD213PS Y11, Y10, Y1
-	VFMADD213PS Y11, Y10, Y2
-	VXORPS Y13, Y13, Y13
-	VXORPS Y14, Y14, Y14
-	VXORPS Y15, Y15, Y15
-	VSUBPS Y0, Y13, Y3
-	VSUBPS Y1, Y14, Y4
-	VSUBPS Y2, Y15, Y5
-	VMOVUPS HI, Y6
-	VMOVUPS HI, Y7
-	VMOVUPS HI, Y12
-	VMINPS Y3, Y6, Y3
-	VMINPS Y4, Y7, Y4
-	VMINPS Y5, Y12, Y5
-	VMOVUPS LO, Y6
-	VMOVUPS LO, Y7
-	VMOVUPS LO, Y12
-	VMAXPS Y3, Y6, Y3
-	VMAXPS Y4, Y7, Y4
-	VMAXPS Y5, Y12, Y5
-	VMULPS LOG2E, Y3, Y6
-	VMULPS LOG2E, Y4, Y7
-	VMULPS LOG2E, Y5, Y12
-	VROUNDPS $0, Y6, Y6
-	VROUNDPS $0, Y7, Y7
-	VROUNDPS $0, Y12, Y12
-	VFNMADD231PS LN2HI, Y6, Y3
-	VFNMADD231PS LN2HI, Y7, Y4
-	VFNMADD231PS LN2HI, Y12, Y5
-	VFNMADD231PS LN2LO, Y6, Y3
-	VFNMADD231PS LN2LO, Y7, Y4
-	VFNMADD231PS LN2LO, Y12, Y5
-	VMOVUPS C7, Y13
-	VMOVUPS C7, Y14
-	VMOVUPS C7, Y15
-	VFMADD213PS C6, Y3, Y13
-	VFMADD213PS C6, Y4, Y14
-	VFMADD213PS C6, Y5, Y15
-	VFMADD213PS C5, Y3, Y13
-	VFMADD213PS C5, Y4, Y14
-	VFMADD213PS C5, Y5, Y15
-	VFMADD213PS C4, Y3, Y13
-	VFMADD213PS C4, Y4, Y14
-	VFMADD213PS C4, Y5, Y15
-	VFMADD213PS C3, Y3, Y13
-	VFMADD213PS C3, Y4, Y14
-	VFMADD213PS C3, Y5, Y15
-	VFMADD213PS C2, Y3, Y13
-	VFMADD213PS C2, Y4, Y14
-	VFMADD213PS C2, Y5, Y15
-	VFMADD213PS ONE, Y3, Y13
-	VFMADD213PS ONE, Y4, Y14
-	VFMADD213PS ONE, Y5, Y15
-	VFMADD213PS ONE, Y3, Y13
-	VFMADD213PS ONE, Y4, Y14
-	VFMADD213PS ONE, Y5, Y15
-	VCVTPS2DQ Y6, Y6
-	VCVTPS2DQ Y7, Y7
-	VCVTPS2DQ Y12, Y12
-	VPADDD I127, Y6, Y6
-	VPADDD I127, Y7, Y7
-	VPADDD I127, Y12, Y12
-	VPSLLD $23, Y6, Y6
-	VPSLLD $23, Y7, Y7
-	VPSLLD $23, Y12, Y12
-	VMULPS Y6, Y13, Y13
-	VMULPS Y7, Y14, Y14
-	VMULPS Y12, Y15, Y15
-	VADDPS ONE, Y13, Y13
-	VADDPS ONE, Y14, Y14
-	VADDPS ONE, Y15, Y15
-	VMOVUPS ONE, Y6
-	VMOVUPS ONE, Y7
-	VMOVUPS ONE, Y12
-	VDIVPS Y13, Y6, Y13
-	VDIVPS Y14, Y7, Y14
-	VDIVPS Y15, Y12, Y15
-	VMULPS Y13, Y0, Y0
-	VMULPS Y14, Y1, Y1
-	VMULPS Y15, Y2, Y2
-	VMOVUPS Y0, 0(R9)
-	VMOVUPS Y1, 32(R9)
-	VMOVUPS Y2, 64(R9)
-	ADDQ $96, SI
-	ADDQ $96, R9
-	SUBQ $24, CX
-	CMPQ CX, $24
-	JGE fwd3n
-	JMP fwdtail
-fwd3s:
-	VMOVUPS 0(SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VSUBPS Y8, Y0, Y0
-	VSUBPS Y8, Y1, Y1
-	VSUBPS Y8, Y2, Y2
-	VMULPS Y9, Y0, Y0
-	VMULPS Y9, Y1, Y1
-	VMULPS Y9, Y2, Y2
+	JZ fwd3noh
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
+fwd3noh:
 	VFMADD213PS Y11, Y10, Y0
 	VFMADD213PS Y11, Y10, Y1
 	VFMADD213PS Y11, Y10, Y2
@@ -259,22 +161,26 @@ fwd3s:
 	VDIVPS Y13, Y6, Y13
 	VDIVPS Y14, Y7, Y14
 	VDIVPS Y15, Y12, Y15
+	TESTQ DX, DX
+	JZ fwd3nos
 	VMOVUPS Y13, 0(R8)
 	VMOVUPS Y14, 32(R8)
 	VMOVUPS Y15, 64(R8)
+fwd3nos:
 	VMULPS Y13, Y0, Y0
 	VMULPS Y14, Y1, Y1
 	VMULPS Y15, Y2, Y2
 	VMOVUPS Y0, 0(R9)
 	VMOVUPS Y1, 32(R9)
 	VMOVUPS Y2, 64(R9)
+
 	ADDQ $96, SI
 	ADDQ $96, DI
 	ADDQ $96, R8
 	ADDQ $96, R9
 	SUBQ $24, CX
 	CMPQ CX, $24
-	JGE fwd3s
+	JGE fwd3
 fwdtail:
 	TESTQ CX, CX
 	JZ fwddone
