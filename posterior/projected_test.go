@@ -6,17 +6,25 @@ import (
 	"testing"
 )
 
+// projectedProblem is newProblem with a GRF prior and the projected
+// likelihood whose proxy is that prior.
+func projectedProblem(t *testing.T) (*problem, *GRF, *Projected) {
+	t.Helper()
+	p := newProblem(t, true, 0.1)
+	grf := p.prior.(*GRF)
+	pl, err := NewProjected(p.op, p.y, p.sn, nil, grf, testVE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, grf, pl
+}
+
 // For a GRF prior used as its own proxy, the Projected likelihood is the
 // exact time-t likelihood score, which Exact computes independently
 // (∇log p_t(x|y) − ∇log p_t(x) from dense eigendecompositions): both
 // through ScoreGivenPrior with the prior's score and through Score.
 func TestProjectedExactForGRF(t *testing.T) {
-	p := newProblem(t, true, 0.1)
-	grf := p.prior.(*GRF)
-	tw, err := NewProjected(p.op, p.y, p.sn, nil, grf, testVE.Sigma)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, grf, tw := projectedProblem(t)
 	n := grf.Dim()
 	r := rand.New(rand.NewPCG(9, 10))
 	x := make([]float64, n)
@@ -95,11 +103,7 @@ func TestProjectedExactForGRF(t *testing.T) {
 // sample mean and per-pixel variance match the exact posterior (the same
 // check as the exact likelihood passes, checkExact).
 func TestProjectedSamplerCalibrated(t *testing.T) {
-	p := newProblem(t, true, 0.1)
-	tw, err := NewProjected(p.op, p.y, p.sn, nil, p.prior.(*GRF), testVE.Sigma)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _, tw := projectedProblem(t)
 	opt := Options{Seed: 3, Chains: 200}
 	if !checkExact(t, p, tw, opt, 0.05) {
 		t.Error("projected-likelihood samples do not match the exact posterior")
@@ -110,12 +114,7 @@ func TestProjectedSamplerCalibrated(t *testing.T) {
 // The projected likelihood's score allocates nothing in steady state (its
 // FFT state comes from a pool, its vectors from the caller's scratch).
 func TestProjectedNoAlloc(t *testing.T) {
-	p := newProblem(t, true, 0.1)
-	grf := p.prior.(*GRF)
-	tw, err := NewProjected(p.op, p.y, p.sn, nil, grf, testVE.Sigma)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, grf, tw := projectedProblem(t)
 	n := grf.Dim()
 	x, ps, dst := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i := range x {
