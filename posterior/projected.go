@@ -183,36 +183,38 @@ func (fw *fftWork) rfft2(spec []complex128, x []float64, nx, ny int) {
 	for y := 0; y < ny; y++ {
 		fw.rx.Coefficients(spec[y*h:(y+1)*h], x[y*nx:(y+1)*nx])
 	}
-	for k := 0; k < h; k++ {
-		for y := 0; y < ny; y++ {
-			fw.col[y] = spec[y*h+k]
-		}
-		fw.fy.Coefficients(fw.col, fw.col)
-		for y := 0; y < ny; y++ {
-			spec[y*h+k] = fw.col[y]
-		}
-	}
+	fw.columns(spec, h, ny, false)
 }
 
 // irfft2 sets x to the real image whose (half) 2-D DFT is spec, the
 // normalised inverse of rfft2; spec is overwritten.
 func (fw *fftWork) irfft2(x []float64, spec []complex128, nx, ny int) {
 	h := nx/2 + 1
-	for k := 0; k < h; k++ {
-		for y := 0; y < ny; y++ {
-			fw.col[y] = spec[y*h+k]
-		}
-		fw.fy.Sequence(fw.col, fw.col)
-		for y := 0; y < ny; y++ {
-			spec[y*h+k] = fw.col[y]
-		}
-	}
+	fw.columns(spec, h, ny, true)
 	inv := 1 / float64(nx*ny)
 	for y := 0; y < ny; y++ {
 		row := x[y*nx : (y+1)*nx]
 		fw.rx.Sequence(row, spec[y*h:(y+1)*h])
 		for i := range row {
 			row[i] *= inv
+		}
+	}
+}
+
+// columns transforms in place each of the w columns of the ny×w array a
+// (forward, or the unnormalised inverse).
+func (fw *fftWork) columns(a []complex128, w, ny int, inverse bool) {
+	for x := 0; x < w; x++ {
+		for y := 0; y < ny; y++ {
+			fw.col[y] = a[y*w+x]
+		}
+		if inverse {
+			fw.fy.Sequence(fw.col, fw.col)
+		} else {
+			fw.fy.Coefficients(fw.col, fw.col)
+		}
+		for y := 0; y < ny; y++ {
+			a[y*w+x] = fw.col[y]
 		}
 	}
 }
@@ -227,19 +229,7 @@ func fft2(fw *fftWork, nx, ny int, inverse bool) {
 			fw.fx.Coefficients(row, row)
 		}
 	}
-	for x := 0; x < nx; x++ {
-		for y := 0; y < ny; y++ {
-			fw.col[y] = fw.buf[y*nx+x]
-		}
-		if inverse {
-			fw.fy.Sequence(fw.col, fw.col)
-		} else {
-			fw.fy.Coefficients(fw.col, fw.col)
-		}
-		for y := 0; y < ny; y++ {
-			fw.buf[y*nx+x] = fw.col[y]
-		}
-	}
+	fw.columns(fw.buf, nx, ny, inverse)
 }
 
 // Score writes the likelihood score using the proxy's own score as the
