@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -67,14 +66,8 @@ func TestFitGRFPrior(t *testing.T) {
 	for _, prior := range []string{grf, data} {
 		out := filepath.Join(dir, "inv-"+filepath.Base(prior))
 		mustRun(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior", "grf", "--prior-data", prior, "--out", out)
-		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var s invertSummary
-		if err := json.Unmarshal(b, &s); err != nil {
-			t.Fatal(err)
-		}
+		readJSONFile(t, filepath.Join(out, "summary.json"), &s)
 		if len(s.Prior) < 4 || s.Prior[:4] != "grf(" || math.IsNaN(s.LogEvidence) || !(s.Chi2NuMean > 0 && s.Chi2NuMean < 5) {
 			t.Errorf("invert with grf prior %s: prior %q, log evidence %g, χ²_ν %g", prior, s.Prior, s.LogEvidence, s.Chi2NuMean)
 		}
@@ -89,14 +82,8 @@ func TestFitGRFPrior(t *testing.T) {
 			"--n-samples", "3", "--steps", "40", "--seed", "5", "--out", out, "--likelihood"}, lik...)
 		mustRun(t, args...)
 		cubes = append(cubes, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data)
-		b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var sum sampleSummary
-		if err := json.Unmarshal(b, &sum); err != nil {
-			t.Fatal(err)
-		}
+		readJSONFile(t, filepath.Join(out, "summary.json"), &sum)
 		if proj := lik[0] == "projected"; sum.Likelihood != lik[0] || (sum.Proxy != "") != proj || (sum.CGIterations >= 1) != proj {
 			t.Errorf("summary of --likelihood %v: likelihood %q, proxy %q, CG iterations %g", lik, sum.Likelihood, sum.Proxy, sum.CGIterations)
 		}

@@ -85,14 +85,8 @@ func TestSampleMatchesInvert(t *testing.T) {
 	}
 
 	// summary.json: one χ²_ν per sample, sensible values.
-	b, err := os.ReadFile(filepath.Join(smp, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum sampleSummary
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(smp, "summary.json"), &sum)
 	if len(sum.Chi2Nu) != k || sum.Samples != k || sum.Steps != 200 || sum.Likelihood != "exact" || sum.Seed != 3 {
 		t.Fatalf("summary: %d χ²_ν, samples %d, steps %d, likelihood %q, seed %d", len(sum.Chi2Nu), sum.Samples, sum.Steps, sum.Likelihood, sum.Seed)
 	}
@@ -121,14 +115,8 @@ func TestSampleMatchesInvert(t *testing.T) {
 		t.Errorf("checkpoint.bin left behind after a finished run (%v)", err)
 	}
 	// invert's summary: the evidence maximiser is no worse than a = 1.
-	b, err = os.ReadFile(filepath.Join(inv, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var is invertSummary
-	if err := json.Unmarshal(b, &is); err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(inv, "summary.json"), &is)
 	if is.Amplitude != 1 || !(is.BestLogEvidence >= is.LogEvidence) || len(is.CurveAmplitude) != len(is.CurveLogEv) {
 		t.Errorf("invert summary: amplitude %g, log evidence %g, best %g", is.Amplitude, is.LogEvidence, is.BestLogEvidence)
 	}
@@ -273,14 +261,8 @@ func TestDemoQuick(t *testing.T) {
 	if math.Abs(std-sigma) > 5*sigma/math.Sqrt(2*mm) || math.Abs(s1/mm) > 5*sigma/math.Sqrt(mm) {
 		t.Errorf("y − A·SOURCE: mean %g, std %g; want 0 and NOISESIG %g", s1/mm, std, sigma)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum sampleSummary
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(dir, "summary.json"), &sum)
 	if sum.Samples != 2 || len(sum.Chi2Nu) != 2 || sum.Steps != 3 || sum.Seed != 4 || !strings.HasPrefix(sum.Prior, "grf") {
 		t.Errorf("demo summary: %+v", sum)
 	}
@@ -359,12 +341,19 @@ type runSummary struct {
 func readSummary(t *testing.T, dir string) runSummary {
 	t.Helper()
 	var s runSummary
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	readJSONFile(t, filepath.Join(dir, "summary.json"), &s)
+	return s
+}
+
+// readJSONFile decodes the JSON file at path into v, failing the test on
+// any error.
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	return s
 }
