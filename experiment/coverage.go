@@ -100,12 +100,19 @@ type CoverageResult struct {
 	// SpreadSkill is diag.SpreadSkill over all lenses (1 if calibrated;
 	// NaN for one sample per lens) and PixelRanks the truth's rank among
 	// the samples per pixel in bins of the true value (RankEdges),
-	// which shows where in the image a miscalibration sits.
-	SpreadSkill float64        `json:"spread_skill"`
-	PixelRanks  []diag.RankBin `json:"pixel_ranks"`
-	PerLens     []CoverageLens `json:"per_lens"`
-	Timing      Timing         `json:"timing_total"`
-	Files       []string       `json:"files"`
+	// descriptive only: conditioning on the truth skews the extreme bins
+	// even for an exact sampler. HeldOutRanks bins the pixels by a held-out
+	// sample instead (diag.HeldOutRanks; uniform in every bin under
+	// calibration; nil for K < 2), and StatRanks ranks each lens's true
+	// flux, energy, gradient and Laplacian energy among its samples'
+	// (diag.StatRanks), which shows which aspect of the images is off.
+	SpreadSkill  float64           `json:"spread_skill"`
+	PixelRanks   []diag.RankBin    `json:"pixel_ranks"`
+	HeldOutRanks []diag.HeldOutBin `json:"held_out_ranks,omitempty"`
+	StatRanks    []diag.StatRank   `json:"stat_ranks"`
+	PerLens      []CoverageLens    `json:"per_lens"`
+	Timing       Timing            `json:"timing_total"`
+	Files        []string          `json:"files"`
 }
 
 // CoverageLens describes one simulated lens.
@@ -322,6 +329,14 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	if out.PixelRanks, err = diag.PixelRanks(samples, truths, o.RankEdges); err != nil {
 		return fmt.Errorf("experiment: coverage: %w", err)
 	}
+	if o.Samples >= 2 {
+		if out.HeldOutRanks, err = diag.HeldOutRanks(samples, truths, o.RankEdges); err != nil {
+			return fmt.Errorf("experiment: coverage: %w", err)
+		}
+	}
+	if out.StatRanks, err = diag.StatRanks(samples, truths, diag.ImageStatistics(s.Side), seedFor(s.Seed, tagCoverage, tagStatRanks)); err != nil {
+		return fmt.Errorf("experiment: coverage: %w", err)
+	}
 	out.Alpha, out.ECP, out.Sigma, out.BootSigma = tr.Alpha, tr.ECP, tr.Sigma, tr.BootSigma
 	out.MaxDev, out.AtAlpha = tr.MaxDev, tr.AtAlpha
 	out.MaxDevSigma = sigmaAt(tr, tr.AtAlpha)
@@ -363,6 +378,14 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	for _, b := range out.PixelRanks {
 		s.logf("coverage: truth in (%g, %g]: %4.1f %% of pixels, rank histogram %s, mean − truth %+.4f, spread %.4f",
 			b.Lo, b.Hi, 100*b.Fraction, fmtFracs(b.Hist), b.Bias, b.Spread)
+	}
+	for _, b := range out.HeldOutRanks {
+		s.logf("coverage: held-out sample in (%g, %g]: %4.1f %% of pixels, rank of the truth among the other %d samples %s (uniform if calibrated), outside their range %.3f (%.3f), spread–skill %.2f",
+			b.Lo, b.Hi, 100*b.Fraction, o.Samples-1, fmtFracs(b.Hist), b.Outside, 2/float64(o.Samples), b.SpreadSkill)
+	}
+	for _, r := range out.StatRanks {
+		s.logf("coverage: %-9s of the truth among the samples' (per lens): rank histogram %v, p = %.2g; mean %.4g truth, %.4g samples",
+			r.Name, r.Hist, r.PValue, r.MeanTruth, r.MeanSamples)
 	}
 	return nil
 }

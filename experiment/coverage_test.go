@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,6 +176,36 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 	if len(r.PixelRanks) != 3 || r.PixelRanks[1].Pixels != bins[1].Pixels || r.PixelRanks[2].Bias != bins[2].Bias {
 		t.Errorf("pixel ranks %+v, from the file %+v", r.PixelRanks, bins)
 	}
+	held, err := diag.HeldOutRanks(samples, truths, []float64{0.01, 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.HeldOutRanks) != 3 || r.HeldOutRanks[0].Pixels != held[0].Pixels || r.HeldOutRanks[2].Hist[1] != held[2].Hist[1] {
+		t.Errorf("held-out ranks %+v, from the file %+v", r.HeldOutRanks, held)
+	}
+	// The statistics' ranks: recount the (tie-free) flux ranks by hand.
+	if len(r.StatRanks) != 4 || r.StatRanks[0].Name != "flux" {
+		t.Fatalf("stat ranks %+v", r.StatRanks)
+	}
+	hist := make([]int, K+1)
+	for j := range J {
+		f := func(x []float64) (s float64) {
+			for _, v := range x {
+				s += v
+			}
+			return s
+		}
+		ft, below := f(truths[j]), 0
+		for _, x := range samples[j] {
+			if f(x) < ft {
+				below++
+			}
+		}
+		hist[below]++
+	}
+	if !slices.Equal(hist, r.StatRanks[0].Hist) {
+		t.Errorf("flux rank histogram %v, recounted %v", r.StatRanks[0].Hist, hist)
+	}
 	var m map[string]any
 	readJSON(t, filepath.Join(dir, "coverage.json"), &m)
 	if _, ok := m["spread_skill"].(float64); !ok {
@@ -182,6 +213,12 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 	}
 	if pr, ok := m["pixel_ranks"].([]any); !ok || len(pr) != 3 {
 		t.Errorf("coverage.json pixel_ranks = %v", m["pixel_ranks"])
+	}
+	if pr, ok := m["held_out_ranks"].([]any); !ok || len(pr) != 3 {
+		t.Errorf("coverage.json held_out_ranks = %v", m["held_out_ranks"])
+	}
+	if pr, ok := m["stat_ranks"].([]any); !ok || len(pr) != 4 {
+		t.Errorf("coverage.json stat_ranks = %v", m["stat_ranks"])
 	}
 }
 

@@ -209,6 +209,7 @@ const (
 	tagTruth
 	tagTARP
 	tagDSM
+	tagStatRanks
 )
 
 // seedFor derives an independent 64-bit seed from the setup seed, an
