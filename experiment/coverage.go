@@ -37,10 +37,15 @@ type CoverageOptions struct {
 	// Likelihood is the time-t likelihood score: "convolved" (the
 	// paper's, the default), "diag" (posterior.NewDiag: the noise of
 	// A x_t per pixel instead of σ(t)² for every pixel), "exact" (the
-	// same as ExactLikelihood) or "projected" (posterior.NewProjected:
+	// same as ExactLikelihood), "projected" (posterior.NewProjected:
 	// Tweedie's mean of x₀ given x_t from the prior's score and the
-	// covariance of the Gaussian proxy Setup.Proxy).
+	// covariance of the Gaussian proxy Setup.Proxy) or "projected-jacobian"
+	// (the same with the prior's own Jacobian ∂x̂₀/∂x, by back-propagation
+	// through the network: posterior.Options.PriorJacobian).
 	Likelihood string
+	// JacobianBelow limits "projected-jacobian" to σ(t) ≤ JacobianBelow
+	// (posterior.Options.JacobianBelow; 0: every step).
+	JacobianBelow float64
 	// ExactLikelihood replaces the convolved likelihood by the exact
 	// time-t likelihood score of a Gaussian prior (posterior.NewExact, an
 	// O(N³) set-up per lens): a validation of the experiment itself.
@@ -170,15 +175,16 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 	case "exact":
 		o.ExactLikelihood = true
-	case "projected":
+	case "projected", "projected-jacobian":
 		if o.ExactLikelihood {
 			return nil, errors.New("experiment: coverage: Likelihood projected and ExactLikelihood exclude each other")
 		}
 	default:
-		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved, diag, exact or projected", o.Likelihood)
+		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved, diag, exact, projected or projected-jacobian", o.Likelihood)
 	}
 	var proxy *posterior.GRF
-	if o.Likelihood == "projected" {
+	jacobian := o.Likelihood == "projected-jacobian"
+	if o.Likelihood == "projected" || jacobian {
 		if proxy = s.proxy(); proxy == nil {
 			return nil, errors.New("experiment: coverage: Likelihood projected needs Setup.Proxy (a Gaussian proxy of the prior) or a GRF prior")
 		}
@@ -245,7 +251,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
 			}
 		}
-		if o.Likelihood == "projected" {
+		if o.Likelihood == "projected" || jacobian {
 			if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, proxy, s.VE.Sigma); err != nil {
 				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
 			}
@@ -261,7 +267,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 		s.logf("coverage: lens %d/%d (%s)", j+1, o.Lenses, name)
 		res, wall, err := s.sample(ctx, lik, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
-			Chains: o.Samples, Seed: seedFor(s.Seed, tagCoverage, tagSampler, uint64(j))})
+			Chains: o.Samples, Seed: seedFor(s.Seed, tagCoverage, tagSampler, uint64(j)), PriorJacobian: jacobian, JacobianBelow: o.JacobianBelow})
 		if err != nil {
 			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
 		}

@@ -304,20 +304,25 @@ type sampleOpts struct {
 	Denoise   bool
 	Chains    int
 	Seed      uint64
+	// PriorJacobian: posterior.Options.PriorJacobian (needs a likelihood)
+	PriorJacobian bool
+	JacobianBelow float64
 }
 
 func (s *Setup) sample(ctx context.Context, lik posterior.Likelihood, o sampleOpts) (*posterior.Result, time.Duration, error) {
 	start := time.Now()
 	res, err := posterior.Sample(ctx, s.Prior, lik, s.VE, posterior.Options{
-		Steps:     o.Steps,
-		Sampler:   o.Sampler,
-		Corrector: o.Corrector,
-		SNR:       o.SNR,
-		Denoise:   o.Denoise,
-		Seed:      o.Seed,
-		Chains:    o.Chains,
-		Workers:   s.Workers,
-		Progress:  s.Progress,
+		Steps:         o.Steps,
+		Sampler:       o.Sampler,
+		Corrector:     o.Corrector,
+		SNR:           o.SNR,
+		Denoise:       o.Denoise,
+		Seed:          o.Seed,
+		Chains:        o.Chains,
+		Workers:       s.Workers,
+		PriorJacobian: o.PriorJacobian && lik != nil,
+		JacobianBelow: o.JacobianBelow,
+		Progress:      s.Progress,
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("experiment: sampling: %w", err)

@@ -95,6 +95,7 @@ type GRF struct {
 	sigma  func(float64) float64
 	fw     *fftWork // 2-D FFT state (not safe for concurrent use)
 	mean   []float64
+	keptT  float64 // time of the last ScoreKeep
 }
 
 // NewGRF returns the stationary field with mean mu and power spectrum p
@@ -165,6 +166,28 @@ func (g *GRF) Score(dst, x []float64, n int, t float64) error {
 	neg := func(p float64) float64 { return -1 / (p + s2) }
 	for k := 0; k < n; k++ {
 		g.filter(dst[k*d:(k+1)*d], x[k*d:(k+1)*d], g.mu, neg)
+	}
+	return nil
+}
+
+// ScoreKeep implements JacobianPrior: Score, remembering t for VJP.
+func (g *GRF) ScoreKeep(dst, x []float64, n int, t float64) error {
+	g.keptT = t
+	return g.Score(dst, x, n, t)
+}
+
+// VJP implements JacobianPrior: the score's Jacobian is the symmetric
+// −(Σ₀ + σ²I)⁻¹, so dst = −F⁻¹ diag(1/(P + σ²)) F v image by image.
+func (g *GRF) VJP(dst, v []float64, n int) error {
+	d := g.nx * g.ny
+	if len(v) != n*d || len(dst) != n*d {
+		return fmt.Errorf("posterior: GRF prior: VJP of a batch of %d needs %d values, got v=%d dst=%d", n, n*d, len(v), len(dst))
+	}
+	s := g.sigma(g.keptT)
+	s2 := s * s
+	neg := func(p float64) float64 { return -1 / (p + s2) }
+	for k := 0; k < n; k++ {
+		g.filter(dst[k*d:(k+1)*d], v[k*d:(k+1)*d], 0, neg)
 	}
 	return nil
 }

@@ -82,3 +82,26 @@ func Draw(dst []float64, p GaussianPrior, r *rand.Rand) {
 		dst[i] += mu[i]
 	}
 }
+
+// JacobianPrior is a Prior that can also apply the transpose of its score's
+// Jacobian, (∂s/∂x)ᵀ v with s = ∇ₓ log p_t(x), to the batch of its last
+// ScoreKeep call. The sampler uses it when Options.PriorJacobian is set.
+type JacobianPrior interface {
+	Prior
+	// ScoreKeep is Score, keeping what VJP needs.
+	ScoreKeep(dst, x []float64, n int, t float64) error
+	// VJP sets dst = (∂s/∂x)ᵀ v image by image for the batch and time of
+	// the last ScoreKeep call (v and dst of length n·Dim()).
+	VJP(dst, v []float64, n int) error
+}
+
+// CotangentLikelihood is a likelihood whose score has the form
+//
+//	∇ₓ log p_t(y|x) = (∂x̂₀/∂x)ᵀ v,   x̂₀ = x + σ² ∇ₓ log p_t(x),
+//
+// so that with the prior's Jacobian it is v + σ² (∂s/∂x)ᵀ v.
+type CotangentLikelihood interface {
+	PriorAware
+	// Cotangent writes v (length N) for the image x with prior score ps.
+	Cotangent(dst, x, ps []float64, t float64, scratch []float64)
+}

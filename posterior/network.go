@@ -16,6 +16,17 @@ type Denoiser interface {
 	Forward(x, sigma []float32, batch int) []float32
 }
 
+// Differentiable is a Denoiser that back-propagates to its input:
+// Backward(dout) after a training-mode Forward, then InputGrad() holds
+// (∂ε/∂x)ᵀ dout. ZeroGrad clears the parameter gradients Backward
+// accumulates (unused here).
+type Differentiable interface {
+	Denoiser
+	Backward(dout []float32)
+	InputGrad() []float32
+	ZeroGrad()
+}
+
 // NetworkPrior adapts a Denoiser to Prior: score = ε_θ(x, σ(t))/σ(t).
 // Batches larger than maxBatch are processed in chunks. It converts through
 // preallocated float32 buffers and is not safe for concurrent use.
@@ -26,6 +37,10 @@ type NetworkPrior struct {
 	maxBatch int
 	xb, sb   []float32
 	name     string
+	// ScoreKeep's batch and σ, and the float32 cotangent buffer of VJP
+	keptN   int
+	keptSig float64
+	vb      []float32
 }
 
 // NewNetworkPrior returns the adapter for images of dim pixels.
@@ -81,6 +96,61 @@ func (p *NetworkPrior) Score(dst, x []float64, n int, t float64) error {
 			}
 			ds[i] = v
 		}
+	}
+	return nil
+}
+
+// ScoreKeep implements JacobianPrior when the network is Differentiable
+// (and in training mode, so that the activations are kept): Score for a
+// batch of at most maxBatch images, one Forward call.
+func (p *NetworkPrior) ScoreKeep(dst, x []float64, n int, t float64) error {
+	if _, ok := p.net.(Differentiable); !ok {
+		return fmt.Errorf("posterior: network prior: %T cannot back-propagate to its input", p.net)
+	}
+	if n > p.maxBatch {
+		return fmt.Errorf("posterior: network prior: a Jacobian needs the whole batch in one call (%d images, at most %d)", n, p.maxBatch)
+	}
+	p.keptN, p.keptSig = 0, p.ve.Sigma(t)
+	if err := p.Score(dst, x, n, t); err != nil {
+		return err
+	}
+	p.keptN = n
+	return nil
+}
+
+// VJP implements JacobianPrior: s = ε_θ(x, σ)/σ, so (∂s/∂x)ᵀ v =
+// (∂ε_θ/∂x)ᵀ v / σ, by back-propagating v through the network.
+func (p *NetworkPrior) VJP(dst, v []float64, n int) error {
+	d := p.dim
+	if n != p.keptN || n == 0 {
+		return fmt.Errorf("posterior: network prior: VJP of %d images after a ScoreKeep of %d", n, p.keptN)
+	}
+	if len(v) != n*d || len(dst) != n*d {
+		return fmt.Errorf("posterior: network prior: VJP of a batch of %d needs %d values, got v=%d dst=%d", n, n*d, len(v), len(dst))
+	}
+	net := p.net.(Differentiable)
+	if len(p.vb) < n*d {
+		p.vb = make([]float32, p.maxBatch*d)
+	}
+	for i, u := range v {
+		if math.IsNaN(u) || math.IsInf(u, 0) {
+			return fmt.Errorf("posterior: network prior: non-finite cotangent (image %d, pixel %d)", i/d, i%d)
+		}
+		p.vb[i] = float32(u)
+	}
+	net.Backward(p.vb[:n*d])
+	net.ZeroGrad()
+	g := net.InputGrad()
+	if len(g) < n*d {
+		return fmt.Errorf("posterior: network prior: input gradient has %d values for a batch of %d×%d", len(g), n, d)
+	}
+	inv := 1 / p.keptSig
+	for i := range dst {
+		u := float64(g[i]) * inv
+		if math.IsNaN(u) || math.IsInf(u, 0) {
+			return fmt.Errorf("posterior: network prior: non-finite Jacobian product (image %d, pixel %d)", i/d, i%d)
+		}
+		dst[i] = u
 	}
 	return nil
 }

@@ -248,6 +248,35 @@ func (pl *Projected) Score(dst, x []float64, t float64, scratch []float64) {
 
 // ScoreGivenPrior implements PriorAware. scratch needs 4N + M values.
 func (pl *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []float64) {
+	pl.solve(dst, x, ps, t, scratch)
+	s := pl.sigma(t)
+	inv := 1 / (s * s)
+	for i := range dst[:pl.Dim()] {
+		dst[i] *= inv
+	}
+}
+
+// Cotangent implements CotangentLikelihood: with H w = b as in
+// ScoreGivenPrior, v = Aᵀ(Σ_n + A S_t Aᵀ)⁻¹ W (y − A x̂₀) = b − AᵀWΣ_n⁻¹A w
+// (Woodbury), so that the likelihood score is (∂x̂₀/∂x)ᵀ v with the prior's
+// own Jacobian in place of the proxy's S_t/σ² (for the proxy itself,
+// S_t/σ² · v = w/σ², ScoreGivenPrior's result). scratch needs 4N + M values.
+func (pl *Projected) Cotangent(dst, x, ps []float64, t float64, scratch []float64) {
+	m, n := pl.a.Dims()
+	pl.solve(dst, x, ps, t, scratch)
+	b, hp, img := scratch[n:2*n], scratch[3*n:4*n], scratch[4*n:4*n+m]
+	pl.a.Apply(img, dst[:n])
+	for i := range img {
+		img[i] *= pl.w[i]
+	}
+	pl.a.Adjoint(hp, img)
+	for i := range dst[:n] {
+		dst[i] = b[i] - hp[i]
+	}
+}
+
+// solve sets dst = H⁻¹ b, b = Aᵀ W Σ_n⁻¹ (y − A x̂₀) (left in scratch[N:2N]).
+func (pl *Projected) solve(dst, x, ps []float64, t float64, scratch []float64) {
 	m, n := pl.a.Dims()
 	s := pl.sigma(t)
 	s2 := s * s
@@ -345,7 +374,4 @@ func (pl *Projected) ScoreGivenPrior(dst, x, ps []float64, t float64, scratch []
 	}
 	pl.calls.Add(1)
 	pl.iters.Add(int64(it))
-	for i := range v {
-		v[i] /= s2
-	}
 }

@@ -41,6 +41,18 @@ type Options struct {
 	Corrector int     // Langevin corrector steps per predictor step for "pc" (1)
 	SNR       float64 // corrector signal-to-noise ratio r (0.16)
 	Denoise   bool    // final Tweedie step x ← x + σ(t_end)² s(x, t_end)
+	// PriorJacobian makes the likelihood score (∂x̂₀/∂x)ᵀ v with the prior's
+	// own Jacobian, v + σ² (∂s/∂x)ᵀ v, instead of the likelihood's proxy
+	// for it: the prior must be a JacobianPrior, the likelihood a
+	// CotangentLikelihood (e.g. Projected). One back-propagation through
+	// the prior per score, so ≈ 3× the cost of a network evaluation.
+	PriorJacobian bool
+	// JacobianBelow, when positive, limits PriorJacobian to the steps with
+	// σ(t) ≤ JacobianBelow; above it the likelihood's proxy Jacobian is
+	// used. (At large σ the identity part of ∂x̂₀/∂x = I + σ²∂s/∂x must
+	// cancel against σ²∂s/∂x almost exactly, which a learned score does
+	// not do to the precision the data's 1/σ_n² weight needs.)
+	JacobianBelow float64
 
 	Seed       uint64    // chain k uses rand.NewPCG(Seed, FirstChain+k)
 	FirstChain uint64    // global index of chain 0 (to split chains over jobs)
@@ -73,6 +85,7 @@ const (
 	jobPredict jobKind = iota
 	jobCorrect
 	jobDenoise
+	jobCotangent // likelihood cotangents v into sl, no update
 )
 
 type job struct {
@@ -81,6 +94,8 @@ type job struct {
 	t     float64
 	drift float64 // g² Δt (predictor) or σ² (denoise)
 	noise float64 // g √Δt, 0 for no noise
+	// likDone: sl already holds the likelihood scores (PriorJacobian mode)
+	likDone bool
 }
 
 // sampler holds all buffers of one run; step does not allocate.
@@ -94,6 +109,8 @@ type sampler struct {
 	ts      []float64
 	x, sp   []float64 // chain states and prior scores (K×N)
 	sl      []float64 // likelihood / total scores (K×N)
+	vj      []float64 // prior VJPs (K×N, PriorJacobian mode)
+	jprior  JacobianPrior
 	pcgs    []*rand.PCG
 	rngs    []*rand.Rand
 	scratch [][]float64
@@ -160,6 +177,16 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	case opt.InitMean != nil && len(opt.InitMean) != n:
 		return nil, fmt.Errorf("posterior: sample: InitMean has %d values, want %d", len(opt.InitMean), n)
 	}
+	var jp JacobianPrior
+	if opt.PriorJacobian {
+		var ok bool
+		if jp, ok = prior.(JacobianPrior); !ok {
+			return nil, fmt.Errorf("posterior: sample: PriorJacobian needs a prior with a Jacobian (%T has none)", prior)
+		}
+		if _, ok := lik.(CotangentLikelihood); !ok {
+			return nil, fmt.Errorf("posterior: sample: PriorJacobian needs a likelihood of the projected form (%T is not)", lik)
+		}
+	}
 	if opt.Steps == 0 {
 		s, err := ve.StepsFor(n, opt.Target)
 		if err != nil {
@@ -175,7 +202,10 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	s := &sampler{prior: prior, lik: lik, ve: ve, opt: opt, k: opt.Chains, n: n, steps: opt.Steps,
 		ts: sde.Times(opt.Steps, opt.Eps), workers: w,
 		x: make([]float64, opt.Chains*n), sp: make([]float64, opt.Chains*n), sl: make([]float64, opt.Chains*n),
-		scratch: make([][]float64, w), zbuf: make([][]float64, w)}
+		scratch: make([][]float64, w), zbuf: make([][]float64, w), jprior: jp}
+	if jp != nil {
+		s.vj = make([]float64, opt.Chains*n)
+	}
 	for i := range s.scratch {
 		if lik != nil {
 			s.scratch[i] = make([]float64, lik.ScratchLen())
@@ -251,7 +281,13 @@ func (s *sampler) work(j job) {
 		x, sp, sl := s.x[c*n:(c+1)*n], s.sp[c*n:(c+1)*n], s.sl[c*n:(c+1)*n]
 		// The total score is sl + sp (prior only: sp), summed inside each
 		// update loop rather than in a separate pass.
-		if pa, ok := s.lik.(PriorAware); ok {
+		if j.kind == jobCotangent {
+			s.lik.(CotangentLikelihood).Cotangent(sl, x, sp, j.t, s.scratch[j.w])
+			continue
+		}
+		if j.likDone {
+			// sl computed by scores
+		} else if pa, ok := s.lik.(PriorAware); ok {
 			pa.ScoreGivenPrior(sl, x, sp, j.t, s.scratch[j.w])
 		} else if s.lik != nil {
 			s.lik.Score(sl, x, j.t, s.scratch[j.w])
@@ -300,16 +336,38 @@ func (s *sampler) work(j job) {
 	}
 }
 
-// priorScore evaluates the prior on the whole batch at time t.
-func (s *sampler) priorScore(t float64) error {
+// priorScore evaluates the prior on the whole batch at time t. In
+// PriorJacobian mode it also sets sl to the likelihood scores
+// v + σ² (∂s/∂x)ᵀ v and reports true.
+func (s *sampler) priorScore(t float64) (likDone bool, err error) {
 	t0 := time.Now()
-	err := s.prior.Score(s.sp, s.x, s.k, t)
+	useJ := s.jprior != nil && (s.opt.JacobianBelow <= 0 || s.ve.Sigma(t) <= s.opt.JacobianBelow)
+	if useJ {
+		err = s.jprior.ScoreKeep(s.sp, s.x, s.k, t)
+	} else {
+		err = s.prior.Score(s.sp, s.x, s.k, t)
+	}
 	s.prTime += time.Since(t0)
 	s.nfe++
 	if err != nil {
-		return fmt.Errorf("posterior: prior score at t=%g: %w", t, err)
+		return false, fmt.Errorf("posterior: prior score at t=%g: %w", t, err)
 	}
-	return nil
+	if !useJ {
+		return false, nil
+	}
+	s.parallel(job{kind: jobCotangent, t: t})
+	t0 = time.Now()
+	err = s.jprior.VJP(s.vj, s.sl, s.k)
+	s.prTime += time.Since(t0)
+	if err != nil {
+		return false, fmt.Errorf("posterior: prior Jacobian at t=%g: %w", t, err)
+	}
+	sg := s.ve.Sigma(t)
+	s2 := sg * sg
+	for i, v := range s.vj {
+		s.sl[i] += s2 * v
+	}
+	return true, nil
 }
 
 // step advances every chain from ts[i] to ts[i+1]: one Euler–Maruyama
@@ -319,7 +377,8 @@ func (s *sampler) step(i int) error {
 	t, tn := s.ts[i], s.ts[i+1]
 	dt := t - tn
 	g2 := s.ve.G2(t)
-	if err := s.priorScore(t); err != nil {
+	done, err := s.priorScore(t)
+	if err != nil {
 		return err
 	}
 	last := i == s.steps-1
@@ -327,15 +386,16 @@ func (s *sampler) step(i int) error {
 	if last {
 		noise = 0
 	}
-	s.parallel(job{kind: jobPredict, t: t, drift: g2 * dt, noise: noise})
+	s.parallel(job{kind: jobPredict, t: t, drift: g2 * dt, noise: noise, likDone: done})
 	if last {
 		return nil
 	}
 	for c := 0; c < s.opt.Corrector; c++ {
-		if err := s.priorScore(tn); err != nil {
+		done, err := s.priorScore(tn)
+		if err != nil {
 			return err
 		}
-		s.parallel(job{kind: jobCorrect, t: tn})
+		s.parallel(job{kind: jobCorrect, t: tn, likDone: done})
 	}
 	return nil
 }
@@ -343,11 +403,12 @@ func (s *sampler) step(i int) error {
 // denoise applies the Tweedie step at t_end.
 func (s *sampler) denoise() error {
 	t := s.ts[s.steps]
-	if err := s.priorScore(t); err != nil {
+	done, err := s.priorScore(t)
+	if err != nil {
 		return err
 	}
 	sg := s.ve.Sigma(t)
-	s.parallel(job{kind: jobDenoise, t: t, drift: sg * sg})
+	s.parallel(job{kind: jobDenoise, t: t, drift: sg * sg, likDone: done})
 	return nil
 }
 

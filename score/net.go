@@ -407,3 +407,10 @@ func grow(b []float32, n int) []float32 {
 	}
 	return make([]float32, n)
 }
+
+// ZeroGrad clears the gradients of every parameter.
+func (nt *Net) ZeroGrad() {
+	for _, p := range nt.params {
+		p.ZeroGrad()
+	}
+}

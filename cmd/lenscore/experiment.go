@@ -49,10 +49,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	plainRanks := fs.Bool("plain-ranks", false, "coverage: TARP rank c/K instead of the randomised (c+U)/(K+1), which is exactly uniform for a calibrated sampler")
 	truthPrior := fs.Bool("truth-from-prior", false, "coverage: draw the true sources from the prior (reverse SDE without data) instead of the validation galaxies, which tests the sampler alone")
 	saveSamples := fs.Bool("save-samples", false, "coverage: also write the true sources and the samples to coverage_samples.fits")
-	likelihood := fs.String("likelihood", "convolved", "coverage and fig1: likelihood score, convolved (the paper's), diag, exact (Gaussian prior only: the exact time-t likelihood, an O(N³) set-up per lens) or projected (Tweedie mean from the prior's score, covariance of a stationary Gaussian proxy fitted to the training images)")
+	likelihood := fs.String("likelihood", "convolved", "coverage and fig1: likelihood score, convolved (the paper's), diag, exact (Gaussian prior only: the exact time-t likelihood, an O(N³) set-up per lens) projected (Tweedie mean from the prior's score, covariance of a stationary Gaussian proxy fitted to the training images) or, for coverage, projected-jacobian (the same with the network's own Jacobian by back-propagation, ≈ 3× the cost)")
 	fromSamples := fs.String("from-samples", "", "coverage: recompute TARP and the calibration summaries from a coverage_samples.fits (written with --save-samples) instead of sampling")
 	nullDraws := fs.Int("null-draws", 2000, "coverage: Monte Carlo draws of max|ECP−α| for a calibrated sampler with the same lenses and samples (0: none)")
 	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
+	jacBelow := fs.Float64("jacobian-below", 0.1, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -61,9 +62,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
 	}
 	switch *likelihood {
-	case "convolved", "diag", "exact", "projected":
+	case "convolved", "diag", "exact", "projected", "projected-jacobian":
 	default:
-		return fmt.Errorf("--likelihood must be convolved, diag, exact or projected, got %q", *likelihood)
+		return fmt.Errorf("--likelihood must be convolved, diag, exact, projected or projected-jacobian, got %q", *likelihood)
 	}
 	coverageNull, err := nullDrawsOption(*nullDraws)
 	if err != nil {
@@ -98,7 +99,13 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	gals, gnames := experiment.Galaxies(ds.Val, 0)
 	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames,
 		Seed: *seed, Progress: env.stderr}
-	if *likelihood == "projected" {
+	if *likelihood == "projected-jacobian" {
+		if name != "coverage" {
+			return fmt.Errorf("--likelihood projected-jacobian applies to coverage only, not %s", name)
+		}
+		pr.training() // back-propagation needs the activations a training-mode forward keeps
+	}
+	if strings.HasPrefix(*likelihood, "projected") {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
 			train, _ := experiment.Galaxies(ds.Train, 0)
 			if setup.Proxy, err = posterior.FitGRF(train, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {
@@ -145,7 +152,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			summary = strings.Join(parts, "; ")
 		case "coverage":
 			r, err := experiment.Coverage(ctx, setup, experiment.CoverageOptions{Lenses: *lenses, Samples: *samples, Steps: *steps, SigmaN: *sigmaN, Sampler: *sampler, Denoise: *denoise,
-				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood}, dir)
+				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow}, dir)
 			if err != nil {
 				return err
 			}
