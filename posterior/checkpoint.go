@@ -31,7 +31,11 @@ type fingerprint struct {
 	Corrector  int
 	SNR        float64
 	Denoise    bool
-	InitMean   string
+	// PriorJacobian and JacobianBelow: Options' (zero in checkpoints
+	// written before they existed, which is what runs without them have)
+	PriorJacobian bool    `json:",omitempty"`
+	JacobianBelow float64 `json:",omitempty"`
+	InitMean      string
 	Prior      string
 	Likelihood string
 	Hooks      [2]float64
@@ -59,6 +63,7 @@ func (s *sampler) fingerprint() fingerprint {
 	return fingerprint{Seed: s.opt.Seed, FirstChain: s.opt.FirstChain, Chains: s.k, Dim: s.n, Steps: s.steps,
 		Eps: s.opt.Eps, SigmaMin: s.ve.SigmaMin, SigmaMax: s.ve.SigmaMax, Sampler: s.opt.Sampler,
 		Corrector: s.opt.Corrector, SNR: s.opt.SNR, Denoise: s.opt.Denoise, InitMean: im,
+		PriorJacobian: s.opt.PriorJacobian, JacobianBelow: s.opt.JacobianBelow,
 		Prior: describe(s.prior), Likelihood: describe(lik), Hooks: [2]float64{s.opt.g2Factor, s.opt.noiseFactor}}
 }
 

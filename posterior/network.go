@@ -19,12 +19,15 @@ type Denoiser interface {
 // Differentiable is a Denoiser that back-propagates to its input:
 // Backward(dout) after a training-mode Forward, then InputGrad() holds
 // (∂ε/∂x)ᵀ dout. ZeroGrad clears the parameter gradients Backward
-// accumulates (unused here).
+// accumulates (unused here). SetInference switches between the
+// inference mode (a faster Forward that keeps nothing for Backward) and
+// the training mode.
 type Differentiable interface {
 	Denoiser
 	Backward(dout []float32)
 	InputGrad() []float32
 	ZeroGrad()
+	SetInference(on bool)
 }
 
 // NetworkPrior adapts a Denoiser to Prior: score = ε_θ(x, σ(t))/σ(t).
@@ -41,6 +44,9 @@ type NetworkPrior struct {
 	keptN   int
 	keptSig float64
 	vb      []float32
+	// training: ScoreKeep put a Differentiable network in training mode;
+	// the next Score puts it back in inference mode.
+	training bool
 }
 
 // NewNetworkPrior returns the adapter for images of dim pixels.
@@ -67,8 +73,18 @@ func (p *NetworkPrior) Fingerprint() string { return p.name }
 // Dim returns the image size.
 func (p *NetworkPrior) Dim() int { return p.dim }
 
-// Score evaluates the network in chunks of at most maxBatch images.
+// Score evaluates the network in chunks of at most maxBatch images (in
+// inference mode when the network is Differentiable).
 func (p *NetworkPrior) Score(dst, x []float64, n int, t float64) error {
+	p.keptN = 0
+	if d, ok := p.net.(Differentiable); ok && p.training {
+		d.SetInference(true)
+		p.training = false
+	}
+	return p.score(dst, x, n, t)
+}
+
+func (p *NetworkPrior) score(dst, x []float64, n int, t float64) error {
 	d := p.dim
 	if len(x) != n*d || len(dst) != n*d {
 		return fmt.Errorf("posterior: network prior: batch of %d needs %d values, got x=%d dst=%d", n, n*d, len(x), len(dst))
@@ -100,18 +116,26 @@ func (p *NetworkPrior) Score(dst, x []float64, n int, t float64) error {
 	return nil
 }
 
-// ScoreKeep implements JacobianPrior when the network is Differentiable
-// (and in training mode, so that the activations are kept): Score for a
-// batch of at most maxBatch images, one Forward call.
+// ScoreKeep implements JacobianPrior when the network is Differentiable:
+// Score for a batch of at most maxBatch images in one training-mode
+// Forward call, which keeps the activations VJP needs. (Score switches a
+// Differentiable network to inference mode, ScoreKeep to training mode;
+// each switch drops the network's cached weight transforms, so a sampler
+// switches once per run, at PriorJacobian's threshold.)
 func (p *NetworkPrior) ScoreKeep(dst, x []float64, n int, t float64) error {
-	if _, ok := p.net.(Differentiable); !ok {
+	net, ok := p.net.(Differentiable)
+	if !ok {
 		return fmt.Errorf("posterior: network prior: %T cannot back-propagate to its input", p.net)
 	}
 	if n > p.maxBatch {
 		return fmt.Errorf("posterior: network prior: a Jacobian needs the whole batch in one call (%d images, at most %d)", n, p.maxBatch)
 	}
+	if !p.training {
+		net.SetInference(false)
+		p.training = true
+	}
 	p.keptN, p.keptSig = 0, p.ve.Sigma(t)
-	if err := p.Score(dst, x, n, t); err != nil {
+	if err := p.score(dst, x, n, t); err != nil {
 		return err
 	}
 	p.keptN = n

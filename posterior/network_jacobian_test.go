@@ -36,6 +36,7 @@ func TestNetworkPriorVJP(t *testing.T) {
 			p.Data[i] = float32(sc * r.NormFloat64())
 		}
 	}
+	net.SetInference(true) // as the CLI loads it
 	ve := sde.VE{SigmaMin: 1e-3, SigmaMax: 10}
 	const k, d, tt = 2, 64, 0.4
 	pr, err := posterior.NewNetworkPrior(net, ve, d, k)
@@ -87,6 +88,23 @@ func TestNetworkPriorVJP(t *testing.T) {
 			if g != 0 {
 				t.Fatalf("%s: gradient left at %g", p.Name, g)
 			}
+		}
+	}
+	if err := pr.VJP(vj, v, k); err == nil {
+		t.Error("VJP after a plain Score accepted")
+	}
+	// Score runs in inference mode, ScoreKeep in training mode (where
+	// Backward works): back and forth gives the same VJP.
+	vj2 := make([]float64, k*d)
+	if err := pr.ScoreKeep(s0, x, k, tt); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.VJP(vj2, v, k); err != nil {
+		t.Fatal(err)
+	}
+	for i := range vj {
+		if math.Abs(vj[i]-vj2[i]) > 1e-6*(1+math.Abs(vj[i])) {
+			t.Fatalf("pixel %d: VJP %g, again after a Score %g", i, vj[i], vj2[i])
 		}
 	}
 	if err := pr.ScoreKeep(s0, append(x, x...), 2*k, tt); err == nil {

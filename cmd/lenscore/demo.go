@@ -135,7 +135,11 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	p := &problem{ObsPath: filepath.Join(*out, "obs.fits"), LensPath: filepath.Join(*out, "lens.json"), Geo: geo, Y: y, SigmaN: []float64{*sigma}, Op: op, Truth: src}
 
-	pr, err := demoPrior(*model, *kind, n, *batch)
+	b := *batch
+	if opt.PriorJacobian {
+		b = max(b, opt.Chains) // the Jacobian needs every chain in one network call
+	}
+	pr, err := demoPrior(*model, *kind, n, b)
 	if err != nil {
 		return err
 	}

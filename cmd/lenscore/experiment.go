@@ -103,7 +103,6 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		if name != "coverage" {
 			return fmt.Errorf("--likelihood projected-jacobian applies to coverage only, not %s", name)
 		}
-		pr.training() // back-propagation needs the activations a training-mode forward keeps
 	}
 	if strings.HasPrefix(*likelihood, "projected") {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {

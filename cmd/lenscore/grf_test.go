@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -76,7 +77,9 @@ func TestFitGRFPrior(t *testing.T) {
 	// seed gives the same samples up to the CG tolerance; --proxy takes a
 	// fit-grf file (here the prior's own spectrum, so again the same).
 	var cubes [][]float64
-	for i, lik := range [][]string{{"exact"}, {"projected"}, {"projected", "--proxy", grf}} {
+	// projected-jacobian, with the GRF's own (analytic) Jacobian at every
+	// step, is the same again.
+	for i, lik := range [][]string{{"exact"}, {"projected"}, {"projected", "--proxy", grf}, {"projected-jacobian", "--jacobian-below", "0"}} {
 		out := filepath.Join(dir, "smp"+strconv.Itoa(i))
 		args := append([]string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior", "grf", "--prior-data", grf,
 			"--n-samples", "3", "--steps", "40", "--seed", "5", "--out", out, "--likelihood"}, lik...)
@@ -84,8 +87,11 @@ func TestFitGRFPrior(t *testing.T) {
 		cubes = append(cubes, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data)
 		var sum sampleSummary
 		readJSONFile(t, filepath.Join(out, "summary.json"), &sum)
-		if proj := lik[0] == "projected"; sum.Likelihood != lik[0] || (sum.Proxy != "") != proj || (sum.CGIterations >= 1) != proj {
+		if proj := strings.HasPrefix(lik[0], "projected"); sum.Likelihood != lik[0] || (sum.Proxy != "") != proj || (sum.CGIterations >= 1) != proj {
 			t.Errorf("summary of --likelihood %v: likelihood %q, proxy %q, CG iterations %g", lik, sum.Likelihood, sum.Proxy, sum.CGIterations)
+		}
+		if jac := lik[0] == "projected-jacobian"; (sum.JacobianBelow != nil) != jac || (jac && *sum.JacobianBelow != 0) {
+			t.Errorf("summary of --likelihood %v: jacobian_below %v", lik, sum.JacobianBelow)
 		}
 	}
 	var top float64

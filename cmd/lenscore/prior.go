@@ -49,15 +49,6 @@ type loadedPrior struct {
 	Name     string
 	Side     int // image side in pixels (network priors)
 	close    func()
-	train    func() // switch a network to training mode (nil: nothing to do)
-}
-
-// training switches a network prior to training mode, in which its
-// forward keeps the activations back-propagation needs.
-func (l *loadedPrior) training() {
-	if l.train != nil {
-		l.train()
-	}
 }
 
 func (l *loadedPrior) Close() {
@@ -183,8 +174,7 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 		return nil, err
 	}
 	p.SetName("network:" + path + "@" + meta["step"])
-	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), Side: n, close: net.Close,
-		train: func() { net.SetInference(false) }}, nil
+	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), Side: n, close: net.Close}, nil
 }
 
 // GRF spectrum files written by `lenscore fit-grf`: the primary HDU holds
