@@ -73,6 +73,24 @@
 // special case x̂₀ = x, S = σ²I, ∂x̂₀/∂x = I, right only once σ(t) is small
 // against the prior's spread.
 //
+// With Options.PriorJacobian the stand-in S/σ² is replaced by the prior's
+// own Jacobian, ∂x̂₀/∂x = I + σ² ∂s/∂x: the likelihood supplies the
+// cotangent (CotangentLikelihood)
+//
+//	v = Aᵀ(Σ_n + A S Aᵀ)⁻¹ W (y − A x̂₀) = b − AᵀWΣ_n⁻¹A H⁻¹ b,
+//	b = AᵀWΣ_n⁻¹(y − A x̂₀),  H = S⁻¹ + AᵀWΣ_n⁻¹A  (Woodbury),
+//
+// and the prior (JacobianPrior) the vector–Jacobian product, so that
+//
+//	∇ₓ log p_t(y|x) ≈ v + σ² (∂s/∂x)ᵀ v;
+//
+// for a network, (∂s/∂x)ᵀ v = (∂ε_θ/∂x)ᵀ v / σ by one back-propagation of v
+// (NetworkPrior.VJP). For the proxy itself, whose Jacobian is S/σ², this is
+// H⁻¹b/σ², the formula above. Options.JacobianBelow restricts it to
+// σ(t) ≤ JacobianBelow: at large σ the two terms cancel almost exactly
+// (x̂₀ hardly depends on x), and the learned σ²∂s/∂x is not precise enough
+// for the remainder, which the data weight 1/σ_n² multiplies.
+//
 // # Gaussian priors
 //
 // IsoGaussian is N(μ₀, s²I), with marginal score −(x − μ₀)/(s² + σ²).
