@@ -36,9 +36,9 @@ type fingerprint struct {
 	PriorJacobian bool    `json:",omitempty"`
 	JacobianBelow float64 `json:",omitempty"`
 	InitMean      string
-	Prior      string
-	Likelihood string
-	Hooks      [2]float64
+	Prior         string
+	Likelihood    string
+	Hooks         [2]float64
 }
 
 func describe(v any) string {
