@@ -99,6 +99,22 @@
 // standardises every dimension by the pooled sample mean and standard
 // deviation first, which makes the test invariant to per-dimension units.
 //
+// # Rank tests that say what is off
+//
+// If the truth is exchangeable with the K samples of its posterior, the
+// rank of any function of the truth among the same function of the samples
+// is uniform. StatRanks applies this (simulation-based calibration) to one
+// scalar per image — flux Σx, energy Σx², gradient energy Σ|∇x|², Laplacian
+// energy (ImageStatistics) — with a Pearson χ² test (K degrees of freedom)
+// of the J ranks. HeldOutRanks does it per pixel: it bins pixels by the
+// value of sample 0, which depends on the data only, and ranks the truth
+// among samples 1…K−1, so every bin stays uniform under calibration.
+// PixelRanks bins by the truth instead, which conditions on it: even an
+// exact posterior then puts faint truths below and bright truths above its
+// samples more often than 1/(K+1) (regression towards the posterior mean).
+// SpreadSkill compares the error of the sample mean with the samples'
+// spread.
+//
 // # Image statistics
 //
 // Pearson and RMSE compare two images. RadialProfile averages an image in
