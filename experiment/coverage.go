@@ -434,12 +434,17 @@ func ReadCoverageSamples(path string) (truths [][]float64, samples [][][]float64
 // coverage_samples.fits written with SaveSamples, without sampling: with
 // other options (RankEdges, PlainRanks, NullDraws, Seed for other
 // reference points) or with a newer lenscore. Lenses and Samples come from
-// the file; s supplies only Seed and Progress. The outputs are those of
+// the file, except that a positive o.Lenses below the file's count keeps
+// only the first o.Lenses lenses (to compare with a shorter run of the same
+// seeds); s supplies only Seed and Progress. The outputs are those of
 // Coverage (per-lens entries carry only the source label and TARP's f).
 func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*CoverageResult, error) {
 	truths, samples, side, err := ReadCoverageSamples(path)
 	if err != nil {
 		return nil, err
+	}
+	if o.Lenses > 0 && o.Lenses < len(truths) {
+		truths, samples = truths[:o.Lenses], samples[:o.Lenses]
 	}
 	J := len(truths)
 	if J < 2 {

@@ -254,6 +254,22 @@ func TestCoverageFromSamples(t *testing.T) {
 	if m["sigma_n_frac"] != nil {
 		t.Errorf("sigma_n_frac = %v, want null", m["sigma_n_frac"])
 	}
+	// Lenses keeps the first lenses: their spread–skill equals diag's on them.
+	truths, samples, _, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3, err := CoverageFromSamples(Setup{Seed: s.Seed}, filepath.Join(dir, "coverage_samples.fits"), CoverageOptions{Lenses: 3, NullDraws: -1}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss3, err := diag.SpreadSkill(samples[:3], truths[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Lenses != 3 || len(r3.PerLens) != 3 || r3.SpreadSkill != ss3 {
+		t.Errorf("first 3 lenses: %d lenses, spread–skill %g, want 3 and %g", r3.Lenses, r3.SpreadSkill, ss3)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.fits")
 	if err := fits.WriteFile(bad, []*fits.HDU{fits.NewImage(4, 4, nil)}); err != nil {
 		t.Fatal(err)

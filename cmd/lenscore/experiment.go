@@ -40,7 +40,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
 	batch := fs.Int("batch", 16, "images per network call")
 	samples := fs.Int("samples", 0, "posterior samples per lens (0: each experiment's default)")
-	lenses := fs.Int("lenses", 0, "lenses for coverage (default 50) and steps (default 4)")
+	lenses := fs.Int("lenses", 0, "lenses for coverage (default 50) and steps (default 4); with --from-samples, use the file's first N lenses")
 	steps := fs.Int("steps", 0, "reverse-time steps (0: technique 2)")
 	sampler := fs.String("sampler", "em", "em or pc")
 	denoise := fs.Bool("denoise", false, "final Tweedie denoising step")
@@ -71,6 +71,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if *fromSamples != "" {
+		fromLenses := *lenses // 0: all lenses of the file, else its first --lenses
 		if name != "coverage" {
 			return fmt.Errorf("--from-samples applies to coverage only, not %s", name)
 		}
@@ -79,7 +80,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr}, *fromSamples,
-			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull}, dir)
+			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses}, dir)
 		if err != nil {
 			return err
 		}
