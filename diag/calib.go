@@ -102,38 +102,13 @@ type RankBin struct {
 // calibration. All simulations must have the same K ≥ 1; pixels with a NaN
 // truth or sample are skipped.
 func PixelRanks(samples [][][]float64, truths [][]float64, edges []float64) ([]RankBin, error) {
-	if len(samples) != len(truths) || len(truths) == 0 {
-		return nil, fmt.Errorf("diag: PixelRanks: %d sample sets for %d truths", len(samples), len(truths))
-	}
-	for i := 1; i < len(edges); i++ {
-		if !(edges[i] > edges[i-1]) {
-			return nil, fmt.Errorf("diag: PixelRanks: edges must increase, got %v", edges)
-		}
-	}
-	k := len(samples[0])
-	for j, t := range truths {
-		if len(samples[j]) != k || k < 1 {
-			return nil, fmt.Errorf("diag: PixelRanks: simulation %d has %d samples, simulation 0 has %d (need the same K ≥ 1)", j, len(samples[j]), k)
-		}
-		for q, s := range samples[j] {
-			if len(s) != len(t) {
-				return nil, fmt.Errorf("diag: PixelRanks: simulation %d sample %d has length %d, truth %d", j, q, len(s), len(t))
-			}
-		}
+	k, err := checkRankInput("PixelRanks", samples, truths, edges, 1)
+	if err != nil {
+		return nil, err
 	}
 	bins := make([]RankBin, len(edges)+1)
 	for b := range bins {
-		bins[b].Lo, bins[b].Hi = math.Inf(-1), math.Inf(1)
-		if b > 0 {
-			bins[b].Lo = edges[b-1]
-			lo := edges[b-1]
-			bins[b].LoJSON = &lo
-		}
-		if b < len(edges) {
-			bins[b].Hi = edges[b]
-			hi := edges[b]
-			bins[b].HiJSON = &hi
-		}
+		bins[b].Lo, bins[b].Hi, bins[b].LoJSON, bins[b].HiJSON = binBounds(edges, b)
 		bins[b].Hist = make([]float64, k+1)
 	}
 	total := 0
@@ -194,4 +169,48 @@ func PixelRanks(samples [][][]float64, truths [][]float64, edges []float64) ([]R
 		bin.Spread /= n
 	}
 	return bins, nil
+}
+
+// checkRankInput validates the arguments of PixelRanks and HeldOutRanks:
+// as many sample sets as truths, increasing edges, the same K ≥ minK
+// samples everywhere, each as long as its truth. It returns K.
+func checkRankInput(fn string, samples [][][]float64, truths [][]float64, edges []float64, minK int) (int, error) {
+	if len(samples) != len(truths) || len(truths) == 0 {
+		return 0, fmt.Errorf("diag: %s: %d sample sets for %d truths", fn, len(samples), len(truths))
+	}
+	for i := 1; i < len(edges); i++ {
+		if !(edges[i] > edges[i-1]) {
+			return 0, fmt.Errorf("diag: %s: edges must increase, got %v", fn, edges)
+		}
+	}
+	k := len(samples[0])
+	for j, t := range truths {
+		if len(samples[j]) != k || k < minK {
+			return 0, fmt.Errorf("diag: %s: simulation %d has %d samples, simulation 0 has %d (need the same K ≥ %d)", fn, j, len(samples[j]), k, minK)
+		}
+		for q, s := range samples[j] {
+			if len(s) != len(t) {
+				return 0, fmt.Errorf("diag: %s: simulation %d sample %d has length %d, truth %d", fn, j, q, len(s), len(t))
+			}
+		}
+	}
+	return k, nil
+}
+
+// binBounds returns bin b of the edges, (lo, hi], with lo = −∞ for the
+// first bin and hi = +∞ for the last, and the same as pointers for JSON
+// (copies, nil for ±∞).
+func binBounds(edges []float64, b int) (lo, hi float64, loJSON, hiJSON *float64) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	if b > 0 {
+		lo = edges[b-1]
+		loJSON = new(float64)
+		*loJSON = lo
+	}
+	if b < len(edges) {
+		hi = edges[b]
+		hiJSON = new(float64)
+		*hiJSON = hi
+	}
+	return lo, hi, loJSON, hiJSON
 }

@@ -46,38 +46,15 @@ type HeldOutBin struct {
 // ones, a slope a bias. All simulations must have the same K ≥ 2; pixels
 // with a NaN truth or sample are skipped.
 func HeldOutRanks(samples [][][]float64, truths [][]float64, edges []float64) ([]HeldOutBin, error) {
-	if len(samples) != len(truths) || len(truths) == 0 {
-		return nil, fmt.Errorf("diag: HeldOutRanks: %d sample sets for %d truths", len(samples), len(truths))
-	}
-	for i := 1; i < len(edges); i++ {
-		if !(edges[i] > edges[i-1]) {
-			return nil, fmt.Errorf("diag: HeldOutRanks: edges must increase, got %v", edges)
-		}
-	}
-	k := len(samples[0])
-	for j, t := range truths {
-		if len(samples[j]) != k || k < 2 {
-			return nil, fmt.Errorf("diag: HeldOutRanks: simulation %d has %d samples, simulation 0 has %d (need the same K ≥ 2)", j, len(samples[j]), k)
-		}
-		for q, s := range samples[j] {
-			if len(s) != len(t) {
-				return nil, fmt.Errorf("diag: HeldOutRanks: simulation %d sample %d has length %d, truth %d", j, q, len(s), len(t))
-			}
-		}
+	k, err := checkRankInput("HeldOutRanks", samples, truths, edges, 2)
+	if err != nil {
+		return nil, err
 	}
 	bins := make([]HeldOutBin, len(edges)+1)
 	num := make([]float64, len(bins))
 	den := make([]float64, len(bins))
 	for b := range bins {
-		bins[b].Lo, bins[b].Hi = math.Inf(-1), math.Inf(1)
-		if b > 0 {
-			lo := edges[b-1]
-			bins[b].Lo, bins[b].LoJSON = lo, &lo
-		}
-		if b < len(edges) {
-			hi := edges[b]
-			bins[b].Hi, bins[b].HiJSON = hi, &hi
-		}
+		bins[b].Lo, bins[b].Hi, bins[b].LoJSON, bins[b].HiJSON = binBounds(edges, b)
 		bins[b].Hist = make([]float64, k)
 	}
 	m := float64(k - 1) // ranked samples
