@@ -184,6 +184,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	os.Remove(filepath.Join(*out, checkpointFile))
+	warnDiverged(env, sum)
 	fmt.Fprintf(env.stdout, "demo done in %.0f s: %d samples, χ²_ν per sample %s, source residual RMS %.2fσ\nsee %s/fig1.png, %s/fig3.png, %s/summary.json\n",
 		sum.WallSeconds, len(res.Samples), fmtFloats(sum.Chi2Nu), sum.SourceRMSSNR, *out, *out, *out)
 	return nil

@@ -186,6 +186,9 @@ type sampleSummary struct {
 	Chi2NuMean    float64   `json:"chi2_nu_of_mean"`
 	Nu            int       `json:"nu"`
 	Chi2NuStd     float64   `json:"chi2_nu_expected_std"`
+	// Diverged lists the samples whose χ²_ν exceeds divergedChi2 (or is
+	// not finite): the integration blew up for them (see warnDiverged).
+	Diverged []int `json:"diverged,omitempty"`
 	SourceRMSSNR  float64   `json:"source_residual_rms_snr,omitempty"`
 	WallSeconds   float64   `json:"wall_seconds"`
 	PriorSeconds  float64   `json:"prior_seconds"`
@@ -241,6 +244,7 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	os.Remove(filepath.Join(*out, checkpointFile))
+	warnDiverged(env, sum)
 	fmt.Fprintf(env.stdout, "wrote %d samples to %s (χ²_ν of the mean %.3f, ν=%d; %d steps, %.1f s)\n", len(res.Samples), *out, sum.Chi2NuMean, sum.Nu, res.Steps, sum.WallSeconds)
 	return nil
 }
@@ -270,6 +274,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		return err
 	}
 	sum.Chi2NuStd = diag.ChiSquaredNuStd(sum.Nu)
+	sum.Diverged = diverged(sum.Chi2Nu)
 	if p.Truth != nil && len(samples) > 1 {
 		snr := make([]float64, n*n)
 		if err := diag.SourceResidualSNR(snr, p.Truth, mean, std); err == nil {
@@ -379,4 +384,31 @@ func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loa
 		sum.Proxy, sum.CGIterations = pl.Proxy().Fingerprint(), pl.MeanIterations()
 	}
 	return res, sum, nil
+}
+
+// divergedChi2 is the χ²_ν above which a sample counts as diverged: a
+// sample that fits the data has χ²_ν ≈ 1, one that the integration lost
+// has 10³–10⁴⁰ (e.g. Euler–Maruyama at too few steps, or
+// --jacobian-below too high).
+const divergedChi2 = 100
+
+// diverged returns the indices of the χ²_ν values above divergedChi2 or not
+// finite.
+func diverged(chi2 []float64) []int {
+	var out []int
+	for k, c := range chi2 {
+		if !(c <= divergedChi2) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// warnDiverged tells the user on stderr which samples diverged.
+func warnDiverged(env *cliEnv, sum *sampleSummary) {
+	if len(sum.Diverged) == 0 {
+		return
+	}
+	fmt.Fprintf(env.stderr, "warning: %d of %d samples diverged (χ²_ν > %d: samples %v); use more --steps, or a lower --jacobian-below with projected-jacobian; they are in the outputs and summary.json lists them\n",
+		len(sum.Diverged), len(sum.Chi2Nu), divergedChi2, sum.Diverged)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,5 +356,36 @@ func readJSONFile(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// A run whose integration blows up (one Euler–Maruyama step from σ_max)
+// is reported: summary.json lists the diverged samples and stderr warns;
+// a normal run lists none.
+func TestSampleDivergedWarning(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	for _, tc := range []struct {
+		steps string
+		bad   bool
+	}{{"1", true}, {"auto", false}} {
+		out := filepath.Join(dir, "s"+tc.steps)
+		code, _, stderr := runCLI(t, "sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "2",
+			"--steps", tc.steps, "--out", out)
+		if code != 0 {
+			t.Fatalf("--steps %s: exit %d: %s", tc.steps, code, stderr)
+		}
+		var sum sampleSummary
+		readJSONFile(t, filepath.Join(out, "summary.json"), &sum)
+		warned := strings.Contains(stderr, "diverged")
+		if tc.bad && (len(sum.Diverged) != 2 || !warned || !(sum.Chi2Nu[0] > divergedChi2)) {
+			t.Errorf("one step: χ²_ν %v, diverged %v, warning %v", sum.Chi2Nu, sum.Diverged, warned)
+		}
+		if !tc.bad && (len(sum.Diverged) != 0 || warned) {
+			t.Errorf("auto steps: χ²_ν %v, diverged %v, warning %v", sum.Chi2Nu, sum.Diverged, warned)
+		}
+	}
+	if d := diverged([]float64{1, 150, math.NaN(), 99, math.Inf(1)}); !slices.Equal(d, []int{1, 2, 4}) {
+		t.Errorf("diverged = %v", d)
 	}
 }
