@@ -188,12 +188,12 @@ type sampleSummary struct {
 	Chi2NuStd     float64   `json:"chi2_nu_expected_std"`
 	// Diverged lists the samples whose χ²_ν exceeds divergedChi2 (or is
 	// not finite): the integration blew up for them (see warnDiverged).
-	Diverged []int `json:"diverged,omitempty"`
-	SourceRMSSNR  float64   `json:"source_residual_rms_snr,omitempty"`
-	WallSeconds   float64   `json:"wall_seconds"`
-	PriorSeconds  float64   `json:"prior_seconds"`
-	OtherSeconds  float64   `json:"other_seconds"`
-	Backend       string    `json:"gemm_backend"`
+	Diverged     []int   `json:"diverged,omitempty"`
+	SourceRMSSNR float64 `json:"source_residual_rms_snr,omitempty"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	PriorSeconds float64 `json:"prior_seconds"`
+	OtherSeconds float64 `json:"other_seconds"`
+	Backend      string  `json:"gemm_backend"`
 }
 
 func runSample(ctx context.Context, env *cliEnv, args []string) error {
