@@ -265,11 +265,7 @@ func (pl *Projected) Cotangent(dst, x, ps []float64, t float64, scratch []float6
 	m, n := pl.a.Dims()
 	pl.solve(dst, x, ps, t, scratch)
 	b, hp, img := scratch[n:2*n], scratch[3*n:4*n], scratch[4*n:4*n+m]
-	pl.a.Apply(img, dst[:n])
-	for i := range img {
-		img[i] *= pl.w[i]
-	}
-	pl.a.Adjoint(hp, img)
+	pl.normal(hp, dst[:n], img)
 	for i := range dst[:n] {
 		dst[i] = b[i] - hp[i]
 	}
@@ -339,11 +335,7 @@ func (pl *Projected) solve(dst, x, ps []float64, t float64, scratch []float64) {
 	for it < pl.maxIter {
 		it++
 		// hp = AᵀWΣ⁻¹A p; F(Hp) = d·fp + F hp
-		pl.a.Apply(img, p)
-		for i := range img {
-			img[i] *= pl.w[i]
-		}
-		pl.a.Adjoint(hp, img)
+		pl.normal(hp, p, img)
 		fw.rfft2(fw.fh, hp, nx, ny)
 		var php float64
 		for k, c := range fw.fh {
@@ -374,4 +366,13 @@ func (pl *Projected) solve(dst, x, ps []float64, t float64, scratch []float64) {
 	}
 	pl.calls.Add(1)
 	pl.iters.Add(int64(it))
+}
+
+// normal sets dst = AᵀWΣ_n⁻¹A x, using img (length M) as scratch.
+func (pl *Projected) normal(dst, x, img []float64) {
+	pl.a.Apply(img, x)
+	for i := range img {
+		img[i] *= pl.w[i]
+	}
+	pl.a.Adjoint(dst, img)
 }
