@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/lenscore/lenscore/diag"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/posterior"
+	"github.com/lenscore/lenscore/progress"
 )
 
 // CoverageOptions configures Coverage. Zero values select the defaults.
@@ -66,6 +70,13 @@ type CoverageOptions struct {
 	// j·K … j·K+K−1), so that the test can be redone with other reference
 	// points or other statistics without sampling again.
 	SaveSamples bool
+	// Resume continues an interrupted run in the same directory: every
+	// lens already stored in dir/coverage_parts by a run with the same
+	// settings (PartsDir) is read instead of sampled, so the result equals
+	// that of an uninterrupted run; a stored lens of other settings is an
+	// error. It also extends a finished run to more lenses. Without Resume
+	// the stored lenses of an earlier run are removed first.
+	Resume bool
 	// RankEdges are the bin edges of CoverageResult.PixelRanks in the units
 	// of the true sources (peak 1); nil selects 0, 0.02, 0.1, 0.3: exact
 	// zeros and below (the clipped sky of the validation galaxies), the
@@ -221,8 +232,17 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		priorDraws = res.Samples
 		out.Truth = "prior draws (reverse-time SDE without data)"
 	}
+	fingerprint := coverageFingerprint(s, o, priorDraws != nil)
+	if !o.Resume {
+		if err := clearParts(dir); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(filepath.Join(dir, PartsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("experiment: coverage: %w", err)
+	}
 	samples := make([][][]float64, o.Lenses)
 	truths := make([][]float64, o.Lenses)
+	start, sampled, resumed := time.Now(), 0, 0
 	for j := range o.Lenses {
 		if err := checkCtx(ctx, "coverage"); err != nil {
 			return nil, err
@@ -245,48 +265,41 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		if err != nil {
 			return nil, fmt.Errorf("experiment: coverage: lens %d (%s): %w", j, name, err)
 		}
-		var lik posterior.Likelihood = p.lik
-		if o.Likelihood == "diag" {
-			if lik, err = posterior.NewDiag(p.op, p.y, []float64{p.sigmaN}, nil, s.VE.Sigma); err != nil {
-				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+		part, err := readPart(dir, j, fingerprint, s.Side, o.Samples, truth)
+		switch {
+		case err == nil && o.Resume:
+			resumed++
+		case err == nil || errors.Is(err, errNoPart):
+			if part, err = s.coverageLens(ctx, p, j, name, o, proxy, gp); err != nil {
+				return nil, err
 			}
-		}
-		if o.Likelihood == "projected" || jacobian {
-			if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, proxy, s.VE.Sigma); err != nil {
-				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+			if err := writePart(dir, j, fingerprint, s.Side, truth, *part); err != nil {
+				return nil, err
 			}
+			sampled++
+			done := time.Since(start).Seconds()
+			eta := done / float64(sampled) * float64(o.Lenses-j-1)
+			s.logf("coverage: lens %d/%d done: %.1f s per lens, elapsed %s, eta %s", j+1, o.Lenses,
+				done/float64(sampled), progress.FormatDuration(time.Duration(done*1e9)), progress.FormatDuration(time.Duration(eta*1e9)))
+		default:
+			return nil, err
 		}
-		if o.ExactLikelihood {
-			inv, err := posterior.Invert(p.op, p.y, []float64{p.sigmaN}, gp, posterior.InvertOptions{Scale: 1, FullCov: true})
-			if err != nil {
-				return nil, fmt.Errorf("experiment: coverage: lens %d: exact posterior: %w", j, err)
-			}
-			if lik, err = posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, gp, s.VE.Sigma); err != nil {
-				return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
-			}
-		}
-		s.logf("coverage: lens %d/%d (%s)", j+1, o.Lenses, name)
-		res, wall, err := s.sample(ctx, lik, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
-			Chains: o.Samples, Seed: seedFor(s.Seed, tagCoverage, tagSampler, uint64(j)), PriorJacobian: jacobian, JacobianBelow: o.JacobianBelow})
-		if err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
-		}
-		per, _, err := chi2All(p, res.Samples, nil)
+		per, _, err := chi2All(p, part.Samples, nil)
 		if err != nil {
 			return nil, err
 		}
-		samples[j], truths[j] = res.Samples, truth
-		cl := CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN, Chi2NuAvg: meanOf(per)}
-		if pl, ok := lik.(*posterior.Projected); ok {
-			cl.CGIterations = pl.MeanIterations()
-		}
-		out.PerLens = append(out.PerLens, cl)
-		t := timingOf(res, wall)
+		samples[j], truths[j] = part.Samples, truth
+		out.PerLens = append(out.PerLens, CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN,
+			Chi2NuAvg: meanOf(per), CGIterations: part.CGIterations})
+		t := part.Timing
 		out.Timing.Steps = t.Steps
 		out.Timing.NFE += t.NFE
 		out.Timing.WallSeconds += t.WallSeconds
 		out.Timing.PriorSeconds += t.PriorSeconds
 		out.Timing.OtherSeconds += t.OtherSeconds
+	}
+	if resumed > 0 {
+		s.logf("coverage: %d of %d lenses read from %s (resumed), %d sampled", resumed, o.Lenses, filepath.Join(dir, PartsDir), sampled)
 	}
 	if err := checkCtx(ctx, "coverage"); err != nil {
 		return nil, err
@@ -295,6 +308,44 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		return nil, err
 	}
 	return out, nil
+}
+
+// coverageLens draws the posterior samples of lens j of a coverage run.
+func (s *Setup) coverageLens(ctx context.Context, p *problem, j int, name string, o CoverageOptions,
+	proxy *posterior.GRF, gp posterior.GaussianPrior) (*coveragePart, error) {
+	var err error
+	jacobian := o.Likelihood == "projected-jacobian"
+	var lik posterior.Likelihood = p.lik
+	if o.Likelihood == "diag" {
+		if lik, err = posterior.NewDiag(p.op, p.y, []float64{p.sigmaN}, nil, s.VE.Sigma); err != nil {
+			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+		}
+	}
+	if o.Likelihood == "projected" || jacobian {
+		if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, proxy, s.VE.Sigma); err != nil {
+			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+		}
+	}
+	if o.ExactLikelihood {
+		inv, err := posterior.Invert(p.op, p.y, []float64{p.sigmaN}, gp, posterior.InvertOptions{Scale: 1, FullCov: true})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: coverage: lens %d: exact posterior: %w", j, err)
+		}
+		if lik, err = posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, gp, s.VE.Sigma); err != nil {
+			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+		}
+	}
+	s.logf("coverage: lens %d/%d (%s)", j+1, o.Lenses, name)
+	res, wall, err := s.sample(ctx, lik, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
+		Chains: o.Samples, Seed: seedFor(s.Seed, tagCoverage, tagSampler, uint64(j)), PriorJacobian: jacobian, JacobianBelow: o.JacobianBelow})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+	}
+	part := &coveragePart{Samples: res.Samples, Timing: timingOf(res, wall)}
+	if pl, ok := lik.(*posterior.Projected); ok {
+		part.CGIterations = pl.MeanIterations()
+	}
+	return part, nil
 }
 
 // summaryDefaults fills the defaults of the options summarizeCoverage

@@ -74,6 +74,12 @@
 // 95 % level, p-value; NullDraws draws): with J = 50 its median is 0.11
 // and its 95 % level 0.18, so a single 50-lens run cannot show a
 // deviation below 0.05 — it can only fail to reject calibration.
+// Every finished lens is stored at once in coverage_parts/ (PartsDir):
+// with Resume an interrupted run continues where it stopped, or a finished
+// one is extended to more lenses, with exactly the result of one
+// uninterrupted run, since lens j's parameters, noise and sampler seed
+// depend only on j and Seed; a fingerprint of the settings in every file
+// keeps runs of other settings apart.
 // TruthFromPrior (draw the
 // truths from a Gaussian prior) and ExactLikelihood (the exact time-t
 // likelihood score of a Gaussian prior) turn it into a calibration check

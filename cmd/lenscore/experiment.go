@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -53,6 +55,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	fromSamples := fs.String("from-samples", "", "coverage: recompute TARP and the calibration summaries from a coverage_samples.fits (written with --save-samples) instead of sampling")
 	nullDraws := fs.Int("null-draws", 2000, "coverage: Monte Carlo draws of max|ECP−α| for a calibrated sampler with the same lenses and samples (0: none)")
 	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
+	resume := fs.Bool("resume", false, "coverage: continue an interrupted run in the same --out (or extend a finished one to more --lenses) from the lenses stored in coverage/coverage_parts; without it a run starts afresh")
 	jacBelow := fs.Float64("jacobian-below", 0.1, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
@@ -87,6 +90,14 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "coverage (from %s): TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f; spread–skill %.3f; outputs in %s\n",
 			*fromSamples, r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, r.SpreadSkill, dir)
 		return nil
+	}
+	// Like demo: an unfinished coverage run is never thrown away silently.
+	if dir := filepath.Join(*out, "coverage"); contains(names, "coverage") && !*resume {
+		parts, _ := filepath.Glob(filepath.Join(dir, experiment.PartsDir, "lens-*.fits"))
+		if _, serr := os.Stat(filepath.Join(dir, "coverage.json")); len(parts) > 0 && serr != nil {
+			return fmt.Errorf("%s holds an unfinished coverage run (%d lenses in %s); continue it with --resume or remove that folder",
+				dir, len(parts), filepath.Join(dir, experiment.PartsDir))
+		}
 	}
 	pr, err := demoPrior(*model, *kind, 64, *batch)
 	if err != nil {
@@ -152,8 +163,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			summary = strings.Join(parts, "; ")
 		case "coverage":
 			r, err := experiment.Coverage(ctx, setup, experiment.CoverageOptions{Lenses: *lenses, Samples: *samples, Steps: *steps, SigmaN: *sigmaN, Sampler: *sampler, Denoise: *denoise,
-				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow}, dir)
+				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow, Resume: *resume}, dir)
 			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return fmt.Errorf("%w\ninterrupted: the finished lenses are kept in %s; continue with the same command and --resume", err, filepath.Join(dir, experiment.PartsDir))
+				}
 				return err
 			}
 			summary = fmt.Sprintf("TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f (%.1f Monte Carlo σ)", r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, r.MaxDevInSigma)

@@ -90,3 +90,27 @@ func TestCoverageFromSamplesCLI(t *testing.T) {
 		t.Errorf("output written for a bad file: %v", err)
 	}
 }
+
+// TestCoverageUnfinishedRefused: a coverage folder with stored lenses but no
+// coverage.json is an interrupted run; without --resume the command refuses
+// to start afresh over it (naming the folder and --resume) and leaves the
+// stored lens untouched.
+func TestCoverageUnfinishedRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "exp")
+	parts := filepath.Join(out, "coverage", "coverage_parts")
+	if err := os.MkdirAll(parts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lens0 := filepath.Join(parts, "lens-00000.fits")
+	if err := fits.WriteFile(lens0, []*fits.HDU{fits.NewImage(4, 4, make([]float64, 16))}); err != nil {
+		t.Fatal(err)
+	}
+	checkFails(t, errCase{"unfinished run", []string{"experiment", "coverage", "--prior", "grf", "--out", out}, 1,
+		[]string{"unfinished coverage run", "--resume", "coverage_parts"}}, "")
+	if _, err := os.Stat(lens0); err != nil {
+		t.Errorf("stored lens removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "coverage", "coverage.json")); !os.IsNotExist(err) {
+		t.Errorf("coverage.json written: %v", err)
+	}
+}
