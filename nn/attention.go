@@ -158,8 +158,10 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 		g.zero(u)
 	}
 	a.e.Run(a.n, a.bwd)
-	for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
-		g.reduce(u)
+	if a.e.ParamGrads() {
+		for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
+			g.reduce(u)
+		}
 	}
 	dx := a.Norm.Backward(a.dh)
 	for j, v := range dout[:a.n*c*p] {
@@ -184,15 +186,18 @@ func (a *AttnBlock) backwardOne(w, i int) {
 	dA := a.e.scratch(w, 2, p*p)
 	dq, dk, dv := dqkv[:c*p], dqkv[c*p:2*c*p], dqkv[2*c*p:]
 
-	gbo := a.gbo.bufs[w]
-	for r := range gbo {
-		var t float32
-		for _, d := range dy[r*p : (r+1)*p] {
-			t += d
+	pg := a.e.ParamGrads()
+	if pg {
+		gbo := a.gbo.bufs[w]
+		for r := range gbo {
+			var t float32
+			for _, d := range dy[r*p : (r+1)*p] {
+				t += d
+			}
+			gbo[r] += s * t
 		}
-		gbo[r] += s * t
+		g.Sgemm(false, true, c, c, p, s, dy, p, o, p, 1, a.gwo.bufs[w], c)
 	}
-	g.Sgemm(false, true, c, c, p, s, dy, p, o, p, 1, a.gwo.bufs[w], c)
 	g.Sgemm(true, false, c, p, c, s, a.WO.Data, c, dy, p, 0, dO, p)
 	g.Sgemm(false, false, c, p, p, 1, dO, p, att, p, 0, dv, p)
 	g.Sgemm(true, false, p, p, c, 1, dO, p, v, p, 0, dA, p)
@@ -210,14 +215,16 @@ func (a *AttnBlock) backwardOne(w, i int) {
 	}
 	g.Sgemm(false, true, c, p, p, 1, k, p, dA, p, 0, dq, p)
 	g.Sgemm(false, false, c, p, p, 1, q, p, dA, p, 0, dk, p)
-	gb := a.gbqkv.bufs[w]
-	for r := range gb {
-		var t float32
-		for _, d := range dqkv[r*p : (r+1)*p] {
-			t += d
+	if pg {
+		gb := a.gbqkv.bufs[w]
+		for r := range gb {
+			var t float32
+			for _, d := range dqkv[r*p : (r+1)*p] {
+				t += d
+			}
+			gb[r] += t
 		}
-		gb[r] += t
+		g.Sgemm(false, true, 3*c, c, p, 1, dqkv, p, h, p, 1, a.gqkv.bufs[w], c)
 	}
-	g.Sgemm(false, true, 3*c, c, p, 1, dqkv, p, h, p, 1, a.gqkv.bufs[w], c)
 	g.Sgemm(true, false, c, p, 3*c, 1, a.WQKV.Data, c, dqkv, p, 0, dh, p)
 }

@@ -247,21 +247,26 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 		tasks = c.n
 	}
 	u := c.e.used(tasks)
-	c.gw.zero(u)
-	c.gb.zero(u)
-	if c.wU != nil {
-		for w := 0; w < u; w++ {
-			clear(c.gU[w])
+	pg := c.e.ParamGrads()
+	if pg {
+		c.gw.zero(u)
+		c.gb.zero(u)
+		if c.wU != nil {
+			for w := 0; w < u; w++ {
+				clear(c.gU[w])
+			}
 		}
 	}
 	c.e.Run(tasks, c.bwd)
-	if c.wU != nil {
-		for w := 0; w < u; w++ {
-			c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
+	if pg {
+		if c.wU != nil {
+			for w := 0; w < u; w++ {
+				c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
+			}
 		}
+		c.gw.reduce(u)
+		c.gb.reduce(u)
 	}
-	c.gw.reduce(u)
-	c.gb.reduce(u)
 	return c.dx
 }
 
@@ -275,25 +280,32 @@ func (c *Conv2D) backwardBand(w, t int) {
 	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
 	dx := c.dx[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
 	dy := c.dy[i*c.Cout*P : (i+1)*c.Cout*P]
-	gb := c.gb.bufs[w]
-	for o := range gb {
-		var s float32
-		for _, v := range dy[o*P+r0*c.Wo : o*P+r1*c.Wo] {
-			s += v
-		}
-		gb[o] += s
-	}
+	pg := c.e.ParamGrads()
 	gw := c.gw.bufs[w]
+	if pg {
+		gb := c.gb.bufs[w]
+		for o := range gb {
+			var s float32
+			for _, v := range dy[o*P+r0*c.Wo : o*P+r1*c.Wo] {
+				s += v
+			}
+			gb[o] += s
+		}
+	}
 	g := c.e.gemm
 	off := r0 * c.Wo
 	if c.direct {
-		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, dy[off:], P, x[off:], P, 1, gw, c.Cin)
+		if pg {
+			g.Sgemm(false, true, c.Cout, c.Cin, T, 1, dy[off:], P, x[off:], P, 1, gw, c.Cin)
+		}
 		g.Sgemm(true, false, c.Cin, T, c.Cout, 1, c.Weight.Data, c.Cin, dy[off:], P, 0, dx[off:], P)
 		return
 	}
-	if c.wU != nil {
+	switch {
+	case !pg:
+	case c.wU != nil:
 		c.winoGradBand(w, i, r0, r1, c.gU[w])
-	} else {
+	default:
 		col := c.e.scratch(w, 0, ckk*T)
 		c.im2col(x, col, r0, r1)
 		g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[off:], P, col, T, 1, gw, ckk)
@@ -315,13 +327,16 @@ func (c *Conv2D) backwardImage(w, i int) {
 	x := c.x[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
 	dx := c.dx[i*c.Cin*c.H*c.W : (i+1)*c.Cin*c.H*c.W]
 	dy := c.dy[i*c.Cout*P : (i+1)*c.Cout*P]
-	gb := c.gb.bufs[w]
-	for o := range gb {
-		var s float32
-		for _, v := range dy[o*P : (o+1)*P] {
-			s += v
+	pg := c.e.ParamGrads()
+	if pg {
+		gb := c.gb.bufs[w]
+		for o := range gb {
+			var s float32
+			for _, v := range dy[o*P : (o+1)*P] {
+				s += v
+			}
+			gb[o] += s
 		}
-		gb[o] += s
 	}
 	gw := c.gw.bufs[w]
 	g := c.e.gemm
@@ -329,10 +344,12 @@ func (c *Conv2D) backwardImage(w, i int) {
 	for r0 := 0; r0 < c.Ho; r0 += c.tileRows {
 		r1 := min(c.Ho, r0+c.tileRows)
 		T := (r1 - r0) * c.Wo
-		col := c.e.scratch(w, 0, ckk*T)
 		dcol := c.e.scratch(w, 1, ckk*T)
-		c.im2col(x, col, r0, r1)
-		g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[r0*c.Wo:], P, col, T, 1, gw, ckk)
+		if pg {
+			col := c.e.scratch(w, 0, ckk*T)
+			c.im2col(x, col, r0, r1)
+			g.Sgemm(false, true, c.Cout, ckk, T, 1, dy[r0*c.Wo:], P, col, T, 1, gw, ckk)
+		}
 		g.Sgemm(true, false, ckk, T, c.Cout, 1, c.Weight.Data, ckk, dy[r0*c.Wo:], P, 0, dcol, T)
 		c.col2im(dcol, dx, r0, r1)
 	}

@@ -31,6 +31,7 @@ type Engine struct {
 	next    atomic.Int64            // next task of a RunDynamic
 	infer   bool                    // forward passes keep nothing for Backward
 	gen     int                     // bumped by SetInference: invalidates weight caches
+	noPGrad bool                    // Backward computes input gradients only
 }
 
 const numScratch = 4
@@ -225,6 +226,16 @@ func (e *Engine) SetInference(on bool) { e.infer, e.gen = on, e.gen+1 }
 
 // Inference reports whether the engine is in inference mode.
 func (e *Engine) Inference() bool { return e.infer }
+
+// SetParamGrads switches parameter gradients on (the default) or off. With
+// them off, Backward of the layers built on e returns the same input
+// gradient but neither computes nor accumulates dL/dθ (Param.Grad is left
+// as it was): a vector–Jacobian product with respect to the input then
+// costs about one forward pass less.
+func (e *Engine) SetParamGrads(on bool) { e.noPGrad = !on }
+
+// ParamGrads reports whether Backward accumulates parameter gradients.
+func (e *Engine) ParamGrads() bool { return !e.noPGrad }
 
 // wgrad holds one gradient accumulator per worker for a parameter, so that
 // workers never write to shared memory; reduce adds them into Param.Grad in

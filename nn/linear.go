@@ -48,12 +48,14 @@ func (l *Linear) Forward(x []float32, n int) []float32 {
 func (l *Linear) Backward(dout []float32) []float32 {
 	n := l.n
 	l.dx = grow(l.dx, n*l.In)
-	for i := 0; i < n; i++ {
-		for o, v := range dout[i*l.Out : (i+1)*l.Out] {
-			l.Bias.Grad[o] += v
+	if l.e.ParamGrads() {
+		for i := 0; i < n; i++ {
+			for o, v := range dout[i*l.Out : (i+1)*l.Out] {
+				l.Bias.Grad[o] += v
+			}
 		}
+		l.e.gemm.Sgemm(true, false, l.Out, l.In, n, 1, dout, l.Out, l.x, l.In, 1, l.Weight.Grad, l.In)
 	}
-	l.e.gemm.Sgemm(true, false, l.Out, l.In, n, 1, dout, l.Out, l.x, l.In, 1, l.Weight.Grad, l.In)
 	l.e.gemm.Sgemm(false, false, n, l.In, l.Out, 1, dout, l.Out, l.Weight.Data, l.In, 0, l.dx, l.In)
 	return l.dx
 }

@@ -122,8 +122,10 @@ func (g *GroupNorm) Backward(dout []float32) []float32 {
 	g.gg.zero(u)
 	g.gbeta.zero(u)
 	g.e.Run(g.n*g.G, g.bwd)
-	g.gg.reduce(u)
-	g.gbeta.reduce(u)
+	if g.e.ParamGrads() {
+		g.gg.reduce(u)
+		g.gbeta.reduce(u)
+	}
 	return g.dx
 }
 

@@ -142,6 +142,12 @@ func (p *NetworkPrior) ScoreKeep(dst, x []float64, n int, t float64) error {
 	return nil
 }
 
+// inputGradOnly is a Differentiable network that can skip its parameter
+// gradients in Backward (score.Net.SetParamGrads).
+type inputGradOnly interface {
+	SetParamGrads(on bool)
+}
+
 // VJP implements JacobianPrior: s = ε_θ(x, σ)/σ, so (∂s/∂x)ᵀ v =
 // (∂ε_θ/∂x)ᵀ v / σ, by back-propagating v through the network.
 func (p *NetworkPrior) VJP(dst, v []float64, n int) error {
@@ -162,8 +168,14 @@ func (p *NetworkPrior) VJP(dst, v []float64, n int) error {
 		}
 		p.vb[i] = float32(u)
 	}
-	net.Backward(p.vb[:n*d])
-	net.ZeroGrad()
+	if ig, ok := net.(inputGradOnly); ok {
+		ig.SetParamGrads(false)
+		net.Backward(p.vb[:n*d])
+		ig.SetParamGrads(true)
+	} else {
+		net.Backward(p.vb[:n*d])
+		net.ZeroGrad()
+	}
 	g := net.InputGrad()
 	if len(g) < n*d {
 		return fmt.Errorf("posterior: network prior: input gradient has %d values for a batch of %d×%d", len(g), n, d)

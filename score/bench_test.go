@@ -58,3 +58,39 @@ func BenchmarkForward256Paper(b *testing.B) {
 	cfg := Config{ImageSize: 256, Channels: 1, NF: 128, ChMult: []int{1, 1, 2, 2, 2, 2, 2}, NumResBlocks: 2, AttnResolutions: []int{16}, FourierScale: 16}
 	benchNet(b, cfg, 1, false)
 }
+
+// benchVJP times one training-mode forward and backward pass, as the
+// sampler's Jacobian likelihood uses it (posterior.NetworkPrior.VJP), with
+// or without the parameter gradients it does not need.
+func benchVJP(b *testing.B, batch int, paramGrads bool) {
+	cfg := DefaultConfig()
+	net, err := New(cfg, fastGemm(b), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer net.Close()
+	net.SetInference(false)
+	net.SetParamGrads(paramGrads)
+	rng := rand.New(rand.NewPCG(1, 2))
+	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
+	x := randVec(rng, batch*sz, 1)
+	sig := make([]float32, batch)
+	for i := range sig {
+		sig[i] = float32(0.01 + 0.1*rng.Float64())
+	}
+	d := randVec(rng, batch*sz, 1)
+	net.Forward(x, sig, batch)
+	net.Backward(d)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		net.Forward(x, sig, batch)
+		net.Backward(d)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(batch)*1e3, "ms/image")
+}
+
+// Forward + backward for a batch of 3 chains (experiment coverage's K):
+// with parameter gradients (training) and input gradient only (VJP).
+func BenchmarkForwardBackward64Batch3(b *testing.B) { benchVJP(b, 3, true) }
+func BenchmarkVJP64Batch3(b *testing.B)             { benchVJP(b, 3, false) }

@@ -388,8 +388,17 @@ func (nt *Net) Backward(dout []float32) {
 	}
 	addTo(g, nt.dhs[0])
 	nt.dx = nt.convIn.Backward(g)
-	nt.dense0.Backward(nt.act0.Backward(nt.dense1.Backward(nt.act1.Backward(nt.dt))))
+	if nt.e.ParamGrads() { // dL/dt feeds only the time embedding's parameters
+		nt.dense0.Backward(nt.act0.Backward(nt.dense1.Backward(nt.act1.Backward(nt.dt))))
+	}
 }
+
+// SetParamGrads switches parameter gradients off (or back on, the
+// default): Backward then computes only InputGrad, the same values, and
+// leaves Params()[i].Grad as they were (nn.Engine.SetParamGrads) — a
+// vector–Jacobian product with respect to the input at about two thirds of
+// the cost.
+func (nt *Net) SetParamGrads(on bool) { nt.e.SetParamGrads(on) }
 
 // InputGrad returns dL/dx of the last Backward (batch×C×H×W, an internal
 // buffer valid until the next Backward).

@@ -434,3 +434,46 @@ func TestInferenceWeightChange(t *testing.T) {
 		t.Fatal("scaling the conv1 weights did not change the output")
 	}
 }
+
+// TestInputGradOnly: with SetParamGrads(false) the whole network's input
+// gradient is bit for bit the one of a full Backward, and no parameter
+// gradient (the time embedding's included) changes.
+func TestInputGradOnly(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Workers = 2
+	net, err := New(cfg, fastGemm(t), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	randomize(net, rng)
+	n := 2
+	x := randVec(rng, n*64, 1)
+	sig := []float32{0.02, 1.5}
+	w := randVec(rng, len(net.Forward(x, sig, n)), 1)
+	net.ZeroGrad()
+	net.Backward(w)
+	full := append([]float32(nil), net.InputGrad()...)
+	for _, p := range net.Params() {
+		for i := range p.Grad {
+			p.Grad[i] = -3
+		}
+	}
+	net.SetParamGrads(false)
+	net.Forward(x, sig, n)
+	net.Backward(w)
+	net.SetParamGrads(true)
+	for i, g := range net.InputGrad() {
+		if g != full[i] {
+			t.Fatalf("input gradient [%d] = %g without parameter gradients, %g with", i, g, full[i])
+		}
+	}
+	for _, p := range net.Params() {
+		for i, g := range p.Grad {
+			if g != -3 {
+				t.Fatalf("%s.Grad[%d] changed to %g", p.Name, i, g)
+			}
+		}
+	}
+}
