@@ -239,6 +239,8 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 	} else if err := os.MkdirAll(filepath.Join(dir, PartsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("experiment: coverage: %w", err)
+	} else if stored, _ := filepath.Glob(filepath.Join(dir, PartsDir, "lens-*.fits")); len(stored) > 0 {
+		s.logf("coverage: resuming: %d lenses stored in %s", len(stored), filepath.Join(dir, PartsDir))
 	}
 	samples := make([][][]float64, o.Lenses)
 	truths := make([][]float64, o.Lenses)
@@ -263,7 +265,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 		p, err := s.simulate(truth, lp, o.SigmaN, seedFor(s.Seed, tagCoverage, tagNoise, uint64(j)))
 		if err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d (%s): %w", j, name, err)
+			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 		}
 		part, err := readPart(dir, j, fingerprint, s.Side, o.Samples, truth)
 		switch {
@@ -318,28 +320,28 @@ func (s *Setup) coverageLens(ctx context.Context, p *problem, j int, name string
 	var lik posterior.Likelihood = p.lik
 	if o.Likelihood == "diag" {
 		if lik, err = posterior.NewDiag(p.op, p.y, []float64{p.sigmaN}, nil, s.VE.Sigma); err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 		}
 	}
 	if o.Likelihood == "projected" || jacobian {
 		if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, proxy, s.VE.Sigma); err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 		}
 	}
 	if o.ExactLikelihood {
 		inv, err := posterior.Invert(p.op, p.y, []float64{p.sigmaN}, gp, posterior.InvertOptions{Scale: 1, FullCov: true})
 		if err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d: exact posterior: %w", j, err)
+			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): exact posterior: %w", j+1, o.Lenses, name, err)
 		}
 		if lik, err = posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, gp, s.VE.Sigma); err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 		}
 	}
 	s.logf("coverage: lens %d/%d (%s)", j+1, o.Lenses, name)
 	res, wall, err := s.sample(ctx, lik, sampleOpts{Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise,
 		Chains: o.Samples, Seed: seedFor(s.Seed, tagCoverage, tagSampler, uint64(j)), PriorJacobian: jacobian, JacobianBelow: o.JacobianBelow})
 	if err != nil {
-		return nil, fmt.Errorf("experiment: coverage: lens %d: %w", j, err)
+		return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 	}
 	part := &coveragePart{Samples: res.Samples, Timing: timingOf(res, wall)}
 	if pl, ok := lik.(*posterior.Projected); ok {

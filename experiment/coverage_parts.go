@@ -16,7 +16,7 @@ import (
 )
 
 // PartsDir is the sub-folder of a coverage run's output directory that holds
-// one FITS file per finished lens (lens-00007.fits: the true source in the
+// one FITS file per finished lens (lens-00007.fits for j = 7, the 8th: the true source in the
 // primary HDU, the K samples as a cube in the SAMPLES extension, the run's
 // fingerprint and the lens's timing in the header). The files let an
 // interrupted run continue (CoverageOptions.Resume) and a finished one be
