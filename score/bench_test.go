@@ -10,12 +10,19 @@ func benchNet(b *testing.B, cfg Config, batch int, backward bool) {
 }
 
 func benchNetMode(b *testing.B, cfg Config, batch int, backward, infer bool) {
+	benchNetGrads(b, cfg, batch, backward, infer, true)
+}
+
+// benchNetGrads times Forward (and Backward) of a batch; paramGrads false
+// is the input-gradient-only Backward of posterior.NetworkPrior.VJP.
+func benchNetGrads(b *testing.B, cfg Config, batch int, backward, infer, paramGrads bool) {
 	net, err := New(cfg, fastGemm(b), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer net.Close()
 	net.SetInference(infer)
+	net.SetParamGrads(paramGrads)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
 	x := randVec(rng, batch*sz, 1)
@@ -37,8 +44,10 @@ func benchNetMode(b *testing.B, cfg Config, batch int, backward, infer bool) {
 		run()
 	}
 	flops := float64(net.Flops()) * float64(batch)
-	if backward {
+	if backward && paramGrads {
 		flops *= 3 // backward ≈ 2× forward
+	} else if backward {
+		flops *= 2 // input gradient only ≈ 1× forward
 	}
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(batch)*1e3, "ms/image")
@@ -59,38 +68,10 @@ func BenchmarkForward256Paper(b *testing.B) {
 	benchNet(b, cfg, 1, false)
 }
 
-// benchVJP times one training-mode forward and backward pass, as the
-// sampler's Jacobian likelihood uses it (posterior.NetworkPrior.VJP), with
-// or without the parameter gradients it does not need.
-func benchVJP(b *testing.B, batch int, paramGrads bool) {
-	cfg := DefaultConfig()
-	net, err := New(cfg, fastGemm(b), 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer net.Close()
-	net.SetInference(false)
-	net.SetParamGrads(paramGrads)
-	rng := rand.New(rand.NewPCG(1, 2))
-	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
-	x := randVec(rng, batch*sz, 1)
-	sig := make([]float32, batch)
-	for i := range sig {
-		sig[i] = float32(0.01 + 0.1*rng.Float64())
-	}
-	d := randVec(rng, batch*sz, 1)
-	net.Forward(x, sig, batch)
-	net.Backward(d)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		net.Forward(x, sig, batch)
-		net.Backward(d)
-	}
-	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(batch)*1e3, "ms/image")
+// Forward + backward for a batch of 3 chains (experiment coverage's K), as
+// the sampler's Jacobian likelihood uses it: with parameter gradients
+// (training) and with the input gradient only (posterior.NetworkPrior.VJP).
+func BenchmarkForwardBackward64Batch3(b *testing.B) {
+	benchNetGrads(b, DefaultConfig(), 3, true, false, true)
 }
-
-// Forward + backward for a batch of 3 chains (experiment coverage's K):
-// with parameter gradients (training) and input gradient only (VJP).
-func BenchmarkForwardBackward64Batch3(b *testing.B) { benchVJP(b, 3, true) }
-func BenchmarkVJP64Batch3(b *testing.B)             { benchVJP(b, 3, false) }
+func BenchmarkVJP64Batch3(b *testing.B) { benchNetGrads(b, DefaultConfig(), 3, true, false, false) }
