@@ -99,6 +99,21 @@
 // standardises every dimension by the pooled sample mean and standard
 // deviation first, which makes the test invariant to per-dimension units.
 //
+// Averaging over references (TARPAveraged). ECP(α) = E[1(f < α)] is an
+// expectation over simulations and reference points; one reference per
+// simulation adds the reference's randomness to the simulations'. With R
+// references per simulation and the indicator averaged, ECP̄(α) =
+// (1/JR) Σ_jr 1(f_jr < α) estimates the same curve with most of that noise
+// gone: on 100 simulations × 3 samples the calibrated median of
+// max|ECP̄ − α| is 0.04 at R = 64 against 0.08 at R = 1. The R indicators of
+// a simulation are dependent, so the null is built from the data by
+// exchangeability: under calibration the truth and the K samples are K+1
+// exchangeable draws, the standardisation (pooled over truths and samples)
+// and the reference box (of truths and samples) are symmetric in them, and
+// re-labelling a random member of every simulation as its truth draws from
+// the exact conditional null of max|ECP̄ − α| (a permutation test; the
+// member-to-reference distances are computed once, J·R·(K+1) of them).
+//
 // # Rank tests that say what is off
 //
 // If the truth is exchangeable with the K samples of its posterior, the

@@ -70,6 +70,10 @@ type CoverageOptions struct {
 	// j·K … j·K+K−1), so that the test can be redone with other reference
 	// points or other statistics without sampling again.
 	SaveSamples bool
+	// References is the number of TARP reference points per lens of the
+	// averaged test (diag.TARPAveraged, with its exchangeability null of
+	// NullDraws permutations): 0 selects 64, negative disables it.
+	References int
 	// Resume continues an interrupted run in the same directory: every
 	// lens already stored in dir/coverage_parts by a run with the same
 	// settings (PartsDir) is read instead of sampled, so the result equals
@@ -126,9 +130,14 @@ type CoverageResult struct {
 	PixelRanks   []diag.RankBin    `json:"pixel_ranks"`
 	HeldOutRanks []diag.HeldOutBin `json:"held_out_ranks,omitempty"`
 	StatRanks    []diag.StatRank   `json:"stat_ranks"`
-	PerLens      []CoverageLens    `json:"per_lens"`
-	Timing       Timing            `json:"timing_total"`
-	Files        []string          `json:"files"`
+	// Averaged is TARP with CoverageOptions.References reference points
+	// per lens instead of one and its exchangeability (permutation) null
+	// (diag.TARPAveraged): the same expected coverage with most of the
+	// reference points' noise averaged out; nil when disabled.
+	Averaged *diag.TARPAvgResult `json:"tarp_averaged,omitempty"`
+	PerLens  []CoverageLens      `json:"per_lens"`
+	Timing   Timing              `json:"timing_total"`
+	Files    []string            `json:"files"`
 }
 
 // CoverageLens describes one simulated lens.
@@ -364,6 +373,9 @@ func (o *CoverageOptions) summaryDefaults() {
 	if o.RankEdges == nil {
 		o.RankEdges = []float64{0, 0.02, 0.1, 0.3}
 	}
+	if o.References == 0 {
+		o.References = 64
+	}
 }
 
 // summarizeCoverage runs TARP and the calibration summaries on the samples
@@ -393,6 +405,16 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 			return fmt.Errorf("experiment: coverage: %w", err)
 		}
 	}
+	if o.References > 0 {
+		perms := o.NullDraws
+		if perms == 0 {
+			perms = -1
+		}
+		if out.Averaged, err = diag.TARPAveraged(samples, truths, diag.TARPAvgOptions{References: o.References,
+			NumAlpha: o.NumAlpha, Permutations: perms, Seed: seedFor(s.Seed, tagCoverage, tagTARP, 1)}); err != nil {
+			return fmt.Errorf("experiment: coverage: %w", err)
+		}
+	}
 	if out.StatRanks, err = diag.StatRanks(samples, truths, diag.ImageStatistics(s.Side), seedFor(s.Seed, tagCoverage, tagStatRanks)); err != nil {
 		return fmt.Errorf("experiment: coverage: %w", err)
 	}
@@ -414,7 +436,7 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	if o.NullDraws > 0 {
 		title += fmt.Sprintf("\ncalibrated sampler: max|ECP−α| < %.3f in 95 %% of runs", tr.Null95)
 	}
-	if err := plot.TARPCurve(join(dir, "coverage.png"), title, tr); err != nil {
+	if err := plot.TARPCurve(join(dir, "coverage.png"), title, tr, out.Averaged); err != nil {
 		return err
 	}
 	out.Files = []string{"coverage.png", "coverage.json"}
@@ -432,6 +454,10 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 			out.MaxDev, out.AtAlpha, out.NullMedian, out.Null95, out.PValue)
 	} else {
 		s.logf("coverage: max |ECP − α| = %.3f at α = %.2f (%.1f σ)", out.MaxDev, out.AtAlpha, out.MaxDevInSigma)
+	}
+	if a := out.Averaged; a != nil {
+		s.logf("coverage: averaged over %d references per lens: max |ECP − α| = %.3f at α = %.2f; calibrated (%d exchangeability permutations): median %.3f, 95 %% %.3f; p = %.3g",
+			a.References, a.MaxDev, a.AtAlpha, a.Permutations, a.NullMedian, a.Null95, a.PValue)
 	}
 	s.logf("coverage: spread–skill ratio ‖truth − mean‖² / ((1+1/K) Σ var) = %.3f (1 if calibrated)", out.SpreadSkill)
 	for _, b := range out.PixelRanks {

@@ -86,6 +86,9 @@ func TestCoverageResume(t *testing.T) {
 					b.PerLens[j].F, b.PerLens[j].Chi2NuAvg)
 			}
 		}
+		if a.Averaged == nil || b.Averaged == nil || a.Averaged.MaxDev != b.Averaged.MaxDev || a.Averaged.PValue != b.Averaged.PValue {
+			t.Errorf("%s: averaged TARP %+v, uninterrupted %+v", what, a.Averaged, b.Averaged)
+		}
 		if a.MaxDev != b.MaxDev || a.SpreadSkill != b.SpreadSkill || a.Timing.NFE != b.Timing.NFE {
 			t.Errorf("%s: max dev %g spread–skill %g NFE %d, uninterrupted %g %g %d", what, a.MaxDev, a.SpreadSkill,
 				a.Timing.NFE, b.MaxDev, b.SpreadSkill, b.Timing.NFE)

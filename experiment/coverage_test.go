@@ -307,3 +307,52 @@ func TestCoverageLikelihoodOption(t *testing.T) {
 		}
 	}
 }
+
+// TestCoverageAveraged: coverage.json carries the averaged TARP test with
+// the default 64 references and its permutation null (a p-value in (0, 1]
+// that agrees with diag.TARPAveraged on the saved samples), no null when
+// NullDraws is disabled, and nothing when References is negative.
+func TestCoverageAveraged(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	o := CoverageOptions{Lenses: 6, Samples: 3, Steps: 5, SigmaN: 0.05, Bootstrap: 10, NullDraws: 300, SaveSamples: true}
+	dir := t.TempDir()
+	r, err := Coverage(context.Background(), s, o, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Averaged
+	if a == nil || a.References != 64 || a.Permutations != 300 || !(a.PValue > 0 && a.PValue <= 1) || len(a.ECP) != 101 {
+		t.Fatalf("averaged TARP: %+v", a)
+	}
+	var m map[string]any
+	readJSON(t, filepath.Join(dir, "coverage.json"), &m)
+	ta, ok := m["tarp_averaged"].(map[string]any)
+	if !ok || ta["references_per_lens"] != 64.0 || ta["p_value"] != a.PValue || ta["max_abs_dev"] != a.MaxDev {
+		t.Errorf("coverage.json tarp_averaged = %v", m["tarp_averaged"])
+	}
+	truths, samples, _, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := diag.TARPAveraged(samples, truths, diag.TARPAvgOptions{References: 64, Permutations: 300,
+		Seed: seedFor(s.Seed, tagCoverage, tagTARP, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.MaxDev != a.MaxDev || ref.PValue != a.PValue {
+		t.Errorf("from the saved samples: max dev %g p %g, experiment %g %g", ref.MaxDev, ref.PValue, a.MaxDev, a.PValue)
+	}
+
+	o.NullDraws, o.SaveSamples = -1, false
+	r, err = Coverage(context.Background(), s, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Averaged == nil || r.Averaged.Permutations != 0 || !math.IsNaN(r.Averaged.PValue) || r.Averaged.MaxDev != a.MaxDev {
+		t.Errorf("without a null: %+v (with one: max dev %g)", r.Averaged, a.MaxDev)
+	}
+	o.References = -1
+	if r, err = Coverage(context.Background(), s, o, t.TempDir()); err != nil || r.Averaged != nil {
+		t.Errorf("References −1: %v, averaged %+v", err, r.Averaged)
+	}
+}

@@ -73,7 +73,11 @@
 // max |ECP − α| for a calibrated sampler with the same J and K (median,
 // 95 % level, p-value; NullDraws draws): with J = 50 its median is 0.11
 // and its 95 % level 0.18, so a single 50-lens run cannot show a
-// deviation below 0.05 — it can only fail to reject calibration.
+// deviation below 0.05 — it can only fail to reject calibration. The
+// averaged test (CoverageOptions.References, 64 reference points per lens,
+// diag.TARPAveraged) estimates the same curve with the reference points'
+// noise averaged out and tests it against an exchangeability null: its
+// calibrated median is half as large (0.04 at 100 lenses × 3 samples).
 // Every finished lens is stored at once in coverage_parts/ (PartsDir):
 // with Resume an interrupted run continues where it stopped, or a finished
 // one is extended to more lenses, with exactly the result of one

@@ -164,8 +164,10 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 // TARPCurve draws the expected-coverage curve of a TARP result against the
 // credibility level, with the diagonal of a calibrated estimator and the
 // ±1σ and ±2σ binomial Monte Carlo bands about it (bootstrap σ when
-// present).
-func TARPCurve(path, title string, r *diag.TARPResult) error {
+// present), and, when avg is not nil, the curve averaged over several
+// references per simulation (diag.TARPAveraged) with the ±2σ band of its
+// exchangeability null.
+func TARPCurve(path, title string, r *diag.TARPResult, avg *diag.TARPAvgResult) error {
 	if r == nil || len(r.Alpha) == 0 {
 		return fmt.Errorf("plot: TARPCurve %s: empty result", path)
 	}
@@ -180,11 +182,26 @@ func TARPCurve(path, title string, r *diag.TARPResult) error {
 		lo2[i], hi2[i] = a-2*sig[i], a+2*sig[i]
 	}
 	grey := color.NRGBA{0x60, 0x60, 0x60, 0xff}
-	return CurveWith(path, title, "credibility level α", "expected coverage ECP(α)", CurveOptions{Square: true},
-		Series{Label: "±2σ MC band", X: r.Alpha, Y: r.Alpha, Lo: lo2, Hi: hi2, Color: color.NRGBA{0x90, 0x90, 0x90, 0xff}, Dashed: true},
-		Series{Label: fmt.Sprintf("calibrated, ±1σ (J = %d)", len(r.F)), X: r.Alpha, Y: r.Alpha, Lo: lo1, Hi: hi1, Color: grey, Dashed: true},
-		Series{Label: fmt.Sprintf("TARP ECP, max|ECP−α| = %.3f", r.MaxDev), X: r.Alpha, Y: r.ECP, Color: cycle[0]},
-	)
+	series := []Series{
+		{Label: "±2σ MC band", X: r.Alpha, Y: r.Alpha, Lo: lo2, Hi: hi2, Color: color.NRGBA{0x90, 0x90, 0x90, 0xff}, Dashed: true},
+		{Label: fmt.Sprintf("calibrated, ±1σ (J = %d)", len(r.F)), X: r.Alpha, Y: r.Alpha, Lo: lo1, Hi: hi1, Color: grey, Dashed: true},
+		{Label: fmt.Sprintf("TARP ECP, max|ECP−α| = %.3f", r.MaxDev), X: r.Alpha, Y: r.ECP, Color: cycle[0]},
+	}
+	if avg != nil && len(avg.Alpha) > 0 {
+		s := Series{Label: fmt.Sprintf("%d references per lens, max = %.3f", avg.References, avg.MaxDev),
+			X: avg.Alpha, Y: avg.ECP, Color: cycle[1]}
+		if len(avg.NullSigma) == len(avg.Alpha) {
+			s.Lo, s.Hi = make([]float64, len(avg.Alpha)), make([]float64, len(avg.Alpha))
+			for i, a := range avg.Alpha {
+				s.Lo[i], s.Hi[i] = a-2*avg.NullSigma[i], a+2*avg.NullSigma[i]
+			}
+			series = append(series, Series{Label: "its calibrated ±2σ (exchangeability)", X: avg.Alpha, Y: avg.Alpha,
+				Lo: s.Lo, Hi: s.Hi, Color: cycle[1], Dashed: true})
+			s.Lo, s.Hi = nil, nil
+		}
+		series = append(series, s)
+	}
+	return CurveWith(path, title, "credibility level α", "expected coverage ECP(α)", CurveOptions{Square: true}, series...)
 }
 
 // unitTicks labels [0, 1] every 0.2 with minor ticks every 0.05.

@@ -179,8 +179,12 @@ func TestExampleFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	avg, err := diag.TARPAveraged(sm, th, diag.TARPAvgOptions{References: 8, Permutations: 50, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p = filepath.Join(dir, "tarp.png")
-	if err := TARPCurve(p, "TARP coverage (over-dispersed toy posterior)", res); err != nil {
+	if err := TARPCurve(p, "TARP coverage (over-dispersed toy posterior)", res, avg); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lenscore/lenscore/diag"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/train"
@@ -55,6 +56,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	fromSamples := fs.String("from-samples", "", "coverage: recompute TARP and the calibration summaries from a coverage_samples.fits (written with --save-samples) instead of sampling")
 	nullDraws := fs.Int("null-draws", 2000, "coverage: Monte Carlo draws of max|ECP−α| for a calibrated sampler with the same lenses and samples (0: none)")
 	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
+	refs := fs.Int("references", 64, "coverage: reference points per lens of the averaged TARP test (exchangeability null; 0: off)")
 	resume := fs.Bool("resume", false, "coverage: continue an interrupted run in the same --out (or extend a finished one to more --lenses) from the lenses stored in coverage/coverage_parts; without it a run starts afresh")
 	jacBelow := fs.Float64("jacobian-below", 0.1, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
 	seed := fs.Uint64("seed", 1, "seed")
@@ -68,6 +70,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	case "convolved", "diag", "exact", "projected", "projected-jacobian":
 	default:
 		return fmt.Errorf("--likelihood must be convolved, diag, exact, projected or projected-jacobian, got %q", *likelihood)
+	}
+	if *refs < 0 {
+		return fmt.Errorf("--references must be ≥ 0 (0: off), got %d", *refs)
 	}
 	coverageNull, err := nullDrawsOption(*nullDraws)
 	if err != nil {
@@ -83,12 +88,12 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr}, *fromSamples,
-			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses}, dir)
+			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses, References: refsOption(*refs)}, dir)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "coverage (from %s): TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f; spread–skill %.3f; outputs in %s\n",
-			*fromSamples, r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, r.SpreadSkill, dir)
+		fmt.Fprintf(env.stdout, "coverage (from %s): TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f%s; spread–skill %.3f; outputs in %s\n",
+			*fromSamples, r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, averagedSummary(r.Averaged), r.SpreadSkill, dir)
 		return nil
 	}
 	// Like demo: an unfinished coverage run is never thrown away silently.
@@ -163,7 +168,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			summary = strings.Join(parts, "; ")
 		case "coverage":
 			r, err := experiment.Coverage(ctx, setup, experiment.CoverageOptions{Lenses: *lenses, Samples: *samples, Steps: *steps, SigmaN: *sigmaN, Sampler: *sampler, Denoise: *denoise,
-				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow, Resume: *resume}, dir)
+				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow, Resume: *resume, References: refsOption(*refs)}, dir)
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					return fmt.Errorf("%w\ninterrupted: the finished lenses are kept in %s; continue with the same command and --resume", err, filepath.Join(dir, experiment.PartsDir))
@@ -174,6 +179,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			if r.NullDraws > 0 {
 				summary += fmt.Sprintf("; calibrated sampler: median %.3f, 95 %% %.3f; p = %.3g", r.NullMedian, r.Null95, r.PValue)
 			}
+			summary += averagedSummary(r.Averaged)
 		case "steps":
 			r, err := experiment.Steps(ctx, setup, experiment.StepsOptions{Lenses: *lenses, Samples: *samples, SigmaN: *sigmaN, Configs: cfgs}, dir)
 			if err != nil {
@@ -229,4 +235,26 @@ func nullDrawsOption(n int) (int, error) {
 		return -1, nil
 	}
 	return n, nil
+}
+
+// refsOption maps --references to experiment.CoverageOptions.References
+// (0 on the command line: off, which the option spells negative).
+func refsOption(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// averagedSummary describes the averaged TARP test for the command's
+// summary line ("" when it was off).
+func averagedSummary(a *diag.TARPAvgResult) string {
+	if a == nil {
+		return ""
+	}
+	s := fmt.Sprintf("; averaged over %d references per lens: %.3f at α = %.2f", a.References, a.MaxDev, a.AtAlpha)
+	if a.Permutations > 0 {
+		s += fmt.Sprintf(" (calibrated: median %.3f, 95 %% %.3f; p = %.3g)", a.NullMedian, a.Null95, a.PValue)
+	}
+	return s
 }

@@ -19,7 +19,7 @@ func TestCoverageFlags(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("experiment coverage --help: exit %d\n%s", code, all)
 	}
-	for _, f := range []string{"plain-ranks", "null-draws"} {
+	for _, f := range []string{"plain-ranks", "null-draws", "references", "resume"} {
 		if !strings.Contains(all, "  -"+f+"\n") && !strings.Contains(all, "  -"+f+" ") {
 			t.Errorf("experiment coverage --help does not list -%s:\n%s", f, all)
 		}
@@ -39,6 +39,7 @@ func TestCoverageFlags(t *testing.T) {
 	checkFails(t, errCase{"null-draws -1", []string{"experiment", "coverage", "--null-draws", "-1", "--out", dir}, 1, []string{"--null-draws", "-1"}}, "")
 	checkFails(t, errCase{"null-draws abc", []string{"experiment", "coverage", "--null-draws", "abc", "--out", dir}, 2, []string{"null-draws", "abc"}}, "")
 	checkFails(t, errCase{"likelihood nope", []string{"experiment", "coverage", "--likelihood", "nope", "--out", dir}, 1, []string{"--likelihood", "nope"}}, "")
+	checkFails(t, errCase{"references -2", []string{"experiment", "coverage", "--references", "-2", "--out", dir}, 1, []string{"--references", "-2"}}, "")
 	checkFails(t, errCase{"plain-ranks value", []string{"experiment", "coverage", "--plain-ranks=maybe", "--out", dir}, 2, []string{"plain-ranks"}}, "")
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("rejected flags created %s (%v)", dir, err)
@@ -74,7 +75,8 @@ func TestCoverageFromSamplesCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "6 lenses × 3 samples") || !strings.Contains(stdout, "spread–skill") {
+	if !strings.Contains(stdout, "6 lenses × 3 samples") || !strings.Contains(stdout, "spread–skill") ||
+		!strings.Contains(stdout, "averaged over 64 references per lens") {
 		t.Errorf("stdout: %s", stdout)
 	}
 	if _, err := os.Stat(filepath.Join(out, "coverage", "coverage.json")); err != nil {
