@@ -188,14 +188,7 @@ func (a *AttnBlock) backwardOne(w, i int) {
 
 	pg := a.e.ParamGrads()
 	if pg {
-		gbo := a.gbo.bufs[w]
-		for r := range gbo {
-			var t float32
-			for _, d := range dy[r*p : (r+1)*p] {
-				t += d
-			}
-			gbo[r] += s * t
-		}
+		addRowSums(a.gbo.bufs[w], dy, p, 0, p, s)
 		g.Sgemm(false, true, c, c, p, s, dy, p, o, p, 1, a.gwo.bufs[w], c)
 	}
 	g.Sgemm(true, false, c, p, c, s, a.WO.Data, c, dy, p, 0, dO, p)
@@ -216,14 +209,7 @@ func (a *AttnBlock) backwardOne(w, i int) {
 	g.Sgemm(false, true, c, p, p, 1, k, p, dA, p, 0, dq, p)
 	g.Sgemm(false, false, c, p, p, 1, q, p, dA, p, 0, dk, p)
 	if pg {
-		gb := a.gbqkv.bufs[w]
-		for r := range gb {
-			var t float32
-			for _, d := range dqkv[r*p : (r+1)*p] {
-				t += d
-			}
-			gb[r] += t
-		}
+		addRowSums(a.gbqkv.bufs[w], dqkv, p, 0, p, 1)
 		g.Sgemm(false, true, 3*c, c, p, 1, dqkv, p, h, p, 1, a.gqkv.bufs[w], c)
 	}
 	g.Sgemm(true, false, c, p, 3*c, 1, a.WQKV.Data, c, dqkv, p, 0, dh, p)

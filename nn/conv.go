@@ -283,14 +283,7 @@ func (c *Conv2D) backwardBand(w, t int) {
 	pg := c.e.ParamGrads()
 	gw := c.gw.bufs[w]
 	if pg {
-		gb := c.gb.bufs[w]
-		for o := range gb {
-			var s float32
-			for _, v := range dy[o*P+r0*c.Wo : o*P+r1*c.Wo] {
-				s += v
-			}
-			gb[o] += s
-		}
+		addRowSums(c.gb.bufs[w], dy, P, r0*c.Wo, r1*c.Wo, 1)
 	}
 	g := c.e.gemm
 	off := r0 * c.Wo
@@ -329,14 +322,7 @@ func (c *Conv2D) backwardImage(w, i int) {
 	dy := c.dy[i*c.Cout*P : (i+1)*c.Cout*P]
 	pg := c.e.ParamGrads()
 	if pg {
-		gb := c.gb.bufs[w]
-		for o := range gb {
-			var s float32
-			for _, v := range dy[o*P : (o+1)*P] {
-				s += v
-			}
-			gb[o] += s
-		}
+		addRowSums(c.gb.bufs[w], dy, P, 0, P, 1)
 	}
 	gw := c.gw.bufs[w]
 	g := c.e.gemm

@@ -294,3 +294,16 @@ func (e *Engine) scratch(w, slot, n int) []float32 {
 	}
 	return b[:n]
 }
+
+// addRowSums adds scale·Σ_{j ∈ [lo, hi)} m[r·stride + j] to dst[r] for every
+// row r of dst: the bias gradient of a layer whose output gradient m holds
+// one row of stride values per channel.
+func addRowSums(dst, m []float32, stride, lo, hi int, scale float32) {
+	for r := range dst {
+		var t float32
+		for _, v := range m[r*stride+lo : r*stride+hi] {
+			t += v
+		}
+		dst[r] += scale * t
+	}
+}
