@@ -135,9 +135,14 @@ type CoverageResult struct {
 	// (diag.TARPAveraged): the same expected coverage with most of the
 	// reference points' noise averaged out; nil when disabled.
 	Averaged *diag.TARPAvgResult `json:"tarp_averaged,omitempty"`
-	PerLens  []CoverageLens      `json:"per_lens"`
-	Timing   Timing              `json:"timing_total"`
-	Files    []string            `json:"files"`
+	// BySet repeats the averaged TARP test, the spread–skill ratio and the
+	// statistic ranks for the lenses of each data set, when they come from
+	// two or more (a prior can be calibrated for one kind of galaxy and not
+	// another); sets with fewer than 2 lenses are left out.
+	BySet   []CoverageSet  `json:"by_set,omitempty"`
+	PerLens []CoverageLens `json:"per_lens"`
+	Timing  Timing         `json:"timing_total"`
+	Files   []string       `json:"files"`
 }
 
 // CoverageLens describes one simulated lens.
@@ -150,6 +155,19 @@ type CoverageLens struct {
 	// CGIterations is the mean number of conjugate-gradient iterations
 	// per likelihood score (projected likelihood only).
 	CGIterations float64 `json:"cg_iterations,omitempty"`
+	// Set is the data set of the true source (Setup.Sets; "" if unknown).
+	Set string `json:"set,omitempty"`
+}
+
+// CoverageSet is the calibration of the lenses of one data set (when the
+// validation galaxies come from several): the averaged TARP test, the
+// spread–skill ratio and the statistic ranks on those lenses alone.
+type CoverageSet struct {
+	Set         string              `json:"set"`
+	Lenses      int                 `json:"lenses"`
+	Averaged    *diag.TARPAvgResult `json:"tarp_averaged,omitempty"`
+	SpreadSkill float64             `json:"spread_skill"`
+	StatRanks   []diag.StatRank     `json:"stat_ranks"`
 }
 
 // Coverage runs the TARP coverage test (Lemos et al. 2023) of the
@@ -260,7 +278,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 		lp := RandomLens(rand.New(rand.NewPCG(seedFor(s.Seed, tagCoverage, tagLens), uint64(j))))
 		var truth []float64
-		var name string
+		var name, set string
 		switch {
 		case priorDraws != nil:
 			truth, name = priorDraws[j], fmt.Sprintf("prior draw %d", j)
@@ -271,6 +289,9 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		default:
 			g := j % len(s.Galaxies)
 			truth, name = s.Galaxies[g], s.name(g)
+			if g < len(s.Sets) {
+				set = s.Sets[g]
+			}
 		}
 		p, err := s.simulate(truth, lp, o.SigmaN, seedFor(s.Seed, tagCoverage, tagNoise, uint64(j)))
 		if err != nil {
@@ -301,7 +322,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 		samples[j], truths[j] = part.Samples, truth
 		out.PerLens = append(out.PerLens, CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN,
-			Chi2NuAvg: meanOf(per), CGIterations: part.CGIterations})
+			Chi2NuAvg: meanOf(per), CGIterations: part.CGIterations, Set: set})
 		t := part.Timing
 		out.Timing.Steps = t.Steps
 		out.Timing.NFE += t.NFE
@@ -378,6 +399,15 @@ func (o *CoverageOptions) summaryDefaults() {
 	}
 }
 
+// permutations is the null size of the averaged TARP test: NullDraws
+// after summaryDefaults, where 0 means none (diag's −1).
+func (o *CoverageOptions) permutations() int {
+	if o.NullDraws == 0 {
+		return -1
+	}
+	return o.NullDraws
+}
+
 // summarizeCoverage runs TARP and the calibration summaries on the samples
 // and truths, fills out, and writes coverage.png, coverage.json and (with
 // SaveSamples) coverage_samples.fits into dir.
@@ -406,17 +436,16 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 		}
 	}
 	if o.References > 0 {
-		perms := o.NullDraws
-		if perms == 0 {
-			perms = -1
-		}
 		if out.Averaged, err = diag.TARPAveraged(samples, truths, diag.TARPAvgOptions{References: o.References,
-			NumAlpha: o.NumAlpha, Permutations: perms, Seed: seedFor(s.Seed, tagCoverage, tagTARP, 1)}); err != nil {
+			NumAlpha: o.NumAlpha, Permutations: o.permutations(), Seed: seedFor(s.Seed, tagCoverage, tagTARP, 1)}); err != nil {
 			return fmt.Errorf("experiment: coverage: %w", err)
 		}
 	}
 	if out.StatRanks, err = diag.StatRanks(samples, truths, diag.ImageStatistics(s.Side), seedFor(s.Seed, tagCoverage, tagStatRanks)); err != nil {
 		return fmt.Errorf("experiment: coverage: %w", err)
+	}
+	if out.BySet, err = s.coverageBySet(out.PerLens, samples, truths, o); err != nil {
+		return err
 	}
 	out.Alpha, out.ECP, out.Sigma, out.BootSigma = tr.Alpha, tr.ECP, tr.Sigma, tr.BootSigma
 	out.MaxDev, out.AtAlpha = tr.MaxDev, tr.AtAlpha
@@ -472,7 +501,66 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 		s.logf("coverage: %-9s of the truth among the samples' (per lens): rank histogram %v, p = %.2g; mean %.4g truth, %.4g samples",
 			r.Name, r.Hist, r.PValue, r.MeanTruth, r.MeanSamples)
 	}
+	for _, c := range out.BySet {
+		line := fmt.Sprintf("coverage: data set %s (%d lenses): spread–skill %.3f", c.Set, c.Lenses, c.SpreadSkill)
+		if a := c.Averaged; a != nil {
+			line += fmt.Sprintf("; averaged TARP %.3f at α = %.2f (calibrated: median %.3f, 95 %% %.3f; p = %.3g)", a.MaxDev, a.AtAlpha, a.NullMedian, a.Null95, a.PValue)
+		}
+		for _, r := range c.StatRanks {
+			line += fmt.Sprintf("; %s samples/truth %.3f (p = %.2g)", r.Name, r.MeanSamples/r.MeanTruth, r.PValue)
+		}
+		s.logf("%s", line)
+	}
 	return nil
+}
+
+// coverageBySet runs the averaged TARP test, the spread–skill ratio and the
+// statistic ranks on the lenses of each data set (CoverageLens.Set), in
+// order of first appearance, when there are at least two sets.
+func (s *Setup) coverageBySet(per []CoverageLens, samples [][][]float64, truths [][]float64, o CoverageOptions) ([]CoverageSet, error) {
+	var order []string
+	idx := map[string][]int{}
+	for j, l := range per {
+		if l.Set == "" {
+			continue
+		}
+		if _, ok := idx[l.Set]; !ok {
+			order = append(order, l.Set)
+		}
+		idx[l.Set] = append(idx[l.Set], j)
+	}
+	if len(order) < 2 {
+		return nil, nil
+	}
+	var out []CoverageSet
+	for k, name := range order {
+		js := idx[name]
+		if len(js) < 2 {
+			continue
+		}
+		sm, tr := make([][][]float64, len(js)), make([][]float64, len(js))
+		for i, j := range js {
+			sm[i], tr[i] = samples[j], truths[j]
+		}
+		c := CoverageSet{Set: name, Lenses: len(js), SpreadSkill: math.NaN()}
+		var err error
+		if o.References > 0 {
+			if c.Averaged, err = diag.TARPAveraged(sm, tr, diag.TARPAvgOptions{References: o.References,
+				NumAlpha: o.NumAlpha, Permutations: o.permutations(), Seed: seedFor(s.Seed, tagCoverage, tagTARP, 2, uint64(k))}); err != nil {
+				return nil, fmt.Errorf("experiment: coverage: data set %s: %w", name, err)
+			}
+		}
+		if o.Samples >= 2 {
+			if c.SpreadSkill, err = diag.SpreadSkill(sm, tr); err != nil {
+				return nil, fmt.Errorf("experiment: coverage: data set %s: %w", name, err)
+			}
+		}
+		if c.StatRanks, err = diag.StatRanks(sm, tr, diag.ImageStatistics(s.Side), seedFor(s.Seed, tagCoverage, tagStatRanks, uint64(k+1))); err != nil {
+			return nil, fmt.Errorf("experiment: coverage: data set %s: %w", name, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // ReadCoverageSamples reads a coverage_samples.fits written by Coverage

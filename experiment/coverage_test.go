@@ -356,3 +356,52 @@ func TestCoverageAveraged(t *testing.T) {
 		t.Errorf("References −1: %v, averaged %+v", err, r.Averaged)
 	}
 }
+
+// TestCoverageBySet: with galaxies from two data sets, coverage reports
+// each set's lenses on their own, in order of first appearance, and the
+// set's averaged TARP equals diag.TARPAveraged on those lenses' saved
+// samples; with one set (or none) there is no breakdown.
+func TestCoverageBySet(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	s.Sets = []string{"x", "y", "x"}
+	o := CoverageOptions{Lenses: 6, Samples: 3, Steps: 5, SigmaN: 0.05, Bootstrap: 10, NullDraws: 100, SaveSamples: true}
+	dir := t.TempDir()
+	r, err := Coverage(context.Background(), s, o, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.BySet) != 2 || r.BySet[0].Set != "x" || r.BySet[0].Lenses != 4 || r.BySet[1].Set != "y" || r.BySet[1].Lenses != 2 {
+		t.Fatalf("by set: %+v", r.BySet)
+	}
+	for j, want := range []string{"x", "y", "x", "x", "y", "x"} {
+		if r.PerLens[j].Set != want {
+			t.Errorf("lens %d: set %q, want %q", j, r.PerLens[j].Set, want)
+		}
+	}
+	truths, samples, _, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := diag.TARPAveraged([][][]float64{samples[1], samples[4]}, [][]float64{truths[1], truths[4]},
+		diag.TARPAvgOptions{References: 64, Permutations: 100, Seed: seedFor(s.Seed, tagCoverage, tagTARP, 2, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := r.BySet[1].Averaged; y == nil || y.MaxDev != ref.MaxDev || y.PValue != ref.PValue {
+		t.Errorf("set y: %+v, from its lenses %g p %g", y, ref.MaxDev, ref.PValue)
+	}
+	ss, _ := diag.SpreadSkill([][][]float64{samples[1], samples[4]}, [][]float64{truths[1], truths[4]})
+	if r.BySet[1].SpreadSkill != ss || len(r.BySet[1].StatRanks) != 4 {
+		t.Errorf("set y: spread–skill %g (want %g), %d statistics", r.BySet[1].SpreadSkill, ss, len(r.BySet[1].StatRanks))
+	}
+	var m map[string]any
+	readJSON(t, filepath.Join(dir, "coverage.json"), &m)
+	if bs, ok := m["by_set"].([]any); !ok || len(bs) != 2 {
+		t.Errorf("coverage.json by_set = %v", m["by_set"])
+	}
+	s.Sets = []string{"x", "x", "x"}
+	o.SaveSamples = false
+	if r, err = Coverage(context.Background(), s, o, t.TempDir()); err != nil || r.BySet != nil {
+		t.Errorf("one set: %v, by set %+v", err, r.BySet)
+	}
+}

@@ -477,14 +477,22 @@ func (g notGaussian) Score(dst, x []float64, n int, t float64) error {
 
 func TestGalaxies(t *testing.T) {
 	imgs := []train.Image{
-		{Name: "a", Pix: []float32{0, 0.5, 2, 1}},
+		{Name: "a", Pix: []float32{0, 0.5, 2, 1}, Source: "../data/galaxies/gz_decals/r_crop256/"},
 		{Name: "dark", Pix: []float32{0, -1, 0, 0}},
-		{Name: "b", Pix: []float32{4, 1, 0, 2}},
+		{Name: "b", Pix: []float32{4, 1, 0, 2}, Source: "photos"},
 		{Name: "c", Pix: []float32{1, 1, 1, 1}},
 	}
-	g, n := Galaxies(imgs, 2)
+	g, n, sets := Galaxies(imgs, 2)
 	if !reflect.DeepEqual(n, []string{"a", "b"}) {
 		t.Fatalf("names %v", n)
+	}
+	if !reflect.DeepEqual(sets, []string{"gz_decals/r_crop256", "photos"}) {
+		t.Errorf("sets %q", sets)
+	}
+	for in, want := range map[string]string{"": "", "/x/y/z": "y/z", "z": "z", "../z": "z", "a/b/": "a/b"} {
+		if got := SourceLabel(in); got != want {
+			t.Errorf("SourceLabel(%q) = %q, want %q", in, got, want)
+		}
 	}
 	if !reflect.DeepEqual(g, [][]float64{{0, 0.25, 1, 0.5}, {1, 0.25, 0, 0.5}}) {
 		t.Errorf("images %v", g)

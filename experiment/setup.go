@@ -42,6 +42,9 @@ type Setup struct {
 	// row-major, peak-normalised; Names labels them (may be nil).
 	Galaxies [][]float64
 	Names    []string
+	// Sets names the data set of each galaxy (e.g. its folder; may be nil).
+	// Coverage reports its tests per data set when there are several.
+	Sets []string
 
 	// SrcScale and PixScale are the source and observed pixel sizes in
 	// arcsec; zero selects DefaultSrcField/Side and DefaultObsField/NPix
@@ -414,10 +417,10 @@ func checkCtx(ctx context.Context, stage string) error {
 func join(dir, name string) string { return filepath.Join(dir, name) }
 
 // Galaxies converts dataset images (e.g. train.Dataset.Val, which is never
-// trained on) to float64 sources scaled to peak 1, with their names. It
-// skips images without a positive pixel and returns at most limit images
-// (all when limit ≤ 0).
-func Galaxies(imgs []train.Image, limit int) (gals [][]float64, names []string) {
+// trained on) to float64 sources scaled to peak 1, with their names and
+// data sets (SourceLabel of train.Image.Source). It skips images without a
+// positive pixel and returns at most limit images (all when limit ≤ 0).
+func Galaxies(imgs []train.Image, limit int) (gals [][]float64, names, sets []string) {
 	for _, im := range imgs {
 		if limit > 0 && len(gals) == limit {
 			break
@@ -435,6 +438,21 @@ func Galaxies(imgs []train.Image, limit int) (gals [][]float64, names []string) 
 		}
 		gals = append(gals, x)
 		names = append(names, im.Name)
+		sets = append(sets, SourceLabel(im.Source))
 	}
-	return gals, names
+	return gals, names, sets
+}
+
+// SourceLabel shortens a data folder to its last two path elements
+// ("../shared/data/galaxies/gz_decals/r_crop256" → "gz_decals/r_crop256").
+func SourceLabel(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	dir = filepath.Clean(dir)
+	parent := filepath.Base(filepath.Dir(dir))
+	if parent == "." || parent == string(filepath.Separator) || parent == ".." {
+		return filepath.Base(dir)
+	}
+	return parent + "/" + filepath.Base(dir)
 }

@@ -27,6 +27,10 @@ const DefaultValFraction = 0.1
 type Image struct {
 	Name string // stable identifier: file base name, plus "[hdu,plane]" for FITS
 	Pix  []float32
+	// Source is the folder the image was read from (LoadDir); it labels
+	// the image's data set in experiments and is not part of the data
+	// fingerprint.
+	Source string
 }
 
 // Dataset is a normalised, resized image collection split into training and
@@ -97,7 +101,7 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", r.name, err))
 				continue
 			}
-			imgs = append(imgs, Image{Name: r.name, Pix: pix})
+			imgs = append(imgs, Image{Name: r.name, Pix: pix, Source: dir})
 		}
 	}
 	if len(imgs) == 0 {

@@ -305,6 +305,9 @@ func TestLoadDir(t *testing.T) {
 		if len(im.Pix) != 100 || slices.Max(im.Pix) != 1 || slices.Min(im.Pix) != 0 {
 			t.Fatalf("%s: %d pixels, range [%v, %v]", im.Name, len(im.Pix), slices.Min(im.Pix), slices.Max(im.Pix))
 		}
+		if im.Source != dir {
+			t.Fatalf("%s: Source %q, want the folder %q", im.Name, im.Source, dir)
+		}
 	}
 	if _, err := LoadDir(filepath.Join(dir, "missing"), LoadOptions{Size: 10}); err == nil {
 		t.Fatal("missing folder accepted")

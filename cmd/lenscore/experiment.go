@@ -113,8 +113,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("loading validation galaxies: %w", err)
 	}
-	gals, gnames := experiment.Galaxies(ds.Val, 0)
-	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames,
+	gals, gnames, gsets := experiment.Galaxies(ds.Val, 0)
+	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames, Sets: gsets,
 		Seed: *seed, Progress: env.stderr}
 	if *likelihood == "projected-jacobian" {
 		if name != "coverage" {
@@ -123,7 +123,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if strings.HasPrefix(*likelihood, "projected") {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
-			train, _ := experiment.Galaxies(ds.Train, 0)
+			train, _, _ := experiment.Galaxies(ds.Train, 0)
 			if setup.Proxy, err = posterior.FitGRF(train, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {
 				return fmt.Errorf("projected likelihood: %w", err)
 			}
