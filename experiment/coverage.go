@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -597,14 +598,17 @@ func ReadCoverageSamples(path string) (truths [][]float64, samples [][][]float64
 }
 
 // CoverageFromSamples redoes the summaries of Coverage — TARP with its null
-// distribution, the spread–skill ratio and the pixel-rank bins — from a
-// coverage_samples.fits written with SaveSamples, without sampling: with
-// other options (RankEdges, PlainRanks, NullDraws, Seed for other
-// reference points) or with a newer lenscore. Lenses and Samples come from
-// the file, except that a positive o.Lenses below the file's count keeps
-// only the first o.Lenses lenses (to compare with a shorter run of the same
-// seeds); s supplies only Seed and Progress. The outputs are those of
-// Coverage (per-lens entries carry only the source label and TARP's f).
+// distribution, the averaged test, the spread–skill ratio, the rank tests
+// and the per-data-set breakdown — from a coverage_samples.fits written
+// with SaveSamples, without sampling: with other options (RankEdges,
+// PlainRanks, NullDraws, References, Seed for other reference points) or
+// with a newer lenscore. Lenses and Samples come from the file, except
+// that a positive o.Lenses below the file's count keeps only the first
+// o.Lenses lenses (to compare with a shorter run of the same seeds). The
+// per-lens records (source, lens, noise, χ²_ν, data set) and the run's
+// labels come from the coverage.json beside the file when it describes the
+// same run; a lens without a data set gets the one of its source's name in
+// s.Names/s.Sets. s supplies only Seed, Progress, Names and Sets.
 func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*CoverageResult, error) {
 	truths, samples, side, err := ReadCoverageSamples(path)
 	if err != nil {
@@ -625,14 +629,57 @@ func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*
 	}
 	out := &CoverageResult{Prior: "samples of " + path, Lenses: J, Samples: K, SigmaNFrac: math.NaN(),
 		Truth: "TRUTH cube of " + path, Likelihood: "unknown (recomputed from samples)"}
-	for j := range J {
-		out.PerLens = append(out.PerLens, CoverageLens{Source: fmt.Sprintf("lens %d", j), SigmaN: math.NaN(), Chi2NuAvg: math.NaN()})
+	if run, ok := s.sampledRun(filepath.Join(filepath.Dir(path), "coverage.json"), J, K); ok {
+		out.Prior, out.SigmaNFrac, out.Truth, out.Likelihood = run.Prior, run.SigmaNFrac, run.Truth, run.Likelihood
+		out.PerLens = run.PerLens[:J]
+	} else {
+		for j := range J {
+			out.PerLens = append(out.PerLens, CoverageLens{Source: fmt.Sprintf("lens %d", j), SigmaN: math.NaN(), Chi2NuAvg: math.NaN()})
+		}
+	}
+	set := map[string]string{}
+	for i, name := range s.Names {
+		if i < len(s.Sets) {
+			set[name] = s.Sets[i]
+		}
+	}
+	for j := range out.PerLens {
+		if l := &out.PerLens[j]; l.Set == "" {
+			l.Set = set[l.Source]
+		}
 	}
 	s.Side = side
 	if err := s.summarizeCoverage(out, samples, truths, o, dir); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// sampledRun reads the coverage.json written beside a samples file by the
+// run that sampled it, for its per-lens records (source, lens, noise, χ²_ν,
+// data set) and labels. It reports false, logging why, when the file is
+// missing, unreadable or describes fewer lenses or other K.
+func (s *Setup) sampledRun(path string, J, K int) (*CoverageResult, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	var run CoverageResult
+	if err := json.Unmarshal(b, &run); err != nil {
+		s.logf("coverage: %s not used for the per-lens records: %v", path, err)
+		return nil, false
+	}
+	if len(run.PerLens) < J || run.Samples != K {
+		s.logf("coverage: %s not used for the per-lens records: %d lenses × %d samples, the samples file has %d × %d", path, len(run.PerLens), run.Samples, J, K)
+		return nil, false
+	}
+	for j := range run.PerLens {
+		run.PerLens[j].F = math.NaN()
+	}
+	if run.SigmaNFrac == 0 { // null in the file: unknown
+		run.SigmaNFrac = math.NaN()
+	}
+	return &run, true
 }
 
 // sigmaAt returns the Monte Carlo error of ECP at α: the bootstrap one when

@@ -227,6 +227,7 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 // summaries of the run that wrote it; a file without the cubes is refused.
 func TestCoverageFromSamples(t *testing.T) {
 	s := tinySetup(t, 8, 0.5)
+	s.Sets = []string{"x", "y", "x"}
 	dir := t.TempDir()
 	r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: 5, Samples: 3, Steps: 5, SigmaN: 0.05,
 		Bootstrap: 10, NullDraws: 50, SaveSamples: true}, dir)
@@ -243,16 +244,37 @@ func TestCoverageFromSamples(t *testing.T) {
 		t.Errorf("recomputed J %d K %d max dev %g p %g spread-skill %g; run %g %g %g",
 			r2.Lenses, r2.Samples, r2.MaxDev, r2.PValue, r2.SpreadSkill, r.MaxDev, r.PValue, r.SpreadSkill)
 	}
+	// The per-lens records come from the run's coverage.json beside the
+	// samples, and with them the data sets.
 	for j := range r.PerLens {
-		if r2.PerLens[j].F != r.PerLens[j].F {
-			t.Errorf("lens %d: f %g, run %g", j, r2.PerLens[j].F, r.PerLens[j].F)
+		a, b := r2.PerLens[j], r.PerLens[j]
+		if a.F != b.F || a.Source != b.Source || a.Chi2NuAvg != b.Chi2NuAvg || a.Set != b.Set || a.Lens != b.Lens {
+			t.Errorf("lens %d: %+v, run %+v", j, a, b)
 		}
 	}
+	if r2.SigmaNFrac != 0.05 || r2.Likelihood != r.Likelihood || len(r2.BySet) != 2 ||
+		r2.BySet[1].Averaged.MaxDev != r.BySet[1].Averaged.MaxDev {
+		t.Errorf("labels σ_n %g likelihood %q, by set %+v", r2.SigmaNFrac, r2.Likelihood, r2.BySet)
+	}
 	checkPNG(t, filepath.Join(dir2, "coverage.png"))
+	// Without that file: no per-lens records, data sets from the names.
+	if err := os.Remove(filepath.Join(dir, "coverage.json")); err != nil {
+		t.Fatal(err)
+	}
+	dir4 := t.TempDir()
+	r4, err := CoverageFromSamples(Setup{Seed: s.Seed, Names: []string{"lens 0", "lens 1", "lens 4"}, Sets: []string{"p", "q", "q"}},
+		filepath.Join(dir, "coverage_samples.fits"), CoverageOptions{Bootstrap: 10, NullDraws: 50}, dir4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var m map[string]any
-	readJSON(t, filepath.Join(dir2, "coverage.json"), &m)
+	readJSON(t, filepath.Join(dir4, "coverage.json"), &m)
 	if m["sigma_n_frac"] != nil {
 		t.Errorf("sigma_n_frac = %v, want null", m["sigma_n_frac"])
+	}
+	if r4.PerLens[1].Source != "lens 1" || r4.PerLens[1].Set != "q" || r4.PerLens[2].Set != "" ||
+		len(r4.BySet) != 1 || r4.BySet[0].Set != "q" || r4.BySet[0].Lenses != 2 {
+		t.Errorf("sets from names: lens 1 %+v, by set %+v", r4.PerLens[1], r4.BySet)
 	}
 	// Lenses keeps the first lenses: their spread–skill equals diag's on them.
 	truths, samples, _, err := ReadCoverageSamples(filepath.Join(dir, "coverage_samples.fits"))

@@ -58,7 +58,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	configs := fs.String("configs", "", "steps: sampler settings to compare, e.g. em:N/4,em:N/8,pc:N/16,em+tweedie:N/16 (N = technique-2 count; default EM N…N/8, PC N/4, N/8, EM+Tweedie N/4, N/8)")
 	refs := fs.Int("references", 64, "coverage: reference points per lens of the averaged TARP test (exchangeability null; 0: off)")
 	resume := fs.Bool("resume", false, "coverage: continue an interrupted run in the same --out (or extend a finished one to more --lenses) from the lenses stored in coverage/coverage_parts; without it a run starts afresh")
-	jacBelow := fs.Float64("jacobian-below", 0.1, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
+	jacBelow := fs.Float64("jacobian-below", 0.3, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -87,7 +87,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		if err := checkOutDir(dir); err != nil {
 			return err
 		}
-		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr}, *fromSamples,
+		names, sets := dataSets(*data)
+		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr, Names: names, Sets: sets}, *fromSamples,
 			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses, References: refsOption(*refs)}, dir)
 		if err != nil {
 			return err
@@ -257,4 +258,28 @@ func averagedSummary(a *diag.TARPAvgResult) string {
 		s += fmt.Sprintf(" (calibrated: median %.3f, 95 %% %.3f; p = %.3g)", a.NullMedian, a.Null95, a.PValue)
 	}
 	return s
+}
+
+// dataSets lists the files of the comma-separated image folders, each name
+// with its data set (experiment.SourceLabel of its folder), so that
+// --from-samples can split an older run by data set. Folders that cannot
+// be read are skipped: the labels are optional.
+func dataSets(dirs string) (names, sets []string) {
+	for _, d := range strings.Split(dirs, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
+		}
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				names = append(names, e.Name())
+				sets = append(sets, experiment.SourceLabel(d))
+			}
+		}
+	}
+	return names, sets
 }
