@@ -632,6 +632,9 @@ func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*
 	if run, ok := s.sampledRun(filepath.Join(filepath.Dir(path), "coverage.json"), J, K); ok {
 		out.Prior, out.SigmaNFrac, out.Truth, out.Likelihood = run.Prior, run.SigmaNFrac, run.Truth, run.Likelihood
 		out.PerLens = run.PerLens[:J]
+		if len(run.PerLens) == J {
+			out.Timing = run.Timing
+		}
 	} else {
 		for j := range J {
 			out.PerLens = append(out.PerLens, CoverageLens{Source: fmt.Sprintf("lens %d", j), SigmaN: math.NaN(), Chi2NuAvg: math.NaN()})
