@@ -470,6 +470,19 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 		return err
 	}
 	out.Files = []string{"coverage.png", "coverage.json"}
+	var labels []string
+	var curves []*diag.TARPAvgResult
+	for _, c := range out.BySet {
+		if c.Averaged != nil {
+			labels, curves = append(labels, fmt.Sprintf("%s (%d lenses)", c.Set, c.Lenses)), append(curves, c.Averaged)
+		}
+	}
+	if len(curves) > 0 {
+		if err := plot.TARPSets(join(dir, "coverage_sets.png"), fmt.Sprintf("TARP by data set, %d references per lens", o.References), labels, curves); err != nil {
+			return err
+		}
+		out.Files = append(out.Files, "coverage_sets.png")
+	}
 	if o.SaveSamples {
 		if err := writeCoverageSamples(join(dir, "coverage_samples.fits"), s.Side, truths, samples); err != nil {
 			return err

@@ -416,6 +416,7 @@ func TestCoverageBySet(t *testing.T) {
 	if r.BySet[1].SpreadSkill != ss || len(r.BySet[1].StatRanks) != 4 {
 		t.Errorf("set y: spread–skill %g (want %g), %d statistics", r.BySet[1].SpreadSkill, ss, len(r.BySet[1].StatRanks))
 	}
+	checkPNG(t, filepath.Join(dir, "coverage_sets.png"))
 	var m map[string]any
 	readJSON(t, filepath.Join(dir, "coverage.json"), &m)
 	if bs, ok := m["by_set"].([]any); !ok || len(bs) != 2 {

@@ -204,6 +204,31 @@ func TARPCurve(path, title string, r *diag.TARPResult, avg *diag.TARPAvgResult) 
 	return CurveWith(path, title, "credibility level α", "expected coverage ECP(α)", CurveOptions{Square: true}, series...)
 }
 
+// TARPSets draws the averaged TARP curves (diag.TARPAveraged) of several
+// groups of simulations — e.g. the data sets of the true sources — each
+// with the ±2σ band of its exchangeability null, against the diagonal.
+func TARPSets(path, title string, labels []string, sets []*diag.TARPAvgResult) error {
+	if len(sets) == 0 || len(labels) != len(sets) {
+		return fmt.Errorf("plot: TARPSets %s: %d labels for %d curves", path, len(labels), len(sets))
+	}
+	var series []Series
+	for i, a := range sets {
+		if a == nil || len(a.Alpha) == 0 {
+			return fmt.Errorf("plot: TARPSets %s: curve %d (%s) is empty", path, i, labels[i])
+		}
+		c := cycle[i%len(cycle)]
+		if len(a.NullSigma) == len(a.Alpha) {
+			lo, hi := make([]float64, len(a.Alpha)), make([]float64, len(a.Alpha))
+			for k, al := range a.Alpha {
+				lo[k], hi[k] = al-2*a.NullSigma[k], al+2*a.NullSigma[k]
+			}
+			series = append(series, Series{Label: "calibrated ±2σ, " + labels[i], X: a.Alpha, Y: a.Alpha, Lo: lo, Hi: hi, Color: c, Dashed: true})
+		}
+		series = append(series, Series{Label: fmt.Sprintf("%s: max|ECP−α| = %.3f", labels[i], a.MaxDev), X: a.Alpha, Y: a.ECP, Color: c})
+	}
+	return CurveWith(path, title, "credibility level α", "expected coverage ECP(α)", CurveOptions{Square: true}, series...)
+}
+
 // unitTicks labels [0, 1] every 0.2 with minor ticks every 0.05.
 func unitTicks() []gplot.Tick {
 	var t []gplot.Tick

@@ -187,4 +187,11 @@ func TestExampleFigures(t *testing.T) {
 	if err := TARPCurve(p, "TARP coverage (over-dispersed toy posterior)", res, avg); err != nil {
 		t.Fatal(err)
 	}
+	p = filepath.Join(dir, "tarp_sets.png")
+	if err := TARPSets(p, "TARP by group", []string{"all", "again"}, []*diag.TARPAvgResult{avg, avg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := TARPSets(filepath.Join(dir, "bad.png"), "x", []string{"one"}, []*diag.TARPAvgResult{avg, avg}); err == nil {
+		t.Error("TARPSets with 1 label for 2 curves: no error")
+	}
 }
