@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
@@ -140,10 +141,13 @@ type CoverageResult struct {
 	// statistic ranks for the lenses of each data set, when they come from
 	// two or more (a prior can be calibrated for one kind of galaxy and not
 	// another); sets with fewer than 2 lenses are left out.
-	BySet   []CoverageSet  `json:"by_set,omitempty"`
-	PerLens []CoverageLens `json:"per_lens"`
-	Timing  Timing         `json:"timing_total"`
-	Files   []string       `json:"files"`
+	BySet []CoverageSet `json:"by_set,omitempty"`
+	// DivergedLenses counts the lenses with a diverged sample
+	// (CoverageLens.Diverged); TARP is meaningless when it is not 0.
+	DivergedLenses int            `json:"diverged_lenses"`
+	PerLens        []CoverageLens `json:"per_lens"`
+	Timing         Timing         `json:"timing_total"`
+	Files          []string       `json:"files"`
 }
 
 // CoverageLens describes one simulated lens.
@@ -158,6 +162,22 @@ type CoverageLens struct {
 	CGIterations float64 `json:"cg_iterations,omitempty"`
 	// Set is the data set of the true source (Setup.Sets; "" if unknown).
 	Set string `json:"set,omitempty"`
+	// Diverged marks a lens with a sample whose χ²_ν exceeds DivergedChi2
+	// (or is not finite).
+	Diverged bool `json:"diverged,omitempty"`
+}
+
+// DivergedChi2 is the χ²_ν above which a posterior sample counts as
+// diverged: a sample that fits the data even roughly has χ²_ν ≈ 1.
+const DivergedChi2 = 100
+
+func diverged(chi2 []float64) bool {
+	for _, c := range chi2 {
+		if !(c <= DivergedChi2) {
+			return true
+		}
+	}
+	return false
 }
 
 // CoverageSet is the calibration of the lenses of one data set (when the
@@ -323,7 +343,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		}
 		samples[j], truths[j] = part.Samples, truth
 		out.PerLens = append(out.PerLens, CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN,
-			Chi2NuAvg: meanOf(per), CGIterations: part.CGIterations, Set: set})
+			Chi2NuAvg: meanOf(per), CGIterations: part.CGIterations, Set: set, Diverged: diverged(per)})
 		t := part.Timing
 		out.Timing.Steps = t.Steps
 		out.Timing.NFE += t.NFE
@@ -489,8 +509,19 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 		}
 		out.Files = append(out.Files, "coverage_samples.fits")
 	}
+	var bad []string
+	for j, l := range out.PerLens {
+		if l.Diverged {
+			bad = append(bad, fmt.Sprintf("%d (%s)", j+1, l.Source))
+		}
+	}
+	out.DivergedLenses = len(bad)
 	if err := WriteJSON(join(dir, "coverage.json"), out); err != nil {
 		return err
+	}
+	if len(bad) > 0 {
+		s.logf("coverage: WARNING: %d of %d lenses diverged (a sample with χ²_ν > %d): lens %s. TARP standardises by the pooled samples, so "+
+			"its numbers are meaningless with them; the sampler setting is unstable for these data", len(bad), o.Lenses, DivergedChi2, strings.Join(bad, ", "))
 	}
 	if o.NullDraws > 0 {
 		s.logf("coverage: max |ECP − α| = %.3f at α = %.2f; calibrated sampler with these J, K: median %.3f, 95 %% %.3f; p = %.3g",

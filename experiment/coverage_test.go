@@ -428,3 +428,41 @@ func TestCoverageBySet(t *testing.T) {
 		t.Errorf("one set: %v, by set %+v", err, r.BySet)
 	}
 }
+
+// TestCoverageDiverged: a one-step sampler's samples do not fit the data
+// (χ²_ν ≫ 100); coverage marks those lenses, counts them in coverage.json
+// and warns, since TARP's standardisation by the pooled samples makes its
+// numbers meaningless then (five steps diverge too in this setup). With
+// the technique-2 step count no lens diverges.
+func TestCoverageDiverged(t *testing.T) {
+	s := tinySetup(t, 8, 0.5)
+	var log strings.Builder
+	s.Progress = &log
+	r, err := Coverage(context.Background(), s, CoverageOptions{Lenses: 3, Samples: 2, Steps: 1, SigmaN: 0.05, Bootstrap: 10, NullDraws: -1}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range r.PerLens {
+		if l.Chi2NuAvg > DivergedChi2 && !l.Diverged {
+			t.Errorf("%s: χ²_ν %g, diverged %v", l.Source, l.Chi2NuAvg, l.Diverged)
+		}
+		if l.Diverged {
+			n++
+		}
+	}
+	if n == 0 || r.DivergedLenses != n || !strings.Contains(log.String(), "WARNING") {
+		t.Errorf("one step: %d diverged lenses, counted %d, per-lens χ²_ν %v\n%s", n, r.DivergedLenses, r.PerLens, log.String())
+	}
+	log.Reset()
+	r, err = Coverage(context.Background(), s, CoverageOptions{Lenses: 3, Samples: 2, SigmaN: 0.05, Bootstrap: 10, NullDraws: -1}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.DivergedLenses != 0 || strings.Contains(log.String(), "WARNING") {
+		t.Errorf("technique-2 steps: %d diverged lenses", r.DivergedLenses)
+	}
+	if !diverged([]float64{1, math.NaN()}) || !diverged([]float64{101}) || diverged([]float64{0.9, 100}) {
+		t.Error("diverged() thresholds")
+	}
+}

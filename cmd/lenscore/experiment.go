@@ -181,6 +181,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 				summary += fmt.Sprintf("; calibrated sampler: median %.3f, 95 %% %.3f; p = %.3g", r.NullMedian, r.Null95, r.PValue)
 			}
 			summary += averagedSummary(r.Averaged)
+			if r.DivergedLenses > 0 {
+				summary += fmt.Sprintf("; WARNING: %d lenses diverged (χ²_ν > %d), TARP is meaningless", r.DivergedLenses, experiment.DivergedChi2)
+			}
 		case "steps":
 			r, err := experiment.Steps(ctx, setup, experiment.StepsOptions{Lenses: *lenses, Samples: *samples, SigmaN: *sigmaN, Configs: cfgs}, dir)
 			if err != nil {

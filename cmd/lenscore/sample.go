@@ -389,8 +389,8 @@ func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loa
 // divergedChi2 is the χ²_ν above which a sample counts as diverged: a
 // sample that fits the data has χ²_ν ≈ 1, one that the integration lost
 // has 10³–10⁴⁰ (e.g. Euler–Maruyama at too few steps, or
-// --jacobian-below too high).
-const divergedChi2 = 100
+// --jacobian-below too high); the same threshold as experiment coverage's.
+const divergedChi2 = experiment.DivergedChi2
 
 // diverged returns the indices of the χ²_ν values above divergedChi2 or not
 // finite.
