@@ -691,9 +691,13 @@ func CoverageFromSamples(s Setup, path string, o CoverageOptions, dir string) (*
 		}
 	}
 	for j := range out.PerLens {
-		if l := &out.PerLens[j]; l.Set == "" {
+		l := &out.PerLens[j]
+		if l.Set == "" {
 			l.Set = set[l.Source]
 		}
+		// Runs before the flag existed: a mean χ²_ν above the threshold
+		// means some sample diverged.
+		l.Diverged = l.Diverged || l.Chi2NuAvg > DivergedChi2
 	}
 	s.Side = side
 	if err := s.summarizeCoverage(out, samples, truths, o, dir); err != nil {

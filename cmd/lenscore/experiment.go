@@ -93,8 +93,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "coverage (from %s): TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f%s; spread–skill %.3f; outputs in %s\n",
-			*fromSamples, r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, averagedSummary(r.Averaged), r.SpreadSkill, dir)
+		fmt.Fprintf(env.stdout, "coverage (from %s): TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f%s; spread–skill %.3f%s; outputs in %s\n",
+			*fromSamples, r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, averagedSummary(r.Averaged), r.SpreadSkill, divergedSummary(r), dir)
 		return nil
 	}
 	// Like demo: an unfinished coverage run is never thrown away silently.
@@ -180,10 +180,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			if r.NullDraws > 0 {
 				summary += fmt.Sprintf("; calibrated sampler: median %.3f, 95 %% %.3f; p = %.3g", r.NullMedian, r.Null95, r.PValue)
 			}
-			summary += averagedSummary(r.Averaged)
-			if r.DivergedLenses > 0 {
-				summary += fmt.Sprintf("; WARNING: %d lenses diverged (χ²_ν > %d), TARP is meaningless", r.DivergedLenses, experiment.DivergedChi2)
-			}
+			summary += averagedSummary(r.Averaged) + divergedSummary(r)
 		case "steps":
 			r, err := experiment.Steps(ctx, setup, experiment.StepsOptions{Lenses: *lenses, Samples: *samples, SigmaN: *sigmaN, Configs: cfgs}, dir)
 			if err != nil {
@@ -285,4 +282,13 @@ func dataSets(dirs string) (names, sets []string) {
 		}
 	}
 	return names, sets
+}
+
+// divergedSummary warns on the summary line about lenses with a diverged
+// sample ("" when there are none).
+func divergedSummary(r *experiment.CoverageResult) string {
+	if r.DivergedLenses == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; WARNING: %d lenses diverged (χ²_ν > %d), TARP is meaningless", r.DivergedLenses, experiment.DivergedChi2)
 }
