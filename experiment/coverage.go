@@ -442,12 +442,11 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	for j := range out.PerLens {
 		out.PerLens[j].F = tr.F[j]
 	}
-	out.SpreadSkill = math.NaN()
-	if o.Samples >= 2 {
-		if out.SpreadSkill, err = diag.SpreadSkill(samples, truths); err != nil {
-			return fmt.Errorf("experiment: coverage: %w", err)
-		}
+	all, err := s.calibration(samples, truths, o, seedFor(s.Seed, tagCoverage, tagTARP, 1), seedFor(s.Seed, tagCoverage, tagStatRanks))
+	if err != nil {
+		return fmt.Errorf("experiment: coverage: %w", err)
 	}
+	out.SpreadSkill, out.Averaged, out.StatRanks = all.SpreadSkill, all.Averaged, all.StatRanks
 	if out.PixelRanks, err = diag.PixelRanks(samples, truths, o.RankEdges); err != nil {
 		return fmt.Errorf("experiment: coverage: %w", err)
 	}
@@ -455,15 +454,6 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 		if out.HeldOutRanks, err = diag.HeldOutRanks(samples, truths, o.RankEdges); err != nil {
 			return fmt.Errorf("experiment: coverage: %w", err)
 		}
-	}
-	if o.References > 0 {
-		if out.Averaged, err = diag.TARPAveraged(samples, truths, diag.TARPAvgOptions{References: o.References,
-			NumAlpha: o.NumAlpha, Permutations: o.permutations(), Seed: seedFor(s.Seed, tagCoverage, tagTARP, 1)}); err != nil {
-			return fmt.Errorf("experiment: coverage: %w", err)
-		}
-	}
-	if out.StatRanks, err = diag.StatRanks(samples, truths, diag.ImageStatistics(s.Side), seedFor(s.Seed, tagCoverage, tagStatRanks)); err != nil {
-		return fmt.Errorf("experiment: coverage: %w", err)
 	}
 	if out.BySet, err = s.coverageBySet(out.PerLens, samples, truths, o); err != nil {
 		return err
@@ -559,6 +549,27 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	return nil
 }
 
+// calibration runs the tests that coverage reports for all lenses and for
+// each data set: the averaged TARP test (unless o.References ≤ 0), the
+// spread–skill ratio (NaN for one sample per lens) and the statistic ranks.
+func (s *Setup) calibration(samples [][][]float64, truths [][]float64, o CoverageOptions, tarpSeed, statSeed uint64) (CoverageSet, error) {
+	c := CoverageSet{Lenses: len(truths), SpreadSkill: math.NaN()}
+	var err error
+	if o.References > 0 {
+		if c.Averaged, err = diag.TARPAveraged(samples, truths, diag.TARPAvgOptions{References: o.References,
+			NumAlpha: o.NumAlpha, Permutations: o.permutations(), Seed: tarpSeed}); err != nil {
+			return c, err
+		}
+	}
+	if o.Samples >= 2 {
+		if c.SpreadSkill, err = diag.SpreadSkill(samples, truths); err != nil {
+			return c, err
+		}
+	}
+	c.StatRanks, err = diag.StatRanks(samples, truths, diag.ImageStatistics(s.Side), statSeed)
+	return c, err
+}
+
 // coverageBySet runs the averaged TARP test, the spread–skill ratio and the
 // statistic ranks on the lenses of each data set (CoverageLens.Set), in
 // order of first appearance, when there are at least two sets.
@@ -587,22 +598,11 @@ func (s *Setup) coverageBySet(per []CoverageLens, samples [][][]float64, truths 
 		for i, j := range js {
 			sm[i], tr[i] = samples[j], truths[j]
 		}
-		c := CoverageSet{Set: name, Lenses: len(js), SpreadSkill: math.NaN()}
-		var err error
-		if o.References > 0 {
-			if c.Averaged, err = diag.TARPAveraged(sm, tr, diag.TARPAvgOptions{References: o.References,
-				NumAlpha: o.NumAlpha, Permutations: o.permutations(), Seed: seedFor(s.Seed, tagCoverage, tagTARP, 2, uint64(k))}); err != nil {
-				return nil, fmt.Errorf("experiment: coverage: data set %s: %w", name, err)
-			}
-		}
-		if o.Samples >= 2 {
-			if c.SpreadSkill, err = diag.SpreadSkill(sm, tr); err != nil {
-				return nil, fmt.Errorf("experiment: coverage: data set %s: %w", name, err)
-			}
-		}
-		if c.StatRanks, err = diag.StatRanks(sm, tr, diag.ImageStatistics(s.Side), seedFor(s.Seed, tagCoverage, tagStatRanks, uint64(k+1))); err != nil {
+		c, err := s.calibration(sm, tr, o, seedFor(s.Seed, tagCoverage, tagTARP, 2, uint64(k)), seedFor(s.Seed, tagCoverage, tagStatRanks, uint64(k+1)))
+		if err != nil {
 			return nil, fmt.Errorf("experiment: coverage: data set %s: %w", name, err)
 		}
+		c.Set, c.Lenses = name, len(js)
 		out = append(out, c)
 	}
 	return out, nil
