@@ -318,11 +318,15 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		if err != nil {
 			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 		}
-		part, err := readPart(dir, j, fingerprint, s.Side, o.Samples, truth)
-		switch {
-		case err == nil && o.Resume:
+		var part *coveragePart
+		if o.Resume { // a fresh run has cleared the stored lenses
+			if part, err = readPart(dir, j, fingerprint, s.Side, o.Samples, truth); err != nil && !errors.Is(err, errNoPart) {
+				return nil, err
+			}
+		}
+		if part != nil {
 			resumed++
-		case err == nil || errors.Is(err, errNoPart):
+		} else {
 			if part, err = s.coverageLens(ctx, p, j, name, o, proxy, gp); err != nil {
 				return nil, err
 			}
@@ -334,8 +338,6 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			eta := done / float64(sampled) * float64(o.Lenses-j-1)
 			s.logf("coverage: lens %d/%d done: %.1f s per lens, elapsed %s, eta %s", j+1, o.Lenses,
 				done/float64(sampled), progress.FormatDuration(time.Duration(done*1e9)), progress.FormatDuration(time.Duration(eta*1e9)))
-		default:
-			return nil, err
 		}
 		per, _, err := chi2All(p, part.Samples, nil)
 		if err != nil {
