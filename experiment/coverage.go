@@ -83,6 +83,12 @@ type CoverageOptions struct {
 	// error. It also extends a finished run to more lenses. Without Resume
 	// the stored lenses of an earlier run are removed first.
 	Resume bool
+	// Set restricts the run to those of lenses 0…Lenses−1 whose true source
+	// is a validation galaxy of this data set (Setup.Sets). Every lens keeps
+	// its index and with it its lens parameters, noise and sampler seeds, so
+	// its samples equal those of the same lens in an unrestricted run (and
+	// stored lenses are shared between the two with Resume).
+	Set string
 	// RankEdges are the bin edges of CoverageResult.PixelRanks in the units
 	// of the true sources (peak 1); nil selects 0, 0.02, 0.1, 0.3: exact
 	// zeros and below (the clipped sky of the validation galaxies), the
@@ -98,6 +104,7 @@ type CoverageResult struct {
 	SigmaNFrac float64   `json:"sigma_n_frac"`
 	Truth      string    `json:"truth"`
 	Likelihood string    `json:"likelihood"`
+	Set        string    `json:"set,omitempty"` // CoverageOptions.Set
 	Alpha      []float64 `json:"alpha"`
 	ECP        []float64 `json:"ecp"`
 	Sigma      []float64 `json:"sigma_binomial"`
@@ -153,6 +160,7 @@ type CoverageResult struct {
 // CoverageLens describes one simulated lens.
 type CoverageLens struct {
 	Source    string     `json:"source"`
+	Index     int        `json:"index"` // lens index j of the run's seeds (0-based)
 	Lens      LensParams `json:"lens"`
 	SigmaN    float64    `json:"sigma_n"`
 	F         float64    `json:"tarp_f"`
@@ -257,12 +265,16 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			return nil, err
 		}
 	}
+	idx, err := s.coverageIndices(o)
+	if err != nil {
+		return nil, err
+	}
 	if err := prepareDir(dir); err != nil {
 		return nil, err
 	}
 
-	out := &CoverageResult{Prior: s.PriorName, Lenses: o.Lenses, Samples: o.Samples, SigmaNFrac: o.SigmaN,
-		Truth: "validation galaxies", Likelihood: o.Likelihood}
+	out := &CoverageResult{Prior: s.PriorName, Lenses: len(idx), Samples: o.Samples, SigmaNFrac: o.SigmaN,
+		Truth: "validation galaxies", Likelihood: o.Likelihood, Set: o.Set}
 	if o.TruthFromPrior {
 		out.Truth = "prior draws"
 	}
@@ -290,10 +302,10 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 	} else if stored, _ := filepath.Glob(filepath.Join(dir, PartsDir, "lens-*.fits")); len(stored) > 0 {
 		s.logf("coverage: resuming: %d lenses stored in %s", len(stored), filepath.Join(dir, PartsDir))
 	}
-	samples := make([][][]float64, o.Lenses)
-	truths := make([][]float64, o.Lenses)
+	samples := make([][][]float64, len(idx))
+	truths := make([][]float64, len(idx))
 	start, sampled, resumed := time.Now(), 0, 0
-	for j := range o.Lenses {
+	for n, j := range idx {
 		if err := checkCtx(ctx, "coverage"); err != nil {
 			return nil, err
 		}
@@ -335,7 +347,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			}
 			sampled++
 			done := time.Since(start).Seconds()
-			eta := done / float64(sampled) * float64(o.Lenses-j-1)
+			eta := done / float64(sampled) * float64(len(idx)-n-1)
 			s.logf("coverage: lens %d/%d done: %.1f s per lens, elapsed %s, eta %s", j+1, o.Lenses,
 				done/float64(sampled), progress.FormatDuration(time.Duration(done*1e9)), progress.FormatDuration(time.Duration(eta*1e9)))
 		}
@@ -343,8 +355,8 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		if err != nil {
 			return nil, err
 		}
-		samples[j], truths[j] = part.Samples, truth
-		out.PerLens = append(out.PerLens, CoverageLens{Source: name, Lens: lp, SigmaN: p.sigmaN,
+		samples[n], truths[n] = part.Samples, truth
+		out.PerLens = append(out.PerLens, CoverageLens{Source: name, Index: j, Lens: lp, SigmaN: p.sigmaN,
 			Chi2NuAvg: meanOf(per), CGIterations: part.CGIterations, Set: set, Diverged: diverged(per)})
 		t := part.Timing
 		out.Timing.Steps = t.Steps
@@ -354,8 +366,9 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		out.Timing.OtherSeconds += t.OtherSeconds
 	}
 	if resumed > 0 {
-		s.logf("coverage: %d of %d lenses read from %s (resumed), %d sampled", resumed, o.Lenses, filepath.Join(dir, PartsDir), sampled)
+		s.logf("coverage: %d of %d lenses read from %s (resumed), %d sampled", resumed, len(idx), filepath.Join(dir, PartsDir), sampled)
 	}
+	o.Lenses = len(idx)
 	if err := checkCtx(ctx, "coverage"); err != nil {
 		return nil, err
 	}
@@ -363,6 +376,45 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		return nil, err
 	}
 	return out, nil
+}
+
+// coverageIndices returns the lens indices j of a run: 0…Lenses−1, or with
+// o.Set those whose validation galaxy (number j mod len(Galaxies)) is of
+// that data set.
+func (s *Setup) coverageIndices(o CoverageOptions) ([]int, error) {
+	if o.Set == "" {
+		idx := make([]int, o.Lenses)
+		for j := range idx {
+			idx[j] = j
+		}
+		return idx, nil
+	}
+	if o.TruthFromPrior {
+		return nil, fmt.Errorf("experiment: coverage: Set %q needs validation galaxies as the truths, not prior draws", o.Set)
+	}
+	var idx []int
+	known := map[string]bool{}
+	for j := range o.Lenses {
+		g := j % len(s.Galaxies)
+		if g < len(s.Sets) {
+			known[s.Sets[g]] = true
+			if s.Sets[g] == o.Set {
+				idx = append(idx, j)
+			}
+		}
+	}
+	if len(idx) < 2 {
+		var names []string
+		for _, g := range s.Sets {
+			if known[g] {
+				names = append(names, g)
+				known[g] = false
+			}
+		}
+		return nil, fmt.Errorf("experiment: coverage: %d of the first %d lenses have a galaxy of set %q, need ≥ 2 (their sets: %s)",
+			len(idx), o.Lenses, o.Set, strings.Join(names, ", "))
+	}
+	return idx, nil
 }
 
 // coverageLens draws the posterior samples of lens j of a coverage run.

@@ -422,6 +422,55 @@ func TestCoverageBySet(t *testing.T) {
 	if bs, ok := m["by_set"].([]any); !ok || len(bs) != 2 {
 		t.Errorf("coverage.json by_set = %v", m["by_set"])
 	}
+	for j, l := range r.PerLens {
+		if l.Index != j {
+			t.Errorf("lens %d: index %d", j, l.Index)
+		}
+	}
+
+	// Only set y: lenses 1 and 4, each the same as in the full run; with
+	// Resume in the full run's folder both are read, none sampled.
+	oy := o
+	oy.Set, oy.SaveSamples = "y", false
+	for _, resume := range []bool{false, true} {
+		w := &cancelAfter{}
+		sy := s
+		sy.Progress = w
+		d := t.TempDir()
+		if resume {
+			d, oy.Resume = dir, true
+		}
+		ry, err := Coverage(context.Background(), sy, oy, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ry.Lenses != 2 || ry.Set != "y" || len(ry.PerLens) != 2 {
+			t.Fatalf("set y (resume %v): %d lenses, set %q", resume, ry.Lenses, ry.Set)
+		}
+		for n, j := range []int{1, 4} {
+			a, b := ry.PerLens[n], r.PerLens[j]
+			if a.Index != j || a.Source != b.Source || a.Chi2NuAvg != b.Chi2NuAvg || a.Lens != b.Lens {
+				t.Errorf("set y (resume %v) lens %d: %+v, full run %+v", resume, j, a, b)
+			}
+		}
+		if ry.SpreadSkill != ss {
+			t.Errorf("set y run (resume %v): spread–skill %g, want %g", resume, ry.SpreadSkill, ss)
+		}
+		if n, want := w.count(" done: "), map[bool]int{false: 2, true: 0}[resume]; n != want {
+			t.Errorf("set y (resume %v): sampled %d lenses, want %d", resume, n, want)
+		}
+	}
+	for _, bad := range []CoverageOptions{{Set: "z"}, {Set: "y", Lenses: 3}, {Set: "y", TruthFromPrior: true}} {
+		b := o
+		b.Set, b.TruthFromPrior, b.SaveSamples = bad.Set, bad.TruthFromPrior, false
+		if bad.Lenses > 0 {
+			b.Lenses = bad.Lenses
+		}
+		if _, err := Coverage(context.Background(), s, b, t.TempDir()); err == nil || !strings.Contains(err.Error(), `"`+bad.Set+`"`) {
+			t.Errorf("%+v: error %v", bad, err)
+		}
+	}
+
 	s.Sets = []string{"x", "x", "x"}
 	o.SaveSamples = false
 	if r, err = Coverage(context.Background(), s, o, t.TempDir()); err != nil || r.BySet != nil {

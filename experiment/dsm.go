@@ -39,6 +39,19 @@ type DSMCurve struct {
 	Mean float64   `json:"mean"`     // mean over the levels = the t ~ U(0,1) loss by the midpoint rule
 	Diff []float64 `json:"diff_ref"` // Loss − Loss of the first prior (paired, same draws)
 	DSE  []float64 `json:"diff_se"`  // standard error of Diff
+	// BySet breaks Mean down by the galaxies' data set (Setup.Sets), in
+	// order of first appearance; empty without Setup.Sets.
+	BySet []DSMSet `json:"by_set,omitempty"`
+}
+
+// DSMSet is one prior's level-averaged loss on the galaxies of one data set.
+type DSMSet struct {
+	Set      string  `json:"set"`
+	Galaxies int     `json:"galaxies"`
+	Mean     float64 `json:"mean"`     // mean over the set's galaxies of the level-averaged loss
+	SE       float64 `json:"mean_se"`  // its standard error over the galaxies
+	Diff     float64 `json:"diff_ref"` // Mean − Mean of the first prior (paired)
+	DSE      float64 `json:"diff_se"`  // standard error of Diff
 }
 
 // DSMResult holds the comparison (also dsm.json).
@@ -167,6 +180,7 @@ func DSM(ctx context.Context, s Setup, ref []NamedPrior, o DSMOptions, dir strin
 			m, se = meanSE(diff)
 			c.Diff, c.DSE = append(c.Diff, m), append(c.DSE, se)
 		}
+		c.BySet = dsmBySet(s.Sets, per[p], per[0])
 		res.Priors = append(res.Priors, c)
 	}
 	palette := []color.NRGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}}
@@ -186,8 +200,51 @@ func DSM(ctx context.Context, s Setup, ref []NamedPrior, o DSMOptions, dir strin
 	}
 	for _, c := range res.Priors {
 		s.logf("dsm: %s: mean loss %.4f", c.Name, c.Mean)
+		for _, b := range c.BySet {
+			s.logf("dsm: %s: %s (%d galaxies): %.4f ± %.4f, %+.4f ± %.4f against %s", c.Name, b.Set, b.Galaxies,
+				b.Mean, b.SE, b.Diff, b.DSE, res.Priors[0].Name)
+		}
 	}
 	return res, nil
+}
+
+// dsmBySet averages the per-galaxy losses per[k][j] over the levels k and
+// then over the galaxies j of each data set (sets[j]), with the paired
+// difference to ref.
+func dsmBySet(sets []string, per, ref [][]float64) []DSMSet {
+	if len(sets) == 0 || len(per) == 0 {
+		return nil
+	}
+	G := len(per[0])
+	avg := func(l [][]float64, j int) float64 {
+		var m float64
+		for k := range l {
+			m += l[k][j]
+		}
+		return m / float64(len(l))
+	}
+	var order []string
+	members := map[string][]int{}
+	for j := range min(G, len(sets)) {
+		if _, ok := members[sets[j]]; !ok {
+			order = append(order, sets[j])
+		}
+		members[sets[j]] = append(members[sets[j]], j)
+	}
+	var out []DSMSet
+	for _, name := range order {
+		js := members[name]
+		v, d := make([]float64, len(js)), make([]float64, len(js))
+		for i, j := range js {
+			v[i] = avg(per, j)
+			d[i] = v[i] - avg(ref, j)
+		}
+		r := DSMSet{Set: name, Galaxies: len(js)}
+		r.Mean, r.SE = meanSE(v)
+		r.Diff, r.DSE = meanSE(d)
+		out = append(out, r)
+	}
+	return out
 }
 
 // meanSE returns the mean of v and its standard error (NaN for fewer than

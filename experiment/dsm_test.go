@@ -92,3 +92,55 @@ func TestParseStepConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestDSMBySet checks the per-data-set breakdown: a set's mean equals the
+// loss of a run on that set's galaxies alone (same galaxy indices, so the
+// same draws), the sets average to the overall mean, and a set drawn from a
+// wider distribution than the prior is measured as worse.
+func TestDSMBySet(t *testing.T) {
+	const side, s0 = 8, 0.5
+	s := tinySetup(t, side, s0)
+	r := rand.New(rand.NewPCG(5, 6))
+	s.Galaxies, s.Names, s.Sets = nil, nil, nil
+	for j := range 30 {
+		w, set := s0, "narrow"
+		if j >= 20 {
+			w, set = 3*s0, "wide"
+		}
+		g := make([]float64, side*side)
+		for i := range g {
+			g[i] = w * r.NormFloat64()
+		}
+		s.Galaxies, s.Sets = append(s.Galaxies, g), append(s.Sets, set)
+	}
+	o := DSMOptions{Sigmas: 5, Batch: 6}
+	res, err := DSM(context.Background(), s, nil, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := res.Priors[0].BySet
+	if len(b) != 2 || b[0].Set != "narrow" || b[0].Galaxies != 20 || b[1].Set != "wide" || b[1].Galaxies != 10 {
+		t.Fatalf("by set: %+v", b)
+	}
+	if b[0].Diff != 0 || b[1].Diff != 0 {
+		t.Errorf("paired difference of the first prior to itself: %g, %g", b[0].Diff, b[1].Diff)
+	}
+	if w := (20*b[0].Mean + 10*b[1].Mean) / 30; math.Abs(w-res.Priors[0].Mean) > 1e-12 {
+		t.Errorf("sets average to %.6f, overall mean %.6f", w, res.Priors[0].Mean)
+	}
+	if b[1].Mean < b[0].Mean+5*(b[0].SE+b[1].SE) {
+		t.Errorf("wide set %.4f ± %.4f not worse than narrow %.4f ± %.4f", b[1].Mean, b[1].SE, b[0].Mean, b[0].SE)
+	}
+	alone := s
+	alone.Galaxies, alone.Sets = s.Galaxies[:20], nil
+	ra, err := DSM(context.Background(), alone, nil, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra.Priors[0].BySet != nil {
+		t.Errorf("breakdown without sets: %+v", ra.Priors[0].BySet)
+	}
+	if math.Abs(ra.Priors[0].Mean-b[0].Mean) > 1e-12 {
+		t.Errorf("narrow set %.6f, run on it alone %.6f", b[0].Mean, ra.Priors[0].Mean)
+	}
+}

@@ -59,6 +59,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	refs := fs.Int("references", 64, "coverage: reference points per lens of the averaged TARP test (exchangeability null; 0: off)")
 	resume := fs.Bool("resume", false, "coverage: continue an interrupted run in the same --out (or extend a finished one to more --lenses) from the lenses stored in coverage/coverage_parts; without it a run starts afresh")
 	jacBelow := fs.Float64("jacobian-below", 0.3, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
+	set := fs.String("set", "", "coverage: only the lenses (of the first --lenses) whose validation galaxy is of this data set, e.g. stellarium/gray; each keeps the seeds of the same lens in a full run")
+	compare := fs.String("compare", "", "dsm: further trained priors to compare, comma-separated model files (e.g. exports of later training checkpoints)")
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -70,6 +72,12 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	case "convolved", "diag", "exact", "projected", "projected-jacobian":
 	default:
 		return fmt.Errorf("--likelihood must be convolved, diag, exact, projected or projected-jacobian, got %q", *likelihood)
+	}
+	if *set != "" && (name != "coverage" || *fromSamples != "") {
+		return fmt.Errorf("--set applies to a coverage run only (not %s, not with --from-samples)", name)
+	}
+	if *compare != "" && !contains(names, "dsm") {
+		return fmt.Errorf("--compare applies to dsm only")
 	}
 	if *refs < 0 {
 		return fmt.Errorf("--references must be ≥ 0 (0: off), got %d", *refs)
@@ -169,7 +177,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			summary = strings.Join(parts, "; ")
 		case "coverage":
 			r, err := experiment.Coverage(ctx, setup, experiment.CoverageOptions{Lenses: *lenses, Samples: *samples, Steps: *steps, SigmaN: *sigmaN, Sampler: *sampler, Denoise: *denoise,
-				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow, Resume: *resume, References: refsOption(*refs)}, dir)
+				PlainRanks: *plainRanks, NullDraws: coverageNull, SaveSamples: *saveSamples, TruthFromPrior: *truthPrior, Likelihood: *likelihood, JacobianBelow: *jacBelow, Resume: *resume, References: refsOption(*refs), Set: *set}, dir)
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					return fmt.Errorf("%w\ninterrupted: the finished lenses are kept in %s; continue with the same command and --resume", err, filepath.Join(dir, experiment.PartsDir))
@@ -177,6 +185,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 				return err
 			}
 			summary = fmt.Sprintf("TARP over %d lenses × %d samples: max |ECP − α| = %.3f at α = %.2f (%.1f Monte Carlo σ)", r.Lenses, r.Samples, r.MaxDev, r.AtAlpha, r.MaxDevInSigma)
+			if r.Set != "" {
+				summary = "set " + r.Set + ": " + summary
+			}
 			if r.NullDraws > 0 {
 				summary += fmt.Sprintf("; calibrated sampler: median %.3f, 95 %% %.3f; p = %.3g", r.NullMedian, r.Null95, r.PValue)
 			}
@@ -201,6 +212,14 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 					return err
 				}
 				ref = append(ref, experiment.NamedPrior{Name: g.Name, Prior: g.Prior, VE: g.VE})
+			}
+			for _, m := range splitList(*compare) {
+				c, err := demoPrior(m, "network", 64, *batch)
+				if err != nil {
+					return fmt.Errorf("--compare: %w", err)
+				}
+				defer c.Close()
+				ref = append(ref, experiment.NamedPrior{Name: c.Name, Prior: c.Prior, VE: c.VE})
 			}
 			r, err := experiment.DSM(ctx, setup, ref, experiment.DSMOptions{Batch: *batch}, dir)
 			if err != nil {
@@ -291,4 +310,15 @@ func divergedSummary(r *experiment.CoverageResult) string {
 		return ""
 	}
 	return fmt.Sprintf("; WARNING: %d lenses diverged (χ²_ν > %d), TARP is meaningless", r.DivergedLenses, experiment.DivergedChi2)
+}
+
+// splitList splits a comma-separated option into its non-empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/score"
 )
@@ -26,22 +28,7 @@ func TestExportModel(t *testing.T) {
 	if err := os.Mkdir(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for k := range 8 {
-		img := image.NewGray(image.Rect(0, 0, 32, 32))
-		for y := range 32 {
-			for x := range 32 {
-				dx, dy := float64(x)-15.5-float64(k%3), float64(y)-15.5+float64(k%2)
-				img.SetGray(x, y, color.Gray{Y: uint8(200 * math.Exp(-(dx*dx+dy*dy)/(2*float64(9+k))))})
-			}
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(data, "g"+string(rune('a'+k))+".png"), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeBlobs(t, data, 8)
 	run := filepath.Join(dir, "run")
 	mustRun(t, "train", "--out", run, "--data", data, "--size", "16", "--nf", "8", "--steps", "6", "--batch", "2",
 		"--val-every", "3", "--val-fraction", "0.25", "--warmup", "2")
@@ -89,7 +76,69 @@ func TestExportModel(t *testing.T) {
 		t.Errorf("train.jsonl: %v, %d bytes", err, len(log))
 	}
 
+	// Compare checkpoints by DSM loss: the same network twice gives a zero
+	// paired difference, overall and per data set.
+	if testing.Short() {
+		return
+	}
+	run64 := filepath.Join(dir, "run64")
+	data64 := filepath.Join(dir, "gals64")
+	if err := os.Mkdir(data64, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeBlobs(t, data64, 40)
+	mustRun(t, "train", "--out", run64, "--data", data64, "--size", "64", "--nf", "8", "--steps", "2", "--batch", "2",
+		"--val-every", "2", "--val-fraction", "0.25", "--warmup", "1")
+	m64 := filepath.Join(dir, "m64")
+	mustRun(t, "export-model", "--run", run64, "--out", m64)
+	mf := filepath.Join(m64, "model.safetensors")
+	dout := filepath.Join(dir, "dsm-out")
+	mustRun(t, "experiment", "dsm", "--model", mf, "--compare", mf, "--data", data64, "--out", dout, "--batch", "4")
+	var dr experiment.DSMResult
+	jb, err := os.ReadFile(filepath.Join(dout, "dsm", "dsm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(jb, &dr); err != nil {
+		t.Fatal(err)
+	}
+	if len(dr.Priors) != 3 || !strings.Contains(dr.Priors[2].Name, mf) || len(dr.Priors[2].BySet) != 1 ||
+		dr.Priors[2].BySet[0].Galaxies != dr.Galaxies {
+		t.Fatalf("dsm.json priors: %+v", dr.Priors)
+	}
+	for k, d := range dr.Priors[2].Diff {
+		if d != 0 || dr.Priors[1].Diff[k] == 0 {
+			t.Errorf("level %d: the compared copy differs by %g, the GRF by %g", k, d, dr.Priors[1].Diff[k])
+		}
+	}
+	missing := filepath.Join(dir, "nope.safetensors")
+	checkFails(t, errCase{name: "compare missing", code: 1, want: []string{"--compare", "nope.safetensors"},
+		args: []string{"experiment", "dsm", "--model", mf, "--compare", missing, "--data", data64, "--out", filepath.Join(dir, "dsm-bad")}}, "")
+	checkFails(t, errCase{name: "compare with coverage", code: 1, want: []string{"--compare", "dsm"},
+		args: []string{"experiment", "coverage", "--compare", mf, "--out", filepath.Join(dir, "cov-bad")}}, "")
+
 	// A directory that holds no run: an error naming it, no output.
 	bad := filepath.Join(dir, "bad-out")
 	checkFails(t, errCase{name: "no run", code: 1, want: []string{"ckpt.json"}, args: []string{"export-model", "--run", data, "--out", bad}}, bad)
+}
+
+// writeBlobs writes n 32×32 grey PNGs of Gaussian blobs into dir.
+func writeBlobs(t *testing.T, dir string, n int) {
+	t.Helper()
+	for k := range n {
+		img := image.NewGray(image.Rect(0, 0, 32, 32))
+		for y := range 32 {
+			for x := range 32 {
+				dx, dy := float64(x)-15.5-float64(k%3), float64(y)-15.5+float64(k%2)
+				img.SetGray(x, y, color.Gray{Y: uint8(200 * math.Exp(-(dx*dx+dy*dy)/(2*float64(9+k))))})
+			}
+		}
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("g%02d.png", k)), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
