@@ -48,7 +48,16 @@ type LoadOptions struct {
 	ValFraction float64 // held-out share; 0 means DefaultValFraction, negative means none
 	MinSide     int     // skip images whose square crop is smaller than this (0: keep all)
 	BorderWidth int     // width of the border used for the background; 0 means max(1, Size/16)
+	// Stars, when not nil, removes foreground stars from every prepared
+	// image (RemoveStars); an image whose brightest pixel was a star and
+	// whose galaxy peaks below MinGalaxyPeak of it is skipped as dominated
+	// by stars.
+	Stars *StarOptions
 }
+
+// MinGalaxyPeak is the share of an image's peak that its galaxy must reach
+// once the stars are removed (LoadOptions.Stars).
+const MinGalaxyPeak = 0.2
 
 // LoadDir reads every *.png and FITS (.fits, .fit, .fts) image directly in
 // dir, converts it to a Size×Size luminance image (see Prepare) and splits
@@ -100,6 +109,12 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 			if err != nil {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", r.name, err))
 				continue
+			}
+			if opt.Stars != nil {
+				if _, left := RemoveStars(pix, opt.Size, *opt.Stars); left < MinGalaxyPeak {
+					skipped = append(skipped, fmt.Sprintf("%s: dominated by stars (the galaxy peaks at %.2f of the brightest star)", r.name, left))
+					continue
+				}
 			}
 			imgs = append(imgs, Image{Name: r.name, Pix: pix, Source: dir})
 		}

@@ -23,7 +23,17 @@
 //     Adam et al. (2022) are normalised to unit peak. The median of the
 //     border is robust to a galaxy or star touching one edge; clipping at 0
 //     removes the negative half of the sky noise, which matters little
-//     because it is small compared with the peak.
+//     because it is small compared with the peak;
+//  4. with LoadOptions.Stars (the default of `lenscore train`), cleaned of
+//     foreground stars (RemoveStars): a pixel more than 0.1 above the
+//     median of the ring two pixels out, where the galaxy's smooth light
+//     (the 9×9 median) is below 0.05 and which is not within Size/8 of the
+//     centre, is a star pixel; it and its 8 neighbours take the 9×9 median,
+//     and the image is rescaled to peak 1. An image whose brightest pixel
+//     was a star and whose galaxy then peaks below MinGalaxyPeak = 0.2 of
+//     it is skipped. A lensed source lies far behind the Milky Way's stars,
+//     so they are not source structure; a prior that learns them places
+//     stars where the data say nothing.
 //
 // Images that are blank after background subtraction or contain a
 // non-finite pixel are listed in Dataset.Skipped. Gamma- or asinh-stretched

@@ -118,7 +118,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
-	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","))
+	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), pr.StarsRemoved)
 	if err != nil {
 		return fmt.Errorf("loading validation galaxies: %w", err)
 	}

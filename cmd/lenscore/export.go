@@ -33,8 +33,14 @@ type modelCard struct {
 	CheckpointTime string  `json:"checkpoint_time"`
 	Workers        int     `json:"workers"`
 
-	Data            string `json:"data"`
-	Excluded        string `json:"excluded"`
+	Data     string `json:"data"`
+	Excluded string `json:"excluded"`
+	// Stars is "removed" when foreground stars were removed from the
+	// images (train --remove-stars), else empty.
+	Stars string `json:"stars,omitempty"`
+	// Init names the model a fine-tuning run started from (train --init);
+	// Step and WallSeconds count this run only.
+	Init            string `json:"init,omitempty"`
 	TrainImages     int    `json:"train_images"`
 	ValImages       int    `json:"val_images"`
 	DataFingerprint string `json:"data_fingerprint"`
@@ -96,8 +102,8 @@ func runExportModel(ctx context.Context, env *cliEnv, args []string) error {
 	card := modelCard{Format: "lenscore-model-card", Network: cfg, Parameters: nparams, SigmaMin: smin, SigmaMax: smax,
 		Step: man.Step, WallSeconds: man.ElapsedSeconds, ExportedAt: time.Now().UTC().Format(time.RFC3339),
 		CheckpointTime: man.Time, Workers: man.Workers, Data: man.Config.ModelMeta["data"], Excluded: man.Config.ModelMeta["excluded"],
-		TrainImages: man.TrainImages, ValImages: man.ValImages, DataFingerprint: man.DataFingerprint, Training: man.Config}
-	card.Training.ModelMeta = nil // already in Network, Data and Excluded
+		Stars: man.Config.ModelMeta[metaStars], Init: man.Config.ModelMeta["init"], TrainImages: man.TrainImages, ValImages: man.ValImages, DataFingerprint: man.DataFingerprint, Training: man.Config}
+	card.Training.ModelMeta = nil // already in Network, Data, Excluded, Stars and Init
 	card.Training.Dir = ""
 	logBytes, err := trainLogUpTo(logPath, man.Step, &card)
 	if err != nil {

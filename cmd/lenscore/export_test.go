@@ -16,6 +16,7 @@ import (
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/score"
+	"github.com/lenscore/lenscore/weights"
 )
 
 // TestExportModel trains a tiny network for a few steps with `lenscore
@@ -54,7 +55,7 @@ func TestExportModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net.Close()
+	defer net.Close()
 	var card modelCard
 	cb, err := os.ReadFile(filepath.Join(out, "model.json"))
 	if err != nil {
@@ -75,6 +76,51 @@ func TestExportModel(t *testing.T) {
 	if err != nil || strings.Count(string(log), "\n") < 1 {
 		t.Errorf("train.jsonl: %v, %d bytes", err, len(log))
 	}
+
+	// Fine-tuning: --init starts from the model's weights and σ range and
+	// records where it came from; stars are removed by default and recorded.
+	run2 := filepath.Join(dir, "run2")
+	mf16 := filepath.Join(out, "model.safetensors")
+	mustRun(t, "train", "--out", run2, "--data", data, "--init", mf16, "--steps", "1", "--batch", "2", "--lr", "1e-12",
+		"--val-every", "1", "--val-fraction", "0.25", "--warmup", "1")
+	m0, err := weights.ReadMeta(mf16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, err := weights.ReadMeta(filepath.Join(run2, "ema.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "export-model", "--run", run2, "--out", filepath.Join(dir, "model2"))
+	var card2 modelCard
+	if cb, err = os.ReadFile(filepath.Join(dir, "model2", "model.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(cb, &card2); err != nil {
+		t.Fatal(err)
+	}
+	if card.Stars != "removed" || card.Init != "" || card2.Stars != "removed" || !strings.Contains(card2.Init, mf16) || card2.Step != 1 {
+		t.Errorf("model cards: stars %q init %q; fine-tuned: stars %q init %q step %d", card.Stars, card.Init, card2.Stars, card2.Init, card2.Step)
+	}
+	if m1["sigma_max"] != m0["sigma_max"] || !strings.Contains(m1["init"], mf16) || m1["stars"] != "removed" || m0["stars"] != "removed" {
+		t.Errorf("fine-tuned metadata %v (initial %v)", m1, m0)
+	}
+	ft, err := score.Load(filepath.Join(run2, "ema.safetensors"), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range ft.Params() {
+		for i, v := range p.Data {
+			if d := math.Abs(float64(v - net.Params()[k].Data[i])); d > 1e-6 {
+				t.Fatalf("fine-tuned %s[%d] = %g, initial %g", p.Name, i, v, net.Params()[k].Data[i])
+			}
+		}
+	}
+	ft.Close()
+	checkFails(t, errCase{name: "init with nf", code: 1, want: []string{"--init", "--nf"},
+		args: []string{"train", "--out", filepath.Join(dir, "run3"), "--data", data, "--init", mf16, "--nf", "16"}}, filepath.Join(dir, "run3"))
+	checkFails(t, errCase{name: "init missing", code: 1, want: []string{"--init", "nope.safetensors"},
+		args: []string{"train", "--out", filepath.Join(dir, "run4"), "--data", data, "--init", filepath.Join(dir, "nope.safetensors")}}, filepath.Join(dir, "run4"))
 
 	// Compare checkpoints by DSM loss: the same network twice gives a zero
 	// paired difference, overall and per data set.

@@ -48,7 +48,10 @@ type loadedPrior struct {
 	VE       sde.VE
 	Name     string
 	Side     int // image side in pixels (network priors)
-	close    func()
+	// StarsRemoved: the network was trained on images without foreground
+	// stars (train --remove-stars), so its test galaxies are prepared so.
+	StarsRemoved bool
+	close        func()
 }
 
 func (l *loadedPrior) Close() {
@@ -174,7 +177,8 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 		return nil, err
 	}
 	p.SetName("network:" + path + "@" + meta["step"])
-	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), Side: n, close: net.Close}, nil
+	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), Side: n,
+		StarsRemoved: starsRemoved(meta), close: net.Close}, nil
 }
 
 // GRF spectrum files written by `lenscore fit-grf`: the primary HDU holds
@@ -237,7 +241,7 @@ func runFitGRF(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkOutFile(*out); err != nil {
 		return err
 	}
-	ds, err := loadTrainingData(*data, *size, train.DefaultValFraction, strings.Split(*exclude, ","))
+	ds, err := loadTrainingData(*data, *size, train.DefaultValFraction, strings.Split(*exclude, ","), false)
 	if err != nil {
 		return err
 	}

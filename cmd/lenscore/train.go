@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/score"
 	"github.com/lenscore/lenscore/train"
+	"github.com/lenscore/lenscore/weights"
 )
 
 // defaultTrainData lists the shared galaxy folders used when --data is not
@@ -23,7 +25,7 @@ const demoGalaxy = "n7742.png"
 
 // loadTrainingData loads and merges the image folders, drops the excluded
 // names, and re-splits train/validation by name hash.
-func loadTrainingData(dirs string, size int, valFrac float64, exclude []string) (*train.Dataset, error) {
+func loadTrainingData(dirs string, size int, valFrac float64, exclude []string, stars bool) (*train.Dataset, error) {
 	skip := map[string]bool{}
 	for _, e := range exclude {
 		if e = strings.TrimSpace(e); e != "" {
@@ -31,16 +33,22 @@ func loadTrainingData(dirs string, size int, valFrac float64, exclude []string) 
 		}
 	}
 	var all []train.Image
+	var skipped []string
 	seen := map[string]string{}
 	for _, d := range strings.Split(dirs, ",") {
 		d = strings.TrimSpace(d)
 		if d == "" {
 			continue
 		}
-		ds, err := train.LoadDir(d, train.LoadOptions{Size: size, ValFraction: -1})
+		opt := train.LoadOptions{Size: size, ValFraction: -1}
+		if stars {
+			opt.Stars = &train.StarOptions{}
+		}
+		ds, err := train.LoadDir(d, opt)
 		if err != nil {
 			return nil, err
 		}
+		skipped = append(skipped, ds.Skipped...)
 		for _, im := range append(ds.Train, ds.Val...) {
 			if skip[im.Name] {
 				continue
@@ -55,8 +63,20 @@ func loadTrainingData(dirs string, size int, valFrac float64, exclude []string) 
 	if len(all) < 2 {
 		return nil, fmt.Errorf("need at least two usable images in %s, found %d", dirs, len(all))
 	}
-	return train.NewDataset(all, size, valFrac), nil
+	ds := train.NewDataset(all, size, valFrac)
+	ds.Skipped = skipped
+	return ds, nil
 }
+
+// starsRemoved reports whether a model's training images had their
+// foreground stars removed (metadata "stars"; models without it kept them),
+// which the validation galaxies it is tested on must match.
+func starsRemoved(meta map[string]string) bool { return meta[metaStars] == starsRemovedValue }
+
+const (
+	metaStars         = "stars"
+	starsRemovedValue = "removed"
+)
 
 func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "train", "--out RUNDIR [--data DIR1,DIR2] [--steps N] [--resume]")
@@ -77,6 +97,8 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	ckMin := fs.Float64("checkpoint-minutes", 5, "minutes between checkpoints")
 	valEvery := fs.Int("val-every", def.ValEvery, "steps between validation losses")
 	resume := fs.Bool("resume", false, "continue the run in --out (other settings come from its checkpoint; --steps may extend it)")
+	removeStars := fs.Bool("remove-stars", true, "remove foreground stars (compact sources outside the galaxy's body) from the images; a model records this and is tested on galaxies prepared the same way")
+	initFrom := fs.String("init", "", "start from the weights (and σ range) of this model file instead of random weights: fine-tuning")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -98,7 +120,7 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		if err := json.Unmarshal([]byte(man.Config.ModelMeta[score.MetaConfig]), &cfg); err != nil {
 			return fmt.Errorf("--resume: %s holds no network configuration: %w", *out, err)
 		}
-		ds, err := loadTrainingData(*data, cfg.ImageSize, *valFrac, strings.Split(*exclude, ","))
+		ds, err := loadTrainingData(*data, cfg.ImageSize, *valFrac, strings.Split(*exclude, ","), starsRemoved(man.Config.ModelMeta))
 		if err != nil {
 			return err
 		}
@@ -121,23 +143,48 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
-	ds, err := loadTrainingData(*data, *size, *valFrac, strings.Split(*exclude, ","))
-	if err != nil {
-		return err
-	}
-	ncfg := score.DefaultConfig()
-	ncfg.ImageSize, ncfg.NF = *size, *nf
-	net, err := score.New(ncfg, g, *seed)
-	if err != nil {
-		return err
+	var net *score.Net
+	var initMeta map[string]string
+	if *initFrom != "" {
+		if isFlagSet(fs, "size") || isFlagSet(fs, "nf") || isFlagSet(fs, "sigma-max") {
+			return errors.New("--init takes the network's size, width and σ range from the model; drop --size, --nf and --sigma-max")
+		}
+		if initMeta, err = weights.ReadMeta(*initFrom); err != nil {
+			return fmt.Errorf("--init: %w", err)
+		}
+		if net, err = score.Load(*initFrom, g); err != nil {
+			return fmt.Errorf("--init: %w", err)
+		}
+		smax, err := strconv.ParseFloat(initMeta["sigma_max"], 64)
+		if err != nil || !(smax > 0) {
+			net.Close()
+			return fmt.Errorf("--init: %s: metadata lacks a valid sigma_max (%q)", *initFrom, initMeta["sigma_max"])
+		}
+		*sigmaMax, *size = smax, net.Config().ImageSize
+	} else {
+		ncfg := score.DefaultConfig()
+		ncfg.ImageSize, ncfg.NF = *size, *nf
+		if net, err = score.New(ncfg, g, *seed); err != nil {
+			return err
+		}
 	}
 	defer net.Close()
+	ds, err := loadTrainingData(*data, *size, *valFrac, strings.Split(*exclude, ","), *removeStars)
+	if err != nil {
+		return err
+	}
 	cj, _ := json.Marshal(net.Config())
 	cfg := def
 	cfg.Steps, cfg.BatchSize, cfg.LR, cfg.WarmupSteps, cfg.EMADecay = *steps, *batch, *lr, *warm, *ema
 	cfg.SigmaMax, cfg.Seed, cfg.CheckpointMinutes, cfg.ValEvery = *sigmaMax, *seed, *ckMin, *valEvery
 	cfg.Dir = *out
 	cfg.ModelMeta = map[string]string{score.MetaConfig: string(cj), "data": *data, "excluded": *exclude}
+	if *removeStars {
+		cfg.ModelMeta[metaStars] = starsRemovedValue
+	}
+	if *initFrom != "" {
+		cfg.ModelMeta["init"] = fmt.Sprintf("%s (step %s)", *initFrom, initMeta["step"])
+	}
 	fmt.Fprintf(env.stderr, "training %d-parameter network on %d images (%d held out), %d steps of batch %d → %s\n",
 		net.NumParams(), len(ds.Train), len(ds.Val), cfg.Steps, cfg.BatchSize, *out)
 	for _, s := range ds.Skipped {
