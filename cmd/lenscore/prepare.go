@@ -18,6 +18,7 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 	size := fs.Int("size", 64, "output side in pixels")
 	out := fs.String("out", "", "output FITS file")
 	credit := fs.String("credit", "", "image credit recorded in the header")
+	removeStars := fs.Bool("remove-stars", false, "remove foreground stars as `lenscore train` does (compact sources outside the galaxy's body)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +55,13 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *in, err)
 	}
+	removed := 0
+	if *removeStars {
+		var left float32
+		if removed, left = train.RemoveStars(img, *size, train.StarOptions{}); left < train.MinGalaxyPeak {
+			return fmt.Errorf("%s: dominated by stars (the galaxy peaks at %.2f of the brightest star)", *in, left)
+		}
+	}
 	data := make([]float64, len(img))
 	for i, v := range img {
 		data[i] = float64(v)
@@ -64,9 +72,16 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 	if *credit != "" {
 		hdu.Header.Set("CREDIT", cardText(*credit), "")
 	}
+	if *removeStars {
+		hdu.Header.Set("STARS", "removed", fmt.Sprintf("%d pixels replaced (train.RemoveStars)", removed))
+	}
 	if err := fits.WriteFile(*out, []*fits.HDU{hdu}); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote %s (%d×%d, peak 1)\n", *out, *size, *size)
+	fmt.Fprintf(env.stdout, "wrote %s (%d×%d, peak 1", *out, *size, *size)
+	if *removeStars {
+		fmt.Fprintf(env.stdout, "; %d star pixels replaced", removed)
+	}
+	fmt.Fprintln(env.stdout, ")")
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lenscore/lenscore/fits"
 )
 
 // TestLoadTrainingDataStars: with stars removed, a point source in the sky
@@ -51,6 +53,24 @@ func TestLoadTrainingDataStars(t *testing.T) {
 			if c := im.Pix[32*64+32]; c < 0.95 {
 				t.Errorf("remove %v: %s centre %.3f", remove, im.Name, c)
 			}
+		}
+	}
+	// prepare --remove-stars does the same to one picture.
+	for _, remove := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "src.fits")
+		args := []string{"prepare", "--in", filepath.Join(dir, "a.png"), "--out", out}
+		if remove {
+			args = append(args, "--remove-stars")
+		}
+		mustRun(t, args...)
+		h, err := fits.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := h[0].Data[star]
+		st, _, _ := h[0].Header.String("STARS")
+		if remove && (v > 0.01 || st != "removed") || !remove && (v < 0.5 || st != "") {
+			t.Errorf("prepare --remove-stars=%v: star pixel %.3f, STARS %q", remove, v, st)
 		}
 	}
 	if !starsRemoved(map[string]string{"stars": "removed"}) || starsRemoved(map[string]string{}) {
