@@ -60,6 +60,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	resume := fs.Bool("resume", false, "coverage: continue an interrupted run in the same --out (or extend a finished one to more --lenses) from the lenses stored in coverage/coverage_parts; without it a run starts afresh")
 	jacBelow := fs.Float64("jacobian-below", 0.3, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
 	set := fs.String("set", "", "coverage: only the lenses (of the first --lenses) whose validation galaxy is of this data set, e.g. stellarium/gray; each keeps the seeds of the same lens in a full run")
+	valStars := fs.String("validation-stars", "auto", "auto (prepare the validation galaxies as the model's training images: stars removed if its metadata says so), removed or kept")
 	compare := fs.String("compare", "", "dsm: further trained priors to compare, comma-separated model files (e.g. exports of later training checkpoints)")
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
@@ -78,6 +79,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *compare != "" && !contains(names, "dsm") {
 		return fmt.Errorf("--compare applies to dsm only")
+	}
+	switch *valStars {
+	case "auto", "removed", "kept":
+	default:
+		return fmt.Errorf("--validation-stars must be auto, removed or kept, got %q", *valStars)
 	}
 	if *refs < 0 {
 		return fmt.Errorf("--references must be ≥ 0 (0: off), got %d", *refs)
@@ -118,7 +124,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
-	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), pr.StarsRemoved)
+	stars := pr.StarsRemoved
+	if *valStars != "auto" {
+		stars = *valStars == "removed"
+	}
+	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), stars)
 	if err != nil {
 		return fmt.Errorf("loading validation galaxies: %w", err)
 	}
