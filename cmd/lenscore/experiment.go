@@ -159,7 +159,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("--configs: %w", err)
 		}
 	}
-	fmt.Fprintf(env.stderr, "prior %s; %d validation galaxies; gemm %s\n", pr.Name, len(gals), backendLine())
+	starNote := "stars kept"
+	if stars {
+		starNote = "stars removed"
+	}
+	fmt.Fprintf(env.stderr, "prior %s; %d validation galaxies (%s); gemm %s\n", pr.Name, len(gals), starNote, backendLine())
 	for _, n := range names {
 		dir := filepath.Join(*out, n)
 		if err := checkOutDir(dir); err != nil {
