@@ -275,6 +275,9 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 
 	out := &CoverageResult{Prior: s.PriorName, Lenses: len(idx), Samples: o.Samples, SigmaNFrac: o.SigmaN,
 		Truth: "validation galaxies", Likelihood: o.Likelihood, Set: o.Set}
+	if s.Prepared != "" {
+		out.Truth += " (" + s.Prepared + ")"
+	}
 	if o.TruthFromPrior {
 		out.Truth = "prior draws"
 	}

@@ -435,7 +435,7 @@ func TestCoverageBySet(t *testing.T) {
 	for _, resume := range []bool{false, true} {
 		w := &cancelAfter{}
 		sy := s
-		sy.Progress = w
+		sy.Progress, sy.Prepared = w, "stars removed"
 		d := t.TempDir()
 		if resume {
 			d, oy.Resume = dir, true
@@ -444,8 +444,8 @@ func TestCoverageBySet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ry.Lenses != 2 || ry.Set != "y" || len(ry.PerLens) != 2 {
-			t.Fatalf("set y (resume %v): %d lenses, set %q", resume, ry.Lenses, ry.Set)
+		if ry.Lenses != 2 || ry.Set != "y" || len(ry.PerLens) != 2 || ry.Truth != "validation galaxies (stars removed)" {
+			t.Fatalf("set y (resume %v): %d lenses, set %q, truth %q", resume, ry.Lenses, ry.Set, ry.Truth)
 		}
 		for n, j := range []int{1, 4} {
 			a, b := ry.PerLens[n], r.PerLens[j]

@@ -45,6 +45,10 @@ type Setup struct {
 	// Sets names the data set of each galaxy (e.g. its folder; may be nil).
 	// Coverage reports its tests per data set when there are several.
 	Sets []string
+	// Prepared says how the galaxies were prepared beyond the standard
+	// normalisation (e.g. "stars removed"); coverage records it with its
+	// truths.
+	Prepared string
 
 	// SrcScale and PixScale are the source and observed pixel sizes in
 	// arcsec; zero selects DefaultSrcField/Side and DefaultObsField/NPix

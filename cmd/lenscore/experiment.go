@@ -128,12 +128,16 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if *valStars != "auto" {
 		stars = *valStars == "removed"
 	}
+	starNote := "stars kept"
+	if stars {
+		starNote = "stars removed"
+	}
 	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), stars)
 	if err != nil {
 		return fmt.Errorf("loading validation galaxies: %w", err)
 	}
 	gals, gnames, gsets := experiment.Galaxies(ds.Val, 0)
-	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames, Sets: gsets,
+	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames, Sets: gsets, Prepared: starNote,
 		Seed: *seed, Progress: env.stderr}
 	if *likelihood == "projected-jacobian" {
 		if name != "coverage" {
@@ -158,10 +162,6 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		if cfgs, err = experiment.ParseStepConfigs(*configs, n); err != nil {
 			return fmt.Errorf("--configs: %w", err)
 		}
-	}
-	starNote := "stars kept"
-	if stars {
-		starNote = "stars removed"
 	}
 	fmt.Fprintf(env.stderr, "prior %s; %d validation galaxies (%s); gemm %s\n", pr.Name, len(gals), starNote, backendLine())
 	for _, n := range names {
