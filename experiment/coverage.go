@@ -350,7 +350,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 			}
 			sampled++
 			done := time.Since(start).Seconds()
-			eta := done / float64(sampled) * float64(len(idx)-n-1)
+			eta := done / float64(sampled) * float64(toSample(dir, idx[n+1:], o.Resume))
 			s.logf("coverage: lens %d/%d done: %.1f s per lens, elapsed %s, eta %s", j+1, o.Lenses,
 				done/float64(sampled), progress.FormatDuration(time.Duration(done*1e9)), progress.FormatDuration(time.Duration(eta*1e9)))
 		}
@@ -379,6 +379,22 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		return nil, err
 	}
 	return out, nil
+}
+
+// toSample counts the lenses of idx that a run has yet to sample: all of
+// them, or with resume those without a stored file (for the ETA; a stored
+// file of other settings is found out when it is read).
+func toSample(dir string, idx []int, resume bool) int {
+	if !resume {
+		return len(idx)
+	}
+	n := 0
+	for _, j := range idx {
+		if _, err := os.Stat(partPath(dir, j)); err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // coverageIndices returns the lens indices j of a run: 0…Lenses−1, or with

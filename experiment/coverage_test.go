@@ -460,6 +460,28 @@ func TestCoverageBySet(t *testing.T) {
 			t.Errorf("set y (resume %v): sampled %d lenses, want %d", resume, n, want)
 		}
 	}
+	// Resuming with only lens 2 of 6 missing: the ETA after it counts no
+	// lens that is already stored.
+	if err := os.Remove(partPath(dir, 1)); err != nil {
+		t.Fatal(err)
+	}
+	w := &cancelAfter{}
+	sr := s
+	sr.Progress = w
+	orr := o
+	orr.Resume, orr.SaveSamples = true, false
+	if _, err := Coverage(context.Background(), sr, orr, dir); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count(" done: "); n != 1 {
+		t.Errorf("resumed with one lens missing: %d sampled, log\n%s", n, w.buf.String())
+	}
+	if n := toSample(dir, []int{2, 3, 4, 5, 6, 7}, true); n != 2 {
+		t.Errorf("ETA counts %d lenses to sample after lens 2 of 8 with lenses 0–5 stored, want 2", n)
+	}
+	if n := toSample(dir, []int{2, 3}, false); n != 2 {
+		t.Errorf("a fresh run counts %d lenses to sample of 2", n)
+	}
 	for _, bad := range []CoverageOptions{{Set: "z"}, {Set: "y", Lenses: 3}, {Set: "y", TruthFromPrior: true}} {
 		b := o
 		b.Set, b.TruthFromPrior, b.SaveSamples = bad.Set, bad.TruthFromPrior, false
