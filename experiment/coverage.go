@@ -412,26 +412,23 @@ func (s *Setup) coverageIndices(o CoverageOptions) ([]int, error) {
 		return nil, fmt.Errorf("experiment: coverage: Set %q needs validation galaxies as the truths, not prior draws", o.Set)
 	}
 	var idx []int
-	known := map[string]bool{}
+	var sets []string // the sets met, for the error
+	seen := map[string]bool{}
 	for j := range o.Lenses {
 		g := j % len(s.Galaxies)
-		if g < len(s.Sets) {
-			known[s.Sets[g]] = true
-			if s.Sets[g] == o.Set {
-				idx = append(idx, j)
-			}
+		if g >= len(s.Sets) {
+			continue
+		}
+		if set := s.Sets[g]; set == o.Set {
+			idx = append(idx, j)
+		} else if !seen[set] {
+			seen[set] = true
+			sets = append(sets, set)
 		}
 	}
 	if len(idx) < 2 {
-		var names []string
-		for _, g := range s.Sets {
-			if known[g] {
-				names = append(names, g)
-				known[g] = false
-			}
-		}
-		return nil, fmt.Errorf("experiment: coverage: %d of the first %d lenses have a galaxy of set %q, need ≥ 2 (their sets: %s)",
-			len(idx), o.Lenses, o.Set, strings.Join(names, ", "))
+		return nil, fmt.Errorf("experiment: coverage: %d of the first %d lenses have a galaxy of set %q, need ≥ 2 (the others' sets: %s)",
+			len(idx), o.Lenses, o.Set, strings.Join(sets, ", "))
 	}
 	return idx, nil
 }

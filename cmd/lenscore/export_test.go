@@ -119,6 +119,8 @@ func TestExportModel(t *testing.T) {
 	ft.Close()
 	checkFails(t, errCase{name: "init with nf", code: 1, want: []string{"--init", "--nf"},
 		args: []string{"train", "--out", filepath.Join(dir, "run3"), "--data", data, "--init", mf16, "--nf", "16"}}, filepath.Join(dir, "run3"))
+	checkFails(t, errCase{name: "init with resume", code: 1, want: []string{"--init", "--resume"},
+		args: []string{"train", "--out", run2, "--data", data, "--init", mf16, "--resume"}}, "")
 	checkFails(t, errCase{name: "init missing", code: 1, want: []string{"--init", "nope.safetensors"},
 		args: []string{"train", "--out", filepath.Join(dir, "run4"), "--data", data, "--init", filepath.Join(dir, "nope.safetensors")}}, filepath.Join(dir, "run4"))
 

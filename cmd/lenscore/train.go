@@ -111,6 +111,9 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stderr, "gemm back-end: %s\n", backendLine())
 
+	if *resume && *initFrom != "" {
+		return errors.New("--init starts a new run from a model; --resume continues a run (use one of them)")
+	}
 	if *resume {
 		man, err := train.ReadManifest(*out)
 		if err != nil {
