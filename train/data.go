@@ -377,12 +377,17 @@ func borderMedian(pix []float64, n, width int) float64 {
 			}
 		}
 	}
-	slices.Sort(vals)
-	k := len(vals)
+	return medianOf(vals)
+}
+
+// medianOf returns the median of v, sorting v in place.
+func medianOf(v []float64) float64 {
+	slices.Sort(v)
+	k := len(v)
 	if k%2 == 1 {
-		return vals[k/2]
+		return v[k/2]
 	}
-	return 0.5 * (vals[k/2-1] + vals[k/2])
+	return 0.5 * (v[k/2-1] + v[k/2])
 }
 
 // Dihedral applies element k (0…7) of the symmetry group of the square to

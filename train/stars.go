@@ -1,7 +1,5 @@
 package train
 
-import "slices"
-
 // StarOptions configures RemoveStars. Zero values select the defaults.
 type StarOptions struct {
 	// Threshold is how far above the median of its surrounding ring (the
@@ -54,14 +52,6 @@ func RemoveStars(pix []float32, n int, o StarOptions) (removed int, peak float32
 	}
 	ring := make([]float64, 0, 16)
 	win := make([]float64, 0, 81)
-	median := func(v []float64) float64 {
-		slices.Sort(v)
-		k := len(v)
-		if k%2 == 1 {
-			return v[k/2]
-		}
-		return 0.5 * (v[k/2-1] + v[k/2])
-	}
 	smooth := func(r, c int) float64 {
 		win = win[:0]
 		for dr := -4; dr <= 4; dr++ {
@@ -69,7 +59,7 @@ func RemoveStars(pix []float32, n int, o StarOptions) (removed int, peak float32
 				win = append(win, at(r+dr, c+dc))
 			}
 		}
-		return median(win)
+		return medianOf(win)
 	}
 	ctr, rc := float64(n-1)/2, float64(n)/8
 	central := func(r, c int) bool {
@@ -94,7 +84,7 @@ func RemoveStars(pix []float32, n int, o StarOptions) (removed int, peak float32
 			if central(r, c) {
 				continue // the centred galaxy itself, however compact
 			}
-			if x-median(ring) <= o.Threshold || smooth(r, c) >= o.Body {
+			if x-medianOf(ring) <= o.Threshold || smooth(r, c) >= o.Body {
 				continue
 			}
 			found = true
