@@ -302,4 +302,25 @@ func TestTicks(t *testing.T) {
 	if strings.Join(labels, " ") != "0.05 0.1 0.2 0.5 1" {
 		t.Errorf("log ticks on [0.05, 1]: %v", labels)
 	}
+	// A narrow logarithmic range (a fine-tuning loss curve) still gets
+	// labelled round values inside it.
+	labels = nil
+	for _, tk := range (logTicks{}).Ticks(0.26, 0.345) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "0.275 0.3 0.325" {
+		t.Errorf("log ticks on [0.26, 0.345]: %v, want [0.275 0.3 0.325]", labels)
+	}
+	// Labels are the round values, not their floating-point sums.
+	labels = nil
+	for _, tk := range (insideTicks{}).Ticks(0.23, 0.37) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "0.25 0.3 0.35" {
+		t.Errorf("inside ticks on [0.23, 0.37]: %v, want [0.25 0.3 0.35]", labels)
+	}
 }

@@ -43,7 +43,7 @@ func (insideTicks) Ticks(min, max float64) []gplot.Tick {
 		t := gplot.Tick{Value: r}
 		k := r / step
 		if math.Abs(k-math.Round(k)) < 1e-6 && r > min+edge && r < max-edge {
-			t.Label = strconv.FormatFloat(r, 'f', -1, 64)
+			t.Label = strconv.FormatFloat(r, 'g', 12, 64) // 12 digits: no 0.35000000000000003
 		}
 		ticks = append(ticks, t)
 	}
@@ -52,7 +52,9 @@ func (insideTicks) Ticks(min, max float64) []gplot.Tick {
 
 // logTicks marks 1…9 × 10^k on a logarithmic axis, labelling 1, 2 and 5 ×
 // 10^k when the range covers fewer than three decades and only powers of
-// ten otherwise.
+// ten otherwise. A range too narrow for two such labels (a loss curve
+// between 0.26 and 0.34, say) gets insideTicks' round linear steps instead,
+// which a logarithmic axis places just as well.
 type logTicks struct{}
 
 func (logTicks) Ticks(min, max float64) []gplot.Tick {
@@ -62,6 +64,7 @@ func (logTicks) Ticks(min, max float64) []gplot.Tick {
 	lo, hi := int(math.Floor(math.Log10(min))), int(math.Ceil(math.Log10(max)))
 	dense := math.Log10(max/min) < 3
 	var ticks []gplot.Tick
+	labels := 0
 	for k := lo; k <= hi; k++ {
 		p := math.Pow(10, float64(k))
 		for m := 1; m <= 9; m++ {
@@ -72,9 +75,13 @@ func (logTicks) Ticks(min, max float64) []gplot.Tick {
 			t := gplot.Tick{Value: v}
 			if m == 1 || (dense && (m == 2 || m == 5)) {
 				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+				labels++
 			}
 			ticks = append(ticks, t)
 		}
+	}
+	if labels < 2 {
+		return insideTicks{}.Ticks(min, max)
 	}
 	return ticks
 }
