@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lenscore/lenscore/diag"
+	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -283,44 +284,31 @@ func vgLen(n int) vg.Length { return vg.Length(n) }
 func noise1() diag.Noise { return diag.Noise{Sigma: 1} }
 
 func TestTicks(t *testing.T) {
-	// Inside ticks: labelled values strictly inside the range, round steps.
-	var labels []string
-	for _, tk := range (insideTicks{}).Ticks(-0.8, 0.8) {
-		if tk.Label != "" {
-			labels = append(labels, tk.Label)
+	labels := func(ticks []gplot.Tick) string {
+		var l []string
+		for _, tk := range ticks {
+			if tk.Label != "" {
+				l = append(l, tk.Label)
+			}
 		}
+		return strings.Join(l, " ")
 	}
-	if strings.Join(labels, " ") != "-0.5 0 0.5" {
-		t.Errorf("inside ticks on ±0.8: %v, want [-0.5 0 0.5]", labels)
-	}
-	labels = nil
-	for _, tk := range (logTicks{}).Ticks(0.05, 1) {
-		if tk.Label != "" {
-			labels = append(labels, tk.Label)
+	for _, c := range []struct {
+		name  string
+		ticks []gplot.Tick
+		want  string
+	}{
+		// Inside ticks: labelled values strictly inside the range, round steps.
+		{"inside ticks on ±0.8", insideTicks{}.Ticks(-0.8, 0.8), "-0.5 0 0.5"},
+		{"log ticks on [0.05, 1]", logTicks{}.Ticks(0.05, 1), "0.05 0.1 0.2 0.5 1"},
+		// A narrow logarithmic range (a fine-tuning loss curve) still gets
+		// labelled round values inside it.
+		{"log ticks on [0.26, 0.345]", logTicks{}.Ticks(0.26, 0.345), "0.275 0.3 0.325"},
+		// Labels are the round values, not their floating-point sums.
+		{"inside ticks on [0.23, 0.37]", insideTicks{}.Ticks(0.23, 0.37), "0.25 0.3 0.35"},
+	} {
+		if got := labels(c.ticks); got != c.want {
+			t.Errorf("%s: labels %q, want %q", c.name, got, c.want)
 		}
-	}
-	if strings.Join(labels, " ") != "0.05 0.1 0.2 0.5 1" {
-		t.Errorf("log ticks on [0.05, 1]: %v", labels)
-	}
-	// A narrow logarithmic range (a fine-tuning loss curve) still gets
-	// labelled round values inside it.
-	labels = nil
-	for _, tk := range (logTicks{}).Ticks(0.26, 0.345) {
-		if tk.Label != "" {
-			labels = append(labels, tk.Label)
-		}
-	}
-	if strings.Join(labels, " ") != "0.275 0.3 0.325" {
-		t.Errorf("log ticks on [0.26, 0.345]: %v, want [0.275 0.3 0.325]", labels)
-	}
-	// Labels are the round values, not their floating-point sums.
-	labels = nil
-	for _, tk := range (insideTicks{}).Ticks(0.23, 0.37) {
-		if tk.Label != "" {
-			labels = append(labels, tk.Label)
-		}
-	}
-	if strings.Join(labels, " ") != "0.25 0.3 0.35" {
-		t.Errorf("inside ticks on [0.23, 0.37]: %v, want [0.25 0.3 0.35]", labels)
 	}
 }
