@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,6 +175,10 @@ type CoverageLens struct {
 	// Diverged marks a lens with a sample whose χ²_ν exceeds DivergedChi2
 	// (or is not finite).
 	Diverged bool `json:"diverged,omitempty"`
+	// SpreadSkill is diag.SpreadSkill of this lens alone (NaN for one
+	// sample): a noisy per-lens reading (one draw of a ratio whose mean is 1
+	// when calibrated) that points at the lenses behind a set's value.
+	SpreadSkill float64 `json:"spread_skill"`
 }
 
 // DivergedChi2 is the χ²_ν above which a posterior sample counts as
@@ -511,6 +517,12 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 	}
 	for j := range out.PerLens {
 		out.PerLens[j].F = tr.F[j]
+		out.PerLens[j].SpreadSkill = math.NaN()
+		if o.Samples >= 2 {
+			if ss, err := diag.SpreadSkill(samples[j:j+1], truths[j:j+1]); err == nil {
+				out.PerLens[j].SpreadSkill = ss
+			}
+		}
 	}
 	all, err := s.calibration(samples, truths, o, seedFor(s.Seed, tagCoverage, tagTARP, 1), seedFor(s.Seed, tagCoverage, tagStatRanks))
 	if err != nil {
@@ -594,6 +606,9 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 			a.References, a.MaxDev, a.AtAlpha, a.Permutations, a.NullMedian, a.Null95, a.PValue)
 	}
 	s.logf("coverage: spread–skill ratio ‖truth − mean‖² / ((1+1/K) Σ var) = %.3f (1 if calibrated)", out.SpreadSkill)
+	if worst := highestSpreadSkill(out.PerLens, 5); worst != "" {
+		s.logf("coverage: highest per-lens spread–skill: %s", worst)
+	}
 	for _, b := range out.PixelRanks {
 		s.logf("coverage: truth in (%g, %g]: %4.1f %% of pixels, rank histogram %s, mean − truth %+.4f, spread %.4f",
 			b.Lo, b.Hi, 100*b.Fraction, fmtFracs(b.Hist), b.Bias, b.Spread)
@@ -861,4 +876,21 @@ func fmtFracs(v []float64) string {
 		b = fmt.Appendf(b, "%.2f", x)
 	}
 	return "[" + string(b) + "]"
+}
+
+// highestSpreadSkill lists the n lenses with the largest per-lens
+// spread–skill ratio, largest first ("" when no lens has one).
+func highestSpreadSkill(lenses []CoverageLens, n int) string {
+	var idx []int
+	for j, l := range lenses {
+		if !math.IsNaN(l.SpreadSkill) {
+			idx = append(idx, j)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(lenses[b].SpreadSkill, lenses[a].SpreadSkill) })
+	var parts []string
+	for _, j := range idx[:min(n, len(idx))] {
+		parts = append(parts, fmt.Sprintf("%s %.2f", lenses[j].Source, lenses[j].SpreadSkill))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -173,6 +173,24 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 	if r.SpreadSkill != ss || !(ss > 0) {
 		t.Errorf("spread_skill %g, from the file %g", r.SpreadSkill, ss)
 	}
+	// Per lens: ‖t − m̄‖² / ((1 + 1/K) Σ unbiased variances), by hand.
+	for j := range J {
+		var num, den float64
+		for i, ti := range truths[j] {
+			var m, v float64
+			for _, x := range samples[j] {
+				m += x[i] / K
+			}
+			for _, x := range samples[j] {
+				v += (x[i] - m) * (x[i] - m) / (K - 1)
+			}
+			num += (ti - m) * (ti - m)
+			den += (1 + 1.0/K) * v
+		}
+		if got := r.PerLens[j].SpreadSkill; math.Abs(got-num/den) > 1e-9*num/den {
+			t.Errorf("lens %d: spread_skill %g, by hand %g", j, got, num/den)
+		}
+	}
 	if len(r.PixelRanks) != 3 || r.PixelRanks[1].Pixels != bins[1].Pixels || r.PixelRanks[2].Bias != bins[2].Bias {
 		t.Errorf("pixel ranks %+v, from the file %+v", r.PixelRanks, bins)
 	}
@@ -535,5 +553,21 @@ func TestCoverageDiverged(t *testing.T) {
 	}
 	if !diverged([]float64{1, math.NaN()}) || !diverged([]float64{101}) || diverged([]float64{0.9, 100}) {
 		t.Error("diverged() thresholds")
+	}
+}
+
+// TestHighestSpreadSkill: the lenses with the largest per-lens ratios,
+// largest first, skipping lenses without one.
+func TestHighestSpreadSkill(t *testing.T) {
+	lenses := []CoverageLens{{Source: "a", SpreadSkill: 1.5}, {Source: "nan", SpreadSkill: math.NaN()},
+		{Source: "b", SpreadSkill: 2}, {Source: "c", SpreadSkill: 0.7}}
+	if got, want := highestSpreadSkill(lenses, 2), "b 2.00, a 1.50"; got != want {
+		t.Errorf("highest 2: %q, want %q", got, want)
+	}
+	if got, want := highestSpreadSkill(lenses, 9), "b 2.00, a 1.50, c 0.70"; got != want {
+		t.Errorf("highest 9: %q, want %q", got, want)
+	}
+	if got := highestSpreadSkill(lenses[1:2], 3); got != "" {
+		t.Errorf("no ratios: %q, want empty", got)
 	}
 }
