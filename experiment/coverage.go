@@ -176,7 +176,7 @@ type CoverageLens struct {
 	// (or is not finite).
 	Diverged bool `json:"diverged,omitempty"`
 	// SpreadSkill is diag.SpreadSkill of this lens alone (NaN for one
-	// sample): a noisy per-lens reading (one draw of a ratio whose mean is 1
+	// sample or samples without spread): a noisy per-lens reading (one draw of a ratio whose mean is 1
 	// when calibrated) that points at the lenses behind a set's value.
 	SpreadSkill float64 `json:"spread_skill"`
 }
