@@ -29,6 +29,9 @@ type Manifest struct {
 	Key         map[string]string `json:"key"`          // what defines the run; equal in all parts
 	Summary     json.RawMessage   `json:"summary,omitempty"`
 	Timing      json.RawMessage   `json:"timing,omitempty"`
+	// Dir is the shard's working directory, against which relative input
+	// paths in Key resolve.
+	Dir string `json:"dir,omitempty"`
 }
 
 // Part is a manifest with its samples (Chains vectors of equal length).

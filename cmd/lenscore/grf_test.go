@@ -87,8 +87,10 @@ func TestFitGRFPrior(t *testing.T) {
 		cubes = append(cubes, readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data)
 		var sum sampleSummary
 		readJSONFile(t, filepath.Join(out, "summary.json"), &sum)
-		if proj := strings.HasPrefix(lik[0], "projected"); sum.Likelihood != lik[0] || (sum.Proxy != "") != proj || (sum.CGIterations >= 1) != proj {
-			t.Errorf("summary of --likelihood %v: likelihood %q, proxy %q, CG iterations %g", lik, sum.Likelihood, sum.Proxy, sum.CGIterations)
+		var tm sampleTiming
+		readJSONFile(t, filepath.Join(out, "timing.json"), &tm)
+		if proj := strings.HasPrefix(lik[0], "projected"); sum.Likelihood != lik[0] || (sum.Proxy != "") != proj || (tm.CGIterations >= 1) != proj {
+			t.Errorf("summary of --likelihood %v: likelihood %q, proxy %q, CG iterations %g", lik, sum.Likelihood, sum.Proxy, tm.CGIterations)
 		}
 		if jac := lik[0] == "projected-jacobian"; (sum.JacobianBelow != nil) != jac || (jac && *sum.JacobianBelow != 0) {
 			t.Errorf("summary of --likelihood %v: jacobian_below %v", lik, sum.JacobianBelow)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +18,7 @@ import (
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/posterior"
+	"github.com/lenscore/lenscore/shard"
 )
 
 // samplerFlags configure the reverse-SDE sampler.
@@ -29,7 +31,9 @@ type samplerFlags struct {
 	denoise, resume   *bool
 	seed              *uint64
 	checkpointMinutes *float64
-	stepDiv           int // --steps auto/K: technique-2 count divided by K (resolved in runChains)
+	stepDiv           int    // --steps auto/K: technique-2 count divided by K (resolved in runChains)
+	ckName            string // checkpoint file in the output folder ("": checkpointFile)
+	autoResume        bool   // resume when the checkpoint exists (shards: a requeued task continues)
 }
 
 func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags {
@@ -167,8 +171,8 @@ type sampleSummary struct {
 	Lens         string  `json:"lens"`
 	Prior        string  `json:"prior"`
 	Likelihood   string  `json:"likelihood"`
-	Proxy        string  `json:"proxy,omitempty"`         // projected likelihood: its Gaussian proxy
-	CGIterations float64 `json:"cg_iterations,omitempty"` // projected likelihood: mean per score
+	Proxy        string  `json:"proxy,omitempty"` // projected likelihood: its Gaussian proxy
+	CGIterations float64 `json:"-"`               // projected likelihood: mean per score (timing.json)
 	// projected-jacobian: the network's Jacobian is used while σ(t) ≤ this (0: always)
 	JacobianBelow *float64  `json:"jacobian_below,omitempty"`
 	Sampler       string    `json:"sampler"`
@@ -190,10 +194,13 @@ type sampleSummary struct {
 	// not finite): the integration blew up for them (see warnDiverged).
 	Diverged     []int   `json:"diverged,omitempty"`
 	SourceRMSSNR float64 `json:"source_residual_rms_snr,omitempty"`
-	WallSeconds  float64 `json:"wall_seconds"`
-	PriorSeconds float64 `json:"prior_seconds"`
-	OtherSeconds float64 `json:"other_seconds"`
-	Backend      string  `json:"gemm_backend"`
+	// Run-dependent costs go to timing.json (sampleTiming), so that the
+	// same settings and seed give the same summary.json, sharded or not.
+	WallSeconds  float64       `json:"-"`
+	PriorSeconds float64       `json:"-"`
+	OtherSeconds float64       `json:"-"`
+	Backend      string        `json:"-"`
+	Timing       *sampleTiming `json:"-"` // set by merge; nil: from the fields above
 }
 
 func runSample(ctx context.Context, env *cliEnv, args []string) error {
@@ -202,6 +209,7 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	prf := addPriorFlags(fs, "gaussian")
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
+	shardFlag := fs.String("shard", "", "run only shard i/N of the samples (0 ≤ i < N; slurm: from the Slurm array task's environment) and write its part file into --out, which all shards share; lenscore merge DIR then writes the unsharded run's files")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -212,11 +220,26 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	var spec *shard.Spec
+	if *shardFlag != "" {
+		s, err := shard.Parse(*shardFlag, os.Getenv)
+		if err != nil {
+			return fmt.Errorf("--shard: %w", err)
+		}
+		first, n, err := s.Range(opt.Chains)
+		if err != nil {
+			return fmt.Errorf("--shard: %w", err)
+		}
+		opt.FirstChain, opt.Chains, spec = uint64(first), n, &s
+	}
+	if err := applySlurmThreads(env); err != nil {
+		return err
+	}
 	p, err := pf.load()
 	if err != nil {
 		return err
 	}
-	if err := checkChains(*sf.n, p.Geo.SrcNPix*p.Geo.SrcNPix); err != nil {
+	if err := checkChains(opt.Chains, p.Geo.SrcNPix*p.Geo.SrcNPix); err != nil {
 		return err
 	}
 	if opt.PriorJacobian {
@@ -235,6 +258,9 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
+	if spec != nil {
+		return runShard(ctx, env, fs, *out, *spec, p, pr, lik, opt, sf, *pf.noiseMap, *sf.n)
+	}
 	res, sum, err := runChains(ctx, env, *out, p, pr, lik, opt, sf)
 	if err != nil {
 		return err
@@ -312,6 +338,9 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	if err := experiment.WriteJSON(filepath.Join(dir, "summary.json"), sum); err != nil {
 		return err
 	}
+	if err := experiment.WriteJSON(filepath.Join(dir, "timing.json"), timingOf(sum)); err != nil {
+		return err
+	}
 	apply := func(x []float64) []float64 { y := make([]float64, m*m); p.Op.Apply(y, x); return y }
 	s1, s2 := samples[0], samples[min(1, len(samples)-1)]
 	var astd []float64
@@ -344,7 +373,7 @@ const checkpointFile = "checkpoint.bin"
 // returns the result with a summary of the settings and costs.
 func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loadedPrior, lik posterior.Likelihood, opt posterior.Options, sf *samplerFlags) (*posterior.Result, *sampleSummary, error) {
 	opt.Progress = env.stderr
-	opt.CheckpointPath = filepath.Join(dir, checkpointFile)
+	opt.CheckpointPath = filepath.Join(dir, cmp.Or(sf.ckName, checkpointFile))
 	if sf.stepDiv > 0 {
 		n, err := pr.VE.StepsFor(pr.Prior.Dim(), opt.Target)
 		if err != nil {
@@ -355,7 +384,12 @@ func runChains(ctx context.Context, env *cliEnv, dir string, p *problem, pr *loa
 	start := time.Now()
 	var res *posterior.Result
 	var err error
-	if *sf.resume {
+	resume := *sf.resume
+	if sf.autoResume {
+		_, serr := os.Stat(opt.CheckpointPath)
+		resume = serr == nil
+	}
+	if resume {
 		res, err = posterior.Resume(ctx, pr.Prior, lik, pr.VE, opt)
 	} else {
 		if _, serr := os.Stat(opt.CheckpointPath); serr == nil {
