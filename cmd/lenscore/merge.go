@@ -20,6 +20,7 @@ import (
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/shard"
+	"github.com/lenscore/lenscore/survey"
 )
 
 // sampleTiming is written to timing.json: what depends on the run (wall
@@ -220,7 +221,7 @@ func runMerge(ctx context.Context, env *cliEnv, args []string) error {
 	} else if !st.IsDir() {
 		return fmt.Errorf("%s is not a folder", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, surveyCatalogCopy)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, survey.RunFile)); err == nil {
 		return mergeSurvey(env, dir)
 	}
 	return mergeSample(env, dir)

@@ -1,7 +1,226 @@
 package main
 
-import "errors"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
-const surveyCatalogCopy = "catalog.jsonl"
+	"github.com/lenscore/lenscore/fits"
+	"github.com/lenscore/lenscore/plot"
+	"github.com/lenscore/lenscore/shard"
+	"github.com/lenscore/lenscore/survey"
+)
 
-func mergeSurvey(env *cliEnv, dir string) error { return errors.New("todo") }
+// surveyColumns are the results shown in survey.md.
+var surveyColumns = []string{"samples", "chi2_nu_of_mean", "chi2_nu_median", "diverged", "wall_seconds"}
+
+func runSurvey(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlags(env, "survey", "--catalog C.jsonl --out DIR [--shard i/N|slurm] [-- sample flags for every lens, e.g. --model M --steps auto/8]")
+	catalog := fs.String("catalog", "", "catalogue, one JSON object per line: {\"name\": …, \"obs\": …, \"lens\": …, \"args\": {sample flag: value}}")
+	out := fs.String("out", "", "survey folder: one sub-folder per lens, survey.json, survey.md, survey.png")
+	shardFlag := fs.String("shard", "", "run only the lenses of shard i/N (lines i, i+N, …; slurm: from the Slurm array task's environment)")
+	var sampleArgs []string
+	for i, a := range args {
+		if a == "--" {
+			args, sampleArgs = args[:i], args[i+1:]
+			break
+		}
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "catalog", "out"); err != nil {
+		return err
+	}
+	spec := shard.Spec{Index: 0, Count: 1}
+	if *shardFlag != "" {
+		s, err := shard.Parse(*shardFlag, os.Getenv)
+		if err != nil {
+			return fmt.Errorf("--shard: %w", err)
+		}
+		spec = s
+	}
+	if err := checkSurveySampleArgs(sampleArgs); err != nil {
+		return err
+	}
+	cat, err := survey.ReadCatalog(*catalog)
+	if err != nil {
+		return err
+	}
+	for i := range cat.Entries {
+		if err := checkSurveySampleArgs(cat.Entries[i].FlagArgs()); err != nil {
+			return fmt.Errorf("%s:%d: args: %w", *catalog, cat.Entries[i].Line, err)
+		}
+	}
+	if spec.Count > len(cat.Entries) {
+		return fmt.Errorf("--shard %s: %d shards for %d lenses; use at most as many shards as lenses", spec, spec.Count, len(cat.Entries))
+	}
+	if err := applySlurmThreads(env); err != nil {
+		return err
+	}
+	if err := survey.Prepare(*out, cat, sampleArgs); err != nil {
+		return err
+	}
+	items := spec.Items(len(cat.Entries))
+	fmt.Fprintf(env.stderr, "survey %s: shard %s runs %d of %d lenses into %s\n", *catalog, spec, len(items), len(cat.Entries), *out)
+	fn := func(ctx context.Context, e *survey.Entry, dir string, resume bool) (map[string]any, error) {
+		a := append(append(append([]string{}, sampleArgs...), e.FlagArgs()...), "--obs", e.Obs, "--lens", e.Lens, "--out", dir)
+		if _, err := os.Stat(filepath.Join(dir, checkpointFile)); err == nil {
+			a = append(a, "--resume")
+		}
+		var tail bytes.Buffer
+		sub := &cliEnv{stdout: env.stdout, stderr: io.MultiWriter(env.stderr, &tail)}
+		if err := runSample(ctx, sub, a); err != nil {
+			if errors.Is(err, errUsage) {
+				first, _, _ := strings.Cut(tail.String(), "\n")
+				return nil, fmt.Errorf("sample flags: %s", first)
+			}
+			return nil, err
+		}
+		return lensResults(dir)
+	}
+	done, failed, rerr := survey.RunLenses(ctx, *out, cat, items, fn, env.stderr)
+	if err := writeSurveyIndex(env, *out, cat); err != nil && rerr == nil {
+		rerr = err
+	}
+	fmt.Fprintf(env.stdout, "survey shard %s: %d of %d lenses done, %d failed; index %s\n", spec, done, len(items), failed, filepath.Join(*out, survey.IndexFile))
+	if failed > 0 {
+		fmt.Fprintf(env.stderr, "survey: %d lenses failed; their errors are in %s (a re-run retries them)\n", failed, filepath.Join(*out, survey.TableFile))
+	}
+	return rerr
+}
+
+// checkSurveySampleArgs parses sampling flags as sample would, without the
+// per-lens ones, so that a typo fails before any lens runs.
+func checkSurveySampleArgs(args []string) error {
+	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
+	var msg bytes.Buffer
+	fs.SetOutput(&msg)
+	addProblemFlags(fs)
+	addPriorFlags(fs, "gaussian")
+	addSamplerFlags(fs, 16, "auto")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("sampling flags after --: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("sampling flags after --: unexpected argument %q", fs.Arg(0))
+	}
+	for _, n := range []string{"obs", "lens", "resume"} {
+		if flagValue(args, n) != "" {
+			return fmt.Errorf("sampling flags after --: --%s is set per lens by the survey", n)
+		}
+	}
+	return nil
+}
+
+// lensResults reads a finished lens's summary and timing into the values
+// survey.json records.
+func lensResults(dir string) (map[string]any, error) {
+	var sum sampleSummary
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "summary.json"), err)
+	}
+	r := map[string]any{"samples": sum.Samples, "chi2_nu_of_mean": sum.Chi2NuMean, "diverged": len(sum.Diverged), "prior": sum.Prior,
+		"likelihood": sum.Likelihood, "steps": sum.Steps, "seed": sum.Seed, "chi2_nu_median": median(sum.Chi2Nu)}
+	var tm sampleTiming
+	if b, err := os.ReadFile(filepath.Join(dir, "timing.json")); err == nil && json.Unmarshal(b, &tm) == nil {
+		r["wall_seconds"] = tm.WallSeconds
+	}
+	return r, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	for i := 1; i < len(s); i++ { // insertion sort: a few values
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// writeSurveyIndex rebuilds survey.json and survey.md from the lenses'
+// status files, and survey.png: the posterior mean of every finished lens.
+func writeSurveyIndex(env *cliEnv, dir string, cat *survey.Catalog) error {
+	idx, err := survey.BuildIndex(dir, cat)
+	if err != nil {
+		return err
+	}
+	if err := survey.WriteIndex(dir, idx, surveyColumns); err != nil {
+		return err
+	}
+	var imgs [][]float64
+	var titles []string
+	side := 0
+	for _, s := range idx.Entries {
+		if s.Status != survey.Done {
+			continue
+		}
+		hdus, err := fits.ReadFile(filepath.Join(dir, s.Name, "mean.fits"))
+		if err != nil || len(hdus) == 0 || len(hdus[0].Shape) != 2 || hdus[0].Shape[0] != hdus[0].Shape[1] {
+			continue
+		}
+		if side == 0 {
+			side = hdus[0].Shape[0]
+		}
+		if hdus[0].Shape[0] != side {
+			continue // the figure shows sources of the first lens's size
+		}
+		imgs = append(imgs, hdus[0].Data)
+		t := s.Name
+		if c, ok := s.Results["chi2_nu_of_mean"].(float64); ok {
+			t += fmt.Sprintf(" χ²ν %.2f", c)
+		}
+		titles = append(titles, t)
+	}
+	if len(imgs) == 0 {
+		return nil
+	}
+	cols := min(len(imgs), 6)
+	if err := plot.Grid(filepath.Join(dir, "survey.png"), imgs, side, side, cols, titles); err != nil {
+		fmt.Fprintf(env.stderr, "survey: figure: %v\n", err)
+	}
+	return nil
+}
+
+// mergeSurvey rebuilds a survey folder's index (the merge job of a survey
+// array, once every shard has finished).
+func mergeSurvey(env *cliEnv, dir string) error {
+	cat, err := survey.ReadCatalog(filepath.Join(dir, survey.CatalogCopy))
+	if err != nil {
+		return err
+	}
+	if err := writeSurveyIndex(env, dir, cat); err != nil {
+		return err
+	}
+	var idx survey.Index
+	b, err := os.ReadFile(filepath.Join(dir, survey.IndexFile))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return err
+	}
+	c := idx.Counts
+	fmt.Fprintf(env.stdout, "survey %s: %d lenses: %d done, %d failed, %d running, %d interrupted, %d pending; see %s and %s\n",
+		dir, idx.Lenses, c.Done, c.Failed, c.Running, c.Interrupted, c.Pending, filepath.Join(dir, survey.IndexFile), filepath.Join(dir, survey.TableFile))
+	return nil
+}
