@@ -6,7 +6,8 @@
 //
 //   - NAME-array.sbatch: #SBATCH --array=0-(N−1)[%K] with --cpus-per-task,
 //     --requeue, --open-mode=append and --signal=B:TERM@S. Each task runs
-//     the command with --shard slurm, so it takes shard
+//     the command with --shard slurm (right after the command's name, before
+//     any "--"), so it takes shard
 //     SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT
 //     and uses SLURM_CPUS_PER_TASK threads. S seconds before the time limit
 //     the batch shell receives SIGTERM and passes it on; lenscore writes its

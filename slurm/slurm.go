@@ -21,7 +21,7 @@ type Job struct {
 	Account       string   // --account; "" = default
 	LogDir        string   // folder of the tasks' logs (NAME-%A_%a.out)
 	Exe           string   // lenscore executable as the nodes see it
-	Command       []string // lenscore arguments without --shard, e.g. sample --obs … --out DIR
+	Command       []string // lenscore command and arguments without --shard, e.g. sample --obs … --out DIR
 	MergeDir      string   // folder passed to lenscore merge
 	SignalSeconds int      // SIGTERM this long before the time limit (≥ 1)
 	Extra         []string // further #SBATCH options, e.g. --qos=long
@@ -122,7 +122,7 @@ func (j *Job) ArrayScript() (string, error) {
 # and the same command resumes from the checkpoint.
 set -u
 echo "task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%%FT%%TZ)"
-%s --shard slurm &
+%s &
 pid=$!
 requeue() {
 	kill -TERM "$pid" 2>/dev/null
@@ -134,7 +134,7 @@ requeue() {
 trap requeue TERM
 wait "$pid"
 exit $?
-`, j.SignalSeconds, quoteAll(append([]string{j.Exe}, j.Command...)))
+`, j.SignalSeconds, quoteAll(append(append([]string{j.Exe, j.Command[0], "--shard", "slurm"}, j.Command[1:]...))))
 	return b.String(), nil
 }
 

@@ -24,7 +24,7 @@ func TestScriptsContent(t *testing.T) {
 	}
 	for _, w := range []string{"#SBATCH --array=0-3%2\n", "#SBATCH --cpus-per-task=3\n", "#SBATCH --requeue\n", "#SBATCH --signal=B:TERM@90\n",
 		"#SBATCH --mem=2000\n", "#SBATCH --time=1:00:00\n", "#SBATCH --qos=long\n", "#SBATCH --output=/x/logs/lens1-%A_%a.out\n",
-		`'/x/fake lenscore' sample --obs 'it'\''s.fits' --out 'run dir' --shard slurm &`} {
+		`'/x/fake lenscore' sample --shard slurm --obs 'it'\''s.fits' --out 'run dir' &`} {
 		if !strings.Contains(arr, w) {
 			t.Errorf("array script lacks %q:\n%s", w, arr)
 		}
@@ -121,7 +121,7 @@ func TestArrayScriptSignal(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
 	b, _ := os.ReadFile(rec)
-	want := "sample|--obs|it's.fits|--out|run dir|--shard|slurm|started\nTERM\ncheckpointed\nscontrol requeue 77\n"
+	want := "sample|--shard|slurm|--obs|it's.fits|--out|run dir|started\nTERM\ncheckpointed\nscontrol requeue 77\n"
 	if string(b) != want {
 		t.Errorf("record:\n%s\nwant:\n%s", b, want)
 	}

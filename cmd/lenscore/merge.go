@@ -158,6 +158,9 @@ func runShard(ctx context.Context, env *cliEnv, fs *flag.FlagSet, dir string, sp
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	if _, err := os.Stat(filepath.Join(dir, sf.ckName)); err == nil {
+		fmt.Fprintf(env.stderr, "shard %s: resuming from %s\n", spec, filepath.Join(dir, sf.ckName))
+	}
 	res, sum, err := runChains(ctx, env, dir, p, pr, lik, opt, sf)
 	if err != nil {
 		return err

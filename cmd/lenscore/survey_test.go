@@ -94,13 +94,21 @@ func TestSlurmScriptCLI(t *testing.T) {
 	}
 	arr, _ := os.ReadFile(filepath.Join(jobs, "j1-array.sbatch"))
 	mrg, _ := os.ReadFile(filepath.Join(jobs, "j1-merge.sbatch"))
-	for _, w := range []string{"--array=0-3%2", "--cpus-per-task=2", "--time=0:30:00", "/opt/lenscore sample --obs o.fits --lens l.json --n-samples 8 --out runs/j1 --shard slurm &"} {
+	for _, w := range []string{"--array=0-3%2", "--cpus-per-task=2", "--time=0:30:00", "/opt/lenscore sample --shard slurm --obs o.fits --lens l.json --n-samples 8 --out runs/j1 &"} {
 		if !strings.Contains(string(arr), w) {
 			t.Errorf("array script lacks %q", w)
 		}
 	}
 	if !strings.Contains(string(mrg), "exec /opt/lenscore merge runs/j1") {
 		t.Errorf("merge script:\n%s", mrg)
+	}
+	// A survey keeps its own "--": the shard goes before it.
+	mustRun(t, "slurm-script", "--name", "s1", "--tasks", "3", "--dir", jobs, "--exe", "/opt/lenscore", "--", "survey", "--catalog", "c.jsonl", "--out", "srv", "--", "--steps", "3")
+	if b, _ := os.ReadFile(filepath.Join(jobs, "s1-array.sbatch")); !strings.Contains(string(b), "/opt/lenscore survey --shard slurm --catalog c.jsonl --out srv -- --steps 3 &") {
+		t.Errorf("survey array script:\n%s", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(jobs, "s1-merge.sbatch")); !strings.Contains(string(b), "merge srv\n") {
+		t.Errorf("survey merge script:\n%s", b)
 	}
 	bad := filepath.Join(dir, "bad")
 	for _, c := range []errCase{
