@@ -208,6 +208,10 @@ func mergeSurvey(env *cliEnv, dir string) error {
 	if err != nil {
 		return err
 	}
+	var run survey.Run
+	if b, err := os.ReadFile(filepath.Join(dir, survey.RunFile)); err == nil && json.Unmarshal(b, &run) == nil && run.Catalog != "" {
+		cat.Path = run.Catalog // the catalogue's own name in the index
+	}
 	if err := writeSurveyIndex(env, dir, cat); err != nil {
 		return err
 	}
