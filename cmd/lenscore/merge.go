@@ -34,6 +34,9 @@ type sampleTiming struct {
 	CGIterations float64 `json:"cg_iterations,omitempty"` // projected likelihood: mean per score (since the last resume)
 	Backend      string  `json:"gemm_backend"`
 	Host         string  `json:"host,omitempty"`
+	// CPUSeconds is the process's CPU time (user + system) when the
+	// outputs were written: with the wall time, how loaded the machine was.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 	// Merged runs: one entry per shard, in shard order; WallSeconds above is
 	// then the sum over shards (CPU-job seconds, not elapsed time).
 	Shards []sampleTiming `json:"shards,omitempty"`
@@ -46,7 +49,7 @@ func timingOf(s *sampleSummary) *sampleTiming {
 	}
 	host, _ := os.Hostname()
 	return &sampleTiming{WallSeconds: s.WallSeconds, PriorSeconds: s.PriorSeconds, OtherSeconds: s.OtherSeconds,
-		CGIterations: s.CGIterations, Backend: s.Backend, Host: host}
+		CGIterations: s.CGIterations, Backend: s.Backend, Host: host, CPUSeconds: cpuSeconds()}
 }
 
 // applySlurmThreads sets GOMAXPROCS to SLURM_CPUS_PER_TASK inside a Slurm
@@ -322,6 +325,7 @@ func mergeSample(env *cliEnv, dir string) error {
 		tm.WallSeconds += t.WallSeconds
 		tm.PriorSeconds += t.PriorSeconds
 		tm.OtherSeconds += t.OtherSeconds
+		tm.CPUSeconds += t.CPUSeconds
 		if tm.Backend == "" {
 			tm.Backend = t.Backend
 		} else if tm.Backend != t.Backend {
