@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/lenscore/lenscore/atomicfile"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
 )
@@ -158,10 +159,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	// `lenscore sample`.
 	lensPath := filepath.Join(*out, "lens.json")
 	obsPath := filepath.Join(*out, "obs.fits")
-	if err := os.WriteFile(lensPath+".tmp", lensJSON, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(lensPath+".tmp", lensPath); err != nil {
+	if err := atomicfile.WriteFile(lensPath, lensJSON); err != nil {
 		return err
 	}
 	prim := fits.NewImage(geo.NPix, geo.NPix, y)
