@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/atomicfile"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
 )
@@ -149,9 +150,11 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	if _, serr := os.Stat(filepath.Join(*out, checkpointFile)); serr == nil && !*sf.resume {
 		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, filepath.Join(*out, checkpointFile))
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/train"
@@ -92,6 +93,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
 	if *fromSamples != "" {
 		fromLenses := *lenses // 0: all lenses of the file, else its first --lenses
 		if name != "coverage" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
@@ -54,9 +55,11 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	fmt.Fprintf(env.stderr, "factorising the %d-pixel problem (dense; may take a while at large sizes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix)
 	ev, err := posterior.NewEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
@@ -231,9 +232,11 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
 	res, sum, err := runChains(ctx, env, *out, p, pr, lik, opt, sf)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/score"
 	"github.com/lenscore/lenscore/train"
@@ -115,6 +116,11 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		return errors.New("--init starts a new run from a model; --resume continues a run (use one of them)")
 	}
 	if *resume {
+		lk, err := dirlock.Acquire(*out, dirlock.DefaultName)
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		defer lk.Release()
 		man, err := train.ReadManifest(*out)
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
@@ -143,8 +149,13 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := os.Stat(filepath.Join(*out, train.ManifestFile)); err == nil {
 		return fmt.Errorf("%s already holds a training run; use --resume to continue it or choose another --out", *out)
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
+	}
+	defer lk.Release()
+	if _, err := os.Stat(filepath.Join(*out, train.ManifestFile)); err == nil { // started since the check above
+		return fmt.Errorf("%s already holds a training run; use --resume to continue it or choose another --out", *out)
 	}
 	var net *score.Net
 	var initMeta map[string]string
