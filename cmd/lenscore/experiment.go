@@ -38,8 +38,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fs := newFlags(env, "experiment "+name, synopsis)
 	out := fs.String("out", "experiments", "output directory (one sub-folder per experiment)")
-	model := fs.String("model", defaultModel, "trained prior (used when --prior is network or auto and the file exists)")
-	kind := fs.String("prior", "auto", "auto (network if --model exists, else the built-in grf), network or grf")
+	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
+	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	data := fs.String("data", defaultTrainData, "galaxy folders; their validation split supplies the test galaxies")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
 	batch := fs.Int("batch", 16, "images per network call")
@@ -227,7 +227,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			// The built-in GRF is the reference every learned prior must beat.
 			var ref []experiment.NamedPrior
 			if pr.Gaussian == nil { // a learned prior
-				g, err := demoPrior(*model, "grf", 64, *batch)
+				g, err := builtinGRF(64)
 				if err != nil {
 					return err
 				}
