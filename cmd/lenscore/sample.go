@@ -261,7 +261,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		if len(samples) != 1 {
 			return err
 		}
-		mean, std = samples[0], make([]float64, len(samples[0]))
+		mean, std = samples[0], nil // one sample: no spread to report
 	}
 	nz := p.noise()
 	buf := make([]float64, m*m)
@@ -304,10 +304,19 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		h.Header.Set("SEED", seedCard(sum.Seed), "sampler seed")
 		return h
 	}
-	for _, f := range []struct {
+	outs := []struct {
 		name string
 		h    *fits.HDU
-	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}, {"std.fits", fits.NewImage(n, n, std)}} {
+	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}}
+	if std != nil {
+		outs = append(outs, struct {
+			name string
+			h    *fits.HDU
+		}{"std.fits", fits.NewImage(n, n, std)})
+	} else {
+		os.Remove(filepath.Join(dir, "std.fits")) // a resumed or repeated run's, not this one's
+	}
+	for _, f := range outs {
 		if err := fits.WriteFile(filepath.Join(dir, f.name), []*fits.HDU{hdr(f.h)}); err != nil {
 			return err
 		}
@@ -316,9 +325,11 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		return err
 	}
 	apply := func(x []float64) []float64 { y := make([]float64, m*m); p.Op.Apply(y, x); return y }
-	s1, s2 := samples[0], samples[min(1, len(samples)-1)]
-	var astd []float64
+	s1 := samples[0]
+	var s2, as2, astd []float64
 	if len(samples) > 1 {
+		s2 = samples[1]
+		as2 = apply(s2)
 		ax := make([][]float64, len(samples))
 		for i, s := range samples {
 			ax[i] = apply(s)
@@ -327,7 +338,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	}
 	if err := plot.Fig1(filepath.Join(dir, "fig1.png"), plot.Fig1Data{Title: title,
 		NX: n, NY: n, SourceScale: p.Geo.SrcScale, Truth: p.Truth, Sample1: s1, Sample2: s2, Mean: mean, Std: std,
-		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: apply(s2), AMean: apply(mean), AStd: astd,
+		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: as2, AMean: apply(mean), AStd: astd,
 		Noise: nz, Units: "arb. units"}); err != nil {
 		return err
 	}
