@@ -258,10 +258,10 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	n, m := p.Geo.SrcNPix, p.Geo.NPix
 	mean, std, err := diag.MeanStd(samples)
 	if err != nil {
-		if len(samples) != 1 {
-			return err
-		}
-		mean, std = samples[0], nil // one sample: no spread to report
+		return err
+	}
+	if len(samples) == 1 {
+		std = nil // one sample: no spread to report
 	}
 	nz := p.noise()
 	buf := make([]float64, m*m)
