@@ -39,6 +39,11 @@ type Manifest struct {
 	RNG             string  `json:"rng"`
 	SmoothLoss      float64 `json:"smooth_loss"`
 	SmoothWeight    float64 `json:"smooth_weight"`
+	// LogLossSum and LogLossSteps are the sum and count of the training
+	// losses since the last train.jsonl line (the next line logs their
+	// mean); absent in checkpoints of older versions.
+	LogLossSum   float64 `json:"log_loss_sum,omitempty"`
+	LogLossSteps int     `json:"log_loss_steps,omitempty"`
 	// Workers is the model's gradient worker count (see WorkerCounter);
 	// 0 when the model does not report one.
 	Workers int    `json:"workers,omitempty"`
@@ -106,7 +111,7 @@ func (t *Trainer) Checkpoint() error {
 		ImageSize: t.data.Size, TrainImages: len(t.data.Train), ValImages: len(t.data.Val),
 		DataFingerprint: fmt.Sprintf("%016x", t.fprint),
 		RNG:             "step s draws from PCG(seed, s); validation image j from PCG(seed, 2^63+j)",
-		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, Workers: t.workers, Config: t.cfg,
+		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, LogLossSum: t.logSum, LogLossSteps: t.logN, Workers: t.workers, Config: t.cfg,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -184,6 +189,7 @@ func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 	t.step = man.Step
 	t.elapsed = time.Duration(man.ElapsedSeconds * float64(time.Second))
 	t.smooth, t.smoothW = man.SmoothLoss, man.SmoothWeight
+	t.logSum, t.logN = man.LogLossSum, man.LogLossSteps
 	return t, nil
 }
 

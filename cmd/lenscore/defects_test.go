@@ -30,3 +30,15 @@ func TestDemoOneSample(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainZeroSteps: --steps 0 is refused before anything is written (it
+// used to write an untrained model and log a NaN loss).
+func TestTrainZeroSteps(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	checkFails(t, errCase{name: "steps 0", args: []string{"train", "--data", dir, "--steps", "0", "--out", out}, code: 1,
+		want: []string{"--steps must be ≥ 1"}}, out)
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s created: %v", out, err)
+	}
+}

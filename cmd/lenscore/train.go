@@ -101,6 +101,9 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	if err := required(fs, "out"); err != nil {
 		return err
 	}
+	if *steps < 1 {
+		return fmt.Errorf("--steps must be ≥ 1 (the total number of updates), got %d", *steps)
+	}
 	g, err := nn.DefaultGemm()
 	if err != nil {
 		return err
