@@ -176,7 +176,7 @@ func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 		return nil, fmt.Errorf("train: resume %s: %w", dir, err)
 	}
 	if man.Workers != 0 && t.workers != man.Workers {
-		return nil, fmt.Errorf("train: resume %s: the run was trained with %d gradient workers, this model has %d; the gradients (and so the result) depend on that count, so build the network with the same count (score.Config.Workers, or GOMAXPROCS=%d)",
+		return nil, fmt.Errorf("train: resume %s: the run was trained with %d gradient workers, this model has %d; the gradients (and so the result) depend on that count: resume with GOMAXPROCS=%d",
 			dir, man.Workers, t.workers, man.Workers)
 	}
 	meta, err := weights.Load(filepath.Join(dir, man.Tensors), t.stateTensors())

@@ -126,3 +126,20 @@ func TestNoEmptyRun(t *testing.T) {
 		t.Fatalf("extending the run: %v", err)
 	}
 }
+
+// TestWorkerCountMessage: the refusal tells a user what to do, without
+// naming internal configuration fields.
+func TestWorkerCountMessage(t *testing.T) {
+	data := blobData(12, 6)
+	n := data.Size * data.Size
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Steps = 2
+	if err := Run(context.Background(), cfg, workerModel{newLinModel(n, 4), 2}, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir, workerModel{newLinModel(n, 4), 3}, data)
+	if err == nil || !strings.Contains(err.Error(), "GOMAXPROCS=2") || strings.Contains(err.Error(), "score.Config") {
+		t.Errorf("resume with 3 workers: %v", err)
+	}
+}

@@ -65,25 +65,26 @@ func builtinGRF(n int) (*loadedPrior, error) {
 }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nWith the trained network prior the defaults are --sampler em --steps auto/4 --n-samples 8;\nwith the built-in GRF prior --sampler em --steps auto --n-samples 16.")
+	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16.")
 	out := fs.String("out", "lenscore-demo", "output directory")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	sigma := fs.Float64("noise-sigma", 0.02, "noise σ per pixel (the source peaks at 1)")
 	batch := fs.Int("batch", 8, "images per network call")
-	sf := addSamplerFlags(fs, 16, "auto")
+	// A network evaluation costs ~30 ms per image on 2 cores, so with the
+	// network prior the demo runs a quarter of the technique-2 count with
+	// 8 samples (≈ 2 min). Euler–Maruyama, because in the steps experiment
+	// (models/README.md) its samples at N/4 cover the truth per pixel as
+	// often as a calibrated posterior's should, while the
+	// predictor–corrector's, at the same cost, fit the data slightly better
+	// but are over-confident.
+	sf := addSamplerFlags(fs, 8, "auto/4")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *kind != "grf" {
-		// A network evaluation costs ~30 ms per image on 2 cores, so the
-		// demo runs a quarter of the technique-2 count with 8 samples
-		// (≈ 2 min). Euler–Maruyama, because in the steps experiment
-		// (models/README.md) its samples at N/4 cover the truth per pixel
-		// as often as a calibrated posterior's should, while the
-		// predictor–corrector's, at the same cost, fit the data slightly
-		// better but are over-confident.
-		for name, v := range map[string]string{"sampler": "em", "steps": "auto/4", "n-samples": "8"} {
+	if *kind == "grf" {
+		// The GRF prior is cheap: the full technique-2 count and 16 samples.
+		for name, v := range map[string]string{"steps": "auto", "n-samples": "16"} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
 					return err

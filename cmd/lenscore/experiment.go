@@ -18,25 +18,21 @@ import (
 var experimentNames = []string{"fig1", "fig2", "coverage", "steps", "prior-vs-data", "dsm"}
 
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
-	synopsis := "fig1|fig2|coverage|steps|prior-vs-data|dsm|all [--model M | --prior grf] [--out DIR]"
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := newFlags(env, "experiment", synopsis)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fs.Usage()
-			return nil
-		}
-		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
-		fs.Usage()
-		return errUsage
+	name := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
 	}
-	name, args := args[0], args[1:]
 	names := []string{name}
 	if name == "all" {
 		names = experimentNames
-	} else if !contains(experimentNames, name) {
+	} else if name != "" && !contains(experimentNames, name) {
 		return fmt.Errorf("unknown experiment %q (want %s or all)", name, strings.Join(experimentNames, ", "))
 	}
-	fs := newFlags(env, "experiment "+name, synopsis)
+	cmdName, synopsis := "experiment "+name, "[--model M | --prior grf] [--out DIR] [flags]"
+	if name == "" {
+		cmdName, synopsis = "experiment", "NAME [--model M | --prior grf] [--out DIR] [flags]\n\nNAME is one of "+strings.Join(experimentNames, ", ")+" or all.\nSome flags apply to some experiments only, as their text says."
+	}
+	fs := newFlags(env, cmdName, synopsis)
 	out := fs.String("out", "experiments", "output directory (one sub-folder per experiment)")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
@@ -66,6 +62,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if name == "" {
+		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
+		fs.Usage()
+		return errUsage
 	}
 	if *sampler != "em" && *sampler != "pc" {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)

@@ -28,15 +28,25 @@ type priorFlags struct {
 	batch    *int
 }
 
-func addPriorFlags(fs *flag.FlagSet, defaultKind string) *priorFlags {
-	return &priorFlags{
-		kind:     fs.String("prior", defaultKind, "prior: gaussian (N(0, s² I)), grf (Gaussian random field fitted to --prior-data) or network (--model)"),
-		sigma:    fs.Float64("prior-sigma", 0.1, "standard deviation s of the gaussian prior"),
-		data:     fs.String("prior-data", "", "folder of galaxy images to fit the grf prior to"),
-		model:    fs.String("model", "", "trained score network (a model.safetensors from lenscore train or export-model, or "+builtinModel+" for the shipped prior); implies --prior network"),
-		sigmaMax: fs.Float64("sigma-max", 0, "σ_max of the diffusion for analytic priors (0: from the prior's scale)"),
-		batch:    fs.Int("batch", 16, "images per network call"),
+// addPriorFlags registers the prior flags. Without network (invert, which
+// is exact and needs no diffusion) only the Gaussian priors' flags are
+// registered, and the others keep their zero values.
+func addPriorFlags(fs *flag.FlagSet, defaultKind string, network bool) *priorFlags {
+	f := &priorFlags{model: new(string), sigmaMax: new(float64), batch: new(int)}
+	*f.batch = 1
+	kinds := "prior: gaussian (N(0, s² I)) or grf (Gaussian random field fitted to --prior-data)"
+	if network {
+		kinds = "prior: gaussian (N(0, s² I)), grf (Gaussian random field fitted to --prior-data) or network (--model)"
 	}
+	f.kind = fs.String("prior", defaultKind, kinds)
+	f.sigma = fs.Float64("prior-sigma", 0.1, "standard deviation s of the gaussian prior")
+	f.data = fs.String("prior-data", "", "grf prior: a folder of galaxy images to fit it to, or a spectrum file written by lenscore fit-grf")
+	if network {
+		f.model = fs.String("model", "", "trained score network (a model.safetensors from lenscore train or export-model, or "+builtinModel+" for the shipped prior); implies --prior network")
+		f.sigmaMax = fs.Float64("sigma-max", 0, "σ_max of the diffusion for analytic priors (0: from the prior's scale)")
+		f.batch = fs.Int("batch", 16, "images per network call")
+	}
+	return f
 }
 
 // loadedPrior is a prior with the diffusion schedule it belongs to.

@@ -200,7 +200,7 @@ type sampleSummary struct {
 func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "sample", "--obs O.fits --lens L.json (--prior gaussian --prior-sigma s | --prior grf --prior-data DIR | --model M) --n-samples 64 --steps auto --seed 1 --out DIR")
 	pf := addProblemFlags(fs)
-	prf := addPriorFlags(fs, "gaussian")
+	prf := addPriorFlags(fs, "gaussian", true)
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
 	if err := parseFlags(fs, args); err != nil {
