@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/nn"
+	"github.com/lenscore/lenscore/score"
 	"github.com/lenscore/lenscore/weights"
 )
 
@@ -94,7 +95,7 @@ func (t *Trainer) Checkpoint() error {
 		ema[k] = &nn.Param{Name: p.Name, Shape: p.Shape, Data: t.ema[k].Data}
 	}
 	meta := map[string]string{
-		"step": step, "sigma_min": fmt.Sprint(t.ve.SigmaMin), "sigma_max": fmt.Sprint(t.ve.SigmaMax),
+		score.MetaStep: step, score.MetaSigmaMin: fmt.Sprint(t.ve.SigmaMin), score.MetaSigmaMax: fmt.Sprint(t.ve.SigmaMax),
 		"image_size": strconv.Itoa(t.data.Size), "ema_decay": fmt.Sprint(t.cfg.EMADecay),
 	}
 	for k, v := range t.cfg.ModelMeta {
