@@ -94,20 +94,17 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	lk, err := lockOutDir(*out, dirlock.DefaultName)
-	if err != nil {
-		return err
-	}
-	defer lk.Release()
 	if *fromSamples != "" {
 		fromLenses := *lenses // 0: all lenses of the file, else its first --lenses
 		if name != "coverage" {
 			return fmt.Errorf("--from-samples applies to coverage only, not %s", name)
 		}
 		dir := filepath.Join(*out, "coverage")
-		if err := checkOutDir(dir); err != nil {
+		lk, err := lockOutDir(dir, dirlock.DefaultName)
+		if err != nil {
 			return err
 		}
+		defer lk.Release()
 		names, sets := dataSets(*data)
 		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr, Names: names, Sets: sets}, *fromSamples,
 			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses, References: refsOption(*refs)}, dir)
@@ -131,6 +128,16 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
+	// Each experiment's folder is locked, so that two runs of one
+	// experiment into the same --out fail at once while different
+	// experiments may share it.
+	for _, n := range names {
+		lk, err := lockOutDir(filepath.Join(*out, n), dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
+	}
 	stars := pr.StarsRemoved
 	if *valStars != "auto" {
 		stars = *valStars == "removed"

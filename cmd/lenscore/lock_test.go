@@ -29,13 +29,28 @@ func TestOutLocked(t *testing.T) {
 		{name: "invert", args: []string{"invert", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--out", out}},
 		{name: "demo", args: []string{"demo", "--prior", "grf", "--n-samples", "2", "--steps", "2", "--out", out}},
 		{name: "train", args: []string{"train", "--data", dir, "--steps", "1", "--out", out}},
-		{name: "experiment", args: []string{"experiment", "fig1", "--prior", "grf", "--out", out}},
 	} {
 		c.code = 1
 		c.want = []string{out, lockFile, "in use by another lenscore run"}
 		checkFailsExcept(t, c, out, lockFile)
 	}
 	held.Release()
+	// experiment locks each experiment's folder: a run of fig1 is refused
+	// while another holds DIR/fig1, a run of fig2 into the same DIR is not
+	// (checked by its lock being free).
+	exp := filepath.Join(dir, "exp")
+	if err := os.MkdirAll(filepath.Join(exp, "fig1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fig1, err := dirlock.Acquire(filepath.Join(exp, "fig1"), dirlock.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFailsExcept(t, errCase{name: "experiment fig1", args: []string{"experiment", "fig1", "--prior", "grf", "--out", exp}, code: 1,
+		want: []string{filepath.Join(exp, "fig1"), lockFile, "in use by another lenscore run"}}, filepath.Join(exp, "fig1"), lockFile)
+	checkFailsExcept(t, errCase{name: "experiment all", args: []string{"experiment", "all", "--prior", "grf", "--out", exp}, code: 1,
+		want: []string{filepath.Join(exp, "fig1"), "in use by another lenscore run"}}, filepath.Join(exp, "fig1"), lockFile)
+	fig1.Release()
 	// Released, the folder is usable again, and a finished run leaves no
 	// lock file behind.
 	mustRun(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--out", out)
