@@ -42,3 +42,27 @@ func TestDocsLensFiles(t *testing.T) {
 		t.Errorf("a lens without center_y: %v", err)
 	}
 }
+
+// TestDemoOutputIgnored: the demo's default output folder is in .gitignore,
+// so running the demo in a checkout leaves git status clean.
+func TestDemoOutputIgnored(t *testing.T) {
+	code, _, errs := runCLI(t, "demo", "--help")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	m := regexp.MustCompile(`-out string\n\s+output directory \(default "([^"]+)"\)`).FindStringSubmatch(errs)
+	if m == nil {
+		t.Fatalf("demo --help shows no default --out:\n%s", errs)
+	}
+	out := m[1]
+	gi, err := os.ReadFile("../../.gitignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(gi), "\n") {
+		if l := strings.TrimSpace(line); l == out+"/" || l == "/"+out+"/" || l == out {
+			return
+		}
+	}
+	t.Errorf(".gitignore does not ignore the demo's output folder %s/", out)
+}
