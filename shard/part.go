@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/lenscore/lenscore/atomicfile"
 )
 
 const magic = "LCPART01"
@@ -133,39 +135,7 @@ func WritePart(dir string, p *Part) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, PartName(p.Shard, p.Count))
-	return path, writeAtomic(path, b)
-}
-
-// writeAtomic writes data to a temporary file beside path, syncs it and
-// renames it to path.
-func writeAtomic(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return path, atomicfile.WriteFile(path, b)
 }
 
 // KeyDiff lists the entries in which two keys differ, as

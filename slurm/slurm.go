@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/lenscore/lenscore/atomicfile"
 )
 
 // Job describes a job array of one lenscore command and its merge.
@@ -134,7 +136,7 @@ requeue() {
 trap requeue TERM
 wait "$pid"
 exit $?
-`, j.SignalSeconds, quoteAll(append(append([]string{j.Exe, j.Command[0], "--shard", "slurm"}, j.Command[1:]...))))
+`, j.SignalSeconds, quoteAll(append([]string{j.Exe, j.Command[0], "--shard", "slurm"}, j.Command[1:]...)))
 	return b.String(), nil
 }
 
@@ -208,23 +210,8 @@ func Write(dir string, j *Job, overwrite bool) (Files, error) {
 }
 
 func writeExec(path, text string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("slurm: write %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, []byte(text)); err != nil {
+		return fmt.Errorf("slurm: %w", err)
 	}
-	_, err = tmp.WriteString(text)
-	if err == nil {
-		err = tmp.Chmod(0o755)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("slurm: write %s: %w", path, err)
-	}
-	return nil
+	return os.Chmod(path, 0o755)
 }

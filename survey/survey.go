@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lenscore/lenscore/atomicfile"
 )
 
 // Entry is one catalogue line.
@@ -179,32 +181,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeAtomic(path, append(b, '\n'))
-}
-
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // RunFile records what a survey folder is a survey of.
@@ -252,7 +229,7 @@ func Prepare(dir string, c *Catalog, args []string) error {
 	// First shard: write the catalogue copy, then the run file (which
 	// marks the folder as a survey). Concurrent first shards write the same
 	// bytes.
-	if err := writeAtomic(filepath.Join(dir, CatalogCopy), c.raw); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, CatalogCopy), c.raw); err != nil {
 		return err
 	}
 	return writeJSON(path, r)
@@ -368,7 +345,7 @@ func WriteIndex(dir string, idx *Index, columns []string) error {
 	if err := writeJSON(filepath.Join(dir, IndexFile), idx); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, TableFile), []byte(Table(idx, columns)))
+	return atomicfile.WriteFile(filepath.Join(dir, TableFile), []byte(Table(idx, columns)))
 }
 
 // Table formats the index as a Markdown table.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/train"
@@ -17,28 +18,24 @@ import (
 var experimentNames = []string{"fig1", "fig2", "coverage", "steps", "prior-vs-data", "dsm"}
 
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
-	synopsis := "fig1|fig2|coverage|steps|prior-vs-data|dsm|all [--model M | --prior grf] [--out DIR]"
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := newFlags(env, "experiment", synopsis)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fs.Usage()
-			return nil
-		}
-		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
-		fs.Usage()
-		return errUsage
+	name := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
 	}
-	name, args := args[0], args[1:]
 	names := []string{name}
 	if name == "all" {
 		names = experimentNames
-	} else if !contains(experimentNames, name) {
+	} else if name != "" && !contains(experimentNames, name) {
 		return fmt.Errorf("unknown experiment %q (want %s or all)", name, strings.Join(experimentNames, ", "))
 	}
-	fs := newFlags(env, "experiment "+name, synopsis)
+	cmdName, synopsis := "experiment "+name, "[--model M | --prior grf] [--out DIR] [flags]"
+	if name == "" {
+		cmdName, synopsis = "experiment", "NAME [--model M | --prior grf] [--out DIR] [flags]\n\nNAME is one of "+strings.Join(experimentNames, ", ")+" or all.\nSome flags apply to some experiments only, as their text says."
+	}
+	fs := newFlags(env, cmdName, synopsis)
 	out := fs.String("out", "experiments", "output directory (one sub-folder per experiment)")
-	model := fs.String("model", defaultModel, "trained prior (used when --prior is network or auto and the file exists)")
-	kind := fs.String("prior", "auto", "auto (network if --model exists, else the built-in grf), network or grf")
+	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
+	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	data := fs.String("data", defaultTrainData, "galaxy folders; their validation split supplies the test galaxies")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
 	batch := fs.Int("batch", 16, "images per network call")
@@ -65,6 +62,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if name == "" {
+		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
+		fs.Usage()
+		return errUsage
 	}
 	if *sampler != "em" && *sampler != "pc" {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
@@ -98,9 +100,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("--from-samples applies to coverage only, not %s", name)
 		}
 		dir := filepath.Join(*out, "coverage")
-		if err := checkOutDir(dir); err != nil {
+		lk, err := lockOutDir(dir, dirlock.DefaultName)
+		if err != nil {
 			return err
 		}
+		defer lk.Release()
 		names, sets := dataSets(*data)
 		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr, Names: names, Sets: sets}, *fromSamples,
 			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses, References: refsOption(*refs)}, dir)
@@ -124,6 +128,16 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
+	// Each experiment's folder is locked, so that two runs of one
+	// experiment into the same --out fail at once while different
+	// experiments may share it.
+	for _, n := range names {
+		lk, err := lockOutDir(filepath.Join(*out, n), dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
+	}
 	stars := pr.StarsRemoved
 	if *valStars != "auto" {
 		stars = *valStars == "removed"
@@ -221,7 +235,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			// The built-in GRF is the reference every learned prior must beat.
 			var ref []experiment.NamedPrior
 			if pr.Gaussian == nil { // a learned prior
-				g, err := demoPrior(*model, "grf", 64, *batch)
+				g, err := builtinGRF(64)
 				if err != nil {
 					return err
 				}

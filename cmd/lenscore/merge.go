@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/posterior"
@@ -100,7 +101,7 @@ func runKey(fs *flag.FlagSet, pr *loadedPrior, lik posterior.Likelihood, sum []b
 		}
 	})
 	for _, n := range hashedFlags {
-		if v := key["flag:"+n]; v != "" {
+		if v := key["flag:"+n]; v != "" && !(n == "model" && v == builtinModel) {
 			h, err := fileHash(v)
 			if err != nil {
 				return nil, fmt.Errorf("--%s: %w", n, err)
@@ -259,6 +260,11 @@ func mergeSample(env *cliEnv, dir string) error {
 		names[i] = filepath.Base(p.Path)
 	}
 	kh := keyHash(ref.Key)
+	lk, err := lockOutDir(dir, dirlock.DefaultName)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
 	if _, err := os.Stat(filepath.Join(dir, "summary.json")); err == nil {
 		var rec mergeRecord
 		b, rerr := os.ReadFile(filepath.Join(dir, "merge.json"))
@@ -278,7 +284,7 @@ func mergeSample(env *cliEnv, dir string) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	pf := addProblemFlags(fs)
-	addPriorFlags(fs, "gaussian")
+	addPriorFlags(fs, "gaussian", true)
 	addSamplerFlags(fs, 16, "auto")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%s: settings of %s: %w", dir, names[0], err)

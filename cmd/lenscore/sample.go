@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
@@ -206,7 +207,7 @@ type sampleSummary struct {
 func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "sample", "--obs O.fits --lens L.json (--prior gaussian --prior-sigma s | --prior grf --prior-data DIR | --model M) --n-samples 64 --steps auto --seed 1 --out DIR")
 	pf := addProblemFlags(fs)
-	prf := addPriorFlags(fs, "gaussian")
+	prf := addPriorFlags(fs, "gaussian", true)
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
 	shardFlag := fs.String("shard", "", "run only shard i/N of the samples (0 ≤ i < N; slurm: from the Slurm array task's environment) and write its part file into --out, which all shards share; lenscore merge DIR then writes the unsharded run's files")
@@ -254,9 +255,15 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lockName := dirlock.DefaultName
+	if spec != nil { // the shards of a run share --out, each writing its own files
+		lockName = strings.TrimSuffix(shard.PartName(spec.Index, spec.Count), ".lcpart")
+	}
+	lk, err := lockOutDir(*out, lockName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
 	if spec != nil {
 		return runShard(ctx, env, fs, *out, *spec, p, pr, lik, opt, sf, *pf.noiseMap, *sf.n)
@@ -281,10 +288,10 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	n, m := p.Geo.SrcNPix, p.Geo.NPix
 	mean, std, err := diag.MeanStd(samples)
 	if err != nil {
-		if len(samples) != 1 {
-			return err
-		}
-		mean, std = samples[0], make([]float64, len(samples[0]))
+		return err
+	}
+	if len(samples) == 1 {
+		std = nil // one sample: no spread to report
 	}
 	nz := p.noise()
 	buf := make([]float64, m*m)
@@ -327,10 +334,19 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		h.Header.Set("SEED", seedCard(sum.Seed), "sampler seed")
 		return h
 	}
-	for _, f := range []struct {
+	outs := []struct {
 		name string
 		h    *fits.HDU
-	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}, {"std.fits", fits.NewImage(n, n, std)}} {
+	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}}
+	if std != nil {
+		outs = append(outs, struct {
+			name string
+			h    *fits.HDU
+		}{"std.fits", fits.NewImage(n, n, std)})
+	} else {
+		os.Remove(filepath.Join(dir, "std.fits")) // a resumed or repeated run's, not this one's
+	}
+	for _, f := range outs {
 		if err := fits.WriteFile(filepath.Join(dir, f.name), []*fits.HDU{hdr(f.h)}); err != nil {
 			return err
 		}
@@ -342,9 +358,11 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		return err
 	}
 	apply := func(x []float64) []float64 { y := make([]float64, m*m); p.Op.Apply(y, x); return y }
-	s1, s2 := samples[0], samples[min(1, len(samples)-1)]
-	var astd []float64
+	s1 := samples[0]
+	var s2, as2, astd []float64
 	if len(samples) > 1 {
+		s2 = samples[1]
+		as2 = apply(s2)
 		ax := make([][]float64, len(samples))
 		for i, s := range samples {
 			ax[i] = apply(s)
@@ -353,7 +371,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	}
 	if err := plot.Fig1(filepath.Join(dir, "fig1.png"), plot.Fig1Data{Title: title,
 		NX: n, NY: n, SourceScale: p.Geo.SrcScale, Truth: p.Truth, Sample1: s1, Sample2: s2, Mean: mean, Std: std,
-		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: apply(s2), AMean: apply(mean), AStd: astd,
+		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: as2, AMean: apply(mean), AStd: astd,
 		Noise: nz, Units: "arb. units"}); err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func checkSurveySampleArgs(args []string) error {
 	var msg bytes.Buffer
 	fs.SetOutput(&msg)
 	addProblemFlags(fs)
-	addPriorFlags(fs, "gaussian")
+	addPriorFlags(fs, "gaussian", true)
 	addSamplerFlags(fs, 16, "auto")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("sampling flags after --: %v", err)
