@@ -153,6 +153,10 @@ func KeyDiff(a, b map[string]string) []string {
 		va, oka := a[k]
 		vb, okb := b[k]
 		if oka != okb || va != vb {
+			if d := jsonDiff(k, va, vb); d != nil {
+				out = append(out, d...)
+				continue
+			}
 			if !oka {
 				va = "(absent)"
 			}
@@ -164,6 +168,23 @@ func KeyDiff(a, b map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// jsonDiff lists the differing top-level fields of two JSON objects as
+// "name.field (a vs b)"; nil if either is not a JSON object.
+func jsonDiff(name, a, b string) []string {
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal([]byte(a), &ma) != nil || json.Unmarshal([]byte(b), &mb) != nil || ma == nil || mb == nil {
+		return nil
+	}
+	fa, fb := map[string]string{}, map[string]string{}
+	for k, v := range ma {
+		fa[name+"."+k] = string(v)
+	}
+	for k, v := range mb {
+		fb[name+"."+k] = string(v)
+	}
+	return KeyDiff(fa, fb)
 }
 
 func short(s string) string {

@@ -155,6 +155,10 @@ func TestPartRoundTripAndCollect(t *testing.T) {
 	if _, err := Collect(dir); err == nil || !strings.Contains(err.Error(), "different runs") || !strings.Contains(err.Error(), `seed ("1" vs "2")`) || !strings.Contains(err.Error(), PartName(1, 3)) {
 		t.Errorf("mismatched part: %v", err)
 	}
+	// JSON values are compared field by field.
+	if d := KeyDiff(map[string]string{"summary": `{"seed":1,"steps":5}`}, map[string]string{"summary": `{"seed":2,"steps":5}`}); len(d) != 1 || d[0] != `summary.seed ("1" vs "2")` {
+		t.Errorf("KeyDiff of JSON summaries: %q", d)
+	}
 	// A part of a run split differently.
 	WritePart(dir, makePart(1, 3, 7, 5, key))
 	WritePart(dir, makePart(0, 2, 7, 5, key))
