@@ -319,13 +319,16 @@ func TestVersionAndHelp(t *testing.T) {
 		"deflect":  {"lens", "npix", "pixel-scale", "out"},
 		"simulate": {"lens", "source", "source-pixel-scale", "source-npix", "npix", "pixel-scale", "supersample", "psf", "psf-fwhm", "noise-sigma", "seed", "out"},
 		"sample": {"obs", "lens", "noise-map", "mask", "psf", "prior", "prior-sigma", "prior-data", "model", "n-samples", "steps",
-			"likelihood", "sampler", "seed", "resume", "denoise", "out"},
-		"invert":     {"obs", "lens", "prior", "prior-sigma", "optimise", "out"},
-		"train":      {"out", "data", "steps", "batch", "lr", "resume", "seed"},
-		"prepare":    {"in", "size", "out"},
-		"fit-grf":    {"data", "size", "out"},
-		"demo":       {"out", "model", "prior", "n-samples", "steps", "seed"},
-		"experiment": {},
+			"likelihood", "sampler", "seed", "resume", "denoise", "out", "shard"},
+		"invert":       {"obs", "lens", "prior", "prior-sigma", "optimise", "out"},
+		"train":        {"out", "data", "steps", "batch", "lr", "resume", "seed"},
+		"prepare":      {"in", "size", "out"},
+		"fit-grf":      {"data", "size", "out"},
+		"demo":         {"out", "model", "prior", "n-samples", "steps", "seed"},
+		"experiment":   {},
+		"merge":        {"remove-parts"},
+		"survey":       {"catalog", "out", "shard"},
+		"slurm-script": {"name", "tasks", "max-parallel", "cpus", "time", "dir", "signal-seconds"},
 	}
 	for _, c := range commands() {
 		code, out, errs := runCLI(t, c.name, "--help")

@@ -212,7 +212,8 @@ func keyHash(key map[string]string) string {
 }
 
 func runMerge(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "merge", "DIR   (the --out folder of lenscore sample --shard, or of lenscore survey)")
+	fs := newFlags(env, "merge", "[--remove-parts] DIR   (the --out folder of lenscore sample --shard, or of lenscore survey)")
+	removeParts := fs.Bool("remove-parts", false, "delete the part files after a successful merge (a later merge of the folder then has nothing to do)")
 	flags, pos := splitPositional(args)
 	if err := parseFlags(fs, flags); err != nil {
 		return err
@@ -231,7 +232,7 @@ func runMerge(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := os.Stat(filepath.Join(dir, survey.RunFile)); err == nil {
 		return mergeSurvey(env, dir)
 	}
-	return mergeSample(env, dir)
+	return mergeSample(env, dir, *removeParts)
 }
 
 // splitPositional separates flags (with their values) from positional
@@ -248,9 +249,18 @@ func splitPositional(args []string) (flags, pos []string) {
 	return flags, pos
 }
 
-func mergeSample(env *cliEnv, dir string) error {
+func mergeSample(env *cliEnv, dir string, removeParts bool) error {
 	start := time.Now()
 	parts, err := shard.Collect(dir)
+	if errors.Is(err, shard.ErrNoParts) {
+		if b, rerr := os.ReadFile(filepath.Join(dir, "merge.json")); rerr == nil {
+			var rec mergeRecord
+			if json.Unmarshal(b, &rec) == nil && len(rec.Parts) > 0 {
+				fmt.Fprintf(env.stdout, "%s was merged already from %d parts (merge.json) and its parts removed; nothing to do\n", dir, len(rec.Parts))
+				return nil
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -347,6 +357,13 @@ func mergeSample(env *cliEnv, dir string) error {
 		return err
 	}
 	warnDiverged(env, &sum)
+	if removeParts {
+		for _, p := range parts {
+			if err := os.Remove(p.Path); err != nil {
+				return err
+			}
+		}
+	}
 	fmt.Fprintf(env.stdout, "merged %d parts (%d samples, %.0f job-seconds) into %s: χ²_ν of the mean %.3f, ν=%d (%.1f s)\n",
 		len(parts), len(samples), tm.WallSeconds, dir, sum.Chi2NuMean, sum.Nu, time.Since(start).Seconds())
 	return nil

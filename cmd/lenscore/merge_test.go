@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +91,17 @@ func TestShardMergeBitIdentical(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(ref, "summary.json")); !bytes.Equal(before, after) {
 		t.Error("summary.json overwritten by a refused merge")
 	}
+	// --remove-parts deletes them; merging again then has nothing to do.
+	mustRun(t, "merge", "--remove-parts", sh)
+	if fs := filesIn(t, sh); slices.ContainsFunc(fs, func(f string) bool { return strings.HasSuffix(f, ".lcpart") }) {
+		t.Errorf("parts left after --remove-parts: %v", fs)
+	}
+	if out := mustRun(t, "merge", sh); !strings.Contains(out, "merged already") {
+		t.Errorf("merge after --remove-parts: %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(sh, "samples.fits")); !bytes.Equal(b, mustRead(t, filepath.Join(ref, "samples.fits"))) {
+		t.Error("samples.fits changed by the last merges")
+	}
 }
 
 // TestShardErrors: bad --shard values and parts of two different runs are
@@ -144,4 +156,13 @@ func TestShardErrors(t *testing.T) {
 	if code, _, errs := runCLI(t, "merge", filepath.Join(dir, "nothing")); code != 1 || !strings.Contains(errs, "nothing") {
 		t.Errorf("merge of a missing folder: exit %d, %q", code, errs)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

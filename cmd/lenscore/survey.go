@@ -68,6 +68,13 @@ func runSurvey(ctx context.Context, env *cliEnv, args []string) error {
 	if err := survey.Prepare(*out, cat, sampleArgs); err != nil {
 		return err
 	}
+	// Shards of one survey share the folder, each running its own lenses; a
+	// second copy of the same shard is refused.
+	lk, err := lockOutDir(*out, fmt.Sprintf("survey-%04d-of-%04d", spec.Index, spec.Count))
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
 	items := spec.Items(len(cat.Entries))
 	fmt.Fprintf(env.stderr, "survey %s: shard %s runs %d of %d lenses into %s\n", *catalog, spec, len(items), len(cat.Entries), *out)
 	fn := func(ctx context.Context, e *survey.Entry, dir string, resume bool) (map[string]any, error) {

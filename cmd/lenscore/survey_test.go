@@ -59,6 +59,15 @@ func TestSurveyShardsAndFailure(t *testing.T) {
 	if !strings.Contains(o, "2 of 2 lenses done") {
 		t.Errorf("re-run: %q", o)
 	}
+	// A second copy of a running shard is refused.
+	lk, err := lockOutDir(out, "survey-0001-of-0002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, append([]string{"survey", "--catalog", cat, "--out", out, "--shard", "1/2"}, common...)...); code != 1 || !strings.Contains(errs, "survey-0001-of-0002") {
+		t.Errorf("second copy of shard 1/2: exit %d, %q", code, errs)
+	}
+	lk.Release()
 	// Other sampling flags into the same folder are refused.
 	if code, _, errs := runCLI(t, "survey", "--catalog", cat, "--out", out, "--", "--steps", "16"); code != 1 || !strings.Contains(errs, "other sampling flags") {
 		t.Errorf("survey with other flags into the same folder: exit %d, %q", code, errs)
