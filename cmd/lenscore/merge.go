@@ -282,22 +282,22 @@ func mergeSample(env *cliEnv, dir string, removeParts bool) error {
 			return fmt.Errorf("%s already holds the results of another run (summary.json, not merged from these parts); merge refuses to overwrite them", dir)
 		}
 	}
-	// Rebuild the problem from the recorded flags, relative paths taken
-	// from the shard's working directory.
-	var args []string
-	for k, v := range ref.Key {
-		if n, ok := strings.CutPrefix(k, "flag:"); ok {
-			args = append(args, "--"+n+"="+v)
-		}
-	}
-	sort.Strings(args)
+	// Rebuild the problem (observation, lens, noise, mask, PSF) from the
+	// recorded flags, relative paths taken from the shard's working
+	// directory.
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	pf := addProblemFlags(fs)
-	addPriorFlags(fs, "gaussian", true)
-	addSamplerFlags(fs, 16, "auto")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s: settings of %s: %w", dir, names[0], err)
+	var perr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := ref.Key["flag:"+f.Name]; ok && perr == nil {
+			if err := f.Value.Set(v); err != nil {
+				perr = fmt.Errorf("%s: --%s=%q: %w", ref.Path, f.Name, v, err)
+			}
+		}
+	})
+	if perr != nil {
+		return perr
 	}
 	obsArg, lensArg := *pf.obs, *pf.lens
 	for _, s := range []*string{pf.obs, pf.lens, pf.noiseMap, pf.mask, pf.psf} {
