@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -165,4 +167,27 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Inside a Slurm task, sample uses SLURM_CPUS_PER_TASK threads.
+func TestSlurmThreads(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	want := 1
+	if prev == 1 {
+		want = 2
+	}
+	t.Setenv("GOMAXPROCS", "")
+	t.Setenv(shard.EnvCPUs, strconv.Itoa(want))
+	var e bytes.Buffer
+	if err := applySlurmThreads(&cliEnv{stdout: &e, stderr: &e}); err != nil {
+		t.Fatal(err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != want || !strings.Contains(e.String(), "using "+strconv.Itoa(want)+" threads") {
+		t.Errorf("GOMAXPROCS %d (want %d), message %q", got, want, e.String())
+	}
+	t.Setenv(shard.EnvCPUs, "zero")
+	if err := applySlurmThreads(&cliEnv{stdout: &e, stderr: &e}); err == nil || !strings.Contains(err.Error(), shard.EnvCPUs) {
+		t.Errorf("bad %s: %v", shard.EnvCPUs, err)
+	}
 }

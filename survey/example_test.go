@@ -1,0 +1,26 @@
+package survey_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lenscore/lenscore/survey"
+)
+
+// A catalogue line's per-lens overrides become sample flags; relative
+// paths are taken from the catalogue's folder.
+func ExampleReadCatalog() {
+	dir, _ := os.MkdirTemp("", "survey-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "slacs.jsonl")
+	os.WriteFile(path, []byte(`{"name": "J0946", "obs": "J0946/obs.fits", "lens": "J0946/lens.json", "args": {"noise-sigma": 0.012, "n-samples": 32}}`+"\n"), 0o644)
+	c, err := survey.ReadCatalog(path)
+	if err != nil {
+		panic(err)
+	}
+	e := c.Entries[0]
+	rel, _ := filepath.Rel(dir, e.Obs)
+	fmt.Println(e.Name, rel, e.FlagArgs())
+	// Output: J0946 J0946/obs.fits [--n-samples=32 --noise-sigma=0.012]
+}
