@@ -16,7 +16,12 @@
 //
 //	x ← x + g(t_i)² s(x, t_i) Δt + g(t_i) √Δt z,
 //
-// s = prior + likelihood score; the last step omits the noise. N defaults to
+// s = prior + likelihood score; the last step omits the noise. The
+// sampler is a sequence of update rules over the chains — this
+// Euler–Maruyama predictor, the Langevin corrector and the Tweedie
+// denoiser below — each applied after one evaluation of the posterior
+// score of every chain at the rule's time (the prior on the whole batch,
+// the likelihood chain by chain). N defaults to
 // sde.StepsFor(dim, 0.99) (technique 2 of Song & Ermon 2020) and ε to 1e-3,
 // where σ(ε) = σ_min (σ_max/σ_min)^0.001 ≈ 1.01 σ_min for σ_max/σ_min ≈ 10⁶.
 //

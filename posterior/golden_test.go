@@ -114,3 +114,33 @@ func TestFirstChainSplitsRun(t *testing.T) {
 		}
 	}
 }
+
+// No update rule allocates: the predictor, corrector and Tweedie passes
+// with the projected likelihood, with and without the prior's Jacobian,
+// on one and on two workers.
+func TestRulesDoNotAllocate(t *testing.T) {
+	p := newProblem(t, true, 0.1)
+	g := p.prior.(*GRF)
+	lik, err := NewProjected(p.op, p.y, p.sn, nil, g, testVE.Sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, jac := range []bool{false, true} {
+		for _, w := range []int{1, 2} {
+			s, err := newSampler(g, lik, testVE, Options{Chains: 4, Workers: w, Steps: 100, Sampler: SamplerPC, Denoise: true, PriorJacobian: jac})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.init()
+			s.start()
+			i := 0
+			if a := testing.AllocsPerRun(10, func() { s.step(i); i++ }); a != 0 {
+				t.Errorf("jacobian=%v, %d workers: step allocates %v times", jac, w, a)
+			}
+			if a := testing.AllocsPerRun(5, func() { s.denoise() }); a != 0 {
+				t.Errorf("jacobian=%v, %d workers: denoise allocates %v times", jac, w, a)
+			}
+			s.stop()
+		}
+	}
+}
