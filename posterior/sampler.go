@@ -102,6 +102,7 @@ type sampler struct {
 	jprior JacobianPrior
 	pa     PriorAware          // lik when it uses the prior's score, else nil
 	cot    CotangentLikelihood // lik in PriorJacobian mode, else nil
+	blik   BatchLikelihood     // lik when it scores the whole batch at once, else nil
 	hooks  hooks
 	// the update rules, reconfigured before each pass
 	em      eulerMaruyama
@@ -182,6 +183,10 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 		}
 	}
 	pa, _ := lik.(PriorAware)
+	var blik BatchLikelihood
+	if b, ok := lik.(BatchLikelihood); ok && pa == nil {
+		blik = b
+	}
 	if opt.Steps == 0 {
 		s, err := ve.StepsFor(n, opt.Target)
 		if err != nil {
@@ -197,7 +202,7 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	s := &sampler{prior: prior, lik: lik, ve: ve, opt: opt, k: opt.Chains, n: n, steps: opt.Steps,
 		ts: sde.Times(opt.Steps, opt.Eps), workers: w,
 		x: make([]float64, opt.Chains*n), sp: make([]float64, opt.Chains*n), sl: make([]float64, opt.Chains*n),
-		scratch: make([][]float64, w), zbuf: make([][]float64, w), jprior: jp, pa: pa, cot: cot}
+		scratch: make([][]float64, w), zbuf: make([][]float64, w), jprior: jp, pa: pa, cot: cot, blik: blik}
 	s.setHooks(hooks{})
 	if jp != nil {
 		s.vj = make([]float64, opt.Chains*n)
@@ -338,6 +343,12 @@ func (s *sampler) apply(t float64, u updateRule) error {
 	done, err := s.priorScore(t)
 	if err != nil {
 		return err
+	}
+	if !done && s.blik != nil {
+		if err := s.blik.ScoreBatch(s.sl, s.x, s.k, t); err != nil {
+			return fmt.Errorf("posterior: likelihood score at t=%g: %w", t, err)
+		}
+		done = true
 	}
 	s.parallel(pass{t: t, rule: u, likDone: done})
 	return nil
