@@ -46,7 +46,8 @@ type CoverageOptions struct {
 	// likelihood): the test separates those from a prior that does not
 	// describe the validation galaxies.
 	TruthFromPrior bool
-	// Likelihood is the time-t likelihood score: "convolved" (the
+	// Likelihood is the time-t likelihood score, a posterior.LikelihoodKind
+	// built by posterior.NewLikelihood: "convolved" (the
 	// paper's, the default), "diag" (posterior.NewDiag: the noise of
 	// A x_t per pixel instead of σ(t)² for every pixel), "exact" (the
 	// same as ExactLikelihood), "projected" (posterior.NewProjected:

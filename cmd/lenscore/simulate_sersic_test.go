@@ -4,8 +4,28 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
 )
+
+// pixelObs is smallObs's observation simulated again from its rendered
+// SOURCE, a pixel source, so that the data lie in the range of the
+// operator (up to the noise), as χ² checks of invert assume: smallObs's
+// analytic Sérsic is imaged without pixelisation and extends beyond its
+// 8×8 source grid.
+func pixelObs(t *testing.T, dir string) (lensPath, obsPath string) {
+	t.Helper()
+	lensPath, first := smallObs(t, dir)
+	src := extNamed(t, readHDUs(t, first), "SOURCE")
+	srcPath := filepath.Join(dir, "source8.fits")
+	if err := fits.WriteFile(srcPath, []*fits.HDU{fits.NewImage(src.Shape[0], src.Shape[1], src.Data)}); err != nil {
+		t.Fatal(err)
+	}
+	obsPath = filepath.Join(dir, "obs-pixel.fits")
+	mustRun(t, "simulate", "--lens", lensPath, "--source", srcPath, "--npix", "16", "--pixel-scale", "0.1",
+		"--source-pixel-scale", "0.1", "--noise-sigma", "0.05", "--seed", "1", "--out", obsPath)
+	return lensPath, obsPath
+}
 
 // simulate images an analytic source at the ray-traced positions
 // (lens.ObserveLight), so a cuspy Sérsic profile keeps its peak: the
