@@ -2,6 +2,7 @@ package posterior
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/lenscore/lenscore/linalg"
 )
@@ -29,6 +30,7 @@ const ExactBlock = 32
 // exactBatch holds the block buffers of Exact.ScoreBatch (ExactBlock×N
 // each): the differences, the eigen-coefficients and the scores.
 type exactBatch struct {
+	mu      sync.Mutex // one ScoreBatch at a time
 	lib     *linalg.Lib
 	d, w, o []float64
 }
@@ -60,14 +62,17 @@ func (o *eigOp) applyBatch(lib *linalg.Lib, out, d, w []float64, b int, s2, sign
 // covariance (OpenBLAS dgemm on Threads() threads via package linalg, or
 // gonum) instead of two matrix–vector products per image. Each product
 // streams Vᵀ once for the whole block, where Score streams it once per
-// image. ScoreBatch is not safe for concurrent use; it allocates its
-// buffers (3·ExactBlock·N floats) on the first call.
+// image. Concurrent calls (several samplers sharing one Exact) run one
+// after the other; the buffers (3·ExactBlock·N floats) are allocated on
+// the first call.
 func (e *Exact) ScoreBatch(dst, x []float64, n int, t float64) error {
 	d := len(e.muPost)
 	if n < 0 || len(x) != n*d || len(dst) != n*d {
 		return fmt.Errorf("posterior: exact likelihood: batch of %d needs %d values, got x=%d dst=%d", n, n*d, len(x), len(dst))
 	}
 	bt := &e.batch
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
 	if bt.o == nil {
 		bt.lib = linalg.New()
 		bt.d, bt.w, bt.o = make([]float64, ExactBlock*d), make([]float64, ExactBlock*d), make([]float64, ExactBlock*d)
