@@ -62,14 +62,16 @@
 // applied through one eigendecomposition of each covariance, S = VΛVᵀ:
 // (S + σ²I)⁻¹d = V diag(1/(λ + σ²)) Vᵀd, O(N²) per image. The sampler
 // scores all chains at once (BatchLikelihood): Exact.ScoreBatch stacks
-// the differences of ExactBlock = 32 chains as the rows of D and forms
-// D V, scales its columns and multiplies by Vᵀ — two matrix products
-// (OpenBLAS dgemm on all cores) per block and covariance instead of two
-// matrix–vector products per chain, so Vᵀ (134 MB at 64²) is streamed
-// once per block rather than twice per chain. A last, partial block is
-// padded with zeros, so a block always has the same shape: a block costs
-// the same for 1 chain as for 32, and an image's score does not depend on
-// the batch (BenchmarkExactScores compares the two paths).
+// the differences of up to ExactBlock = 64 chains as the rows of D and
+// forms D V, scales its columns and multiplies by Vᵀ — two matrix
+// products (OpenBLAS dgemm on all cores) per block and covariance instead
+// of two matrix–vector products per chain, so Vᵀ (134 MB at 64²) is
+// streamed once per block rather than twice per chain; the flops are the
+// same, but a product runs near the core's arithmetic peak where a
+// matrix–vector product waits on memory (BenchmarkExactScores compares
+// the two). A block's rows are padded with zeros to a multiple of 8, for
+// which the GEMM computes every row alike, so an image's score does not
+// depend on the batch.
 //
 // Projected works with any prior. It projects p(x₀ | x_t) on a Gaussian:
 // mean x̂₀ = x + σ² ∇log p_t(x) (Tweedie's formula, from the prior's own

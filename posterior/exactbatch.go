@@ -20,12 +20,19 @@ type BatchLikelihood interface {
 	ScoreBatch(dst, x []float64, n int, t float64) error
 }
 
-// ExactBlock is the number of chains per matrix product of
-// Exact.ScoreBatch. A batch is processed in blocks of exactly this many
-// images (the last one padded with zeros), so every image goes through a
-// product of the same shape whatever the batch size, and its score does
-// not depend on how many chains run.
-const ExactBlock = 32
+// ExactBlock is the largest number of chains per matrix product of
+// Exact.ScoreBatch; a block's row count is rounded up to a multiple of
+// exactRows with zero images. Products whose row count is such a multiple
+// compute each row with the same instruction sequence (full register
+// tiles of the GEMM kernels, whose sums run over the inner dimension in a
+// fixed order), so an image's score does not depend on the batch size or
+// on its place in the batch; TestExactBatchMatchesPerChain checks it on
+// the back-end in use.
+const ExactBlock = 64
+
+// exactRows is the multiple the row count of ScoreBatch's products is
+// padded to.
+const exactRows = 8
 
 // exactBatch holds the block buffers of Exact.ScoreBatch (ExactBlock×N
 // each): the differences, the eigen-coefficients and the scores.
@@ -58,8 +65,8 @@ func (o *eigOp) applyBatch(lib *linalg.Lib, out, d, w []float64, b int, s2, sign
 }
 
 // ScoreBatch implements BatchLikelihood: the scores of Score for n images,
-// computed ExactBlock images at a time by two matrix products per
-// covariance (OpenBLAS dgemm on Threads() threads via package linalg, or
+// computed up to ExactBlock images at a time (padded to a multiple of 8)
+// by two matrix products per covariance (OpenBLAS dgemm on Threads() threads via package linalg, or
 // gonum) instead of two matrix–vector products per image. Each product
 // streams Vᵀ once for the whole block, where Score streams it once per
 // image. Concurrent calls (several samplers sharing one Exact) run one
@@ -79,12 +86,12 @@ func (e *Exact) ScoreBatch(dst, x []float64, n int, t float64) error {
 	}
 	s := e.sigma(t)
 	s2 := s * s
-	const b = ExactBlock
-	for c0 := 0; c0 < n; c0 += b {
-		m := min(b, n-c0)
+	for c0 := 0; c0 < n; c0 += ExactBlock {
+		m := min(ExactBlock, n-c0)
+		b := (m + exactRows - 1) / exactRows * exactRows
 		xs := x[c0*d : (c0+m)*d]
-		clear(bt.o)
-		clear(bt.d[m*d:]) // padding images: zero differences, zero scores
+		clear(bt.o[:b*d])
+		clear(bt.d[m*d : b*d]) // padding images: zero differences, zero scores
 		for c := 0; c < m; c++ {
 			xc, dc := xs[c*d:(c+1)*d], bt.d[c*d:(c+1)*d]
 			for i, mu := range e.muPost {

@@ -17,7 +17,8 @@ import (
 type perChain struct{ Likelihood }
 
 // Exact.ScoreBatch gives Score's scores (to rounding: a different order of
-// the sums) for batches below, at and across ExactBlock, for an isotropic
+// the sums) for batches of 1 to 70 images (blocks of up to ExactBlock =
+// 64, padded to multiples of 8), for an isotropic
 // and a GRF prior; the score of an image does not depend on the batch
 // size or on its place in the batch, bit for bit; and it does not
 // allocate after its first call.
@@ -25,7 +26,7 @@ func TestExactBatchMatchesPerChain(t *testing.T) {
 	for _, grf := range []bool{false, true} {
 		p := newProblem(t, grf, 0.1)
 		n := len(p.inv.Mean)
-		const k = 40
+		const k = 70
 		r := rand.New(rand.NewPCG(7, 8))
 		x := make([]float64, k*n)
 		for i := range x {
@@ -49,7 +50,7 @@ func TestExactBatchMatchesPerChain(t *testing.T) {
 			if worst > 1e-12*scale {
 				t.Errorf("grf=%v t=%g: batched scores differ from per-chain ones by %.3g (scale %.3g)", grf, tt, worst, scale)
 			}
-			for _, part := range [][2]int{{0, 1}, {0, 5}, {3, 19}, {17, 40}, {16, 32}} {
+			for _, part := range [][2]int{{0, 1}, {0, 5}, {3, 19}, {17, 40}, {16, 32}, {60, 70}, {1, 70}} {
 				lo, hi := part[0], part[1]
 				sub := make([]float64, (hi-lo)*n)
 				if err := p.exact.ScoreBatch(sub, x[lo*n:hi*n], hi-lo, tt); err != nil {
@@ -116,7 +117,7 @@ func TestSampleExactBatched(t *testing.T) {
 // matrix–vector products per chain, chains split over GOMAXPROCS
 // goroutines, as the sampler's workers did; also on one goroutine, the
 // issue's one-core figure) and batched (ScoreBatch: two matrix products
-// per block of ExactBlock chains, OpenBLAS on Threads() threads). It
+// per block of up to ExactBlock chains, OpenBLAS on Threads() threads). It
 // reports the wall time of each per pass, the speed-ups over both
 // per-chain variants, and the ratio of process CPU times (user + system,
 // all threads) of the per-chain pass on GOMAXPROCS goroutines to the
@@ -124,16 +125,8 @@ func TestSampleExactBatched(t *testing.T) {
 func BenchmarkExactScores(b *testing.B) {
 	const side, chains = 64, 32
 	n := side * side
-	r := rand.New(rand.NewPCG(1, 2))
-	post := &eigOp{n: n, vt: make([]float64, n*n), lam: make([]float64, n)}
-	for i := range post.vt {
-		post.vt[i] = r.NormFloat64() / 64
-	}
-	for i := range post.lam {
-		post.lam[i] = 0.01 + r.Float64()
-	}
-	mu := make([]float64, n)
-	e := &Exact{post: post, prior: &eigOp{n: n, scalar: 0.09}, muPost: mu, muPrior: mu, sigma: testVE.Sigma, name: "bench"}
+	e := randomExact(n, 1)
+	r := rand.New(rand.NewPCG(1, 3))
 	x := make([]float64, chains*n)
 	for i := range x {
 		x[i] = r.NormFloat64()
@@ -196,4 +189,50 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// randomExact is an Exact for n pixels with random eigenvectors (not
+// orthogonal: only the products matter) and an isotropic prior, for
+// tests and benchmarks of the batched products at realistic sizes
+// without an O(N³) set-up.
+func randomExact(n int, seed uint64) *Exact {
+	r := rand.New(rand.NewPCG(seed, 2))
+	post := &eigOp{n: n, vt: make([]float64, n*n), lam: make([]float64, n)}
+	for i := range post.vt {
+		post.vt[i] = r.NormFloat64() / math.Sqrt(float64(n))
+	}
+	for i := range post.lam {
+		post.lam[i] = 0.01 + r.Float64()
+	}
+	mu := make([]float64, n)
+	return &Exact{post: post, prior: &eigOp{n: n, scalar: 0.09}, muPost: mu, muPrior: mu, sigma: testVE.Sigma, name: "random"}
+}
+
+// At a realistic size (N = 1024, where the GEMM runs its blocked kernels
+// on all threads) an image's batched score is also independent of the
+// batch size and of its place in the batch, bit for bit.
+func TestExactBatchInvariantLarge(t *testing.T) {
+	const n, k = 1024, 70
+	e := randomExact(n, 3)
+	r := rand.New(rand.NewPCG(9, 9))
+	x := make([]float64, k*n)
+	for i := range x {
+		x[i] = r.NormFloat64()
+	}
+	all := make([]float64, k*n)
+	if err := e.ScoreBatch(all, x, k, 0.2); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range [][2]int{{0, 1}, {5, 12}, {30, 70}, {63, 66}} {
+		lo, hi := part[0], part[1]
+		sub := make([]float64, (hi-lo)*n)
+		if err := e.ScoreBatch(sub, x[lo*n:hi*n], hi-lo, 0.2); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range sub {
+			if math.Float64bits(v) != math.Float64bits(all[lo*n+i]) {
+				t.Fatalf("images %d…%d scored alone differ from the same images in a batch of %d (value %d, %s)", lo, hi-1, k, i, e.batch.lib.Name())
+			}
+		}
+	}
 }
