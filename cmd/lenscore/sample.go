@@ -56,7 +56,7 @@ func (f *samplerFlags) options() (posterior.Options, error) {
 	opt := posterior.Options{Target: *f.target, Eps: *f.eps, Sampler: *f.sampler, Corrector: *f.corrector, SNR: *f.snr,
 		Denoise: *f.denoise, Seed: *f.seed, Chains: *f.n, CheckpointEvery: time.Duration(*f.checkpointMinutes * float64(time.Minute))}
 	kind, err := posterior.ParseLikelihoodKind(*f.likelihood)
-	if err != nil || *f.likelihood == "" {
+	if err != nil {
 		return opt, fmt.Errorf("unknown --likelihood %q (want convolved, diag, exact, projected or projected-jacobian)", *f.likelihood)
 	}
 	f.kind = kind
