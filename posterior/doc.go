@@ -108,6 +108,20 @@
 // (x̂₀ hardly depends on x), and the learned σ²∂s/∂x is not precise enough
 // for the remainder, which the data weight 1/σ_n² multiplies.
 //
+// # Choosing a likelihood
+//
+// NewLikelihood builds any of them from one LikelihoodConfig (operator,
+// data, noise, mask, schedule, prior, proxy, chain count) by
+// LikelihoodKind — convolved, diag, exact, projected or
+// projected-jacobian, the words of lenscore's --likelihood flag
+// (ParseLikelihoodKind). projected-jacobian is the projected likelihood
+// with Options.PriorJacobian (LikelihoodKind.Configure sets it); its
+// whole-batch rule — the prior's Jacobian needs every chain in one prior
+// call — is checked by NewLikelihood and again by the sampler before its
+// first step against a prior that reports its batch size (BatchLimiter),
+// and LikelihoodKind.PriorBatch gives the batch size to build the prior
+// with.
+//
 // # Gaussian priors
 //
 // IsoGaussian is N(μ₀, s²I), with marginal score −(x − μ₀)/(s² + σ²).
