@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -141,6 +142,16 @@ func (p *fftPool) put(fw *fftWork) {
 	p.mu.Unlock()
 }
 
+// reserve makes at least k states available without allocating.
+func (p *fftPool) reserve(k int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.free) < k {
+		p.free = append(p.free, newFFTWork(p.nx, p.ny, p.cg))
+	}
+	p.free = slices.Grow(p.free, k) // put never grows the list either
+}
+
 // newFFTWork returns the 2-D FFT state of an nx×ny grid, with the CG's
 // half-spectrum buffers when cg is set.
 func newFFTWork(nx, ny int, cg bool) *fftWork {
@@ -161,6 +172,10 @@ func newFFTWork(nx, ny int, cg bool) *fftWork {
 	}
 	return fw
 }
+
+// reserve prepares the FFT states of k goroutines scoring at once (the
+// sampler's workers), so that no step allocates them.
+func (pl *Projected) reserve(k int) { pl.pool.reserve(k) }
 
 // Dim returns N.
 func (pl *Projected) Dim() int { _, n := pl.a.Dims(); return n }

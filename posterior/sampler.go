@@ -204,6 +204,9 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 		x: make([]float64, opt.Chains*n), sp: make([]float64, opt.Chains*n), sl: make([]float64, opt.Chains*n),
 		scratch: make([][]float64, w), zbuf: make([][]float64, w), jprior: jp, pa: pa, cot: cot, blik: blik}
 	s.setHooks(hooks{})
+	if r, ok := lik.(interface{ reserve(int) }); ok {
+		r.reserve(w) // per-goroutine state of the likelihood, so that steps do not allocate
+	}
 	if jp != nil {
 		s.vj = make([]float64, opt.Chains*n)
 	}
