@@ -65,7 +65,7 @@ func (s *sampler) fingerprint() fingerprint {
 		Eps: s.opt.Eps, SigmaMin: s.ve.SigmaMin, SigmaMax: s.ve.SigmaMax, Sampler: s.opt.Sampler,
 		Corrector: s.opt.Corrector, SNR: s.opt.SNR, Denoise: s.opt.Denoise, InitMean: im,
 		PriorJacobian: s.opt.PriorJacobian, JacobianBelow: s.opt.JacobianBelow,
-		Prior: describe(s.prior), Likelihood: describe(lik), Hooks: [2]float64{s.opt.g2Factor, s.opt.noiseFactor}}
+		Prior: describe(s.prior), Likelihood: describe(lik), Hooks: [2]float64{s.hooks.g2, s.hooks.noise}}
 }
 
 // save writes the checkpoint atomically (temporary file in the same

@@ -131,16 +131,12 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	p := &problem{ObsPath: filepath.Join(*out, "obs.fits"), LensPath: filepath.Join(*out, "lens.json"), Geo: geo, Y: y, SigmaN: []float64{*sigma}, Op: op, Truth: src}
 
-	b := *batch
-	if opt.PriorJacobian {
-		b = max(b, opt.Chains) // the Jacobian needs every chain in one network call
-	}
-	pr, err := demoPrior(*model, *kind, n, b)
+	pr, err := demoPrior(*model, *kind, n, sf.kind.PriorBatch(*batch, opt.Chains))
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
+	lik, err := likelihoodFor(sf.kind, *sf.proxy, p, pr, opt.Chains)
 	if err != nil {
 		return err
 	}

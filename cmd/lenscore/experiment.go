@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,9 +72,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if *sampler != "em" && *sampler != "pc" {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
 	}
-	switch *likelihood {
-	case "convolved", "diag", "exact", "projected", "projected-jacobian":
-	default:
+	likKind, err := posterior.ParseLikelihoodKind(*likelihood)
+	if err != nil {
 		return fmt.Errorf("--likelihood must be convolved, diag, exact, projected or projected-jacobian, got %q", *likelihood)
 	}
 	if *set != "" && (name != "coverage" || *fromSamples != "") {
@@ -123,7 +123,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 				dir, len(parts), filepath.Join(dir, experiment.PartsDir))
 		}
 	}
-	pr, err := demoPrior(*model, *kind, 64, *batch)
+	// The prior's Jacobian needs all of a lens's samples in one network call.
+	pr, err := demoPrior(*model, *kind, 64, likKind.PriorBatch(*batch, cmp.Or(*samples, experiment.DefaultCoverageSamples)))
 	if err != nil {
 		return err
 	}
@@ -153,12 +154,12 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	gals, gnames, gsets := experiment.Galaxies(ds.Val, 0)
 	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames, Sets: gsets, Prepared: starNote,
 		Seed: *seed, Progress: env.stderr}
-	if *likelihood == "projected-jacobian" {
+	if likKind.PriorJacobian() {
 		if name != "coverage" {
 			return fmt.Errorf("--likelihood projected-jacobian applies to coverage only, not %s", name)
 		}
 	}
-	if strings.HasPrefix(*likelihood, "projected") {
+	if likKind.Projected() {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
 			train, _, _ := experiment.Galaxies(ds.Train, 0)
 			if setup.Proxy, err = posterior.FitGRF(train, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {

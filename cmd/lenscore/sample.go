@@ -32,9 +32,10 @@ type samplerFlags struct {
 	denoise, resume   *bool
 	seed              *uint64
 	checkpointMinutes *float64
-	stepDiv           int    // --steps auto/K: technique-2 count divided by K (resolved in runChains)
-	ckName            string // checkpoint file in the output folder ("": checkpointFile)
-	autoResume        bool   // resume when the checkpoint exists (shards: a requeued task continues)
+	stepDiv           int                      // --steps auto/K: technique-2 count divided by K (resolved in runChains)
+	kind              posterior.LikelihoodKind // --likelihood (resolved in options)
+	ckName            string                   // checkpoint file in the output folder ("": checkpointFile)
+	autoResume        bool                     // resume when the checkpoint exists (shards: a requeued task continues)
 }
 
 func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags {
@@ -59,11 +60,13 @@ func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags 
 func (f *samplerFlags) options() (posterior.Options, error) {
 	opt := posterior.Options{Target: *f.target, Eps: *f.eps, Sampler: *f.sampler, Corrector: *f.corrector, SNR: *f.snr,
 		Denoise: *f.denoise, Seed: *f.seed, Chains: *f.n, CheckpointEvery: time.Duration(*f.checkpointMinutes * float64(time.Minute))}
-	if *f.likelihood == "projected-jacobian" {
-		opt.PriorJacobian, opt.JacobianBelow = true, *f.jacobianBelow
-		if *f.jacobianBelow < 0 || math.IsNaN(*f.jacobianBelow) {
-			return opt, fmt.Errorf("--jacobian-below must be ≥ 0, got %g", *f.jacobianBelow)
-		}
+	kind, err := posterior.ParseLikelihoodKind(*f.likelihood)
+	if err != nil {
+		return opt, fmt.Errorf("unknown --likelihood %q (want convolved, diag, exact, projected or projected-jacobian)", *f.likelihood)
+	}
+	f.kind = kind
+	if err := kind.Configure(&opt, *f.jacobianBelow); err != nil {
+		return opt, fmt.Errorf("--jacobian-below must be ≥ 0, got %g", *f.jacobianBelow)
 	}
 	if *f.n < 1 {
 		return opt, fmt.Errorf("--n-samples must be ≥ 1, got %d", *f.n)
@@ -112,30 +115,21 @@ func checkChains(chains, dim int) error {
 	return nil
 }
 
-// likelihoodFor builds the requested likelihood score.
-func likelihoodFor(kind, proxyPath string, p *problem, pr *loadedPrior) (posterior.Likelihood, error) {
-	switch kind {
-	case "convolved":
-		return posterior.NewConvolved(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
-	case "diag":
-		return posterior.NewDiag(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
-	case "projected", "projected-jacobian":
+// likelihoodFor builds the likelihood score of --likelihood for chains
+// chains.
+func likelihoodFor(kind posterior.LikelihoodKind, proxyPath string, p *problem, pr *loadedPrior, chains int) (posterior.Likelihood, error) {
+	c := posterior.LikelihoodConfig{Op: p.Op, Y: p.Y, SigmaN: p.SigmaN, Keep: p.Keep, Sigma: pr.VE.Sigma, Prior: pr.Prior, Chains: chains}
+	switch {
+	case kind.Projected():
 		proxy, err := proxyFor(pr, proxyPath, p.Op)
 		if err != nil {
 			return nil, err
 		}
-		return posterior.NewProjected(p.Op, p.Y, p.SigmaN, p.Keep, proxy, pr.VE.Sigma)
-	case "exact":
-		if pr.Gaussian == nil {
-			return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
-		}
-		inv, err := posterior.Invert(p.Op, p.Y, p.SigmaN, pr.Gaussian, posterior.InvertOptions{Keep: p.Keep, Scale: 1, FullCov: true})
-		if err != nil {
-			return nil, err
-		}
-		return posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, pr.Gaussian, pr.VE.Sigma)
+		c.Proxy = proxy
+	case kind == posterior.LikelihoodExact && pr.Gaussian == nil:
+		return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
 	}
-	return nil, fmt.Errorf("unknown --likelihood %q (want convolved, diag, exact, projected or projected-jacobian)", kind)
+	return posterior.NewLikelihood(kind, c)
 }
 
 // proxyFor returns the Gaussian proxy of the projected likelihood: the
@@ -243,15 +237,13 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkChains(opt.Chains, p.Geo.SrcNPix*p.Geo.SrcNPix); err != nil {
 		return err
 	}
-	if opt.PriorJacobian {
-		*prf.batch = max(*prf.batch, opt.Chains) // the Jacobian needs every chain in one network call
-	}
+	*prf.batch = sf.kind.PriorBatch(*prf.batch, opt.Chains)
 	pr, err := prf.load(p.Geo.SrcNPix)
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
+	lik, err := likelihoodFor(sf.kind, *sf.proxy, p, pr, opt.Chains)
 	if err != nil {
 		return err
 	}
