@@ -18,8 +18,9 @@ var ErrHeld = errors.New("locked by another run")
 // Lock is a held folder lock. Release it when the run is over; the process
 // exiting releases it too.
 type Lock struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	shared bool
 }
 
 // FileName returns the base name of the lock file for name.
@@ -30,6 +31,19 @@ func FileName(name string) string { return ".lenscore-" + name + ".lock" }
 // (another process, or another Acquire in this one). name is made of
 // letters, digits, '.', '_' and '-'.
 func Acquire(dir, name string) (*Lock, error) {
+	return acquire(dir, name, false)
+}
+
+// AcquireShared takes the lock of dir under name in shared mode: any number
+// of shared holders coexist, while Acquire of the same name fails as long
+// as one of them holds it (and AcquireShared fails while Acquire holds it).
+// The shards of one run take the run's lock shared, so they run side by side
+// but no unsharded run or merge can write into their folder meanwhile.
+func AcquireShared(dir, name string) (*Lock, error) {
+	return acquire(dir, name, true)
+}
+
+func acquire(dir, name string, shared bool) (*Lock, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -41,7 +55,7 @@ func Acquire(dir, name string) (*Lock, error) {
 		return nil, fmt.Errorf("dirlock: %s is not a directory", dir)
 	}
 	path := filepath.Join(dir, FileName(name))
-	f, err := lockFile(path)
+	f, err := lockFile(path, shared)
 	if errors.Is(err, ErrHeld) {
 		holder := ""
 		if b, rerr := os.ReadFile(path); rerr == nil {
@@ -59,7 +73,7 @@ func Acquire(dir, name string) (*Lock, error) {
 	if err := f.Truncate(0); err == nil {
 		fmt.Fprintf(f, "pid %d (%s)\n", os.Getpid(), strings.Join(os.Args, " "))
 	}
-	return &Lock{f: f, path: path}, nil
+	return &Lock{f: f, path: path, shared: shared}, nil
 }
 
 // Path returns the lock file's path.
@@ -71,7 +85,7 @@ func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	err := unlockFile(l.f, l.path)
+	err := unlockFile(l.f, l.path, l.shared)
 	l.f = nil
 	return err
 }

@@ -123,3 +123,44 @@ func TestReleaseRemovesFile(t *testing.T) {
 		t.Fatalf("folder holds %v after Release", ents)
 	}
 }
+
+// TestSharedExcludesExclusive: shards share a run's lock; an unsharded run
+// (exclusive) is refused while any shard holds it, and shards are refused
+// while it does. The last shared holder removes the file.
+func TestSharedExcludesExclusive(t *testing.T) {
+	dir := t.TempDir()
+	a, err := AcquireShared(dir, DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := AcquireShared(dir, DefaultName)
+	if err != nil {
+		t.Fatalf("second shared holder: %v", err)
+	}
+	if _, err := Acquire(dir, DefaultName); !errors.Is(err, ErrHeld) {
+		t.Fatalf("exclusive while shared held: %v, want ErrHeld", err)
+	}
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName(DefaultName))); err != nil {
+		t.Fatalf("lock file removed while a shared holder remains: %v", err)
+	}
+	if _, err := Acquire(dir, DefaultName); !errors.Is(err, ErrHeld) {
+		t.Fatalf("exclusive while one shared holder remains: %v, want ErrHeld", err)
+	}
+	if err := b.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName(DefaultName))); !os.IsNotExist(err) {
+		t.Fatalf("last shared holder left the lock file: %v", err)
+	}
+	x, err := Acquire(dir, DefaultName)
+	if err != nil {
+		t.Fatalf("exclusive after all shared released: %v", err)
+	}
+	if _, err := AcquireShared(dir, DefaultName); !errors.Is(err, ErrHeld) {
+		t.Fatalf("shared while exclusive held: %v, want ErrHeld", err)
+	}
+	x.Release()
+}

@@ -21,7 +21,12 @@
 // other. Processes that are parts of one run and write distinct files into
 // one folder (the shards of a Slurm array job) each take their own name,
 // e.g. "shard-3", and so run side by side while a second copy of the same
-// shard is refused.
+// shard is refused. They also hold the run's default-named lock in shared
+// mode (AcquireShared): shared holders coexist, but an exclusive Acquire of
+// that name (an unsharded run, a merge) fails while any shard runs, and a
+// shard fails while an exclusive holder runs. A shared holder removes the
+// lock file on Release only when it can take the lock exclusively, i.e. when
+// it is the last holder.
 //
 // Release removes the lock file while still holding the lock and then
 // unlocks it; Acquire, having locked a file, checks that it is still the

@@ -7,7 +7,8 @@ import (
 	"os"
 )
 
-func lockFile(path string) (*os.File, error) {
+func lockFile(path string, shared bool) (*os.File, error) {
+	// Without flock a shared lock is as exclusive as any other.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		return nil, ErrHeld
@@ -15,7 +16,7 @@ func lockFile(path string) (*os.File, error) {
 	return f, err
 }
 
-func unlockFile(f *os.File, path string) error {
+func unlockFile(f *os.File, path string, shared bool) error {
 	err := f.Close()
 	if rerr := os.Remove(path); err == nil {
 		err = rerr

@@ -8,14 +8,18 @@ import (
 	"syscall"
 )
 
-func lockFile(path string) (*os.File, error) {
+func lockFile(path string, shared bool) (*os.File, error) {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			return nil, err
 		}
 		for {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 			if !errors.Is(err, syscall.EINTR) {
 				break
 			}
@@ -41,7 +45,14 @@ func lockFile(path string) (*os.File, error) {
 	}
 }
 
-func unlockFile(f *os.File, path string) error {
+func unlockFile(f *os.File, path string, shared bool) error {
+	if shared {
+		// Other holders may share the file: remove it only if this holder
+		// can take it exclusively (it is the last one), else just unlock.
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return f.Close()
+		}
+	}
 	// Remove while still holding the lock, then close, which unlocks.
 	err := os.Remove(path)
 	if cerr := f.Close(); err == nil {

@@ -14,3 +14,13 @@ func lockOutDir(dir, name string) (*dirlock.Lock, error) {
 	}
 	return dirlock.Acquire(dir, name)
 }
+
+// lockOutDirShared is lockOutDir with the lock taken shared: the shards of
+// one run hold the run's lock together, which keeps an unsharded run or a
+// merge (exclusive holders) out of their folder until they finish.
+func lockOutDirShared(dir, name string) (*dirlock.Lock, error) {
+	if err := checkOutDir(dir); err != nil {
+		return nil, err
+	}
+	return dirlock.AcquireShared(dir, name)
+}

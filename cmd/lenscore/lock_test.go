@@ -76,3 +76,31 @@ func checkFailsExcept(t *testing.T, c errCase, out, keep string) {
 		t.Errorf("%s: %s holds %v, want only %s", c.name, out, fs, keep)
 	}
 }
+
+// TestShardLockExcludesUnsharded: while a shard of a run holds the folder's
+// shared lock, an unsharded run into it is refused; while an unsharded run
+// holds it, a shard is refused.
+func TestShardLockExcludesUnsharded(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	out := filepath.Join(dir, "run")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lockFile := dirlock.FileName(dirlock.DefaultName)
+	base := []string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "2", "--steps", "3", "--out", out}
+	shardHeld, err := dirlock.AcquireShared(out, dirlock.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFailsExcept(t, errCase{name: "unsharded beside a shard", args: base, code: 1,
+		want: []string{out, lockFile, "in use by another lenscore run"}}, out, lockFile)
+	shardHeld.Release()
+	held, err := dirlock.Acquire(out, dirlock.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFailsExcept(t, errCase{name: "shard beside an unsharded run", args: append(append([]string{}, base...), "--shard", "0/2"), code: 1,
+		want: []string{out, lockFile, "in use by another lenscore run"}}, out, lockFile)
+	held.Release()
+}

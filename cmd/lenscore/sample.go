@@ -251,6 +251,15 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if spec != nil { // the shards of a run share --out, each writing its own files
 		lockName = strings.TrimSuffix(shard.PartName(spec.Index, spec.Count), ".lcpart")
 	}
+	if spec != nil {
+		// Shards share the run's lock, so no unsharded run or merge writes
+		// into their folder meanwhile, and each holds its own part's lock.
+		rl, err := lockOutDirShared(*out, dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer rl.Release()
+	}
 	lk, err := lockOutDir(*out, lockName)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/shard"
@@ -70,6 +71,11 @@ func runSurvey(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	// Shards of one survey share the folder, each running its own lenses; a
 	// second copy of the same shard is refused.
+	rl, err := lockOutDirShared(*out, dirlock.DefaultName)
+	if err != nil {
+		return err
+	}
+	defer rl.Release()
 	lk, err := lockOutDir(*out, fmt.Sprintf("survey-%04d-of-%04d", spec.Index, spec.Count))
 	if err != nil {
 		return err
