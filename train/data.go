@@ -56,6 +56,9 @@ type LoadOptions struct {
 	// KeepSky keeps the negative half of the sky noise: pixels are
 	// x ← (x − b)/max(x − b) without the clip at zero (see PrepareWith).
 	KeepSky bool
+	// MinPeakSNR is the least peak signal-to-noise of an HST stamp in a
+	// RealGalaxy folder (LoadRealGalaxies; 0: DefaultMinPeakSNR).
+	MinPeakSNR float64
 }
 
 // MinGalaxyPeak is the share of an image's peak that its galaxy must reach
@@ -63,7 +66,7 @@ type LoadOptions struct {
 const MinGalaxyPeak = 0.2
 
 // LoadDir reads every *.png and FITS (.fits, .fit, .fts) image directly in
-// dir, converts it to a Size×Size luminance image (see Prepare) and splits
+// dir (a folder in GalSim's RealGalaxy layout is read by LoadRealGalaxies), converts it to a Size×Size luminance image (see Prepare) and splits
 // the set into training and validation parts by name hash. A file that
 // cannot be read or decoded (corrupt, over MaxPNGSide, no usable image HDU)
 // is listed in Dataset.Skipped as "name: reason" and the rest are loaded;
@@ -75,6 +78,9 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("train: read image folder: %w", err)
+	}
+	if isRealGalaxyDir(entries) {
+		return loadRealGalaxies(dir, entries, opt)
 	}
 	var imgs []Image
 	var skipped []string
