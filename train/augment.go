@@ -55,7 +55,11 @@ const affineTaps = 4
 // 1/a². With a = 1 and integer shifts it is an exact pixel shift; a = 1
 // and d = 0 is the identity. Input pixels outside the frame are taken from
 // the mirror image of the frame (index −1 is 0, n is n−1), so a sky with
-// noise stays a sky with noise.
+// noise stays a sky with noise. On a noisy sky, a non-integer shift or a
+// magnification averages neighbouring pixels: the white noise of a kept
+// sky becomes slightly correlated, and relative to the peak its level
+// changes by about a factor a (for a < 1 each output pixel sums 1/a² input
+// pixels).
 type Affine struct {
 	n          int
 	idx        [2][]int32 // [axis][o*affineTaps+k]: input index of tap k
