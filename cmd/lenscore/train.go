@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,6 +114,12 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	if *steps < 1 {
 		return fmt.Errorf("--steps must be ≥ 1 (the total number of updates), got %d", *steps)
 	}
+	if !(*shift >= 0) || math.IsInf(*shift, 0) {
+		return fmt.Errorf("--shift must be a number of pixels ≥ 0, got %g", *shift)
+	}
+	if !(*scale >= 0 && *scale <= train.MaxScale) {
+		return fmt.Errorf("--scale must be in [0, %g], got %g", train.MaxScale, *scale)
+	}
 	g, err := nn.DefaultGemm()
 	if err != nil {
 		return err
@@ -193,9 +200,6 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	cfg.Steps, cfg.BatchSize, cfg.LR, cfg.WarmupSteps, cfg.EMADecay = *steps, *batch, *lr, *warm, *ema
 	cfg.SigmaMax, cfg.Seed, cfg.CheckpointMinutes, cfg.ValEvery = *sigmaMax, *seed, *ckMin, *valEvery
 	cfg.Shift, cfg.Scale = *shift, *scale
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("--shift/--scale: %w", err)
-	}
 	cfg.Dir = *out
 	cfg.ModelMeta = map[string]string{score.MetaConfig: string(cj), score.MetaData: *data, score.MetaExcluded: *exclude}
 	if *removeStars {

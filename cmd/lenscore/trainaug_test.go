@@ -96,7 +96,7 @@ func TestTrainKeepSkyAndAugment(t *testing.T) {
 			t.Errorf("keep sky %v: %.2f of the pixels negative", keep, neg)
 		}
 	}
-	for _, c := range []struct{ flag, val, want string }{{"--shift", "-1", "Shift"}, {"--scale", "2", "Scale"}, {"--shift", "9", "quarter"}} {
+	for _, c := range []struct{ flag, val, want string }{{"--shift", "-1", "--shift must be"}, {"--scale", "2", "--scale must be in [0, 1]"}, {"--shift", "9", "quarter of the 16-pixel images"}} {
 		out := filepath.Join(dir, "bad"+c.flag+c.val)
 		checkFails(t, errCase{name: c.flag + " " + c.val, args: []string{"train", "--out", out, "--data", data, "--size", "16", "--nf", "8", "--steps", "1", c.flag, c.val},
 			code: 1, want: []string{c.want}}, out)
