@@ -38,8 +38,12 @@
 //     so they are not source structure; a prior that learns them places
 //     stars where the data say nothing.
 //
-// A folder in GalSim's real-galaxy layout (HST stamps with PSF files, see
-// realgal.go) is read by LoadRealGalaxies instead.
+// A folder in GalSim's RealGalaxy layout (HST postage stamps in linear
+// flux next to their PSF files, e.g. the COSMOS sample) is read by
+// LoadRealGalaxies instead: each stamp with a peak S/N of at least
+// DefaultMinPeakSNR is kept at its native 0.03″ pixels (the experiments'
+// source pixel), placed at the centre of a Size×Size canvas padded with
+// its own sky level and noise, and normalised as in step 3.
 //
 // Images that are blank after background subtraction or contain a
 // non-finite pixel are listed in Dataset.Skipped. Gamma- or asinh-stretched
