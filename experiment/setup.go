@@ -46,8 +46,11 @@ type Setup struct {
 	// Coverage reports its tests per data set when there are several.
 	Sets []string
 	// Prepared says how the galaxies were prepared beyond the standard
-	// normalisation (e.g. "stars removed"); coverage records it with its
-	// truths.
+	// normalisation (e.g. "stars removed", see PreparedNote); coverage
+	// records it with its truths. The galaxies should be prepared as the
+	// prior's training images were: a prior trained on clipped skies has
+	// never seen a negative pixel, one trained with the sky kept expects
+	// sky noise around 0.
 	Prepared string
 
 	// SrcScale and PixScale are the source and observed pixel sizes in
@@ -459,4 +462,19 @@ func SourceLabel(dir string) string {
 		return filepath.Base(dir)
 	}
 	return parent + "/" + filepath.Base(dir)
+}
+
+// PreparedNote describes a preparation of the validation galaxies for
+// Setup.Prepared: "stars removed" or "stars kept", then ", sky kept" when
+// the negative half of the sky noise was kept (train.LoadOptions.KeepSky,
+// model metadata train.MetaSky) rather than clipped at zero.
+func PreparedNote(starsRemoved, skyKept bool) string {
+	note := "stars kept"
+	if starsRemoved {
+		note = "stars removed"
+	}
+	if skyKept {
+		note += ", sky kept"
+	}
+	return note
 }

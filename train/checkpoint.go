@@ -97,6 +97,7 @@ func (t *Trainer) Checkpoint() error {
 	meta := map[string]string{
 		score.MetaStep: step, score.MetaSigmaMin: fmt.Sprint(t.ve.SigmaMin), score.MetaSigmaMax: fmt.Sprint(t.ve.SigmaMax),
 		"image_size": strconv.Itoa(t.data.Size), "ema_decay": fmt.Sprint(t.cfg.EMADecay),
+		MetaAugment: t.cfg.AugmentDescription(),
 	}
 	for k, v := range t.cfg.ModelMeta {
 		if _, clash := meta[k]; !clash {

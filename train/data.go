@@ -53,6 +53,12 @@ type LoadOptions struct {
 	// whose galaxy peaks below MinGalaxyPeak of it is skipped as dominated
 	// by stars.
 	Stars *StarOptions
+	// KeepSky keeps the negative half of the sky noise: pixels are
+	// x ← (x − b)/max(x − b) without the clip at zero (see PrepareWith).
+	KeepSky bool
+	// MinPeakSNR is the least peak signal-to-noise of an HST stamp in a
+	// RealGalaxy folder (LoadRealGalaxies; 0: DefaultMinPeakSNR).
+	MinPeakSNR float64
 }
 
 // MinGalaxyPeak is the share of an image's peak that its galaxy must reach
@@ -60,7 +66,7 @@ type LoadOptions struct {
 const MinGalaxyPeak = 0.2
 
 // LoadDir reads every *.png and FITS (.fits, .fit, .fts) image directly in
-// dir, converts it to a Size×Size luminance image (see Prepare) and splits
+// dir (a folder in GalSim's RealGalaxy layout is read by LoadRealGalaxies), converts it to a Size×Size luminance image (see Prepare) and splits
 // the set into training and validation parts by name hash. A file that
 // cannot be read or decoded (corrupt, over MaxPNGSide, no usable image HDU)
 // is listed in Dataset.Skipped as "name: reason" and the rest are loaded;
@@ -72,6 +78,9 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("train: read image folder: %w", err)
+	}
+	if isRealGalaxyDir(entries) {
+		return loadRealGalaxies(dir, entries, opt)
 	}
 	var imgs []Image
 	var skipped []string
@@ -105,7 +114,7 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 				skipped = append(skipped, fmt.Sprintf("%s: %d×%d smaller than MinSide %d", r.name, r.w, r.h, opt.MinSide))
 				continue
 			}
-			pix, err := Prepare(r.pix, r.w, r.h, opt.Size, opt.BorderWidth)
+			pix, err := PrepareWith(r.pix, r.w, r.h, PrepareOptions{Size: opt.Size, Border: opt.BorderWidth, KeepSky: opt.KeepSky})
 			if err != nil {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", r.name, err))
 				continue
@@ -257,10 +266,30 @@ func ReadPNG(path string) (pix []float64, w, h int, err error) {
 // size (area average when shrinking, bilinear when enlarging), subtract the
 // median of a border of the given width (0: max(1, size/16)), clip at 0 and
 // divide by the maximum. Images with a non-finite pixel or nothing above
-// the background are errors.
+// the background are errors. It is PrepareWith without KeepSky.
 func Prepare(pix []float64, w, h, size, border int) ([]float32, error) {
+	return PrepareWith(pix, w, h, PrepareOptions{Size: size, Border: border})
+}
+
+// PrepareOptions control PrepareWith.
+type PrepareOptions struct {
+	Size   int // output side length in pixels
+	Border int // width of the border whose median is the sky (0: max(1, Size/16))
+	// KeepSky keeps pixels below the sky level: x ← (x − b)/max(x − b),
+	// so the sky noise stays centred on 0 with its negative half, instead
+	// of x ← max(x − b, 0)/max(x − b).
+	KeepSky bool
+}
+
+// PrepareWith is Prepare with options: crop, resample, subtract the border
+// median b, clip at 0 unless o.KeepSky, and divide by the peak max(x − b).
+func PrepareWith(pix []float64, w, h int, o PrepareOptions) ([]float32, error) {
+	size, border := o.Size, o.Border
 	if len(pix) != w*h || w < 1 || h < 1 {
 		return nil, fmt.Errorf("image data has %d values for %d×%d", len(pix), w, h)
+	}
+	if size < 1 {
+		return nil, fmt.Errorf("output size must be positive, got %d", size)
 	}
 	for _, v := range pix {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -281,7 +310,7 @@ func Prepare(pix []float64, w, h, size, border int) ([]float32, error) {
 	peak := 0.0
 	for i, v := range out {
 		v -= bg
-		if v < 0 {
+		if v < 0 && !o.KeepSky {
 			v = 0
 		}
 		out[i] = v
@@ -368,6 +397,11 @@ func Resample(in []float64, n, m int) []float64 {
 
 // borderMedian returns the median of the pixels within width of the edge.
 func borderMedian(pix []float64, n, width int) float64 {
+	return medianOf(borderValues(pix, n, width))
+}
+
+// borderValues returns a new slice of the pixels within width of the edge.
+func borderValues(pix []float64, n, width int) []float64 {
 	width = min(width, (n+1)/2)
 	var vals []float64
 	for y := range n {
@@ -377,7 +411,7 @@ func borderMedian(pix []float64, n, width int) float64 {
 			}
 		}
 	}
-	return medianOf(vals)
+	return vals
 }
 
 // medianOf returns the median of v, sorting v in place.

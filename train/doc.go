@@ -21,9 +21,12 @@
 //     a border of width max(1, Size/16), and x ← max(x − b, 0)/max(x − b),
 //     so the sky sits at 0 and the peak at 1, as the PROBES images of
 //     Adam et al. (2022) are normalised to unit peak. The median of the
-//     border is robust to a galaxy or star touching one edge; clipping at 0
-//     removes the negative half of the sky noise, which matters little
-//     because it is small compared with the peak;
+//     border is robust to a galaxy or star touching one edge. Clipping at 0
+//     removes the negative half of the sky noise; with LoadOptions.KeepSky
+//     (`lenscore train --keep-sky`, model metadata sky = kept) it is kept,
+//     x ← (x − b)/max(x − b), so the sky is noise centred on 0 as in an
+//     observation (SkyStats measures the negative fraction and the sky
+//     noise 1.4826·MAD of the border);
 //  4. with LoadOptions.Stars (the default of `lenscore train`), cleaned of
 //     foreground stars (RemoveStars): a pixel more than 0.1 above the
 //     median of the ring two pixels out, where the galaxy's smooth light
@@ -34,6 +37,13 @@
 //     it is skipped. A lensed source lies far behind the Milky Way's stars,
 //     so they are not source structure; a prior that learns them places
 //     stars where the data say nothing.
+//
+// A folder in GalSim's RealGalaxy layout (HST postage stamps in linear
+// flux next to their PSF files, e.g. the COSMOS sample) is read by
+// LoadRealGalaxies instead: each stamp with a peak S/N of at least
+// DefaultMinPeakSNR is kept at its native 0.03″ pixels (the experiments'
+// source pixel), placed at the centre of a Size×Size canvas padded with
+// its own sky level and noise, and normalised as in step 3.
 //
 // Images that are blank after background subtraction or contain a
 // non-finite pixel are listed in Dataset.Skipped. Gamma- or asinh-stretched
@@ -52,7 +62,11 @@
 // images (the first 1000 by name at most), each example of a batch of B
 // images of P pixels draws an image x (uniformly, with replacement), a
 // random element of the dihedral group of the square (4 rotations × optional
-// flip, see Dihedral) when Augment is set, t ~ U(t_min, 1) and z ~ N(0, I).
+// flip, see Dihedral) when Augment is set, optionally a shift
+// (dx, dy) ~ U(−Shift, Shift)² pixels and a magnification a = (1+Scale)^u,
+// u ~ U(−1, 1), about the centre (Affine: the exact pixel integral of the
+// transformed piecewise-constant image, which conserves flux, with the
+// frame mirrored at its edges), t ~ U(t_min, 1) and z ~ N(0, I).
 // The network sees x̃ = x + σ(t) z and the loss is
 //
 //	L = 1/(B P) Σ_b ‖ε_θ(x̃_b, σ_b) + z_b‖²,    ∂L/∂ε = 2(ε + z)/(B P),
@@ -86,8 +100,10 @@
 // # Randomness and exact resumption
 //
 // Update s draws all its randomness from math/rand/v2 PCG(seed, s), in the
-// order: for each example, image index, dihedral element, t, then the
-// pixels of z. The state needed to continue is therefore the step count, the
+// order: for each example, image index, dihedral element, shift dx and dy
+// (when Shift > 0), magnification (when Scale > 0), t, then the pixels of
+// z. A run without shifts and scalings draws exactly what earlier versions
+// drew, so their checkpoints resume unchanged. The state needed to continue is therefore the step count, the
 // weights, the EMA weights and the Adam moments, all float32 and saved
 // bit-exactly; a run interrupted at any checkpoint and resumed with the same
 // data ends with the same bits as an uninterrupted run (the model's Forward
@@ -108,7 +124,8 @@
 //	ckpt-<step>.safetensors  tensors model/<name>, ema/<name>, adam_m/<name>,
 //	                         adam_v/<name>; metadata format and step
 //	ema.safetensors          EMA weights under the model's own names, with
-//	                         metadata step, sigma_min, sigma_max, image_size
+//	                         metadata step, sigma_min, sigma_max, image_size,
+//	                         augment (Config.AugmentDescription)
 //	ckpt.json                the manifest: step, tensor file name, config,
 //	                         data fingerprint, elapsed time, and the sum and
 //	                         count of the losses since the last log line

@@ -57,6 +57,12 @@ type Config struct {
 	SigmaMax    float64 `json:"sigma_max"` // 0: largest pairwise distance of the training images
 	TMin        float64 `json:"t_min"`     // t ~ U(TMin, 1)
 	Augment     bool    `json:"augment"`   // random dihedral transform of each example
+	// Shift > 0 shifts each example by (dx, dy) ~ U(−Shift, Shift)² pixels
+	// and Scale > 0 magnifies it by a = (1+Scale)^u, u ~ U(−1, 1), about
+	// the centre, both flux-conserving (Affine); at most Size/4 pixels and
+	// MaxScale.
+	Shift float64 `json:"shift,omitempty"`
+	Scale float64 `json:"scale,omitempty"`
 
 	Dir               string  `json:"-"`                  // checkpoint and log directory ("" : none)
 	CheckpointEvery   int     `json:"checkpoint_every"`   // steps between checkpoints (0: only at the end)
@@ -121,6 +127,10 @@ func (c Config) Validate() error {
 		return bad("ValMax", c.ValMax)
 	case c.LogEvery < 1:
 		return bad("LogEvery", c.LogEvery)
+	case !(c.Shift >= 0) || math.IsInf(c.Shift, 0):
+		return bad("Shift", c.Shift)
+	case !(c.Scale >= 0 && c.Scale <= MaxScale):
+		return bad("Scale", c.Scale)
 	}
 	return nil
 }
@@ -150,6 +160,8 @@ type Trainer struct {
 	rng        *rand.Rand
 	x, z, sig  []float32
 	dout       []float32
+	aug        []float32 // the dihedral transform of an image, before Affine
+	affine     *Affine   // nil without shifts and scalings
 	backup     [][]float32
 	valX, valZ []float32
 	valSig     []float32
@@ -213,6 +225,13 @@ func New(cfg Config, m Model, data *Dataset) (*Trainer, error) {
 	}
 	if wc, ok := m.(WorkerCounter); ok {
 		t.workers = wc.Workers()
+	}
+	if cfg.Shift > float64(data.Size)/4 {
+		return nil, fmt.Errorf("train: config field Shift is %g pixels, more than a quarter of the %d-pixel images", cfg.Shift, data.Size)
+	}
+	t.aug = make([]float32, t.pixels)
+	if cfg.Shift > 0 || cfg.Scale > 0 {
+		t.affine = NewAffine(data.Size)
 	}
 	t.adam = NewAdam(t.params, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
 	t.pcg = rand.NewPCG(cfg.Seed, 0)
@@ -285,7 +304,8 @@ func DSMLoss(eps, z, dout []float32) float64 {
 // TrainStep performs update number Step()+1 and returns its loss and the
 // gradient norm before clipping. All its randomness comes from
 // PCG(seed, step): for each example, in order, the image index, the
-// dihedral transform (if Augment), t, then the pixels of z.
+// dihedral transform (if Augment), the shift dx then dy (if Shift > 0),
+// the magnification (if Scale > 0), t, then the pixels of z.
 func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 	s := t.step + 1
 	b, n := t.cfg.BatchSize, t.pixels
@@ -294,10 +314,27 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 	for k := range b {
 		im := train[t.rng.IntN(len(train))]
 		x := t.x[k*n : (k+1)*n]
+		src := im.Pix
 		if t.cfg.Augment {
-			Dihedral(x, im.Pix, t.data.Size, t.rng.IntN(8))
+			Dihedral(t.aug, src, t.data.Size, t.rng.IntN(8))
+			src = t.aug
+		}
+		if t.affine != nil {
+			var dx, dy float64
+			scale := 1.0
+			if t.cfg.Shift > 0 {
+				dx = t.cfg.Shift * (2*t.rng.Float64() - 1)
+				dy = t.cfg.Shift * (2*t.rng.Float64() - 1)
+			}
+			if t.cfg.Scale > 0 {
+				scale = math.Pow(1+t.cfg.Scale, 2*t.rng.Float64()-1)
+			}
+			if err := t.affine.Set(scale, dx, dy); err != nil {
+				return 0, 0, err
+			}
+			t.affine.Apply(x, src)
 		} else {
-			copy(x, im.Pix)
+			copy(x, src)
 		}
 		tt := t.cfg.TMin + (1-t.cfg.TMin)*t.rng.Float64()
 		sigma := float32(t.ve.Sigma(tt))

@@ -238,7 +238,7 @@ func TestNewRejects(t *testing.T) {
 	}
 	tr.data = data
 	tr.pixels = 16
-	tr.x, tr.z, tr.dout = make([]float32, 64), make([]float32, 64), make([]float32, 64)
+	tr.x, tr.z, tr.dout, tr.aug = make([]float32, 64), make([]float32, 64), make([]float32, 64), make([]float32, 16)
 	if _, _, err := tr.TrainStep(); err == nil {
 		t.Fatal("wrong output size accepted")
 	}

@@ -143,11 +143,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if *valStars != "auto" {
 		stars = *valStars == "removed"
 	}
-	starNote := "stars kept"
-	if stars {
-		starNote = "stars removed"
-	}
-	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), stars)
+	starNote := experiment.PreparedNote(stars, pr.SkyKept)
+	ds, err := loadTrainingDataSky(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), stars, pr.SkyKept)
 	if err != nil {
 		return fmt.Errorf("loading validation galaxies: %w", err)
 	}

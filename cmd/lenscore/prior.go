@@ -59,7 +59,10 @@ type loadedPrior struct {
 	// StarsRemoved: the network was trained on images without foreground
 	// stars (train --remove-stars), so its test galaxies are prepared so.
 	StarsRemoved bool
-	close        func()
+	// SkyKept: its training images kept the negative sky noise (train
+	// --keep-sky), so its test galaxies are prepared so.
+	SkyKept bool
+	close   func()
 }
 
 func (l *loadedPrior) Close() {
@@ -186,7 +189,7 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	step := m.Meta[score.MetaStep]
 	p.SetName("network:" + m.Source + "@" + step)
 	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", m.Source, step), Side: n,
-		StarsRemoved: m.StarsRemoved, close: m.Close}, nil
+		StarsRemoved: m.StarsRemoved, SkyKept: train.SkyKept(m.Meta), close: m.Close}, nil
 }
 
 // GRF spectrum files written by `lenscore fit-grf`: the primary HDU holds

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,12 @@ const demoGalaxy = "n7742.png"
 // loadTrainingData loads and merges the image folders, drops the excluded
 // names, and re-splits train/validation by name hash.
 func loadTrainingData(dirs string, size int, valFrac float64, exclude []string, stars bool) (*train.Dataset, error) {
+	return loadTrainingDataSky(dirs, size, valFrac, exclude, stars, false)
+}
+
+// loadTrainingDataSky is loadTrainingData with the choice of keeping the
+// negative sky noise (train.LoadOptions.KeepSky).
+func loadTrainingDataSky(dirs string, size int, valFrac float64, exclude []string, stars, keepSky bool) (*train.Dataset, error) {
 	skip := map[string]bool{}
 	for _, e := range exclude {
 		if e = strings.TrimSpace(e); e != "" {
@@ -39,7 +46,7 @@ func loadTrainingData(dirs string, size int, valFrac float64, exclude []string, 
 		if d == "" {
 			continue
 		}
-		opt := train.LoadOptions{Size: size, ValFraction: -1}
+		opt := train.LoadOptions{Size: size, ValFraction: -1, KeepSky: keepSky}
 		if stars {
 			opt.Stars = &train.StarOptions{}
 		}
@@ -94,6 +101,9 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	valEvery := fs.Int("val-every", def.ValEvery, "steps between validation losses")
 	resume := fs.Bool("resume", false, "continue the run in --out (other settings come from its checkpoint; --steps may extend it)")
 	removeStars := fs.Bool("remove-stars", true, "remove foreground stars (compact sources outside the galaxy's body) from the images; a model records this and is tested on galaxies prepared the same way")
+	keepSky := fs.Bool("keep-sky", false, "keep the negative half of the sky noise (subtract the border median without clipping at 0); a model records this and is tested on galaxies prepared the same way")
+	shift := fs.Float64("shift", 0, "augmentation: shift each example by up to this many pixels in x and y (flux-conserving; 0: none)")
+	scale := fs.Float64("scale", 0, "augmentation: magnify each example by (1+s)^u, u uniform in [−1, 1], about the centre (flux-conserving; 0: none)")
 	initFrom := fs.String("init", "", "start from the weights (and σ range) of this model file ("+builtinModel+": the shipped prior) instead of random weights: fine-tuning")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -103,6 +113,12 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *steps < 1 {
 		return fmt.Errorf("--steps must be ≥ 1 (the total number of updates), got %d", *steps)
+	}
+	if !(*shift >= 0) || math.IsInf(*shift, 0) {
+		return fmt.Errorf("--shift must be a number of pixels ≥ 0, got %g", *shift)
+	}
+	if !(*scale >= 0 && *scale <= train.MaxScale) {
+		return fmt.Errorf("--scale must be in [0, %g], got %g", train.MaxScale, *scale)
 	}
 	g, err := nn.DefaultGemm()
 	if err != nil {
@@ -127,7 +143,7 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		if err := json.Unmarshal([]byte(man.Config.ModelMeta[score.MetaConfig]), &cfg); err != nil {
 			return fmt.Errorf("--resume: %s holds no network configuration: %w", *out, err)
 		}
-		ds, err := loadTrainingData(*data, cfg.ImageSize, *valFrac, strings.Split(*exclude, ","), starsRemoved(man.Config.ModelMeta))
+		ds, err := loadTrainingDataSky(*data, cfg.ImageSize, *valFrac, strings.Split(*exclude, ","), starsRemoved(man.Config.ModelMeta), train.SkyKept(man.Config.ModelMeta))
 		if err != nil {
 			return err
 		}
@@ -175,7 +191,7 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	defer net.Close()
-	ds, err := loadTrainingData(*data, *size, *valFrac, strings.Split(*exclude, ","), *removeStars)
+	ds, err := loadTrainingDataSky(*data, *size, *valFrac, strings.Split(*exclude, ","), *removeStars, *keepSky)
 	if err != nil {
 		return err
 	}
@@ -183,10 +199,14 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	cfg := def
 	cfg.Steps, cfg.BatchSize, cfg.LR, cfg.WarmupSteps, cfg.EMADecay = *steps, *batch, *lr, *warm, *ema
 	cfg.SigmaMax, cfg.Seed, cfg.CheckpointMinutes, cfg.ValEvery = *sigmaMax, *seed, *ckMin, *valEvery
+	cfg.Shift, cfg.Scale = *shift, *scale
 	cfg.Dir = *out
 	cfg.ModelMeta = map[string]string{score.MetaConfig: string(cj), score.MetaData: *data, score.MetaExcluded: *exclude}
 	if *removeStars {
 		cfg.ModelMeta[score.MetaStars] = score.StarsRemovedValue
+	}
+	if *keepSky {
+		cfg.ModelMeta[train.MetaSky] = train.SkyKeptValue
 	}
 	if *initFrom != "" {
 		cfg.ModelMeta[score.MetaInit] = fmt.Sprintf("%s (step %d)", *initFrom, initStep)
