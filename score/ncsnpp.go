@@ -341,3 +341,30 @@ func (nt *Net) ForwardTime(x, t []float32, batch int) []float32 {
 	defer func() { nt.condT = false }()
 	return nt.Forward(x, t, batch)
 }
+
+// Resized returns a network with nt's architecture and a copy of its
+// weights for size×size images, using nt's back-end and worker count. An
+// NCSNpp runs at any size its levels divide (its weights do not depend on
+// the size); lenscore's own network places attention by resolution in
+// pixels and is only "resized" to its own size.
+func Resized(nt *Net, size int) (*Net, error) {
+	cfg := nt.Config()
+	if size == cfg.ImageSize && cfg.Arch != ArchNCSNpp {
+		// fall through: a copy at the same size
+	} else if cfg.Arch != ArchNCSNpp {
+		return nil, fmt.Errorf("score: lenscore's network for %d×%d images cannot run at %d×%d (its attention resolutions are in pixels); only NCSNpp networks run at any size", cfg.ImageSize, cfg.ImageSize, size, size)
+	}
+	cfg.ImageSize = size
+	cfg.Workers = nt.Workers()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	out, err := New(cfg, nt.Gemm(), 0)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range out.Params() {
+		copy(p.Data, nt.params[i].Data)
+	}
+	return out, nil
+}
