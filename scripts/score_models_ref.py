@@ -161,7 +161,9 @@ def cmd_score(ckdir, xpath, tpath):
         shape = json.load(f)["shape"]
     x = torch.from_numpy(np.fromfile(xpath, dtype="<f4").reshape(shape))
     t = torch.from_numpy(np.fromfile(tpath, dtype="<f4"))
-    sm = ScoreModel(checkpoints_directory=ckdir, device="cpu")
+    import contextlib
+    with contextlib.redirect_stdout(sys.stderr):  # score_models prints what it loads
+        sm = ScoreModel(checkpoints_directory=ckdir, device="cpu")
     sm.model.eval()
     with torch.no_grad():
         s = sm.score(t, x)

@@ -46,6 +46,8 @@ func commands() []command {
 		{"demo", "simulate a lens of a real galaxy and sample its posterior", runDemo},
 		{"export-model", "export a training run's EMA weights with model.json, log and loss curve", runExportModel},
 		{"experiment", "reproduce the paper's experiments (fig1, fig2, coverage, steps)", runExperiment},
+		{"import-model", "import a PyTorch score_models NCSN++ checkpoint directory as a lenscore model", runImportModel},
+		{"score", "evaluate the prior's score ∇log p_t(x) for each plane of a FITS image or cube", runScore},
 	}
 }
 
