@@ -178,7 +178,9 @@ func TestImportModelErrors(t *testing.T) {
 		{"unknown", strings.Replace(orig, `"T": 1.0`, `"T": 1.0, "fourier_features": true`, 1), nil, nil, `"fourier_features" is not a hyper-parameter`},
 		{"nf", strings.Replace(orig, `"nf": 8`, `"nf": 16`, 1), nil, nil, "has shape"},
 		{"missing", orig, nil, []string{"--checkpoint", "7"}, "no checkpoint number 7"},
-		{"corrupt", orig, func(d string) { os.WriteFile(filepath.Join(d, "checkpoint_002.pt"), []byte("PK\x03\x04garbage"), 0o644) }, nil, "checkpoint_002.pt"},
+		{"corrupt", orig, func(d string) {
+			os.WriteFile(filepath.Join(d, "checkpoint_002.pt"), []byte("PK\x03\x04garbage"), 0o644)
+		}, nil, "checkpoint_002.pt"},
 		{"nohparams", orig, func(d string) { os.Remove(filepath.Join(d, "model_hparams.json")) }, nil, "model_hparams.json"},
 	}
 	for _, c := range cases {
