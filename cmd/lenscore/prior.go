@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -139,6 +140,9 @@ func (f *priorFlags) load(n int) (*loadedPrior, error) {
 // loadNetworkPrior loads a trained score network and its σ range. n = 0
 // takes the image side from the network.
 func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() { // a model directory (import-model, export-model)
+		path = filepath.Join(path, "model.safetensors")
+	}
 	meta, err := weights.ReadMeta(path)
 	if err != nil {
 		return nil, err
@@ -162,6 +166,14 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	}
 	if n == 0 {
 		n = net.Config().ImageSize
+	}
+	if c := net.Config(); c.Arch == score.ArchNCSNpp && c.ImageSize != n { // runs at any size its levels divide
+		r, err := score.Resized(net, n)
+		net.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		net = r
 	}
 	if c := net.Config(); c.ImageSize != n || c.Channels != 1 {
 		net.Close()
