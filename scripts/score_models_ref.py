@@ -19,7 +19,8 @@ Sub-commands:
                  score at times T (a .f32 file of one t per image) for the
                  images of X (a .f32 file; shape from X.json) to stdout as
                  raw float32.
-  bench ...      times the forward pass of an NCSNpp (see bench/README.md).
+  bench DIR      times ScoreModel.score of the checkpoint directory DIR on
+                 the CPU (bench/cmd/smbench runs it beside lenscore).
 
 Usage:
   /usr/bin/python3 scripts/score_models_ref.py --score-models /tmp/score_models fixtures score/testdata/ncsnpp
@@ -170,27 +171,57 @@ def cmd_score(ckdir, xpath, tpath):
     sys.stdout.buffer.write(np.ascontiguousarray(s.numpy(), dtype="<f4").tobytes())
 
 
-def cmd_bench(ckdir, side, batches, reps, threads):
-    """Median forward time of ScoreModel.score for each batch size, as JSON."""
+def cmd_bench(ckdir, side, batch, reps, threads):
+    """Median wall time of ScoreModel.score at one batch size for several
+    execution variants (eager NCHW, eager channels_last, TorchScript
+    trace + freeze), as one JSON object on stdout."""
+    import contextlib
     import torch
     from score_models import ScoreModel
     torch.set_num_threads(threads)
-    sm = ScoreModel(checkpoints_directory=ckdir, device="cpu")
+    with contextlib.redirect_stdout(sys.stderr):
+        sm = ScoreModel(checkpoints_directory=ckdir, device="cpu")
     sm.model.eval()
     c = sm.model.channels
-    res = {"torch": torch.__version__, "threads": threads, "side": side}
-    for b in batches:
-        x = torch.randn(b, c, side, side)
-        t = torch.full((b,), 0.5)
-        times = []
+    g = torch.Generator().manual_seed(batch)
+    x = torch.randn((batch, c, side, side), generator=g)
+    t = torch.full((batch,), 0.5)
+    warm = 5 if batch == 1 else 2
+    res = {"torch": torch.__version__, "threads": threads, "side": side, "batch": batch,
+           "params": sum(p.numel() for p in sm.model.parameters()), "variants": {}}
+
+    def timeit(fn, xin):
+        ts = []
         with torch.inference_mode():
-            for i in range(reps + 2):
+            for i in range(reps + warm):
                 t0 = time.perf_counter()
-                sm.score(t, x)
-                if i >= 2:
-                    times.append(time.perf_counter() - t0)
-        res[f"b{b}_seconds"] = statistics.median(times)
-        print(f"torch b={b}: {statistics.median(times)*1e3:.1f} ms", file=sys.stderr)
+                fn(t, xin)
+                if i >= warm:
+                    ts.append(time.perf_counter() - t0)
+        return statistics.median(ts) * 1e3
+
+    res["variants"]["eager"] = timeit(sm.score, x)
+    try:
+        net = sm.model.to(memory_format=torch.channels_last)
+        sig = lambda tt: sm.sde.sigma(tt).view(-1, 1, 1, 1)
+        xl = x.contiguous(memory_format=torch.channels_last)
+        res["variants"]["channels_last"] = timeit(lambda tt, xx: net(tt, xx) / sig(tt), xl)
+        net = sm.model.to(memory_format=torch.contiguous_format)
+    except Exception as e:  # a variant that does not run is reported, not fatal
+        res["variants"]["channels_last_error"] = str(e)
+    try:
+        import warnings
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        with torch.no_grad():
+            traced = torch.jit.freeze(torch.jit.trace(sm.model, (t, x), check_trace=False))
+        sig = lambda tt: sm.sde.sigma(tt).view(-1, 1, 1, 1)
+        res["variants"]["trace_freeze"] = timeit(lambda tt, xx: traced(tt, xx) / sig(tt), x)
+    except Exception as e:
+        res["variants"]["trace_freeze_error"] = str(e)
+    best = min((v, k) for k, v in res["variants"].items() if isinstance(v, float))
+    res["best_ms"], res["best_variant"] = best
+    print(f"torch b={batch}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in res["variants"].items()
+                                           if isinstance(v, float)), file=sys.stderr)
     print(json.dumps(res))
 
 
@@ -207,7 +238,7 @@ def main():
     b = sub.add_parser("bench")
     b.add_argument("dir")
     b.add_argument("--side", type=int, default=64)
-    b.add_argument("--batches", default="1,32")
+    b.add_argument("--batch", type=int, default=1)
     b.add_argument("--reps", type=int, default=5)
     b.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -218,7 +249,7 @@ def main():
     elif a.cmd == "score":
         cmd_score(a.dir, a.x, a.t)
     else:
-        cmd_bench(a.dir, a.side, [int(v) for v in a.batches.split(",")], a.reps, a.threads)
+        cmd_bench(a.dir, a.side, a.batch, a.reps, a.threads)
 
 
 if __name__ == "__main__":
