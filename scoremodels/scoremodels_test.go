@@ -6,9 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lenscore/lenscore/nn"
+	"github.com/lenscore/lenscore/torchpt"
 )
 
 // fixtureDir holds score_models checkpoint directories with inputs and
@@ -113,5 +115,83 @@ func TestMatchesScoreModels(t *testing.T) {
 			}
 		}
 		net.Close()
+	}
+}
+
+// Hyper-parameters: score_models' defaults fill what is absent, fir=false
+// is the (1,1) kernel, and values lenscore cannot honour are errors naming
+// the key.
+func TestParseHparams(t *testing.T) {
+	cfg, ve, err := ParseHparams([]byte(`{"sigma_min": 0.01, "sigma_max": 100}`), 32, "h.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NF != 128 || cfg.NumResBlocks != 2 || len(cfg.ChMult) != 4 || cfg.Channels != 1 || cfg.FourierScale != 16 ||
+		!cfg.NCSNpp.Attention || !cfg.NCSNpp.SkipRescale || len(cfg.NCSNpp.FIRKernel) != 4 || cfg.NCSNpp.FIRKernel[1] != 3 ||
+		ve.SigmaMin != 0.01 || ve.SigmaMax != 100 || cfg.ImageSize != 32 {
+		t.Errorf("defaults: %+v %+v %+v", cfg, *cfg.NCSNpp, ve)
+	}
+	cfg, _, err = ParseHparams([]byte(`{"sde": "vesde", "sigma_min": 0.01, "sigma_max": 1, "nf": 8, "ch_mult": [1, 2], "fir": false, "fir_kernel": [1, 3, 3, 1], "activation_type": "silu"}`), 8, "h.json")
+	if err != nil || len(cfg.NCSNpp.FIRKernel) != 2 {
+		t.Errorf("fir=false: %v %v", cfg.NCSNpp, err)
+	}
+	for _, c := range []struct{ js, want string }{
+		{`{"sde": "vp", "beta_min": 0.1, "beta_max": 20}`, `"sde" is "vp"`},
+		{`{"beta_min": 0.1, "beta_max": 20}`, `"sde" missing`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "T": 2}`, `"T" must be 1`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "progressive": "residual"}`, `"progressive" is "residual"`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "dimensions": 1}`, `"dimensions" must be 2`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "condition": ["input"], "condition_input_channels": 1}`, `"condition"`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "nf": 12.5}`, `"nf" must be an integer`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "fir_kernel": [[1, 2], [2, 1]]}`, `"fir_kernel" has the wrong type`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "ch_mult": [1, 2], "fir_kernel": [1]}`, `fir_kernel`},
+		{`{"sigma_min": 1, "sigma_max": 0.1}`, `sigma_max`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "nf": 8, "ch_mult": [1, 2, 2, 2]}`, `image_size 12`},
+		{`{"sigma_min": 0.01, "sigma_max": 1, "lr": 0.001}`, `"lr" is not a hyper-parameter`},
+		{`[1, 2]`, `h.json`},
+	} {
+		_, _, err := ParseHparams([]byte(c.js), 12, "h.json")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "h.json") {
+			t.Errorf("%s: error %v, want it to contain %q and the file name", c.js, err, c.want)
+		}
+	}
+}
+
+// A state dict saved from the ScoreModel wrapper ("model." prefixes) is
+// read like the network's own; the highest checkpoint number is the
+// default; a wrong tensor is named.
+func TestReadPrefixedAndNumbers(t *testing.T) {
+	src := filepath.Join(fixtureDir, "nf8_12_nofir")
+	m, err := Read(src, -1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	hb, _ := os.ReadFile(filepath.Join(src, HparamsFile))
+	os.WriteFile(filepath.Join(dir, HparamsFile), hb, 0o644)
+	var pre []torchpt.Tensor
+	for _, ts := range m.Tensors {
+		ts.Name = "model." + ts.Name
+		pre = append(pre, ts)
+	}
+	if err := torchpt.WriteStateDict(filepath.Join(dir, "checkpoint_9.9e-01_010.pt"), pre); err != nil {
+		t.Fatal(err)
+	}
+	pre[3].Data = make([]float32, len(pre[3].Data)) // a different checkpoint 2
+	torchpt.WriteStateDict(filepath.Join(dir, "checkpoint_1.0e+00_002.pt"), pre)
+	m2, err := Read(dir, -1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.Index != 10 || m2.Tensors[3].Name != m.Tensors[3].Name || m2.Tensors[3].Data[0] != m.Tensors[3].Data[0] {
+		t.Errorf("read checkpoint %d, tensor %s", m2.Index, m2.Tensors[3].Name)
+	}
+	if m3, err := Read(dir, 2, 8); err != nil || m3.Tensors[3].Data[0] != 0 {
+		t.Errorf("checkpoint 2: %v", err)
+	}
+	pre[5].Shape = []int{len(pre[5].Data)}
+	torchpt.WriteStateDict(filepath.Join(dir, "checkpoint_1.0e+00_011.pt"), pre)
+	if _, err := Read(dir, 11, 8); err == nil || !strings.Contains(err.Error(), m.Tensors[5].Name) {
+		t.Errorf("misshapen tensor: %v", err)
 	}
 }

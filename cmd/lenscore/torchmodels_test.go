@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -257,4 +258,75 @@ func TestScoreModelsLoadsExport(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// score with lenscore's own network: --sigma gives ε_θ(x, σ)/σ of the
+// network evaluated directly, plane by plane of a cube, and --t the same
+// at σ(t); bad flags are refused.
+func TestScoreCommandOwnNetwork(t *testing.T) {
+	model := "../../models/prior64/model.safetensors"
+	if _, err := os.Stat(model); err != nil {
+		t.Skip("no shipped model")
+	}
+	dir := t.TempDir()
+	const n = 64
+	data := make([]float64, 2*n*n)
+	for i := range data {
+		data[i] = 0.3 * math.Sin(float64(i)*0.37)
+	}
+	xp := filepath.Join(dir, "x.fits")
+	if err := fits.WriteFile(xp, []*fits.HDU{fits.NewCube(n, n, 2, data)}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "s.fits")
+	mustRun(t, "score", "--model", model, "--x", xp, "--sigma", "0.5", "--out", out)
+	h := readHDUs(t, out)[0]
+	if len(h.Shape) != 3 || h.Shape[2] != 2 {
+		t.Fatalf("output shape %v", h.Shape)
+	}
+	net, ve, _, err := openModel(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	x := make([]float32, len(data))
+	for i, v := range data {
+		x[i] = float32(v)
+	}
+	eps := net.Forward(x, []float32{0.5, 0.5}, 2)
+	for i := range eps {
+		if want := float64(eps[i]) / 0.5; math.Abs(h.Data[i]-want) > 1e-6*(1+math.Abs(want)) {
+			t.Fatalf("pixel %d: %v, want %v", i, h.Data[i], want)
+		}
+	}
+	// --t 0.4 is --sigma σ(0.4)
+	mustRun(t, "score", "--model", model, "--x", xp, "--t", "0.4", "--out", out)
+	a := readHDUs(t, out)[0].Data
+	mustRun(t, "score", "--model", model, "--x", xp, "--sigma", strconv.FormatFloat(ve.Sigma(0.4), 'g', -1, 64), "--out", out)
+	b := readHDUs(t, out)[0].Data
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("--t 0.4 and --sigma σ(0.4) differ at %d: %v %v", i, a[i], b[i])
+		}
+	}
+	for _, args := range [][]string{
+		{"--t", "0.5", "--sigma", "1"},
+		{},
+		{"--t", "1.5"},
+		{"--sigma", "-1"},
+	} {
+		full := append([]string{"score", "--model", model, "--x", xp, "--out", filepath.Join(dir, "bad.fits")}, args...)
+		if code, _, _ := runCLI(t, full...); code == 0 {
+			t.Errorf("score %v accepted", args)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bad.fits")); err == nil {
+			t.Errorf("score %v wrote output", args)
+		}
+	}
+	// lenscore's own network does not run at another size.
+	small := filepath.Join(dir, "small.fits")
+	fits.WriteFile(small, []*fits.HDU{fits.NewImage(32, 32, make([]float64, 32*32))})
+	if code, _, errs := runCLI(t, "score", "--model", model, "--x", small, "--sigma", "1", "--out", out); code == 0 || !strings.Contains(errs, "only NCSNpp") {
+		t.Errorf("32×32 with the 64×64 lenscore network: exit %d, %s", code, errs)
+	}
 }
