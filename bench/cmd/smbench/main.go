@@ -59,6 +59,8 @@ type result struct {
 	Workers  int          `json:"workers"`
 	Reps     int          `json:"reps"`
 	LoadAvg  string       `json:"loadavg_before"`
+	LoadEnd  string       `json:"loadavg_after"`
+	OMPWait  string       `json:"omp_wait_policy"`
 	Phases   []phase      `json:"phases"`
 	Commands []string     `json:"torch_commands"`
 }
@@ -73,14 +75,15 @@ func main() {
 	batches := flag.String("batches", "1,32", "batch sizes")
 	reps := flag.Int("reps", 5, "timed repetitions (median; batch 1 uses 4×)")
 	outDir := flag.String("out", "", "directory for the JSON result (default bench/results; \"-\": none)")
+	ompWait := flag.String("omp-wait", "passive", "OMP_WAIT_POLICY for PyTorch (passive: threads sleep at barriers, which a loaded machine needs)")
 	flag.Parse()
-	if err := run(*sm, *python, *nf, *chMult, *blocks, *side, *batches, *reps, *outDir); err != nil {
+	if err := run(*sm, *python, *nf, *chMult, *blocks, *side, *batches, *reps, *outDir, *ompWait); err != nil {
 		fmt.Fprintln(os.Stderr, "smbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS string, reps int, outDir string) error {
+func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS string, reps int, outDir, ompWait string) error {
 	if sm == "" {
 		return fmt.Errorf("-score-models DIR is required (the directory holding the score_models package)")
 	}
@@ -138,7 +141,7 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 	defer net.Close()
 	net.SetInference(true)
 	res := result{Date: time.Now().UTC().Format(time.RFC3339), Network: net.Config(), Params: net.NumParams(),
-		GFLOP: float64(net.Flops()) / 1e9, Gemm: g.Name(), Workers: net.Workers(), Reps: reps, LoadAvg: loadavg()}
+		GFLOP: float64(net.Flops()) / 1e9, Gemm: g.Name(), Workers: net.Workers(), Reps: reps, LoadAvg: loadavg(), OMPWait: ompWait}
 	fmt.Fprintf(os.Stderr, "NCSNpp nf %d ch_mult %v, %d² images: %d parameters, %.2f GFLOP per image; %s, %d workers (load %s)\n",
 		nf, chMult, side, res.Params, res.GFLOP, res.Gemm, res.Workers, res.LoadAvg)
 	sz := side * side
@@ -174,7 +177,7 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 		args := []string{script, "--score-models", sm, "bench", ck, "--side", fmt.Sprint(side), "--batch", fmt.Sprint(b),
 			"--reps", fmt.Sprint(n), "--threads", "2"}
 		cmd := exec.Command(python, args...)
-		cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2", "MKL_NUM_THREADS=2")
+		cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2", "MKL_NUM_THREADS=2", "OMP_WAIT_POLICY="+ompWait)
 		if _, err := os.Stat(jemalloc); err == nil {
 			cmd.Env = append(cmd.Env, "LD_PRELOAD="+jemalloc)
 		}
@@ -199,6 +202,8 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 		p.Ratio = p.LenscoreMS / p.TorchBestMS
 		res.Phases = append(res.Phases, p)
 	}
+	res.LoadEnd = loadavg()
+	fmt.Printf("load average before %s, after %s\n", res.LoadAvg, res.LoadEnd)
 	fmt.Printf("%-6s %14s %14s %-14s %8s\n", "batch", "lenscore ms", "PyTorch ms", "(variant)", "ratio")
 	for _, p := range res.Phases {
 		fmt.Printf("%-6d %14.1f %14.1f %-14s %8.2f\n", p.Batch, p.LenscoreMS, p.TorchBestMS, p.TorchVariant, p.Ratio)
