@@ -179,3 +179,14 @@ func TestNCSNppNoAllocs(t *testing.T) {
 		t.Errorf("inference-mode ForwardTime allocates %v times per call", a)
 	}
 }
+
+// BenchmarkNCSNpp64Infer times the inference forward pass of the NCSNpp
+// that bench/cmd/smbench compares with PyTorch (nf 32, ch_mult 1,2,2,2,
+// 64²) at batch 1 and 32.
+func BenchmarkNCSNpp64InferBatch1(b *testing.B) {
+	benchNetMode(b, NewNCSNppConfig(1, 32, []int{1, 2, 2, 2}, 2, 64, 16, 1e-3, 50), 1, false, true)
+}
+
+func BenchmarkNCSNpp64InferBatch32(b *testing.B) {
+	benchNetMode(b, NewNCSNppConfig(1, 32, []int{1, 2, 2, 2}, 2, 64, 16, 1e-3, 50), 32, false, true)
+}
