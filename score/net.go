@@ -259,9 +259,9 @@ func (nt *Net) build(rng *rand.Rand) {
 }
 
 // Params returns every parameter in a fixed order with unique names. The
-// first, "temb.fourier.W", holds the fixed Fourier frequencies: it is
-// saved with the weights but never trained (its Grad stays zero; do not
-// apply weight decay to it).
+// first, "temb.fourier.W" ("all_modules.0.W" for an NCSNpp), holds the
+// fixed Fourier frequencies: it is saved with the weights but never
+// trained (its Grad stays zero; do not apply weight decay to it).
 func (nt *Net) Params() []*nn.Param { return nt.params }
 
 // NumParams returns the total number of parameter values (including the
