@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lenscore/lenscore/nn"
+	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/torchpt"
 )
 
@@ -110,7 +111,7 @@ func TestMatchesScoreModels(t *testing.T) {
 					got[i*sz+j] = float32(float64(out[i*sz+j]) / float64(sig[i]))
 				}
 			}
-			if r := maxRel(got, want); r > 1e-4 {
+			if r := maxRel(got, want); r > 1e-5 {
 				t.Errorf("%s t=%v: Forward(σ) relative error %.3g", filepath.Base(dir), ts, r)
 			}
 		}
@@ -193,5 +194,56 @@ func TestReadPrefixedAndNumbers(t *testing.T) {
 	torchpt.WriteStateDict(filepath.Join(dir, "checkpoint_1.0e+00_011.pt"), pre)
 	if _, err := Read(dir, 11, 8); err == nil || !strings.Contains(err.Error(), m.Tensors[5].Name) {
 		t.Errorf("misshapen tensor: %v", err)
+	}
+}
+
+// lenscore's prior built from the import (posterior.NetworkPrior, which
+// feeds the network σ(t) in float32) gives score_models' ∇log p_t(x) to
+// 1e-5 relative.
+func TestNetworkPriorMatchesScoreModels(t *testing.T) {
+	for _, name := range []string{"nf16_122_attn", "nf16_1222_64", "nf8_12_noattn_c2"} {
+		dir := filepath.Join(fixtureDir, name)
+		c := loadCase(t, dir)
+		B, side := c.Shape[0], c.Shape[2]
+		m, err := Read(dir, -1, side)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, err := m.Net(new(nn.GoGemm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.SetInference(true)
+		x := readF32(t, filepath.Join(dir, c.X))
+		ref := readF32(t, filepath.Join(dir, c.Score))
+		per := len(x)
+		sz := per / B
+		pr, err := posterior.NewNetworkPrior(net, m.VE, sz, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for k, ts := range c.T {
+			for i := range B {
+				xi := make([]float64, sz)
+				for j := range xi {
+					xi[j] = float64(x[i*sz+j])
+				}
+				got := make([]float64, sz)
+				if err := pr.Score(got, xi, 1, float64(ts[i])); err != nil {
+					t.Fatal(err)
+				}
+				g32 := make([]float32, sz)
+				for j, v := range got {
+					g32[j] = float32(v)
+				}
+				worst = math.Max(worst, maxRel(g32, ref[k*per+i*sz:k*per+(i+1)*sz]))
+			}
+		}
+		if worst > 1e-5 {
+			t.Errorf("%s: relative error %.3g", name, worst)
+		}
+		t.Logf("%s: NetworkPrior relative error %.2g", name, worst)
+		net.Close()
 	}
 }
