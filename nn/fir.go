@@ -139,13 +139,21 @@ func (f *FIR) forwardOne(w, t int) {
 	x := f.x[t*H*W : (t+1)*H*W]
 	y := f.y[t*Ho*Wo : (t+1)*Ho*Wo]
 	tmp := f.e.scratch(w, 0, H*Wo) // x M_Wᵀ
+	// The taps of an output read consecutive inputs (firMatrix lists them
+	// in ascending order), so each output is a short dot product.
 	c := &f.cols
 	for r := 0; r < H; r++ {
 		xr, tr := x[r*W:(r+1)*W], tmp[r*Wo:(r+1)*Wo]
-		for j := 0; j < Wo; j++ {
+		for j := range tr {
+			e0, e1 := c.off[j], c.off[j+1]
+			ws := c.val[e0:e1]
 			var s float32
-			for e := c.off[j]; e < c.off[j+1]; e++ {
-				s += c.val[e] * xr[c.idx[e]]
+			if len(ws) > 0 {
+				xs := xr[c.idx[e0]:]
+				xs = xs[:len(ws)]
+				for q, w := range ws {
+					s += w * xs[q]
+				}
 			}
 			tr[j] = s
 		}
@@ -155,9 +163,10 @@ func (f *FIR) forwardOne(w, t int) {
 		yr := y[i*Wo : (i+1)*Wo]
 		clear(yr)
 		for e := rm.off[i]; e < rm.off[i+1]; e++ {
-			v, tr := rm.val[e], tmp[rm.idx[e]*Wo:(rm.idx[e]+1)*Wo]
-			for j := range yr {
-				yr[j] += v * tr[j]
+			v, tr := rm.val[e], tmp[rm.idx[e]*Wo:]
+			tr = tr[:len(yr)]
+			for j, t := range tr {
+				yr[j] += v * t
 			}
 		}
 	}

@@ -190,3 +190,41 @@ func BenchmarkNCSNpp64InferBatch1(b *testing.B) {
 func BenchmarkNCSNpp64InferBatch32(b *testing.B) {
 	benchNetMode(b, NewNCSNppConfig(1, 32, []int{1, 2, 2, 2}, 2, 64, 16, 1e-3, 50), 32, false, true)
 }
+
+// With parameter gradients off, the NCSNpp's Backward gives the same input
+// gradient (the vector–Jacobian product of the projected-jacobian
+// likelihood) and leaves Grad untouched.
+func TestNCSNppInputGradOnly(t *testing.T) {
+	cfg := tinyNCSNpp()
+	cfg.Workers = 2
+	net, err := New(cfg, fastGemm(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	randomize(net, rng)
+	x := randVec(rng, 2*64, 1)
+	sig := []float32{0.2, 2}
+	w := randVec(rng, 2*64, 1)
+	net.ZeroGrad()
+	net.Forward(x, sig, 2)
+	net.Backward(w)
+	want := append([]float32(nil), net.InputGrad()...)
+	net.ZeroGrad()
+	net.SetParamGrads(false)
+	net.Forward(x, sig, 2)
+	net.Backward(w)
+	for i, v := range net.InputGrad() {
+		if v != want[i] {
+			t.Fatalf("input gradient %d: %v without parameter gradients, %v with", i, v, want[i])
+		}
+	}
+	for _, p := range net.Params() {
+		for _, g := range p.Grad {
+			if g != 0 {
+				t.Fatalf("%s received a gradient with parameter gradients off", p.Name)
+			}
+		}
+	}
+}
