@@ -140,7 +140,8 @@ func (f *FIR) forwardOne(w, t int) {
 	y := f.y[t*Ho*Wo : (t+1)*Ho*Wo]
 	tmp := f.e.scratch(w, 0, H*Wo) // x M_Wᵀ
 	// The taps of an output read consecutive inputs (firMatrix lists them
-	// in ascending order), so each output is a short dot product.
+	// in ascending order), so each output is a short dot product; 2 and 4
+	// taps (the interior of (1,3,3,1) up and down) are unrolled.
 	c := &f.cols
 	for r := 0; r < H; r++ {
 		xr, tr := x[r*W:(r+1)*W], tmp[r*Wo:(r+1)*Wo]
@@ -148,7 +149,17 @@ func (f *FIR) forwardOne(w, t int) {
 			e0, e1 := c.off[j], c.off[j+1]
 			ws := c.val[e0:e1]
 			var s float32
-			if len(ws) > 0 {
+			switch len(ws) {
+			case 0:
+			case 2:
+				xs := xr[c.idx[e0]:]
+				xs = xs[:2]
+				s = ws[0]*xs[0] + ws[1]*xs[1]
+			case 4:
+				xs := xr[c.idx[e0]:]
+				xs = xs[:4]
+				s = ws[0]*xs[0] + ws[1]*xs[1] + ws[2]*xs[2] + ws[3]*xs[3]
+			default:
 				xs := xr[c.idx[e0]:]
 				xs = xs[:len(ws)]
 				for q, w := range ws {
@@ -158,15 +169,36 @@ func (f *FIR) forwardOne(w, t int) {
 			tr[j] = s
 		}
 	}
+	// Each output row is a combination of a few rows of tmp, written once.
 	rm := &f.rows
 	for i := 0; i < Ho; i++ {
 		yr := y[i*Wo : (i+1)*Wo]
-		clear(yr)
-		for e := rm.off[i]; e < rm.off[i+1]; e++ {
-			v, tr := rm.val[e], tmp[rm.idx[e]*Wo:]
-			tr = tr[:len(yr)]
-			for j, t := range tr {
-				yr[j] += v * t
+		e0, e1 := rm.off[i], rm.off[i+1]
+		row := func(e int) []float32 { return tmp[rm.idx[e]*Wo : rm.idx[e]*Wo+len(yr)] }
+		switch e1 - e0 {
+		case 0:
+			clear(yr)
+		case 2:
+			v0, v1, t0, t1 := rm.val[e0], rm.val[e0+1], row(e0), row(e0+1)
+			for j := range yr {
+				yr[j] = v0*t0[j] + v1*t1[j]
+			}
+		case 4:
+			v0, v1, v2, v3 := rm.val[e0], rm.val[e0+1], rm.val[e0+2], rm.val[e0+3]
+			t0, t1, t2, t3 := row(e0), row(e0+1), row(e0+2), row(e0+3)
+			for j := range yr {
+				yr[j] = v0*t0[j] + v1*t1[j] + v2*t2[j] + v3*t3[j]
+			}
+		default:
+			v, t := rm.val[e0], row(e0)
+			for j := range yr {
+				yr[j] = v * t[j]
+			}
+			for e := e0 + 1; e < e1; e++ {
+				v, t := rm.val[e], row(e)
+				for j := range yr {
+					yr[j] += v * t[j]
+				}
 			}
 		}
 	}
