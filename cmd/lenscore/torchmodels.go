@@ -42,7 +42,7 @@ type importCard struct {
 func runImportModel(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "import-model", "--checkpoint-dir DIR [--checkpoint N] [--image-size 64] --out models/NAME")
 	dir := fs.String("checkpoint-dir", "", "score_models checkpoint directory (model_hparams.json, checkpoint_*.pt)")
-	idx := fs.Int("checkpoint", -1, "checkpoint number to import (default: the highest)")
+	idx := fs.Int("checkpoint", -1, "checkpoint number to import (-1: the highest)")
 	size := fs.Int("image-size", 64, "image side recorded in the model (commands run NCSNpp networks at the size of their input)")
 	out := fs.String("out", "", "output directory: model.safetensors and model.json")
 	if err := parseFlags(fs, args); err != nil {
