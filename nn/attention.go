@@ -18,9 +18,12 @@ import (
 // initialised with scale 0 (≈1e-10) as in NCSN++, so the block starts as
 // y ≈ x/√2.
 type AttnBlock struct {
-	e           *Engine
-	C, H, W     int
-	Norm        *GroupNorm
+	e       *Engine
+	C, H, W int
+	Norm    *GroupNorm // nil: no normalisation (h = x), see NewSelfAttention
+	// SkipScale multiplies x + W_o o + b_o: 1/√2 (NewAttnBlock) or 1
+	// (NewSelfAttention).
+	SkipScale   float32
 	WQKV, BQKV  *Param
 	WO, BO      *Param
 	gqkv, gbqkv *wgrad
@@ -36,8 +39,24 @@ type AttnBlock struct {
 
 // NewAttnBlock returns the attention block for C×h×w images.
 func NewAttnBlock(e *Engine, name string, c, h, w int) *AttnBlock {
-	a := &AttnBlock{e: e, C: c, H: h, W: w}
+	a := newAttn(e, name, c, h, w)
 	a.Norm = NewGroupNorm(e, name+".norm", c, h*w, Groups(c), false)
+	a.SkipScale = math.Sqrt2 / 2
+	return a
+}
+
+// NewSelfAttention returns score_models' SelfAttentionBlock for C×h×w
+// images: the block above without GroupNorm and without the 1/√2,
+//
+//	[q; k; v] = W_qkv x + b_qkv,  y = x + W_o o + b_o.
+func NewSelfAttention(e *Engine, name string, c, h, w int) *AttnBlock {
+	a := newAttn(e, name, c, h, w)
+	a.SkipScale = 1
+	return a
+}
+
+func newAttn(e *Engine, name string, c, h, w int) *AttnBlock {
+	a := &AttnBlock{e: e, C: c, H: h, W: w}
 	a.WQKV = NewParam(name+".qkv.weight", 3*c, c)
 	a.BQKV = NewParam(name+".qkv.bias", 3*c)
 	a.WO = NewParam(name+".out.weight", c, c)
@@ -62,6 +81,9 @@ func (a *AttnBlock) Init(outScale float64, rng *rand.Rand) {
 
 // Params returns the normalisation and projection parameters.
 func (a *AttnBlock) Params() []*Param {
+	if a.Norm == nil {
+		return []*Param{a.WQKV, a.BQKV, a.WO, a.BO}
+	}
 	return append(a.Norm.Params(), a.WQKV, a.BQKV, a.WO, a.BO)
 }
 
@@ -91,7 +113,11 @@ func (a *AttnBlock) blocks() (nb, bs int) {
 func (a *AttnBlock) Forward(x []float32, n int) []float32 {
 	c, p := a.C, a.H*a.W
 	a.x, a.n = x, n
-	a.h = a.Norm.Forward(x, n)
+	if a.Norm != nil {
+		a.h = a.Norm.Forward(x, n)
+	} else {
+		a.h = x[:n*c*p]
+	}
 	a.qkv = grow(a.qkv, n*3*c*p)
 	a.att = grow(a.att, n*p*p)
 	a.o = grow(a.o, n*c*p)
@@ -144,7 +170,7 @@ func (a *AttnBlock) forwardOne(w, t int) {
 	fillCols(y, a.BO.Data, p, r0, r1)
 	g.Sgemm(false, false, c, nr, c, 1, a.WO.Data, c, o[r0:], p, 1, y[r0:], p)
 	for r := 0; r < c; r++ {
-		addScale(y[r*p+r0:r*p+r1], x[r*p+r0:r*p+r1], math.Sqrt2/2)
+		addScale(y[r*p+r0:r*p+r1], x[r*p+r0:r*p+r1], a.SkipScale)
 	}
 }
 
@@ -163,9 +189,12 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 			g.reduce(u)
 		}
 	}
-	dx := a.Norm.Backward(a.dh)
+	dx := a.dh
+	if a.Norm != nil {
+		dx = a.Norm.Backward(a.dh)
+	}
 	for j, v := range dout[:a.n*c*p] {
-		dx[j] += v * math.Sqrt2 / 2
+		dx[j] += v * a.SkipScale
 	}
 	return dx
 }
@@ -173,7 +202,7 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 func (a *AttnBlock) backwardOne(w, i int) {
 	c, p := a.C, a.H*a.W
 	g := a.e.gemm
-	s := float32(math.Sqrt2 / 2)
+	s := a.SkipScale
 	h := a.h[i*c*p : (i+1)*c*p]
 	qkv := a.qkv[i*3*c*p : (i+1)*3*c*p]
 	att := a.att[i*p*p : (i+1)*p*p]

@@ -115,5 +115,10 @@
 // Groups(C) = min(C/4, 32)), SiLU, Linear, AttnBlock (GroupNorm, q/k/v 1×1
 // projections, softmax(qᵀk/√C), output projection, residual, ÷√2), Fourier
 // (Gaussian Fourier features), Concat (channel concatenation) and ResBlock
-// (NCSN++ BigGAN residual block with time embedding).
+// (NCSN++ BigGAN residual block with time embedding). For score_models'
+// NCSNpp: FIR (StyleGAN2's upfirdn2d resampling by 2 with a separable
+// kernel, as two sparse 1-D passes per plane), ResampleBlock (the BigGAN
+// block resampling its main path and 1×1 skip with FIR) and
+// NewSelfAttention (attention without GroupNorm or 1/√2); ResBlock's
+// OutScale selects 1/√2 or 1 for the residual sum.
 package nn

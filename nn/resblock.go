@@ -11,7 +11,9 @@ import (
 //
 //	h = Conv3×3(SiLU(GroupNorm₀(x)))  + Dense(t)[:, c]   (per channel)
 //	h = Conv3×3(SiLU(GroupNorm₁(h)))
-//	y = (skip(x) + h)/√2,   skip = identity if Cin = Cout else Conv1×1.
+//	y = (skip(x) + h)/√2,   skip = identity if Cin = Cout else Conv1×1
+//
+// (or skip(x) + h with OutScale 1).
 //
 // The second convolution is initialised with scale 0 (≈1e-10) as in NCSN++.
 type ResBlock struct {
@@ -20,6 +22,9 @@ type ResBlock struct {
 	Conv0, Conv1    *Conv2D
 	Dense           *Linear
 	Skip            *Conv2D // nil when Cin == Cout
+	// OutScale multiplies skip(x) + h: 1/√2 (NCSN++'s skip_rescale, the
+	// default set by NewResBlock) or 1.
+	OutScale float32
 
 	e        *Engine
 	n        int
@@ -33,7 +38,7 @@ type ResBlock struct {
 
 // NewResBlock returns a residual block; tdim is the time-embedding size.
 func NewResBlock(e *Engine, name string, cin, cout, h, w, tdim int) *ResBlock {
-	r := &ResBlock{Cin: cin, Cout: cout, H: h, W: w, e: e}
+	r := &ResBlock{Cin: cin, Cout: cout, H: h, W: w, e: e, OutScale: math.Sqrt2 / 2}
 	r.resBwd0, r.resBwd1 = r.scaleDy, r.sumAndAdd
 	r.Norm0 = NewGroupNorm(e, name+".norm0", cin, h*w, Groups(cin), true)
 	r.Conv0 = NewConv2D(e, name+".conv0", cin, cout, h, w, 3, 1, 1)
@@ -90,7 +95,7 @@ func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
 		s = r.Skip.Forward(x, n)
 	}
 	// Conv1 adds the skip and scales by 1/√2 band by band: its output is y.
-	r.Conv1.Residual, r.Conv1.ResidualScale = s[:n*r.Cout*hw], math.Sqrt2/2
+	r.Conv1.Residual, r.Conv1.ResidualScale = s[:n*r.Cout*hw], r.OutScale
 	r.y = r.Conv1.Forward(r.Norm1.Forward(h, n), n)
 	return r.y
 }
@@ -102,7 +107,7 @@ func (r *ResBlock) scaleDy(_, t int) {
 	hw := r.H * r.W
 	d, dy := r.dh[t*hw:(t+1)*hw], r.dy[t*hw:(t+1)*hw]
 	for j := range d {
-		d[j] = dy[j] * math.Sqrt2 / 2
+		d[j] = dy[j] * r.OutScale
 	}
 }
 

@@ -19,6 +19,10 @@ type Config struct {
 	NumResBlocks    int     `json:"num_res_blocks"`   // residual blocks per level (down path; up path has one more)
 	AttnResolutions []int   `json:"attn_resolutions"` // resolutions (pixels per side) with self-attention
 	FourierScale    float64 `json:"fourier_scale"`    // std of the Fourier frequencies (NCSN++: 16)
+	// Arch is "" for lenscore's network (doc.go) or ArchNCSNpp for
+	// score_models' NCSNpp (ncsnpp.go), whose options are in NCSNpp.
+	Arch   string        `json:"arch,omitempty"`
+	NCSNpp *NCSNppConfig `json:"ncsnpp,omitempty"`
 	// Workers is the number of goroutines the network uses (0: GOMAXPROCS at
 	// New). It is not part of the architecture and is not saved.
 	Workers int `json:"-"`
@@ -92,12 +96,17 @@ func (c Config) Validate() error {
 			return fmt.Errorf("score: config attn_resolutions has %d, which is not one of the U-Net resolutions", r)
 		}
 	}
-	return nil
+	return c.validateArch()
 }
 
 func (c Config) clone() Config {
 	c.ChMult = slices.Clone(c.ChMult)
 	c.AttnResolutions = slices.Clone(c.AttnResolutions)
+	if c.NCSNpp != nil {
+		p := *c.NCSNpp
+		p.FIRKernel = slices.Clone(p.FIRKernel)
+		c.NCSNpp = &p
+	}
 	return c
 }
 
@@ -105,6 +114,9 @@ func (c Config) clone() Config {
 // (what Net.NumParams reports after New), computed from the architecture
 // alone without building it. c must be valid.
 func (c Config) NumParams() int64 {
+	if c.Arch == ArchNCSNpp {
+		return c.ncsnppNumParams()
+	}
 	nf, td := int64(c.NF), int64(c.TembDim())
 	conv := func(cin, cout, k int64) int64 { return cout*cin*k*k + cout }
 	lin := func(in, out int64) int64 { return out*in + out }

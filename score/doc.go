@@ -50,6 +50,18 @@
 // ≈0 for the last convolution of every residual branch, the attention output
 // projection and the output convolution, so a new network outputs ε ≈ 0.
 //
+// # score_models' NCSNpp
+//
+// Config.Arch = ArchNCSNpp builds instead the NCSNpp of the PyTorch package
+// score_models (FIR up/down-sampling inside BigGAN residual blocks, input
+// and output pyramids summed in, self-attention without normalisation in
+// the middle only, Fourier features of t = ln(σ/σ_min)/ln(σ_max/σ_min);
+// see ncsnpp.go), with its parameters named by their score_models
+// state-dict keys. It uses the same layers, GEMM kernels and batching as
+// the default network, runs at any size its levels divide (Resized), and
+// Forward returns model(t, x), so that the score is again Forward/σ.
+// Package scoremodels imports and exports such networks.
+//
 // # Files
 //
 // Save and Load use package weights (safetensors) with the Config stored as

@@ -65,6 +65,11 @@ type Net struct {
 	outNorm        *nn.GroupNorm
 	outConv        *nn.Conv2D
 
+	pp *ppNet // score_models' NCSNpp (Arch == ArchNCSNpp), see ncsnpp.go
+	// condT: the sigma argument of forward holds NCSNpp's time t itself
+	// (ForwardTime).
+	condT bool
+
 	n        int
 	inferFwd bool      // the last Forward ran in inference mode
 	out      []float32 // output of a chunked inference-mode Forward
@@ -89,6 +94,11 @@ func New(cfg Config, g nn.Gemm, seed uint64) (*Net, error) {
 	}
 	cfg = cfg.clone()
 	nt := &Net{cfg: cfg}
+	if cfg.Arch == ArchNCSNpp { // Validate checked its GroupNorm widths
+		nt.e = nn.NewEngine(g, cfg.Workers)
+		nt.buildNCSNpp(nn.NewRand(seed))
+		return nt, nil
+	}
 	// Check every GroupNorm width before building anything.
 	if err := nt.walk(func(name string, c int) error {
 		if c%nn.Groups(c) != 0 {
@@ -249,9 +259,9 @@ func (nt *Net) build(rng *rand.Rand) {
 }
 
 // Params returns every parameter in a fixed order with unique names. The
-// first, "temb.fourier.W", holds the fixed Fourier frequencies: it is
-// saved with the weights but never trained (its Grad stays zero; do not
-// apply weight decay to it).
+// first, "temb.fourier.W" ("all_modules.0.W" for an NCSNpp), holds the
+// fixed Fourier frequencies: it is saved with the weights but never
+// trained (its Grad stays zero; do not apply weight decay to it).
 func (nt *Net) Params() []*nn.Param { return nt.params }
 
 // NumParams returns the total number of parameter values (including the
@@ -278,8 +288,11 @@ func (nt *Net) Gemm() nn.Gemm { return nt.e.Gemm() }
 // counted analytically over convolutions, attention GEMMs and the time MLP
 // (elementwise work is not counted).
 func (nt *Net) Flops() int64 {
-	td := int64(nt.cfg.TembDim())
-	return nt.flopsImg + 2*td*(2*int64(nt.cfg.NF)+td)
+	td, in := int64(nt.cfg.TembDim()), 2*int64(nt.cfg.NF)
+	if nt.pp != nil {
+		in = int64(nt.cfg.NF)
+	}
+	return nt.flopsImg + 2*td*(in+td)
 }
 
 // Close stops the worker goroutines; the Net must not be used afterwards.
@@ -319,11 +332,21 @@ func (nt *Net) forward(x, sigma []float32, batch int) []float32 {
 	nt.xbuf = grow(nt.xbuf, batch*sz)
 	copy(nt.xbuf, x)
 	nt.logs = grow(nt.logs, batch)
-	for i := range nt.logs {
-		nt.logs[i] = float32(math.Log(float64(sigma[i])))
+	switch {
+	case nt.condT:
+		copy(nt.logs, sigma[:batch])
+	case nt.pp != nil:
+		nt.pp.condition(nt.logs, sigma, nt.cfg.NCSNpp.SigmaMin)
+	default:
+		for i := range nt.logs {
+			nt.logs[i] = float32(math.Log(float64(sigma[i])))
+		}
 	}
 	t := nt.act1.Forward(nt.dense1.Forward(nt.act0.Forward(nt.dense0.Forward(nt.fourier.Forward(nt.logs, batch), batch), batch), batch), batch)
 
+	if nt.pp != nil {
+		return nt.pp.forward(nt, nt.xbuf, t, batch)
+	}
 	h := nt.convIn.Forward(nt.xbuf, batch)
 	nt.hs[0] = h
 	for j, unit := range nt.down {
@@ -362,6 +385,13 @@ func (nt *Net) Backward(dout []float32) {
 	n := nt.n
 	nt.dt = grow(nt.dt, n*nt.cfg.TembDim())
 	clear(nt.dt)
+	if nt.pp != nil {
+		nt.dx = nt.pp.backward(nt, dout, nt.dt)
+		if nt.e.ParamGrads() {
+			nt.dense0.Backward(nt.act0.Backward(nt.dense1.Backward(nt.act1.Backward(nt.dt))))
+		}
+		return
+	}
 	for j := range nt.dhs {
 		nt.dhs[j] = grow(nt.dhs[j], n*nt.hsSize[j])
 		clear(nt.dhs[j])

@@ -57,11 +57,18 @@ type modelCard struct {
 }
 
 func runExportModel(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "export-model", "--run RUNDIR --out DIR")
+	fs := newFlags(env, "export-model", "--run RUNDIR --out DIR  |  --format score_models --model M --out DIR")
 	run := fs.String("run", "", "training run directory (ckpt.json, ema.safetensors, train.jsonl)")
 	out := fs.String("out", "", "output directory: model.safetensors, model.json, train.jsonl, loss.png")
+	format := fs.String("format", "lenscore", "lenscore, or score_models: a checkpoint directory for PyTorch's score_models from --model (NCSNpp networks only)")
+	fromModel := fs.String("model", "", "with --format score_models: the lenscore model to export")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *format == "score_models" {
+		return exportScoreModels(env, *fromModel, *out)
+	} else if *format != "lenscore" {
+		return fmt.Errorf("--format must be lenscore or score_models, got %q", *format)
 	}
 	if err := required(fs, "run", "out"); err != nil {
 		return err

@@ -49,6 +49,8 @@ func commands() []command {
 		{"survey", "sample the posterior of every lens of a catalogue, each in its own folder", runSurvey},
 		{"slurm-script", "write sbatch scripts: a job array of sample or survey shards and its merge", runSlurmScript},
 		{"merge", "combine the part files of a sharded sample run (or index a survey) in its folder", runMerge},
+		{"import-model", "import a PyTorch score_models NCSN++ checkpoint directory as a lenscore model", runImportModel},
+		{"score", "evaluate the prior's score ∇log p_t(x) for each plane of a FITS image or cube", runScore},
 	}
 }
 

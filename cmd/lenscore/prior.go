@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/lenscore/lenscore/fits"
@@ -152,11 +153,15 @@ func (f *priorFlags) load(n int) (*loadedPrior, error) {
 // is the default (demo, experiment, prior-sample).
 const builtinModel = "builtin"
 
-// openModel loads the model file at path, or the built-in prior for ""
-// and builtinModel.
+// openModel loads the model file at path (or the model.safetensors of a
+// model directory, as import-model and export-model write), or the built-in
+// prior for "" and builtinModel.
 func openModel(path string) (*score.Model, error) {
 	if path == "" || path == builtinModel {
 		return models.LoadPrior64(nil)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "model.safetensors")
 	}
 	return score.LoadModel(path, nil)
 }
@@ -172,7 +177,15 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	if n == 0 {
 		n = m.Config.ImageSize
 	}
-	if c := m.Config; c.ImageSize != n || c.Channels != 1 {
+	if c := net.Config(); c.Arch == score.ArchNCSNpp && c.ImageSize != n { // runs at any size its levels divide
+		r, err := score.Resized(net, n)
+		m.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Source, err)
+		}
+		net, m.Net = r, r
+	}
+	if c := net.Config(); c.ImageSize != n || c.Channels != 1 {
 		m.Close()
 		return nil, fmt.Errorf("%s: network is for %d×%d images with %d channel(s); the source grid is %d×%d", m.Source, c.ImageSize, c.ImageSize, c.Channels, n, n)
 	}
