@@ -14,7 +14,7 @@ import (
 	"github.com/lenscore/lenscore/lens"
 )
 
-//go:embed assets/ngc7742.fits assets/demo_lens.json assets/grf64.fits
+//go:embed assets/ngc7742.fits assets/ngc7742_256.fits assets/demo_lens.json assets/grf64.fits
 var assets embed.FS
 
 // defaultModel is where the shipped trained prior lives in a checkout.
@@ -37,12 +37,13 @@ func readAssetImage(name string) ([]float64, int, *fits.HDU, error) {
 	return h.Data, h.Shape[0], h, nil
 }
 
-// demoPrior returns the best prior available: the trained network when its
-// file exists, else the Gaussian random field fitted to the training images.
+// demoPrior returns the best prior available for n×n sources: the trained
+// network when its file exists and is for that size, else the Gaussian
+// random field fitted to the training images (resampled to n×n).
 func demoPrior(model, kind string, n, batch int) (*loadedPrior, error) {
 	if kind == "auto" {
 		kind = "grf"
-		if _, err := os.Stat(model); err == nil {
+		if usesNetwork(model, "auto", n) {
 			kind = "network"
 		}
 	}
@@ -50,37 +51,52 @@ func demoPrior(model, kind string, n, batch int) (*loadedPrior, error) {
 	case "network":
 		return loadNetworkPrior(model, n, batch)
 	case "grf":
-		p, pn, h, err := readAssetImage("assets/grf64.fits")
-		if err != nil {
-			return nil, err
-		}
-		return grfFromHDU("built-in grf64.fits", p, pn, h, n, 0)
+		return builtinGRF(n, 0)
 	}
 	return nil, fmt.Errorf("unknown --prior %q (want auto, network or grf)", kind)
 }
 
-// usesNetwork reports whether demoPrior(model, kind, ...) selects the
+// usesNetwork reports whether demoPrior(model, kind, n, ...) selects the
 // network.
-func usesNetwork(model, kind string) bool {
+func usesNetwork(model, kind string, n int) bool {
 	if kind == "auto" {
-		_, err := os.Stat(model)
-		return err == nil
+		if _, err := os.Stat(model); err != nil {
+			return false
+		}
+		s := modelSide(model)
+		return s == 0 || s == n // unreadable: let loading report why
 	}
 	return kind == "network"
 }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nWith the trained network prior the defaults are --sampler em --steps auto/4 --n-samples 8;\nwith the built-in GRF prior --sampler em --steps auto --n-samples 16.")
+	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--size 64|128|256] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nWith the trained network prior the defaults are --sampler em --steps auto/4 --n-samples 8;\nwith the built-in GRF prior --sampler em --steps auto --n-samples 16.\n--size 256 is the geometry of Adam et al. (2022): a 256² source in a 128² image, 2×2 rays per pixel.")
 	out := fs.String("out", "lenscore-demo", "output directory")
 	model := fs.String("model", defaultModel, "trained prior; when the file is absent the built-in GRF prior is used")
 	kind := fs.String("prior", "auto", "auto (network if --model exists, else grf), network or grf")
 	sigma := fs.Float64("noise-sigma", 0.02, "noise σ per pixel (the source peaks at 1)")
 	batch := fs.Int("batch", 8, "images per network call")
+	size := fs.Int("size", 64, "source grid side in pixels (the same 1.92″ field); the network prior must be for this size, else the built-in GRF (resampled) is used")
+	npix := fs.Int("npix", 0, "observed image side (the same 5″ field; 0: 64 up to --size 64, else --size/2)")
 	sf := addSamplerFlags(fs, 16, "auto")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if usesNetwork(*model, *kind) {
+	if *size < 8 || *size > 1024 {
+		return fmt.Errorf("--size must be in [8, 1024], got %d", *size)
+	}
+	if *npix == 0 {
+		*npix = defaultObsNPix(*size)
+	}
+	if *npix < 8 || *npix > 1024 {
+		return fmt.Errorf("--npix must be in [8, 1024], got %d", *npix)
+	}
+	if *kind == "auto" && !usesNetwork(*model, "auto", *size) {
+		if s := modelSide(*model); s != 0 {
+			fmt.Fprintf(env.stderr, "demo: %s is a %d×%d prior and the source is %d×%d: using the built-in GRF prior (give --model for a %d×%d network)\n", *model, s, s, *size, *size, *size, *size)
+		}
+	}
+	if usesNetwork(*model, *kind, *size) {
 		// A network evaluation costs ~30 ms per image on 2 cores, so the
 		// demo runs a quarter of the technique-2 count with 8 samples
 		// (≈ 2 min). Euler–Maruyama, because in the steps experiment
@@ -96,6 +112,19 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		}
 	}
+	if *size > 64 && !usesNetwork(*model, *kind, *size) {
+		// The technique-2 count grows with the source (≈ 7,300 steps at
+		// 256²) and every chain's step costs two 256² FFTs and one A, Aᵀ
+		// pair: an eighth of the count and 4 samples keep the demo to
+		// minutes on 2 cores.
+		for name, v := range map[string]string{"steps": "auto/8", "n-samples": "4"} {
+			if !isFlagSet(fs, name) {
+				if err := fs.Set(name, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	opt, err := sf.options()
 	if err != nil {
 		return err
@@ -103,7 +132,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if !(*sigma > 0) || math.IsInf(*sigma, 0) {
 		return fmt.Errorf("--noise-sigma must be positive and finite, got %g", *sigma)
 	}
-	if err := checkChains(*sf.n, 64*64); err != nil {
+	if err := checkChains(*sf.n, *size**size); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -115,11 +144,12 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, n, _, err := readAssetImage("assets/ngc7742.fits")
+	n := *size
+	src, err := demoSource(n)
 	if err != nil {
 		return err
 	}
-	geo := geometry{NPix: 64, Scale: 0.078125, SrcNPix: n, SrcScale: 0.03, Super: 2, PSFFWHM: 0.12}
+	geo := paperGeometry(n, *npix)
 	if geo.PSF, err = lens.GaussianPSF(geo.PSFFWHM, geo.Scale, 0); err != nil {
 		return err
 	}

@@ -50,6 +50,9 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDense("invert", p.Geo.SrcNPix, p.Geo.NPix*p.Geo.NPix, *prf.kind == "gaussian"); err != nil {
+		return err
+	}
 	pr, err := prf.load(p.Geo.SrcNPix)
 	if err != nil {
 		return err
