@@ -143,7 +143,11 @@ func availableBytes() float64 {
 // allocated, naming the largest source side that would and the matrix-free
 // alternative.
 func checkDense(what string, n, m int, iso bool) error {
-	need, have := denseBytes(n*n, m, iso), 0.9*availableBytes()
+	return checkDenseWith(what, n, m, iso, 0.9*availableBytes())
+}
+
+func checkDenseWith(what string, n, m int, iso bool, have float64) error {
+	need := denseBytes(n*n, m, iso)
 	if need <= have {
 		return nil
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lenscore/lenscore/score"
@@ -70,5 +72,82 @@ func TestTrainArchitectureFlags(t *testing.T) {
 			args: []string{"train", "--out", out, "--data", data, "--config", filepath.Join(dir, "none.json")}},
 	} {
 		checkFails(t, e, out)
+	}
+}
+
+// demo at the paper's sizes writes the geometry it promises: a 256² (128²)
+// source of the same 1.92″ field in a 128² (64²) image of the same 5″
+// field with 2×2 rays per pixel, the samples on the source grid and the
+// figures; sample then runs on that observation with the projected
+// likelihood, whose Gaussian proxy is the built-in GRF resampled to 256².
+func TestDemoAndSampleAtPaperSizes(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ size, npix int }{{128, 64}, {256, 128}} {
+		out := filepath.Join(dir, "demo"+ftoa(float64(c.size)))
+		mustRun(t, "demo", "--size", ftoa(float64(c.size)), "--prior", "grf", "--steps", "2", "--n-samples", "2", "--out", out)
+		hdus := readHDUs(t, filepath.Join(out, "obs.fits"))
+		if sh := hdus[0].Shape; len(sh) != 2 || sh[0] != c.npix || sh[1] != c.npix {
+			t.Fatalf("--size %d: observation shape %v, want %d×%d", c.size, sh, c.npix, c.npix)
+		}
+		for key, want := range map[string]float64{kwPixScale: 5.0 / float64(c.npix), kwSrcScale: 1.92 / float64(c.size),
+			kwSuper: 2, kwSrcNPix: float64(c.size)} {
+			if got := headerFloatT(t, hdus[0], key); math.Abs(got-want) > 1e-12 {
+				t.Errorf("--size %d: %s = %g, want %g", c.size, key, got, want)
+			}
+		}
+		src := extNamed(t, hdus, "SOURCE")
+		if sh := src.Shape; sh[0] != c.size || sh[1] != c.size || maxOf(src.Data) != 1 {
+			t.Errorf("--size %d: SOURCE %v with peak %g, want %d² with peak 1", c.size, sh, maxOf(src.Data), c.size)
+		}
+		s := readHDUs(t, filepath.Join(out, "samples.fits"))[0]
+		if !slices.Equal(s.Shape, []int{c.size, c.size, 2}) {
+			t.Errorf("--size %d: samples.fits shape %v", c.size, s.Shape)
+		}
+		for _, f := range []string{"fig1.png", "fig3.png", "summary.json"} {
+			if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+				t.Errorf("--size %d: %v", c.size, err)
+			}
+		}
+		if c.size != 256 {
+			continue
+		}
+		sout := filepath.Join(dir, "sample256")
+		mustRun(t, "sample", "--obs", filepath.Join(out, "obs.fits"), "--lens", filepath.Join(out, "lens.json"), "--prior", "gaussian",
+			"--prior-sigma", "0.3", "--likelihood", "projected", "--steps", "2", "--n-samples", "2", "--out", sout)
+		s = readHDUs(t, filepath.Join(sout, "samples.fits"))[0]
+		if !slices.Equal(s.Shape, []int{256, 256, 2}) {
+			t.Errorf("sample at 256²: samples.fits shape %v", s.Shape)
+		}
+		for i, v := range s.Data {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("sample at 256²: value %d is %g", i, v)
+			}
+		}
+	}
+}
+
+// invert's memory check: the dense set-up's size, and an error that names
+// the need, the matrix-free alternative and a source side that fits.
+func TestCheckDense(t *testing.T) {
+	if got, want := denseBytes(100, 50, true), 8*(100*100+101*101.0); got != want {
+		t.Errorf("denseBytes iso = %g, want %g", got, want)
+	}
+	if got, want := denseBytes(100, 50, false), 8*(100*100+101*101+100*50.0); got != want {
+		t.Errorf("denseBytes = %g, want %g", got, want)
+	}
+	if err := checkDenseWith("invert", 64, 64*64, false, 1<<30); err != nil {
+		t.Errorf("64² in 1 GiB: %v", err)
+	}
+	err := checkDenseWith("invert", 256, 128*128, false, 24<<30)
+	if err == nil {
+		t.Fatal("256² accepted with 24 GiB")
+	}
+	for _, w := range []string{"N = 65536", "72.0 GiB", "lenscore sample", "at most 190×190"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if denseBytes(190*190, 128*128, false) > 24<<30 || denseBytes(191*191, 128*128, false) <= 24<<30 {
+		t.Error("190 is not the largest side that fits in 24 GiB")
 	}
 }
