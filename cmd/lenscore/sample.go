@@ -124,7 +124,7 @@ func likelihoodFor(kind, proxyPath string, p *problem, pr *loadedPrior) (posteri
 		if pr.Gaussian == nil {
 			return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
 		}
-		if err := checkDense("--likelihood exact", p.Geo.SrcNPix, p.Geo.NPix*p.Geo.NPix, false); err != nil {
+		if err := checkDense("--likelihood exact", "the convolved, diag or projected likelihood (matrix-free)", p.Geo.SrcNPix, p.Geo.NPix*p.Geo.NPix, false); err != nil {
 			return nil, err
 		}
 		inv, err := posterior.Invert(p.Op, p.Y, p.SigmaN, pr.Gaussian, posterior.InvertOptions{Keep: p.Keep, Scale: 1, FullCov: true})

@@ -140,13 +140,13 @@ func availableBytes() float64 {
 
 // checkDense refuses an exact (dense) inversion of an n×n source seen in
 // m pixels that would not fit in the memory available, before anything is
-// allocated, naming the largest source side that would and the matrix-free
-// alternative.
-func checkDense(what string, n, m int, iso bool) error {
-	return checkDenseWith(what, n, m, iso, 0.9*availableBytes())
+// allocated, naming the largest source side that would and the given
+// (matrix-free) alternative.
+func checkDense(what, alternative string, n, m int, iso bool) error {
+	return checkDenseWith(what, alternative, n, m, iso, 0.9*availableBytes())
 }
 
-func checkDenseWith(what string, n, m int, iso bool, have float64) error {
+func checkDenseWith(what, alternative string, n, m int, iso bool, have float64) error {
 	need := denseBytes(n*n, m, iso)
 	if need <= have {
 		return nil
@@ -155,6 +155,6 @@ func checkDenseWith(what string, n, m int, iso bool, have float64) error {
 	for side > 2 && denseBytes(side*side, m, iso) > have {
 		side--
 	}
-	return fmt.Errorf("%s is exact and dense: a %d×%d source (N = %d pixels) needs %.1f GiB for its N×N matrices and ≈ %.0f TFLOP, more than the %.1f GiB of memory available; use lenscore sample (matrix-free: the convolved, diag or projected likelihood) at this size, or a source grid of at most %d×%d (≈ %.0f TFLOP; 128×128 takes ≈ 6)",
-		what, n, n, n*n, need/(1<<30), 4.0/3*math.Pow(float64(n*n), 3)/1e12, have/(1<<30), side, side, 4.0/3*math.Pow(float64(side*side), 3)/1e12)
+	return fmt.Errorf("%s is exact and dense: a %d×%d source (N = %d pixels) needs %.1f GiB for its N×N matrices and ≈ %.0f TFLOP, more than the %.1f GiB of memory available; use %s at this size, or a source grid of at most %d×%d (≈ %.0f TFLOP; 128×128 takes ≈ 6)",
+		what, n, n, n*n, need/(1<<30), 4.0/3*math.Pow(float64(n*n), 3)/1e12, have/(1<<30), alternative, side, side, 4.0/3*math.Pow(float64(side*side), 3)/1e12)
 }

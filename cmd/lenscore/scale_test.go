@@ -135,14 +135,14 @@ func TestCheckDense(t *testing.T) {
 	if got, want := denseBytes(100, 50, false), 8*(100*100+101*101+100*50.0); got != want {
 		t.Errorf("denseBytes = %g, want %g", got, want)
 	}
-	if err := checkDenseWith("invert", 64, 64*64, false, 1<<30); err != nil {
+	if err := checkDenseWith("invert", "krylov", 64, 64*64, false, 1<<30); err != nil {
 		t.Errorf("64² in 1 GiB: %v", err)
 	}
-	err := checkDenseWith("invert", 256, 128*128, false, 24<<30)
+	err := checkDenseWith("invert", "--method krylov", 256, 128*128, false, 24<<30)
 	if err == nil {
 		t.Fatal("256² accepted with 24 GiB")
 	}
-	for _, w := range []string{"N = 65536", "72.0 GiB", "lenscore sample", "at most 190×190"} {
+	for _, w := range []string{"N = 65536", "72.0 GiB", "use --method krylov at this size", "at most 190×190"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q lacks %q", err, w)
 		}
