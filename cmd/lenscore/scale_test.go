@@ -151,3 +151,41 @@ func TestCheckDense(t *testing.T) {
 		t.Error("190 is not the largest side that fits in 24 GiB")
 	}
 }
+
+// invert --method krylov agrees with the exact dense inversion on a small
+// problem: the evidence within its reported error (and the maximising
+// amplitude with it), the mean to the CG tolerance, the std within its
+// Monte Carlo error; auto picks dense at this size.
+func TestInvertKrylovMatchesDense(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	var sums [2]invertSummary
+	var means, stds [2][]float64
+	for i, m := range []string{"auto", "krylov"} {
+		out := filepath.Join(dir, "inv-"+m)
+		mustRun(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior", "gaussian", "--prior-sigma", "0.3",
+			"--method", m, "--probes", "64", "--std-samples", "200", "--out", out)
+		readJSONFile(t, filepath.Join(out, "summary.json"), &sums[i])
+		means[i] = readHDUs(t, filepath.Join(out, "mean.fits"))[0].Data
+		stds[i] = readHDUs(t, filepath.Join(out, "std.fits"))[0].Data
+	}
+	d, k := sums[0], sums[1]
+	if d.Method != "dense" || k.Method != "krylov" || k.StdSamples != 200 || !(k.LogEvidenceErr > 0) {
+		t.Fatalf("methods %q, %q; krylov std samples %d, log evidence error %g", d.Method, k.Method, k.StdSamples, k.LogEvidenceErr)
+	}
+	if math.Abs(d.LogEvidence-k.LogEvidence) > 4*k.LogEvidenceErr+1e-9 {
+		t.Errorf("log evidence: krylov %.4f ± %.4f, dense %.4f", k.LogEvidence, k.LogEvidenceErr, d.LogEvidence)
+	}
+	var num, den, ratio float64
+	for i := range means[0] {
+		num += (means[0][i] - means[1][i]) * (means[0][i] - means[1][i])
+		den += means[0][i] * means[0][i]
+		ratio += stds[1][i] * stds[1][i] / (stds[0][i] * stds[0][i])
+	}
+	if math.Sqrt(num/den) > 1e-5 { // CG stops at a 1e-8 relative residual
+		t.Errorf("mean differs by %.3g (relative)", math.Sqrt(num/den))
+	}
+	if r := ratio / float64(len(means[0])); math.Abs(r-1) > 0.12 {
+		t.Errorf("krylov variances average %.3f × the dense ones", r)
+	}
+}
