@@ -120,6 +120,8 @@ func main() {
 	noTorch := flag.Bool("no-torch", false, "skip the PyTorch side")
 	data := flag.String("data", "../shared/data/galaxies/gz_decals/r_crop256,../shared/data/galaxies/stellarium/gray", "galaxy folders for σ_max at each size (relative to the module root; missing: 64²'s σ_max scaled by n/64)")
 	outDir := flag.String("out", "", "directory for the results (default: bench/results under the module root; \"-\": none)")
+	kinds := flag.String("kinds", "forward,train", "measurements: forward, train or both")
+	tag := flag.String("tag", "", "suffix of the result files: scalebench-<date>-<tag>.{txt,json}")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child, *size, *batch, *nf, *reps); err != nil {
@@ -128,7 +130,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*sizes, *batches, *nf, *reps, *python, *noTorch, *data, *outDir); err != nil {
+	if err := run(*sizes, *batches, *kinds, *tag, *nf, *reps, *python, *noTorch, *data, *outDir); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		os.Exit(1)
 	}
@@ -155,7 +157,13 @@ func parseList(s, name string) ([]int, error) {
 	return v, nil
 }
 
-func run(sizesArg, batchesArg string, nf, reps int, python string, noTorch bool, data, outDir string) error {
+func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string, noTorch bool, data, outDir string) error {
+	kinds := strings.Split(kindsArg, ",")
+	for _, k := range kinds {
+		if k != "forward" && k != "train" {
+			return fmt.Errorf("-kinds: want forward and/or train, got %q", kindsArg)
+		}
+	}
 	sizes, err := parseList(sizesArg, "sizes")
 	if err != nil {
 		return err
@@ -212,9 +220,16 @@ func run(sizesArg, batchesArg string, nf, reps int, python string, noTorch bool,
 		cfg := configFor(s, nf)
 		cj, _ := json.Marshal(cfg)
 		params := int(cfg.NumParams())
-		for _, kind := range []string{"forward", "train"} {
+		for _, kind := range kinds {
 			for _, b := range batches {
 				row := Row{Size: s, Kind: kind, Batch: b, Params: params}
+				if need := memoryEstimate(res.Rows, kind, s, b); need > 0.6*availableMiB() {
+					row.Lenscore.Error = fmt.Sprintf("skipped: ≈ %.0f MiB estimated from the smaller sizes, more than 60%% of the %.0f MiB available", need, availableMiB())
+					row.LoadAfter = loadavg()
+					res.Rows = append(res.Rows, row)
+					printRow(w, row)
+					continue
+				}
 				fmt.Fprintf(os.Stderr, "== %d² %s batch %d\n", s, kind, b)
 				row.Lenscore = goSide(self, kind, s, b, nf, reps)
 				row.GFLOPImg = gflopImg(s, nf)
@@ -272,6 +287,9 @@ func run(sizesArg, batchesArg string, nf, reps int, python string, noTorch bool,
 		outDir = filepath.Join(root, "bench", "results")
 	}
 	base := filepath.Join(outDir, "scalebench-"+time.Now().UTC().Format("2006-01-02"))
+	if tag != "" {
+		base += "-" + tag
+	}
 	js, _ := json.MarshalIndent(res, "", " ")
 	for _, f := range []struct {
 		path string
@@ -283,6 +301,40 @@ func run(sizesArg, batchesArg string, nf, reps int, python string, noTorch bool,
 		fmt.Fprintln(os.Stderr, "wrote", f.path)
 	}
 	return nil
+}
+
+// memoryEstimate returns lenscore's peak memory (MiB) for a measurement
+// extrapolated from the largest smaller size measured with the same kind
+// and batch (memory grows with the pixels), or 0 without one.
+func memoryEstimate(rows []Row, kind string, size, batch int) float64 {
+	best := Row{}
+	for _, r := range rows {
+		if r.Kind == kind && r.Batch == batch && r.Size < size && r.Lenscore.Error == "" && r.Size > best.Size {
+			best = r
+		}
+	}
+	if best.Size == 0 {
+		return 0
+	}
+	f := float64(size) * float64(size) / (float64(best.Size) * float64(best.Size))
+	return best.Lenscore.PeakRSSMiB * f
+}
+
+// availableMiB returns MemAvailable in MiB (or +Inf when unknown).
+func availableMiB() float64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return math.Inf(1)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
+			var kb float64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return math.Inf(1)
 }
 
 // repsFor gives PyTorch the repetitions lenscore had (a slow call gets 2).
