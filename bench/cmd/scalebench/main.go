@@ -94,18 +94,19 @@ type Result struct {
 	Rows      []Row      `json:"rows"`
 	// Operator: one Apply plus one Adjoint of the 256² → 128² operator
 	// (2×2 rays, Gaussian PSF), the likelihood's cost per chain per step.
-	OperatorMS float64 `json:"operator_apply_adjoint_ms"`
-	Cost       []Cost  `json:"cost_8000_steps_256"`
+	OperatorMS    float64 `json:"operator_apply_adjoint_ms"`
+	OperatorCPUMS float64 `json:"operator_apply_adjoint_cpu_ms,omitempty"`
+	Cost          []Cost  `json:"cost_8000_steps_256"`
 }
 
 // Cost is the estimated wall time of 8000-step posterior sampling of a 256²
 // source on N nodes of this machine.
 type Cost struct {
-	Nodes          int     `json:"nodes"`
-	ChainsPerNode  int     `json:"chains_per_node"`
-	Samples        int     `json:"samples"`
-	WallHours      float64 `json:"wall_hours"`
-	NodeHoursPerSm float64 `json:"node_hours_per_sample"`
+	Nodes         int     `json:"nodes"`
+	ChainsPerNode int     `json:"chains_per_node"`
+	Samples       int     `json:"samples"`
+	WallHours     float64 `json:"wall_hours"`     // from the wall-clock medians (a loaded machine: an upper bound)
+	IdleHours     float64 `json:"cpu_half_hours"` // from the CPU times spread over the node's 2 cores (a lower bound)
 }
 
 func main() {
@@ -122,7 +123,15 @@ func main() {
 	outDir := flag.String("out", "", "directory for the results (default: bench/results under the module root; \"-\": none)")
 	kinds := flag.String("kinds", "forward,train", "measurements: forward, train or both")
 	tag := flag.String("tag", "", "suffix of the result files: scalebench-<date>-<tag>.{txt,json}")
+	reportFile := flag.String("report", "", "print the stored result FILE.json as a table with the cost estimate recomputed, into FILE-report.txt (no measurement)")
 	flag.Parse()
+	if *reportFile != "" {
+		if err := report(*reportFile); err != nil {
+			fmt.Fprintln(os.Stderr, "scalebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child != "" {
 		if err := runChild(*child, *size, *batch, *nf, *reps); err != nil {
 			fmt.Fprintln(os.Stderr, "scalebench child:", err)
@@ -248,36 +257,8 @@ func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string
 	}
 
 	// Likelihood cost at the paper's geometry, then the 8000-step estimate.
-	res.OperatorMS = operatorMS()
-	fmt.Fprintf(w, "\n256² → 128² operator (2×2 rays, PSF FWHM 0.12″): Apply + Adjoint %.2f ms per image\n", res.OperatorMS)
-	var f1, f16 float64
-	for _, r := range res.Rows {
-		if r.Size == 256 && r.Kind == "forward" && r.Lenscore.Error == "" {
-			switch r.Batch {
-			case 1:
-				f1 = r.Lenscore.MedianMS
-			case 16:
-				f16 = r.Lenscore.MedianMS
-			}
-		}
-	}
-	if f16 > 0 {
-		const steps = 8000
-		chains := 16
-		perStep := f16 + float64(chains)*res.OperatorMS // one batched network call + each chain's likelihood
-		fmt.Fprintf(w, "8000-step posterior sampling of a 256² source (Euler–Maruyama, one network evaluation per step; estimate from the times above):\n")
-		if f1 > 0 {
-			fmt.Fprintf(w, "  one sample alone (batch 1): %.1f h on one node\n", steps*(f1+res.OperatorMS)/3.6e6)
-		}
-		fmt.Fprintf(w, "  %-6s %-8s %-8s %-10s %s\n", "nodes", "chains", "samples", "wall h", "node-h per sample")
-		for _, n := range []int{1, 4, 16, 64} {
-			c := Cost{Nodes: n, ChainsPerNode: chains, Samples: n * chains, WallHours: steps * perStep / 3.6e6}
-			c.NodeHoursPerSm = c.WallHours * float64(n) / float64(c.Samples)
-			res.Cost = append(res.Cost, c)
-			fmt.Fprintf(w, "  %-6d %-8d %-8d %-10.1f %.2f\n", n, chains, c.Samples, c.WallHours, c.NodeHoursPerSm)
-		}
-		fmt.Fprintf(w, "  (each node: 2 cores like this machine, %d chains in one batch, seeds split across nodes; chains are independent, so N nodes give N× the samples in the same wall time)\n", chains)
-	}
+	res.OperatorMS, res.OperatorCPUMS = operatorMS()
+	printCosts(w, res)
 	fmt.Fprintf(w, "load average at the end: %s (the machine was shared with other jobs: treat the times as upper bounds)\n", loadavg())
 
 	if outDir == "-" {
@@ -335,6 +316,92 @@ func availableMiB() float64 {
 		}
 	}
 	return math.Inf(1)
+}
+
+// printCosts computes and prints the cost of 8000-step posterior sampling
+// of a 256² source from the 256² forward rows and the operator's time.
+func printCosts(w io.Writer, res *Result) {
+	cpuNote := "CPU not recorded"
+	if res.OperatorCPUMS > 0 {
+		cpuNote = fmt.Sprintf("CPU %.2f ms", res.OperatorCPUMS)
+	}
+	fmt.Fprintf(w, "\n256² → 128² operator (2×2 rays, PSF FWHM 0.12″): Apply + Adjoint %.2f ms per image (%s)\n", res.OperatorMS, cpuNote)
+	var f1, f16, c1, c16 float64
+	for _, r := range res.Rows {
+		if r.Size == 256 && r.Kind == "forward" && r.Lenscore.Error == "" {
+			switch r.Batch {
+			case 1:
+				f1, c1 = r.Lenscore.MedianMS, r.Lenscore.CPUMS
+			case 16:
+				f16, c16 = r.Lenscore.MedianMS, r.Lenscore.CPUMS
+			}
+		}
+	}
+	if f16 == 0 {
+		return
+	}
+	opCPU := res.OperatorCPUMS
+	if opCPU == 0 {
+		opCPU = res.OperatorMS
+	}
+	const steps, chains = 8000, 16
+	perStep := f16 + chains*res.OperatorMS // one batched network call + each chain's likelihood
+	perStepIdle := c16/2 + chains*opCPU/2  // the same CPU work on 2 idle cores
+	fmt.Fprintf(w, "8000-step posterior sampling of a 256² source (Euler–Maruyama, one network evaluation and one A, Aᵀ pair per chain and step);\n")
+	fmt.Fprintf(w, "\"measured\" uses the wall-clock medians above (a loaded machine: an upper bound), \"CPU/2\" the CPU times spread over a node's 2 cores\n(a lower bound: it assumes perfect use of both cores, and CPU time on an overloaded machine undercounts spinning and stalls):\n")
+	if f1 > 0 {
+		fmt.Fprintf(w, "  one sample alone (batch 1): %.1f h measured, %.1f h CPU/2 on one node\n", steps*(f1+res.OperatorMS)/3.6e6, steps*(c1/2+opCPU/2)/3.6e6)
+	}
+	fmt.Fprintf(w, "  %-6s %-8s %-8s %-14s %-10s %s\n", "nodes", "chains", "samples", "wall h (meas.)", "(CPU/2)", "node-h per sample (meas. … CPU/2)")
+	res.Cost = nil
+	for _, n := range []int{1, 4, 16, 64} {
+		c := Cost{Nodes: n, ChainsPerNode: chains, Samples: n * chains, WallHours: steps * perStep / 3.6e6, IdleHours: steps * perStepIdle / 3.6e6}
+		res.Cost = append(res.Cost, c)
+		fmt.Fprintf(w, "  %-6d %-8d %-8d %-14.1f %-10.1f %.2f … %.2f\n", n, chains, c.Samples, c.WallHours, c.IdleHours,
+			c.WallHours*float64(n)/float64(c.Samples), c.IdleHours*float64(n)/float64(c.Samples))
+	}
+	fmt.Fprintf(w, "  (each node: 2 cores like this machine, %d chains in one batch, seeds split across nodes; chains are independent, so N nodes give N× the samples in the same wall time)\n", chains)
+}
+
+// report re-prints a stored result with the cost estimate recomputed.
+func report(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var out bytes.Buffer
+	w := io.MultiWriter(os.Stdout, &out)
+	fmt.Fprintf(w, "scalebench %s (%s), revision %s, %s, gemm %s, load average before %s\n", res.Date, res.Command, res.Revision, res.CPU, res.Gemm, res.LoadStart)
+	for _, si := range res.Sizes {
+		fmt.Fprintf(w, "size %d: %v, %d parameters; σ_max %.4g (%s); technique 2: %d steps for p ≥ 0.99 (p(2000) = %.3f, p(8000) = %.3f)\n",
+			si.Size, si.Config.ChMult, si.Config.NumParams(), si.SigmaMax, si.SigmaSource, si.Steps, si.P2000, si.P8000)
+	}
+	fmt.Fprintf(w, "%-18s %-10s %-26s %-26s %-7s %s\n", "", "GFLOP/img", "lenscore ms (CPU ms, MiB)", "PyTorch ms (CPU ms, MiB)", "ratio", "CPU ratio")
+	for _, r := range res.Rows {
+		if r.Lenscore.Error != "" || r.PyTorch == nil || r.PyTorch.Error != "" {
+			fmt.Fprintf(w, "%4d² %-7s b=%-3d  not measured: %s\n", r.Size, r.Kind, r.Batch, firstErr(r))
+			continue
+		}
+		l, p := r.Lenscore, r.PyTorch
+		fmt.Fprintf(w, "%4d² %-7s b=%-3d  %-10.1f %9.0f (%7.0f, %5.0f)   %9.0f (%7.0f, %5.0f)   %-7.2f %.2f\n", r.Size, r.Kind, r.Batch, r.GFLOPImg,
+			l.MedianMS, l.CPUMS, l.PeakRSSMiB, p.MedianMS, p.CPUMS, p.PeakRSSMiB, r.Ratio, l.CPUMS/p.CPUMS)
+	}
+	printCosts(w, &res)
+	return writeAtomic(strings.TrimSuffix(path, ".json")+"-report.txt", out.Bytes())
+}
+
+func firstErr(r Row) string {
+	if r.Lenscore.Error != "" {
+		return "lenscore: " + r.Lenscore.Error
+	}
+	if r.PyTorch != nil {
+		return "PyTorch: " + r.PyTorch.Error
+	}
+	return "no PyTorch side"
 }
 
 // repsFor gives PyTorch the repetitions lenscore had (a slow call gets 2).
@@ -546,29 +613,30 @@ func sigmaMaxAt(root, data string, size int) (float64, string) {
 
 // operatorMS times Apply + Adjoint of the 256² → 128² operator of
 // experiment's default fields with a 0.12″ Gaussian PSF.
-func operatorMS() float64 {
+func operatorMS() (wall, cpu float64) {
 	psf, err := lens.GaussianPSF(experiment.DefaultPSFFWHM, experiment.DefaultObsField/128, 0)
 	if err != nil {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	op, err := lens.NewOperator(lens.Composite{lens.SIE{ThetaE: 1.2, Q: 0.7, Phi: 0.3}, lens.Shear{Gamma1: 0.03, Gamma2: -0.02}},
 		lens.Config{Obs: lens.Grid{N: 128, Scale: experiment.DefaultObsField / 128}, Src: lens.Grid{N: 256, Scale: experiment.DefaultSrcField / 256},
 			Supersample: experiment.DefaultSupersample, PSF: psf})
 	if err != nil {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	x, y := make([]float64, 256*256), make([]float64, 128*128)
 	for i := range x {
 		x[i] = float64(i%7) / 7
 	}
-	var ts []float64
+	var ts, cs []float64
 	for range 20 {
-		t0 := time.Now()
+		c0, t0 := cpuMS(), time.Now()
 		op.Apply(y, x)
 		op.Adjoint(x, y)
 		ts = append(ts, float64(time.Since(t0).Nanoseconds())/1e6)
+		cs = append(cs, cpuMS()-c0)
 	}
-	return median(ts)
+	return median(ts), median(cs)
 }
 
 func median(ts []float64) float64 {
