@@ -3,8 +3,11 @@ package posterior
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+
+	"github.com/lenscore/lenscore/progress"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -29,6 +32,9 @@ type KrylovOptions struct {
 	// of the mean and the samples stop (default 1e-8).
 	Tol  float64
 	Seed uint64
+	// Progress receives progress lines (nil: none): the Lanczos runs of
+	// NewKrylovEvidence, the solves of Posterior.
+	Progress io.Writer
 }
 
 // KrylovEvidence is the matrix-free counterpart of Evidence for sources too
@@ -153,15 +159,22 @@ func NewKrylovEvidence(a Operator, y, sigmaN []float64, keep []bool, prior Gauss
 	k.c = make([]float64, n)
 	prior.ApplySqrt(k.c, k.bufN1)
 	k.cn = math.Sqrt(dotK(k.c, k.c))
-	if k.cn > 0 {
-		k.alpha, k.beta = k.lanczos(k.c, k.opt.Iterations)
-	}
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x51a9))
-	v := make([]float64, n)
 	probes := k.opt.Probes
 	if k.opt.UnitProbes {
 		probes = n
 	}
+	var bar *progress.Bar
+	if k.opt.Progress != nil {
+		bar = progress.New(k.opt.Progress, "lanczos", 0, probes+1)
+	}
+	if k.cn > 0 {
+		k.alpha, k.beta = k.lanczos(k.c, k.opt.Iterations)
+	}
+	if bar != nil {
+		bar.Update(1, fmt.Sprintf("data term: %d steps", len(k.alpha)))
+	}
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x51a9))
+	v := make([]float64, n)
 	for p := 0; p < probes; p++ {
 		for i := range v {
 			switch {
@@ -182,6 +195,9 @@ func NewKrylovEvidence(a Operator, y, sigmaN []float64, keep []bool, prior Gauss
 			return nil, err
 		}
 		k.probe = append(k.probe, slqProbe{theta: theta, tau2: tau2, norm2: dotK(v, v)})
+		if bar != nil {
+			bar.Update(p+2, "log-det probes")
+		}
 	}
 	return k, nil
 }
@@ -387,9 +403,16 @@ func (k *KrylovEvidence) Posterior(a float64) (*Inversion, error) {
 	for i, c := range k.c {
 		b[i] = a * c
 	}
-	u, _, err := k.solve(b, a)
+	var bar *progress.Bar
+	if k.opt.Progress != nil {
+		bar = progress.New(k.opt.Progress, "posterior", 0, k.opt.Samples+1)
+	}
+	u, it, err := k.solve(b, a)
 	if err != nil {
 		return nil, err
+	}
+	if bar != nil {
+		bar.Update(1, fmt.Sprintf("mean: %d CG iterations", it))
 	}
 	mu0 := k.prior.Mean()
 	toX := func(dst, u []float64) { // x − μ₀ = a L u
@@ -403,7 +426,7 @@ func (k *KrylovEvidence) Posterior(a float64) (*Inversion, error) {
 	eta := make([]float64, k.m)
 	x := make([]float64, n)
 	var sum2 []float64 = inv.Std
-	for range k.opt.Samples {
+	for smp := range k.opt.Samples {
 		for i := range eta {
 			eta[i] = k.sw[i] * rng.NormFloat64()
 		}
@@ -412,9 +435,12 @@ func (k *KrylovEvidence) Posterior(a float64) (*Inversion, error) {
 		for i := range b {
 			b[i] = a*k.c[i] + rng.NormFloat64() + a*b[i]
 		}
-		us, _, err := k.solve(b, a)
+		us, it, err := k.solve(b, a)
 		if err != nil {
 			return nil, err
+		}
+		if bar != nil {
+			bar.Update(smp+2, fmt.Sprintf("samples for the std: %d CG iterations", it))
 		}
 		for i := range us {
 			us[i] -= u[i]
