@@ -22,7 +22,7 @@ var archFlagNames = []string{"config", "ch-mult", "attn-resolutions", "num-res-b
 
 func addArchFlags(fs *flag.FlagSet) *archFlags {
 	return &archFlags{
-		config: fs.String("config", "", "network configuration JSON (a score.Config: image_size, nf, ch_mult, num_res_blocks, attn_resolutions, fourier_scale; or a model.json, whose \"network\" it uses); the flags below override its fields"),
+		config: fs.String("config", "", "network configuration JSON (a score.Config: image_size, nf, ch_mult, num_res_blocks, attn_resolutions, fourier_scale; or a model.json, whose \"network\" it uses); --size, --nf, --ch-mult, --attn-resolutions and --num-res-blocks override its fields"),
 		chMult: fs.String("ch-mult", "", "channel multiplier per U-Net level, e.g. 1,2,2,2 (default: by --size: 1,2,2,2 up to 64; 1,1,2,2,2,2 at 128; 1,1,2,2,2,2,2 at 256, score_sde_pytorch's 256² NCSN++ layout)"),
 		attn:   fs.String("attn-resolutions", "", "feature-map sides with self-attention, e.g. 16,8, or none (default: by --size: 16,8 up to 64, else 16)"),
 		blocks: fs.Int("num-res-blocks", 0, "residual blocks per level on the down path (default 2)"),
