@@ -1,6 +1,7 @@
 package posterior
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type KrylovOptions struct {
 	// Progress receives progress lines (nil: none): the Lanczos runs of
 	// NewKrylovEvidence, the solves of Posterior.
 	Progress io.Writer
+	// Context, when not nil, stops NewKrylovEvidence and Posterior with its
+	// error once it is done (checked at every operator application).
+	Context context.Context
 }
 
 // KrylovEvidence is the matrix-free counterpart of Evidence for sources too
@@ -168,7 +172,10 @@ func NewKrylovEvidence(a Operator, y, sigmaN []float64, keep []bool, prior Gauss
 		bar = progress.New(k.opt.Progress, "lanczos", 0, probes+1)
 	}
 	if k.cn > 0 {
-		k.alpha, k.beta = k.lanczos(k.c, k.opt.Iterations)
+		var err error
+		if k.alpha, k.beta, err = k.lanczos(k.c, k.opt.Iterations); err != nil {
+			return nil, err
+		}
 	}
 	if bar != nil {
 		bar.Update(1, fmt.Sprintf("data term: %d steps", len(k.alpha)))
@@ -189,7 +196,10 @@ func NewKrylovEvidence(a Operator, y, sigmaN []float64, keep []bool, prior Gauss
 		if k.opt.UnitProbes {
 			v[p] = 1
 		}
-		al, be := k.lanczos(v, k.opt.ProbeIterations)
+		al, be, err := k.lanczos(v, k.opt.ProbeIterations)
+		if err != nil {
+			return nil, err
+		}
 		theta, tau2, err := ritz(al, be)
 		if err != nil {
 			return nil, err
@@ -216,11 +226,11 @@ func (k *KrylovEvidence) applyB(dst, u []float64) {
 // lanczos runs at most iters steps from v with full re-orthogonalisation
 // and returns the diagonal and off-diagonal of the tridiagonal matrix; it
 // stops early at an invariant subspace.
-func (k *KrylovEvidence) lanczos(v0 []float64, iters int) (alpha, beta []float64) {
+func (k *KrylovEvidence) lanczos(v0 []float64, iters int) (alpha, beta []float64, err error) {
 	n := k.n
 	nv := math.Sqrt(dotK(v0, v0))
 	if nv == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	basis := make([][]float64, 0, iters)
 	q := make([]float64, n)
@@ -229,6 +239,9 @@ func (k *KrylovEvidence) lanczos(v0 []float64, iters int) (alpha, beta []float64
 	}
 	wv := make([]float64, n)
 	for j := 0; j < iters; j++ {
+		if err := k.ctxErr(); err != nil {
+			return nil, nil, err
+		}
 		basis = append(basis, q)
 		k.applyB(wv, q)
 		a := dotK(wv, q)
@@ -253,7 +266,14 @@ func (k *KrylovEvidence) lanczos(v0 []float64, iters int) (alpha, beta []float64
 		}
 		q = next
 	}
-	return alpha, beta
+	return alpha, beta, nil
+}
+
+func (k *KrylovEvidence) ctxErr() error {
+	if k.opt.Context == nil {
+		return nil
+	}
+	return k.opt.Context.Err()
 }
 
 // ritz returns the eigenvalues of the tridiagonal matrix and the squared
@@ -369,6 +389,9 @@ func (k *KrylovEvidence) solve(b []float64, a float64) ([]float64, int, error) {
 	}
 	rr := dotK(r, r)
 	for it := 1; it <= 10*n+100; it++ {
+		if err := k.ctxErr(); err != nil {
+			return nil, 0, err
+		}
 		k.applyB(hp, p)
 		for i := range hp {
 			hp[i] = p[i] + a*a*hp[i]

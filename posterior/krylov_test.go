@@ -1,6 +1,8 @@
 package posterior
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -137,5 +139,23 @@ func TestKrylovBadInput(t *testing.T) {
 	}
 	if _, err := kv.Posterior(-1); err == nil {
 		t.Error("negative amplitude accepted")
+	}
+}
+
+// A cancelled context stops the Lanczos runs and the solves.
+func TestKrylovCancel(t *testing.T) {
+	op, y, sn, keep, priors := krylovProblem(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := NewKrylovEvidence(op, y, sn, keep, priors["grf"], KrylovOptions{Context: ctx}); !errors.Is(err, context.Canceled) {
+		t.Errorf("NewKrylovEvidence with a cancelled context: %v", err)
+	}
+	kv, err := NewKrylovEvidence(op, y, sn, keep, priors["grf"], KrylovOptions{Probes: 2, ProbeIterations: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv.opt.Context = ctx
+	if _, err := kv.Posterior(1); !errors.Is(err, context.Canceled) {
+		t.Errorf("Posterior with a cancelled context: %v", err)
 	}
 }

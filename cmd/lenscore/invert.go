@@ -98,7 +98,7 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	} else {
 		fmt.Fprintf(env.stderr, "Lanczos on the %d-pixel problem (matrix-free, %d log-determinant probes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix, *probes)
 		if kv, err = posterior.NewKrylovEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian,
-			posterior.KrylovOptions{Probes: *probes, Samples: *stdSamples, Seed: *seed, Progress: env.stderr}); err != nil {
+			posterior.KrylovOptions{Probes: *probes, Samples: *stdSamples, Seed: *seed, Progress: env.stderr, Context: ctx}); err != nil {
 			return err
 		}
 		ev = kv
