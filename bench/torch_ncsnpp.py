@@ -127,6 +127,7 @@ class NCSNpp(tnn.Module):
     def __init__(self, image_size=64, channels=1, nf=32, ch_mult=(1, 2, 2, 2), num_res_blocks=2,
                  attn_resolutions=(16, 8), fourier_scale=16.0):
         super().__init__()
+        self.image_size = image_size
         td = 4 * nf
         # Fixed frequencies: a Parameter so it is counted (lenscore counts it),
         # but never trained.
@@ -224,7 +225,8 @@ def log(*a):
 def forward_variants(model, batch, names):
     """Yields (name, callable) for the forward-pass execution variants."""
     g = torch.Generator().manual_seed(batch)
-    x = torch.randn(batch, 1, 64, 64, generator=g)
+    sz = model.image_size
+    x = torch.randn(batch, 1, sz, sz, generator=g)
     sig = 0.01 + torch.rand(batch, generator=g)
     for name in names:
         if name == "eager":
@@ -252,8 +254,9 @@ def forward_variants(model, batch, names):
 
 def train_step_fn(model, batch, channels_last, foreach):
     g = torch.Generator().manual_seed(100 + batch)
-    x0 = torch.randn(batch, 1, 64, 64, generator=g)
-    z = torch.randn(batch, 1, 64, 64, generator=g)
+    sz = model.image_size
+    x0 = torch.randn(batch, 1, sz, sz, generator=g)
+    z = torch.randn(batch, 1, sz, sz, generator=g)
     sig = 0.01 + torch.rand(batch, generator=g)
     x = x0 + sig[:, None, None, None] * z
     if channels_last:
@@ -336,7 +339,12 @@ def main():
     ap.add_argument("--fwd-variants", default="", help="comma list overriding the forward variants")
     ap.add_argument("--params-only", action="store_true", help="print the parameter count and exit")
     ap.add_argument("--check", default="", help="compare with lenscore's output (prefix of netbench's files)")
-    ap.add_argument("--only", default="fwd1,fwd32,train", help="comma list of measurements: fwd1, fwd32, train")
+    ap.add_argument("--only", default="fwd1,fwd32,train", help="comma list of measurements: fwdB for B in --fwd-batches, train")
+    ap.add_argument("--config", default="", help="lenscore network configuration as JSON (score.Config; default: the 64×64 default)")
+    ap.add_argument("--fwd-batches", default="1,32", help="comma list of forward batch sizes")
+    ap.add_argument("--train-batches", default="16", help="comma list of training-step batch sizes")
+    ap.add_argument("--train-variants", default="", help="comma list overriding the training variants (eager, eager_channels_last, with _adam_foreach)")
+    ap.add_argument("--exact-reps", action="store_true", help="use --reps and --warmup as given for every measurement")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -345,7 +353,9 @@ def main():
     if args.check:
         check(args.check)
         return
-    model = NCSNpp()
+    cfg = json.loads(args.config) if args.config else {}
+    model = NCSNpp(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items()
+                      if k in ("image_size", "channels", "nf", "ch_mult", "num_res_blocks", "attn_resolutions", "fourier_scale")})
     n = num_params(model)
     if args.params_only:
         print(json.dumps({"params": n}))
@@ -360,6 +370,11 @@ def main():
         train_variants = [("eager", False, False), ("eager_channels_last", True, False)]
     if args.fwd_variants:
         fwd_names = args.fwd_variants.split(",")
+    if args.train_variants:
+        train_variants = [(v.replace("_adam_foreach", ""), v.startswith("eager_channels_last"), v.endswith("_adam_foreach"))
+                          for v in args.train_variants.split(",")]
+    fwd_batches = [int(b) for b in args.fwd_batches.split(",")]
+    train_batches = [int(b) for b in args.train_batches.split(",")]
 
     out = {
         "torch_version": torch.__version__,
@@ -382,15 +397,17 @@ def main():
                 "best": best, "ms": ms, "ms_per_image": ms / batch, "cpu_ms": cpu, "min_ms": mn}
 
     only = set(args.only.split(","))
-    if not only <= {"fwd1", "fwd32", "train"}:
-        sys.exit(f"torch_ncsnpp: --only takes fwd1, fwd32, train; got {args.only}")
+    if not only <= {f"fwd{b}" for b in fwd_batches} | {"train"}:
+        sys.exit(f"torch_ncsnpp: --only takes fwdB (B in --fwd-batches) and train; got {args.only}")
 
     model.eval()
-    for batch in (1, 32):
+    for batch in fwd_batches:
         if f"fwd{batch}" not in only:
             continue
         # Batch 1 is cheap: more repetitions. Batch 32 costs ~100 GFLOP a call.
         reps, warm = (4 * args.reps, 3 * args.warmup) if batch == 1 else (max(3, args.reps // 2 + 1), 1)
+        if args.exact_reps:
+            reps, warm = args.reps, args.warmup
         res = {}
         for name, fn in forward_variants(model, batch, fwd_names):
             res[name] = measure(fn, reps, warm)
@@ -398,15 +415,15 @@ def main():
         out["forward"][f"b{batch}"] = summary(res, batch)
 
     model.train()
-    res = {}
-    for name, cl, foreach in (train_variants if "train" in only else []):
-        step = train_step_fn(model, 16, cl, foreach)
-        key = f"{name}{'_adam_foreach' if foreach else ''}"
-        res[key] = median_ms(step, max(3, args.reps // 2 + 1), 1)
-        log(f"train  b16 {key:30s} {res[key][0]:9.2f} ms  (cpu {res[key][1]:9.2f} ms)")
-        model.to(memory_format=torch.contiguous_format)
-    if res:
-        out["train"]["b16"] = summary(res, 16)
+    for batch in (train_batches if "train" in only else []):
+        res = {}
+        for name, cl, foreach in train_variants:
+            step = train_step_fn(model, batch, cl, foreach)
+            key = f"{name}{'_adam_foreach' if foreach else ''}"
+            res[key] = median_ms(step, *((args.reps, args.warmup) if args.exact_reps else (max(3, args.reps // 2 + 1), 1)))
+            log(f"train  b{batch:<2d} {key:30s} {res[key][0]:9.2f} ms  (cpu {res[key][1]:9.2f} ms)")
+            model.to(memory_format=torch.contiguous_format)
+        out["train"][f"b{batch}"] = summary(res, batch)
     print(json.dumps(out, indent=1))
 
 

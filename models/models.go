@@ -10,6 +10,10 @@ import (
 // Prior64Name names the embedded prior in logs and summaries.
 const Prior64Name = "built-in models/prior64"
 
+// Prior64Size is the side in pixels of the images the embedded prior is
+// for (its source grid).
+const Prior64Size = 64
+
 var (
 	//go:embed prior64/model.safetensors
 	prior64Weights []byte

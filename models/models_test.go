@@ -85,6 +85,9 @@ func TestPrior64InfoMatchesCard(t *testing.T) {
 	if fmt.Sprint(m.Config) != fmt.Sprint(card.Network) || m.Net.NumParams() != card.Parameters {
 		t.Errorf("config %+v (%d parameters); card %+v (%d)", m.Config, m.Net.NumParams(), card.Network, card.Parameters)
 	}
+	if m.Config.ImageSize != Prior64Size {
+		t.Errorf("image size %d, Prior64Size %d", m.Config.ImageSize, Prior64Size)
+	}
 	if ve := m.VE(); ve.SigmaMin != card.SigmaMin || math.Abs(ve.Sigma(1)-card.SigmaMax) > 1e-9*card.SigmaMax {
 		t.Errorf("VE %+v, σ(1) = %g; want σ_max %g", ve, ve.Sigma(1), card.SigmaMax)
 	}

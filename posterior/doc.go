@@ -175,6 +175,17 @@
 // process-wide thread count afterwards (package linalg); without OpenBLAS,
 // or with LENSCORE_LINALG=go, gonum is used and N = 4096 takes minutes.
 //
+// Beyond a few thousand pixels (a 256² source has N = 65,536: 32 GiB per
+// N×N array) KrylovEvidence does the same without forming B̃: the data term
+// from the Lanczos process of B̃ started from c (the T̃ above, truncated
+// once its Gauss quadrature has converged), log det(I + a²B̃) by stochastic
+// Lanczos quadrature over Rademacher probes (an unbiased estimate with a
+// reported standard error), the posterior mean by conjugate gradients and
+// the per-pixel standard deviation from exact posterior samples
+// (I + a²B̃)⁻¹(a c + ξ + a LᵀAᵀW^½η). Each B̃ product is one A, one Aᵀ and
+// two applications of L; GRF.Resampled carries a spectrum fitted at one
+// grid to a finer grid of the same field.
+//
 // # Reproducibility
 //
 // Chain k (global index FirstChain + k) owns rand.New(rand.NewPCG(Seed, k))

@@ -211,14 +211,21 @@ func (ev *Evidence) LogEvidence(a float64) float64 {
 // Maximise returns the amplitude a in [lo, hi] maximising the evidence:
 // a 61-point grid in log a, then golden-section refinement to 1e-6 in log a.
 func (ev *Evidence) Maximise(lo, hi float64) (a, logEv float64, err error) {
+	return maximiseLogEvidence(ev.LogEvidence, lo, hi)
+}
+
+// maximiseLogEvidence maximises logEv(a) over [lo, hi] as Evidence.Maximise
+// describes.
+func maximiseLogEvidence(logEv func(a float64) float64, lo, hi float64) (a, best float64, err error) {
 	if !(lo > 0) || !(hi > lo) || math.IsInf(hi, 0) {
 		return 0, 0, fmt.Errorf("posterior: evidence: bracket [%g, %g] must satisfy 0 < lo < hi < ∞", lo, hi)
 	}
-	f := func(u float64) float64 { return ev.LogEvidence(math.Exp(u)) }
+	f := func(u float64) float64 { return logEv(math.Exp(u)) }
 	const grid = 61
 	u0, u1 := math.Log(lo), math.Log(hi)
 	h := (u1 - u0) / (grid - 1)
-	best, bu := math.Inf(-1), u0
+	best = math.Inf(-1)
+	bu := u0
 	for i := 0; i < grid; i++ {
 		u := u0 + h*float64(i)
 		if v := f(u); v > best {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-
-	"github.com/lenscore/lenscore/nn"
 )
 
 // Config describes the architecture. Sizes are free: the defaults give the
@@ -76,24 +74,17 @@ func (c Config) Validate() error {
 	}
 	div := 1 << (len(c.ChMult) - 1)
 	if c.ImageSize < div || c.ImageSize%div != 0 {
-		return fmt.Errorf("score: config image_size %d must be a positive multiple of 2^(len(ch_mult)-1) = %d", c.ImageSize, div)
+		return fmt.Errorf("score: config image_size %d must be a positive multiple of 2^(len(ch_mult)-1) = %d with %d ch_mult levels: use image_size %s, or at most %d levels with image_size %d",
+			c.ImageSize, div, len(c.ChMult), joinInts(sizesNear(c.ImageSize, div)), maxLevelsFor(c.ImageSize, 1), c.ImageSize)
 	}
-	chans := []int{c.NF}
-	for _, m := range c.ChMult {
-		chans = append(chans, c.NF*m)
-	}
-	for _, ch := range chans {
-		if ch%nn.Groups(ch) != 0 {
-			return fmt.Errorf("score: config gives %d channels, not divisible into GroupNorm's min(C/4, 32) = %d groups (use nf·mult multiples of 4, and of 32 above 128)", ch, nn.Groups(ch))
-		}
+	if err := groupNormCheck(c); err != nil {
+		return fmt.Errorf("%w; nf values that work with this ch_mult: %s, …",
+			err, joinInts(workingNF(c, 8)))
 	}
 	for _, r := range c.AttnResolutions {
-		ok := false
-		for l := range c.ChMult {
-			ok = ok || c.ImageSize>>l == r
-		}
-		if !ok {
-			return fmt.Errorf("score: config attn_resolutions has %d, which is not one of the U-Net resolutions", r)
+		if !slices.Contains(c.Resolutions(), r) {
+			return fmt.Errorf("score: config attn_resolutions has %d, which is not one of the U-Net resolutions %s (image_size %d, %d ch_mult levels); %s",
+				r, joinInts(c.Resolutions()), c.ImageSize, len(c.ChMult), attnHint(c, r))
 		}
 	}
 	return c.validateArch()

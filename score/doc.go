@@ -46,6 +46,19 @@
 // (Net.Flops). The NCSN++ 256×256 settings (NF 128, ChMult 1,1,2,2,2,2,2,
 // attention at 16) give 57.7 M parameters and 472 GFLOP per image.
 //
+// # Sizes
+//
+// ConfigForSize(n) gives the default architecture for n×n images: the
+// configuration above up to 64×64, and above that the layout of
+// score_sde_pytorch's NCSN++ at 256×256 (ChMult 1,1,2,2,2,2,2, two residual
+// blocks, attention at 16), one level per halving down to a 4×4 grid — six
+// levels at 128×128 (score_sde_pytorch has no 128×128 configuration) and
+// seven at 256×256 — at the same NF = 32: 3,002,977 parameters and
+// 7.5 GFLOP per 128×128 image, 3,624,417 and 29.6 GFLOP per 256×256 image.
+// Validate explains an impossible combination with the values that would
+// work (the U-Net's resolutions, image sizes divisible by 2^(levels−1),
+// widths that GroupNorm divides).
+//
 // Initialisation follows NCSN++ (package nn): variance scaling, and scale
 // ≈0 for the last convolution of every residual branch, the attention output
 // projection and the output convolution, so a new network outputs ε ≈ 0.

@@ -15,9 +15,10 @@ import (
 	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/models"
 )
 
-//go:embed assets/ngc7742.fits assets/demo_lens.json assets/grf64.fits
+//go:embed assets/ngc7742.fits assets/ngc7742_256.fits assets/demo_lens.json assets/grf64.fits
 var assets embed.FS
 
 // readAssetImage reads a square image HDU from an embedded FITS file.
@@ -37,10 +38,10 @@ func readAssetImage(name string) ([]float64, int, *fits.HDU, error) {
 	return h.Data, h.Shape[0], h, nil
 }
 
-// demoPrior returns the prior of demo and experiment: the network of
-// --model (the built-in prior when model is ""), or the built-in Gaussian
-// random field. A --model that cannot be loaded is an error, never a
-// silent switch to the GRF.
+// demoPrior returns the prior of demo and experiment for n×n sources: the
+// network of --model (the built-in prior when model is ""), or the built-in
+// Gaussian random field, resampled to n×n. A --model that cannot be loaded,
+// or is for another size, is an error, never a silent switch to the GRF.
 func demoPrior(model, kind string, n, batch int) (*loadedPrior, error) {
 	switch kind {
 	case "auto", "network":
@@ -49,28 +50,23 @@ func demoPrior(model, kind string, n, batch int) (*loadedPrior, error) {
 		if model != "" {
 			return nil, errors.New("--model names a network prior, --prior grf the built-in GRF: give one of them")
 		}
-		return builtinGRF(n)
+		return builtinGRF(n, 0)
 	}
 	return nil, fmt.Errorf("unknown --prior %q (want network or grf)", kind)
 }
 
-// builtinGRF is the Gaussian random field fitted to the training galaxies,
-// shipped for 64×64 sources.
-func builtinGRF(n int) (*loadedPrior, error) {
-	p, pn, h, err := readAssetImage("assets/grf64.fits")
-	if err != nil {
-		return nil, err
-	}
-	return grfFromHDU("built-in grf64.fits", p, pn, h, n, 0)
-}
+// usesNetwork reports whether demoPrior selects the network for kind.
+func usesNetwork(kind string) bool { return kind == "auto" || kind == "network" }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16.")
+	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--size 64|128|256] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16 (above --size 64: auto/8 and 4).\n--size 256 is the geometry of Adam et al. (2022): a 256² source in a 128² image, 2×2 rays per pixel;\nthe built-in network prior is for 64² sources, so other sizes use the built-in GRF unless --model gives one.")
 	out := fs.String("out", "lenscore-demo", "output directory")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	sigma := fs.Float64("noise-sigma", 0.02, "noise σ per pixel (the source peaks at 1)")
 	batch := fs.Int("batch", 8, "images per network call")
+	size := fs.Int("size", 64, "source grid side in pixels (the same 1.92″ field); a --model network must be for this size")
+	npix := fs.Int("npix", 0, "observed image side (the same 5″ field; 0: 64 up to --size 64, else --size/2)")
 	// A network evaluation costs ~30 ms per image on 2 cores, so with the
 	// network prior the demo runs a quarter of the technique-2 count with
 	// 8 samples (≈ 2 min). Euler–Maruyama, because in the steps experiment
@@ -82,9 +78,30 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *kind == "grf" {
-		// The GRF prior is cheap: the full technique-2 count and 16 samples.
-		for name, v := range map[string]string{"steps": "auto", "n-samples": "16"} {
+	if *size < 8 || *size > 1024 {
+		return fmt.Errorf("--size must be in [8, 1024], got %d", *size)
+	}
+	if *npix == 0 {
+		*npix = defaultObsNPix(*size)
+	}
+	if *npix < 8 || *npix > 1024 {
+		return fmt.Errorf("--npix must be in [8, 1024], got %d", *npix)
+	}
+	if *size != models.Prior64Size && *model == "" && !isFlagSet(fs, "prior") {
+		// The shipped network is for 64² sources: say so and use the GRF.
+		fmt.Fprintf(env.stderr, "demo: the built-in network prior is for %d×%d sources and the source is %d×%d: using the built-in GRF prior resampled to %d×%d (give --model for a %d×%d network)\n",
+			models.Prior64Size, models.Prior64Size, *size, *size, *size, *size, *size, *size)
+		*kind = "grf"
+	}
+	if !usesNetwork(*kind) {
+		// The GRF prior is cheap: the full technique-2 count and 16 samples
+		// (above 64²: an eighth of the count, which grows with the source,
+		// ≈ 7,300 steps at 256², and 4 samples keep it to minutes).
+		steps, n := "auto", "16"
+		if *size > 64 {
+			steps, n = "auto/8", "4"
+		}
+		for name, v := range map[string]string{"steps": steps, "n-samples": n} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
 					return err
@@ -99,7 +116,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if !(*sigma > 0) || math.IsInf(*sigma, 0) {
 		return fmt.Errorf("--noise-sigma must be positive and finite, got %g", *sigma)
 	}
-	if err := checkChains(*sf.n, 64*64); err != nil {
+	if err := checkChains(*sf.n, *size**size); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -111,11 +128,12 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, n, _, err := readAssetImage("assets/ngc7742.fits")
+	n := *size
+	src, err := demoSource(n)
 	if err != nil {
 		return err
 	}
-	geo := geometry{NPix: 64, Scale: 0.078125, SrcNPix: n, SrcScale: 0.03, Super: 2, PSFFWHM: 0.12}
+	geo := paperGeometry(n, *npix)
 	if geo.PSF, err = lens.GaussianPSF(geo.PSFFWHM, geo.Scale, 0); err != nil {
 		return err
 	}

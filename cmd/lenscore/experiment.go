@@ -61,6 +61,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	valStars := fs.String("validation-stars", "auto", "auto (prepare the validation galaxies as the model's training images: stars removed if its metadata says so), removed or kept")
 	compare := fs.String("compare", "", "dsm: further trained priors to compare, comma-separated model files (e.g. exports of later training checkpoints)")
 	seed := fs.Uint64("seed", 1, "seed")
+	sizeFlag := fs.Int("size", 0, "source side in pixels, 1.92″ field (0: the network's side, else 64)")
+	npixFlag := fs.Int("npix", 0, "observed image side, 5″ field, 2×2 rays per pixel (0: 64 up to --size 64, else --size/2: the paper's 256² → 128²)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +70,22 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
 		fs.Usage()
 		return errUsage
+	}
+	side := *sizeFlag
+	if side == 0 {
+		side = 64
+		if *kind != "grf" {
+			if s := modelSide(*model); s > 0 {
+				side = s
+			}
+		}
+	}
+	npix := *npixFlag
+	if npix == 0 {
+		npix = defaultObsNPix(side)
+	}
+	if side < 8 || side > 1024 || npix < 8 || npix > 1024 {
+		return fmt.Errorf("--size and --npix must be in [8, 1024], got %d and %d", side, npix)
 	}
 	if *sampler != "em" && *sampler != "pc" {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
@@ -124,7 +142,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	// The prior's Jacobian needs all of a lens's samples in one network call.
-	pr, err := demoPrior(*model, *kind, 64, likKind.PriorBatch(*batch, cmp.Or(*samples, experiment.DefaultCoverageSamples)))
+	pr, err := demoPrior(*model, *kind, side, likKind.PriorBatch(*batch, cmp.Or(*samples, experiment.DefaultCoverageSamples)))
 	if err != nil {
 		return err
 	}
@@ -144,12 +162,12 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		stars = *valStars == "removed"
 	}
 	starNote := experiment.PreparedNote(stars, pr.SkyKept)
-	ds, err := loadTrainingDataSky(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), stars, pr.SkyKept)
+	ds, err := loadTrainingDataSky(*data, side, train.DefaultValFraction, strings.Split(*exclude, ","), stars, pr.SkyKept)
 	if err != nil {
 		return fmt.Errorf("loading validation galaxies: %w", err)
 	}
 	gals, gnames, gsets := experiment.Galaxies(ds.Val, 0)
-	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames, Sets: gsets, Prepared: starNote,
+	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: side, NPix: npix, Galaxies: gals, Names: gnames, Sets: gsets, Prepared: starNote,
 		Seed: *seed, Progress: env.stderr}
 	if likKind.PriorJacobian() {
 		if name != "coverage" {
@@ -159,7 +177,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if likKind.Projected() {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
 			train, _, _ := experiment.Galaxies(ds.Train, 0)
-			if setup.Proxy, err = posterior.FitGRF(train, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {
+			if setup.Proxy, err = posterior.FitGRF(train, side, side, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {
 				return fmt.Errorf("projected likelihood: %w", err)
 			}
 			fmt.Fprintf(env.stderr, "projected likelihood: Gaussian proxy fitted to %d training images\n", len(train))
@@ -167,7 +185,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	var cfgs []experiment.SamplerConfig
 	if *configs != "" {
-		n, err := pr.VE.StepsFor(64*64, posterior.DefaultTarget)
+		n, err := pr.VE.StepsFor(side*side, posterior.DefaultTarget)
 		if err != nil {
 			return err
 		}
@@ -233,14 +251,14 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			// The built-in GRF is the reference every learned prior must beat.
 			var ref []experiment.NamedPrior
 			if pr.Gaussian == nil { // a learned prior
-				g, err := builtinGRF(64)
+				g, err := builtinGRF(side, 0)
 				if err != nil {
 					return err
 				}
 				ref = append(ref, experiment.NamedPrior{Name: g.Name, Prior: g.Prior, VE: g.VE})
 			}
 			for _, m := range splitList(*compare) {
-				c, err := demoPrior(m, "network", 64, *batch)
+				c, err := demoPrior(m, "network", side, *batch)
 				if err != nil {
 					return fmt.Errorf("--compare: %w", err)
 				}

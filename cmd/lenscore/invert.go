@@ -29,6 +29,12 @@ type invertSummary struct {
 	Nu              int       `json:"nu"`
 	Geometry        geometry  `json:"geometry"`
 	WallSeconds     float64   `json:"wall_seconds"`
+	// Method is dense (exact) or krylov (matrix-free: the log evidence is
+	// a stochastic estimate with standard error LogEvidenceErr, the std
+	// the spread of StdSamples exact posterior samples).
+	Method         string  `json:"method"`
+	LogEvidenceErr float64 `json:"log_evidence_stderr,omitempty"`
+	StdSamples     int     `json:"std_samples,omitempty"`
 }
 
 func runInvert(ctx context.Context, env *cliEnv, args []string) error {
@@ -36,6 +42,10 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	pf := addProblemFlags(fs)
 	prf := addPriorFlags(fs, "gaussian", false)
 	optimise := fs.Bool("optimise", false, "use the evidence-maximising prior amplitude for the outputs instead of the given one")
+	method := fs.String("method", "auto", "dense (exact, O(N³) time and N² memory), krylov (matrix-free: Lanczos evidence with a stochastic log-determinant, CG mean, std from exact posterior samples) or auto (dense up to 64×64 sources)")
+	probes := fs.Int("probes", 32, "krylov: random probes of the log-determinant")
+	stdSamples := fs.Int("std-samples", 32, "krylov: posterior samples for the standard deviation (relative error ≈ 1/√(2K))")
+	seed := fs.Uint64("seed", 1, "krylov: seed of the probes and samples")
 	out := fs.String("out", "", "output directory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -51,6 +61,24 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	switch *method {
+	case "auto":
+		*method = "dense"
+		if p.Geo.SrcNPix > 64 {
+			*method = "krylov"
+		}
+	case "dense", "krylov":
+	default:
+		return fmt.Errorf("--method must be auto, dense or krylov, got %q", *method)
+	}
+	if *probes < 2 || *stdSamples < 2 {
+		return fmt.Errorf("--probes and --std-samples must be ≥ 2, got %d and %d", *probes, *stdSamples)
+	}
+	if *method == "dense" {
+		if err := checkDense("invert --method dense", "--method krylov (matrix-free)", p.Geo.SrcNPix, p.Geo.NPix*p.Geo.NPix, *prf.kind == "gaussian"); err != nil {
+			return err
+		}
+	}
 	pr, err := prf.load(p.Geo.SrcNPix)
 	if err != nil {
 		return err
@@ -60,10 +88,23 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer lk.Release()
-	fmt.Fprintf(env.stderr, "factorising the %d-pixel problem (dense; may take a while at large sizes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix)
-	ev, err := posterior.NewEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian)
-	if err != nil {
-		return err
+	var ev interface {
+		LogEvidence(a float64) float64
+		Maximise(lo, hi float64) (float64, float64, error)
+	}
+	var kv *posterior.KrylovEvidence
+	if *method == "dense" {
+		fmt.Fprintf(env.stderr, "factorising the %d-pixel problem (dense; may take a while at large sizes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix)
+		if ev, err = posterior.NewEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(env.stderr, "Lanczos on the %d-pixel problem (matrix-free, %d log-determinant probes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix, *probes)
+		if kv, err = posterior.NewKrylovEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian,
+			posterior.KrylovOptions{Probes: *probes, Samples: *stdSamples, Seed: *seed, Progress: env.stderr, Context: ctx}); err != nil {
+			return err
+		}
+		ev = kv
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -76,12 +117,20 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if *optimise {
 		a = best
 	}
-	inv, err := ev.Posterior(a, false)
+	var inv *posterior.Inversion
+	if kv != nil {
+		inv, err = kv.Posterior(a)
+	} else {
+		inv, err = ev.(*posterior.Evidence).Posterior(a, false)
+	}
 	if err != nil {
 		return err
 	}
 	sum := invertSummary{Observation: p.ObsPath, Lens: p.LensPath, Prior: pr.Name, Amplitude: a, LogEvidence: ev.LogEvidence(a),
-		BestAmplitude: best, BestLogEvidence: bestEv, Geometry: p.Geo}
+		BestAmplitude: best, BestLogEvidence: bestEv, Geometry: p.Geo, Method: *method}
+	if kv != nil {
+		sum.LogEvidenceErr, sum.StdSamples = kv.LogDetStdErr(a), *stdSamples
+	}
 	for i := 0; i <= 60; i++ {
 		x := math.Pow(10, -3+6*float64(i)/60)
 		sum.CurveAmplitude = append(sum.CurveAmplitude, x)
@@ -115,8 +164,12 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if err := experiment.WriteJSON(filepath.Join(*out, "summary.json"), sum); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote %s: log evidence %.2f at a=%g (maximum %.2f at a=%.3g), χ²_ν of the mean %.3f (%.1f s)\n",
-		*out, sum.LogEvidence, a, bestEv, best, sum.Chi2NuMean, sum.WallSeconds)
+	errNote := ""
+	if kv != nil {
+		errNote = fmt.Sprintf(" ± %.2f", sum.LogEvidenceErr)
+	}
+	fmt.Fprintf(env.stdout, "wrote %s: log evidence %.2f%s at a=%g (maximum %.2f at a=%.3g), χ²_ν of the mean %.3f (%s, %.1f s)\n",
+		*out, sum.LogEvidence, errNote, a, bestEv, best, sum.Chi2NuMean, *method, sum.WallSeconds)
 	return nil
 }
 

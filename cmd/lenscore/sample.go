@@ -45,7 +45,7 @@ func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags 
 		target:            fs.Float64("step-target", posterior.DefaultTarget, "overlap probability that --steps auto aims at"),
 		likelihood:        fs.String("likelihood", "convolved", "likelihood score: convolved (the paper's), diag (diag(AAᵀ) variant), exact (Gaussian priors only) projected (Tweedie mean from the prior's score, covariance of a Gaussian proxy: better calibrated, ≈ 1.2× the time with the shipped network) or projected-jacobian (the same with the network's own Jacobian at σ(t) ≤ --jacobian-below, by back-propagation: smoother-than-truth samples fixed in part, ≈ 2× the time; all samples go through the network in one batch)"),
 		jacobianBelow:     fs.Float64("jacobian-below", 0.3, "projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always); with the shipped prior 1 diverges, 0.3 stayed stable on all 108 lenses run with it and closes more of the texture gap than 0.1"),
-		proxy:             fs.String("proxy", "", "projected likelihood: Gaussian proxy of the prior, a lenscore fit-grf file (default: the prior itself if it is a GRF, else the built-in grf64.fits for 64×64 sources)"),
+		proxy:             fs.String("proxy", "", "projected likelihood: Gaussian proxy of the prior, a lenscore fit-grf file (default: the prior itself if it is a GRF, else the built-in grf64.fits for sources of 64×64 or more, resampled to the source grid)"),
 		sampler:           fs.String("sampler", "em", "em (Euler–Maruyama) or pc (predictor–corrector with Langevin steps)"),
 		corrector:         fs.Int("corrector-steps", 1, "Langevin corrector steps per predictor step (pc)"),
 		snr:               fs.Float64("snr", 0.16, "corrector signal-to-noise ratio (pc)"),
@@ -126,15 +126,21 @@ func likelihoodFor(kind posterior.LikelihoodKind, proxyPath string, p *problem, 
 			return nil, err
 		}
 		c.Proxy = proxy
-	case kind == posterior.LikelihoodExact && pr.Gaussian == nil:
-		return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
+	case kind == posterior.LikelihoodExact:
+		if pr.Gaussian == nil {
+			return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
+		}
+		if err := checkDense("--likelihood exact", "the convolved, diag or projected likelihood (matrix-free)", p.Geo.SrcNPix, p.Geo.NPix*p.Geo.NPix, false); err != nil {
+			return nil, err
+		}
 	}
 	return posterior.NewLikelihood(kind, c)
 }
 
 // proxyFor returns the Gaussian proxy of the projected likelihood: the
 // --proxy file, else the prior itself when it is a GRF, else the built-in
-// GRF spectrum (fitted to the training galaxies) for 64×64 sources.
+// GRF spectrum (fitted to the training galaxies at 64×64, resampled to
+// larger source grids).
 func proxyFor(pr *loadedPrior, path string, op posterior.Operator) (*posterior.GRF, error) {
 	_, dim := op.Dims()
 	n := int(math.Round(math.Sqrt(float64(dim))))
@@ -145,12 +151,8 @@ func proxyFor(pr *loadedPrior, path string, op posterior.Operator) (*posterior.G
 		lp, err = loadGRFFile(path, n, pr.VE.SigmaMax)
 	case isGRF:
 		return g, nil
-	case n == 64:
-		p, pn, h, e := readAssetImage("assets/grf64.fits")
-		if e != nil {
-			return nil, e
-		}
-		lp, err = grfFromHDU("built-in grf64.fits", p, pn, h, n, pr.VE.SigmaMax)
+	case n >= 64:
+		lp, err = builtinGRF(n, pr.VE.SigmaMax)
 	default:
 		return nil, fmt.Errorf("--likelihood projected with a %d×%d source needs --proxy FILE (lenscore fit-grf --size %d)", n, n, n)
 	}

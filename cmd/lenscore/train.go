@@ -86,8 +86,8 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	out := fs.String("out", "", "run directory: checkpoints, ema.safetensors (the model), train.jsonl")
 	data := fs.String("data", defaultTrainData, "comma-separated folders of PNG or FITS galaxy images")
 	exclude := fs.String("exclude", demoGalaxy, "comma-separated image names never used (the demo galaxy)")
-	size := fs.Int("size", 64, "image side in pixels")
-	nf := fs.Int("nf", 32, "base channel count of the network")
+	size := fs.Int("size", 64, "image side in pixels; sets the default architecture (see --ch-mult)")
+	arch := addArchFlags(fs)
 	valFrac := fs.Float64("val-fraction", train.DefaultValFraction, "share of images held out for validation")
 	def := train.DefaultConfig()
 	steps := fs.Int("steps", def.Steps, "total training steps")
@@ -160,6 +160,12 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		return finishTrain(env, *out, train.Resume(ctx, *out, stepsArg, net, ds, env.stderr))
 	}
 
+	var ncfg score.Config
+	if *initFrom == "" {
+		if ncfg, err = arch.resolve(fs, *size, isFlagSet(fs, "size")); err != nil {
+			return err
+		}
+	}
 	if _, err := os.Stat(filepath.Join(*out, train.ManifestFile)); err == nil {
 		return fmt.Errorf("%s already holds a training run; use --resume to continue it or choose another --out", *out)
 	}
@@ -174,8 +180,10 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	var net *score.Net
 	initStep := -1
 	if *initFrom != "" {
-		if isFlagSet(fs, "size") || isFlagSet(fs, "nf") || isFlagSet(fs, "sigma-max") {
-			return errors.New("--init takes the network's size, width and σ range from the model; drop --size, --nf and --sigma-max")
+		for _, name := range append([]string{"size", "sigma-max"}, archFlagNames...) {
+			if isFlagSet(fs, name) {
+				return fmt.Errorf("--init takes the network's architecture and σ range from the model; drop --%s", name)
+			}
 		}
 		m, err := openModel(*initFrom)
 		if err != nil {
@@ -184,8 +192,7 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		net, initStep = m.Net, m.Step
 		*sigmaMax, *size = m.SigmaMax, m.Config.ImageSize
 	} else {
-		ncfg := score.DefaultConfig()
-		ncfg.ImageSize, ncfg.NF = *size, *nf
+		*size = ncfg.ImageSize
 		if net, err = score.New(ncfg, g, *seed); err != nil {
 			return err
 		}
