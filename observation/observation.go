@@ -69,6 +69,7 @@ type Observation struct {
 
 	WCS     []fits.Card // world-coordinate cards of the primary header
 	History []string    // HISTORY cards
+	Extra   []fits.Card // other cards of the primary header, kept in order
 
 	Truth     []float64 // SOURCE extension, SrcNPix² (simulations)
 	NoiseFree []float64 // NOISEFREE extension, NPix² (simulations)
@@ -164,6 +165,8 @@ func FromHDUs(hdus []*fits.HDU) (*Observation, error) {
 			o.History = append(o.History, c.Comment)
 		case IsWCSKey(c.Key):
 			o.WCS = append(o.WCS, c)
+		case !reserved(c.Key):
+			o.Extra = append(o.Extra, c)
 		}
 	}
 	if e, ok := fits.ByName(hdus, ExtNoiseMap); ok {
@@ -201,6 +204,23 @@ func FromHDUs(hdus []*fits.HDU) (*Observation, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// reserved reports whether a primary-header keyword is structural or one
+// that Observation holds in a field.
+func reserved(key string) bool {
+	k := strings.ToUpper(strings.TrimSpace(key))
+	switch k {
+	case "SIMPLE", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT", "EXTNAME", "BSCALE", "BZERO", "BLANK", "HISTORY",
+		KeyPixScale, KeySrcScale, KeySrcNPix, KeySuper, KeyNoise, KeySeed, KeyPSFFWHM, KeySourceNorm, KeyNoiseScale, KeyLens, KeyUnit:
+		return true
+	}
+	return strings.HasPrefix(k, "NAXIS")
+}
+
+// Card returns the first card of Extra with the key.
+func (o *Observation) Card(key string) (fits.Card, bool) {
+	return fits.Header{Cards: o.Extra}.Get(key)
 }
 
 // PSFFromImage builds a PSF from an nx×ny image in file order.
@@ -369,6 +389,11 @@ func (o *Observation) HDUs() []*fits.HDU {
 	}
 	for _, c := range o.WCS {
 		h.Set(c.Key, c.Value, c.Comment)
+	}
+	for _, c := range o.Extra {
+		if !reserved(c.Key) && !IsWCSKey(c.Key) {
+			h.Add(c.Key, c.Value, c.Comment)
+		}
 	}
 	for _, s := range o.History {
 		h.AddHistory(s)

@@ -22,6 +22,7 @@ func full(t *testing.T) *Observation {
 			{Key: "CRVAL1", Value: 150.1}, {Key: "CRVAL2", Value: 2.2}, {Key: "CD1_1", Value: -0.05 / 3600}, {Key: "CD1_2", Value: 0.0},
 			{Key: "CD2_1", Value: 0.0}, {Key: "CD2_2", Value: 0.05 / 3600}},
 		History: []string{"imported from a.fits", "rebinned 2x2"},
+		Extra:   []fits.Card{{Key: "CENTERX", Value: 0.01, Comment: "x"}, {Key: "IMPX0", Value: int64(3), Comment: ""}, {Key: "COMMENT", Value: nil, Comment: "a note"}},
 		Truth:   make([]float64, sn*sn), NoiseFree: make([]float64, n*n)}
 	for i := range o.Image {
 		o.Image[i] = math.Sin(float64(i)) * 3
