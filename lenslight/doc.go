@@ -23,11 +23,15 @@
 // # The lensed source
 //
 // Arcs are light the Sérsics must not absorb. The fit is iterated: after
-// each pass, pixels more than ArcSigma (default 3) σ above the model, grown
+// each pass, pixels more than ArcSigma (default 3) σ and ArcFrac (default
+// 30 %) of the lens light above the model, grown
 // by one pixel, are excluded from the next pass (they are arcs, counter-
 // images or field objects), except within Protect (default 0.25″) of the
 // centre, where the lens outshines any arc and a poorly fitted cusp must
-// not mask itself away. The final mask, the model and the residual
+// not mask itself away (the ArcFrac condition likewise keeps a misfit of
+// the lens's own wings in the fit). A known arc region (Options.Exclude,
+// e.g. an annulus about the Einstein radius) can be excluded from every
+// pass. The final mask, the model and the residual
 // y − m (the lens-light-subtracted image) are returned.
 //
 // # Assumptions

@@ -23,6 +23,14 @@ type Options struct {
 	// are never masked as arcs: there the lens outshines any arc, and a
 	// poorly fitted cusp must not mask itself away (default 0.25″).
 	Protect float64
+	// ArcFrac: a pixel is an arc only when its residual also exceeds this
+	// fraction of the lens light there (default 0.3), so that a misfit of
+	// the lens's own wings (a smooth excess of a few tens of per cent)
+	// is refitted rather than masked.
+	ArcFrac float64
+	// Exclude, when set, is a user mask of the known arcs: true pixels
+	// never enter the fit (e.g. an annulus about the Einstein radius).
+	Exclude []bool
 }
 
 // Result is a fitted lens light.
@@ -75,6 +83,9 @@ func Fit(y []float64, g lens.Grid, sigma []float64, keep []bool, psf *lens.PSF, 
 	if opt.Protect == 0 {
 		opt.Protect = 0.25
 	}
+	if opt.ArcFrac == 0 {
+		opt.ArcFrac = 0.3
+	}
 	if opt.MaxRadius == 0 {
 		opt.MaxRadius = float64(g.N) * g.Scale / 2
 	}
@@ -88,6 +99,8 @@ func Fit(y []float64, g lens.Grid, sigma []float64, keep []bool, psf *lens.PSF, 
 		return nil, fmt.Errorf("lenslight: noise has %d values, want 1 or %d", len(sigma), m)
 	case keep != nil && len(keep) != m:
 		return nil, fmt.Errorf("lenslight: mask has %d values, want %d", len(keep), m)
+	case opt.Exclude != nil && len(opt.Exclude) != m:
+		return nil, fmt.Errorf("lenslight: exclusion mask has %d values, want %d", len(opt.Exclude), m)
 	}
 	p := &problem{g: g, y: y, w: make([]float64, m), super: opt.Super, raw: make([]float64, m), maxR: opt.MaxRadius}
 	// Identity lens on the same grid: Apply = PSF convolution, the
@@ -100,7 +113,7 @@ func Fit(y []float64, g lens.Grid, sigma []float64, keep []bool, psf *lens.PSF, 
 	base := make([]float64, m)
 	used := 0
 	for i := range base {
-		if keep != nil && !keep[i] {
+		if keep != nil && !keep[i] || opt.Exclude != nil && opt.Exclude[i] {
 			continue
 		}
 		s := sigma[0]
@@ -170,7 +183,7 @@ func Fit(y []float64, g lens.Grid, sigma []float64, keep []bool, psf *lens.PSF, 
 			if math.Hypot(g.Coord(c)-x[0], g.Coord(r)-x[1]) < opt.Protect {
 				continue
 			}
-			if base[i] > 0 && (y[i]-model[i])*math.Sqrt(base[i]) > opt.ArcSigma {
+			if d := y[i] - model[i]; base[i] > 0 && d*math.Sqrt(base[i]) > opt.ArcSigma && d > opt.ArcFrac*(model[i]-p.amps[p.k]) {
 				for dr := -1; dr <= 1; dr++ {
 					for dc := -1; dc <= 1; dc++ {
 						rr, cc := r+dr, c+dc

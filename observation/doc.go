@@ -31,6 +31,7 @@
 //	PSF        odd-sized kernel on the image grid, centred, unit sum
 //	SOURCE     the true source of a simulation, SRCNPIX×SRCNPIX
 //	NOISEFREE  the noise-free image of a simulation
+//	LENSLIGHT  a lens-light model already subtracted from the image
 //
 // Files written before this package (by `lenscore simulate`) have the same
 // layout without NOISEMAP and MASK and read unchanged.

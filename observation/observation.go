@@ -33,6 +33,7 @@ const (
 	ExtPSF       = "PSF"
 	ExtSource    = "SOURCE"
 	ExtNoiseFree = "NOISEFREE"
+	ExtLensLight = "LENSLIGHT"
 )
 
 // Defaults of the keywords that have one.
@@ -73,6 +74,7 @@ type Observation struct {
 
 	Truth     []float64 // SOURCE extension, SrcNPix² (simulations)
 	NoiseFree []float64 // NOISEFREE extension, NPix² (simulations)
+	LensLight []float64 // LENSLIGHT extension: the lens-light model subtracted from Image, NPix²
 }
 
 // Read reads an observation file. Absent keywords leave zero fields;
@@ -199,6 +201,12 @@ func FromHDUs(hdus []*fits.HDU) (*Observation, error) {
 	}
 	if e, ok := fits.ByName(hdus, ExtNoiseFree); ok && len(e.Shape) == 2 && e.Shape[0] == o.NPix && e.Shape[1] == o.NPix {
 		o.NoiseFree = e.Data
+	}
+	if e, ok := fits.ByName(hdus, ExtLensLight); ok {
+		if err := o.sameShape(e, ExtLensLight); err != nil {
+			return nil, err
+		}
+		o.LensLight = e.Data
 	}
 	if err := o.checkNoiseMask(); err != nil {
 		return nil, err
@@ -406,7 +414,7 @@ func (o *Observation) HDUs() []*fits.HDU {
 		if name == ExtSource {
 			e.Header.Set(KeySrcScale, o.SrcScale, "source pixel scale [arcsec]")
 		}
-		if (name == ExtNoiseMap || name == ExtNoiseFree) && o.Unit != "" {
+		if (name == ExtNoiseMap || name == ExtNoiseFree || name == ExtLensLight) && o.Unit != "" {
 			e.Header.Set(KeyUnit, CardText(o.Unit), "")
 		}
 	}
@@ -418,6 +426,9 @@ func (o *Observation) HDUs() []*fits.HDU {
 	}
 	if o.NoiseMap != nil {
 		add(ExtNoiseMap, o.NPix, o.NoiseMap)
+	}
+	if o.LensLight != nil {
+		add(ExtLensLight, o.NPix, o.LensLight)
 	}
 	if o.Keep != nil {
 		m := make([]float64, len(o.Keep))
@@ -473,6 +484,9 @@ func (o *Observation) checkWritable() error {
 	}
 	if o.NoiseFree != nil && len(o.NoiseFree) != len(o.Image) {
 		return fmt.Errorf("observation: the noise-free image holds %d pixels, the image %d", len(o.NoiseFree), len(o.Image))
+	}
+	if o.LensLight != nil && len(o.LensLight) != len(o.Image) {
+		return fmt.Errorf("observation: the lens-light model holds %d pixels, the image %d", len(o.LensLight), len(o.Image))
 	}
 	return o.checkNoiseMask()
 }

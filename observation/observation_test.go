@@ -23,12 +23,13 @@ func full(t *testing.T) *Observation {
 			{Key: "CD2_1", Value: 0.0}, {Key: "CD2_2", Value: 0.05 / 3600}},
 		History: []string{"imported from a.fits", "rebinned 2x2"},
 		Extra:   []fits.Card{{Key: "CENTERX", Value: 0.01, Comment: "x"}, {Key: "IMPX0", Value: int64(3), Comment: ""}, {Key: "COMMENT", Value: nil, Comment: "a note"}},
-		Truth:   make([]float64, sn*sn), NoiseFree: make([]float64, n*n)}
+		Truth:   make([]float64, sn*sn), NoiseFree: make([]float64, n*n), LensLight: make([]float64, n*n)}
 	for i := range o.Image {
 		o.Image[i] = math.Sin(float64(i)) * 3
 		o.NoiseMap[i] = 0.1 + float64(i)/100
 		o.Keep[i] = i%5 != 0
 		o.NoiseFree[i] = float64(i)
+		o.LensLight[i] = 1 / float64(i+1)
 	}
 	for i := range o.Truth {
 		o.Truth[i] = float64(i) / 7

@@ -37,6 +37,7 @@ func commands() []command {
 		{"deflect", "write deflection angles and convergence of a lens on a grid", runDeflect},
 		{"simulate", "simulate a lensed observation of a source", runSimulate},
 		{"import-obs", "import a telescope image, noise map and PSF as an observation file", runImportObs},
+		{"subtract-light", "fit the lens galaxy's light (Sérsic profiles) and subtract it from an observation", runSubtractLight},
 		{"sample", "draw posterior samples of the source given an observation", runSample},
 		{"invert", "exact linear inversion with a Gaussian prior (mean, std, evidence)", runInvert},
 		{"train", "train the score-based prior on a folder of galaxy images", runTrain},
