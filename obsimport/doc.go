@@ -58,14 +58,15 @@
 // scatter on empty sky and rescales the noise map by it (SkyScatter
 // "measure", the default): over the valid pixels of the whole frame outside
 // the circle inscribed in the cut-out (where the lens and its arcs are),
-// rebinned like the observation, it forms
+// rebinned like the observation, it forms the second differences
 //
-//	z = (y_i − y_j) / sqrt(σ_i² + σ_j²),   j = i + Lag along a row,
+//	z = (2y_i − y_{i−L} − y_{i+L}) / sqrt(4σ_i² + σ_{i−L}² + σ_{i+L}²)
 //
-// with Lag = 4 output pixels, beyond the drizzle kernel's reach, so
-// smooth light (the lens galaxy's wings) cancels and each pair's
-// difference has variance f²(σ_i² + σ_j²); f = 1.4826·MAD(z) is robust to
-// stars and galaxies in the field. The noise map is multiplied by f,
+// along rows, with L = ⌈4/k⌉ output pixels (4 input pixels, beyond the
+// drizzle kernel's reach), so light that is linear over 2L pixels (the
+// lens galaxy's wings) cancels and, for noise uncorrelated at lag L, z has
+// variance f²; f = 1.4826·MAD(z) is robust to stars and galaxies in the
+// field. The noise map is multiplied by f,
 // recorded as NOISESCL and in HISTORY. A likelihood that treats the pixels
 // as independent then has the right variance per pixel; the correlation
 // itself is not modelled (posteriors are slightly over-confident on scales

@@ -66,7 +66,7 @@ type Report struct {
 	Masked           map[string]int
 	Kept             int
 	NoiseScale       float64 // factor applied to the noise map
-	SkyPairs         int     // pixel pairs of the sky measurement (0: not measured)
+	SkyPairs         int     // pixel triples of the sky measurement (0: not measured)
 	PSF              PSFInfo
 	Unit             string
 }
@@ -398,7 +398,7 @@ func Import(opt Options) (*observation.Observation, *Report, error) {
 		cardHist("PSF: peak (%d, %d), crop half-width %d (%.4f of flux), %dx%d", pinfo.PeakRow, pinfo.PeakCol, pinfo.CropHalf, pinfo.FluxKept, pinfo.Rows, pinfo.Cols),
 	)
 	if rep.SkyPairs > 0 {
-		ob.History = append(ob.History, cardHist("noise x %.4f: 1.4826 MAD of lag-%d sky differences, %d pairs", rep.NoiseScale, SkyLag, rep.SkyPairs))
+		ob.History = append(ob.History, cardHist("noise x %.4f: 1.4826 MAD of lag-%d second differences on sky, %d triples", rep.NoiseScale, SkyLagFor(k), rep.SkyPairs))
 	}
 	for _, key := range sortedKeys(rep.Masked) {
 		ob.History = append(ob.History, cardHist("masked %d input/output pixels: %s", rep.Masked[key], key))
@@ -445,7 +445,7 @@ func measureSky(img, nm *inputImage, valid []bool, x0, y0, s, k int) (float64, i
 			}
 		}
 	}
-	return SkyScatter(ri, rn, rk, mx, my)
+	return SkyScatter(ri, rn, rk, mx, my, SkyLagFor(k))
 }
 
 // cardHist formats a HISTORY text in printable ASCII (long texts are

@@ -175,24 +175,24 @@ func TestSkyScatter(t *testing.T) {
 			i := r*n + c
 			sig[i] = 0.01 * (1 + float64(c)/float64(n))
 			g := (white[r*(n+1)+c] + white[r*(n+1)+c+1] + white[(r+1)*(n+1)+c] + white[(r+1)*(n+1)+c+1]) / 2
-			img[i] = 0.7*sig[i]*g + 0.05*float64(r+c)/float64(n) // smooth light cancels in the differences
+			img[i] = 0.7*sig[i]*g + 0.05*float64(r+c)/float64(n) + 0.01*float64(r*r)/float64(n*n) // linear light cancels in the second differences, row-wise curvature too
 			use[i] = true
 		}
 	}
-	f, pairs, err := SkyScatter(img, sig, use, n, n)
+	f, pairs, err := SkyScatter(img, sig, use, n, n, SkyLag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(f-0.7) > 0.02 || pairs != n*(n-SkyLag) {
-		t.Errorf("correlated noise: f = %.4f from %d pairs, want 0.70 from %d", f, pairs, n*(n-SkyLag))
+	if math.Abs(f-0.7) > 0.02 || pairs != n*(n-2*SkyLag) {
+		t.Errorf("correlated noise: f = %.4f from %d triples, want 0.70 from %d", f, pairs, n*(n-2*SkyLag))
 	}
 	for i := range img {
 		img[i] = sig[i] * rng.NormFloat64()
 	}
-	if f, _, _ := SkyScatter(img, sig, use, n, n); math.Abs(f-1) > 0.02 {
+	if f, _, _ := SkyScatter(img, sig, use, n, n, SkyLag); math.Abs(f-1) > 0.02 {
 		t.Errorf("white noise: f = %.4f, want 1", f)
 	}
-	if _, _, err := SkyScatter(img[:100], sig[:100], use[:100], 10, 10); err == nil {
+	if _, _, err := SkyScatter(img[:100], sig[:100], use[:100], 10, 10, SkyLag); err == nil {
 		t.Error("10×10 frame: no error for too few pairs")
 	}
 	// Through Import: the cut-out's noise map is scaled by the frame's f.
