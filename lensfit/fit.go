@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/lenscore/lenscore/lens"
@@ -259,6 +258,7 @@ type FitResult struct {
 	ESS         []float64
 	Acceptance  float64
 	Evaluations int
+	Burn        int // steps discarded before the diagnostics and draws
 }
 
 // checkpoint is the saved state of a Fit.
@@ -374,7 +374,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			bar.Update(s+1, fmt.Sprintf("evals=%d", o.Evals), fmt.Sprintf("start%d_logp=%.2f", s, r.F))
 		}
 	}
-	res := &FitResult{Names: o.Names(), Starts: ck.Starts}
+	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
 	if ck.Modes == nil {
 		modes := groupModes(ck.Starts, steps)
 		if len(modes) == 0 {
@@ -574,6 +574,3 @@ func Quantile(v []float64, q float64) float64 {
 	}
 	return s[i] + (x-float64(i))*(s[i+1]-s[i])
 }
-
-// fmtFloat formats a float for fingerprints.
-func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

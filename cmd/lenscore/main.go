@@ -38,6 +38,7 @@ func commands() []command {
 		{"simulate", "simulate a lensed observation of a source", runSimulate},
 		{"sample", "draw posterior samples of the source given an observation", runSample},
 		{"invert", "exact linear inversion with a Gaussian prior (mean, std, evidence)", runInvert},
+		{"fit-lens", "infer the SIE + shear lens from an observation (modes, posterior samples)", runFitLens},
 		{"train", "train the score-based prior on a folder of galaxy images", runTrain},
 		{"loss-curve", "plot the training and validation loss of a training run", runLossCurve},
 		{"prior-sample", "draw unconditional samples from a trained prior", runPriorSample},
