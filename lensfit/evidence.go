@@ -56,6 +56,10 @@ type Evidence struct {
 	extra   []Component
 }
 
+// smallN is the source size below which the factorisation runs on one
+// thread.
+const smallN = 1024
+
 // NewEvidence prepares the evidence of data on the geometry cfg under the
 // Gaussian source prior (posterior.GRF or posterior.IsoGaussian). It checks
 // the data (sizes, finite values, positive noise, a non-empty mask).
@@ -78,6 +82,9 @@ func NewEvidence(cfg lens.Config, d Data, prior posterior.GaussianPrior) (*Evide
 		return nil, fmt.Errorf("lensfit: evidence: the mask has %d values, want %d", len(d.Keep), m)
 	}
 	e := &Evidence{rows: rows, lib: linalg.New(), m: m, n: n, y: append([]float64(nil), d.Y...), w: make([]float64, m)}
+	if n < smallN {
+		e.lib.SetThreads(1) // threads cost more than they save on small matrices
+	}
 	for i := range e.w {
 		if d.Keep != nil && !d.Keep[i] {
 			continue

@@ -185,7 +185,7 @@ func TestPosteriorMeanMatchesInvert(t *testing.T) {
 // the source grid, so that y = A x_true exactly at the true lens.
 func sersicProblem(t testing.TB, nObs, nSrc int, truth lens.Params, sigma float64) (lens.Config, Data, []float64) {
 	t.Helper()
-	psf, err := lens.GaussianPSF(0.15, 0.1, 0)
+	psf, err := lens.GaussianPSF(0.12, 0.1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

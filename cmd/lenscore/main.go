@@ -40,6 +40,7 @@ func commands() []command {
 		{"subtract-light", "fit the lens galaxy's light (Sérsic profiles) and subtract it from an observation", runSubtractLight},
 		{"sample", "draw posterior samples of the source given an observation", runSample},
 		{"invert", "exact linear inversion with a Gaussian prior (mean, std, evidence)", runInvert},
+		{"fit-lens", "infer the SIE + shear lens from an observation (modes, posterior samples)", runFitLens},
 		{"train", "train the score-based prior on a folder of galaxy images", runTrain},
 		{"loss-curve", "plot the training and validation loss of a training run", runLossCurve},
 		{"prior-sample", "draw unconditional samples from a trained prior", runPriorSample},
