@@ -70,6 +70,9 @@ func usesNetwork(model, kind string) bool {
 }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
+	if isRealDemo(args) {
+		return runDemoReal(ctx, env, args) // demoreal.go
+	}
 	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nWith the trained network prior the defaults are --sampler em --steps auto/4 --n-samples 8;\nwith the built-in GRF prior --sampler em --steps auto --n-samples 16.")
 	out := fs.String("out", "lenscore-demo", "output directory")
 	model := fs.String("model", defaultModel, "trained prior; when the file is absent the built-in GRF prior is used")
