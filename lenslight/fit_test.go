@@ -75,7 +75,7 @@ func TestFitRecoversLensLight(t *testing.T) {
 	for i := range y {
 		y[i] = truth[0].Amp*tm[0][i] + truth[1].Amp*tm[1][i] + arc[i] + sky + sigma*rng.NormFloat64()
 	}
-	res, err := Fit(y, g, []float64{sigma}, nil, psf, Options{})
+	res, err := Fit(y, g, []float64{sigma}, nil, psf, Options{MaxEval: 700})
 	if err != nil {
 		t.Fatal(err)
 	}
