@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -111,6 +112,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	steps := fs.String("steps", "auto/8", "reverse-time steps of the source sampler (auto, auto/K or a number)")
 	likelihood := fs.String("likelihood", "convolved", "likelihood of the source sampler (see lenscore sample --help)")
 	seed := fs.Uint64("seed", 1, "seed of the lens fit and the source sampler")
+	resume := fs.Bool("resume", false, "continue an interrupted run in --out (the lens fit from its checkpoint, the finished source draws from draws/)")
 	crop := fs.Bool("ci", false, "a small quick run for tests: 32×32 at 0.2″, 16² sources, few steps")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -141,6 +143,10 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if _, err := os.Stat(filepath.Join(*out, "summary.json")); err == nil {
 		return fmt.Errorf("%s already holds a finished run; choose another --out", *out)
+	}
+	ckPath := filepath.Join(*out, "fit", "checkpoint.json")
+	if _, err := os.Stat(ckPath); err == nil && !*resume {
+		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or choose another --out", *out, ckPath)
 	}
 	start := time.Now()
 	stages := map[string]float64{}
@@ -223,9 +229,14 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "fitting the lens (SIE + shear, %d² source of %g″ integrated out, %d starts, %d ensemble steps)…\n", *fitN, *fitScale, *starts, *mcSteps)
+	_, ckErr := os.Stat(ckPath)
 	res, err := lensfit.Fit(ctx, obj, lensfit.FitOptions{Starts: *starts, Steps: *mcSteps, Samples: max(*draws, 16), Seed: *seed,
-		Checkpoint: filepath.Join(fitDir, "checkpoint.json"), Progress: env.stderr})
+		Checkpoint: ckPath, Resume: *resume && ckErr == nil, Progress: env.stderr,
+		Fingerprint: fmt.Sprintf("demo-real %s npix=%d rebin=%d psf=%g fit=%d/%g starts=%d steps=%d seed=%d", sys.Name, *npix, *rebin, *psfFlux, *fitN, *fitScale, *starts, *mcSteps, *seed)})
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
+		}
 		return err
 	}
 	sum.FitLens = lensfit.Summarise(obj, res)
@@ -238,7 +249,6 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err := lensfit.WriteResults(fitDir, obj, res, sum.FitLens, fdata); err != nil {
 		return err
 	}
-	os.Remove(filepath.Join(fitDir, "checkpoint.json"))
 	sum.Lens, sum.LensMAP = lensStats(obj, res)
 	stage("fit_lens", t0)
 
@@ -302,6 +312,10 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		nz.Mask[i] = !k
 	}
 	idx := evenDraws(len(res.Samples), *draws)
+	drawDir := filepath.Join(*out, "draws")
+	if err := checkOutDir(drawDir); err != nil {
+		return err
+	}
 	for d, j := range idx {
 		lp, _ := obj.Unpack(res.Samples[j])
 		op, err := lens.NewOperator(lp.Mass(), ob.Config())
@@ -316,13 +330,26 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		o := opt
 		o.Seed = *seed + uint64(d)*1000003
 		o.Progress = env.stderr
-		fmt.Fprintf(env.stderr, "source samples under lens draw %d of %d (θ_E %.3f″)…\n", d+1, len(idx), lp[lens.PThetaE])
-		r, err := posterior.Sample(ctx, pr.Prior, lik, pr.VE, o)
-		if err != nil {
-			return err
+		drawPath := filepath.Join(drawDir, fmt.Sprintf("draw%03d.fits", d))
+		xs, ok := readDraw(drawPath, *srcN, *perLens)
+		if !ok || !*resume {
+			fmt.Fprintf(env.stderr, "source samples under lens draw %d of %d (θ_E %.3f″)…\n", d+1, len(idx), lp[lens.PThetaE])
+			r, err := posterior.Sample(ctx, pr.Prior, lik, pr.VE, o)
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
+				}
+				return err
+			}
+			xs = r.Samples
+			for _, x := range xs {
+				scaleSlice(x, s)
+			}
+			if err := writeDraw(drawPath, *srcN, xs); err != nil {
+				return err
+			}
 		}
-		for _, x := range r.Samples {
-			scaleSlice(x, s)
+		for _, x := range xs {
 			ax := make([]float64, ob.NPix*ob.NPix)
 			op.Apply(ax, x)
 			c, _, err := diag.ChiSquaredNuModel(ob.Image, ax, nz)
@@ -343,6 +370,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err := experiment.WriteJSON(filepath.Join(*out, "summary.json"), sum); err != nil {
 		return err
 	}
+	os.Remove(ckPath)
 	fmt.Fprintf(env.stdout, "demo --real %s done in %.0f s: θ_E %.3f ± %.3f″ (published %.2f), q %.3f ± %.3f (%.2f), γ %.3f ± %.3f; χ²_ν MAP %.3f, samples %s\nsee %s/data_model_residual.png, %s/source.png, %s/fit/corner.png, %s/summary.json\n",
 		sys.Name, sum.WallSeconds, sum.Lens["theta_e"].Mean, sum.Lens["theta_e"].Std, sys.Published.ThetaE, sum.Lens["q"].Mean, sum.Lens["q"].Std, sys.Published.Q,
 		sum.Lens["gamma"].Mean, sum.Lens["gamma"].Std, sum.Chi2NuMAP, fmtFloats(sum.Chi2NuSamp), *out, *out, *out, *out)
@@ -477,4 +505,27 @@ func writeSourceFITS(dir string, ob *observation.Observation, samples [][]float6
 		}
 	}
 	return nil
+}
+
+// writeDraw stores the source samples of one lens draw (data units).
+func writeDraw(path string, n int, xs [][]float64) error {
+	cube := make([]float64, 0, len(xs)*n*n)
+	for _, x := range xs {
+		cube = append(cube, x...)
+	}
+	return fits.WriteFile(path, []*fits.HDU{fits.NewCube(n, n, len(xs), cube)})
+}
+
+// readDraw loads a stored lens draw's samples when it has the expected
+// shape.
+func readDraw(path string, n, k int) ([][]float64, bool) {
+	hdus, err := fits.ReadFile(path)
+	if err != nil || len(hdus) == 0 || len(hdus[0].Shape) != 3 || hdus[0].Shape[0] != n || hdus[0].Shape[1] != n || hdus[0].Shape[2] != k {
+		return nil, false
+	}
+	xs := make([][]float64, k)
+	for i := range xs {
+		xs[i] = hdus[0].Data[i*n*n : (i+1)*n*n]
+	}
+	return xs, true
 }
