@@ -63,15 +63,21 @@ type realSummary struct {
 	LensMAP     map[string]float64     `json:"lens_map"`
 	Published   published              `json:"published"`
 	FitLens     *lensfit.Summary       `json:"fit_lens"`
-	Chi2NuMAP   float64                `json:"chi2_nu_masked_map"`
-	Chi2NuSamp  []float64              `json:"chi2_nu_masked_samples"`
-	Nu          int                    `json:"nu"`
+	Chi2        chi2Masked             `json:"chi2_nu_masked"`
 	SourceNorm  float64                `json:"source_norm"`
 	Prior       string                 `json:"source_prior"`
 	Sampler     map[string]interface{} `json:"sampler"`
 	Stages      map[string]float64     `json:"stage_seconds"`
 	WallSeconds float64                `json:"wall_seconds"`
 	Backend     string                 `json:"gemm_backend"`
+}
+
+// chi2Masked is χ²_ν over the pixels inside the mask: of the MAP lens with
+// its Gaussian-prior source, and of each source sample with its lens draw.
+type chi2Masked struct {
+	MAP     float64   `json:"map"`
+	Samples []float64 `json:"samples"`
+	Nu      int       `json:"nu"`
 }
 
 type meanStd struct {
@@ -161,8 +167,8 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	obsPath := filepath.Join(*out, "obs.fits")
-	if err := ob.Write(obsPath); err != nil {
+	obsPath := filepath.Join(*out, "obs.fits") // written once the masks and normalisation are known
+	if err := ob.Write(filepath.Join(*out, "obs_imported.fits")); err != nil {
 		return err
 	}
 	sum.NoiseScale = rep.NoiseScale
@@ -179,7 +185,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		ls.Observation = obsPath
+		ls.Observation = filepath.Join(*out, "obs_imported.fits")
 		sum.LensLight = ls
 		ob = sub
 		if err := ob.Write(filepath.Join(*out, "obs_light_subtracted.fits")); err != nil {
@@ -244,7 +250,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum.Chi2NuMAP, sum.Nu = chi2map, nu
+	sum.Chi2.MAP, sum.Chi2.Nu = chi2map, nu
 	sum.FitLens.Chi2NuMAP, sum.FitLens.Nu = lensfit.F(chi2map), nu
 	if err := lensfit.WriteResults(fitDir, obj, res, sum.FitLens, fdata); err != nil {
 		return err
@@ -266,6 +272,12 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	sum.SourceNorm = s
 	ob.SourceNorm = s
+	// What the fit and the sampler saw (lens light subtracted, masks,
+	// SRCNORM): `lenscore sample --obs DIR/obs.fits --lens DIR/fit/lens.json`
+	// repeats the source sampling.
+	if err := ob.Write(obsPath); err != nil {
+		return err
+	}
 	var pr *loadedPrior
 	if *kind == "gaussian" { // N(0, 0.3² I) in prior units (the CI run's small grids)
 		pfs := flag.NewFlagSet("", flag.ContinueOnError)
@@ -357,7 +369,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 				return err
 			}
 			samples, recon, lensOf = append(samples, x), append(recon, ax), append(lensOf, d)
-			sum.Chi2NuSamp = append(sum.Chi2NuSamp, c)
+			sum.Chi2.Samples = append(sum.Chi2.Samples, c)
 		}
 	}
 	stage("source_samples", t0)
@@ -373,7 +385,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	os.Remove(ckPath)
 	fmt.Fprintf(env.stdout, "demo --real %s done in %.0f s: θ_E %.3f ± %.3f″ (published %.2f), q %.3f ± %.3f (%.2f), γ %.3f ± %.3f; χ²_ν MAP %.3f, samples %s\nsee %s/data_model_residual.png, %s/source.png, %s/fit/corner.png, %s/summary.json\n",
 		sys.Name, sum.WallSeconds, sum.Lens["theta_e"].Mean, sum.Lens["theta_e"].Std, sys.Published.ThetaE, sum.Lens["q"].Mean, sum.Lens["q"].Std, sys.Published.Q,
-		sum.Lens["gamma"].Mean, sum.Lens["gamma"].Std, sum.Chi2NuMAP, fmtFloats(sum.Chi2NuSamp), *out, *out, *out, *out)
+		sum.Lens["gamma"].Mean, sum.Lens["gamma"].Std, sum.Chi2.MAP, fmtFloats(sum.Chi2.Samples), *out, *out, *out, *out)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lenscore/lenscore/observation"
 )
 
 // realLensDir finds shared/data/reallens beside the repository.
@@ -49,13 +51,13 @@ func TestDemoRealCI(t *testing.T) {
 			t.Errorf("summary lens has no %s", k)
 		}
 	}
-	if !(sum.Chi2NuMAP > 0.3 && sum.Chi2NuMAP < 10) || len(sum.Chi2NuSamp) != 2 || sum.Nu < 100 {
-		t.Errorf("χ²_ν MAP %g, samples %v, ν %d", sum.Chi2NuMAP, sum.Chi2NuSamp, sum.Nu)
+	if c := sum.Chi2; !(c.MAP > 0.3 && c.MAP < 10) || len(c.Samples) != 2 || c.Nu < 100 {
+		t.Errorf("χ²_ν MAP %g, samples %v, ν %d", c.MAP, c.Samples, c.Nu)
 	}
 	if !(sum.NoiseScale > 0.8 && sum.NoiseScale < 1) || !(sum.SourceNorm > 0) || sum.Geometry.Unit != "electron/s" || !(sum.WallSeconds > 0) {
 		t.Errorf("noise scale %g, source norm %g, unit %q, wall %g", sum.NoiseScale, sum.SourceNorm, sum.Geometry.Unit, sum.WallSeconds)
 	}
-	for _, f := range []string{"obs.fits", "samples.fits", "mean.fits", "std.fits", "data_model_residual.png", "source.png", "fit/corner.png", "fit/lens_samples.jsonl"} {
+	for _, f := range []string{"obs.fits", "obs_imported.fits", "samples.fits", "mean.fits", "std.fits", "data_model_residual.png", "source.png", "fit/corner.png", "fit/lens_samples.jsonl"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing", f)
 		}
@@ -69,6 +71,14 @@ func TestDemoRealCI(t *testing.T) {
 	}
 	if len(h.Shape) != 3 || h.Shape[2] != 2 || !(peak > 0.3*sum.SourceNorm && peak < 3*sum.SourceNorm) {
 		t.Errorf("samples.fits shape %v, peak %g (source norm %g)", h.Shape, peak, sum.SourceNorm)
+	}
+	// DIR/obs.fits is what the sampler saw: masked, normalised.
+	o, err := observation.Read(filepath.Join(out, "obs.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SourceNorm != sum.SourceNorm || o.KeptPixels() != sum.Chi2.Nu {
+		t.Errorf("obs.fits: SRCNORM %g (summary %g), %d pixels kept (ν %d)", o.SourceNorm, sum.SourceNorm, o.KeptPixels(), sum.Chi2.Nu)
 	}
 	// A second run into the same folder is refused; an unknown system too.
 	code, _, stderr := runCLI(t, "demo", "--real", "--ci", "--data", data, "--out", out)
