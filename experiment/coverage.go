@@ -21,10 +21,14 @@ import (
 	"github.com/lenscore/lenscore/progress"
 )
 
+// DefaultCoverageSamples is the number of posterior samples per lens of
+// Coverage when CoverageOptions.Samples is 0.
+const DefaultCoverageSamples = 32
+
 // CoverageOptions configures Coverage. Zero values select the defaults.
 type CoverageOptions struct {
 	Lenses  int     // simulated lenses J (50; at least 2)
-	Samples int     // posterior samples K per lens (32)
+	Samples int     // posterior samples K per lens (DefaultCoverageSamples)
 	Steps   int     // reverse-time steps (0: automatic)
 	SigmaN  float64 // noise σ_n as a fraction of each noise-free image's peak (0.02)
 	Sampler string
@@ -42,7 +46,8 @@ type CoverageOptions struct {
 	// likelihood): the test separates those from a prior that does not
 	// describe the validation galaxies.
 	TruthFromPrior bool
-	// Likelihood is the time-t likelihood score: "convolved" (the
+	// Likelihood is the time-t likelihood score, a posterior.LikelihoodKind
+	// built by posterior.NewLikelihood: "convolved" (the
 	// paper's, the default), "diag" (posterior.NewDiag: the noise of
 	// A x_t per pixel instead of σ(t)² for every pixel), "exact" (the
 	// same as ExactLikelihood), "projected" (posterior.NewProjected:
@@ -227,7 +232,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		return nil, fmt.Errorf("experiment: coverage: Lenses must be ≥ 2, got %d", o.Lenses)
 	}
 	if o.Samples == 0 {
-		o.Samples = 32
+		o.Samples = DefaultCoverageSamples
 	}
 	if o.Samples < 1 {
 		return nil, fmt.Errorf("experiment: coverage: Samples must be ≥ 1, got %d", o.Samples)
@@ -239,25 +244,24 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		o.Sampler = "em"
 	}
 	o.summaryDefaults()
-	switch o.Likelihood {
-	case "", "convolved":
-		o.Likelihood = "convolved"
-	case "diag":
-		if o.ExactLikelihood {
-			return nil, errors.New("experiment: coverage: Likelihood diag and ExactLikelihood exclude each other")
-		}
-	case "exact":
+	if o.Likelihood == "" {
+		o.Likelihood = string(posterior.LikelihoodConvolved)
+	}
+	kind, err := posterior.ParseLikelihoodKind(o.Likelihood)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: coverage: %w", err)
+	}
+	switch kind {
+	case posterior.LikelihoodExact:
 		o.ExactLikelihood = true
-	case "projected", "projected-jacobian":
-		if o.ExactLikelihood {
-			return nil, errors.New("experiment: coverage: Likelihood projected and ExactLikelihood exclude each other")
-		}
+	case posterior.LikelihoodConvolved:
 	default:
-		return nil, fmt.Errorf("experiment: coverage: Likelihood %q must be convolved, diag, exact, projected or projected-jacobian", o.Likelihood)
+		if o.ExactLikelihood {
+			return nil, fmt.Errorf("experiment: coverage: Likelihood %s and ExactLikelihood exclude each other", kind)
+		}
 	}
 	var proxy *posterior.GRF
-	jacobian := o.Likelihood == "projected-jacobian"
-	if o.Likelihood == "projected" || jacobian {
+	if kind.Projected() {
 		if proxy = s.proxy(); proxy == nil {
 			return nil, errors.New("experiment: coverage: Likelihood projected needs Setup.Proxy (a Gaussian proxy of the prior) or a GRF prior")
 		}
@@ -348,7 +352,7 @@ func Coverage(ctx context.Context, s Setup, o CoverageOptions, dir string) (*Cov
 		if part != nil {
 			resumed++
 		} else {
-			if part, err = s.coverageLens(ctx, p, j, name, o, proxy, gp); err != nil {
+			if part, err = s.coverageLens(ctx, p, j, name, o, proxy); err != nil {
 				return nil, err
 			}
 			if err := writePart(dir, j, fingerprint, s.Side, truth, *part); err != nil {
@@ -439,28 +443,25 @@ func (s *Setup) coverageIndices(o CoverageOptions) ([]int, error) {
 	return idx, nil
 }
 
-// coverageLens draws the posterior samples of lens j of a coverage run.
-func (s *Setup) coverageLens(ctx context.Context, p *problem, j int, name string, o CoverageOptions,
-	proxy *posterior.GRF, gp posterior.GaussianPrior) (*coveragePart, error) {
-	var err error
-	jacobian := o.Likelihood == "projected-jacobian"
-	var lik posterior.Likelihood = p.lik
-	if o.Likelihood == "diag" {
-		if lik, err = posterior.NewDiag(p.op, p.y, []float64{p.sigmaN}, nil, s.VE.Sigma); err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
-		}
-	}
-	if o.Likelihood == "projected" || jacobian {
-		if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, proxy, s.VE.Sigma); err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
-		}
-	}
+// likelihoodKind returns the likelihood of o after Coverage's defaults
+// (ExactLikelihood selects the exact one).
+func (o CoverageOptions) likelihoodKind() posterior.LikelihoodKind {
 	if o.ExactLikelihood {
-		inv, err := posterior.Invert(p.op, p.y, []float64{p.sigmaN}, gp, posterior.InvertOptions{Scale: 1, FullCov: true})
+		return posterior.LikelihoodExact
+	}
+	return posterior.LikelihoodKind(o.Likelihood)
+}
+
+// coverageLens draws the posterior samples of lens j of a coverage run.
+func (s *Setup) coverageLens(ctx context.Context, p *problem, j int, name string, o CoverageOptions, proxy *posterior.GRF) (*coveragePart, error) {
+	kind := o.likelihoodKind()
+	jacobian := kind.PriorJacobian()
+	var lik posterior.Likelihood = p.lik // the convolved likelihood
+	if kind != posterior.LikelihoodConvolved {
+		var err error
+		lik, err = posterior.NewLikelihood(kind, posterior.LikelihoodConfig{Op: p.op, Y: p.y, SigmaN: []float64{p.sigmaN},
+			Sigma: s.VE.Sigma, Prior: s.Prior, Proxy: proxy, Chains: o.Samples})
 		if err != nil {
-			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): exact posterior: %w", j+1, o.Lenses, name, err)
-		}
-		if lik, err = posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, gp, s.VE.Sigma); err != nil {
 			return nil, fmt.Errorf("experiment: coverage: lens %d/%d (%s): %w", j+1, o.Lenses, name, err)
 		}
 	}

@@ -49,7 +49,7 @@ func coverageFingerprint(s Setup, o CoverageOptions, priorBatch bool) string {
 		SrcScale: s.SrcScale, PixScale: s.PixScale, PSFFWHM: s.PSFFWHM, Seed: s.Seed,
 		Samples: o.Samples, Steps: o.Steps, Sampler: o.Sampler, Denoise: o.Denoise, SigmaN: o.SigmaN,
 		Likelihood: o.Likelihood, Exact: o.ExactLikelihood, TruthFromPrior: o.TruthFromPrior}
-	if o.Likelihood == "projected-jacobian" {
+	if o.likelihoodKind().PriorJacobian() {
 		v.JacobianBelow = o.JacobianBelow
 	}
 	if priorBatch {

@@ -86,12 +86,13 @@ func Fig1(ctx context.Context, s Setup, o Fig1Options, dir string) (*Fig1Result,
 		o.Sampler = "em"
 	}
 	if o.Likelihood == "" {
-		o.Likelihood = "convolved"
+		o.Likelihood = string(posterior.LikelihoodConvolved)
 	}
-	if o.Likelihood != "convolved" && o.Likelihood != "projected" {
+	kind := posterior.LikelihoodKind(o.Likelihood)
+	if kind != posterior.LikelihoodConvolved && kind != posterior.LikelihoodProjected {
 		return nil, fmt.Errorf("experiment: fig1: Likelihood %q must be convolved or projected", o.Likelihood)
 	}
-	if o.Likelihood == "projected" && s.proxy() == nil {
+	if kind == posterior.LikelihoodProjected && s.proxy() == nil {
 		return nil, errors.New("experiment: fig1: Likelihood projected needs Setup.Proxy or a GRF prior")
 	}
 	if o.Fig3Samples == 0 {
@@ -112,9 +113,10 @@ func Fig1(ctx context.Context, s Setup, o Fig1Options, dir string) (*Fig1Result,
 		return nil, fmt.Errorf("experiment: fig1: %w", err)
 	}
 	s.logf("fig1: %s, σ_n = %.4g (%.3g × peak), %d samples", s.name(o.Galaxy), p.sigmaN, o.SigmaN, o.Samples)
-	var lik posterior.Likelihood = p.lik
-	if o.Likelihood == "projected" {
-		if lik, err = posterior.NewProjected(p.op, p.y, []float64{p.sigmaN}, nil, s.proxy(), s.VE.Sigma); err != nil {
+	var lik posterior.Likelihood = p.lik // the convolved likelihood
+	if kind != posterior.LikelihoodConvolved {
+		if lik, err = posterior.NewLikelihood(kind, posterior.LikelihoodConfig{Op: p.op, Y: p.y, SigmaN: []float64{p.sigmaN},
+			Sigma: s.VE.Sigma, Prior: s.Prior, Proxy: s.proxy()}); err != nil {
 			return nil, fmt.Errorf("experiment: fig1: %w", err)
 		}
 	}

@@ -1,60 +1,21 @@
 package fits
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lenscore/lenscore/atomicfile"
 )
 
-// WriteFile writes hdus to path atomically: a temporary file in the same
-// directory is written, synced, given mode 0644 and renamed over path, and
-// the directory is synced.
-func WriteFile(path string, hdus []*HDU) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("fits: %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("fits: %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = write(bw, hdus); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable (best effort: not every system can
-	// sync a directory).
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+// WriteFile writes hdus to path atomically (package atomicfile: a
+// temporary file in the same directory, synced, renamed over path).
+func WriteFile(path string, hdus []*HDU) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return write(w, hdus) }); err != nil {
+		return fmt.Errorf("fits: %w", err)
 	}
 	return nil
 }

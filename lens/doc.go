@@ -63,6 +63,15 @@
 // Render averages s×s sub-pixel samples at offsets ((k+½)/s − ½)·scale
 // from each pixel centre.
 //
+// ObserveLight images an analytic source as lenstronomy does: the profile
+// is evaluated at the ray-traced positions β_k = θ_k − α(θ_k) of the s×s
+// sub-pixel centres of each image pixel, averaged (weight 1/s²), and
+// convolved with the PSF as P below. The source is never pixelised, so a
+// cuspy profile keeps its peak (pixelising an n = 2.5, R = 0.3″ Sérsic
+// on a 64² grid of 0.05″ before the operator's bilinear interpolation
+// loses 27 % of its image peak); it agrees with an independent
+// point-sampled computation to 1e-14 (TestObserveLightMatchesPointSampledReference).
+//
 // # The operator
 //
 // A = P·L maps N = n_src² source pixels to M = n_obs² image pixels. Row i

@@ -20,9 +20,9 @@ import (
 // linalg calls, and guards the reused argument block.
 type openblasLib struct {
 	path, config, corename string
+	shared                 *openblas.Library // sets and reports the thread count
 
 	symGemm, symSyrk, symTrsm, symPotrf, symSyevd, symSytrd, symTrtri uintptr
-	setThreads, getThreads                                            uintptr
 
 	mu   sync.Mutex
 	args *fortranCall
@@ -76,10 +76,10 @@ func (f *fortranCall) strlen(count int) *fortranCall {
 // call runs fn with the assembled arguments using threads threads, then
 // restores the previous thread count. The caller holds o.mu.
 func (o *openblasLib) call(threads int, fn uintptr) {
-	prev, _, _ := purego.SyscallN(o.getThreads)
-	purego.SyscallN(o.setThreads, uintptr(threads))
+	prev := o.shared.Threads()
+	o.shared.SetThreads(threads)
 	purego.SyscallN(fn, o.args.v[:o.args.n]...)
-	purego.SyscallN(o.setThreads, uintptr(max(1, int32(prev))))
+	o.shared.SetThreads(prev) // 0 (not reported) is taken as 1
 }
 
 // loadOpenBLAS binds the LAPACK symbols on the process's one OpenBLAS
@@ -94,6 +94,7 @@ var loadOpenBLAS = sync.OnceValues(func() (*openblasLib, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linalg: OpenBLAS at %s lacks LAPACK: %w", shared.Path, err)
 	}
+	lib.shared = shared
 	return lib, nil
 })
 
@@ -111,7 +112,6 @@ func bind(h uintptr, path string) (lib *openblasLib, err error) {
 		{"dgemm_", &lib.symGemm}, {"dsyrk_", &lib.symSyrk}, {"dtrsm_", &lib.symTrsm},
 		{"dpotrf_", &lib.symPotrf}, {"dsyevd_", &lib.symSyevd},
 		{"dsytrd_", &lib.symSytrd}, {"dtrtri_", &lib.symTrtri},
-		{"openblas_set_num_threads", &lib.setThreads}, {"openblas_get_num_threads", &lib.getThreads},
 	} {
 		sym, err := purego.Dlsym(h, s.name)
 		if err != nil {

@@ -5,8 +5,6 @@ package linalg
 import (
 	"math/rand/v2"
 	"testing"
-
-	"github.com/ebitengine/purego"
 )
 
 // Every OpenBLAS call sets the process-wide thread count and restores it.
@@ -16,8 +14,7 @@ func TestThreadsRestored(t *testing.T) {
 		t.Skip("OpenBLAS not loadable")
 	}
 	l := libs[1]
-	set := func(n int) { purego.SyscallN(l.ob.setThreads, uintptr(n)) }
-	get := func() int { r, _, _ := purego.SyscallN(l.ob.getThreads); return int(int32(r)) }
+	set, get := l.ob.shared.SetThreads, l.ob.shared.Threads
 	prev := get()
 	defer set(prev)
 	set(1)

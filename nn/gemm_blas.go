@@ -37,9 +37,8 @@ type openblasLib struct {
 	sgemm func(order, transA, transB, m, n, k int32, alpha float32,
 		a unsafe.Pointer, lda int32, b unsafe.Pointer, ldb int32,
 		beta float32, c unsafe.Pointer, ldc int32)
-	sgemmF     uintptr // Fortran sgemm_, called through purego.SyscallN
-	setThreads func(n int32)
-	getThreads func() int32
+	sgemmF uintptr           // Fortran sgemm_, called through purego.SyscallN
+	shared *openblas.Library // sets and reports the thread count
 }
 
 // loadOpenBLAS loads OpenBLAS at most once per process. It is the package's
@@ -56,14 +55,13 @@ var loadOpenBLAS = sync.OnceValues(func() (*openblasLib, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", shared.Path, err)
 	}
-	lib.coretype, lib.coreSource = shared.Coretype, shared.CoreSource
-	lib.setThreads(1)
+	lib.coretype, lib.coreSource, lib.shared = shared.Coretype, shared.CoreSource, shared
 	return lib, nil
 })
 
-// bindOpenBLAS resolves the symbols lenscore needs. cblas_sgemm and
-// openblas_set_num_threads are required (the latter also proves that the
-// library is OpenBLAS rather than another BLAS under the same name).
+// bindOpenBLAS resolves the symbols the network needs: cblas_sgemm is
+// required (package internal/openblas has checked that the library is
+// OpenBLAS, and owns its thread count).
 func bindOpenBLAS(h uintptr, path string) (lib *openblasLib, err error) {
 	defer func() {
 		// purego.RegisterFunc panics on an unsupported signature; turn
@@ -79,8 +77,6 @@ func bindOpenBLAS(h uintptr, path string) (lib *openblasLib, err error) {
 		need bool
 	}{
 		{"cblas_sgemm", &lib.sgemm, true},
-		{"openblas_set_num_threads", &lib.setThreads, true},
-		{"openblas_get_num_threads", &lib.getThreads, false},
 	} {
 		sym, err := purego.Dlsym(h, s.name)
 		if err != nil {
@@ -164,16 +160,13 @@ func LoadOpenBLAS() (*OpenBLAS, error) {
 // SetThreads sets the number of threads OpenBLAS uses inside one call
 // (openblas_set_num_threads). It applies process-wide. n < 1 is treated as 1.
 func (o *OpenBLAS) SetThreads(n int) {
-	o.lib.setThreads(int32(max(1, min(n, 1<<16))))
+	o.lib.shared.SetThreads(n)
 }
 
 // Threads reports the number of threads OpenBLAS uses inside one call, or 0
 // if the library does not export openblas_get_num_threads.
 func (o *OpenBLAS) Threads() int {
-	if o.lib.getThreads == nil {
-		return 0
-	}
-	return int(o.lib.getThreads())
+	return o.lib.shared.Threads()
 }
 
 // Path is the shared object that was loaded.

@@ -36,7 +36,9 @@ type Fig1Data struct {
 	NX, NY      int
 	SourceScale float64
 	// Truth is the true source; nil when unknown.
-	Truth            []float64
+	Truth []float64
+	// Sample2 (and ASample2, Std) are nil for a single sample: their
+	// panels then say why they are empty.
 	Sample1, Sample2 []float64
 	Mean, Std        []float64 // posterior mean and std of the samples
 
@@ -64,6 +66,17 @@ type Fig1Data struct {
 // is unknown) or of the observation (bottom); values outside it take the
 // end colours.
 func Fig1(path string, f Fig1Data) error {
+	fig, err := fig1Figure(f)
+	if err != nil {
+		return err
+	}
+	return fig.write(path)
+}
+
+// oneSample is the note of the panels that need two samples or more.
+const oneSample = "needs ≥ 2 samples"
+
+func fig1Figure(f Fig1Data) (*figure, error) {
 	units := unitsOr(f.Units)
 	R := snrRange(f.SNRRange)
 	src := func(title string, d []float64) *panel {
@@ -72,11 +85,14 @@ func Fig1(path string, f Fig1Data) error {
 	img := func(title string, d []float64) *panel {
 		return &panel{title: title, data: d, nx: f.MX, ny: f.MY, scale: f.ImageScale, label: units}
 	}
-	for name, v := range map[string][]float64{"Sample1": f.Sample1, "Sample2": f.Sample2, "Mean": f.Mean,
-		"Std": f.Std, "Observation": f.Observation, "ASample1": f.ASample1, "ASample2": f.ASample2, "AMean": f.AMean} {
+	for name, v := range map[string][]float64{"Sample1": f.Sample1, "Mean": f.Mean,
+		"Observation": f.Observation, "ASample1": f.ASample1, "AMean": f.AMean} {
 		if v == nil {
-			return fmt.Errorf("plot: Fig1: %s is nil", name)
+			return nil, fmt.Errorf("plot: Fig1: %s is nil", name)
 		}
+	}
+	if (f.Sample2 == nil) != (f.ASample2 == nil) || (f.Sample2 == nil) != (f.Std == nil) {
+		return nil, fmt.Errorf("plot: Fig1: Sample2, ASample2 and Std must all be given (two samples or more) or all nil (one sample)")
 	}
 	top := []*panel{
 		src("ground truth", f.Truth), src("posterior sample 1", f.Sample1), src("posterior sample 2", f.Sample2),
@@ -92,33 +108,42 @@ func Fig1(path string, f Fig1Data) error {
 		p.min, p.max = lo, hi
 		p.fixRange()
 	}
-	top[4].autoRange()
-	top[4].min = 0
-	top[4].fixRange()
+	if f.Std != nil {
+		top[4].autoRange()
+		top[4].min = 0
+		top[4].fixRange()
+	} else {
+		top[2].note, top[4].note = oneSample, oneSample
+	}
 	snr := src("(truth − mean) / std", nil)
 	snr.cmap, snr.min, snr.max, snr.label = Diverging, -R, R, "residual SNR [σ]"
-	if f.Truth != nil {
+	if f.Truth != nil && f.Std != nil {
 		if err := top[0].check("Fig1 Truth"); err != nil {
-			return err
+			return nil, err
 		}
 		if err := top[3].check("Fig1 Mean"); err != nil {
-			return err
+			return nil, err
 		}
 		if err := top[4].check("Fig1 Std"); err != nil {
-			return err
+			return nil, err
 		}
 		snr.data = make([]float64, len(f.Truth))
 		if err := diag.SourceResidualSNR(snr.data, f.Truth, f.Mean, f.Std); err != nil {
-			return fmt.Errorf("plot: Fig1: %w", err)
+			return nil, fmt.Errorf("plot: Fig1: %w", err)
 		}
-	} else {
+	} else if f.Truth == nil {
 		snr.note = "needs the ground truth"
+	} else {
+		snr.note = oneSample
 	}
 	top[5] = snr
 
 	bottom := []*panel{
 		img("observation y", f.Observation), img("A · sample 1", f.ASample1), img("A · sample 2", f.ASample2),
 		img("A · mean", f.AMean), nil, nil,
+	}
+	if f.ASample2 == nil {
+		bottom[2].note = oneSample
 	}
 	lo, hi = finiteRange(f.Observation)
 	for _, p := range bottom[:4] {
@@ -149,13 +174,13 @@ func Fig1(path string, f Fig1Data) error {
 	res := img("", make([]float64, f.MX*f.MY))
 	res.cmap, res.min, res.max, res.label = Diverging, -R, R, "residual SNR [σ]"
 	if err := bottom[3].check("Fig1 AMean"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := bottom[0].check("Fig1 Observation"); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := diag.ResidualSNR(res.data, f.Observation, f.AMean, f.Noise); err != nil {
-		return fmt.Errorf("plot: Fig1: %w", err)
+		return nil, fmt.Errorf("plot: Fig1: %w", err)
 	}
 	chi, _, _ := diag.ChiSquaredNuModel(f.Observation, f.AMean, f.Noise)
 	res.title = fmt.Sprintf("(y − A·mean)/σ_n\nχ²/ν = %.2f", chi)
@@ -163,7 +188,7 @@ func Fig1(path string, f Fig1Data) error {
 
 	fig := &figure{title: f.Title, cells: [][]*panel{top, bottom}, cellW: cellW, cellH: cellH,
 		rowLabels: []string{"source plane", "image plane"}}
-	return fig.write(path)
+	return fig, nil
 }
 
 // NoiseLevel is one column of Fig2.

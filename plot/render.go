@@ -6,8 +6,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"os"
-	"path/filepath"
 
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -15,6 +13,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/lenscore/lenscore/atomicfile"
 )
 
 // DPI is the resolution of every PNG written by the package.
@@ -385,40 +385,9 @@ func writePNG(path string, img image.Image) error {
 	return writeAtomic(path, buf.Bytes())
 }
 
-func writeAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file 0600; give the result ordinary permissions.
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("plot: %w", err)
 	}
 	return nil
 }

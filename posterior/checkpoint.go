@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
+
+	"github.com/lenscore/lenscore/atomicfile"
 )
 
 // ckptMagic opens every checkpoint file.
@@ -64,7 +65,7 @@ func (s *sampler) fingerprint() fingerprint {
 		Eps: s.opt.Eps, SigmaMin: s.ve.SigmaMin, SigmaMax: s.ve.SigmaMax, Sampler: s.opt.Sampler,
 		Corrector: s.opt.Corrector, SNR: s.opt.SNR, Denoise: s.opt.Denoise, InitMean: im,
 		PriorJacobian: s.opt.PriorJacobian, JacobianBelow: s.opt.JacobianBelow,
-		Prior: describe(s.prior), Likelihood: describe(lik), Hooks: [2]float64{s.opt.g2Factor, s.opt.noiseFactor}}
+		Prior: describe(s.prior), Likelihood: describe(lik), Hooks: [2]float64{s.hooks.g2, s.hooks.noise}}
 }
 
 // save writes the checkpoint atomically (temporary file in the same
@@ -104,24 +105,8 @@ func (s *sampler) save(path string, step int) error {
 }
 
 func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("posterior: checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("posterior: checkpoint %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("posterior: checkpoint: %w", err)
 	}
 	return nil
 }

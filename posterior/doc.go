@@ -16,7 +16,12 @@
 //
 //	x ← x + g(t_i)² s(x, t_i) Δt + g(t_i) √Δt z,
 //
-// s = prior + likelihood score; the last step omits the noise. N defaults to
+// s = prior + likelihood score; the last step omits the noise. The
+// sampler is a sequence of update rules over the chains — this
+// Euler–Maruyama predictor, the Langevin corrector and the Tweedie
+// denoiser below — each applied after one evaluation of the posterior
+// score of every chain at the rule's time (the prior on the whole batch,
+// the likelihood chain by chain). N defaults to
 // sde.StepsFor(dim, 0.99) (technique 2 of Song & Ermon 2020) and ε to 1e-3,
 // where σ(ε) = σ_min (σ_max/σ_min)^0.001 ≈ 1.01 σ_min for σ_max/σ_min ≈ 10⁶.
 //
@@ -54,7 +59,19 @@
 //
 //	−(Σ_post + σ²I)⁻¹(x − μ_post) + (Σ₀ + σ²I)⁻¹(x − μ₀),
 //
-// applied through one eigendecomposition of each covariance (O(N²) per call).
+// applied through one eigendecomposition of each covariance, S = VΛVᵀ:
+// (S + σ²I)⁻¹d = V diag(1/(λ + σ²)) Vᵀd, O(N²) per image. The sampler
+// scores all chains at once (BatchLikelihood): Exact.ScoreBatch stacks
+// the differences of up to ExactBlock = 64 chains as the rows of D and
+// forms D V, scales its columns and multiplies by Vᵀ — two matrix
+// products (OpenBLAS dgemm on all cores) per block and covariance instead
+// of two matrix–vector products per chain, so Vᵀ (134 MB at 64²) is
+// streamed once per block rather than twice per chain; the flops are the
+// same, but a product runs near the core's arithmetic peak where a
+// matrix–vector product waits on memory (BenchmarkExactScores compares
+// the two). A block's rows are padded with zeros to a multiple of 8, for
+// which the GEMM computes every row alike, so an image's score does not
+// depend on the batch.
 //
 // Projected works with any prior. It projects p(x₀ | x_t) on a Gaussian:
 // mean x̂₀ = x + σ² ∇log p_t(x) (Tweedie's formula, from the prior's own
@@ -90,6 +107,20 @@
 // σ(t) ≤ JacobianBelow: at large σ the two terms cancel almost exactly
 // (x̂₀ hardly depends on x), and the learned σ²∂s/∂x is not precise enough
 // for the remainder, which the data weight 1/σ_n² multiplies.
+//
+// # Choosing a likelihood
+//
+// NewLikelihood builds any of them from one LikelihoodConfig (operator,
+// data, noise, mask, schedule, prior, proxy, chain count) by
+// LikelihoodKind — convolved, diag, exact, projected or
+// projected-jacobian, the words of lenscore's --likelihood flag
+// (ParseLikelihoodKind). projected-jacobian is the projected likelihood
+// with Options.PriorJacobian (LikelihoodKind.Configure sets it); its
+// whole-batch rule — the prior's Jacobian needs every chain in one prior
+// call — is checked by NewLikelihood and again by the sampler before its
+// first step against a prior that reports its batch size (BatchLimiter),
+// and LikelihoodKind.PriorBatch gives the batch size to build the prior
+// with.
 //
 // # Gaussian priors
 //
@@ -151,8 +182,9 @@
 // for the predictor (none in the last step) and dim per corrector. The prior
 // is called once per step on the whole batch and the likelihood per chain
 // from a pool of goroutines (called directly, without goroutines, for one
-// chain or one worker), so sample k of a seed is bitwise identical for
-// any batch size, worker count or GOMAXPROCS — provided the prior's score
+// chain or one worker) — or, for a BatchLikelihood (Exact), on the whole
+// batch in blocks of a fixed shape — so sample k of a seed is bitwise
+// identical for any batch size, worker count or GOMAXPROCS — provided the prior's score
 // of one image does not depend on the rest of the batch (true of the
 // analytic priors; a network must also be batch-invariant for this).
 //

@@ -1,6 +1,7 @@
 package posterior
 
 import (
+	"fmt"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
@@ -104,4 +105,20 @@ type CotangentLikelihood interface {
 	PriorAware
 	// Cotangent writes v (length N) for the image x with prior score ps.
 	Cotangent(dst, x, ps []float64, t float64, scratch []float64)
+}
+
+// BatchLimiter is implemented by priors that take at most MaxBatch images
+// in one call (NetworkPrior). The prior's Jacobian (Options.PriorJacobian)
+// needs every chain in one call, so the sampler refuses more chains.
+type BatchLimiter interface {
+	MaxBatch() int
+}
+
+// checkWholeBatch enforces the whole-batch rule of the prior's Jacobian:
+// all chains go through the prior in one call.
+func checkWholeBatch(prior Prior, chains int) error {
+	if b, ok := prior.(BatchLimiter); ok && b.MaxBatch() < chains {
+		return fmt.Errorf("the prior's Jacobian needs all %d chains in one call, the prior takes at most %d (raise its batch size to %d)", chains, b.MaxBatch(), chains)
+	}
+	return nil
 }

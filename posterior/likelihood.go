@@ -227,6 +227,7 @@ type Exact struct {
 	muPrior     []float64
 	sigma       func(float64) float64
 	name        string
+	batch       exactBatch // ScoreBatch's buffers
 }
 
 // NewExact eigendecomposes Σ_post and Σ₀ once (Σ₀ = s²I of an IsoGaussian

@@ -190,3 +190,7 @@ func (p *NetworkPrior) VJP(dst, v []float64, n int) error {
 	}
 	return nil
 }
+
+// MaxBatch returns the most images one network call takes; a Jacobian
+// (ScoreKeep, VJP) needs the whole batch in one call.
+func (p *NetworkPrior) MaxBatch() int { return p.maxBatch }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -49,7 +50,7 @@ type Projected struct {
 	aMean   float64
 	tol     float64
 	maxIter int
-	pool    sync.Pool // *fftWork
+	pool    fftPool
 	opHash  string
 
 	calls, iters atomic.Int64
@@ -110,8 +111,45 @@ func NewProjected(a Operator, y, sigmaN []float64, keep []bool, proxy *GRF, sigm
 	}
 	pl.aMean = s / probes / float64(n)
 	nx, ny := proxy.Grid()
-	pl.pool.New = func() any { return newFFTWork(nx, ny, true) }
+	pl.pool = fftPool{nx: nx, ny: ny, cg: true}
 	return pl, nil
+}
+
+// fftPool is a free list of FFT states, one per goroutine that needed one
+// at the same time. Unlike a sync.Pool it never drops them, so that a
+// sampler's steps allocate nothing once every worker has had one.
+type fftPool struct {
+	mu     sync.Mutex
+	free   []*fftWork
+	nx, ny int
+	cg     bool
+}
+
+func (p *fftPool) get() *fftWork {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := len(p.free); k > 0 {
+		fw := p.free[k-1]
+		p.free = p.free[:k-1]
+		return fw
+	}
+	return newFFTWork(p.nx, p.ny, p.cg)
+}
+
+func (p *fftPool) put(fw *fftWork) {
+	p.mu.Lock()
+	p.free = append(p.free, fw)
+	p.mu.Unlock()
+}
+
+// reserve makes at least k states available without allocating.
+func (p *fftPool) reserve(k int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.free) < k {
+		p.free = append(p.free, newFFTWork(p.nx, p.ny, p.cg))
+	}
+	p.free = slices.Grow(p.free, k) // put never grows the list either
 }
 
 // newFFTWork returns the 2-D FFT state of an nx×ny grid, with the CG's
@@ -134,6 +172,10 @@ func newFFTWork(nx, ny int, cg bool) *fftWork {
 	}
 	return fw
 }
+
+// reserve prepares the FFT states of k goroutines scoring at once (the
+// sampler's workers), so that no step allocates them.
+func (pl *Projected) reserve(k int) { pl.pool.reserve(k) }
 
 // Dim returns N.
 func (pl *Projected) Dim() int { _, n := pl.a.Dims(); return n }
@@ -237,12 +279,12 @@ func fft2(fw *fftWork, nx, ny int, inverse bool) {
 func (pl *Projected) Score(dst, x []float64, t float64, scratch []float64) {
 	_, n := pl.a.Dims()
 	ps := scratch[:n]
-	fw := pl.pool.Get().(*fftWork)
+	fw := pl.pool.get()
 	s := pl.sigma(t)
 	s2 := s * s
 	g := pl.proxy
 	fw.filter(ps, x, g.nx, g.ny, g.p, g.mu, func(p float64) float64 { return -1 / (p + s2) })
-	pl.pool.Put(fw)
+	pl.pool.put(fw)
 	pl.ScoreGivenPrior(dst, x, ps, t, scratch[n:])
 }
 
@@ -296,8 +338,8 @@ func (pl *Projected) solve(dst, x, ps []float64, t float64, scratch []float64) {
 	if bb == 0 {
 		return
 	}
-	fw := pl.pool.Get().(*fftWork)
-	defer pl.pool.Put(fw)
+	fw := pl.pool.get()
+	defer pl.pool.put(fw)
 	nx, ny := pl.proxy.nx, pl.proxy.ny
 	h := nx/2 + 1
 	nf := float64(n)

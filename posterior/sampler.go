@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -65,9 +64,6 @@ type Options struct {
 	CheckpointSteps int           // also every this many steps (0 = off)
 	StopAfter       int           // pause (checkpoint + ErrStopped) after this many steps (0 = off)
 	Progress        io.Writer     // progress line destination (nil = none)
-
-	// test hooks (deliberately broken samplers)
-	g2Factor, noiseFactor float64
 }
 
 // Result holds the samples and the cost accounting of a run.
@@ -79,44 +75,45 @@ type Result struct {
 	OtherTime time.Duration
 }
 
-type jobKind int
-
-const (
-	jobPredict jobKind = iota
-	jobCorrect
-	jobDenoise
-	jobCotangent // likelihood cotangents v into sl, no update
-)
-
-type job struct {
-	w     int
-	kind  jobKind
-	t     float64
-	drift float64 // g² Δt (predictor) or σ² (denoise)
-	noise float64 // g √Δt, 0 for no noise
-	// likDone: sl already holds the likelihood scores (PriorJacobian mode)
-	likDone bool
+// pass is one sweep of the sampler's workers over their chains at time t:
+// each chain's likelihood score into sl (unless likDone: PriorJacobian
+// mode has set it already), then rule applied to the chain. With
+// cotangent set it only writes the likelihood cotangents v into sl.
+type pass struct {
+	w         int
+	t         float64
+	rule      updateRule
+	likDone   bool
+	cotangent bool
 }
 
 // sampler holds all buffers of one run; step does not allocate.
 type sampler struct {
-	prior   Prior
-	lik     Likelihood
-	ve      sde.VE
-	opt     Options
-	k, n    int
-	steps   int
-	ts      []float64
-	x, sp   []float64 // chain states and prior scores (K×N)
-	sl      []float64 // likelihood / total scores (K×N)
-	vj      []float64 // prior VJPs (K×N, PriorJacobian mode)
-	jprior  JacobianPrior
+	prior  Prior
+	lik    Likelihood
+	ve     sde.VE
+	opt    Options
+	k, n   int
+	steps  int
+	ts     []float64
+	x, sp  []float64 // chain states and prior scores (K×N)
+	sl     []float64 // likelihood / total scores (K×N)
+	vj     []float64 // prior VJPs (K×N, PriorJacobian mode)
+	jprior JacobianPrior
+	pa     PriorAware          // lik when it uses the prior's score, else nil
+	cot    CotangentLikelihood // lik in PriorJacobian mode, else nil
+	blik   BatchLikelihood     // lik when it scores the whole batch at once, else nil
+	hooks  hooks
+	// the update rules, reconfigured before each pass
+	em      eulerMaruyama
+	lgv     langevin
+	tw      tweedie
 	pcgs    []*rand.PCG
 	rngs    []*rand.Rand
 	scratch [][]float64
 	zbuf    [][]float64
 	workers int
-	jobs    chan job
+	jobs    chan pass
 	wg      sync.WaitGroup
 	nfe     int
 	prTime  time.Duration
@@ -157,12 +154,6 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	if opt.CheckpointEvery == 0 {
 		opt.CheckpointEvery = DefaultCheckpointEvery
 	}
-	if opt.g2Factor == 0 {
-		opt.g2Factor = 1
-	}
-	if opt.noiseFactor == 0 {
-		opt.noiseFactor = 1
-	}
 	switch {
 	case opt.Chains < 0:
 		return nil, fmt.Errorf("posterior: sample: Chains = %d must be positive", opt.Chains)
@@ -178,14 +169,23 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 		return nil, fmt.Errorf("posterior: sample: InitMean has %d values, want %d", len(opt.InitMean), n)
 	}
 	var jp JacobianPrior
+	var cot CotangentLikelihood
 	if opt.PriorJacobian {
 		var ok bool
 		if jp, ok = prior.(JacobianPrior); !ok {
 			return nil, fmt.Errorf("posterior: sample: PriorJacobian needs a prior with a Jacobian (%T has none)", prior)
 		}
-		if _, ok := lik.(CotangentLikelihood); !ok {
+		if cot, ok = lik.(CotangentLikelihood); !ok {
 			return nil, fmt.Errorf("posterior: sample: PriorJacobian needs a likelihood of the projected form (%T is not)", lik)
 		}
+		if err := checkWholeBatch(prior, opt.Chains); err != nil {
+			return nil, fmt.Errorf("posterior: sample: %w", err)
+		}
+	}
+	pa, _ := lik.(PriorAware)
+	var blik BatchLikelihood
+	if b, ok := lik.(BatchLikelihood); ok && pa == nil {
+		blik = b
 	}
 	if opt.Steps == 0 {
 		s, err := ve.StepsFor(n, opt.Target)
@@ -202,7 +202,11 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	s := &sampler{prior: prior, lik: lik, ve: ve, opt: opt, k: opt.Chains, n: n, steps: opt.Steps,
 		ts: sde.Times(opt.Steps, opt.Eps), workers: w,
 		x: make([]float64, opt.Chains*n), sp: make([]float64, opt.Chains*n), sl: make([]float64, opt.Chains*n),
-		scratch: make([][]float64, w), zbuf: make([][]float64, w), jprior: jp}
+		scratch: make([][]float64, w), zbuf: make([][]float64, w), jprior: jp, pa: pa, cot: cot, blik: blik}
+	s.setHooks(hooks{})
+	if r, ok := lik.(interface{ reserve(int) }); ok {
+		r.reserve(w) // per-goroutine state of the likelihood, so that steps do not allocate
+	}
 	if jp != nil {
 		s.vj = make([]float64, opt.Chains*n)
 	}
@@ -219,6 +223,12 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 		s.rngs[c] = rand.New(s.pcgs[c])
 	}
 	return s, nil
+}
+
+// setHooks sets the test hooks (hooks{}: the true sampler).
+func (s *sampler) setHooks(h hooks) {
+	s.hooks = h.withDefaults()
+	s.lgv = langevin{snr: s.opt.SNR, noise: s.hooks.noise}
 }
 
 // init draws x(1) ~ N(μ_init, σ_max² I) for every chain.
@@ -240,7 +250,7 @@ func (s *sampler) start() {
 	if s.workers <= 1 {
 		return
 	}
-	s.jobs = make(chan job, s.workers)
+	s.jobs = make(chan pass, s.workers)
 	for i := 0; i < s.workers; i++ {
 		go func() {
 			for j := range s.jobs {
@@ -258,8 +268,8 @@ func (s *sampler) stop() {
 	}
 }
 
-// parallel runs a job over all chains, split into contiguous chunks.
-func (s *sampler) parallel(j job) {
+// parallel runs a pass over all chains, split into contiguous chunks.
+func (s *sampler) parallel(j pass) {
 	if s.workers <= 1 {
 		j.w = 0
 		s.work(j)
@@ -273,66 +283,26 @@ func (s *sampler) parallel(j job) {
 	s.wg.Wait()
 }
 
-// work processes the chains of chunk j.w.
-func (s *sampler) work(j job) {
+// work runs pass j over the chains of chunk j.w.
+func (s *sampler) work(j pass) {
 	lo, hi := j.w*s.k/s.workers, (j.w+1)*s.k/s.workers
 	n := s.n
+	scratch, z := s.scratch[j.w], s.zbuf[j.w]
 	for c := lo; c < hi; c++ {
 		x, sp, sl := s.x[c*n:(c+1)*n], s.sp[c*n:(c+1)*n], s.sl[c*n:(c+1)*n]
-		// The total score is sl + sp (prior only: sp), summed inside each
-		// update loop rather than in a separate pass.
-		if j.kind == jobCotangent {
-			s.lik.(CotangentLikelihood).Cotangent(sl, x, sp, j.t, s.scratch[j.w])
+		switch {
+		case j.cotangent:
+			s.cot.Cotangent(sl, x, sp, j.t, scratch)
 			continue
-		}
-		if j.likDone {
-			// sl computed by scores
-		} else if pa, ok := s.lik.(PriorAware); ok {
-			pa.ScoreGivenPrior(sl, x, sp, j.t, s.scratch[j.w])
-		} else if s.lik != nil {
-			s.lik.Score(sl, x, j.t, s.scratch[j.w])
-		} else {
+		case j.likDone:
+		case s.pa != nil:
+			s.pa.ScoreGivenPrior(sl, x, sp, j.t, scratch)
+		case s.lik != nil:
+			s.lik.Score(sl, x, j.t, scratch)
+		default:
 			clear(sl)
 		}
-		sl = sl[:len(x)]
-		sp = sp[:len(x)]
-		r := s.rngs[c]
-		switch j.kind {
-		case jobPredict:
-			d := j.drift * s.opt.g2Factor
-			if j.noise > 0 {
-				g := j.noise * s.opt.noiseFactor
-				for i := range x {
-					x[i] += d*(sl[i]+sp[i]) + g*r.NormFloat64()
-				}
-			} else {
-				for i := range x {
-					x[i] += d * (sl[i] + sp[i])
-				}
-			}
-		case jobCorrect:
-			z := s.zbuf[j.w]
-			z = z[:len(x)]
-			var zz, ss float64
-			for i := range z {
-				z[i] = r.NormFloat64()
-				zz += z[i] * z[i]
-				sl[i] += sp[i]
-				ss += sl[i] * sl[i]
-			}
-			eps := 0.0
-			if ss > 0 {
-				eps = 2 * s.opt.SNR * s.opt.SNR * zz / ss
-			}
-			q := math.Sqrt(2*eps) * s.opt.noiseFactor
-			for i := range x {
-				x[i] += eps*sl[i] + q*z[i]
-			}
-		case jobDenoise:
-			for i := range x {
-				x[i] += j.drift * (sl[i] + sp[i])
-			}
-		}
+		j.rule.update(x, sp, sl, s.rngs[c], z)
 	}
 }
 
@@ -355,7 +325,7 @@ func (s *sampler) priorScore(t float64) (likDone bool, err error) {
 	if !useJ {
 		return false, nil
 	}
-	s.parallel(job{kind: jobCotangent, t: t})
+	s.parallel(pass{t: t, cotangent: true})
 	t0 = time.Now()
 	err = s.jprior.VJP(s.vj, s.sl, s.k)
 	s.prTime += time.Since(t0)
@@ -370,32 +340,40 @@ func (s *sampler) priorScore(t float64) (likDone bool, err error) {
 	return true, nil
 }
 
+// apply evaluates the posterior score of every chain at t and applies
+// the update rule u to each.
+func (s *sampler) apply(t float64, u updateRule) error {
+	done, err := s.priorScore(t)
+	if err != nil {
+		return err
+	}
+	if !done && s.blik != nil {
+		if err := s.blik.ScoreBatch(s.sl, s.x, s.k, t); err != nil {
+			return fmt.Errorf("posterior: likelihood score at t=%g: %w", t, err)
+		}
+		done = true
+	}
+	s.parallel(pass{t: t, rule: u, likDone: done})
+	return nil
+}
+
 // step advances every chain from ts[i] to ts[i+1]: one Euler–Maruyama
 // predictor step (noise-free for the last step), then for "pc" the Langevin
 // correctors at ts[i+1] (not after the last step).
 func (s *sampler) step(i int) error {
 	t, tn := s.ts[i], s.ts[i+1]
-	dt := t - tn
-	g2 := s.ve.G2(t)
-	done, err := s.priorScore(t)
-	if err != nil {
+	last := i == s.steps-1
+	s.em.set(s.ve.G2(t), t, tn, last, s.hooks)
+	if err := s.apply(t, &s.em); err != nil {
 		return err
 	}
-	last := i == s.steps-1
-	noise := math.Sqrt(g2 * dt)
-	if last {
-		noise = 0
-	}
-	s.parallel(job{kind: jobPredict, t: t, drift: g2 * dt, noise: noise, likDone: done})
 	if last {
 		return nil
 	}
 	for c := 0; c < s.opt.Corrector; c++ {
-		done, err := s.priorScore(tn)
-		if err != nil {
+		if err := s.apply(tn, &s.lgv); err != nil {
 			return err
 		}
-		s.parallel(job{kind: jobCorrect, t: tn, likDone: done})
 	}
 	return nil
 }
@@ -403,13 +381,9 @@ func (s *sampler) step(i int) error {
 // denoise applies the Tweedie step at t_end.
 func (s *sampler) denoise() error {
 	t := s.ts[s.steps]
-	done, err := s.priorScore(t)
-	if err != nil {
-		return err
-	}
 	sg := s.ve.Sigma(t)
-	s.parallel(job{kind: jobDenoise, t: t, drift: sg * sg, likDone: done})
-	return nil
+	s.tw.s2 = sg * sg
+	return s.apply(t, &s.tw)
 }
 
 // Sample draws Options.Chains independent samples of p(x | y) ∝ p(x) p(y|x)
@@ -417,10 +391,16 @@ func (s *sampler) denoise() error {
 // nil (prior samples). See the package documentation for the update rules,
 // the seeding and the checkpoint format.
 func Sample(ctx context.Context, prior Prior, lik Likelihood, ve sde.VE, opt Options) (*Result, error) {
+	return sample(ctx, prior, lik, ve, opt, hooks{})
+}
+
+// sample is Sample with test hooks.
+func sample(ctx context.Context, prior Prior, lik Likelihood, ve sde.VE, opt Options, h hooks) (*Result, error) {
 	s, err := newSampler(prior, lik, ve, opt)
 	if err != nil {
 		return nil, err
 	}
+	s.setHooks(h)
 	s.init()
 	return s.run(ctx, 0)
 }

@@ -57,9 +57,13 @@ func newProblem(t testing.TB, grf bool, sn float64) *problem {
 // this step count (exact for a Gaussian target), rejecting beyond 4 standard
 // errors (false-alarm ≈ 6e-5), and requires the predicted discretisation
 // bias |ratio_EM − 1| ≤ tol. It returns whether both tests accept.
-func checkExact(t *testing.T, p *problem, lik Likelihood, opt Options, tol float64) bool {
+func checkExact(t *testing.T, p *problem, lik Likelihood, opt Options, tol float64, h ...hooks) bool {
 	t.Helper()
-	res, err := Sample(context.Background(), p.prior, lik, testVE, opt)
+	var hk hooks
+	if len(h) > 0 {
+		hk = h[0]
+	}
+	res, err := sample(context.Background(), p.prior, lik, testVE, opt, hk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,15 +103,14 @@ func TestBrokenSamplersAreRejected(t *testing.T) {
 	cases := []struct {
 		name string
 		lik  Likelihood
-		opt  Options
+		h    hooks
 	}{
-		{"no likelihood", nil, Options{}},
-		{"2×g² drift", p.exact, Options{g2Factor: 2}},
-		{"1.3×noise", p.exact, Options{noiseFactor: 1.3}},
+		{"no likelihood", nil, hooks{}},
+		{"2×g² drift", p.exact, hooks{g2: 2}},
+		{"1.3×noise", p.exact, hooks{noise: 1.3}},
 	}
 	for _, c := range cases {
-		c.opt.Seed, c.opt.Chains = 3, 300
-		if checkExact(t, p, c.lik, c.opt, 0.05) {
+		if checkExact(t, p, c.lik, Options{Seed: 3, Chains: 300}, 0.05, c.h) {
 			t.Errorf("%s: broken sampler passed the posterior test", c.name)
 		}
 	}

@@ -24,7 +24,9 @@ func Save(path string, n *Net) error {
 
 // Load builds the network described by the "config" metadata of the
 // safetensors file at path and fills its parameters from the file (names,
-// shapes and dtypes are validated by package weights).
+// shapes and dtypes are validated by package weights). It needs only the
+// config; LoadModel also reads a trained model's σ range and other
+// metadata.
 func Load(path string, g nn.Gemm) (*Net, error) {
 	meta, shapes, err := weights.ReadHeader(path)
 	if err != nil {
@@ -41,20 +43,8 @@ func Load(path string, g nn.Gemm) (*Net, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("score: load %s: %w", path, err)
 	}
-	// Compare the sizes before New allocates anything for the config.
-	var have int64
-	for _, sh := range shapes {
-		v := int64(1)
-		for _, d := range sh {
-			v *= int64(d) // bounded: the header check tied offsets to the file size
-		}
-		have += v
-	}
-	// A config describing a much larger network than the file holds is
-	// refused before New allocates it; smaller mismatches go on to
-	// weights.Load, whose error names the missing or misshapen tensor.
-	if want := cfg.NumParams(); want > 2*have+1<<20 {
-		return nil, fmt.Errorf("score: load %s: the %q metadata implies %d parameter values but the file's tensors hold %d", path, MetaConfig, want, have)
+	if err := checkSize(cfg, shapes); err != nil {
+		return nil, fmt.Errorf("score: load %s: %w", path, err)
 	}
 	n, err := New(cfg, g, 0)
 	if err != nil {

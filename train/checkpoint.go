@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/nn"
+	"github.com/lenscore/lenscore/score"
 	"github.com/lenscore/lenscore/weights"
 )
 
@@ -39,6 +40,11 @@ type Manifest struct {
 	RNG             string  `json:"rng"`
 	SmoothLoss      float64 `json:"smooth_loss"`
 	SmoothWeight    float64 `json:"smooth_weight"`
+	// LogLossSum and LogLossSteps are the sum and count of the training
+	// losses since the last train.jsonl line (the next line logs their
+	// mean); absent in checkpoints of older versions.
+	LogLossSum   float64 `json:"log_loss_sum,omitempty"`
+	LogLossSteps int     `json:"log_loss_steps,omitempty"`
 	// Workers is the model's gradient worker count (see WorkerCounter);
 	// 0 when the model does not report one.
 	Workers int    `json:"workers,omitempty"`
@@ -89,7 +95,7 @@ func (t *Trainer) Checkpoint() error {
 		ema[k] = &nn.Param{Name: p.Name, Shape: p.Shape, Data: t.ema[k].Data}
 	}
 	meta := map[string]string{
-		"step": step, "sigma_min": fmt.Sprint(t.ve.SigmaMin), "sigma_max": fmt.Sprint(t.ve.SigmaMax),
+		score.MetaStep: step, score.MetaSigmaMin: fmt.Sprint(t.ve.SigmaMin), score.MetaSigmaMax: fmt.Sprint(t.ve.SigmaMax),
 		"image_size": strconv.Itoa(t.data.Size), "ema_decay": fmt.Sprint(t.cfg.EMADecay),
 	}
 	for k, v := range t.cfg.ModelMeta {
@@ -106,7 +112,7 @@ func (t *Trainer) Checkpoint() error {
 		ImageSize: t.data.Size, TrainImages: len(t.data.Train), ValImages: len(t.data.Val),
 		DataFingerprint: fmt.Sprintf("%016x", t.fprint),
 		RNG:             "step s draws from PCG(seed, s); validation image j from PCG(seed, 2^63+j)",
-		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, Workers: t.workers, Config: t.cfg,
+		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, LogLossSum: t.logSum, LogLossSteps: t.logN, Workers: t.workers, Config: t.cfg,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -171,7 +177,7 @@ func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 		return nil, fmt.Errorf("train: resume %s: %w", dir, err)
 	}
 	if man.Workers != 0 && t.workers != man.Workers {
-		return nil, fmt.Errorf("train: resume %s: the run was trained with %d gradient workers, this model has %d; the gradients (and so the result) depend on that count, so build the network with the same count (score.Config.Workers, or GOMAXPROCS=%d)",
+		return nil, fmt.Errorf("train: resume %s: the run was trained with %d gradient workers, this model has %d; the gradients (and so the result) depend on that count: resume with GOMAXPROCS=%d",
 			dir, man.Workers, t.workers, man.Workers)
 	}
 	meta, err := weights.Load(filepath.Join(dir, man.Tensors), t.stateTensors())
@@ -184,6 +190,7 @@ func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 	t.step = man.Step
 	t.elapsed = time.Duration(man.ElapsedSeconds * float64(time.Second))
 	t.smooth, t.smoothW = man.SmoothLoss, man.SmoothWeight
+	t.logSum, t.logN = man.LogLossSum, man.LogLossSteps
 	return t, nil
 }
 

@@ -110,7 +110,9 @@
 //	ema.safetensors          EMA weights under the model's own names, with
 //	                         metadata step, sigma_min, sigma_max, image_size
 //	ckpt.json                the manifest: step, tensor file name, config,
-//	                         data fingerprint, elapsed time
+//	                         data fingerprint, elapsed time, and the sum and
+//	                         count of the losses since the last log line
+//	                         (so a resumed run logs the same means)
 //	train.jsonl              one JSON object per logged step: step, time,
 //	                         elapsed_s, lr, loss (mean since the previous
 //	                         line), grad_norm, and val_loss, val_loss_raw

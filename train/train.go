@@ -87,8 +87,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: config field %s has unusable value %v", field, v)
 	}
 	switch {
-	case c.Steps < 0:
-		return bad("Steps", c.Steps)
+	case c.Steps < 1:
+		return fmt.Errorf("train: config field Steps is %d; a run needs at least one update", c.Steps)
 	case c.BatchSize < 1:
 		return bad("BatchSize", c.BatchSize)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
@@ -155,9 +155,14 @@ type Trainer struct {
 	valSig     []float32
 
 	smooth, smoothW float64 // bias-corrected running loss for the progress line
-	valLoss         float64 // last validation loss (EMA weights), NaN if none
-	valLossRaw      float64 // last validation loss (current weights)
-	onStep          func(step int)
+	// logSum, logN: the training losses of the updates since the last
+	// train.jsonl line, whose mean the next line logs; checkpointed, so a
+	// resumed run logs what an uninterrupted one does.
+	logSum     float64
+	logN       int
+	valLoss    float64 // last validation loss (EMA weights), NaN if none
+	valLossRaw float64 // last validation loss (current weights)
+	onStep     func(step int)
 }
 
 // New prepares a fresh training run. When cfg.SigmaMax is zero it is set to
@@ -378,8 +383,6 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 	t.sessionStart = start
 	defer func() { t.elapsed += time.Since(start); t.sessionStart = time.Time{} }()
 	lastCkpt := start
-	var sumLoss float64
-	var nLoss int
 	var bar *progressBar
 	if progress != nil {
 		bar = newProgressBar(progress, t.step, t.cfg.Steps)
@@ -407,8 +410,8 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 		const alpha = 0.02
 		t.smooth = (1-alpha)*t.smooth + alpha*loss
 		t.smoothW = (1-alpha)*t.smoothW + alpha
-		sumLoss += loss
-		nLoss++
+		t.logSum += loss
+		t.logN++
 		last := s == t.cfg.Steps
 		val := (t.cfg.ValEvery > 0 && s%t.cfg.ValEvery == 0) || last
 		if val {
@@ -417,10 +420,10 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 			}
 		}
 		if log != nil && (s%t.cfg.LogEvery == 0 || val || last) {
-			if err := t.writeLog(log, sumLoss/float64(nLoss), gnorm, val); err != nil {
+			if err := t.writeLog(log, t.logSum/float64(t.logN), gnorm, val); err != nil {
 				return err
 			}
-			sumLoss, nLoss = 0, 0
+			t.logSum, t.logN = 0, 0
 		}
 		if t.cfg.Dir != "" && !last && ((t.cfg.CheckpointEvery > 0 && s%t.cfg.CheckpointEvery == 0) ||
 			(t.cfg.CheckpointMinutes > 0 && time.Since(lastCkpt).Minutes() >= t.cfg.CheckpointMinutes)) {
@@ -448,15 +451,15 @@ func (t *Trainer) Run(ctx context.Context, progress io.Writer) error {
 
 // progressFields are the training-specific parts of the progress line.
 func (t *Trainer) progressFields() []string {
-	loss := math.NaN()
+	loss := "-"
 	if t.smoothW > 0 {
-		loss = t.smooth / t.smoothW
+		loss = fmt.Sprintf("%.4f", t.smooth/t.smoothW)
 	}
 	val := "-"
 	if !math.IsNaN(t.valLoss) {
 		val = fmt.Sprintf("%.4f", t.valLoss)
 	}
-	return []string{fmt.Sprintf("loss %.4f", loss), "val " + val}
+	return []string{"loss " + loss, "val " + val}
 }
 
 // Run starts a fresh training run (see Trainer.Run). It refuses to start
@@ -483,6 +486,9 @@ func Resume(ctx context.Context, dir string, steps int, m Model, data *Dataset, 
 	}
 	if steps > 0 {
 		t.SetSteps(steps)
+	}
+	if t.step >= t.cfg.Steps {
+		return fmt.Errorf("train: resume %s: the run is already at step %d of %d; give a larger total number of steps to extend it", dir, t.step, t.cfg.Steps)
 	}
 	return t.Run(ctx, progress)
 }

@@ -9,10 +9,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
+	"github.com/lenscore/lenscore/atomicfile"
 	"github.com/lenscore/lenscore/nn"
 )
 
@@ -120,46 +120,12 @@ func Encode(params []*nn.Param, meta map[string]string) ([]byte, error) {
 	return out, nil
 }
 
-// WriteFileAtomic writes data to a temporary file in path's directory,
-// fsyncs it, sets its mode to 0644 (CreateTemp makes 0600), renames it to
-// path and fsyncs the directory (best effort), so that after a crash path
-// holds either its old or its new contents.
+// WriteFileAtomic writes data to path atomically (package atomicfile).
+//
+// Deprecated: use atomicfile.WriteFile.
 func WriteFileAtomic(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("weights: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("weights: write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	// CreateTemp makes the file 0600; give the result ordinary permissions.
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("weights: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("weights: write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if err := atomicfile.WriteFile(path, data); err != nil {
+		return fmt.Errorf("weights: %w", err)
 	}
 	return nil
 }

@@ -4,21 +4,21 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/lenscore/lenscore/atomicfile"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
 )
 
 //go:embed assets/ngc7742.fits assets/demo_lens.json assets/grf64.fits
 var assets embed.FS
-
-// defaultModel is where the shipped trained prior lives in a checkout.
-const defaultModel = "models/prior64/model.safetensors"
 
 // readAssetImage reads a square image HDU from an embedded FITS file.
 func readAssetImage(name string) ([]float64, int, *fits.HDU, error) {
@@ -37,61 +37,57 @@ func readAssetImage(name string) ([]float64, int, *fits.HDU, error) {
 	return h.Data, h.Shape[0], h, nil
 }
 
-// demoPrior returns the best prior available: the trained network when its
-// file exists, else the Gaussian random field fitted to the training images.
+// demoPrior returns the prior of demo and experiment: the network of
+// --model (the built-in prior when model is ""), or the built-in Gaussian
+// random field. A --model that cannot be loaded is an error, never a
+// silent switch to the GRF.
 func demoPrior(model, kind string, n, batch int) (*loadedPrior, error) {
-	if kind == "auto" {
-		kind = "grf"
-		if _, err := os.Stat(model); err == nil {
-			kind = "network"
-		}
-	}
 	switch kind {
-	case "network":
+	case "auto", "network":
 		return loadNetworkPrior(model, n, batch)
 	case "grf":
-		p, pn, h, err := readAssetImage("assets/grf64.fits")
-		if err != nil {
-			return nil, err
+		if model != "" {
+			return nil, errors.New("--model names a network prior, --prior grf the built-in GRF: give one of them")
 		}
-		return grfFromHDU("built-in grf64.fits", p, pn, h, n, 0)
+		return builtinGRF(n)
 	}
-	return nil, fmt.Errorf("unknown --prior %q (want auto, network or grf)", kind)
+	return nil, fmt.Errorf("unknown --prior %q (want network or grf)", kind)
 }
 
-// usesNetwork reports whether demoPrior(model, kind, ...) selects the
-// network.
-func usesNetwork(model, kind string) bool {
-	if kind == "auto" {
-		_, err := os.Stat(model)
-		return err == nil
+// builtinGRF is the Gaussian random field fitted to the training galaxies,
+// shipped for 64×64 sources.
+func builtinGRF(n int) (*loadedPrior, error) {
+	p, pn, h, err := readAssetImage("assets/grf64.fits")
+	if err != nil {
+		return nil, err
 	}
-	return kind == "network"
+	return grfFromHDU("built-in grf64.fits", p, pn, h, n, 0)
 }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	if isRealDemo(args) {
 		return runDemoReal(ctx, env, args) // demoreal.go
 	}
-	fs := newFlags(env, "demo", "[--out DIR] [--model M] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nWith the trained network prior the defaults are --sampler em --steps auto/4 --n-samples 8;\nwith the built-in GRF prior --sampler em --steps auto --n-samples 16.")
+	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16.")
 	out := fs.String("out", "lenscore-demo", "output directory")
-	model := fs.String("model", defaultModel, "trained prior; when the file is absent the built-in GRF prior is used")
-	kind := fs.String("prior", "auto", "auto (network if --model exists, else grf), network or grf")
+	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
+	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	sigma := fs.Float64("noise-sigma", 0.02, "noise σ per pixel (the source peaks at 1)")
 	batch := fs.Int("batch", 8, "images per network call")
-	sf := addSamplerFlags(fs, 16, "auto")
+	// A network evaluation costs ~30 ms per image on 2 cores, so with the
+	// network prior the demo runs a quarter of the technique-2 count with
+	// 8 samples (≈ 2 min). Euler–Maruyama, because in the steps experiment
+	// (models/README.md) its samples at N/4 cover the truth per pixel as
+	// often as a calibrated posterior's should, while the
+	// predictor–corrector's, at the same cost, fit the data slightly better
+	// but are over-confident.
+	sf := addSamplerFlags(fs, 8, "auto/4")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if usesNetwork(*model, *kind) {
-		// A network evaluation costs ~30 ms per image on 2 cores, so the
-		// demo runs a quarter of the technique-2 count with 8 samples
-		// (≈ 2 min). Euler–Maruyama, because in the steps experiment
-		// (models/README.md) its samples at N/4 cover the truth per pixel
-		// as often as a calibrated posterior's should, while the
-		// predictor–corrector's, at the same cost, fit the data slightly
-		// better but are over-confident.
-		for name, v := range map[string]string{"sampler": "em", "steps": "auto/4", "n-samples": "8"} {
+	if *kind == "grf" {
+		// The GRF prior is cheap: the full technique-2 count and 16 samples.
+		for name, v := range map[string]string{"steps": "auto", "n-samples": "16"} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
 					return err
@@ -138,22 +134,20 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	p := &problem{ObsPath: filepath.Join(*out, "obs.fits"), LensPath: filepath.Join(*out, "lens.json"), Geo: geo, Y: y, SigmaN: []float64{*sigma}, Op: op, Truth: src}
 
-	b := *batch
-	if opt.PriorJacobian {
-		b = max(b, opt.Chains) // the Jacobian needs every chain in one network call
-	}
-	pr, err := demoPrior(*model, *kind, n, b)
+	pr, err := demoPrior(*model, *kind, n, sf.kind.PriorBatch(*batch, opt.Chains))
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
+	lik, err := likelihoodFor(sf.kind, *sf.proxy, p, pr, opt.Chains)
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	if _, serr := os.Stat(filepath.Join(*out, checkpointFile)); serr == nil && !*sf.resume {
 		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, filepath.Join(*out, checkpointFile))
 	}
@@ -161,10 +155,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	// `lenscore sample`.
 	lensPath := filepath.Join(*out, "lens.json")
 	obsPath := filepath.Join(*out, "obs.fits")
-	if err := os.WriteFile(lensPath+".tmp", lensJSON, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(lensPath+".tmp", lensPath); err != nil {
+	if err := atomicfile.WriteFile(lensPath, lensJSON); err != nil {
 		return err
 	}
 	prim := fits.NewImage(geo.NPix, geo.NPix, y)

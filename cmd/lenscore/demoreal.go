@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
@@ -113,8 +114,8 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	mcSteps := fs.Int("lens-steps", 120, "lens-posterior ensemble steps per walker")
 	draws := fs.Int("lens-draws", 4, "lens posterior draws the source is sampled under")
 	perLens := fs.Int("samples-per-lens", 2, "source samples per lens draw")
-	model := fs.String("model", defaultModel, "trained prior (absent: the built-in GRF prior)")
-	kind := fs.String("prior", "auto", "source prior: auto (network if --model exists, else grf), network, grf (64² sources) or gaussian")
+	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
+	kind := fs.String("prior", "network", "source prior: network (--model, default the shipped one), grf (the built-in GRF, 64² sources) or gaussian")
 	steps := fs.String("steps", "auto/8", "reverse-time steps of the source sampler (auto, auto/K or a number)")
 	likelihood := fs.String("likelihood", "convolved", "likelihood of the source sampler (see lenscore sample --help)")
 	seed := fs.Uint64("seed", 1, "seed of the lens fit and the source sampler")
@@ -144,9 +145,11 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--data %s: no folder %s (the real lenses live in ../shared/data/reallens of a lenscore checkout)", *data, dir)
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName) // a second run into --out fails at once
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	if _, err := os.Stat(filepath.Join(*out, "summary.json")); err == nil {
 		return fmt.Errorf("%s already holds a finished run; choose another --out", *out)
 	}
@@ -281,7 +284,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	var pr *loadedPrior
 	if *kind == "gaussian" { // N(0, 0.3² I) in prior units (the CI run's small grids)
 		pfs := flag.NewFlagSet("", flag.ContinueOnError)
-		prf := addPriorFlags(pfs, "gaussian")
+		prf := addPriorFlags(pfs, "gaussian", false)
 		if err := pfs.Parse([]string{"--prior-sigma", "0.3"}); err != nil {
 			return err
 		}
@@ -335,7 +338,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		p := &problem{ObsPath: obsPath, Geo: geo, Y: scaledCopy(ob.Image, 1/s), SigmaN: scaledCopy(ob.Sigma(), 1/s), Keep: keep, Op: op, Norm: s}
-		lik, err := likelihoodFor(*likelihood, "", p, pr)
+		lik, err := likelihoodFor(sf.kind, "", p, pr, opt.Chains)
 		if err != nil {
 			return err
 		}

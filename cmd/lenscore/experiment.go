@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/train"
@@ -17,28 +19,24 @@ import (
 var experimentNames = []string{"fig1", "fig2", "coverage", "steps", "prior-vs-data", "dsm"}
 
 func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
-	synopsis := "fig1|fig2|coverage|steps|prior-vs-data|dsm|all [--model M | --prior grf] [--out DIR]"
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := newFlags(env, "experiment", synopsis)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fs.Usage()
-			return nil
-		}
-		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
-		fs.Usage()
-		return errUsage
+	name := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
 	}
-	name, args := args[0], args[1:]
 	names := []string{name}
 	if name == "all" {
 		names = experimentNames
-	} else if !contains(experimentNames, name) {
+	} else if name != "" && !contains(experimentNames, name) {
 		return fmt.Errorf("unknown experiment %q (want %s or all)", name, strings.Join(experimentNames, ", "))
 	}
-	fs := newFlags(env, "experiment "+name, synopsis)
+	cmdName, synopsis := "experiment "+name, "[--model M | --prior grf] [--out DIR] [flags]"
+	if name == "" {
+		cmdName, synopsis = "experiment", "NAME [--model M | --prior grf] [--out DIR] [flags]\n\nNAME is one of "+strings.Join(experimentNames, ", ")+" or all.\nSome flags apply to some experiments only, as their text says."
+	}
+	fs := newFlags(env, cmdName, synopsis)
 	out := fs.String("out", "experiments", "output directory (one sub-folder per experiment)")
-	model := fs.String("model", defaultModel, "trained prior (used when --prior is network or auto and the file exists)")
-	kind := fs.String("prior", "auto", "auto (network if --model exists, else the built-in grf), network or grf")
+	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
+	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	data := fs.String("data", defaultTrainData, "galaxy folders; their validation split supplies the test galaxies")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
 	batch := fs.Int("batch", 16, "images per network call")
@@ -66,12 +64,16 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if name == "" {
+		fmt.Fprintf(env.stderr, "lenscore experiment: name one of %s or all\n", strings.Join(experimentNames, ", "))
+		fs.Usage()
+		return errUsage
+	}
 	if *sampler != "em" && *sampler != "pc" {
 		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
 	}
-	switch *likelihood {
-	case "convolved", "diag", "exact", "projected", "projected-jacobian":
-	default:
+	likKind, err := posterior.ParseLikelihoodKind(*likelihood)
+	if err != nil {
 		return fmt.Errorf("--likelihood must be convolved, diag, exact, projected or projected-jacobian, got %q", *likelihood)
 	}
 	if *set != "" && (name != "coverage" || *fromSamples != "") {
@@ -98,9 +100,11 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("--from-samples applies to coverage only, not %s", name)
 		}
 		dir := filepath.Join(*out, "coverage")
-		if err := checkOutDir(dir); err != nil {
+		lk, err := lockOutDir(dir, dirlock.DefaultName)
+		if err != nil {
 			return err
 		}
+		defer lk.Release()
 		names, sets := dataSets(*data)
 		r, err := experiment.CoverageFromSamples(experiment.Setup{Seed: *seed, Progress: env.stderr, Names: names, Sets: sets}, *fromSamples,
 			experiment.CoverageOptions{PlainRanks: *plainRanks, NullDraws: coverageNull, Lenses: fromLenses, References: refsOption(*refs)}, dir)
@@ -119,11 +123,22 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 				dir, len(parts), filepath.Join(dir, experiment.PartsDir))
 		}
 	}
-	pr, err := demoPrior(*model, *kind, 64, *batch)
+	// The prior's Jacobian needs all of a lens's samples in one network call.
+	pr, err := demoPrior(*model, *kind, 64, likKind.PriorBatch(*batch, cmp.Or(*samples, experiment.DefaultCoverageSamples)))
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
+	// Each experiment's folder is locked, so that two runs of one
+	// experiment into the same --out fail at once while different
+	// experiments may share it.
+	for _, n := range names {
+		lk, err := lockOutDir(filepath.Join(*out, n), dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
+	}
 	stars := pr.StarsRemoved
 	if *valStars != "auto" {
 		stars = *valStars == "removed"
@@ -139,12 +154,12 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	gals, gnames, gsets := experiment.Galaxies(ds.Val, 0)
 	setup := experiment.Setup{Prior: pr.Prior, VE: pr.VE, PriorName: pr.Name, Side: 64, Galaxies: gals, Names: gnames, Sets: gsets, Prepared: starNote,
 		Seed: *seed, Progress: env.stderr}
-	if *likelihood == "projected-jacobian" {
+	if likKind.PriorJacobian() {
 		if name != "coverage" {
 			return fmt.Errorf("--likelihood projected-jacobian applies to coverage only, not %s", name)
 		}
 	}
-	if strings.HasPrefix(*likelihood, "projected") {
+	if likKind.Projected() {
 		if _, isGRF := pr.Prior.(*posterior.GRF); !isGRF {
 			train, _, _ := experiment.Galaxies(ds.Train, 0)
 			if setup.Proxy, err = posterior.FitGRF(train, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma); err != nil {
@@ -221,7 +236,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 			// The built-in GRF is the reference every learned prior must beat.
 			var ref []experiment.NamedPrior
 			if pr.Gaussian == nil { // a learned prior
-				g, err := demoPrior(*model, "grf", 64, *batch)
+				g, err := builtinGRF(64)
 				if err != nil {
 					return err
 				}

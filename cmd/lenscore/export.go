@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/lenscore/lenscore/nn"
@@ -72,12 +71,12 @@ func runExportModel(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	emaPath := filepath.Join(*run, man.EMA)
-	meta, err := weights.ReadMeta(emaPath)
+	info, err := score.ReadModelInfo(emaPath)
 	if err != nil {
 		return err
 	}
-	if meta["step"] != strconv.Itoa(man.Step) {
-		return fmt.Errorf("%s is from step %q but %s names step %d; the run is mid-checkpoint, try again", emaPath, meta["step"], filepath.Join(*run, train.ManifestFile), man.Step)
+	if info.Step != man.Step {
+		return fmt.Errorf("%s is from step %d but %s names step %d; the run is mid-checkpoint, try again", emaPath, info.Step, filepath.Join(*run, train.ManifestFile), man.Step)
 	}
 	g, err := nn.DefaultGemm()
 	if err != nil {
@@ -93,16 +92,12 @@ func runExportModel(ctx context.Context, env *cliEnv, args []string) error {
 		nparams += len(p.Data)
 	}
 	net.Close()
-	smin, err1 := strconv.ParseFloat(meta["sigma_min"], 64)
-	smax, err2 := strconv.ParseFloat(meta["sigma_max"], 64)
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("%s: metadata lacks a valid sigma_min/sigma_max", emaPath)
-	}
+	smin, smax := info.SigmaMin, info.SigmaMax
 	logPath := filepath.Join(*run, train.LogFile)
 	card := modelCard{Format: "lenscore-model-card", Network: cfg, Parameters: nparams, SigmaMin: smin, SigmaMax: smax,
 		Step: man.Step, WallSeconds: man.ElapsedSeconds, ExportedAt: time.Now().UTC().Format(time.RFC3339),
-		CheckpointTime: man.Time, Workers: man.Workers, Data: man.Config.ModelMeta["data"], Excluded: man.Config.ModelMeta["excluded"],
-		Stars: man.Config.ModelMeta[metaStars], Init: man.Config.ModelMeta["init"], TrainImages: man.TrainImages, ValImages: man.ValImages, DataFingerprint: man.DataFingerprint, Training: man.Config}
+		CheckpointTime: man.Time, Workers: man.Workers, Data: man.Config.ModelMeta[score.MetaData], Excluded: man.Config.ModelMeta[score.MetaExcluded],
+		Stars: man.Config.ModelMeta[score.MetaStars], Init: man.Config.ModelMeta[score.MetaInit], TrainImages: man.TrainImages, ValImages: man.ValImages, DataFingerprint: man.DataFingerprint, Training: man.Config}
 	card.Training.ModelMeta = nil // already in Network, Data, Excluded, Stars and Init
 	card.Training.Dir = ""
 	logBytes, err := trainLogUpTo(logPath, man.Step, &card)

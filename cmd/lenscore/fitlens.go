@@ -135,7 +135,7 @@ func hashData(d lensfit.Data) string {
 func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "fit-lens", "--obs O.fits --lens-init L.json [--free theta_e,e1,e2,center_x,center_y,gamma1,gamma2] [--lens-prior 'theta_e=0.5:2,center_x=N(0,0.05)'] [--prior grf|gaussian] [--samples N] [--seed S] --out DIR")
 	pf := addProblemFlags(fs)
-	prf := addPriorFlags(fs, "grf")
+	prf := addPriorFlags(fs, "grf", false)
 	lensInit := fs.String("lens-init", "", "starting lens (JSON lens file with one SIE and at most one SHEAR; its optional \"priors\" block sets the priors); --lens is a synonym")
 	free := fs.String("free", "", "comma-separated free parameters (default: all of theta_e,e1,e2,center_x,center_y,gamma1,gamma2 except those fixed in the priors block)")
 	lensPrior := fs.String("lens-prior", "", "priors of the lens parameters, overriding the lens file's: NAME=LO:HI (uniform), NAME=N(MEAN,SIGMA) (Gaussian), NAME=fixed, e=MAX, gamma=MAX; defaults: 0 < theta_e ≤ half the field, |e| < 0.6, centre in the field, |γ| < 0.3")

@@ -63,7 +63,7 @@ func TestFitGRFPrior(t *testing.T) {
 		t.Errorf("GRFMEAN %g, SIGMAMAX %g, NIMAGES %g", mean, smax, nfit)
 	}
 
-	lensPath, obsPath := smallObs(t, dir)
+	lensPath, obsPath := pixelObs(t, dir)
 	for _, prior := range []string{grf, data} {
 		out := filepath.Join(dir, "inv-"+filepath.Base(prior))
 		mustRun(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior", "grf", "--prior-data", prior, "--out", out)

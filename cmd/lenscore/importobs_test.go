@@ -18,8 +18,21 @@ import (
 func importFrame(t *testing.T, dir string) (lensPath, img, noise, psf string) {
 	t.Helper()
 	lensPath = writeText(t, dir, "lens.json", simLens)
-	sim := filepath.Join(dir, "sim.fits")
+	// A pixelated source (the rendered Sérsic on the 16² grid invert uses),
+	// so that the model can fit the data exactly.
+	first := filepath.Join(dir, "sim0.fits")
 	mustRun(t, "simulate", "--lens", lensPath, "--npix", "40", "--pixel-scale", "0.05", "--source-npix", "16",
+		"--source-pixel-scale", "0.04", "--out", first)
+	o0, err := observation.Read(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcPath := filepath.Join(dir, "src16.fits")
+	if err := fits.WriteFile(srcPath, []*fits.HDU{fits.NewImage(16, 16, o0.Truth)}); err != nil {
+		t.Fatal(err)
+	}
+	sim := filepath.Join(dir, "sim.fits")
+	mustRun(t, "simulate", "--lens", lensPath, "--source", srcPath, "--npix", "40", "--pixel-scale", "0.05",
 		"--source-pixel-scale", "0.04", "--psf-fwhm", "0.1", "--noise-sigma", "0.05", "--seed", "3", "--out", sim)
 	o, err := observation.Read(sim)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
@@ -33,7 +34,7 @@ type invertSummary struct {
 func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "invert", "--obs O.fits --lens L.json (--prior gaussian --prior-sigma s | --prior grf --prior-data DIR) [--optimise] --out DIR")
 	pf := addProblemFlags(fs)
-	prf := addPriorFlags(fs, "gaussian")
+	prf := addPriorFlags(fs, "gaussian", false)
 	optimise := fs.Bool("optimise", false, "use the evidence-maximising prior amplitude for the outputs instead of the given one")
 	out := fs.String("out", "", "output directory")
 	if err := parseFlags(fs, args); err != nil {
@@ -42,7 +43,7 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if err := required(fs, "obs", "lens", "out"); err != nil {
 		return err
 	}
-	if *prf.model != "" || *prf.kind == "network" {
+	if *prf.kind == "network" {
 		return fmt.Errorf("invert is exact and needs a Gaussian prior (gaussian or grf); use sample for the network prior")
 	}
 	start := time.Now()
@@ -54,9 +55,11 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	fmt.Fprintf(env.stderr, "factorising the %d-pixel problem (dense; may take a while at large sizes)…\n", p.Geo.SrcNPix*p.Geo.SrcNPix)
 	ev, err := posterior.NewEvidence(p.Op, p.Y, p.SigmaN, p.Keep, pr.Gaussian)
 	if err != nil {

@@ -48,7 +48,7 @@ func commands() []command {
 		{"fit-grf", "fit a Gaussian random field prior to galaxy images", runFitGRF},
 		{"demo", "simulate a lens of a real galaxy and sample its posterior", runDemo},
 		{"export-model", "export a training run's EMA weights with model.json, log and loss curve", runExportModel},
-		{"experiment", "reproduce the paper's experiments (fig1, fig2, coverage, steps)", runExperiment},
+		{"experiment", "reproduce the paper's experiments (" + strings.Join(experimentNames, ", ") + " or all)", runExperiment},
 	}
 }
 

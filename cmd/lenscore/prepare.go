@@ -18,7 +18,7 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 	size := fs.Int("size", 64, "output side in pixels")
 	out := fs.String("out", "", "output FITS file")
 	credit := fs.String("credit", "", "image credit recorded in the header")
-	removeStars := fs.Bool("remove-stars", false, "remove foreground stars as `lenscore train` does (compact sources outside the galaxy's body)")
+	removeStars := fs.Bool("remove-stars", false, "remove foreground stars as lenscore train does (compact sources outside the galaxy's body)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/lenscore/lenscore/fits"
+	"github.com/lenscore/lenscore/models"
 
-	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/posterior"
 	"github.com/lenscore/lenscore/score"
 	"github.com/lenscore/lenscore/sde"
 	"github.com/lenscore/lenscore/train"
-	"github.com/lenscore/lenscore/weights"
 )
 
 // priorFlags select the prior: an isotropic Gaussian, a Gaussian random field
@@ -30,15 +28,25 @@ type priorFlags struct {
 	batch    *int
 }
 
-func addPriorFlags(fs *flag.FlagSet, defaultKind string) *priorFlags {
-	return &priorFlags{
-		kind:     fs.String("prior", defaultKind, "prior: gaussian (N(0, s² I)), grf (Gaussian random field fitted to --prior-data) or network (--model)"),
-		sigma:    fs.Float64("prior-sigma", 0.1, "standard deviation s of the gaussian prior"),
-		data:     fs.String("prior-data", "", "folder of galaxy images to fit the grf prior to"),
-		model:    fs.String("model", "", "trained score network (safetensors from lenscore train); implies --prior network"),
-		sigmaMax: fs.Float64("sigma-max", 0, "σ_max of the diffusion for analytic priors (0: from the prior's scale)"),
-		batch:    fs.Int("batch", 16, "images per network call"),
+// addPriorFlags registers the prior flags. Without network (invert, which
+// is exact and needs no diffusion) only the Gaussian priors' flags are
+// registered, and the others keep their zero values.
+func addPriorFlags(fs *flag.FlagSet, defaultKind string, network bool) *priorFlags {
+	f := &priorFlags{model: new(string), sigmaMax: new(float64), batch: new(int)}
+	*f.batch = 1
+	kinds := "prior: gaussian (N(0, s² I)) or grf (Gaussian random field fitted to --prior-data)"
+	if network {
+		kinds = "prior: gaussian (N(0, s² I)), grf (Gaussian random field fitted to --prior-data) or network (--model)"
 	}
+	f.kind = fs.String("prior", defaultKind, kinds)
+	f.sigma = fs.Float64("prior-sigma", 0.1, "standard deviation s of the gaussian prior")
+	f.data = fs.String("prior-data", "", "grf prior: a folder of galaxy images to fit it to, or a spectrum file written by lenscore fit-grf")
+	if network {
+		f.model = fs.String("model", "", "trained score network (a model.safetensors from lenscore train or export-model, or "+builtinModel+" for the shipped prior); implies --prior network")
+		f.sigmaMax = fs.Float64("sigma-max", 0, "σ_max of the diffusion for analytic priors (0: from the prior's scale)")
+		f.batch = fs.Int("batch", 16, "images per network call")
+	}
+	return f
 }
 
 // loadedPrior is a prior with the diffusion schedule it belongs to.
@@ -129,56 +137,56 @@ func (f *priorFlags) load(n int) (*loadedPrior, error) {
 		return &loadedPrior{Prior: g, Gaussian: g, VE: ve, Name: fmt.Sprintf("grf(%d images of %s)", len(imgs), *f.data)}, nil
 	case "network":
 		if *f.model == "" {
-			return nil, fmt.Errorf("--prior network needs --model M.safetensors")
+			return nil, fmt.Errorf("--prior network needs --model M.safetensors (or --model %s for the shipped prior)", builtinModel)
 		}
 		return loadNetworkPrior(*f.model, n, *f.batch)
 	}
 	return nil, fmt.Errorf("unknown --prior %q (want gaussian, grf or network)", kind)
 }
 
-// loadNetworkPrior loads a trained score network and its σ range. n = 0
-// takes the image side from the network.
+// builtinModel is the --model value naming the prior shipped inside the
+// binary (package models); an empty --model means it too where a network
+// is the default (demo, experiment, prior-sample).
+const builtinModel = "builtin"
+
+// openModel loads the model file at path, or the built-in prior for ""
+// and builtinModel.
+func openModel(path string) (*score.Model, error) {
+	if path == "" || path == builtinModel {
+		return models.LoadPrior64(nil)
+	}
+	return score.LoadModel(path, nil)
+}
+
+// loadNetworkPrior loads a trained score network (openModel) and its σ
+// range. n = 0 takes the image side from the network.
 func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
-	meta, err := weights.ReadMeta(path)
+	m, err := openModel(path)
 	if err != nil {
 		return nil, err
 	}
-	smin, err1 := strconv.ParseFloat(meta["sigma_min"], 64)
-	smax, err2 := strconv.ParseFloat(meta["sigma_max"], 64)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("%s: metadata lacks a valid sigma_min/sigma_max (%q, %q)", path, meta["sigma_min"], meta["sigma_max"])
-	}
-	ve, err := sde.NewVE(smin, smax)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	g, err := nn.DefaultGemm()
-	if err != nil {
-		return nil, err
-	}
-	net, err := score.Load(path, g)
-	if err != nil {
-		return nil, err
-	}
+	net := m.Net
 	if n == 0 {
-		n = net.Config().ImageSize
+		n = m.Config.ImageSize
 	}
-	if c := net.Config(); c.ImageSize != n || c.Channels != 1 {
-		net.Close()
-		return nil, fmt.Errorf("%s: network is for %d×%d images with %d channel(s); the source grid is %d×%d", path, c.ImageSize, c.ImageSize, c.Channels, n, n)
+	if c := m.Config; c.ImageSize != n || c.Channels != 1 {
+		m.Close()
+		return nil, fmt.Errorf("%s: network is for %d×%d images with %d channel(s); the source grid is %d×%d", m.Source, c.ImageSize, c.ImageSize, c.Channels, n, n)
 	}
 	if batch < 1 {
 		batch = 1
 	}
 	net.SetInference(true) // sampling never back-propagates: skip saved activations, keep transformed weights
+	ve := m.VE()
 	p, err := posterior.NewNetworkPrior(net, ve, n*n, batch)
 	if err != nil {
-		net.Close()
+		m.Close()
 		return nil, err
 	}
-	p.SetName("network:" + path + "@" + meta["step"])
-	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", path, meta["step"]), Side: n,
-		StarsRemoved: starsRemoved(meta), close: net.Close}, nil
+	step := m.Meta[score.MetaStep]
+	p.SetName("network:" + m.Source + "@" + step)
+	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", m.Source, step), Side: n,
+		StarsRemoved: m.StarsRemoved, close: m.Close}, nil
 }
 
 // GRF spectrum files written by `lenscore fit-grf`: the primary HDU holds

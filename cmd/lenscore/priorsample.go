@@ -14,7 +14,7 @@ import (
 
 func runPriorSample(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "prior-sample", "--model M --n 16 --out grid.png")
-	model := fs.String("model", defaultModel, "trained score network (safetensors)")
+	model := fs.String("model", builtinModel, "trained score network (a model.safetensors, or "+builtinModel+" for the shipped prior)")
 	n := fs.Int("n", 16, "number of samples")
 	steps := fs.String("steps", "auto", "reverse-time steps, or auto (technique 2)")
 	seed := fs.Uint64("seed", 1, "seed")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/plot"
@@ -29,7 +30,8 @@ type samplerFlags struct {
 	denoise, resume   *bool
 	seed              *uint64
 	checkpointMinutes *float64
-	stepDiv           int // --steps auto/K: technique-2 count divided by K (resolved in runChains)
+	stepDiv           int                      // --steps auto/K: technique-2 count divided by K (resolved in runChains)
+	kind              posterior.LikelihoodKind // --likelihood (resolved in options)
 }
 
 func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags {
@@ -54,11 +56,13 @@ func addSamplerFlags(fs *flag.FlagSet, defN int, defSteps string) *samplerFlags 
 func (f *samplerFlags) options() (posterior.Options, error) {
 	opt := posterior.Options{Target: *f.target, Eps: *f.eps, Sampler: *f.sampler, Corrector: *f.corrector, SNR: *f.snr,
 		Denoise: *f.denoise, Seed: *f.seed, Chains: *f.n, CheckpointEvery: time.Duration(*f.checkpointMinutes * float64(time.Minute))}
-	if *f.likelihood == "projected-jacobian" {
-		opt.PriorJacobian, opt.JacobianBelow = true, *f.jacobianBelow
-		if *f.jacobianBelow < 0 || math.IsNaN(*f.jacobianBelow) {
-			return opt, fmt.Errorf("--jacobian-below must be ≥ 0, got %g", *f.jacobianBelow)
-		}
+	kind, err := posterior.ParseLikelihoodKind(*f.likelihood)
+	if err != nil {
+		return opt, fmt.Errorf("unknown --likelihood %q (want convolved, diag, exact, projected or projected-jacobian)", *f.likelihood)
+	}
+	f.kind = kind
+	if err := kind.Configure(&opt, *f.jacobianBelow); err != nil {
+		return opt, fmt.Errorf("--jacobian-below must be ≥ 0, got %g", *f.jacobianBelow)
 	}
 	if *f.n < 1 {
 		return opt, fmt.Errorf("--n-samples must be ≥ 1, got %d", *f.n)
@@ -107,30 +111,21 @@ func checkChains(chains, dim int) error {
 	return nil
 }
 
-// likelihoodFor builds the requested likelihood score.
-func likelihoodFor(kind, proxyPath string, p *problem, pr *loadedPrior) (posterior.Likelihood, error) {
-	switch kind {
-	case "convolved":
-		return posterior.NewConvolved(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
-	case "diag":
-		return posterior.NewDiag(p.Op, p.Y, p.SigmaN, p.Keep, pr.VE.Sigma)
-	case "projected", "projected-jacobian":
+// likelihoodFor builds the likelihood score of --likelihood for chains
+// chains.
+func likelihoodFor(kind posterior.LikelihoodKind, proxyPath string, p *problem, pr *loadedPrior, chains int) (posterior.Likelihood, error) {
+	c := posterior.LikelihoodConfig{Op: p.Op, Y: p.Y, SigmaN: p.SigmaN, Keep: p.Keep, Sigma: pr.VE.Sigma, Prior: pr.Prior, Chains: chains}
+	switch {
+	case kind.Projected():
 		proxy, err := proxyFor(pr, proxyPath, p.Op)
 		if err != nil {
 			return nil, err
 		}
-		return posterior.NewProjected(p.Op, p.Y, p.SigmaN, p.Keep, proxy, pr.VE.Sigma)
-	case "exact":
-		if pr.Gaussian == nil {
-			return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
-		}
-		inv, err := posterior.Invert(p.Op, p.Y, p.SigmaN, pr.Gaussian, posterior.InvertOptions{Keep: p.Keep, Scale: 1, FullCov: true})
-		if err != nil {
-			return nil, err
-		}
-		return posterior.NewExact(&posterior.Gaussian{Mean: inv.Mean, Cov: inv.Cov}, pr.Gaussian, pr.VE.Sigma)
+		c.Proxy = proxy
+	case kind == posterior.LikelihoodExact && pr.Gaussian == nil:
+		return nil, errors.New("--likelihood exact needs a Gaussian prior (gaussian or grf)")
 	}
-	return nil, fmt.Errorf("unknown --likelihood %q (want convolved, diag, exact, projected or projected-jacobian)", kind)
+	return posterior.NewLikelihood(kind, c)
 }
 
 // proxyFor returns the Gaussian proxy of the projected likelihood: the
@@ -199,7 +194,7 @@ type sampleSummary struct {
 func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "sample", "--obs O.fits --lens L.json (--prior gaussian --prior-sigma s | --prior grf --prior-data DIR | --model M) --n-samples 64 --steps auto --seed 1 --out DIR")
 	pf := addProblemFlags(fs)
-	prf := addPriorFlags(fs, "gaussian")
+	prf := addPriorFlags(fs, "gaussian", true)
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
 	if err := parseFlags(fs, args); err != nil {
@@ -219,21 +214,21 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkChains(*sf.n, p.Geo.SrcNPix*p.Geo.SrcNPix); err != nil {
 		return err
 	}
-	if opt.PriorJacobian {
-		*prf.batch = max(*prf.batch, opt.Chains) // the Jacobian needs every chain in one network call
-	}
+	*prf.batch = sf.kind.PriorBatch(*prf.batch, opt.Chains)
 	pr, err := prf.load(p.Geo.SrcNPix)
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
-	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
+	lik, err := likelihoodFor(sf.kind, *sf.proxy, p, pr, opt.Chains)
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
 	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
 	res, sum, err := runChains(ctx, env, *out, p, pr, lik, opt, sf)
 	if err != nil {
@@ -258,10 +253,10 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	n, m := p.Geo.SrcNPix, p.Geo.NPix
 	mean, std, err := diag.MeanStd(samples)
 	if err != nil {
-		if len(samples) != 1 {
-			return err
-		}
-		mean, std = samples[0], make([]float64, len(samples[0]))
+		return err
+	}
+	if len(samples) == 1 {
+		std = nil // one sample: no spread to report
 	}
 	nz := p.noise()
 	buf := make([]float64, m*m)
@@ -304,10 +299,19 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		h.Header.Set("SEED", seedCard(sum.Seed), "sampler seed")
 		return h
 	}
-	for _, f := range []struct {
+	outs := []struct {
 		name string
 		h    *fits.HDU
-	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}, {"std.fits", fits.NewImage(n, n, std)}} {
+	}{{"samples.fits", fits.NewCube(n, n, len(samples), cube)}, {"mean.fits", fits.NewImage(n, n, mean)}}
+	if std != nil {
+		outs = append(outs, struct {
+			name string
+			h    *fits.HDU
+		}{"std.fits", fits.NewImage(n, n, std)})
+	} else {
+		os.Remove(filepath.Join(dir, "std.fits")) // a resumed or repeated run's, not this one's
+	}
+	for _, f := range outs {
 		if err := fits.WriteFile(filepath.Join(dir, f.name), []*fits.HDU{hdr(f.h)}); err != nil {
 			return err
 		}
@@ -316,9 +320,11 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 		return err
 	}
 	apply := func(x []float64) []float64 { y := make([]float64, m*m); p.Op.Apply(y, x); return y }
-	s1, s2 := samples[0], samples[min(1, len(samples)-1)]
-	var astd []float64
+	s1 := samples[0]
+	var s2, as2, astd []float64
 	if len(samples) > 1 {
+		s2 = samples[1]
+		as2 = apply(s2)
 		ax := make([][]float64, len(samples))
 		for i, s := range samples {
 			ax[i] = apply(s)
@@ -327,7 +333,7 @@ func writeSampleOutputs(dir string, p *problem, samples [][]float64, sum *sample
 	}
 	if err := plot.Fig1(filepath.Join(dir, "fig1.png"), plot.Fig1Data{Title: title,
 		NX: n, NY: n, SourceScale: p.Geo.SrcScale, Truth: p.Truth, Sample1: s1, Sample2: s2, Mean: mean, Std: std,
-		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: apply(s2), AMean: apply(mean), AStd: astd,
+		MX: m, MY: m, ImageScale: p.Geo.Scale, Observation: p.Y, ASample1: apply(s1), ASample2: as2, AMean: apply(mean), AStd: astd,
 		Noise: nz, Units: "arb. units"}); err != nil {
 		return err
 	}

@@ -151,6 +151,7 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	geo := geometry{NPix: *npix, Scale: *scale, SrcScale: *srcScale, SrcNPix: *srcNPix, Super: *super}
 	var src []float64
+	var light lens.Light // an analytic source (source_light)
 	if *srcPath != "" {
 		var n int
 		if src, n, _, err = readSquareImage(*srcPath, ""); err != nil {
@@ -158,7 +159,7 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		geo.SrcNPix = n
 	} else {
-		light := m.SourceLight()
+		light = m.SourceLight()
 		if light == nil {
 			return fmt.Errorf("no --source given and %s has no source_light", *lensPath)
 		}
@@ -175,7 +176,14 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	clean := make([]float64, geo.NPix*geo.NPix)
-	op.Apply(clean, src)
+	if light != nil {
+		// evaluated at the ray-traced positions, not pixelised first (SOURCE holds the rendered truth)
+		if clean, err = lens.ObserveLight(m.Mass(), light, geo.config()); err != nil {
+			return err
+		}
+	} else {
+		op.Apply(clean, src)
+	}
 	for i, v := range clean {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("the lensed image has a non-finite pixel (%d: %g); check the source", i, v)

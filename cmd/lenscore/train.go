@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/nn"
 	"github.com/lenscore/lenscore/score"
 	"github.com/lenscore/lenscore/train"
-	"github.com/lenscore/lenscore/weights"
 )
 
 // defaultTrainData lists the shared galaxy folders used when --data is not
@@ -71,12 +70,9 @@ func loadTrainingData(dirs string, size int, valFrac float64, exclude []string, 
 // starsRemoved reports whether a model's training images had their
 // foreground stars removed (metadata "stars"; models without it kept them),
 // which the validation galaxies it is tested on must match.
-func starsRemoved(meta map[string]string) bool { return meta[metaStars] == starsRemovedValue }
-
-const (
-	metaStars         = "stars"
-	starsRemovedValue = "removed"
-)
+func starsRemoved(meta map[string]string) bool {
+	return meta[score.MetaStars] == score.StarsRemovedValue
+}
 
 func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "train", "--out RUNDIR [--data DIR1,DIR2] [--steps N] [--resume]")
@@ -98,12 +94,15 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	valEvery := fs.Int("val-every", def.ValEvery, "steps between validation losses")
 	resume := fs.Bool("resume", false, "continue the run in --out (other settings come from its checkpoint; --steps may extend it)")
 	removeStars := fs.Bool("remove-stars", true, "remove foreground stars (compact sources outside the galaxy's body) from the images; a model records this and is tested on galaxies prepared the same way")
-	initFrom := fs.String("init", "", "start from the weights (and σ range) of this model file instead of random weights: fine-tuning")
+	initFrom := fs.String("init", "", "start from the weights (and σ range) of this model file ("+builtinModel+": the shipped prior) instead of random weights: fine-tuning")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "out"); err != nil {
 		return err
+	}
+	if *steps < 1 {
+		return fmt.Errorf("--steps must be ≥ 1 (the total number of updates), got %d", *steps)
 	}
 	g, err := nn.DefaultGemm()
 	if err != nil {
@@ -115,6 +114,11 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		return errors.New("--init starts a new run from a model; --resume continues a run (use one of them)")
 	}
 	if *resume {
+		lk, err := dirlock.Acquire(*out, dirlock.DefaultName)
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		defer lk.Release()
 		man, err := train.ReadManifest(*out)
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
@@ -143,27 +147,26 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := os.Stat(filepath.Join(*out, train.ManifestFile)); err == nil {
 		return fmt.Errorf("%s already holds a training run; use --resume to continue it or choose another --out", *out)
 	}
-	if err := checkOutDir(*out); err != nil {
+	lk, err := lockOutDir(*out, dirlock.DefaultName)
+	if err != nil {
 		return err
 	}
+	defer lk.Release()
+	if _, err := os.Stat(filepath.Join(*out, train.ManifestFile)); err == nil { // started since the check above
+		return fmt.Errorf("%s already holds a training run; use --resume to continue it or choose another --out", *out)
+	}
 	var net *score.Net
-	var initMeta map[string]string
+	initStep := -1
 	if *initFrom != "" {
 		if isFlagSet(fs, "size") || isFlagSet(fs, "nf") || isFlagSet(fs, "sigma-max") {
 			return errors.New("--init takes the network's size, width and σ range from the model; drop --size, --nf and --sigma-max")
 		}
-		if initMeta, err = weights.ReadMeta(*initFrom); err != nil {
+		m, err := openModel(*initFrom)
+		if err != nil {
 			return fmt.Errorf("--init: %w", err)
 		}
-		if net, err = score.Load(*initFrom, g); err != nil {
-			return fmt.Errorf("--init: %w", err)
-		}
-		smax, err := strconv.ParseFloat(initMeta["sigma_max"], 64)
-		if err != nil || !(smax > 0) {
-			net.Close()
-			return fmt.Errorf("--init: %s: metadata lacks a valid sigma_max (%q)", *initFrom, initMeta["sigma_max"])
-		}
-		*sigmaMax, *size = smax, net.Config().ImageSize
+		net, initStep = m.Net, m.Step
+		*sigmaMax, *size = m.SigmaMax, m.Config.ImageSize
 	} else {
 		ncfg := score.DefaultConfig()
 		ncfg.ImageSize, ncfg.NF = *size, *nf
@@ -181,12 +184,12 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	cfg.Steps, cfg.BatchSize, cfg.LR, cfg.WarmupSteps, cfg.EMADecay = *steps, *batch, *lr, *warm, *ema
 	cfg.SigmaMax, cfg.Seed, cfg.CheckpointMinutes, cfg.ValEvery = *sigmaMax, *seed, *ckMin, *valEvery
 	cfg.Dir = *out
-	cfg.ModelMeta = map[string]string{score.MetaConfig: string(cj), "data": *data, "excluded": *exclude}
+	cfg.ModelMeta = map[string]string{score.MetaConfig: string(cj), score.MetaData: *data, score.MetaExcluded: *exclude}
 	if *removeStars {
-		cfg.ModelMeta[metaStars] = starsRemovedValue
+		cfg.ModelMeta[score.MetaStars] = score.StarsRemovedValue
 	}
 	if *initFrom != "" {
-		cfg.ModelMeta["init"] = fmt.Sprintf("%s (step %s)", *initFrom, initMeta["step"])
+		cfg.ModelMeta[score.MetaInit] = fmt.Sprintf("%s (step %d)", *initFrom, initStep)
 	}
 	fmt.Fprintf(env.stderr, "training %d-parameter network on %d images (%d held out), %d steps of batch %d → %s\n",
 		net.NumParams(), len(ds.Train), len(ds.Val), cfg.Steps, cfg.BatchSize, *out)

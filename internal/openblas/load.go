@@ -23,6 +23,27 @@ type Library struct {
 	Path       string  // the candidate that loaded
 	Coretype   string  // OPENBLAS_CORETYPE in force at load ("" if none)
 	CoreSource string  // "user" (set before lenscore ran), "auto" or ""
+
+	setThreads, getThreads uintptr // openblas_set_num_threads, openblas_get_num_threads (0 if absent)
+}
+
+// SetThreads sets the number of threads OpenBLAS uses inside one call
+// (openblas_set_num_threads; n < 1 is 1). The count is process-wide: this
+// is the one place lenscore sets it. Load sets it to 1, since lenscore
+// parallelises over goroutines (each network worker's GEMM runs on its own
+// OS thread); package linalg raises it for the duration of one LAPACK call.
+func (l *Library) SetThreads(n int) {
+	purego.SyscallN(l.setThreads, uintptr(int32(max(1, min(n, 1<<16)))))
+}
+
+// Threads returns OpenBLAS's thread count (openblas_get_num_threads), or 0
+// if the library does not export it.
+func (l *Library) Threads() int {
+	if l.getThreads == 0 {
+		return 0
+	}
+	r, _, _ := purego.SyscallN(l.getThreads)
+	return int(int32(r))
 }
 
 // Candidates lists the shared objects tried in order. Bare names go through
@@ -67,12 +88,18 @@ var Load = sync.OnceValues(func() (*Library, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := purego.Dlsym(h, "openblas_set_num_threads"); err != nil {
+		set, err := purego.Dlsym(h, "openblas_set_num_threads")
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: not OpenBLAS (no openblas_set_num_threads)", path))
 			purego.Dlclose(h)
 			continue
 		}
-		return &Library{Handle: h, Path: path, Coretype: coretype, CoreSource: source}, nil
+		lib := &Library{Handle: h, Path: path, Coretype: coretype, CoreSource: source, setThreads: set}
+		if get, err := purego.Dlsym(h, "openblas_get_num_threads"); err == nil {
+			lib.getThreads = get
+		}
+		lib.SetThreads(1)
+		return lib, nil
 	}
 	return nil, fmt.Errorf("OpenBLAS not found (install libopenblas0 or set %s): %w", EnvPath, errors.Join(errs...))
 })

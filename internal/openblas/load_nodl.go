@@ -17,6 +17,12 @@ type Library struct {
 	Path, Coretype, CoreSource string
 }
 
+// SetThreads does nothing: no library can be loaded here.
+func (*Library) SetThreads(int) {}
+
+// Threads returns 0.
+func (*Library) Threads() int { return 0 }
+
 // Load reports that run-time loading is not supported on this platform.
 func Load() (*Library, error) {
 	return nil, errors.New("OpenBLAS loading is not supported on " + runtime.GOOS + "/" + runtime.GOARCH)

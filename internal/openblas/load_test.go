@@ -34,3 +34,23 @@ func TestEnvPathIsOnlyCandidate(t *testing.T) {
 		t.Fatalf("Candidates() = %v with %s set", c, EnvPath)
 	}
 }
+
+// The thread count is 1 after Load and follows SetThreads, clamped below
+// at 1.
+func TestThreads(t *testing.T) {
+	l, err := Load()
+	if err != nil {
+		t.Skipf("OpenBLAS not installed: %v", err)
+	}
+	if l.getThreads == 0 {
+		t.Skip("openblas_get_num_threads not exported")
+	}
+	prev := l.Threads()
+	defer l.SetThreads(prev)
+	for _, c := range []struct{ set, want int }{{2, 2}, {0, 1}, {-5, 1}, {1, 1}} {
+		l.SetThreads(c.set)
+		if got := l.Threads(); got != c.want {
+			t.Errorf("SetThreads(%d): Threads() = %d, want %d", c.set, got, c.want)
+		}
+	}
+}
