@@ -112,6 +112,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	srcScale := fs.Float64("source-pixel-scale", 0.04, "source pixel scale of the samples, arcsec")
 	starts := fs.Int("starts", 4, "lens-fit optimiser starts")
 	mcSteps := fs.Int("lens-steps", 120, "lens-posterior ensemble steps per walker")
+	maxEvals := fs.Int("lens-max-evals", 0, "evidence evaluations per optimiser start (0: 150 × free parameters)")
 	draws := fs.Int("lens-draws", 4, "lens posterior draws the source is sampled under")
 	perLens := fs.Int("samples-per-lens", 2, "source samples per lens draw")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
@@ -130,7 +131,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *crop {
 		for name, v := range map[string]string{"npix": "32", "rebin": "4", "fit-source-npix": "16", "fit-source-scale": "0.16", "source-npix": "16",
-			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "prior": "gaussian"} {
+			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-max-evals": "500", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "prior": "gaussian"} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
 					return err
@@ -138,8 +139,8 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		}
 	}
-	if *draws < 1 || *perLens < 1 || *starts < 1 || *mcSteps < 8 {
-		return fmt.Errorf("--lens-draws, --samples-per-lens, --starts must be ≥ 1 and --lens-steps ≥ 8")
+	if *draws < 1 || *perLens < 1 || *starts < 1 || *mcSteps < 8 || *maxEvals < 0 {
+		return fmt.Errorf("--lens-draws, --samples-per-lens, --starts must be ≥ 1, --lens-steps ≥ 8 and --lens-max-evals ≥ 0")
 	}
 	dir := filepath.Join(*data, sys.Name)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -239,9 +240,9 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stderr, "fitting the lens (SIE + shear, %d² source of %g″ integrated out, %d starts, %d ensemble steps)…\n", *fitN, *fitScale, *starts, *mcSteps)
 	_, ckErr := os.Stat(ckPath)
-	res, err := lensfit.Fit(ctx, obj, lensfit.FitOptions{Starts: *starts, Steps: *mcSteps, Samples: max(*draws, 16), Seed: *seed,
+	res, err := lensfit.Fit(ctx, obj, lensfit.FitOptions{Starts: *starts, MaxEval: *maxEvals, Steps: *mcSteps, Samples: max(*draws, 16), Seed: *seed,
 		Checkpoint: ckPath, Resume: *resume && ckErr == nil, Progress: env.stderr,
-		Fingerprint: fmt.Sprintf("demo-real %s npix=%d rebin=%d psf=%g fit=%d/%g starts=%d steps=%d seed=%d", sys.Name, *npix, *rebin, *psfFlux, *fitN, *fitScale, *starts, *mcSteps, *seed)})
+		Fingerprint: fmt.Sprintf("demo-real %s npix=%d rebin=%d psf=%g fit=%d/%g starts=%d evals=%d steps=%d seed=%d", sys.Name, *npix, *rebin, *psfFlux, *fitN, *fitScale, *starts, *maxEvals, *mcSteps, *seed)})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
