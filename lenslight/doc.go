@@ -16,14 +16,17 @@
 // For given shapes θ (common centre; per profile R_s, n, q, φ) the
 // amplitudes b and the sky c are linear and solved by weighted least
 // squares, min Σ_kept (y − m)²/σ², with any negative b_k fixed to 0; the
-// shapes are found by Nelder–Mead (package mcmc) on χ². One profile is
-// fitted first (n = 4 start, size and shape from the image's second
-// moments); two start from it, one smaller and one larger.
+// shapes are found by Nelder–Mead (package mcmc) on χ², restarted from its
+// end point while that gains more than ½ in log-likelihood. One profile is
+// fitted first, Passes times (n = 4 start, size and shape from the image's
+// second moments); then two, Passes times, starting from it, one half and
+// one twice its size (n = 1). Sérsic indices are kept in [0.5, 6], |e| ≤
+// 0.8 and R_s below MaxRadius.
 //
 // # The lensed source
 //
 // Arcs are light the Sérsics must not absorb. The fit is iterated: after
-// each pass, pixels more than ArcSigma (default 3) σ and ArcFrac (default
+// each pass (Passes, default 2, per profile count), pixels more than ArcSigma (default 3) σ and ArcFrac (default
 // 30 %) of the lens light above the model, grown
 // by one pixel, are excluded from the next pass (they are arcs, counter-
 // images or field objects), except within Protect (default 0.25″) of the
