@@ -107,7 +107,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	rebin := fs.Int("rebin", 2, "input pixels per output pixel side (HST 0.05″ → 0.1″)")
 	psfFlux := fs.Float64("psf-flux", 0.95, "PSF crop: flux fraction kept")
 	fitN := fs.Int("fit-source-npix", 32, "source grid side of the lens fit (the evidence is dense: O(npix⁶))")
-	fitScale := fs.Float64("fit-source-scale", 0.08, "source pixel scale of the lens fit, arcsec")
+	fitScale := fs.Float64("fit-source-scale", 0.05, "source pixel scale of the lens fit, arcsec (a field of 1.6″ at 32²: a source plane large enough to hold the arcs as separate unlensed images lets a too-small θ_E win the evidence)")
 	srcN := fs.Int("source-npix", 64, "source grid side of the source samples (the network prior's)")
 	srcScale := fs.Float64("source-pixel-scale", 0.04, "source pixel scale of the samples, arcsec")
 	starts := fs.Int("starts", 4, "lens-fit optimiser starts")
@@ -130,7 +130,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--system %q: want slacs2303+1422 or slacs1430+4105", *system)
 	}
 	if *crop {
-		for name, v := range map[string]string{"npix": "32", "rebin": "4", "fit-source-npix": "16", "fit-source-scale": "0.16", "source-npix": "16",
+		for name, v := range map[string]string{"npix": "32", "rebin": "4", "fit-source-npix": "16", "fit-source-scale": "0.1", "source-npix": "16",
 			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-max-evals": "500", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "prior": "gaussian"} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
