@@ -30,6 +30,7 @@ type realSystem struct {
 	LensLight bool       // the lens galaxy's light is still in the image
 	ThetaE    float64    // starting Einstein radius, arcsec
 	Annulus   [2]float64 // likelihood mask: arcs live in this annulus, arcsec
+	FitScale  float64    // source pixel of the lens fit at 32², arcsec (see --fit-source-scale)
 	Published published
 }
 
@@ -47,9 +48,9 @@ const slacsNote = "Bolton et al. 2008 (SLACS V) SIE: b_SIE is the intermediate-a
 	"values quoted from memory of their table, not re-checked in this session. The frames carry no WCS, so the position angle (east of north) cannot be mapped onto φ."
 
 var realSystems = map[string]realSystem{
-	"slacs2303+1422": {Name: "slacs2303+1422", Image: "image_lens_subtracted.fits", ThetaE: 1.5, Annulus: [2]float64{0.6, 2.8},
+	"slacs2303+1422": {Name: "slacs2303+1422", Image: "image_lens_subtracted.fits", ThetaE: 1.5, Annulus: [2]float64{0.6, 2.8}, FitScale: 0.05,
 		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.62, Q: 0.61, PADeg: 35.0, Note: slacsNote}},
-	"slacs1430+4105": {Name: "slacs1430+4105", Image: "image.fits", LensLight: true, ThetaE: 1.5, Annulus: [2]float64{0.7, 2.6},
+	"slacs1430+4105": {Name: "slacs1430+4105", Image: "image.fits", LensLight: true, ThetaE: 1.5, Annulus: [2]float64{0.7, 2.6}, FitScale: 0.08,
 		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.52, Q: 0.68, PADeg: 111.7, Note: slacsNote}},
 }
 
@@ -107,7 +108,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	rebin := fs.Int("rebin", 2, "input pixels per output pixel side (HST 0.05″ → 0.1″)")
 	psfFlux := fs.Float64("psf-flux", 0.95, "PSF crop: flux fraction kept")
 	fitN := fs.Int("fit-source-npix", 32, "source grid side of the lens fit (the evidence is dense: O(npix⁶))")
-	fitScale := fs.Float64("fit-source-scale", 0.05, "source pixel scale of the lens fit, arcsec (a field of 1.6″ at 32²: a source plane large enough to hold the arcs as separate unlensed images lets a too-small θ_E win the evidence)")
+	fitScale := fs.Float64("fit-source-scale", 0, "source pixel scale of the lens fit, arcsec (default per system: 0.05 for J2303, whose 1.6″ field at 32² cannot hold its two arcs as separate unlensed images — with 2.56″ a θ_E of 0.9″ won the evidence; 0.08 for J1430, whose source spans ≈ 2″)")
 	srcN := fs.Int("source-npix", 64, "source grid side of the source samples (the network prior's)")
 	srcScale := fs.Float64("source-pixel-scale", 0.04, "source pixel scale of the samples, arcsec")
 	starts := fs.Int("starts", 4, "lens-fit optimiser starts")
@@ -141,6 +142,12 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *draws < 1 || *perLens < 1 || *starts < 1 || *mcSteps < 8 || *maxEvals < 0 {
 		return fmt.Errorf("--lens-draws, --samples-per-lens, --starts must be ≥ 1, --lens-steps ≥ 8 and --lens-max-evals ≥ 0")
+	}
+	if *fitScale == 0 {
+		*fitScale = sys.FitScale
+	}
+	if !(*fitScale > 0) {
+		return fmt.Errorf("--fit-source-scale must be > 0, got %g", *fitScale)
 	}
 	dir := filepath.Join(*data, sys.Name)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
