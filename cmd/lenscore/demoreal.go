@@ -44,8 +44,9 @@ type published struct {
 }
 
 // slacsNote explains what can and cannot be compared.
-const slacsNote = "Bolton et al. 2008 (SLACS V) SIE: b_SIE is the intermediate-axis Einstein radius, κ = b/(2√(q x² + y²/q)), the same convention as lenscore's θ_E; " +
-	"values quoted from memory of their table, not re-checked in this session. The frames carry no WCS, so the position angle (east of north) cannot be mapped onto φ."
+const slacsNote = "Bolton et al. 2008 (SLACS V) SIE: b_SIE is the intermediate-axis Einstein radius, κ = b/(2√(q x² + y²/q)), the same convention as lenscore's θ_E " +
+	"(codes normalised on the major axis quote θ_E/√q instead). θ_E as tabulated by SLACS (1.62″, 1.52″; also Auger et al. 2009); q and the position angle " +
+	"are quoted from memory of the SLACS V table, not re-checked. The frames carry no WCS, so the position angle (east of north) cannot be mapped onto φ."
 
 var realSystems = map[string]realSystem{
 	"slacs2303+1422": {Name: "slacs2303+1422", Image: "image_lens_subtracted.fits", ThetaE: 1.5, Annulus: [2]float64{0.6, 2.8}, FitScale: 0.05,
