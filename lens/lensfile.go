@@ -18,6 +18,7 @@ import (
 type Model struct {
 	Lens   []Mass
 	Source []Light
+	Priors PriorSpec // the optional "priors" block (see PriorSpec); nil if absent
 }
 
 // Mass returns the sum of the mass components.
@@ -55,7 +56,8 @@ func ParseFile(path string) (*Model, error) {
 // SERSIC_ELLIPSE (amp, R_sersic, n_sersic, q and phi or e1 and e2, center_x,
 // center_y) and SERSIC (amp, R_sersic, n_sersic, center_x, center_y). All
 // listed fields are required; unknown keys, non-finite and unphysical values
-// are errors.
+// are errors. An optional "priors" block holds the priors of the SIE + shear
+// parameter vector (PriorSpec) used when the lens is fitted.
 func Parse(r io.Reader, name string) (*Model, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -64,6 +66,7 @@ func Parse(r io.Reader, name string) (*Model, error) {
 	var top struct {
 		Components  *[]json.RawMessage `json:"components"`
 		SourceLight []json.RawMessage  `json:"source_light"`
+		Priors      json.RawMessage    `json:"priors"`
 	}
 	if err := strictDecode(data, &top); err != nil {
 		return nil, fmt.Errorf("%s: %s", name, err)
@@ -88,6 +91,11 @@ func Parse(r io.Reader, name string) (*Model, error) {
 			return nil, fmt.Errorf("%s: source_light[%d]%s", name, i, err)
 		}
 		m.Source = append(m.Source, l)
+	}
+	if len(top.Priors) > 0 && string(top.Priors) != "null" {
+		if m.Priors, err = ParsePriorSpec(top.Priors); err != nil {
+			return nil, fmt.Errorf("%s: priors: %s", name, err)
+		}
 	}
 	return m, nil
 }
@@ -361,9 +369,11 @@ func ptr(v float64) *float64 { return &v }
 // SERSIC_ELLIPSE in the (q, phi) form); Parse reads it back exactly.
 func (m *Model) MarshalJSON() ([]byte, error) {
 	var top struct {
-		Components  []any `json:"components"`
-		SourceLight []any `json:"source_light,omitempty"`
+		Components  []any     `json:"components"`
+		SourceLight []any     `json:"source_light,omitempty"`
+		Priors      PriorSpec `json:"priors,omitempty"`
 	}
+	top.Priors = m.Priors
 	for i, c := range m.Lens {
 		switch v := c.(type) {
 		case SIE:

@@ -143,7 +143,7 @@ func TestBadObservation(t *testing.T) {
 		{"noise map shape", []string{"--noise-map", small}, []string{"small.fits", "8×8"}},
 		{"mask excludes all", []string{"--mask", zero}, []string{"zero.fits", "excludes every pixel"}},
 		{"mask shape", []string{"--mask", small}, []string{"small.fits", "8×8"}},
-		{"negative noise", []string{"--noise-sigma", "-1"}, []string{"obs.fits", "noise σ must be > 0"}},
+		{"negative noise", []string{"--noise-sigma", "-1"}, []string{"--noise-sigma", "> 0, got -1"}},
 	} {
 		out := filepath.Join(dir, "out-"+strings.ReplaceAll(c.name, " ", "_"))
 		args := append([]string{"sample", "--obs", obsPath, "--lens", lensPath, "--steps", "3", "--out", out}, c.flag...)

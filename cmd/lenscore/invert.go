@@ -136,6 +136,20 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 		sum.CurveAmplitude = append(sum.CurveAmplitude, x)
 		sum.CurveLogEv = append(sum.CurveLogEv, ev.LogEvidence(x))
 	}
+	// Back to the observation's units: x = s·x', so p(y) = p(y')/s^ν over
+	// the ν kept pixels.
+	sum.Nu = len(p.Y)
+	if p.Keep != nil {
+		sum.Nu = p.Obs.KeptPixels()
+	}
+	dLog := -float64(sum.Nu) * math.Log(p.Norm)
+	sum.LogEvidence += dLog
+	sum.BestLogEvidence += dLog
+	bestEv += dLog
+	for i := range sum.CurveLogEv {
+		sum.CurveLogEv[i] += dLog
+	}
+	p.toData(inv.Mean, inv.Std)
 	buf := make([]float64, p.Geo.NPix*p.Geo.NPix)
 	if sum.Chi2NuMean, sum.Nu, err = diag.ChiSquaredNu(p.Op, p.Y, inv.Mean, buf, p.noise()); err != nil {
 		return err

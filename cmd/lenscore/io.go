@@ -9,19 +9,19 @@ import (
 
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/observation"
 )
 
-// Header keywords written by `lenscore simulate` and read back by the
-// commands that take an observation.
+// Header keywords of the observation file (package observation).
 const (
-	kwPixScale = "PIXSCALE" // observation pixel scale, arcsec
-	kwSrcScale = "SRCSCALE" // source pixel scale, arcsec
-	kwSrcNPix  = "SRCNPIX"  // source grid side, pixels
-	kwSuper    = "SUPERSMP" // supersampling factor of the ray tracing
-	kwNoise    = "NOISESIG" // Gaussian noise σ_n per pixel (0: noise-free)
-	kwSeed     = "NOISSEED" // seed of the noise
-	kwPSFFWHM  = "PSFFWHM"  // FWHM of the Gaussian PSF, arcsec (0: none)
-	kwLens     = "LENSFILE" // lens file used
+	kwPixScale = observation.KeyPixScale
+	kwSrcScale = observation.KeySrcScale
+	kwSrcNPix  = observation.KeySrcNPix
+	kwSuper    = observation.KeySuper
+	kwNoise    = observation.KeyNoise
+	kwSeed     = observation.KeySeed
+	kwPSFFWHM  = observation.KeyPSFFWHM
+	kwLens     = observation.KeyLens
 )
 
 // readSquareImage reads the first image HDU of a FITS file (or the one named
@@ -137,19 +137,5 @@ func seedCard(seed uint64) any {
 	return strconv.FormatUint(seed, 10)
 }
 
-// cardText makes s fit a FITS string card: printable ASCII only (other
-// characters become '?') and at most 68 characters (longer text keeps its
-// end, which for a path is the informative part, behind "...").
-func cardText(s string) string {
-	b := make([]byte, 0, len(s))
-	for _, r := range s {
-		if r < 0x20 || r > 0x7e {
-			r = '?'
-		}
-		b = append(b, byte(r))
-	}
-	if len(b) > 68 {
-		b = append([]byte("..."), b[len(b)-65:]...)
-	}
-	return string(b)
-}
+// cardText makes s fit a FITS string card (observation.CardText).
+func cardText(s string) string { return observation.CardText(s) }

@@ -276,6 +276,9 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	sum.NoiseMap = *pf.noiseMap
+	if p.toData(res.Samples...); len(p.SigmaN) == 1 { // outputs in the observation's units
+		sum.SigmaN = p.SigmaN[0]
+	}
 	if err := writeSampleOutputs(*out, p, res.Samples, sum, "Posterior samples: "+pr.Name); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lenscore/lenscore/fits"
 	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/observation"
 )
 
 func runDeflect(ctx context.Context, env *cliEnv, args []string) error {
@@ -79,6 +80,11 @@ type geometry struct {
 	Super    int       `json:"supersample"`
 	PSF      *lens.PSF `json:"-"`
 	PSFFWHM  float64   `json:"psf_fwhm,omitempty"` // 0 when the PSF came from a file or there is none
+	// Units: the prior sees source/SourceNorm; outputs are in Unit (the
+	// observation's BUNIT; empty for simulations in prior units).
+	Unit           string  `json:"unit,omitempty"`
+	SourceNorm     float64 `json:"source_norm,omitempty"`
+	SourceNormFrom string  `json:"source_norm_from,omitempty"` // header, flag, auto or default
 }
 
 func (g geometry) config() lens.Config {
@@ -189,21 +195,10 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 	}
-	prim := fits.NewImage(geo.NPix, geo.NPix, obs)
-	geo.header(&prim.Header)
-	prim.Header.Set(kwNoise, *sigma, "Gaussian noise sigma per pixel")
-	prim.Header.Set(kwSeed, seedCard(*seed), "seed of the noise")
-	prim.Header.Set(kwLens, cardText(*lensPath), "lens file")
-	ext := fits.NewImage(geo.NPix, geo.NPix, clean)
-	ext.Name = "NOISEFREE"
-	srcHDU := fits.NewImage(geo.SrcNPix, geo.SrcNPix, src)
-	srcHDU.Name = "SOURCE"
-	srcHDU.Header.Set(kwSrcScale, geo.SrcScale, "source pixel scale [arcsec]")
-	hdus := []*fits.HDU{prim, ext, srcHDU}
-	if geo.PSF != nil {
-		hdus = append(hdus, psfKernelHDU(geo.PSF))
-	}
-	if err := fits.WriteFile(*out, hdus); err != nil {
+	o := &observation.Observation{NPix: geo.NPix, Image: obs, PixelScale: geo.Scale, SrcNPix: geo.SrcNPix, SrcScale: geo.SrcScale,
+		Supersample: geo.Super, NoiseSigma: *sigma, PSF: geo.PSF, PSFFWHM: geo.PSFFWHM, Seed: *seed, HasSeed: true,
+		LensFile: *lensPath, Truth: src, NoiseFree: clean}
+	if err := o.Write(*out); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote %s: %d×%d observation (σ_n=%g, seed %d), source %d×%d at %g″/px, %d non-zeros in A\n",

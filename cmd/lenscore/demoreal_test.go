@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lenscore/lenscore/observation"
+)
+
+// realLensDir finds shared/data/reallens beside the repository.
+func realLensDir(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for range 6 {
+		p := filepath.Join(dir, "shared", "data", "reallens")
+		if st, err := os.Stat(filepath.Join(p, "slacs2303+1422")); err == nil && st.IsDir() {
+			return p
+		}
+		dir = filepath.Dir(dir)
+	}
+	t.Skip("shared/data/reallens not found beside the repository: skipping the real-lens test")
+	return ""
+}
+
+// TestDemoRealCI runs demo --real end to end on a small version of SLACS
+// J2303+1422 (32×32 at 0.2″, 16² sources): import, mask, lens fit, source
+// samples, figures and summary. The lens must come out near the published
+// SIE (θ_E 1.62″, q 0.61; Bolton et al. 2008) even at this resolution.
+func TestDemoRealCI(t *testing.T) {
+	data := realLensDir(t)
+	out := filepath.Join(t.TempDir(), "real")
+	mustRun(t, "demo", "--real", "--ci", "--data", data, "--out", out)
+	var sum realSummary
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	te, q := sum.Lens["theta_e"], sum.Lens["q"]
+	if math.Abs(te.Mean-1.62) > 0.15 || math.Abs(q.Mean-0.61) > 0.15 || !(te.Std > 0) {
+		t.Errorf("θ_E %.3f ± %.3f, q %.3f ± %.3f; published 1.62, 0.61", te.Mean, te.Std, q.Mean, q.Std)
+	}
+	for _, k := range []string{"phi", "gamma", "center_x", "e1", "gamma1"} {
+		if _, ok := sum.Lens[k]; !ok {
+			t.Errorf("summary lens has no %s", k)
+		}
+	}
+	if c := sum.Chi2; !(c.MAP > 0.3 && c.MAP < 10) || len(c.Samples) != 2 || c.Nu < 100 {
+		t.Errorf("χ²_ν MAP %g, samples %v, ν %d", c.MAP, c.Samples, c.Nu)
+	}
+	if !(sum.NoiseScale > 0.8 && sum.NoiseScale < 1) || !(sum.SourceNorm > 0) || sum.Geometry.Unit != "electron/s" || !(sum.WallSeconds > 0) {
+		t.Errorf("noise scale %g, source norm %g, unit %q, wall %g", sum.NoiseScale, sum.SourceNorm, sum.Geometry.Unit, sum.WallSeconds)
+	}
+	for _, f := range []string{"obs.fits", "obs_imported.fits", "samples.fits", "mean.fits", "std.fits", "data_model_residual.png", "source.png", "fit/corner.png", "fit/lens_samples.jsonl"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing", f)
+		}
+	}
+	// The samples are in the data's units: their peak is the source's
+	// surface brightness, of the order of the brightest arc pixel.
+	h := readHDUs(t, filepath.Join(out, "samples.fits"))[0]
+	var peak float64
+	for _, v := range h.Data {
+		peak = math.Max(peak, v)
+	}
+	if len(h.Shape) != 3 || h.Shape[2] != 2 || !(peak > 0.3*sum.SourceNorm && peak < 3*sum.SourceNorm) {
+		t.Errorf("samples.fits shape %v, peak %g (source norm %g)", h.Shape, peak, sum.SourceNorm)
+	}
+	// DIR/obs.fits is what the sampler saw: masked, normalised.
+	o, err := observation.Read(filepath.Join(out, "obs.fits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SourceNorm != sum.SourceNorm || o.KeptPixels() != sum.Chi2.Nu {
+		t.Errorf("obs.fits: SRCNORM %g (summary %g), %d pixels kept (ν %d)", o.SourceNorm, sum.SourceNorm, o.KeptPixels(), sum.Chi2.Nu)
+	}
+	// A second run into the same folder is refused; an unknown system too.
+	code, _, stderr := runCLI(t, "demo", "--real", "--ci", "--data", data, "--out", out)
+	if code != 1 || !strings.Contains(stderr, "already holds") {
+		t.Errorf("second run: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "demo", "--real", "--system", "slacs9999", "--out", filepath.Join(t.TempDir(), "x"))
+	if code != 1 || !strings.Contains(stderr, "slacs9999") {
+		t.Errorf("unknown system: exit %d, %s", code, stderr)
+	}
+}

@@ -1,0 +1,49 @@
+package lensfit
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/posterior"
+)
+
+// BenchmarkLogEvidence64 is one evidence evaluation at a 64² source and a
+// 64² observation with an 11×11-tap Gaussian PSF and a GRF prior (the
+// issue's speed goal: ≤ 0.5 s on 2 cores).
+func BenchmarkLogEvidence64(b *testing.B) {
+	psf, err := lens.GaussianPSF(0.1, 0.078125, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := lens.Config{Obs: lens.Grid{N: 64, Scale: 0.078125}, Src: lens.Grid{N: 64, Scale: 0.05}, PSF: psf}
+	n := 64
+	p := make([]float64, n*n)
+	for ky := 0; ky < n; ky++ {
+		for kx := 0; kx < n; kx++ {
+			fy, fx := float64(min(ky, n-ky)), float64(min(kx, n-kx))
+			p[ky*n+kx] = 1 / (1 + (fx*fx+fy*fy)*(fx*fx+fy*fy))
+		}
+	}
+	g, err := posterior.NewGRF(n, n, 0.05, p, sigmaOne)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	y := make([]float64, n*n)
+	for i := range y {
+		y[i] = 0.01 * rng.NormFloat64()
+	}
+	ev, err := NewEvidence(cfg, Data{Y: y, SigmaN: []float64{0.01}}, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lp := lens.Params{1.2, 0.1, -0.05, 0.02, -0.03, 0.03, 0.01}
+	mass := lp.Mass()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ev.LogEvidence(mass, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

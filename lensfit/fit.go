@@ -1,0 +1,576 @@
+package lensfit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/mcmc"
+	"github.com/lenscore/lenscore/progress"
+	"github.com/lenscore/lenscore/weights"
+)
+
+// ScaleName is the name of the source-prior amplitude parameter,
+// log10 a (the prior covariance is a²Σ₀).
+const ScaleName = "log10_source_scale"
+
+// Objective is the log posterior of the free parameters: the free entries of
+// the SIE + shear vector (in vector order) followed, when FitScale is set,
+// by log10 a, the source prior's amplitude (uniform prior on
+// [ScaleMin, ScaleMax]):
+//
+//	log p(θ, a | y) = log p(y | θ, a) + log p(θ) + const.
+type Objective struct {
+	Ev     *Evidence
+	Priors lens.Priors
+	Base   lens.Params // the values of the fixed parameters (and the start)
+	// FitScale makes log10 a a free parameter; otherwise Scale is used.
+	FitScale           bool
+	Scale              float64 // log10 a when fixed, and its start when free
+	ScaleMin, ScaleMax float64 // bounds of log10 a (default −3, 3)
+	Extra              []Component
+	Evals              int // evaluations so far
+	free               []int
+	hook               func(evals int) // test hook, called after each evaluation
+}
+
+// NewObjective checks the start against the priors and returns the
+// objective (FitScale true, ScaleMin/Max −3, 3 unless changed afterwards).
+func NewObjective(ev *Evidence, pr lens.Priors, start lens.Params, fitScale bool, scale float64) (*Objective, error) {
+	if err := pr.Check(start); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) || scale < -3 || scale > 3 {
+		return nil, fmt.Errorf("start: %s = %g must be in [-3, 3]", ScaleName, scale)
+	}
+	o := &Objective{Ev: ev, Priors: pr, Base: start, FitScale: fitScale, Scale: scale, ScaleMin: -3, ScaleMax: 3, free: pr.Free()}
+	if o.Dim() == 0 {
+		return nil, errors.New("no free parameter")
+	}
+	return o, nil
+}
+
+// Dim returns the number of free parameters.
+func (o *Objective) Dim() int {
+	if o.FitScale {
+		return len(o.free) + 1
+	}
+	return len(o.free)
+}
+
+// Names returns the names of the free parameters.
+func (o *Objective) Names() []string {
+	var n []string
+	for _, i := range o.free {
+		n = append(n, lens.ParamNames[i])
+	}
+	if o.FitScale {
+		n = append(n, ScaleName)
+	}
+	return n
+}
+
+// Unpack returns the lens and log10 a of a free-parameter vector.
+func (o *Objective) Unpack(v []float64) (lens.Params, float64) {
+	p := o.Base
+	for k, i := range o.free {
+		p[i] = v[k]
+	}
+	s := o.Scale
+	if o.FitScale {
+		s = v[len(o.free)]
+	}
+	return p, s
+}
+
+// Pack returns the free-parameter vector of a lens and log10 a.
+func (o *Objective) Pack(p lens.Params, scale float64) []float64 {
+	v := make([]float64, 0, o.Dim())
+	for _, i := range o.free {
+		v = append(v, p[i])
+	}
+	if o.FitScale {
+		v = append(v, scale)
+	}
+	return v
+}
+
+// LogPrior returns the log prior of v (−Inf outside the support).
+func (o *Objective) LogPrior(v []float64) float64 {
+	p, s := o.Unpack(v)
+	if o.FitScale && !(s >= o.ScaleMin && s <= o.ScaleMax) {
+		return math.Inf(-1)
+	}
+	return o.Priors.LogPrior(p)
+}
+
+// LogPost returns the log posterior of v up to a constant (−Inf outside the
+// prior's support or if the evidence cannot be evaluated).
+func (o *Objective) LogPost(v []float64) float64 {
+	lp := o.LogPrior(v)
+	if math.IsInf(lp, -1) {
+		return lp
+	}
+	p, s := o.Unpack(v)
+	o.Evals++
+	le, err := o.Ev.LogEvidence(p.Mass(), s*math.Ln10, o.Extra)
+	if o.hook != nil {
+		o.hook(o.Evals)
+	}
+	if err != nil {
+		return math.Inf(-1)
+	}
+	return lp + le
+}
+
+// LogEvidence returns log p(y | lens, a) of v.
+func (o *Objective) LogEvidence(v []float64) (float64, error) {
+	p, s := o.Unpack(v)
+	o.Evals++
+	return o.Ev.LogEvidence(p.Mass(), s*math.Ln10, o.Extra)
+}
+
+// Steps returns the typical scale of each free parameter, used as the
+// Nelder–Mead simplex edges, for perturbing starts and for grouping modes:
+// 5 % of θ_E for θ_E, 0.05 for e1, e2, 0.03″ for the centre, 0.02 for the
+// shear and 0.3 dex for the amplitude.
+func (o *Objective) Steps() []float64 {
+	var s []float64
+	for _, i := range o.free {
+		switch i {
+		case lens.PThetaE:
+			s = append(s, 0.05*o.Base[lens.PThetaE])
+		case lens.PE1, lens.PE2:
+			s = append(s, 0.05)
+		case lens.PCenterX, lens.PCenterY:
+			s = append(s, 0.03)
+		default:
+			s = append(s, 0.02)
+		}
+	}
+	if o.FitScale {
+		s = append(s, 0.3)
+	}
+	return s
+}
+
+// FitOptions configures Fit.
+type FitOptions struct {
+	Starts  int    // optimiser starts: the start itself and Starts−1 perturbed ones (default 6)
+	MaxEval int    // evaluations per optimiser start (default 150·dim)
+	Walkers int    // ensemble walkers (default 2·dim+2, even)
+	Steps   int    // MCMC steps per walker (default 200)
+	Burn    int    // steps discarded (default Steps/2)
+	Samples int    // lens draws returned, thinned evenly from the kept steps (default 64)
+	Seed    uint64 // seed of the perturbed starts and of the sampler
+
+	// Checkpoint, when set, is a file the run is saved to (atomically)
+	// after every optimiser start and every CheckpointEvery (default 10 s)
+	// of sampling, and on cancellation; Resume continues from it.
+	Checkpoint      string
+	CheckpointEvery time.Duration
+	Resume          bool
+	// Fingerprint describes the inputs (data, priors, settings); Resume
+	// refuses a checkpoint whose fingerprint differs.
+	Fingerprint string
+
+	Progress io.Writer // progress lines (nil: none)
+}
+
+func (opt *FitOptions) defaults(d int) error {
+	if opt.Starts == 0 {
+		opt.Starts = 6
+	}
+	if opt.MaxEval == 0 {
+		opt.MaxEval = 150 * d
+	}
+	if opt.Walkers == 0 {
+		opt.Walkers = 2*d + 2
+	}
+	if opt.Steps == 0 {
+		opt.Steps = 200
+	}
+	if opt.Burn == 0 {
+		opt.Burn = opt.Steps / 2
+	}
+	if opt.Samples == 0 {
+		opt.Samples = 64
+	}
+	if opt.CheckpointEvery == 0 {
+		opt.CheckpointEvery = 10 * time.Second
+	}
+	switch {
+	case opt.Starts < 1:
+		return fmt.Errorf("starts must be ≥ 1, got %d", opt.Starts)
+	case opt.Walkers < 2*d || opt.Walkers%2 != 0:
+		return fmt.Errorf("walkers must be even and ≥ 2·dim = %d, got %d", 2*d, opt.Walkers)
+	case opt.Steps < 8:
+		return fmt.Errorf("steps must be ≥ 8, got %d", opt.Steps)
+	case opt.Burn < 0 || opt.Steps-opt.Burn < 4:
+		return fmt.Errorf("burn-in %d must leave ≥ 4 of the %d steps", opt.Burn, opt.Steps)
+	case opt.Samples < 1:
+		return fmt.Errorf("samples must be ≥ 1, got %d", opt.Samples)
+	case opt.MaxEval < 10:
+		return fmt.Errorf("evaluations per start must be ≥ 10, got %d", opt.MaxEval)
+	}
+	return nil
+}
+
+// Mode is one distinct maximum found by the optimiser.
+type Mode struct {
+	X           []float64 `json:"x"`
+	LogPost     float64   `json:"log_posterior"`
+	LogEvidence float64   `json:"log_evidence"`
+	Starts      []int     `json:"starts"` // the starts that ended here
+	Converged   bool      `json:"converged"`
+}
+
+// StartResult is the outcome of one optimiser start.
+type StartResult struct {
+	Start     []float64 `json:"start"`
+	X         []float64 `json:"x"`
+	LogPost   float64   `json:"log_posterior"`
+	Evals     int       `json:"evaluations"`
+	Converged bool      `json:"converged"`
+}
+
+// FitResult is the outcome of Fit.
+type FitResult struct {
+	Names       []string
+	Starts      []StartResult
+	Modes       []Mode // best first
+	MAP         []float64
+	MAPLogPost  float64
+	MAPLogEv    float64
+	Chain       [][][]float64 // [step][walker][param], all steps
+	LogProb     [][]float64   // [step][walker]
+	Samples     [][]float64   // Samples draws after burn-in
+	RHat, Tau   []float64
+	ESS         []float64
+	Acceptance  float64
+	Evaluations int
+	Burn        int // steps discarded before the diagnostics and draws
+}
+
+// checkpoint is the saved state of a Fit.
+type checkpoint struct {
+	Version     string        `json:"version"`
+	Fingerprint string        `json:"fingerprint"`
+	Starts      []StartResult `json:"starts"`
+	Modes       []Mode        `json:"modes,omitempty"`
+	Ensemble    *mcmc.State   `json:"ensemble,omitempty"`
+	Chain       [][][]float64 `json:"chain,omitempty"`
+	LogProb     [][]float64   `json:"log_prob,omitempty"`
+	Evaluations int           `json:"evaluations"`
+}
+
+const checkpointVersion = "lenscore-lensfit-1"
+
+func (c *checkpoint) write(path string) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("lensfit: checkpoint: %w", err)
+	}
+	return weights.WriteFileAtomic(path, b)
+}
+
+// readCheckpoint loads a checkpoint and checks its fingerprint.
+func readCheckpoint(path, fingerprint string) (*checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("lensfit: resume: %w", err)
+	}
+	var c checkpoint
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("lensfit: resume: %s is not a valid checkpoint: %w", path, err)
+	}
+	if c.Version != checkpointVersion {
+		return nil, fmt.Errorf("lensfit: resume: %s has version %q, want %q", path, c.Version, checkpointVersion)
+	}
+	if c.Fingerprint != fingerprint {
+		return nil, fmt.Errorf("lensfit: resume: %s was written for different inputs or settings:\n  saved: %s\n  now:   %s", path, c.Fingerprint, fingerprint)
+	}
+	return &c, nil
+}
+
+// Fit finds the modes of the posterior by Nelder–Mead from several starts,
+// then samples around the best one with the stretch-move ensemble: see the
+// package documentation. Cancelling ctx saves the checkpoint (if any) and
+// returns ctx's error.
+func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) {
+	d := o.Dim()
+	if err := opt.defaults(d); err != nil {
+		return nil, fmt.Errorf("lensfit: %w", err)
+	}
+	ck := &checkpoint{Version: checkpointVersion, Fingerprint: opt.Fingerprint}
+	if opt.Resume {
+		if opt.Checkpoint == "" {
+			return nil, errors.New("lensfit: resume needs a checkpoint path")
+		}
+		c, err := readCheckpoint(opt.Checkpoint, opt.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		ck = c
+		o.Evals = c.Evaluations
+	}
+	save := func() error {
+		if opt.Checkpoint == "" {
+			return nil
+		}
+		ck.Evaluations = o.Evals
+		return ck.write(opt.Checkpoint)
+	}
+	// Starts: the given one, then perturbations drawn from the seed.
+	steps := o.Steps()
+	x0 := o.Pack(o.Base, o.Scale)
+	if math.IsInf(o.LogPrior(x0), -1) {
+		return nil, errors.New("lensfit: the start is outside the prior")
+	}
+	starts := [][]float64{x0}
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
+	for len(starts) < opt.Starts {
+		x := slices.Clone(x0)
+		for try := 0; try < 1000; try++ {
+			for k := range x {
+				x[k] = x0[k] + 3*steps[k]*(2*rng.Float64()-1)
+			}
+			if !math.IsInf(o.LogPrior(x), -1) {
+				break
+			}
+			copy(x, x0)
+		}
+		starts = append(starts, x)
+	}
+	var bar *progress.Bar
+	if opt.Progress != nil {
+		bar = progress.New(opt.Progress, "optimiser starts", len(ck.Starts), opt.Starts)
+	}
+	for s := len(ck.Starts); s < opt.Starts; s++ {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(err, save())
+		}
+		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil { // a cancelled start is redone on resume
+			return nil, errors.Join(err, save())
+		}
+		ck.Starts = append(ck.Starts, StartResult{Start: starts[s], X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv})
+		if err := save(); err != nil {
+			return nil, err
+		}
+		if bar != nil {
+			bar.Update(s+1, fmt.Sprintf("evals=%d", o.Evals), fmt.Sprintf("start%d_logp=%.2f", s, r.F))
+		}
+	}
+	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
+	if ck.Modes == nil {
+		modes := groupModes(ck.Starts, steps)
+		if len(modes) == 0 {
+			return nil, errors.New("lensfit: no optimiser start reached a finite posterior")
+		}
+		for i := range modes {
+			le, err := o.LogEvidence(modes[i].X)
+			if err != nil {
+				return nil, err
+			}
+			modes[i].LogEvidence = le
+		}
+		ck.Modes = modes
+		if err := save(); err != nil {
+			return nil, err
+		}
+	}
+	res.Modes = ck.Modes
+	best := res.Modes[0]
+	res.MAP, res.MAPLogPost, res.MAPLogEv = best.X, best.LogPost, best.LogEvidence
+	// Ensemble around the MAP.
+	var ens *mcmc.Ensemble
+	var err error
+	if ck.Ensemble != nil {
+		ens, err = mcmc.Restore(o.LogPost, ck.Ensemble, 0)
+	} else {
+		start := initialWalkers(o, best.X, steps, opt.Walkers, opt.Seed)
+		ens, err = mcmc.NewEnsemble(o.LogPost, start, 0, opt.Seed, 1)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lensfit: %w", err)
+	}
+	if opt.Progress != nil {
+		bar = progress.New(opt.Progress, "ensemble steps", ens.Steps(), opt.Steps)
+	}
+	last := time.Now()
+	for ens.Steps() < opt.Steps {
+		if err := ctx.Err(); err != nil {
+			ck.Ensemble = ens.Save()
+			return nil, errors.Join(err, save())
+		}
+		ens.Step()
+		row := make([][]float64, ens.Walkers())
+		lps := make([]float64, ens.Walkers())
+		for k := range row {
+			row[k] = slices.Clone(ens.Walker(k))
+			lps[k] = ens.LogProb(k)
+		}
+		ck.Chain = append(ck.Chain, row)
+		ck.LogProb = append(ck.LogProb, lps)
+		if time.Since(last) >= opt.CheckpointEvery || ens.Steps() == opt.Steps {
+			ck.Ensemble = ens.Save()
+			if err := save(); err != nil {
+				return nil, err
+			}
+			last = time.Now()
+		}
+		if bar != nil {
+			bar.Update(ens.Steps(), fmt.Sprintf("acceptance=%.2f", ens.Acceptance()), fmt.Sprintf("evals=%d", o.Evals))
+		}
+	}
+	res.Chain, res.LogProb, res.Acceptance, res.Evaluations = ck.Chain, ck.LogProb, ens.Acceptance(), o.Evals
+	// Diagnostics over the kept steps.
+	kept := res.Chain[opt.Burn:]
+	for k := 0; k < d; k++ {
+		ch := make([][]float64, ens.Walkers())
+		for w := range ch {
+			for _, st := range kept {
+				ch[w] = append(ch[w], st[w][k])
+			}
+		}
+		r, _ := mcmc.SplitRHat(ch)
+		tau, ess, _ := mcmc.AutocorrTime(ch)
+		res.RHat, res.Tau, res.ESS = append(res.RHat, r), append(res.Tau, tau), append(res.ESS, ess)
+	}
+	// Thinned draws: evenly spaced over the kept steps × walkers.
+	total := len(kept) * ens.Walkers()
+	for i := 0; i < opt.Samples; i++ {
+		j := int((float64(i) + 0.5) * float64(total) / float64(opt.Samples))
+		res.Samples = append(res.Samples, slices.Clone(kept[j/ens.Walkers()][j%ens.Walkers()]))
+	}
+	return res, nil
+}
+
+// maximiseTwice runs Nelder–Mead and restarts it once from its best point
+// (a fresh simplex escapes a collapsed one).
+func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int) (*mcmc.MaximiseResult, error) {
+	f := func(x []float64) float64 {
+		if ctx.Err() != nil {
+			return math.Inf(-1)
+		}
+		return o.LogPost(x)
+	}
+	half := max(maxEval/2, 5)
+	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-3, XTol: 1e-3, MaxEval: half})
+	if err != nil {
+		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
+	}
+	small := make([]float64, len(steps))
+	for i, s := range steps {
+		small[i] = 0.3 * s
+	}
+	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-3, XTol: 1e-3, MaxEval: maxEval - r.Evals})
+	if err != nil {
+		return r, nil
+	}
+	r2.Evals += r.Evals
+	if r2.F < r.F {
+		r2.X, r2.F = r.X, r.F
+	}
+	return r2, nil
+}
+
+// groupModes merges start results closer than half a step in every
+// parameter into modes, best first.
+func groupModes(rs []StartResult, steps []float64) []Mode {
+	idx := make([]int, len(rs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rs[idx[a]].LogPost > rs[idx[b]].LogPost })
+	var modes []Mode
+	for _, i := range idx {
+		r := rs[i]
+		if math.IsInf(r.LogPost, -1) {
+			continue
+		}
+		found := false
+		for m := range modes {
+			near := true
+			for k, v := range r.X {
+				if math.Abs(v-modes[m].X[k]) > 0.5*steps[k] {
+					near = false
+					break
+				}
+			}
+			if near {
+				modes[m].Starts = append(modes[m].Starts, i)
+				modes[m].Converged = modes[m].Converged || r.Converged
+				found = true
+				break
+			}
+		}
+		if !found {
+			modes = append(modes, Mode{X: r.X, LogPost: r.LogPost, Starts: []int{i}, Converged: r.Converged})
+		}
+	}
+	return modes
+}
+
+// initialWalkers places the walkers around x in a Gaussian ball whose width
+// per parameter is the curvature scale h/sqrt(2f(x) − f(x+h) − f(x−h)),
+// h = steps/5 (capped at the step), redrawing points outside the prior.
+func initialWalkers(o *Objective, x, steps []float64, w int, seed uint64) [][]float64 {
+	f0 := o.LogPost(x)
+	sd := make([]float64, len(x))
+	for k := range x {
+		h := steps[k] / 5
+		xp, xm := slices.Clone(x), slices.Clone(x)
+		xp[k] += h
+		xm[k] -= h
+		c := 2*f0 - o.LogPost(xp) - o.LogPost(xm)
+		sd[k] = steps[k]
+		if c > 0 && !math.IsInf(c, 0) {
+			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xba11))
+	out := make([][]float64, w)
+	for i := range out {
+		y := slices.Clone(x)
+		for try := 0; try < 100; try++ {
+			for k := range y {
+				y[k] = x[k] + sd[k]*rng.NormFloat64()
+			}
+			if !math.IsInf(o.LogPost(y), -1) {
+				break
+			}
+			copy(y, x)
+		}
+		out[i] = y
+	}
+	return out
+}
+
+// Quantile returns the q-quantile of v (linear interpolation, v copied).
+func Quantile(v []float64, q float64) float64 {
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	x := q * float64(len(s)-1)
+	i := int(math.Floor(x))
+	if i >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	return s[i] + (x-float64(i))*(s[i+1]-s[i])
+}

@@ -1,0 +1,42 @@
+// Package mcmc holds the gradient-free samplers and convergence diagnostics
+// used to draw lens parameters: the affine-invariant ensemble sampler with
+// the stretch move (Goodman & Weare 2010) and a Nelder–Mead maximiser, plus
+// the split-R̂ and effective-sample-size diagnostics.
+//
+// # Stretch move
+//
+// An ensemble of W walkers (W even, ≥ 2d) in d dimensions is updated in two
+// halves. For each walker X_k of one half, a partner X_j is drawn uniformly
+// from the other half, z from g(z) ∝ 1/√z on [1/a, a] (a = 2 by default,
+// z = ((a−1)u + 1)²/a for u ~ U(0, 1)), and the proposal
+// Y = X_j + z (X_k − X_j) is accepted with probability
+// min(1, z^{d−1} p(Y)/p(X_k)). The chain is invariant under affine maps of
+// the parameters, so it needs no step-size tuning. Random numbers come from
+// one math/rand/v2 PCG stream, drawn in a fixed order (per walker: partner,
+// u, acceptance uniform), so a run is a deterministic function of its seed,
+// and its state (walkers, log densities, PCG state, step) can be saved and
+// restored exactly (State).
+//
+// # Diagnostics
+//
+// For M chains of length n (after burn-in), split-R̂ (Gelman et al. 2013)
+// splits each chain in two halves and compares the between-half variance B
+// with the mean within-half variance W:
+//
+//	var⁺ = (n'−1)/n' W + B/n',   R̂ = sqrt(var⁺/W),   n' = n/2.
+//
+// The integrated autocorrelation time τ of a parameter is estimated from the
+// autocorrelation ρ(t) of the chains averaged over the ensemble (as emcee
+// does): τ = 1 + 2 Σ_{t=1}^{T} ρ(t), with Sokal's automatic window, the
+// smallest T ≥ 5τ(T). The effective sample size is ESS = M·n/τ. Ensemble
+// walkers are not independent chains, so R̂ across walkers is a check of
+// mixing, not of independent starts.
+//
+// # Nelder–Mead
+//
+// Maximise runs the Nelder–Mead simplex (reflection 1, expansion 2,
+// contraction ½, shrink ½) on −f from an axis-aligned initial simplex of the
+// given steps, until the spread of f over the simplex falls below FTol and
+// its largest edge below XTol (in the units of the steps), or MaxEval. −Inf
+// values (outside a prior's support) are accepted and always lose.
+package mcmc
