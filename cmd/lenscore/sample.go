@@ -202,8 +202,12 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	prf := addPriorFlags(fs, "gaussian")
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
+	lensSamples := fs.String("lens-samples", "", "lens draws (lens_samples.jsonl of fit-lens): sample k uses draw k, so the spread includes the lens uncertainty; --lens (default: lens.json beside the file) is the reference lens of the figures")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *lensSamples != "" && *pf.lens == "" {
+		*pf.lens = defaultLensFor(*lensSamples)
 	}
 	if err := required(fs, "obs", "lens", "out"); err != nil {
 		return err
@@ -227,6 +231,12 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
+	if *lensSamples != "" {
+		if err := checkOutDir(*out); err != nil {
+			return err
+		}
+		return sampleLensDraws(ctx, env, *out, *lensSamples, p, pr, sf, opt, *pf.noiseMap)
+	}
 	lik, err := likelihoodFor(*sf.likelihood, *sf.proxy, p, pr)
 	if err != nil {
 		return err
