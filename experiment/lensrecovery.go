@@ -37,7 +37,7 @@ type LensRecoveryOptions struct {
 	// field), so the fit never uses the grid that made the data.
 	FitSide int
 	// Prior is the Gaussian source prior of the evidence (FitSide² pixels).
-	Prior posterior.GaussianPrior
+	Prior       posterior.GaussianPrior
 	Lenses      int                // number of lenses (default 30)
 	Fit         lensfit.FitOptions // optimiser and sampler settings
 	SourceDraws int                // lens draws averaged for the marginalised source (default 8)
