@@ -163,8 +163,8 @@ func RecoveryStart(seed uint64, j int, truth lens.Params) lens.Params {
 	return p
 }
 
-// downsample averages f×f blocks of an n×n image.
-func downsample(x []float64, n, f int) []float64 {
+// Downsample averages f×f blocks of an n×n image (n a multiple of f).
+func Downsample(x []float64, n, f int) []float64 {
 	m := n / f
 	out := make([]float64, m*m)
 	for r := 0; r < n; r++ {
@@ -322,7 +322,7 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 		}
 	}
 	// Source errors on the fit grid.
-	tsrc := downsample(o.Galaxies[gi], o.Side, o.Side/o.FitSide)
+	tsrc := Downsample(o.Galaxies[gi], o.Side, o.Side/o.FitSide)
 	_, scale := obj.Unpack(r.MAP)
 	src := make([]float64, len(tsrc))
 	if _, err := ev.LogEvidence(truth.Mass(), scale*math.Ln10, nil); err != nil {

@@ -29,6 +29,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return errUsage
 	}
 	name, args := args[0], args[1:]
+	if name == "lens-recovery" { // not part of "all": a long run of its own (lensrecovery.go)
+		return runLensRecovery(ctx, env, args)
+	}
 	names := []string{name}
 	if name == "all" {
 		names = experimentNames
