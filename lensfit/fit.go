@@ -17,6 +17,7 @@ import (
 	"github.com/lenscore/lenscore/mcmc"
 	"github.com/lenscore/lenscore/progress"
 	"github.com/lenscore/lenscore/weights"
+	"gonum.org/v1/gonum/mat"
 )
 
 // ScaleName is the name of the source-prior amplitude parameter,
@@ -525,30 +526,81 @@ func groupModes(rs []StartResult, steps []float64) []Mode {
 	return modes
 }
 
-// initialWalkers places the walkers around x in a Gaussian ball whose width
-// per parameter is the curvature scale h/sqrt(2f(x) − f(x+h) − f(x−h)),
-// h = steps/5 (capped at the step), redrawing points outside the prior.
+// initialWalkers draws the walkers from the Laplace approximation of the
+// posterior at x, N(x, (−∇²log p)⁻¹), with the Hessian from central
+// differences: first the curvature scale σ_k = h/sqrt(2f(x) − f(x+h) −
+// f(x−h)) of each axis (h = step/5, σ_k capped at the step), then the full
+// Hessian with steps σ_k (4 evaluations per pair). If it is not negative
+// definite, the ball is diagonal with widths σ_k. Points outside the prior
+// are redrawn. Cost 2d + 2d(d−1) evaluations.
 func initialWalkers(o *Objective, x, steps []float64, w int, seed uint64) [][]float64 {
+	d := len(x)
 	f0 := o.LogPost(x)
-	sd := make([]float64, len(x))
+	at := func(i int, hi float64, j int, hj float64) float64 {
+		y := slices.Clone(x)
+		y[i] += hi
+		if j >= 0 {
+			y[j] += hj
+		}
+		return o.LogPost(y)
+	}
+	sd := make([]float64, d)
+	hess := mat.NewSymDense(d, nil) // −∇² log p
 	for k := range x {
 		h := steps[k] / 5
-		xp, xm := slices.Clone(x), slices.Clone(x)
-		xp[k] += h
-		xm[k] -= h
-		c := 2*f0 - o.LogPost(xp) - o.LogPost(xm)
+		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
 		sd[k] = steps[k]
 		if c > 0 && !math.IsInf(c, 0) {
 			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
 		}
 	}
+	ok := true
+	for k := 0; k < d && ok; k++ {
+		h := sd[k]
+		v := (2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)) / (h * h)
+		hess.SetSym(k, k, v)
+		for l := 0; l < k; l++ {
+			hl := sd[l]
+			v := -(at(k, h, l, hl) - at(k, h, l, -hl) - at(k, -h, l, hl) + at(k, -h, l, -hl)) / (4 * h * hl)
+			hess.SetSym(k, l, v)
+		}
+	}
+	var chol mat.Cholesky
+	var lcov *mat.TriDense // Σ = (−H)⁻¹ = L Lᵀ
+	if chol.Factorize(hess) {
+		var cov mat.SymDense
+		if err := chol.InverseTo(&cov); err == nil {
+			var c2 mat.Cholesky
+			if c2.Factorize(&cov) {
+				lcov = mat.NewTriDense(d, mat.Lower, nil)
+				c2.LTo(lcov)
+			}
+		}
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	for k := 0; lcov != nil && k < d; k++ {
+		if !finite(lcov.At(k, k)) {
+			lcov = nil
+		}
+	}
 	rng := rand.New(rand.NewPCG(seed, 0xba11))
 	out := make([][]float64, w)
+	z := make([]float64, d)
 	for i := range out {
 		y := slices.Clone(x)
 		for try := 0; try < 100; try++ {
+			for k := range z {
+				z[k] = rng.NormFloat64()
+			}
 			for k := range y {
-				y[k] = x[k] + sd[k]*rng.NormFloat64()
+				if lcov == nil {
+					y[k] = x[k] + sd[k]*z[k]
+					continue
+				}
+				y[k] = x[k]
+				for l := 0; l <= k; l++ {
+					y[k] += lcov.At(k, l) * z[l]
+				}
 			}
 			if !math.IsInf(o.LogPost(y), -1) {
 				break
