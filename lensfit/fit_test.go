@@ -63,8 +63,9 @@ func TestFitRecoversThetaE(t *testing.T) {
 	t.Logf("MAP %v logp %.2f modes %d evals %d acceptance %.2f", p, res.MAPLogPost, len(res.Modes), res.Evaluations, res.Acceptance)
 }
 
-// TestFitResume interrupts a fit (cancel during sampling), resumes it from
-// its checkpoint and compares with an uninterrupted run.
+// TestFitResume interrupts a fit (cancel during sampling; and, as kill -9
+// would leave it, a checkpoint copied mid-run), resumes it from its
+// checkpoint and compares with an uninterrupted run.
 func TestFitResume(t *testing.T) {
 	ev, truth := noisyLens(t)
 	dir := t.TempDir()
@@ -97,6 +98,32 @@ func TestFitResume(t *testing.T) {
 	}
 	if !reflect.DeepEqual(res.Chain, full.Chain) || !reflect.DeepEqual(res.Samples, full.Samples) || res.Evaluations != full.Evaluations {
 		t.Errorf("resumed run differs from the uninterrupted one (evaluations %d vs %d)", res.Evaluations, full.Evaluations)
+	}
+	// kill -9: the checkpoint as it was on disk in the middle of a run that
+	// then went on (no save at the interruption), copied and resumed.
+	opt.Resume = false
+	opt.Checkpoint = filepath.Join(dir, "ck2.json")
+	snap := filepath.Join(dir, "snapshot.json")
+	o4, _ := NewObjective(ev, lens.DefaultPriors(1.2), fitStart(truth), true, 0)
+	taken := false
+	o4.hook = func(evals int) {
+		if !taken && evals >= full.Evaluations-7*16 {
+			if b, err := os.ReadFile(opt.Checkpoint); err == nil {
+				taken = os.WriteFile(snap, b, 0o644) == nil
+			}
+		}
+	}
+	if _, err := Fit(context.Background(), o4, opt); err != nil || !taken {
+		t.Fatalf("snapshot run: %v (snapshot taken %v)", err, taken)
+	}
+	opt.Resume, opt.Checkpoint = true, snap
+	o5, _ := NewObjective(ev, lens.DefaultPriors(1.2), fitStart(truth), true, 0)
+	res, err = Fit(context.Background(), o5, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Chain, full.Chain) || !reflect.DeepEqual(res.Samples, full.Samples) || res.Evaluations != full.Evaluations {
+		t.Errorf("run resumed from a mid-run snapshot differs from the uninterrupted one (evaluations %d vs %d)", res.Evaluations, full.Evaluations)
 	}
 	// A different fingerprint is refused.
 	opt.Fingerprint = "other"
