@@ -18,6 +18,7 @@ import (
 	"github.com/lenscore/lenscore/lensfit"
 	"github.com/lenscore/lenscore/plot"
 	"github.com/lenscore/lenscore/posterior"
+	"github.com/lenscore/lenscore/progress"
 	"github.com/lenscore/lenscore/weights"
 )
 
@@ -206,6 +207,7 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
 		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
 		"burn": o.Fit.Burn, "source_draws": o.SourceDraws, "seed": o.Seed}}
+	t0, fitted := time.Now(), 0
 	for j := 0; j < o.Lenses; j++ {
 		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
 		if o.Resume {
@@ -233,9 +235,11 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 			return nil, err
 		}
 		res.Lenses = append(res.Lenses, l)
+		fitted++
 		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "experiment: lens-recovery lens %d/%d: θ_E %.4f (truth %.4f) ± %.4f, failed %v, %.0f s\n",
-				j+1, o.Lenses, l.Mean[0], l.Truth[0], l.Std[0], l.Failed, l.WallSeconds)
+			eta := time.Duration(float64(time.Since(t0)) / float64(fitted) * float64(o.Lenses-j-1))
+			fmt.Fprintf(o.Progress, "experiment: lens-recovery lens %d/%d: θ_E %.4f (truth %.4f) ± %.4f, failed %v, %.0f s; eta %s\n",
+				j+1, o.Lenses, l.Mean[0], l.Truth[0], l.Std[0], l.Failed, l.WallSeconds, progress.FormatDuration(eta))
 		}
 	}
 	res.summarise()
@@ -283,7 +287,7 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	}
 	fo := o.Fit
 	fo.Seed = seedFor(o.Seed, 20, uint64(j))
-	fo.Checkpoint = ckpt
+	fo.Checkpoint, fo.Progress = ckpt, o.Progress
 	fo.Fingerprint = fmt.Sprintf("lens-recovery lens %d seed %d starts %d max-evals %d walkers %d steps %d burn %d samples %d",
 		j, o.Seed, fo.Starts, fo.MaxEval, fo.Walkers, fo.Steps, fo.Burn, fo.Samples)
 	if _, err := os.Stat(ckpt); err == nil {

@@ -107,7 +107,9 @@ func Summarise(o *Objective, res *FitResult) *Summary {
 
 // MAPModel evaluates the MAP: the posterior-mean source, the model image
 // A x̂ (plus the extra components), the normalised residual (NaN where
-// masked) and χ²_ν = Σ_kept ((y − model)/σ)² / M_kept.
+// masked) and χ²_ν = Σ_kept ((y − model)/σ)² / M_kept. ν = M_kept does not
+// subtract the effective number of source degrees of freedom, so a model
+// that fits has χ²_ν somewhat below 1.
 func MAPModel(o *Objective, res *FitResult, d Data) (src, model, resid []float64, chi2nu float64, nu int, err error) {
 	p, s := o.Unpack(res.MAP)
 	if _, err = o.Ev.LogEvidence(p.Mass(), s*math.Ln10, o.Extra); err != nil {
