@@ -354,13 +354,21 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	}
 	var bar *progress.Bar
 	if opt.Progress != nil {
-		bar = progress.New(opt.Progress, "optimiser starts", len(ck.Starts), opt.Starts)
+		// The bar counts evaluations against the budget Starts × MaxEval
+		// (an upper bound: Nelder–Mead usually stops earlier).
+		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
 	}
 	for s := len(ck.Starts); s < opt.Starts; s++ {
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(err, save())
 		}
-		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval)
+		e0 := o.Evals
+		tick := func() {
+			if bar != nil {
+				bar.Update(s*opt.MaxEval+min(o.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
+			}
+		}
+		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -372,7 +380,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			return nil, err
 		}
 		if bar != nil {
-			bar.Update(s+1, fmt.Sprintf("evals=%d", o.Evals), fmt.Sprintf("start%d_logp=%.2f", s, r.F))
+			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, opt.Starts), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
 		}
 	}
 	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
@@ -462,12 +470,14 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 
 // maximiseTwice runs Nelder–Mead and restarts it once from its best point
 // (a fresh simplex escapes a collapsed one).
-func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int) (*mcmc.MaximiseResult, error) {
+func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
 	f := func(x []float64) float64 {
 		if ctx.Err() != nil {
 			return math.Inf(-1)
 		}
-		return o.LogPost(x)
+		v := o.LogPost(x)
+		tick()
+		return v
 	}
 	half := max(maxEval/2, 5)
 	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-3, XTol: 1e-3, MaxEval: half})
