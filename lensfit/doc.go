@@ -77,7 +77,8 @@
 // are the curvature scales of the posterior along each axis, and runs Steps
 // steps of which the first Burn are discarded; R̂, τ and ESS are computed
 // per parameter over the kept steps and Samples draws are taken evenly from
-// them.
+// them. The reported MAP is the best point seen, the optimiser's or, when one
+// is higher, a sampled one (FitResult.MAPFromChain).
 //
 // # What is approximated
 //

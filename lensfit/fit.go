@@ -246,20 +246,23 @@ type StartResult struct {
 
 // FitResult is the outcome of Fit.
 type FitResult struct {
-	Names       []string
-	Starts      []StartResult
-	Modes       []Mode // best first
-	MAP         []float64
-	MAPLogPost  float64
-	MAPLogEv    float64
-	Chain       [][][]float64 // [step][walker][param], all steps
-	LogProb     [][]float64   // [step][walker]
-	Samples     [][]float64   // Samples draws after burn-in
-	RHat, Tau   []float64
-	ESS         []float64
-	Acceptance  float64
-	Evaluations int
-	Burn        int // steps discarded before the diagnostics and draws
+	Names      []string
+	Starts     []StartResult
+	Modes      []Mode // best first
+	MAP        []float64
+	MAPLogPost float64
+	MAPLogEv   float64
+	// MAPFromChain: a sampled point had a higher posterior than the best
+	// optimiser result and is the MAP.
+	MAPFromChain bool
+	Chain        [][][]float64 // [step][walker][param], all steps
+	LogProb      [][]float64   // [step][walker]
+	Samples      [][]float64   // Samples draws after burn-in
+	RHat, Tau    []float64
+	ESS          []float64
+	Acceptance   float64
+	Evaluations  int
+	Burn         int // steps discarded before the diagnostics and draws
 }
 
 // checkpoint is the saved state of a Fit.
@@ -445,7 +448,22 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			bar.Update(ens.Steps(), fmt.Sprintf("acceptance=%.2f", ens.Acceptance()), fmt.Sprintf("evals=%d", o.Evals))
 		}
 	}
-	res.Chain, res.LogProb, res.Acceptance, res.Evaluations = ck.Chain, ck.LogProb, ens.Acceptance(), o.Evals
+	res.Chain, res.LogProb, res.Acceptance = ck.Chain, ck.LogProb, ens.Acceptance()
+	// The MAP is the best point seen: the sampler may pass above the
+	// optimiser's end point, which stops at a tolerance.
+	for s, row := range res.LogProb {
+		for w, lp := range row {
+			if lp > res.MAPLogPost {
+				res.MAP, res.MAPLogPost, res.MAPFromChain = res.Chain[s][w], lp, true
+			}
+		}
+	}
+	if res.MAPFromChain {
+		if res.MAPLogEv, err = o.LogEvidence(res.MAP); err != nil {
+			return nil, err
+		}
+	}
+	res.Evaluations = o.Evals
 	// Diagnostics over the kept steps.
 	kept := res.Chain[opt.Burn:]
 	for k := 0; k < d; k++ {
@@ -480,7 +498,7 @@ func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEv
 		return v
 	}
 	half := max(maxEval/2, 5)
-	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-3, XTol: 1e-3, MaxEval: half})
+	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-2, XTol: 1e-3, MaxEval: half})
 	if err != nil {
 		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
 	}
@@ -488,7 +506,7 @@ func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEv
 	for i, s := range steps {
 		small[i] = 0.3 * s
 	}
-	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-3, XTol: 1e-3, MaxEval: maxEval - r.Evals})
+	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-2, XTol: 1e-3, MaxEval: maxEval - r.Evals})
 	if err != nil {
 		return r, nil
 	}
