@@ -30,11 +30,15 @@
 // Cholesky factorisation H = RRᵀ (LAPACK dpotrf through package linalg,
 // OpenBLAS when available) and one triangular solve u = R⁻¹c give
 // cᵀH⁻¹c = ‖u‖² and log det H = 2 Σ log R_ii. Nothing is approximated.
-// Cost: the accumulation, O(Σ_i nnz_i²/2) (≈ 0.05 s at 64² source and image
-// with a 7×7 PSF), and the (N+K)³/3 Cholesky (2.3·10¹⁰ flops at N = 4096),
-// which dominates; the former route through the tridiagonal form
-// (posterior.NewEvidence, 26 s) is needed only for the whole evidence curve
-// in a at once. PosteriorMean returns μ₀ + H⁻¹c of the last evaluation from
+// Cost: building the composed rows and accumulating AᵀWA take ≈ 0.07 CPU-s
+// at a 64² image with a 7×7-tap PSF; the (N+K)³/3-flop Cholesky dominates at
+// N = 4096 (2.3·10¹⁰ flops). BenchmarkLogEvidence64 measured 0.69 CPU-s per
+// evaluation on one thread (64² source and image) and BenchmarkLogEvidence32
+// 0.034 CPU-s (32² source), on the shared 2-core test machine under a load
+// of 15–20, where wall times were 4–8× longer; below N = 2048 the
+// factorisation runs on one thread, which was faster there. The former route
+// through the tridiagonal form (posterior.NewEvidence, 26 s) is needed only
+// for the whole evidence curve in a at once. PosteriorMean returns μ₀ + H⁻¹c of the last evaluation from
 // the same factor.
 //
 // The amplitude a of the source prior is a parameter of the fit
