@@ -71,14 +71,20 @@
 //
 // Objective is log p(y | θ, a) + log p(θ) over the free parameters (the
 // lens.Priors: uniform bounds, Gaussian factors, |e| and |γ| limits). Fit
-// runs Nelder–Mead (package mcmc) from the given start and Starts−1 starts
-// perturbed uniformly by up to three typical scales (Objective.Steps: 5 %
-// of θ_E, 0.05 in e, 0.03″ in the centre, 0.02 in γ, 0.3 dex in a), each
-// restarted once from its end point; results within half a typical scale
-// in every parameter are one mode, and all modes are reported with their
-// log posterior and log evidence. The ensemble (stretch move, 2d+2 walkers
-// by default) starts in a Gaussian ball around the best mode whose widths
-// are the curvature scales of the posterior along each axis, and runs Steps
+// first screens candidate starts by their log posterior — the given start,
+// its variants with |e| = 0.2 along the four major-axis orientations 0°,
+// 45°, 90°, 135° and θ_E × {0.9, 1, 1.1}, and 3·Starts points perturbed
+// uniformly by up to three typical scales (Objective.Steps: 5 % of θ_E,
+// 0.05 in e, 0.03″ in the centre, 0.02 in γ, 0.3 dex in a) — because the
+// evidence is multi-modal in the orientation (an ellipticity along one axis
+// mimics a shear along the other) and a start at e = 0 can end in the wrong
+// mode. It runs Nelder–Mead (package mcmc) from the best Starts of them,
+// each restarted once from its end point; results within half a typical
+// scale in every parameter are one mode, and all modes are reported with
+// their log posterior and log evidence. The ensemble (stretch move, 2d+2
+// walkers by default) starts from the Laplace approximation at the best
+// mode, N(MAP, (−∇²log p)⁻¹) with a finite-difference Hessian (a diagonal
+// ball of the curvature scales if that is not negative definite), and runs Steps
 // steps of which the first Burn are discarded; R̂, τ and ESS are computed
 // per parameter over the kept steps and Samples draws are taken evenly from
 // them. The reported MAP is the best point seen, the optimiser's or, when one

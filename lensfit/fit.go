@@ -269,6 +269,7 @@ type FitResult struct {
 type checkpoint struct {
 	Version     string        `json:"version"`
 	Fingerprint string        `json:"fingerprint"`
+	StartPoints [][]float64   `json:"start_points,omitempty"`
 	Starts      []StartResult `json:"starts"`
 	Modes       []Mode        `json:"modes,omitempty"`
 	Ensemble    *mcmc.State   `json:"ensemble,omitempty"`
@@ -334,26 +335,25 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		ck.Evaluations = o.Evals
 		return ck.write(opt.Checkpoint)
 	}
-	// Starts: the given one, then perturbations drawn from the seed.
+	// Starts: the best Starts points of a screen of the given start, its
+	// orientation and scale variants and random perturbations.
 	steps := o.Steps()
 	x0 := o.Pack(o.Base, o.Scale)
 	if math.IsInf(o.LogPrior(x0), -1) {
 		return nil, errors.New("lensfit: the start is outside the prior")
 	}
-	starts := [][]float64{x0}
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
-	for len(starts) < opt.Starts {
-		x := slices.Clone(x0)
-		for try := 0; try < 1000; try++ {
-			for k := range x {
-				x[k] = x0[k] + 3*steps[k]*(2*rng.Float64()-1)
-			}
-			if !math.IsInf(o.LogPrior(x), -1) {
-				break
-			}
-			copy(x, x0)
+	if ck.StartPoints == nil {
+		ck.StartPoints = screenStarts(o, x0, steps, opt.Starts, opt.Seed)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		starts = append(starts, x)
+		if err := save(); err != nil {
+			return nil, err
+		}
+	}
+	starts := ck.StartPoints
+	if len(starts) != opt.Starts {
+		return nil, fmt.Errorf("lensfit: resume: the checkpoint has %d starts, want %d", len(starts), opt.Starts)
 	}
 	var bar *progress.Bar
 	if opt.Progress != nil {
@@ -484,6 +484,79 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		res.Samples = append(res.Samples, slices.Clone(kept[j/ens.Walkers()][j%ens.Walkers()]))
 	}
 	return res, nil
+}
+
+// screenStarts returns the n best points, by log posterior, of: the given
+// start x0; its variants with (e1, e2) = 0.2 (cos α, sin α),
+// α ∈ {0, π/2, π, 3π/2} (the four major-axis orientations 0°, 45°, 90°,
+// 135°; when e1 and e2 are free) combined with θ_E × {0.9, 1, 1.1} (when
+// θ_E is free); and 3n points perturbed uniformly by up to three typical
+// scales (stream 0x5eed of the seed). The evidence surface is multi-modal
+// in the orientation (an ellipticity along one axis mimics a shear along
+// the other), so a start at e = 0 alone can end in the wrong mode.
+func screenStarts(o *Objective, x0, steps []float64, n int, seed uint64) [][]float64 {
+	idx := func(p int) int { // position of lens parameter p among the free ones, or −1
+		for k, i := range o.free {
+			if i == p {
+				return k
+			}
+		}
+		return -1
+	}
+	cands := [][]float64{slices.Clone(x0)}
+	ie1, ie2, ith := idx(lens.PE1), idx(lens.PE2), idx(lens.PThetaE)
+	scales := []float64{1}
+	if ith >= 0 {
+		scales = []float64{0.9, 1, 1.1}
+	}
+	for _, f := range scales {
+		if ie1 >= 0 && ie2 >= 0 {
+			for a := 0; a < 4; a++ {
+				c := slices.Clone(x0)
+				if ith >= 0 {
+					c[ith] *= f
+				}
+				s, co := math.Sincos(float64(a) * math.Pi / 2)
+				c[ie1], c[ie2] = 0.2*co, 0.2*s
+				cands = append(cands, c)
+			}
+		} else if f != 1 {
+			c := slices.Clone(x0)
+			c[ith] *= f
+			cands = append(cands, c)
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	for r := 0; r < 3*n; r++ {
+		x := slices.Clone(x0)
+		for k := range x {
+			x[k] = x0[k] + 3*steps[k]*(2*rng.Float64()-1)
+		}
+		cands = append(cands, x)
+	}
+	type scored struct {
+		x []float64
+		f float64
+		i int
+	}
+	var sc []scored
+	for i, c := range cands {
+		if f := o.LogPost(c); !math.IsInf(f, -1) && !math.IsNaN(f) {
+			sc = append(sc, scored{c, f, i})
+		}
+	}
+	sort.SliceStable(sc, func(a, b int) bool { return sc[a].f > sc[b].f })
+	out := [][]float64{}
+	for _, c := range sc {
+		if len(out) == n {
+			break
+		}
+		out = append(out, c.x)
+	}
+	for len(out) < n { // fewer valid candidates than starts: repeat x0
+		out = append(out, slices.Clone(x0))
+	}
+	return out
 }
 
 // maximiseTwice runs Nelder–Mead and restarts it once from its best point
