@@ -71,7 +71,8 @@ type LensRecoveryLens struct {
 	WallSeconds    float64 `json:"wall_seconds"`
 }
 
-// LensRecoveryParam summarises one parameter over the lenses.
+// LensRecoveryParam summarises one parameter over the lenses that did not
+// fail (a wrong mode is counted in LensRecoveryResult.Failures instead).
 type LensRecoveryParam struct {
 	Name     string  `json:"name"`
 	Bias     float64 `json:"bias"`      // mean of (posterior mean − truth)
@@ -375,6 +376,9 @@ func (r *LensRecoveryResult) summarise() {
 		p := LensRecoveryParam{Name: name}
 		var z, e, rel []float64
 		for _, l := range r.Lenses {
+			if l.Failed { // counted in Failures, not in the statistics
+				continue
+			}
 			d := l.Mean[k] - l.Truth[k]
 			e = append(e, d)
 			z = append(z, d/l.Std[k])
@@ -393,6 +397,9 @@ func (r *LensRecoveryResult) summarise() {
 		}
 		n := float64(len(e))
 		if n == 0 {
+			nan := math.NaN()
+			p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95 = nan, nan, nan, nan, nan, nan
+			r.Params = append(r.Params, p)
 			continue
 		}
 		p.Cover68 /= n
@@ -426,21 +433,28 @@ func (r *LensRecoveryResult) figures(dir string) error {
 	}
 	var series []plot.Series
 	for k, name := range lens.ParamNames {
-		z := make([]float64, n)
-		for i, l := range r.Lenses {
-			z[i] = (l.Mean[k] - l.Truth[k]) / l.Std[k]
+		var z []float64
+		for _, l := range r.Lenses {
+			if !l.Failed {
+				z = append(z, (l.Mean[k]-l.Truth[k])/l.Std[k])
+			}
+		}
+		if len(z) < 2 {
+			continue
 		}
 		sort.Float64s(z)
-		q := make([]float64, n)
+		q := make([]float64, len(z))
 		for i := range q {
-			q[i] = math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/float64(n)-1)
+			q[i] = math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/float64(len(z))-1)
 		}
 		series = append(series, plot.Series{Label: name, X: q, Y: z})
 	}
 	series = append(series, plot.Series{Label: "calibrated", X: []float64{-3, 3}, Y: []float64{-3, 3}, Dashed: true})
-	if err := plot.Curve(filepath.Join(dir, "lens_recovery_z.png"), fmt.Sprintf("z = (posterior mean − truth)/σ over %d lenses", n),
-		"standard normal quantile", "sorted z", series...); err != nil {
-		return err
+	if len(series) > 1 {
+		if err := plot.Curve(filepath.Join(dir, "lens_recovery_z.png"), fmt.Sprintf("z = (posterior mean − truth)/σ over the %d lenses that did not fail", n-r.Failures),
+			"standard normal quantile", "sorted z", series...); err != nil {
+			return err
+		}
 	}
 	idx := make([]int, n)
 	for i := range idx {

@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/lenscore/lenscore/lens"
@@ -63,16 +62,31 @@ func TestLensRecoverySmall(t *testing.T) {
 		t.Fatalf("%d lenses, %d parameters", len(r.Lenses), len(r.Params))
 	}
 	p := r.Params[0]
-	bias := (r.Lenses[0].Mean[0] - r.Lenses[0].Truth[0] + r.Lenses[1].Mean[0] - r.Lenses[1].Truth[0]) / 2
-	if math.Abs(p.Bias-bias) > 1e-15 || p.Cover68 < 0 || p.Cover68 > 1 || p.Cover95 < p.Cover68 {
-		t.Errorf("θ_E row %+v, bias by hand %g", p, bias)
+	var bias, n float64
+	for _, l := range r.Lenses {
+		if !l.Failed {
+			bias += l.Mean[0] - l.Truth[0]
+			n++
+		}
+	}
+	bias /= n
+	if n == 0 {
+		if !math.IsNaN(p.Bias) || r.Failures != 2 {
+			t.Errorf("all lenses failed but θ_E row %+v, failures %d", p, r.Failures)
+		}
+	} else if math.Abs(p.Bias-bias) > 1e-15 || p.Cover68 < 0 || p.Cover68 > 1 || p.Cover95 < p.Cover68 {
+		t.Errorf("θ_E row %+v, bias by hand over %g lenses %g", p, n, bias)
 	}
 	for _, l := range r.Lenses {
 		if !(l.Std[0] > 0) || !(l.Q[1][0] <= l.Q[2][0] && l.Q[2][0] <= l.Q[3][0]) || !(l.SourceRMSETrue > 0) {
 			t.Errorf("lens %d: %+v", l.Index, l)
 		}
 	}
-	for _, f := range []string{"lens_recovery.json", "lens_recovery_z.png", "lens_recovery_thetae.png"} {
+	figs := []string{"lens_recovery.json", "lens_recovery_thetae.png"}
+	if r.Failures == 0 {
+		figs = append(figs, "lens_recovery_z.png")
+	}
+	for _, f := range figs {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
@@ -82,7 +96,11 @@ func TestLensRecoverySmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(r2.Params, r.Params) || r2.Lenses[1].WallSeconds != r.Lenses[1].WallSeconds {
+	same := r2.Failures == r.Failures && len(r2.Lenses) == len(r.Lenses)
+	for i := range r.Lenses {
+		same = same && r2.Lenses[i].WallSeconds == r.Lenses[i].WallSeconds && r2.Lenses[i].Mean == r.Lenses[i].Mean && r2.Lenses[i].Q == r.Lenses[i].Q
+	}
+	if !same {
 		t.Error("resumed run did not reuse the stored lenses")
 	}
 }
