@@ -131,6 +131,25 @@
 // AddNoise and AddNoiseMap add N(0, σ²) draws from math/rand/v2's PCG
 // seeded by NewRand(seed): the same seed gives the same noise.
 //
+// # Lens parameter vector and priors
+//
+// Params is an SIE + external shear lens as the vector (θ_E, e1, e2,
+// center_x, center_y, γ1, γ2) (ParamNames), in the lens-file conventions;
+// ParamsFromModel reads it from a model of one SIE (or SIS) and at most one
+// SHEAR. Priors gives each entry a ParamPrior: fixed, or free with uniform
+// bounds [Min, Max] times an optional Gaussian N(Mean, Sigma²), plus the
+// joint bounds |e| < MaxEllipticity and |γ| < MaxShear. DefaultPriors(h)
+// for an image of half-width h: 0 < θ_E ≤ h, |e1|, |e2|, |e| < 0.6, the
+// centre inside the field, |γ1|, |γ2|, |γ| < 0.3, everything free.
+// LogPrior is −Inf outside the support and −½Σ((p_i − Mean_i)/Sigma_i)²
+// inside (the uniform factors are constant). A PriorSpec overlays partial
+// priors: a lens file's "priors" block or the command-line form of
+// ParsePriorFlag ("theta_e=0.5:2,center_x=N(0,0.05),gamma1=fixed,e=0.5").
+//
+// Rows is the composed operator A = P·L held as sparse rows and rebuilt in
+// place for each lens (for the dense normal matrices of package lensfit);
+// its entries equal Operator.At.
+//
 // # Lens files
 //
 // Parse and ParseFile read the JSON format documented on Parse; errors

@@ -30,11 +30,15 @@
 // Cholesky factorisation H = RRᵀ (LAPACK dpotrf through package linalg,
 // OpenBLAS when available) and one triangular solve u = R⁻¹c give
 // cᵀH⁻¹c = ‖u‖² and log det H = 2 Σ log R_ii. Nothing is approximated.
-// Cost: the accumulation, O(Σ_i nnz_i²/2) (≈ 0.05 s at 64² source and image
-// with a 7×7 PSF), and the (N+K)³/3 Cholesky (2.3·10¹⁰ flops at N = 4096),
-// which dominates; the former route through the tridiagonal form
-// (posterior.NewEvidence, 26 s) is needed only for the whole evidence curve
-// in a at once. PosteriorMean returns μ₀ + H⁻¹c of the last evaluation from
+// Cost: building the composed rows and accumulating AᵀWA take ≈ 0.07 CPU-s
+// at a 64² image with a 7×7-tap PSF; the (N+K)³/3-flop Cholesky dominates at
+// N = 4096 (2.3·10¹⁰ flops). BenchmarkLogEvidence64 measured 0.69 CPU-s per
+// evaluation on one thread (64² source and image) and BenchmarkLogEvidence32
+// 0.034 CPU-s (32² source), on the shared 2-core test machine under a load
+// of 15–20, where wall times were 4–8× longer; below N = 2048 the
+// factorisation runs on one thread, which was faster there. The former route
+// through the tridiagonal form (posterior.NewEvidence, 26 s) is needed only
+// for the whole evidence curve in a at once. PosteriorMean returns μ₀ + H⁻¹c of the last evaluation from
 // the same factor.
 //
 // The amplitude a of the source prior is a parameter of the fit
@@ -67,17 +71,24 @@
 //
 // Objective is log p(y | θ, a) + log p(θ) over the free parameters (the
 // lens.Priors: uniform bounds, Gaussian factors, |e| and |γ| limits). Fit
-// runs Nelder–Mead (package mcmc) from the given start and Starts−1 starts
-// perturbed uniformly by up to three typical scales (Objective.Steps: 5 %
-// of θ_E, 0.05 in e, 0.03″ in the centre, 0.02 in γ, 0.3 dex in a), each
-// restarted once from its end point; results within half a typical scale
-// in every parameter are one mode, and all modes are reported with their
-// log posterior and log evidence. The ensemble (stretch move, 2d+2 walkers
-// by default) starts in a Gaussian ball around the best mode whose widths
-// are the curvature scales of the posterior along each axis, and runs Steps
+// first screens candidate starts by their log posterior — the given start,
+// its variants with |e| = 0.2 along the four major-axis orientations 0°,
+// 45°, 90°, 135° and θ_E × {0.9, 1, 1.1}, and 3·Starts points perturbed
+// uniformly by up to three typical scales (Objective.Steps: 5 % of θ_E,
+// 0.05 in e, 0.03″ in the centre, 0.02 in γ, 0.3 dex in a) — because the
+// evidence is multi-modal in the orientation (an ellipticity along one axis
+// mimics a shear along the other) and a start at e = 0 can end in the wrong
+// mode. It runs Nelder–Mead (package mcmc) from the best Starts of them,
+// each restarted once from its end point; results within half a typical
+// scale in every parameter are one mode, and all modes are reported with
+// their log posterior and log evidence. The ensemble (stretch move, 2d+2
+// walkers by default) starts from the Laplace approximation at the best
+// mode, N(MAP, (−∇²log p)⁻¹) with a finite-difference Hessian (a diagonal
+// ball of the curvature scales if that is not negative definite), and runs Steps
 // steps of which the first Burn are discarded; R̂, τ and ESS are computed
 // per parameter over the kept steps and Samples draws are taken evenly from
-// them.
+// them. The reported MAP is the best point seen, the optimiser's or, when one
+// is higher, a sampled one (FitResult.MAPFromChain).
 //
 // # What is approximated
 //

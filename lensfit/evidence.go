@@ -58,7 +58,7 @@ type Evidence struct {
 
 // smallN is the source size below which the factorisation runs on one
 // thread.
-const smallN = 1024
+const smallN = 2048
 
 // NewEvidence prepares the evidence of data on the geometry cfg under the
 // Gaussian source prior (posterior.GRF or posterior.IsoGaussian). It checks

@@ -255,3 +255,40 @@ func TestEvidenceSteadyStateAllocations(t *testing.T) {
 		t.Errorf("%d bytes allocated per evaluation, want ≤ 512", b)
 	}
 }
+
+// TestExtraComponentAmplitude: a lens-light template added to the data
+// with amplitude 0.7 is recovered by the posterior mean of its wide-prior
+// amplitude, and including it raises the evidence.
+func TestExtraComponentAmplitude(t *testing.T) {
+	truth := lens.Params{0.8, 0.12, -0.08, 0.03, -0.02, 0.04, -0.03}
+	cfg, d, _ := sersicProblem(t, 24, 20, truth, 0.01)
+	light := lens.Render(lens.Sersic{Amp: 1, RSersic: 0.5, NSersic: 4, Q: 0.8, Phi: 0.2}, cfg.Obs, 2)
+	conv := make([]float64, len(light))
+	cfg.PSF.Convolve(conv, light, cfg.Obs.N)
+	for i := range d.Y {
+		d.Y[i] += 0.7 * conv[i]
+	}
+	iso, _ := posterior.NewIsoGaussian(make([]float64, 400), 0.5, sigmaOne)
+	ev, err := NewEvidence(cfg, d, iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := ev.LogEvidence(truth.Mass(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, err := ev.LogEvidence(truth.Mass(), 0, []Component{{Image: conv, Sigma: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, amp := make([]float64, 400), make([]float64, 1)
+	if err := ev.PosteriorMean(src, amp); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(amp[0]-0.7) > 0.01 {
+		t.Errorf("lens-light amplitude %g, want 0.7", amp[0])
+	}
+	if !(with > without+100) {
+		t.Errorf("log evidence with the lens light %g, without %g", with, without)
+	}
+}

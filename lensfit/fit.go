@@ -17,6 +17,7 @@ import (
 	"github.com/lenscore/lenscore/mcmc"
 	"github.com/lenscore/lenscore/progress"
 	"github.com/lenscore/lenscore/weights"
+	"gonum.org/v1/gonum/mat"
 )
 
 // ScaleName is the name of the source-prior amplitude parameter,
@@ -245,26 +246,30 @@ type StartResult struct {
 
 // FitResult is the outcome of Fit.
 type FitResult struct {
-	Names       []string
-	Starts      []StartResult
-	Modes       []Mode // best first
-	MAP         []float64
-	MAPLogPost  float64
-	MAPLogEv    float64
-	Chain       [][][]float64 // [step][walker][param], all steps
-	LogProb     [][]float64   // [step][walker]
-	Samples     [][]float64   // Samples draws after burn-in
-	RHat, Tau   []float64
-	ESS         []float64
-	Acceptance  float64
-	Evaluations int
-	Burn        int // steps discarded before the diagnostics and draws
+	Names      []string
+	Starts     []StartResult
+	Modes      []Mode // best first
+	MAP        []float64
+	MAPLogPost float64
+	MAPLogEv   float64
+	// MAPFromChain: a sampled point had a higher posterior than the best
+	// optimiser result and is the MAP.
+	MAPFromChain bool
+	Chain        [][][]float64 // [step][walker][param], all steps
+	LogProb      [][]float64   // [step][walker]
+	Samples      [][]float64   // Samples draws after burn-in
+	RHat, Tau    []float64
+	ESS          []float64
+	Acceptance   float64
+	Evaluations  int
+	Burn         int // steps discarded before the diagnostics and draws
 }
 
 // checkpoint is the saved state of a Fit.
 type checkpoint struct {
 	Version     string        `json:"version"`
 	Fingerprint string        `json:"fingerprint"`
+	StartPoints [][]float64   `json:"start_points,omitempty"`
 	Starts      []StartResult `json:"starts"`
 	Modes       []Mode        `json:"modes,omitempty"`
 	Ensemble    *mcmc.State   `json:"ensemble,omitempty"`
@@ -330,36 +335,43 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		ck.Evaluations = o.Evals
 		return ck.write(opt.Checkpoint)
 	}
-	// Starts: the given one, then perturbations drawn from the seed.
+	// Starts: the best Starts points of a screen of the given start, its
+	// orientation and scale variants and random perturbations.
 	steps := o.Steps()
 	x0 := o.Pack(o.Base, o.Scale)
 	if math.IsInf(o.LogPrior(x0), -1) {
 		return nil, errors.New("lensfit: the start is outside the prior")
 	}
-	starts := [][]float64{x0}
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
-	for len(starts) < opt.Starts {
-		x := slices.Clone(x0)
-		for try := 0; try < 1000; try++ {
-			for k := range x {
-				x[k] = x0[k] + 3*steps[k]*(2*rng.Float64()-1)
-			}
-			if !math.IsInf(o.LogPrior(x), -1) {
-				break
-			}
-			copy(x, x0)
+	if ck.StartPoints == nil {
+		ck.StartPoints = screenStarts(o, x0, steps, opt.Starts, opt.Seed)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		starts = append(starts, x)
+		if err := save(); err != nil {
+			return nil, err
+		}
+	}
+	starts := ck.StartPoints
+	if len(starts) != opt.Starts {
+		return nil, fmt.Errorf("lensfit: resume: the checkpoint has %d starts, want %d", len(starts), opt.Starts)
 	}
 	var bar *progress.Bar
 	if opt.Progress != nil {
-		bar = progress.New(opt.Progress, "optimiser starts", len(ck.Starts), opt.Starts)
+		// The bar counts evaluations against the budget Starts × MaxEval
+		// (an upper bound: Nelder–Mead usually stops earlier).
+		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
 	}
 	for s := len(ck.Starts); s < opt.Starts; s++ {
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(err, save())
 		}
-		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval)
+		e0 := o.Evals
+		tick := func() {
+			if bar != nil {
+				bar.Update(s*opt.MaxEval+min(o.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
+			}
+		}
+		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -371,7 +383,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			return nil, err
 		}
 		if bar != nil {
-			bar.Update(s+1, fmt.Sprintf("evals=%d", o.Evals), fmt.Sprintf("start%d_logp=%.2f", s, r.F))
+			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, opt.Starts), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
 		}
 	}
 	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
@@ -436,7 +448,22 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			bar.Update(ens.Steps(), fmt.Sprintf("acceptance=%.2f", ens.Acceptance()), fmt.Sprintf("evals=%d", o.Evals))
 		}
 	}
-	res.Chain, res.LogProb, res.Acceptance, res.Evaluations = ck.Chain, ck.LogProb, ens.Acceptance(), o.Evals
+	res.Chain, res.LogProb, res.Acceptance = ck.Chain, ck.LogProb, ens.Acceptance()
+	// The MAP is the best point seen: the sampler may pass above the
+	// optimiser's end point, which stops at a tolerance.
+	for s, row := range res.LogProb {
+		for w, lp := range row {
+			if lp > res.MAPLogPost {
+				res.MAP, res.MAPLogPost, res.MAPFromChain = res.Chain[s][w], lp, true
+			}
+		}
+	}
+	if res.MAPFromChain {
+		if res.MAPLogEv, err = o.LogEvidence(res.MAP); err != nil {
+			return nil, err
+		}
+	}
+	res.Evaluations = o.Evals
 	// Diagnostics over the kept steps.
 	kept := res.Chain[opt.Burn:]
 	for k := 0; k < d; k++ {
@@ -459,17 +486,92 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	return res, nil
 }
 
+// screenStarts returns the n best points, by log posterior, of: the given
+// start x0; its variants with (e1, e2) = 0.2 (cos α, sin α),
+// α ∈ {0, π/2, π, 3π/2} (the four major-axis orientations 0°, 45°, 90°,
+// 135°; when e1 and e2 are free) combined with θ_E × {0.9, 1, 1.1} (when
+// θ_E is free); and 3n points perturbed uniformly by up to three typical
+// scales (stream 0x5eed of the seed). The evidence surface is multi-modal
+// in the orientation (an ellipticity along one axis mimics a shear along
+// the other), so a start at e = 0 alone can end in the wrong mode.
+func screenStarts(o *Objective, x0, steps []float64, n int, seed uint64) [][]float64 {
+	idx := func(p int) int { // position of lens parameter p among the free ones, or −1
+		for k, i := range o.free {
+			if i == p {
+				return k
+			}
+		}
+		return -1
+	}
+	cands := [][]float64{slices.Clone(x0)}
+	ie1, ie2, ith := idx(lens.PE1), idx(lens.PE2), idx(lens.PThetaE)
+	scales := []float64{1}
+	if ith >= 0 {
+		scales = []float64{0.9, 1, 1.1}
+	}
+	for _, f := range scales {
+		if ie1 >= 0 && ie2 >= 0 {
+			for a := 0; a < 4; a++ {
+				c := slices.Clone(x0)
+				if ith >= 0 {
+					c[ith] *= f
+				}
+				s, co := math.Sincos(float64(a) * math.Pi / 2)
+				c[ie1], c[ie2] = 0.2*co, 0.2*s
+				cands = append(cands, c)
+			}
+		} else if f != 1 {
+			c := slices.Clone(x0)
+			c[ith] *= f
+			cands = append(cands, c)
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	for r := 0; r < 3*n; r++ {
+		x := slices.Clone(x0)
+		for k := range x {
+			x[k] = x0[k] + 3*steps[k]*(2*rng.Float64()-1)
+		}
+		cands = append(cands, x)
+	}
+	type scored struct {
+		x []float64
+		f float64
+		i int
+	}
+	var sc []scored
+	for i, c := range cands {
+		if f := o.LogPost(c); !math.IsInf(f, -1) && !math.IsNaN(f) {
+			sc = append(sc, scored{c, f, i})
+		}
+	}
+	sort.SliceStable(sc, func(a, b int) bool { return sc[a].f > sc[b].f })
+	out := [][]float64{}
+	for _, c := range sc {
+		if len(out) == n {
+			break
+		}
+		out = append(out, c.x)
+	}
+	for len(out) < n { // fewer valid candidates than starts: repeat x0
+		out = append(out, slices.Clone(x0))
+	}
+	return out
+}
+
 // maximiseTwice runs Nelder–Mead and restarts it once from its best point
 // (a fresh simplex escapes a collapsed one).
-func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int) (*mcmc.MaximiseResult, error) {
+func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
 	f := func(x []float64) float64 {
 		if ctx.Err() != nil {
 			return math.Inf(-1)
 		}
-		return o.LogPost(x)
+		v := o.LogPost(x)
+		tick()
+		return v
 	}
 	half := max(maxEval/2, 5)
-	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-3, XTol: 1e-3, MaxEval: half})
+	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-2, XTol: 1e-3, MaxEval: half})
 	if err != nil {
 		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
 	}
@@ -477,7 +579,7 @@ func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEv
 	for i, s := range steps {
 		small[i] = 0.3 * s
 	}
-	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-3, XTol: 1e-3, MaxEval: maxEval - r.Evals})
+	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-2, XTol: 1e-3, MaxEval: maxEval - r.Evals})
 	if err != nil {
 		return r, nil
 	}
@@ -525,30 +627,81 @@ func groupModes(rs []StartResult, steps []float64) []Mode {
 	return modes
 }
 
-// initialWalkers places the walkers around x in a Gaussian ball whose width
-// per parameter is the curvature scale h/sqrt(2f(x) − f(x+h) − f(x−h)),
-// h = steps/5 (capped at the step), redrawing points outside the prior.
+// initialWalkers draws the walkers from the Laplace approximation of the
+// posterior at x, N(x, (−∇²log p)⁻¹), with the Hessian from central
+// differences: first the curvature scale σ_k = h/sqrt(2f(x) − f(x+h) −
+// f(x−h)) of each axis (h = step/5, σ_k capped at the step), then the full
+// Hessian with steps σ_k (4 evaluations per pair). If it is not negative
+// definite, the ball is diagonal with widths σ_k. Points outside the prior
+// are redrawn. Cost 2d + 2d(d−1) evaluations.
 func initialWalkers(o *Objective, x, steps []float64, w int, seed uint64) [][]float64 {
+	d := len(x)
 	f0 := o.LogPost(x)
-	sd := make([]float64, len(x))
+	at := func(i int, hi float64, j int, hj float64) float64 {
+		y := slices.Clone(x)
+		y[i] += hi
+		if j >= 0 {
+			y[j] += hj
+		}
+		return o.LogPost(y)
+	}
+	sd := make([]float64, d)
+	hess := mat.NewSymDense(d, nil) // −∇² log p
 	for k := range x {
 		h := steps[k] / 5
-		xp, xm := slices.Clone(x), slices.Clone(x)
-		xp[k] += h
-		xm[k] -= h
-		c := 2*f0 - o.LogPost(xp) - o.LogPost(xm)
+		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
 		sd[k] = steps[k]
 		if c > 0 && !math.IsInf(c, 0) {
 			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
 		}
 	}
+	ok := true
+	for k := 0; k < d && ok; k++ {
+		h := sd[k]
+		v := (2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)) / (h * h)
+		hess.SetSym(k, k, v)
+		for l := 0; l < k; l++ {
+			hl := sd[l]
+			v := -(at(k, h, l, hl) - at(k, h, l, -hl) - at(k, -h, l, hl) + at(k, -h, l, -hl)) / (4 * h * hl)
+			hess.SetSym(k, l, v)
+		}
+	}
+	var chol mat.Cholesky
+	var lcov *mat.TriDense // Σ = (−H)⁻¹ = L Lᵀ
+	if chol.Factorize(hess) {
+		var cov mat.SymDense
+		if err := chol.InverseTo(&cov); err == nil {
+			var c2 mat.Cholesky
+			if c2.Factorize(&cov) {
+				lcov = mat.NewTriDense(d, mat.Lower, nil)
+				c2.LTo(lcov)
+			}
+		}
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	for k := 0; lcov != nil && k < d; k++ {
+		if !finite(lcov.At(k, k)) {
+			lcov = nil
+		}
+	}
 	rng := rand.New(rand.NewPCG(seed, 0xba11))
 	out := make([][]float64, w)
+	z := make([]float64, d)
 	for i := range out {
 		y := slices.Clone(x)
 		for try := 0; try < 100; try++ {
+			for k := range z {
+				z[k] = rng.NormFloat64()
+			}
 			for k := range y {
-				y[k] = x[k] + sd[k]*rng.NormFloat64()
+				if lcov == nil {
+					y[k] = x[k] + sd[k]*z[k]
+					continue
+				}
+				y[k] = x[k]
+				for l := 0; l <= k; l++ {
+					y[k] += lcov.At(k, l) * z[l]
+				}
 			}
 			if !math.IsInf(o.LogPost(y), -1) {
 				break

@@ -63,13 +63,21 @@ func TestFitRecoversThetaE(t *testing.T) {
 	t.Logf("MAP %v logp %.2f modes %d evals %d acceptance %.2f", p, res.MAPLogPost, len(res.Modes), res.Evaluations, res.Acceptance)
 }
 
-// TestFitResume interrupts a fit (cancel during sampling), resumes it from
-// its checkpoint and compares with an uninterrupted run.
+// TestFitResume interrupts a fit (cancel during sampling; and, as kill -9
+// would leave it, a checkpoint copied mid-run), resumes it from its
+// checkpoint and compares with an uninterrupted run.
 func TestFitResume(t *testing.T) {
 	ev, truth := noisyLens(t)
 	dir := t.TempDir()
-	opt := FitOptions{Starts: 2, MaxEval: 60, Walkers: 16, Steps: 10, Burn: 4, Samples: 8, Seed: 3, Fingerprint: "test"}
-	o, _ := NewObjective(ev, lens.DefaultPriors(1.2), fitStart(truth), true, 0)
+	// θ_E, e1, e2 and the amplitude free, the rest fixed at the truth.
+	pr := lens.DefaultPriors(1.2)
+	for _, i := range []int{lens.PCenterX, lens.PCenterY, lens.PGamma1, lens.PGamma2} {
+		pr.P[i].Fixed = true
+	}
+	start := fitStart(truth)
+	copy(start[3:], truth[3:])
+	opt := FitOptions{Starts: 2, MaxEval: 40, Walkers: 10, Steps: 8, Burn: 3, Samples: 8, Seed: 3, Fingerprint: "test"}
+	o, _ := NewObjective(ev, pr, start, true, 0)
 	full, err := Fit(context.Background(), o, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +87,8 @@ func TestFitResume(t *testing.T) {
 	opt.Checkpoint = filepath.Join(dir, "ck.json")
 	opt.CheckpointEvery = 1
 	ctx, cancel := context.WithCancel(context.Background())
-	o2, _ := NewObjective(ev, lens.DefaultPriors(1.2), fitStart(truth), true, 0)
-	stopAfter := full.Evaluations - 5*16
+	o2, _ := NewObjective(ev, pr, start, true, 0)
+	stopAfter := full.Evaluations - 4*10
 	o2cancel := &cancelAfter{n: stopAfter, cancel: cancel}
 	o2.hook = o2cancel.tick
 	if _, err := Fit(ctx, o2, opt); err == nil {
@@ -90,13 +98,39 @@ func TestFitResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt.Resume = true
-	o3, _ := NewObjective(ev, lens.DefaultPriors(1.2), fitStart(truth), true, 0)
+	o3, _ := NewObjective(ev, pr, start, true, 0)
 	res, err := Fit(context.Background(), o3, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(res.Chain, full.Chain) || !reflect.DeepEqual(res.Samples, full.Samples) || res.Evaluations != full.Evaluations {
 		t.Errorf("resumed run differs from the uninterrupted one (evaluations %d vs %d)", res.Evaluations, full.Evaluations)
+	}
+	// kill -9: the checkpoint as it was on disk in the middle of a run that
+	// then went on (no save at the interruption), copied and resumed.
+	opt.Resume = false
+	opt.Checkpoint = filepath.Join(dir, "ck2.json")
+	snap := filepath.Join(dir, "snapshot.json")
+	o4, _ := NewObjective(ev, pr, start, true, 0)
+	taken := false
+	o4.hook = func(evals int) {
+		if !taken && evals >= full.Evaluations-5*10 {
+			if b, err := os.ReadFile(opt.Checkpoint); err == nil {
+				taken = os.WriteFile(snap, b, 0o644) == nil
+			}
+		}
+	}
+	if _, err := Fit(context.Background(), o4, opt); err != nil || !taken {
+		t.Fatalf("snapshot run: %v (snapshot taken %v)", err, taken)
+	}
+	opt.Resume, opt.Checkpoint = true, snap
+	o5, _ := NewObjective(ev, pr, start, true, 0)
+	res, err = Fit(context.Background(), o5, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Chain, full.Chain) || !reflect.DeepEqual(res.Samples, full.Samples) || res.Evaluations != full.Evaluations {
+		t.Errorf("run resumed from a mid-run snapshot differs from the uninterrupted one (evaluations %d vs %d)", res.Evaluations, full.Evaluations)
 	}
 	// A different fingerprint is refused.
 	opt.Fingerprint = "other"

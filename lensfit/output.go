@@ -55,6 +55,7 @@ type Summary struct {
 	Modes           []ModeSummary           `json:"modes"`
 	LogEvidenceMAP  F                       `json:"log_evidence_map"`
 	LogPosteriorMAP F                       `json:"log_posterior_map"`
+	MAPFromChain    bool                    `json:"map_from_sampler"`
 	Chi2NuMAP       F                       `json:"chi2_nu_map"`
 	Nu              int                     `json:"nu"`
 	Evaluations     int                     `json:"evaluations"`
@@ -70,7 +71,7 @@ type Summary struct {
 // Summarise computes the per-parameter summary of a fit.
 func Summarise(o *Objective, res *FitResult) *Summary {
 	s := &Summary{Free: res.Names, Parameters: map[string]ParamSummary{}, LogEvidenceMAP: F(res.MAPLogEv),
-		LogPosteriorMAP: F(res.MAPLogPost), Evaluations: res.Evaluations, Acceptance: F(res.Acceptance),
+		LogPosteriorMAP: F(res.MAPLogPost), MAPFromChain: res.MAPFromChain, Evaluations: res.Evaluations, Acceptance: F(res.Acceptance),
 		Walkers: len(res.Chain[0]), Steps: len(res.Chain), Burn: res.Burn, Samples: len(res.Samples)}
 	kept := res.Chain[res.Burn:]
 	s.MaxRHat, s.MinESS = F(math.Inf(-1)), F(math.Inf(1))
@@ -107,7 +108,9 @@ func Summarise(o *Objective, res *FitResult) *Summary {
 
 // MAPModel evaluates the MAP: the posterior-mean source, the model image
 // A x̂ (plus the extra components), the normalised residual (NaN where
-// masked) and χ²_ν = Σ_kept ((y − model)/σ)² / M_kept.
+// masked) and χ²_ν = Σ_kept ((y − model)/σ)² / M_kept. ν = M_kept does not
+// subtract the effective number of source degrees of freedom, so a model
+// that fits has χ²_ν somewhat below 1.
 func MAPModel(o *Objective, res *FitResult, d Data) (src, model, resid []float64, chi2nu float64, nu int, err error) {
 	p, s := o.Unpack(res.MAP)
 	if _, err = o.Ev.LogEvidence(p.Mass(), s*math.Ln10, o.Extra); err != nil {

@@ -23,6 +23,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
+	if name == "lens-recovery" { // not part of "all": a long run of its own (lensrecovery.go)
+		return runLensRecovery(ctx, env, args)
+	}
 	names := []string{name}
 	if name == "all" {
 		names = experimentNames

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +175,85 @@ func TestFitLensBadInput(t *testing.T) {
 	} {
 		checkFails(t, c, out)
 	}
+}
+
+// TestSampleLensSamples: with --lens-samples, sample k uses lens draw k and
+// equals sample k of an ordinary run with that lens (same seed stream),
+// and summary.json records the draws and χ²_ν under each sample's lens.
+func TestSampleLensSamples(t *testing.T) {
+	dir := t.TempDir()
+	obs, _ := fitObs(t, dir)
+	var lines []string
+	var paths []string
+	for k, te := range []float64{0.58, 0.6, 0.62} {
+		p := lens.Params{te, 0.1, 0.02, 0.02, -0.01, 0.03, -0.02}
+		b, err := p.Model().MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c bytes.Buffer
+		json.Compact(&c, b)
+		lines = append(lines, c.String())
+		paths = append(paths, writeText(t, dir, "draw"+strconv.Itoa(k)+".json", string(b)))
+	}
+	draws := writeText(t, dir, "lens_samples.jsonl", strings.Join(lines, "\n")+"\n")
+	common := []string{"--obs", obs, "--prior", "gaussian", "--prior-sigma", "0.3", "--steps", "30", "--seed", "9"}
+	out := filepath.Join(dir, "marg")
+	mustRun(t, append([]string{"sample", "--lens-samples", draws, "--lens", paths[1], "--n-samples", "3", "--out", out}, common...)...)
+	got := readHDUs(t, filepath.Join(out, "samples.fits"))[0].Data
+	n := 14 * 14
+	for k := range paths {
+		ref := filepath.Join(dir, "ref"+strconv.Itoa(k))
+		mustRun(t, append([]string{"sample", "--lens", paths[k], "--n-samples", strconv.Itoa(k + 1), "--out", ref}, common...)...)
+		want := readHDUs(t, filepath.Join(ref, "samples.fits"))[0].Data[k*n : (k+1)*n]
+		for i := range want {
+			if got[k*n+i] != want[i] {
+				t.Fatalf("sample %d pixel %d = %g, ordinary run with lens draw %d gives %g", k, i, got[k*n+i], k, want[i])
+			}
+		}
+	}
+	var sum struct {
+		LensSamples string    `json:"lens_samples"`
+		LensIndex   []int     `json:"lens_index"`
+		Chi2        []float64 `json:"chi2_nu"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.LensSamples != draws || !reflect.DeepEqual(sum.LensIndex, []int{0, 1, 2}) || len(sum.Chi2) != 3 {
+		t.Errorf("summary: %+v", sum)
+	}
+	if _, err := os.Stat(filepath.Join(out, lensDrawsDir)); err == nil {
+		t.Error("lens_draws left behind after a finished run")
+	}
+	// Interrupted after the first finished sample, then resumed: the same
+	// samples.
+	part := filepath.Join(dir, "part")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := os.Stat(filepath.Join(part, lensDrawsDir, "sample_00000.fits")); err == nil {
+				cancel()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	args := append([]string{"sample", "--lens-samples", draws, "--lens", paths[1], "--n-samples", "3", "--out", part}, common...)
+	var o, e bytes.Buffer
+	code := run(ctx, &cliEnv{stdout: &o, stderr: &e}, args)
+	cancel()
+	if code != 130 {
+		t.Fatalf("interrupted run: exit %d, %s", code, e.String())
+	}
+	if code, _, stderr := runCLI(t, args...); code != 1 || !strings.Contains(stderr, "--resume") {
+		t.Errorf("rerun without --resume: exit %d, %s", code, stderr)
+	}
+	mustRun(t, append(args, "--resume")...)
+	if again := readHDUs(t, filepath.Join(part, "samples.fits"))[0].Data; !reflect.DeepEqual(again, got) {
+		t.Error("resumed samples differ from the uninterrupted run")
+	}
+	// More samples than draws is an error naming the file.
+	checkFails(t, errCase{"too few draws", append([]string{"sample", "--lens-samples", draws, "--lens", paths[0], "--n-samples", "4", "--out", filepath.Join(dir, "x")}, common...),
+		1, []string{"lens_samples.jsonl", "has 3"}}, "")
 }

@@ -207,8 +207,12 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
 	shardFlag := fs.String("shard", "", "run only shard i/N of the samples (0 ≤ i < N; slurm: from the Slurm array task's environment) and write its part file into --out, which all shards share; lenscore merge DIR then writes the unsharded run's files")
+	lensSamples := fs.String("lens-samples", "", "lens draws (lens_samples.jsonl of fit-lens): sample k uses draw k, so the spread includes the lens uncertainty; --lens (default: lens.json beside the file) is the reference lens of the figures")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *lensSamples != "" && *pf.lens == "" {
+		*pf.lens = defaultLensFor(*lensSamples)
 	}
 	if err := required(fs, "obs", "lens", "out"); err != nil {
 		return err
@@ -245,6 +249,17 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer pr.Close()
+	if *lensSamples != "" {
+		if spec != nil {
+			return fmt.Errorf("--lens-samples cannot be combined with --shard yet: run the lens draws unsharded (or one survey line per lens)")
+		}
+		lk, err := lockOutDir(*out, dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
+		return sampleLensDraws(ctx, env, *out, *lensSamples, p, pr, sf, opt, *pf.noiseMap)
+	}
 	lik, err := likelihoodFor(sf.kind, *sf.proxy, p, pr, opt.Chains)
 	if err != nil {
 		return err

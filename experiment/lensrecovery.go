@@ -1,0 +1,475 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/lensfit"
+	"github.com/lenscore/lenscore/plot"
+	"github.com/lenscore/lenscore/posterior"
+	"github.com/lenscore/lenscore/progress"
+	"github.com/lenscore/lenscore/weights"
+)
+
+// LensRecoveryOptions configures LensRecovery: simulated lenses of
+// validation galaxies with random SIE + shear, each fitted by lensfit from a
+// perturbed start.
+type LensRecoveryOptions struct {
+	Galaxies [][]float64 // true sources, Side×Side, peak-normalised (validation galaxies)
+	Names    []string    // their names (may be nil)
+	Side     int         // source side of the simulation (default 64)
+	SrcScale float64     // its pixel size (default DefaultSrcField/Side)
+	NPix     int         // observation side (default 64)
+	PixScale float64     // its pixel size (default DefaultObsField/NPix)
+	PSFFWHM  float64     // Gaussian PSF FWHM in arcsec (default 0.1, HST-like)
+	Noise    float64     // σ_n as a fraction of the noise-free peak (default 0.02)
+	// FitSide is the source grid of the evidence (default Side/2, same
+	// field), so the fit never uses the grid that made the data.
+	FitSide int
+	// Prior is the Gaussian source prior of the evidence (FitSide² pixels).
+	Prior       posterior.GaussianPrior
+	Lenses      int                // number of lenses (default 30)
+	Fit         lensfit.FitOptions // optimiser and sampler settings
+	SourceDraws int                // lens draws averaged for the marginalised source (default 8)
+	Seed        uint64
+	Resume      bool      // reuse the lenses stored in dir/LensRecoveryParts
+	Progress    io.Writer // progress lines (nil: none)
+}
+
+// LensRecoveryParts is the folder of finished lenses (one JSON each).
+const LensRecoveryParts = "lens_recovery_parts"
+
+// LensRecoveryLens is the outcome for one lens.
+type LensRecoveryLens struct {
+	Index  int            `json:"index"`
+	Galaxy string         `json:"galaxy"`
+	Truth  [7]float64     `json:"truth"` // lens.ParamNames order
+	Start  [7]float64     `json:"start"`
+	MAP    [7]float64     `json:"map"`
+	Mean   [7]float64     `json:"mean"`
+	Std    [7]float64     `json:"std"`
+	Q      [5][7]float64  `json:"quantiles"` // 2.5, 16, 50, 84, 97.5 %
+	Modes  int            `json:"modes"`
+	Failed bool           `json:"failed"`
+	Stats  map[string]any `json:"fit"`
+	// SourceRMSETrue and SourceRMSEMarg are the RMS errors (peak = 1 units)
+	// on the fit grid of the posterior-mean source given the true lens and
+	// averaged over SourceDraws lens draws.
+	SourceRMSETrue float64 `json:"source_rmse_true_lens"`
+	SourceRMSEMarg float64 `json:"source_rmse_marginalised"`
+	WallSeconds    float64 `json:"wall_seconds"`
+}
+
+// LensRecoveryParam summarises one parameter over the lenses that did not
+// fail (a wrong mode is counted in LensRecoveryResult.Failures instead).
+type LensRecoveryParam struct {
+	Name     string  `json:"name"`
+	Bias     float64 `json:"bias"`      // mean of (posterior mean − truth)
+	BiasZ    float64 `json:"bias_z"`    // mean of z = (mean − truth)/std
+	StdZ     float64 `json:"std_z"`     // standard deviation of z
+	RMS      float64 `json:"rms_error"` // RMS of (mean − truth)
+	RelRMS   float64 `json:"relative_rms_error,omitempty"`
+	Cover68  float64 `json:"coverage_68"` // truth inside [q16, q84]
+	Cover95  float64 `json:"coverage_95"` // truth inside [q2.5, q97.5]
+	Outliers int     `json:"abs_z_above_3"`
+}
+
+// LensRecoveryResult is lens_recovery.json.
+type LensRecoveryResult struct {
+	Lenses         []LensRecoveryLens  `json:"lenses"`
+	Params         []LensRecoveryParam `json:"parameters"`
+	Failures       int                 `json:"failures"`
+	MedianWall     float64             `json:"median_wall_seconds_per_lens"`
+	SourceRMSETrue float64             `json:"mean_source_rmse_true_lens"`
+	SourceRMSEMarg float64             `json:"mean_source_rmse_marginalised"`
+	Settings       map[string]any      `json:"settings"`
+}
+
+func (o *LensRecoveryOptions) defaults() error {
+	if o.Side == 0 {
+		o.Side = 64
+	}
+	if o.NPix == 0 {
+		o.NPix = 64
+	}
+	if o.SrcScale == 0 {
+		o.SrcScale = DefaultSrcField / float64(o.Side)
+	}
+	if o.PixScale == 0 {
+		o.PixScale = DefaultObsField / float64(o.NPix)
+	}
+	if o.PSFFWHM == 0 {
+		o.PSFFWHM = 0.1
+	}
+	if o.Noise == 0 {
+		o.Noise = 0.02
+	}
+	if o.FitSide == 0 {
+		o.FitSide = o.Side / 2
+	}
+	if o.Lenses == 0 {
+		o.Lenses = 30
+	}
+	if o.SourceDraws == 0 {
+		o.SourceDraws = 8
+	}
+	switch {
+	case len(o.Galaxies) == 0:
+		return errors.New("experiment: lens recovery needs validation galaxies")
+	case o.FitSide < 2 || o.Side%o.FitSide != 0:
+		return fmt.Errorf("experiment: lens recovery: the fit grid side %d must divide the source side %d", o.FitSide, o.Side)
+	case o.Prior == nil || o.Prior.Dim() != o.FitSide*o.FitSide:
+		return fmt.Errorf("experiment: lens recovery: the Gaussian prior must have %d² pixels", o.FitSide)
+	case o.Lenses < 1:
+		return fmt.Errorf("experiment: lens recovery: lenses must be ≥ 1, got %d", o.Lenses)
+	}
+	for i, g := range o.Galaxies {
+		if len(g) != o.Side*o.Side {
+			return fmt.Errorf("experiment: lens recovery: galaxy %d has %d pixels, want %d", i, len(g), o.Side*o.Side)
+		}
+	}
+	return nil
+}
+
+// RecoveryLens draws the true lens j: θ_E ∈ U(0.8, 1.6)″, q ∈ U(0.5, 1),
+// φ ∈ U(0, π), |γ| ≤ 0.1 uniform in the disc, centre ∈ U(−0.1, 0.1)″².
+func RecoveryLens(seed uint64, j int) lens.Params {
+	r := rand.New(rand.NewPCG(seedFor(seed, 17, uint64(j)), 1))
+	var p lens.Params
+	p[lens.PThetaE] = 0.8 + 0.8*r.Float64()
+	q, phi := 0.5+0.5*r.Float64(), math.Pi*r.Float64()
+	p[lens.PE1], p[lens.PE2] = lens.EllipticityFromQPhi(q, phi)
+	g, a := 0.1*math.Sqrt(r.Float64()), 2*math.Pi*r.Float64()
+	p[lens.PGamma1], p[lens.PGamma2] = g*math.Cos(a), g*math.Sin(a)
+	p[lens.PCenterX], p[lens.PCenterY] = 0.2*r.Float64()-0.1, 0.2*r.Float64()-0.1
+	return p
+}
+
+// RecoveryStart is the perturbed start of lens j: θ_E · (1 ± up to 15 %),
+// e = γ = 0, centre 0.
+func RecoveryStart(seed uint64, j int, truth lens.Params) lens.Params {
+	r := rand.New(rand.NewPCG(seedFor(seed, 18, uint64(j)), 2))
+	var p lens.Params
+	p[lens.PThetaE] = truth[lens.PThetaE] * (1 + 0.15*(2*r.Float64()-1))
+	return p
+}
+
+// Downsample averages f×f blocks of an n×n image (n a multiple of f).
+func Downsample(x []float64, n, f int) []float64 {
+	m := n / f
+	out := make([]float64, m*m)
+	for r := 0; r < n; r++ {
+		for c := 0; c < n; c++ {
+			out[(r/f)*m+c/f] += x[r*n+c] / float64(f*f)
+		}
+	}
+	return out
+}
+
+func rmse(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += (a[i] - b[i]) * (a[i] - b[i])
+	}
+	return math.Sqrt(s / float64(len(a)))
+}
+
+// LensRecovery simulates o.Lenses lenses and fits each (see the package
+// documentation); finished lenses are stored in dir/LensRecoveryParts so an
+// interrupted run continues with Resume. It writes lens_recovery.json,
+// lens_recovery_z.png and lens_recovery_thetae.png.
+func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*LensRecoveryResult, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	parts := filepath.Join(dir, LensRecoveryParts)
+	if err := os.MkdirAll(parts, 0o755); err != nil {
+		return nil, err
+	}
+	psf, err := lens.GaussianPSF(o.PSFFWHM, o.PixScale, 0)
+	if err != nil {
+		return nil, err
+	}
+	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
+	f := o.Side / o.FitSide
+	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.SrcScale * float64(f)}, PSF: psf}
+	res := &LensRecoveryResult{Settings: map[string]any{"lenses": o.Lenses, "source_side": o.Side, "source_pixel_scale": o.SrcScale,
+		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
+		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
+		"burn": o.Fit.Burn, "source_draws": o.SourceDraws, "seed": o.Seed}}
+	t0, fitted := time.Now(), 0
+	for j := 0; j < o.Lenses; j++ {
+		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
+		if o.Resume {
+			if b, err := os.ReadFile(part); err == nil {
+				var l LensRecoveryLens
+				if err := json.Unmarshal(b, &l); err != nil {
+					return nil, fmt.Errorf("experiment: %s: %w", part, err)
+				}
+				res.Lenses = append(res.Lenses, l)
+				continue
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l, err := o.recoverOne(ctx, j, simCfg, fitCfg, filepath.Join(parts, fmt.Sprintf("lens-%03d.checkpoint.json", j)))
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: lens %d: %w", j, err)
+		}
+		if err := weights.WriteFileAtomic(part, b); err != nil {
+			return nil, err
+		}
+		res.Lenses = append(res.Lenses, l)
+		fitted++
+		if o.Progress != nil {
+			eta := time.Duration(float64(time.Since(t0)) / float64(fitted) * float64(o.Lenses-j-1))
+			fmt.Fprintf(o.Progress, "experiment: lens-recovery lens %d/%d: θ_E %.4f (truth %.4f) ± %.4f, failed %v, %.0f s; eta %s\n",
+				j+1, o.Lenses, l.Mean[0], l.Truth[0], l.Std[0], l.Failed, l.WallSeconds, progress.FormatDuration(eta))
+		}
+	}
+	res.summarise()
+	if err := WriteJSON(filepath.Join(dir, "lens_recovery.json"), res); err != nil {
+		return nil, err
+	}
+	if err := res.figures(dir); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// recoverOne simulates and fits lens j.
+func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fitCfg lens.Config, ckpt string) (LensRecoveryLens, error) {
+	start := time.Now()
+	gi := j % len(o.Galaxies)
+	l := LensRecoveryLens{Index: j, Galaxy: fmt.Sprint(gi)}
+	if gi < len(o.Names) {
+		l.Galaxy = o.Names[gi]
+	}
+	truth := RecoveryLens(o.Seed, j)
+	init := RecoveryStart(o.Seed, j, truth)
+	l.Truth, l.Start = truth, init
+	op, err := lens.NewOperator(truth.Mass(), simCfg)
+	if err != nil {
+		return l, err
+	}
+	m, _ := op.Dims()
+	y := make([]float64, m)
+	op.Apply(y, o.Galaxies[gi])
+	peak := slices.Max(y)
+	sigma := o.Noise * peak
+	if err := lens.AddNoise(y, sigma, seedFor(o.Seed, 19, uint64(j))); err != nil {
+		return l, err
+	}
+	data := lensfit.Data{Y: y, SigmaN: []float64{sigma}}
+	ev, err := lensfit.NewEvidence(fitCfg, data, o.Prior)
+	if err != nil {
+		return l, err
+	}
+	half := 0.5 * float64(fitCfg.Obs.N) * fitCfg.Obs.Scale
+	obj, err := lensfit.NewObjective(ev, lens.DefaultPriors(half), init, true, 0)
+	if err != nil {
+		return l, err
+	}
+	fo := o.Fit
+	fo.Seed = seedFor(o.Seed, 20, uint64(j))
+	fo.Checkpoint, fo.Progress = ckpt, o.Progress
+	fo.Fingerprint = fmt.Sprintf("lens-recovery lens %d seed %d starts %d max-evals %d walkers %d steps %d burn %d samples %d",
+		j, o.Seed, fo.Starts, fo.MaxEval, fo.Walkers, fo.Steps, fo.Burn, fo.Samples)
+	if _, err := os.Stat(ckpt); err == nil {
+		fo.Resume = true
+	}
+	r, err := lensfit.Fit(ctx, obj, fo)
+	if err != nil {
+		return l, err
+	}
+	os.Remove(ckpt)
+	sum := lensfit.Summarise(obj, r)
+	l.Modes = len(r.Modes)
+	mp, _ := obj.Unpack(r.MAP)
+	l.MAP = mp
+	for k, name := range lens.ParamNames {
+		ps := sum.Parameters[name]
+		l.Mean[k], l.Std[k] = float64(ps.Mean), float64(ps.Std)
+		var v []float64
+		for _, st := range r.Chain[r.Burn:] {
+			for _, w := range st {
+				v = append(v, w[k])
+			}
+		}
+		for qi, q := range []float64{0.025, 0.16, 0.5, 0.84, 0.975} {
+			l.Q[qi][k] = lensfit.Quantile(v, q)
+		}
+	}
+	l.Stats = map[string]any{"evaluations": r.Evaluations, "max_rhat": sum.MaxRHat, "min_ess": sum.MinESS, "acceptance": r.Acceptance,
+		"log_evidence_map": sum.LogEvidenceMAP, "modes": sum.Modes}
+	// Wrong mode: the MAP θ_E off by more than 5 %, or the truth more than
+	// 5 posterior standard deviations away in some parameter.
+	l.Failed = math.Abs(mp[lens.PThetaE]/truth[lens.PThetaE]-1) > 0.05
+	for k := range truth {
+		if math.Abs(l.Mean[k]-truth[k]) > 5*l.Std[k] {
+			l.Failed = true
+		}
+	}
+	// Source errors on the fit grid.
+	tsrc := Downsample(o.Galaxies[gi], o.Side, o.Side/o.FitSide)
+	_, scale := obj.Unpack(r.MAP)
+	src := make([]float64, len(tsrc))
+	if _, err := ev.LogEvidence(truth.Mass(), scale*math.Ln10, nil); err != nil {
+		return l, err
+	}
+	if err := ev.PosteriorMean(src, nil); err != nil {
+		return l, err
+	}
+	l.SourceRMSETrue = rmse(src, tsrc)
+	avg := make([]float64, len(tsrc))
+	nd := min(o.SourceDraws, len(r.Samples))
+	for d := 0; d < nd; d++ {
+		p, s := obj.Unpack(r.Samples[d*len(r.Samples)/nd])
+		if _, err := ev.LogEvidence(p.Mass(), s*math.Ln10, nil); err != nil {
+			return l, err
+		}
+		if err := ev.PosteriorMean(src, nil); err != nil {
+			return l, err
+		}
+		for i, v := range src {
+			avg[i] += v / float64(nd)
+		}
+	}
+	l.SourceRMSEMarg = rmse(avg, tsrc)
+	l.WallSeconds = time.Since(start).Seconds()
+	return l, nil
+}
+
+// summarise fills the per-parameter table.
+func (r *LensRecoveryResult) summarise() {
+	r.Params, r.Failures = nil, 0
+	var walls, st, sm []float64
+	for _, l := range r.Lenses {
+		if l.Failed {
+			r.Failures++
+		}
+		walls = append(walls, l.WallSeconds)
+		st, sm = append(st, l.SourceRMSETrue), append(sm, l.SourceRMSEMarg)
+	}
+	if len(walls) > 0 {
+		sort.Float64s(walls)
+		r.MedianWall = walls[len(walls)/2]
+		r.SourceRMSETrue, r.SourceRMSEMarg = meanOf(st), meanOf(sm)
+	}
+	for k, name := range lens.ParamNames {
+		p := LensRecoveryParam{Name: name}
+		var z, e, rel []float64
+		for _, l := range r.Lenses {
+			if l.Failed { // counted in Failures, not in the statistics
+				continue
+			}
+			d := l.Mean[k] - l.Truth[k]
+			e = append(e, d)
+			z = append(z, d/l.Std[k])
+			if k == lens.PThetaE {
+				rel = append(rel, d/l.Truth[k])
+			}
+			if l.Truth[k] >= l.Q[1][k] && l.Truth[k] <= l.Q[3][k] {
+				p.Cover68++
+			}
+			if l.Truth[k] >= l.Q[0][k] && l.Truth[k] <= l.Q[4][k] {
+				p.Cover95++
+			}
+			if math.Abs(d/l.Std[k]) > 3 {
+				p.Outliers++
+			}
+		}
+		n := float64(len(e))
+		if n == 0 {
+			nan := math.NaN()
+			p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95 = nan, nan, nan, nan, nan, nan
+			r.Params = append(r.Params, p)
+			continue
+		}
+		p.Cover68 /= n
+		p.Cover95 /= n
+		p.Bias, p.BiasZ = meanOf(e), meanOf(z)
+		var s2, z2 float64
+		for i := range e {
+			s2 += e[i] * e[i]
+			z2 += (z[i] - p.BiasZ) * (z[i] - p.BiasZ)
+		}
+		p.RMS = math.Sqrt(s2 / n)
+		if n > 1 {
+			p.StdZ = math.Sqrt(z2 / (n - 1))
+		}
+		if rel != nil {
+			var r2 float64
+			for _, v := range rel {
+				r2 += v * v
+			}
+			p.RelRMS = math.Sqrt(r2 / n)
+		}
+		r.Params = append(r.Params, p)
+	}
+}
+
+// figures writes the z quantile plot and θ_E recovered against the truth.
+func (r *LensRecoveryResult) figures(dir string) error {
+	n := len(r.Lenses)
+	if n < 2 {
+		return nil
+	}
+	var series []plot.Series
+	for k, name := range lens.ParamNames {
+		var z []float64
+		for _, l := range r.Lenses {
+			if !l.Failed {
+				z = append(z, (l.Mean[k]-l.Truth[k])/l.Std[k])
+			}
+		}
+		if len(z) < 2 {
+			continue
+		}
+		sort.Float64s(z)
+		q := make([]float64, len(z))
+		for i := range q {
+			q[i] = math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/float64(len(z))-1)
+		}
+		series = append(series, plot.Series{Label: name, X: q, Y: z})
+	}
+	series = append(series, plot.Series{Label: "calibrated", X: []float64{-3, 3}, Y: []float64{-3, 3}, Dashed: true})
+	if len(series) > 1 {
+		if err := plot.Curve(filepath.Join(dir, "lens_recovery_z.png"), fmt.Sprintf("z = (posterior mean − truth)/σ over the %d lenses that did not fail", n-r.Failures),
+			"standard normal quantile", "sorted z", series...); err != nil {
+			return err
+		}
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return r.Lenses[idx[a]].Truth[0] < r.Lenses[idx[b]].Truth[0] })
+	var x, y, lo, hi []float64
+	for _, i := range idx {
+		l := r.Lenses[i]
+		x = append(x, l.Truth[0])
+		y = append(y, l.Mean[0]/l.Truth[0]-1)
+		lo, hi = append(lo, l.Q[1][0]/l.Truth[0]-1), append(hi, l.Q[3][0]/l.Truth[0]-1)
+	}
+	return plot.Curve(filepath.Join(dir, "lens_recovery_thetae.png"), "Einstein radius: relative error of the posterior mean (band: 16–84 %)",
+		"true θ_E [arcsec]", "θ_E / truth − 1",
+		plot.Series{Label: "posterior", X: x, Y: y, Lo: lo, Hi: hi},
+		plot.Series{Label: "zero", X: []float64{x[0], x[n-1]}, Y: []float64{0, 0}, Dashed: true})
+}

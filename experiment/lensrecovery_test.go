@@ -1,0 +1,106 @@
+package experiment
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/lensfit"
+	"github.com/lenscore/lenscore/posterior"
+)
+
+func TestRecoveryLensRanges(t *testing.T) {
+	for j := 0; j < 500; j++ {
+		p := RecoveryLens(3, j)
+		q, _ := lens.QPhiFromEllipticity(p[lens.PE1], p[lens.PE2])
+		if p[0] < 0.8 || p[0] > 1.6 || q < 0.5-1e-12 || q > 1 || math.Hypot(p[lens.PGamma1], p[lens.PGamma2]) > 0.1 ||
+			math.Abs(p[lens.PCenterX]) > 0.1 || math.Abs(p[lens.PCenterY]) > 0.1 {
+			t.Fatalf("lens %d out of range: %v (q %g)", j, p, q)
+		}
+		s := RecoveryStart(3, j, p)
+		if r := s[0] / p[0]; r < 0.85 || r > 1.15 || s[1] != 0 || s[5] != 0 || s[3] != 0 {
+			t.Fatalf("start %d: %v for truth %v", j, s, p)
+		}
+	}
+	if RecoveryLens(3, 7) != RecoveryLens(3, 7) || RecoveryLens(3, 7) == RecoveryLens(4, 7) {
+		t.Error("lenses are not a function of (seed, index)")
+	}
+}
+
+// TestLensRecoverySmall runs the experiment on two tiny lenses, checks the
+// table against the per-lens numbers and that --resume reuses them.
+func TestLensRecoverySmall(t *testing.T) {
+	side := 16
+	var gals [][]float64
+	for _, s := range []lens.Sersic{{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03},
+		{Amp: 1, RSersic: 0.1, NSersic: 2, Q: 0.9, Phi: 1, CenterY: -0.03}} {
+		g := lens.Render(s, lens.Grid{N: side, Scale: 0.06}, 2)
+		mx := 0.0
+		for _, v := range g {
+			mx = math.Max(mx, v)
+		}
+		for i := range g {
+			g[i] /= mx
+		}
+		gals = append(gals, g)
+	}
+	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := LensRecoveryOptions{Galaxies: gals, Side: side, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2,
+		Fit: lensfit.FitOptions{Starts: 1, MaxEval: 150, Walkers: 16, Steps: 10, Burn: 4, Samples: 8}, SourceDraws: 2, Seed: 1}
+	dir := t.TempDir()
+	r, err := LensRecovery(context.Background(), o, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Lenses) != 2 || len(r.Params) != 7 {
+		t.Fatalf("%d lenses, %d parameters", len(r.Lenses), len(r.Params))
+	}
+	p := r.Params[0]
+	var bias, n float64
+	for _, l := range r.Lenses {
+		if !l.Failed {
+			bias += l.Mean[0] - l.Truth[0]
+			n++
+		}
+	}
+	bias /= n
+	if n == 0 {
+		if !math.IsNaN(p.Bias) || r.Failures != 2 {
+			t.Errorf("all lenses failed but θ_E row %+v, failures %d", p, r.Failures)
+		}
+	} else if math.Abs(p.Bias-bias) > 1e-15 || p.Cover68 < 0 || p.Cover68 > 1 || p.Cover95 < p.Cover68 {
+		t.Errorf("θ_E row %+v, bias by hand over %g lenses %g", p, n, bias)
+	}
+	for _, l := range r.Lenses {
+		if !(l.Std[0] > 0) || !(l.Q[1][0] <= l.Q[2][0] && l.Q[2][0] <= l.Q[3][0]) || !(l.SourceRMSETrue > 0) {
+			t.Errorf("lens %d: %+v", l.Index, l)
+		}
+	}
+	figs := []string{"lens_recovery.json", "lens_recovery_thetae.png"}
+	if r.Failures == 0 {
+		figs = append(figs, "lens_recovery_z.png")
+	}
+	for _, f := range figs {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	o.Resume = true
+	r2, err := LensRecovery(context.Background(), o, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := r2.Failures == r.Failures && len(r2.Lenses) == len(r.Lenses)
+	for i := range r.Lenses {
+		same = same && r2.Lenses[i].WallSeconds == r.Lenses[i].WallSeconds && r2.Lenses[i].Mean == r.Lenses[i].Mean && r2.Lenses[i].Q == r.Lenses[i].Q
+	}
+	if !same {
+		t.Error("resumed run did not reuse the stored lenses")
+	}
+}
