@@ -65,7 +65,7 @@ func builtinGRF(n int) (*loadedPrior, error) {
 }
 
 func runDemo(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16.")
+	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc|dpm2|ancestral]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16.")
 	out := fs.String("out", "lenscore-demo", "output directory")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
