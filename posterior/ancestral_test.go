@@ -234,3 +234,34 @@ func TestNewRulesDeterministicResumableNoAlloc(t *testing.T) {
 		s.stop()
 	}
 }
+
+// Result.VJP counts the prior's Jacobian products — one per evaluation
+// with σ(t) ≤ JacobianBelow — also across a resume (the checkpoint keeps
+// the NFE; the VJP count is recovered from the step), for dpm2 as for EM.
+func TestResultCountsVJPs(t *testing.T) {
+	_, grf, pl := projectedProblem(t)
+	below := testVE.Sigma(0.5)
+	for _, sm := range []string{SamplerEM, SamplerMultistep} {
+		cj := &countingJacobian{GRF: grf}
+		opt := Options{Seed: 1, Chains: 2, Steps: 30, Sampler: sm, PriorJacobian: true, JacobianBelow: below}
+		full, err := Sample(context.Background(), cj, pl, testVE, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if full.VJP != cj.calls || full.VJP == 0 || full.VJP == full.NFE {
+			t.Errorf("%s: Result.VJP %d, ScoreKeep calls %d, NFE %d", sm, full.VJP, cj.calls, full.NFE)
+		}
+		opt.CheckpointPath, opt.StopAfter = filepath.Join(t.TempDir(), "ck"), 20
+		if _, err := Sample(context.Background(), cj, pl, testVE, opt); !errors.Is(err, ErrStopped) {
+			t.Fatalf("%s: %v", sm, err)
+		}
+		opt.StopAfter = 0
+		res, err := Resume(context.Background(), cj, pl, testVE, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.VJP != full.VJP || res.NFE != full.NFE {
+			t.Errorf("%s: resumed run counts VJP %d NFE %d, uninterrupted %d, %d", sm, res.VJP, res.NFE, full.VJP, full.NFE)
+		}
+	}
+}
