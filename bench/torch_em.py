@@ -163,8 +163,8 @@ def main():
         xi = x.detach().requires_grad_(True)
         e = model(xi, sig)
         torch.autograd.grad(e, xi, v)
-    out["fwd_ms"] = med(fwd, args.reps)[0]
-    out["fwd_vjp_ms"] = med(fwd_vjp, args.reps)[0]
+    out["fwd_ms"], out["cpu_fwd_ms"], _ = med(fwd, args.reps)
+    out["fwd_vjp_ms"], out["cpu_fwd_vjp_ms"], _ = med(fwd_vjp, args.reps)
     out["fwd_variant"] = best[0]
     log(f"forward b{b} {out['fwd_ms']:9.1f} ms, forward+VJP {out['fwd_vjp_ms']:9.1f} ms ({best[0]})")
     print(json.dumps(out, indent=1))

@@ -90,6 +90,8 @@ type Side struct {
 	FwdVJPMS      float64   `json:"fwd_vjp_ms"` // forward keeping activations + input VJP
 	FwdVariant    string    `json:"fwd_variant,omitempty"`
 	CPUEMStepMS   float64   `json:"cpu_em_step_ms"` // process CPU time per EM step
+	CPUFwdMS      float64   `json:"cpu_fwd_ms"`     // process CPU time per forward
+	CPUFwdVJPMS   float64   `json:"cpu_fwd_vjp_ms"` // process CPU time per forward + VJP
 	Raw           any       `json:"raw,omitempty"`  // the PyTorch script's JSON
 }
 
@@ -190,11 +192,11 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 		}
 	}
 	res.Lenscore = Side{EMStepMS: median(wall), EMStepSamples: wall, CPUEMStepMS: median(cpu)}
-	fwd, fvjp, err := timeNetwork(prior, batch, reps, ve)
+	fwd, fvjp, cf, cj, err := timeNetwork(prior, batch, reps, ve)
 	if err != nil {
 		return err
 	}
-	res.Lenscore.FwdMS, res.Lenscore.FwdVJPMS = fwd, fvjp
+	res.Lenscore.FwdMS, res.Lenscore.FwdVJPMS, res.Lenscore.CPUFwdMS, res.Lenscore.CPUFwdVJPMS = fwd, fvjp, cf, cj
 	fmt.Fprintf(os.Stderr, "lenscore: EM step %.0f ms, forward %.0f ms, forward+VJP %.0f ms (batch %d)\n", res.Lenscore.EMStepMS, fwd, fvjp, batch)
 
 	if !noTorch {
@@ -272,7 +274,7 @@ func problem() (*lens.Operator, []float64, float64, error) {
 
 // timeNetwork times the prior's forward (inference) and forward + VJP
 // (ScoreKeep + VJP) on a batch of noisy images at σ = 0.1.
-func timeNetwork(prior *posterior.NetworkPrior, batch, reps int, ve sde.VE) (fwd, fvjp float64, err error) {
+func timeNetwork(prior *posterior.NetworkPrior, batch, reps int, ve sde.VE) (fwd, fvjp, cpuFwd, cpuFvjp float64, err error) {
 	r := rand.New(rand.NewPCG(3, 4))
 	x, v, out, vj := make([]float64, batch*dim), make([]float64, batch*dim), make([]float64, batch*dim), make([]float64, batch*dim)
 	for i := range x {
@@ -282,29 +284,29 @@ func timeNetwork(prior *posterior.NetworkPrior, batch, reps int, ve sde.VE) (fwd
 	// Forward passes first, then the Jacobian ones: switching the network
 	// between inference and training mode drops its cached weight
 	// transforms, which the sampler does once per run.
-	var tf, tj []float64
+	var tf, tj, cf, cj []float64
 	for k := 0; k <= reps; k++ {
-		t0 := time.Now()
+		c0, t0 := cpuMS(), time.Now()
 		if err := prior.Score(out, x, batch, t); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		if k > 0 {
-			tf = append(tf, float64(time.Since(t0).Nanoseconds())/1e6)
+			tf, cf = append(tf, float64(time.Since(t0).Nanoseconds())/1e6), append(cf, cpuMS()-c0)
 		}
 	}
 	for k := 0; k <= reps; k++ {
-		t0 := time.Now()
+		c0, t0 := cpuMS(), time.Now()
 		if err := prior.ScoreKeep(out, x, batch, t); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		if err := prior.VJP(vj, v, batch); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		if k > 0 {
-			tj = append(tj, float64(time.Since(t0).Nanoseconds())/1e6)
+			tj, cj = append(tj, float64(time.Since(t0).Nanoseconds())/1e6), append(cj, cpuMS()-c0)
 		}
 	}
-	return median(tf), median(tj), nil
+	return median(tf), median(tj), median(cf), median(cj), nil
 }
 
 // jacobianSteps counts the steps of an N-step run (t_end 1e-3) whose σ(t_i)
@@ -431,6 +433,9 @@ func printTable(w *os.File, r *Result) {
 	row("  per sample at N/8 = 199 steps", r.Lenscore.EMStepMS*199/float64(r.Batch)/1e3, t.EMStepMS*199/float64(r.Batch)/1e3, "s")
 	row(fmt.Sprintf("forward, batch %d", r.Batch), r.Lenscore.FwdMS, t.FwdMS, "ms")
 	row(fmt.Sprintf("forward + input VJP, batch %d", r.Batch), r.Lenscore.FwdVJPMS, t.FwdVJPMS, "ms")
+	row("  CPU time: EM step", r.Lenscore.CPUEMStepMS, t.CPUEMStepMS, "ms")
+	row("  CPU time: forward", r.Lenscore.CPUFwdMS, t.CPUFwdMS, "ms")
+	row("  CPU time: forward + input VJP", r.Lenscore.CPUFwdVJPMS, t.CPUFwdVJPMS, "ms")
 	for _, s := range r.Settings {
 		row(fmt.Sprintf("network per sample, %s (%d steps, %d with VJP, %d equivalents)", s.Name, s.Steps, s.Jacobian, s.Equiv), s.GoNetS, s.TorchNetS, "s")
 	}
