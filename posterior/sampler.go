@@ -21,7 +21,8 @@ const (
 	SamplerPC = "pc" // predictor–corrector (Langevin corrector)
 	// SamplerAncestral is the first-order exponential-integrator
 	// (ancestral) step of the reverse SDE, one score evaluation per step
-	// like "em" but accurate at far fewer steps.
+	// like "em" and stable at large steps, but its samples are too narrow
+	// at few steps (22 % of the variance missing at 40).
 	SamplerAncestral = "ancestral"
 	// SamplerMultistep is the second-order multistep exponential
 	// integrator (SDE-DPM-Solver++(2M)): one score evaluation per step.
@@ -401,7 +402,7 @@ func (s *sampler) apply(t float64, u updateRule) error {
 }
 
 // step advances every chain from ts[i] to ts[i+1]: one Euler–Maruyama
-// (or, for "ancestral", exponential-integrator) predictor step (noise-free
+// (or, for "ancestral" and "dpm2", exponential-integrator) step (noise-free
 // for the last step), then for "pc" the Langevin correctors at ts[i+1]
 // (not after the last step).
 func (s *sampler) step(i int) error {
