@@ -91,6 +91,12 @@ func (s *sampler) save(path string, step int) error {
 		le.PutUint64(buf[8*i:], math.Float64bits(v))
 	}
 	b.Write(buf)
+	if s.prev != nil { // the multistep rule's previous Tweedie means
+		for i, v := range s.prev {
+			le.PutUint64(buf[8*i:], math.Float64bits(v))
+		}
+		b.Write(buf)
+	}
 	for c, p := range s.pcgs {
 		st, err := p.MarshalBinary()
 		if err != nil {
@@ -165,6 +171,15 @@ func (s *sampler) load(path string) (int, error) {
 	for i := range s.x {
 		s.x[i] = math.Float64frombits(le.Uint64(xs[8*i:]))
 	}
+	if s.prev != nil {
+		ps, err := need(8 * len(s.prev))
+		if err != nil {
+			return 0, err
+		}
+		for i := range s.prev {
+			s.prev[i] = math.Float64frombits(le.Uint64(ps[8*i:]))
+		}
+	}
 	for c, pc := range s.pcgs {
 		lb, err := need(4)
 		if err != nil {
@@ -182,6 +197,7 @@ func (s *sampler) load(path string) (int, error) {
 		return 0, bad("trailing bytes")
 	}
 	s.nfe = nfe
+	s.vjp = s.vjpsBefore(step)
 	return step, nil
 }
 

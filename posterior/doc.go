@@ -35,6 +35,38 @@
 // r the signal-to-noise ratio (default 0.16). Each corrector costs one prior
 // evaluation, so NFE = N + M(N−1).
 //
+// # Exponential integrators: ancestral and dpm2
+//
+// Euler–Maruyama freezes g(t)² over a step; for the VE SDE the drift
+// integrates exactly once the score is written through the posterior's
+// Tweedie mean D(x, σ) = x + σ² s(x, t), which varies slowly in σ. With
+// r = σ_{i+1}/σ_i and h = ln(1/r), treating D as constant over the step
+// gives sampler "ancestral" (SDE-DPM-Solver-1 of Lu et al. 2022; the
+// ancestral sampler of denoising diffusions):
+//
+//	x ← r² x + (1 − r²) D_i + σ_{i+1} √(1 − r²) z
+//	  = x + (σ_i² − σ_{i+1}²) s + σ_{i+1} √(1 − r²) z,
+//
+// exact when x₀ | x_t is a point mass. It is first order: for a Gaussian
+// posterior the samples' variance is short by 38 % at 20 steps and 22 % at
+// 40 (TestAncestralConvergenceOrder), nearly whatever the covariance (on
+// the geometric σ grid the error depends mostly on r). Sampler "dpm2" (SDE-DPM-Solver++(2M),
+// midpoint form) adds a linear extrapolation of D from the previous step,
+// ρ = h_{i−1}/h_i,
+//
+//	x ← r² x + (1 − r²) D_i + (1 − r²)/(2ρ) (D_i − D_{i−1}) + σ_{i+1} √(1 − r²) z,
+//
+// (the first step, without D_{i−1}, is the ancestral one) and is second
+// order: variance +7.5 % at 20 steps and +1.7 % at 40, against
+// Euler–Maruyama's +8.7 % and +2.1 %. Both cost one score evaluation per
+// step, draw the same normals as Euler–Maruyama (none on the last step),
+// and keep its seeding, batch invariance and checkpoints (dpm2's D_{i−1} is
+// part of the checkpoint). What they buy over Euler–Maruyama is
+// robustness at large steps: the update is a convex combination of x and
+// D, which a stiff likelihood cannot throw past D, where Euler–Maruyama's
+// coefficient g²Δt = 2σ_i² h overshoots the exact σ_i² − σ_{i+1}² by a
+// factor 2h/(1 − e^{−2h}).
+//
 // # Tweedie denoising
 //
 // Optionally the final state is denoised with Tweedie's formula

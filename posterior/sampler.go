@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -18,6 +19,14 @@ import (
 const (
 	SamplerEM = "em" // Euler–Maruyama predictor only
 	SamplerPC = "pc" // predictor–corrector (Langevin corrector)
+	// SamplerAncestral is the first-order exponential-integrator
+	// (ancestral) step of the reverse SDE, one score evaluation per step
+	// like "em" and stable at large steps, but its samples are too narrow
+	// at few steps (22 % of the variance missing at 40).
+	SamplerAncestral = "ancestral"
+	// SamplerMultistep is the second-order multistep exponential
+	// integrator (SDE-DPM-Solver++(2M)): one score evaluation per step.
+	SamplerMultistep = "dpm2"
 )
 
 // Defaults used when the corresponding Options field is zero.
@@ -36,7 +45,7 @@ type Options struct {
 	Steps     int     // reverse-time steps; 0 = sde.StepsFor(dim, Target)
 	Target    float64 // overlap probability for the automatic step count (0.99)
 	Eps       float64 // final time t_end (1e-3)
-	Sampler   string  // "em" (default) or "pc"
+	Sampler   string  // "em" (default), "pc", "ancestral" or "dpm2"
 	Corrector int     // Langevin corrector steps per predictor step for "pc" (1)
 	SNR       float64 // corrector signal-to-noise ratio r (0.16)
 	Denoise   bool    // final Tweedie step x ← x + σ(t_end)² s(x, t_end)
@@ -71,6 +80,7 @@ type Result struct {
 	Samples   [][]float64 // Chains images of Dim pixels
 	Steps     int         // predictor steps
 	NFE       int         // prior score evaluations per chain (network evaluations)
+	VJP       int         // prior vector–Jacobian products per chain (PriorJacobian mode)
 	PriorTime time.Duration
 	OtherTime time.Duration
 }
@@ -106,6 +116,10 @@ type sampler struct {
 	hooks  hooks
 	// the update rules, reconfigured before each pass
 	em      eulerMaruyama
+	anc     ancestral
+	ms      multistep2
+	prev    []float64 // multistep: each chain's previous Tweedie mean (K×N)
+	msS2    float64   // multistep: σ(t_i)² of the current step
 	lgv     langevin
 	tw      tweedie
 	pcgs    []*rand.PCG
@@ -116,6 +130,7 @@ type sampler struct {
 	jobs    chan pass
 	wg      sync.WaitGroup
 	nfe     int
+	vjp     int
 	prTime  time.Duration
 }
 
@@ -148,7 +163,7 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	if opt.Sampler == SamplerPC && opt.Corrector == 0 {
 		opt.Corrector = 1
 	}
-	if opt.Sampler == SamplerEM {
+	if opt.Sampler != SamplerPC {
 		opt.Corrector = 0
 	}
 	if opt.CheckpointEvery == 0 {
@@ -157,8 +172,8 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	switch {
 	case opt.Chains < 0:
 		return nil, fmt.Errorf("posterior: sample: Chains = %d must be positive", opt.Chains)
-	case opt.Sampler != SamplerEM && opt.Sampler != SamplerPC:
-		return nil, fmt.Errorf("posterior: sample: Sampler %q must be %q or %q", opt.Sampler, SamplerEM, SamplerPC)
+	case opt.Sampler != SamplerEM && opt.Sampler != SamplerPC && opt.Sampler != SamplerAncestral && opt.Sampler != SamplerMultistep:
+		return nil, fmt.Errorf("posterior: sample: Sampler %q must be %q, %q, %q or %q", opt.Sampler, SamplerEM, SamplerPC, SamplerAncestral, SamplerMultistep)
 	case opt.Steps < 0 || opt.Corrector < 0 || opt.CheckpointSteps < 0 || opt.StopAfter < 0:
 		return nil, errors.New("posterior: sample: Steps, Corrector, CheckpointSteps and StopAfter must be non-negative")
 	case !(opt.Eps > 0 && opt.Eps < 1):
@@ -209,6 +224,9 @@ func newSampler(prior Prior, lik Likelihood, ve sde.VE, opt Options) (*sampler, 
 	}
 	if jp != nil {
 		s.vj = make([]float64, opt.Chains*n)
+	}
+	if opt.Sampler == SamplerMultistep {
+		s.prev = make([]float64, opt.Chains*n)
 	}
 	for i := range s.scratch {
 		if lik != nil {
@@ -302,8 +320,33 @@ func (s *sampler) work(j pass) {
 		default:
 			clear(sl)
 		}
+		if j.rule == updateRule(&s.ms) {
+			s.ms.step(x, sp, sl, s.prev[c*n:(c+1)*n], s.msS2, s.rngs[c])
+			continue
+		}
 		j.rule.update(x, sp, sl, s.rngs[c], z)
 	}
+}
+
+// usesJacobian reports whether a prior evaluation at t also back-propagates
+// the likelihood cotangent (PriorJacobian mode, σ(t) ≤ JacobianBelow).
+func (s *sampler) usesJacobian(t float64) bool {
+	return s.jprior != nil && (s.opt.JacobianBelow <= 0 || s.ve.Sigma(t) <= s.opt.JacobianBelow)
+}
+
+// vjpsBefore counts the vector–Jacobian products of the first step steps
+// (the checkpoint stores the NFE only; this recovers the VJP count).
+func (s *sampler) vjpsBefore(step int) int {
+	n := 0
+	for i := 0; i < step; i++ {
+		if s.usesJacobian(s.ts[i]) {
+			n++
+		}
+		if i < s.steps-1 && s.usesJacobian(s.ts[i+1]) {
+			n += s.opt.Corrector
+		}
+	}
+	return n
 }
 
 // priorScore evaluates the prior on the whole batch at time t. In
@@ -311,7 +354,7 @@ func (s *sampler) work(j pass) {
 // v + σ² (∂s/∂x)ᵀ v and reports true.
 func (s *sampler) priorScore(t float64) (likDone bool, err error) {
 	t0 := time.Now()
-	useJ := s.jprior != nil && (s.opt.JacobianBelow <= 0 || s.ve.Sigma(t) <= s.opt.JacobianBelow)
+	useJ := s.usesJacobian(t)
 	if useJ {
 		err = s.jprior.ScoreKeep(s.sp, s.x, s.k, t)
 	} else {
@@ -329,6 +372,7 @@ func (s *sampler) priorScore(t float64) (likDone bool, err error) {
 	t0 = time.Now()
 	err = s.jprior.VJP(s.vj, s.sl, s.k)
 	s.prTime += time.Since(t0)
+	s.vjp++
 	if err != nil {
 		return false, fmt.Errorf("posterior: prior Jacobian at t=%g: %w", t, err)
 	}
@@ -358,13 +402,29 @@ func (s *sampler) apply(t float64, u updateRule) error {
 }
 
 // step advances every chain from ts[i] to ts[i+1]: one Euler–Maruyama
-// predictor step (noise-free for the last step), then for "pc" the Langevin
-// correctors at ts[i+1] (not after the last step).
+// (or, for "ancestral" and "dpm2", exponential-integrator) step (noise-free
+// for the last step), then for "pc" the Langevin correctors at ts[i+1]
+// (not after the last step).
 func (s *sampler) step(i int) error {
 	t, tn := s.ts[i], s.ts[i+1]
 	last := i == s.steps-1
-	s.em.set(s.ve.G2(t), t, tn, last, s.hooks)
-	if err := s.apply(t, &s.em); err != nil {
+	var u updateRule = &s.em
+	switch s.opt.Sampler {
+	case SamplerAncestral:
+		s.anc.set(s.ve.Sigma(t), s.ve.Sigma(tn), last, s.hooks)
+		u = &s.anc
+	case SamplerMultistep:
+		hPrev := 0.0
+		if i > 0 {
+			hPrev = math.Log(s.ve.Sigma(s.ts[i-1]) / s.ve.Sigma(t))
+		}
+		s.ms.set(s.ve.Sigma(t), s.ve.Sigma(tn), hPrev, last, s.hooks)
+		s.msS2 = s.ve.Sigma(t) * s.ve.Sigma(t)
+		u = &s.ms
+	default:
+		s.em.set(s.ve.G2(t), t, tn, last, s.hooks)
+	}
+	if err := s.apply(t, u); err != nil {
 		return err
 	}
 	if last {
@@ -476,7 +536,7 @@ func (s *sampler) run(ctx context.Context, from int) (*Result, error) {
 			return nil, err
 		}
 	}
-	res := &Result{Samples: make([][]float64, s.k), Steps: s.steps, NFE: s.nfe, PriorTime: s.prTime - prior0}
+	res := &Result{Samples: make([][]float64, s.k), Steps: s.steps, NFE: s.nfe, VJP: s.vjp, PriorTime: s.prTime - prior0}
 	res.OtherTime = time.Since(t0) - res.PriorTime
 	out := append([]float64(nil), s.x...)
 	for c := range res.Samples {

@@ -46,7 +46,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	samples := fs.Int("samples", 0, "posterior samples per lens (0: each experiment's default)")
 	lenses := fs.Int("lenses", 0, "lenses for coverage (default 50) and steps (default 4); with --from-samples, use the file's first N lenses")
 	steps := fs.Int("steps", 0, "reverse-time steps (0: technique 2)")
-	sampler := fs.String("sampler", "em", "em or pc")
+	sampler := fs.String("sampler", "em", "em, pc, dpm2 or ancestral")
 	denoise := fs.Bool("denoise", false, "final Tweedie denoising step")
 	sigmaN := fs.Float64("sigma-n", 0, "noise σ_n as a fraction of the noise-free image's peak (0: 0.02)")
 	galaxy := fs.Int("galaxy", 0, "index of the validation galaxy for fig1")
@@ -90,8 +90,8 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if side < 8 || side > 1024 || npix < 8 || npix > 1024 {
 		return fmt.Errorf("--size and --npix must be in [8, 1024], got %d and %d", side, npix)
 	}
-	if *sampler != "em" && *sampler != "pc" {
-		return fmt.Errorf("--sampler must be em or pc, got %q", *sampler)
+	if *sampler != "em" && *sampler != "pc" && *sampler != "dpm2" && *sampler != "ancestral" {
+		return fmt.Errorf("--sampler must be em, pc, dpm2 or ancestral, got %q", *sampler)
 	}
 	likKind, err := posterior.ParseLikelihoodKind(*likelihood)
 	if err != nil {
