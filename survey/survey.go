@@ -24,12 +24,88 @@ import (
 
 // Entry is one catalogue line.
 type Entry struct {
-	Name    string          `json:"name"`
-	Obs     string          `json:"obs"`
-	Lens    string          `json:"lens,omitempty"`
-	FitLens json.RawMessage `json:"fit_lens,omitempty"`
-	Args    map[string]any  `json:"args,omitempty"`
-	Line    int             `json:"-"` // line number in the catalogue (from 1)
+	Name    string         `json:"name"`
+	Obs     string         `json:"obs"`
+	Lens    string         `json:"lens,omitempty"`
+	FitLens *FitLens       `json:"fit_lens,omitempty"`
+	Args    map[string]any `json:"args,omitempty"`
+	Line    int            `json:"-"` // line number in the catalogue (from 1)
+}
+
+// FitLens are a line's settings for fitting its lens model (lenscore
+// fit-lens) before sampling: the starting lens file and fit-lens flags,
+// given either as an object {"starts": 2, "free": "theta_e,e1,e2"} (like
+// the line's args) or as a list ["--starts", "2"].
+type FitLens struct {
+	LensInit string          `json:"lens_init"`
+	RawArgs  json.RawMessage `json:"args,omitempty"`
+	// Args are the fit-lens flags: the object's keys as sorted
+	// --name=value, or the list as given. Set by ReadCatalog.
+	Args []string `json:"-"`
+}
+
+// fitForbidden are fit-lens flags a fit_lens block may not set.
+var fitForbidden = map[string]string{"obs": "the line's obs", "lens": "fit_lens's lens_init", "lens-init": "fit_lens's lens_init",
+	"out": "the lens's fit folder", "resume": "the survey itself"}
+
+// parseFitLens checks f and fills f.Args; base is the catalogue's folder.
+func parseFitLens(f *FitLens, base string) error {
+	if f.LensInit == "" {
+		return errors.New("fit_lens: no lens_init (starting lens file)")
+	}
+	if !filepath.IsAbs(f.LensInit) {
+		f.LensInit = filepath.Join(base, f.LensInit)
+	}
+	f.Args = nil
+	raw := bytes.TrimSpace(f.RawArgs)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var names []string
+	switch raw[0] {
+	case '{':
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("fit_lens args: %v", err)
+		}
+		if err := checkArgValues("fit_lens args", m); err != nil {
+			return err
+		}
+		f.Args = flagArgs(m)
+		for k := range m {
+			names = append(names, k)
+		}
+	case '[':
+		if err := json.Unmarshal(raw, &f.Args); err != nil {
+			return fmt.Errorf("fit_lens args: want a list of strings such as [\"--starts\", \"2\"]: %v", err)
+		}
+		for _, a := range f.Args {
+			if strings.HasPrefix(a, "-") {
+				n, _, _ := strings.Cut(a, "=")
+				names = append(names, n)
+			}
+		}
+	default:
+		return fmt.Errorf("fit_lens args: want an object {flag: value} or a list of strings, got %s", raw)
+	}
+	for _, k := range names {
+		if why, bad := fitForbidden[strings.TrimLeft(k, "-")]; bad {
+			return fmt.Errorf("fit_lens args may not set %q (it is %s)", k, why)
+		}
+	}
+	return nil
+}
+
+// checkArgValues checks that the values of an args object are flag values.
+func checkArgValues(what string, m map[string]any) error {
+	for k, v := range m {
+		switch v.(type) {
+		case string, float64, bool:
+		default:
+			return fmt.Errorf("%s %q: want a string, number or boolean, got %v", what, k, v)
+		}
+	}
+	return nil
 }
 
 // Catalog is a parsed catalogue.
@@ -44,7 +120,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // forbidden are sample flags a catalogue line may not set.
 var forbidden = map[string]string{"obs": "the line's obs", "lens": "the line's lens", "out": "the survey's folder",
-	"shard": "the survey's --shard", "resume": "the survey itself"}
+	"shard": "the survey's --shard", "resume": "the survey itself", "lens-samples": "the line's fit_lens"}
 
 // ReadCatalog reads and checks a JSON Lines catalogue.
 func ReadCatalog(path string) (*Catalog, error) {
@@ -84,24 +160,27 @@ func ReadCatalog(path string) (*Catalog, error) {
 			return nil, fmt.Errorf("%s: name %q already used on line %d", at, e.Name, seen[e.Name])
 		case e.Obs == "":
 			return nil, fmt.Errorf("%s: no obs (observation FITS file)", at)
-		case len(e.FitLens) > 0:
-			return nil, fmt.Errorf("%s: fit_lens is not supported by this version of lenscore; give a lens file (\"lens\")", at)
-		case e.Lens == "":
-			return nil, fmt.Errorf("%s: no lens (lens file)", at)
+		case e.FitLens != nil && e.Lens != "":
+			return nil, fmt.Errorf("%s: both lens and fit_lens: give a lens file or the settings to fit one, not both", at)
+		case e.FitLens == nil && e.Lens == "":
+			return nil, fmt.Errorf("%s: no lens: give a lens file (\"lens\") or the settings to fit one (\"fit_lens\")", at)
+		}
+		if e.FitLens != nil {
+			if err := parseFitLens(e.FitLens, base); err != nil {
+				return nil, fmt.Errorf("%s: %w", at, err)
+			}
 		}
 		seen[e.Name] = ln
-		for k, v := range e.Args {
+		for k := range e.Args {
 			if why, bad := forbidden[strings.TrimLeft(k, "-")]; bad {
 				return nil, fmt.Errorf("%s: args may not set %q (it is %s)", at, k, why)
 			}
-			switch v.(type) {
-			case string, float64, bool:
-			default:
-				return nil, fmt.Errorf("%s: args %q: want a string, number or boolean, got %v", at, k, v)
-			}
+		}
+		if err := checkArgValues("args", e.Args); err != nil {
+			return nil, fmt.Errorf("%s: %w", at, err)
 		}
 		for _, p := range []*string{&e.Obs, &e.Lens} {
-			if !filepath.IsAbs(*p) {
+			if *p != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(base, *p)
 			}
 		}
@@ -117,9 +196,11 @@ func ReadCatalog(path string) (*Catalog, error) {
 }
 
 // FlagArgs returns the line's overrides as sorted --name=value arguments.
-func (e *Entry) FlagArgs() []string {
+func (e *Entry) FlagArgs() []string { return flagArgs(e.Args) }
+
+func flagArgs(m map[string]any) []string {
 	var out []string
-	for k, v := range e.Args {
+	for k, v := range m {
 		var s string
 		switch x := v.(type) {
 		case string:

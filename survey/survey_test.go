@@ -33,6 +33,19 @@ func TestReadCatalog(t *testing.T) {
 		c.Entries[1].Name != "lens-0004" || c.Entries[1].Line != 4 {
 		t.Fatalf("entries %+v", c.Entries)
 	}
+	// fit_lens lines: lens_init resolves like lens; args as an object or a list.
+	f, err := ReadCatalog(writeCat(t, dir, `{"name": "f", "obs": "o.fits", "fit_lens": {"lens_init": "start.json", "args": {"starts": 1, "free": "theta_e"}}}
+{"name": "g", "obs": "o.fits", "fit_lens": {"lens_init": "/abs/start.json", "args": ["--starts", "1", "--seed=3"]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl := f.Entries[0].FitLens; f.Entries[0].Lens != "" || fl == nil || fl.LensInit != filepath.Join(dir, "start.json") || strings.Join(fl.Args, " ") != "--free=theta_e --starts=1" {
+		t.Errorf("fit_lens object: %+v %+v", f.Entries[0], fl)
+	}
+	if fl := f.Entries[1].FitLens; fl == nil || fl.LensInit != "/abs/start.json" || strings.Join(fl.Args, " ") != "--starts 1 --seed=3" {
+		t.Errorf("fit_lens list: %+v", fl)
+	}
 	got := strings.Join(c.Entries[0].FlagArgs(), " ")
 	if want := "--denoise=true --n-samples=8 --noise-sigma=0.025 --sampler=pc"; got != want {
 		t.Errorf("FlagArgs = %q, want %q", got, want)
@@ -44,8 +57,16 @@ func TestReadCatalog(t *testing.T) {
 		{"{\"name\": \"a\", \"obs\": \"x\", \"lens\": \"y\"}\n{\"name\": \"a\", \"obs\": \"x\", \"lens\": \"y\"}", `cat.jsonl:2: name "a" already used on line 1`},
 		{`{"name": "../up", "obs": "x", "lens": "y"}`, "name \"../up\""},
 		{`{"lens": "y"}`, "no obs"},
-		{`{"obs": "x"}`, "no lens"},
-		{`{"obs": "x", "fit_lens": {"model": "SIE"}}`, "fit_lens is not supported"},
+		{`{"obs": "x"}`, "cat.jsonl:1: no lens: give a lens file"},
+		{`{"obs": "x", "fit_lens": {"model": "SIE"}}`, `cat.jsonl:1: not a JSON lens entry: json: unknown field "model"`},
+		{`{"obs": "x", "fit_lens": {"args": {"starts": 1}}}`, "cat.jsonl:1: fit_lens: no lens_init"},
+		{`{"obs": "x", "lens": "y", "fit_lens": {"lens_init": "s.json"}}`, "cat.jsonl:1: both lens and fit_lens"},
+		{`{"obs": "x", "fit_lens": {"lens_init": "s.json", "args": {"out": "o"}}}`, `fit_lens args may not set "out"`},
+		{`{"obs": "x", "fit_lens": {"lens_init": "s.json", "args": ["--lens-init=t.json"]}}`, `fit_lens args may not set "--lens-init"`},
+		{`{"obs": "x", "fit_lens": {"lens_init": "s.json", "args": ["--starts", 2]}}`, "fit_lens args: want a list of strings"},
+		{`{"obs": "x", "fit_lens": {"lens_init": "s.json", "args": {"free": ["theta_e"]}}}`, `fit_lens args "free"`},
+		{`{"obs": "x", "fit_lens": {"lens_init": "s.json", "args": "--starts 2"}}`, "fit_lens args: want an object"},
+		{`{"obs": "x", "lens": "y", "args": {"lens-samples": "d.jsonl"}}`, `args may not set "lens-samples"`},
 		{`{"obs": "x", "lens": "y", "args": {"out": "elsewhere"}}`, `args may not set "out"`},
 		{`{"obs": "x", "lens": "y", "args": {"steps": [1]}}`, `args "steps"`},
 		{"# nothing\n\n", "no lenses"},
