@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/survey"
@@ -105,6 +107,38 @@ func TestSurveyFitLens(t *testing.T) {
 	}
 	if b2, _ := os.ReadFile(filepath.Join(out, "fitted", "samples.fits")); !bytes.Equal(a, b2) {
 		t.Error("re-sampled lens differs")
+	}
+	// A survey interrupted during the fit resumes it (fit-lens refuses an
+	// unfinished fit without --resume) and ends with the same lens draws.
+	cat2 := writeText(t, dir, "cat2.jsonl", `{"name": "fitted", "obs": "obs.fits", "fit_lens": {"lens_init": "init.json", `+fitSettings+`}}`+"\n")
+	out2 := filepath.Join(dir, "survey2")
+	ck := filepath.Join(out2, "fitted", surveyFitDir, "checkpoint.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // cancel once the first optimiser start is saved
+		for ctx.Err() == nil {
+			if _, err := os.Stat(ck); err == nil {
+				cancel()
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	args2 := append([]string{"survey", "--catalog", cat2, "--out", out2}, common...)
+	var o2, e2 bytes.Buffer
+	code = run(ctx, &cliEnv{stdout: &o2, stderr: &e2}, args2)
+	cancel()
+	var st survey.Status
+	readJSONFile(t, filepath.Join(out2, "fitted", survey.StatusFile), &st)
+	if code != 130 || st.Status != survey.Interrupted {
+		t.Fatalf("interrupted survey: exit %d, status %q\n%s", code, st.Status, e2.String())
+	}
+	if _, err := os.Stat(ck); err != nil {
+		t.Fatalf("no fit checkpoint after the interruption: %v", err)
+	}
+	mustRun(t, args2...)
+	d1, _ := os.ReadFile(draws)
+	d2, _ := os.ReadFile(filepath.Join(out2, "fitted", surveyFitDir, "lens_samples.jsonl"))
+	if len(d1) == 0 || !bytes.Equal(d1, d2) {
+		t.Errorf("resumed fit's lens draws differ from the uninterrupted fit's:\n%s\n%s", d1, d2)
 	}
 }
 
