@@ -8,15 +8,19 @@
 // A catalogue is JSON Lines: one object per lens,
 //
 //	{"name": "J0737", "obs": "J0737/obs.fits", "lens": "J0737/lens.json", "args": {"noise-sigma": 0.02, "n-samples": 32}}
+//	{"name": "J1205", "obs": "J1205/obs.fits", "fit_lens": {"lens_init": "J1205/start.json", "args": {"starts": 4}}}
 //
 // name (letters, digits, '.', '_', '-'; unique; default lens-LLLL from the
-// line number L) names the lens's folder; obs is the observation; lens its
-// lens file; args overrides the survey's sampling flags for this lens (any
-// flag of lenscore sample except obs, lens, out, shard and resume).
-// Relative paths are taken from the catalogue's folder. Blank lines and
-// lines starting with '#' are skipped. fit_lens (settings for fitting the
-// lens model first) is reserved: such lines are refused until lens fitting
-// is available. Errors name the file and line.
+// line number L) names the lens's folder; obs is the observation; args
+// overrides the survey's sampling flags for this lens (any flag of lenscore
+// sample except obs, lens, out, shard, resume and lens-samples). A line has
+// exactly one of lens, its lens file, and fit_lens, the settings for
+// fitting the lens model first (FitLens): lens_init, the starting lens
+// file, and args, fit-lens flags as an object {flag: value} or a list of
+// strings (not obs, lens, lens-init, out or resume). The caller runs the
+// fit into DIR/NAME/fit and samples with its lens draws (lenscore survey
+// does). Relative paths are taken from the catalogue's folder. Blank lines
+// and lines starting with '#' are skipped. Errors name the file and line.
 //
 // # Folders and status
 //
