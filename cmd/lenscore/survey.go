@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/lenscore/lenscore/dirlock"
@@ -322,7 +323,14 @@ func writeSurveyIndex(env *cliEnv, dir string, cat *survey.Catalog) error {
 	if err != nil {
 		return err
 	}
-	if err := survey.WriteIndex(dir, idx, surveyColumns); err != nil {
+	// The fitted lens's columns only when a lens was fitted.
+	var shown []string
+	for _, c := range surveyColumns {
+		if !strings.HasPrefix(c, "fit_") || slices.ContainsFunc(idx.Entries, func(s *survey.Status) bool { return s.Results[c] != nil }) {
+			shown = append(shown, c)
+		}
+	}
+	if err := survey.WriteIndex(dir, idx, shown); err != nil {
 		return err
 	}
 	var imgs [][]float64

@@ -87,6 +87,13 @@ func TestSurveyFitLens(t *testing.T) {
 	if tab, _ := os.ReadFile(filepath.Join(out, survey.TableFile)); !strings.Contains(string(tab), "fit_theta_e_mean") {
 		t.Errorf("survey.md lacks the fitted θ_E:\n%s", tab)
 	}
+	// Without a fitted lens, survey.md has no fit columns.
+	cat3 := writeText(t, dir, "cat3.jsonl", `{"name": "given", "obs": "obs.fits", "lens": "truth.json"}`+"\n")
+	out3 := filepath.Join(dir, "survey3")
+	mustRun(t, append([]string{"survey", "--catalog", cat3, "--out", out3}, common...)...)
+	if tab, _ := os.ReadFile(filepath.Join(out3, survey.TableFile)); !strings.Contains(string(tab), "chi2_nu_of_mean") || strings.Contains(string(tab), "fit_") {
+		t.Errorf("survey.md of lens files only:\n%s", tab)
+	}
 	// A re-run skips the finished lenses (the failed one is retried).
 	st0, _ := os.Stat(draws)
 	code, o, e = runCLI(t, append([]string{"survey", "--catalog", cat, "--out", out}, common...)...)
