@@ -48,7 +48,7 @@ func commands() []command {
 		{"fit-grf", "fit a Gaussian random field prior to galaxy images", runFitGRF},
 		{"demo", "simulate a lens of a real galaxy and sample its posterior", runDemo},
 		{"export-model", "export a training run's EMA weights with model.json, log and loss curve", runExportModel},
-		{"experiment", "reproduce the paper's experiments (" + strings.Join(experimentNames, ", ") + " or all)", runExperiment},
+		{"experiment", "reproduce the paper's experiments (" + strings.Join(experimentNames, ", ") + " or all), or lens-recovery", runExperiment},
 		{"survey", "sample the posterior of every lens of a catalogue, each in its own folder", runSurvey},
 		{"slurm-script", "write sbatch scripts: a job array of sample or survey shards and its merge", runSlurmScript},
 		{"merge", "combine the part files of a sharded sample run (or index a survey) in its folder", runMerge},
@@ -62,8 +62,12 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nUsage: lenscore <command> [flags]   (lenscore <command> --help for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	cs := commands()
+	width := 0
 	for _, c := range cs {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 }
 
