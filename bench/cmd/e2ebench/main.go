@@ -42,6 +42,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lenscore/lenscore/bench/internal/machine"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -50,7 +51,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -140,15 +140,15 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	case reps < 1:
 		return fmt.Errorf("-reps %d must be positive", reps)
 	}
-	root, err := moduleRoot()
+	root, err := machine.ModuleRoot("e2ebench")
 	if err != nil {
 		return err
 	}
 	if outDir == "" {
 		outDir = filepath.Join(root, "bench", "results")
 	}
-	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), CPU: cpuName(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		LoadBefore: loadavg(), Revision: revision(root), Batch: batch, StepsTimed: steps, Reps: reps}
+	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), CPU: machine.CPUName(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		LoadBefore: machine.LoadAvg(), Revision: machine.Revision(root), Batch: batch, StepsTimed: steps, Reps: reps}
 
 	g, err := nn.DefaultGemm()
 	if err != nil {
@@ -182,16 +182,16 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	fmt.Fprintf(os.Stderr, "lenscore: EM with the convolved likelihood, batch %d, %d steps × %d repetitions (+1 warm-up)\n", batch, steps, reps)
 	var wall, cpu []float64
 	for r := 0; r <= reps; r++ {
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		if _, err := posterior.Sample(context.Background(), prior, lik, ve, posterior.Options{Steps: steps, Chains: batch, Seed: uint64(r + 1)}); err != nil {
 			return err
 		}
 		if r > 0 { // the first run warms up caches and the network's workspaces
 			wall = append(wall, float64(time.Since(t0).Nanoseconds())/1e6/float64(steps))
-			cpu = append(cpu, (cpuMS()-c0)/float64(steps))
+			cpu = append(cpu, (machine.CPUMillis()-c0)/float64(steps))
 		}
 	}
-	res.Lenscore = Side{EMStepMS: median(wall), EMStepSamples: wall, CPUEMStepMS: median(cpu)}
+	res.Lenscore = Side{EMStepMS: machine.Median(wall), EMStepSamples: wall, CPUEMStepMS: machine.Median(cpu)}
 	fwd, fvjp, cf, cj, err := timeNetwork(prior, batch, reps, ve)
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 		res.Torch = ts
 		res.EMRatio = res.Lenscore.EMStepMS / ts.EMStepMS
 	}
-	res.LoadAfter = loadavg()
+	res.LoadAfter = machine.LoadAvg()
 
 	const n8 = 199
 	res.EMPerSample = []float64{res.Lenscore.EMStepMS * n8 / float64(batch) / 1e3}
@@ -286,16 +286,16 @@ func timeNetwork(prior *posterior.NetworkPrior, batch, reps int, ve sde.VE) (fwd
 	// transforms, which the sampler does once per run.
 	var tf, tj, cf, cj []float64
 	for k := 0; k <= reps; k++ {
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		if err := prior.Score(out, x, batch, t); err != nil {
 			return 0, 0, 0, 0, err
 		}
 		if k > 0 {
-			tf, cf = append(tf, float64(time.Since(t0).Nanoseconds())/1e6), append(cf, cpuMS()-c0)
+			tf, cf = append(tf, float64(time.Since(t0).Nanoseconds())/1e6), append(cf, machine.CPUMillis()-c0)
 		}
 	}
 	for k := 0; k <= reps; k++ {
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		if err := prior.ScoreKeep(out, x, batch, t); err != nil {
 			return 0, 0, 0, 0, err
 		}
@@ -303,10 +303,10 @@ func timeNetwork(prior *posterior.NetworkPrior, batch, reps int, ve sde.VE) (fwd
 			return 0, 0, 0, 0, err
 		}
 		if k > 0 {
-			tj, cj = append(tj, float64(time.Since(t0).Nanoseconds())/1e6), append(cj, cpuMS()-c0)
+			tj, cj = append(tj, float64(time.Since(t0).Nanoseconds())/1e6), append(cj, machine.CPUMillis()-c0)
 		}
 	}
-	return median(tf), median(tj), median(cf), median(cj), nil
+	return machine.Median(tf), machine.Median(tj), machine.Median(cf), machine.Median(cj), nil
 }
 
 // jacobianSteps counts the steps of an N-step run (t_end 1e-3) whose σ(t_i)
@@ -440,73 +440,4 @@ func printTable(w *os.File, r *Result) {
 		row(fmt.Sprintf("network per sample, %s (%d steps, %d with VJP, %d equivalents)", s.Name, s.Steps, s.Jacobian, s.Equiv), s.GoNetS, s.TorchNetS, "s")
 	}
 	tw.Flush()
-}
-
-// cpuMS returns the process's user+system CPU time in milliseconds.
-func cpuMS() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return math.NaN()
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
-}
-
-func median(ts []float64) float64 {
-	s := slices.Clone(ts)
-	slices.Sort(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else if n == 0 {
-		return math.NaN()
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s: run e2ebench inside the lenscore repository", dir)
-		}
-	}
-}
-
-func revision(root string) string {
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lenscore/lenscore/bench/internal/machine"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -44,7 +45,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -168,7 +168,7 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	if !slices.Contains([]string{"all", "fwd1", "fwd32", "train"}, profPhase) {
 		return fmt.Errorf("-profile-phase must be all, fwd1, fwd32 or train, got %q", profPhase)
 	}
-	root, err := moduleRoot()
+	root, err := machine.ModuleRoot("netbench")
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	}
 	res := Result{
 		Date: time.Now().Format(time.RFC3339), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Revision: revision(root), CPU: cpuName(), Gemm: nn.EngineGemm(g).Name(), LoadBefore: loadavg(), Reps: reps, Quick: quick,
+		Revision: revision(root), CPU: machine.CPUName(), Gemm: nn.EngineGemm(g).Name(), LoadBefore: machine.LoadAvg(), Reps: reps, Quick: quick,
 		Lenscore: map[string]Measure{}, Targets: targets,
 	}
 	fmt.Fprintf(os.Stderr, "load average %s; gemm %s\n", res.LoadBefore, res.Gemm)
@@ -288,7 +288,7 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 			}
 		}
 	}
-	res.LoadAfter = loadavg()
+	res.LoadAfter = machine.LoadAvg()
 	printTable(os.Stdout, &res)
 
 	if outDir != "-" {
@@ -308,23 +308,6 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	return nil
 }
 
-// moduleRoot walks up from the working directory to the directory holding
-// go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s: run netbench inside the lenscore repository", dir)
-		}
-	}
-}
-
 func inputs(batch int, seed uint64) (x, z, sigma []float32) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	const sz = 64 * 64
@@ -339,26 +322,6 @@ func inputs(batch int, seed uint64) (x, z, sigma []float32) {
 	return x, z, sigma
 }
 
-// median returns the median of ts (ms) and sorts a copy.
-func median(ts []float64) float64 {
-	s := slices.Clone(ts)
-	slices.Sort(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-}
-
-// cpuMS returns the process's user+system CPU time in milliseconds.
-func cpuMS() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return math.NaN()
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
-}
-
 // timeIt returns the wall-clock and CPU milliseconds of reps calls of fn
 // after warmup untimed calls.
 func timeIt(reps, warmup int, fn func()) (wall, cpu []float64) {
@@ -367,10 +330,10 @@ func timeIt(reps, warmup int, fn func()) (wall, cpu []float64) {
 	}
 	wall, cpu = make([]float64, reps), make([]float64, reps)
 	for i := range wall {
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		fn()
 		wall[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
-		cpu[i] = cpuMS() - c0
+		cpu[i] = machine.CPUMillis() - c0
 	}
 	return wall, cpu
 }
@@ -384,7 +347,7 @@ func timeForward(net *score.Net, batch, reps int) Measure {
 		warm = 5
 	}
 	ts, cs := timeIt(reps, warm, func() { net.Forward(x, sig, batch) })
-	m := Measure{Batch: batch, MedianMS: median(ts), CPUMS: median(cs), MinMS: slices.Min(ts), SamplesMS: ts}
+	m := Measure{Batch: batch, MedianMS: machine.Median(ts), CPUMS: machine.Median(cs), MinMS: slices.Min(ts), SamplesMS: ts}
 	m.PerImageMS = m.MedianMS / float64(batch)
 	m.GFLOPS = float64(net.Flops()) * float64(batch) / (m.MedianMS * 1e6)
 	m.GFLOPSCPU = float64(net.Flops()) * float64(batch) / (m.CPUMS * 1e6)
@@ -411,7 +374,7 @@ func timeTrain(net *score.Net, batch, reps int) Measure {
 		net.Backward(dout)
 		adam.Step(params, 1e-4, step)
 	})
-	m := Measure{Batch: batch, MedianMS: median(ts), CPUMS: median(cs), MinMS: slices.Min(ts), SamplesMS: ts}
+	m := Measure{Batch: batch, MedianMS: machine.Median(ts), CPUMS: machine.Median(cs), MinMS: slices.Min(ts), SamplesMS: ts}
 	m.PerImageMS = m.MedianMS / float64(batch)
 	m.GFLOPS = 3 * float64(net.Flops()) * float64(batch) / (m.MedianMS * 1e6)
 	m.GFLOPSCPU = 3 * float64(net.Flops()) * float64(batch) / (m.CPUMS * 1e6)
@@ -453,7 +416,7 @@ func measurePeak(quick bool) (wall, perCPU float64, note string) {
 	}
 	for range rounds {
 		var wg sync.WaitGroup
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		for w := range ms {
 			wg.Add(1)
 			go func() {
@@ -467,7 +430,7 @@ func measurePeak(quick bool) (wall, perCPU float64, note string) {
 		wg.Wait()
 		flops := 2 * 2 * math.Pow(n, 3)
 		wall = max(wall, flops/time.Since(t0).Seconds()/1e9)
-		perCPU = max(perCPU, flops/(cpuMS()-c0)/1e6)
+		perCPU = max(perCPU, flops/(machine.CPUMillis()-c0)/1e6)
 	}
 	return wall, perCPU, note
 }
@@ -693,38 +656,12 @@ func torchVersion(r *Result) string {
 // command's VCS stamp is not used because builds may run with
 // -buildvcs=false.
 func revision(root string) string {
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
+	rev := machine.Revision(root)
+	if rev == "unknown" {
+		return rev
 	}
-	rev := strings.TrimSpace(string(out))
 	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", "nn", "score").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
 		rev += "+dirty(nn/score)"
 	}
 	return rev
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/lenscore/lenscore/bench/internal/machine"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -184,7 +185,7 @@ func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string
 	if reps < 1 {
 		return fmt.Errorf("-reps must be ≥ 1, got %d", reps)
 	}
-	root, err := moduleRoot()
+	root, err := machine.ModuleRoot("scalebench")
 	if err != nil {
 		return err
 	}
@@ -202,7 +203,7 @@ func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string
 		return err
 	}
 	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), Command: "go run ./bench/cmd/scalebench " + strings.Join(os.Args[1:], " "),
-		Revision: revision(root), CPU: cpuName(), Gemm: g.Name(), LoadStart: loadavg()}
+		Revision: machine.Revision(root), CPU: machine.CPUName(), Gemm: g.Name(), LoadStart: machine.LoadAvg()}
 	var log bytes.Buffer
 	w := io.MultiWriter(os.Stdout, &log)
 	fmt.Fprintf(w, "scalebench %s, revision %s, %s, GOMAXPROCS %d, gemm %s, load average %s\n",
@@ -234,7 +235,7 @@ func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string
 				row := Row{Size: s, Kind: kind, Batch: b, Params: params}
 				if need := memoryEstimate(res.Rows, kind, s, b); need > 0.6*availableMiB() {
 					row.Lenscore.Error = fmt.Sprintf("skipped: ≈ %.0f MiB estimated from the smaller sizes, more than 60%% of the %.0f MiB available", need, availableMiB())
-					row.LoadAfter = loadavg()
+					row.LoadAfter = machine.LoadAvg()
 					res.Rows = append(res.Rows, row)
 					printRow(w, row)
 					continue
@@ -249,7 +250,7 @@ func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string
 						row.Ratio = row.Lenscore.MedianMS / t.MedianMS
 					}
 				}
-				row.LoadAfter = loadavg()
+				row.LoadAfter = machine.LoadAvg()
 				res.Rows = append(res.Rows, row)
 				printRow(w, row)
 			}
@@ -259,7 +260,7 @@ func run(sizesArg, batchesArg, kindsArg, tag string, nf, reps int, python string
 	// Likelihood cost at the paper's geometry, then the 8000-step estimate.
 	res.OperatorMS, res.OperatorCPUMS = operatorMS()
 	printCosts(w, res)
-	fmt.Fprintf(w, "load average at the end: %s (the machine was shared with other jobs: treat the times as upper bounds)\n", loadavg())
+	fmt.Fprintf(w, "load average at the end: %s (the machine was shared with other jobs: treat the times as upper bounds)\n", machine.LoadAvg())
 
 	if outDir == "-" {
 		return nil
@@ -571,12 +572,12 @@ func runChild(kind string, size, batch, nf, reps int) error {
 	}
 	var ts, cs []float64
 	for range reps {
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		fn()
 		ts = append(ts, float64(time.Since(t0).Nanoseconds())/1e6)
-		cs = append(cs, cpuMS()-c0)
+		cs = append(cs, machine.CPUMillis()-c0)
 	}
-	t := Timing{MedianMS: median(ts), MinMS: slices.Min(ts), CPUMS: median(cs), SamplesMS: ts}
+	t := Timing{MedianMS: machine.Median(ts), MinMS: slices.Min(ts), CPUMS: machine.Median(cs), SamplesMS: ts}
 	t.PerImageMS = t.MedianMS / float64(batch)
 	return json.NewEncoder(os.Stdout).Encode(t)
 }
@@ -630,45 +631,13 @@ func operatorMS() (wall, cpu float64) {
 	}
 	var ts, cs []float64
 	for range 20 {
-		c0, t0 := cpuMS(), time.Now()
+		c0, t0 := machine.CPUMillis(), time.Now()
 		op.Apply(y, x)
 		op.Adjoint(x, y)
 		ts = append(ts, float64(time.Since(t0).Nanoseconds())/1e6)
-		cs = append(cs, cpuMS()-c0)
+		cs = append(cs, machine.CPUMillis()-c0)
 	}
-	return median(ts), median(cs)
-}
-
-func median(ts []float64) float64 {
-	s := slices.Clone(ts)
-	slices.Sort(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func cpuMS() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return math.NaN()
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s: run scalebench inside the lenscore repository", dir)
-		}
-	}
+	return machine.Median(ts), machine.Median(cs)
 }
 
 func writeAtomic(path string, b []byte) error {
@@ -680,37 +649,4 @@ func writeAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-func revision(root string) string {
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }

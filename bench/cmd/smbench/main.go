@@ -21,12 +21,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/lenscore/lenscore/bench/internal/machine"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,7 +102,7 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 		}
 		batches = append(batches, v)
 	}
-	root, err := moduleRoot()
+	root, err := machine.ModuleRoot("smbench")
 	if err != nil {
 		return err
 	}
@@ -141,7 +140,7 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 	defer net.Close()
 	net.SetInference(true)
 	res := result{Date: time.Now().UTC().Format(time.RFC3339), Network: net.Config(), Params: net.NumParams(),
-		GFLOP: float64(net.Flops()) / 1e9, Gemm: g.Name(), Workers: net.Workers(), Reps: reps, LoadAvg: loadavg(), OMPWait: ompWait}
+		GFLOP: float64(net.Flops()) / 1e9, Gemm: g.Name(), Workers: net.Workers(), Reps: reps, LoadAvg: machine.LoadAvg(), OMPWait: ompWait}
 	fmt.Fprintf(os.Stderr, "NCSNpp nf %d ch_mult %v, %d² images: %d parameters, %.2f GFLOP per image; %s, %d workers (load %s)\n",
 		nf, chMult, side, res.Params, res.GFLOP, res.Gemm, res.Workers, res.LoadAvg)
 	sz := side * side
@@ -172,7 +171,7 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 			net.ForwardTime(x, t, b)
 			ts[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
 		}
-		p := phase{Batch: b, LenscoreMS: median(ts), LenscoreAll: ts}
+		p := phase{Batch: b, LenscoreMS: machine.Median(ts), LenscoreAll: ts}
 		fmt.Fprintf(os.Stderr, "lenscore b=%d: %.1f ms\n", b, p.LenscoreMS)
 		args := []string{script, "--score-models", sm, "bench", ck, "--side", fmt.Sprint(side), "--batch", fmt.Sprint(b),
 			"--reps", fmt.Sprint(n), "--threads", "2"}
@@ -202,7 +201,7 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 		p.Ratio = p.LenscoreMS / p.TorchBestMS
 		res.Phases = append(res.Phases, p)
 	}
-	res.LoadEnd = loadavg()
+	res.LoadEnd = machine.LoadAvg()
 	fmt.Printf("load average before %s, after %s\n", res.LoadAvg, res.LoadEnd)
 	fmt.Printf("%-6s %14s %14s %-14s %8s\n", "batch", "lenscore ms", "PyTorch ms", "(variant)", "ratio")
 	for _, p := range res.Phases {
@@ -224,40 +223,4 @@ func run(sm, python string, nf int, chMultS string, blocks, side int, batchesS s
 	}
 	fmt.Fprintln(os.Stderr, "wrote", path)
 	return nil
-}
-
-func median(ts []float64) float64 {
-	s := slices.Clone(ts)
-	slices.Sort(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s: run smbench inside the lenscore repository", dir)
-		}
-	}
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return runtime.GOOS
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
