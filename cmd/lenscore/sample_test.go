@@ -19,6 +19,21 @@ import (
 	"github.com/lenscore/lenscore/weights"
 )
 
+// invertedProblem simulates the small 16×16 problem of the sample-versus-
+// invert tests and inverts it exactly under the Gaussian prior (s = 0.3):
+// the folder, lens file, observation and inversion folder.
+func invertedProblem(t *testing.T) (dir, lensPath, obs, inv string) {
+	t.Helper()
+	dir = t.TempDir()
+	lensPath = writeText(t, dir, "lens.json", simLens)
+	obs = filepath.Join(dir, "obs.fits")
+	mustRun(t, "simulate", "--lens", lensPath, "--npix", "16", "--pixel-scale", "0.1", "--source-npix", "16",
+		"--source-pixel-scale", "0.06", "--supersample", "2", "--psf-fwhm", "0.15", "--noise-sigma", "0.05", "--seed", "2", "--out", obs)
+	inv = filepath.Join(dir, "inv")
+	mustRun(t, "invert", "--obs", obs, "--lens", lensPath, "--prior", "gaussian", "--prior-sigma", "0.3", "--out", inv)
+	return dir, lensPath, obs, inv
+}
+
 // TestSampleMatchesInvert samples the posterior of a small problem under the
 // isotropic Gaussian prior with the exact likelihood score and compares the
 // sample mean and spread with the exact inversion of `lenscore invert`
@@ -26,14 +41,7 @@ import (
 // its Monte Carlo error std/√K, pixel by pixel (RMS z-score), and the sample
 // std with the exact std. It also checks the files sample writes.
 func TestSampleMatchesInvert(t *testing.T) {
-	dir := t.TempDir()
-	lensPath := writeText(t, dir, "lens.json", simLens)
-	obs := filepath.Join(dir, "obs.fits")
-	mustRun(t, "simulate", "--lens", lensPath, "--npix", "16", "--pixel-scale", "0.1", "--source-npix", "16",
-		"--source-pixel-scale", "0.06", "--supersample", "2", "--psf-fwhm", "0.15", "--noise-sigma", "0.05", "--seed", "2", "--out", obs)
-
-	inv := filepath.Join(dir, "inv")
-	mustRun(t, "invert", "--obs", obs, "--lens", lensPath, "--prior", "gaussian", "--prior-sigma", "0.3", "--out", inv)
+	dir, lensPath, obs, inv := invertedProblem(t)
 	smp := filepath.Join(dir, "smp")
 	const k = 200
 	mustRun(t, "sample", "--obs", obs, "--lens", lensPath, "--prior", "gaussian", "--prior-sigma", "0.3",

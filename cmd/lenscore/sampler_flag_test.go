@@ -13,13 +13,7 @@ import (
 // and the sample std with the exact std. summary.json names the sampler,
 // and an unknown --sampler is refused with the flag named.
 func TestSampleDPM2MatchesInvert(t *testing.T) {
-	dir := t.TempDir()
-	lensPath := writeText(t, dir, "lens.json", simLens)
-	obs := filepath.Join(dir, "obs.fits")
-	mustRun(t, "simulate", "--lens", lensPath, "--npix", "16", "--pixel-scale", "0.1", "--source-npix", "16",
-		"--source-pixel-scale", "0.06", "--supersample", "2", "--psf-fwhm", "0.15", "--noise-sigma", "0.05", "--seed", "2", "--out", obs)
-	inv := filepath.Join(dir, "inv")
-	mustRun(t, "invert", "--obs", obs, "--lens", lensPath, "--prior", "gaussian", "--prior-sigma", "0.3", "--out", inv)
+	dir, lensPath, obs, inv := invertedProblem(t)
 	smp := filepath.Join(dir, "smp")
 	const k = 200
 	mustRun(t, "sample", "--obs", obs, "--lens", lensPath, "--prior", "gaussian", "--prior-sigma", "0.3",
