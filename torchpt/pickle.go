@@ -115,6 +115,22 @@ func unpickle(p []byte, persistent func(tuple) (any, error)) (any, error) {
 		return fmt.Errorf("pickle offset %d (opcode 0x%02x): %s", op, p[op], fmt.Sprintf(format, a...))
 	}
 	need := func(n int) bool { return n >= 0 && pos+n <= len(p) }
+	// memoIndex reads a memo index: one byte (BINPUT, BINGET) or a
+	// little-endian uint32 (LONG_BINPUT, LONG_BINGET).
+	memoIndex := func(short bool) (uint32, bool) {
+		if short {
+			if !need(1) {
+				return 0, false
+			}
+			pos++
+			return uint32(p[pos-1]), true
+		}
+		if !need(4) {
+			return 0, false
+		}
+		pos += 4
+		return binary.LittleEndian.Uint32(p[pos-4:]), true
+	}
 	pop := func() (any, bool) {
 		if len(stack) == 0 || (len(marks) > 0 && len(stack) <= marks[len(marks)-1]) {
 			return nil, false
@@ -165,19 +181,9 @@ func unpickle(p []byte, persistent func(tuple) (any, error)) (any, error) {
 			}
 			return stack[0], nil
 		case 'q', 'r': // BINPUT, LONG_BINPUT
-			var idx uint32
-			if c == 'q' {
-				if !need(1) {
-					return nil, errAt(op, "truncated")
-				}
-				idx = uint32(p[pos])
-				pos++
-			} else {
-				if !need(4) {
-					return nil, errAt(op, "truncated")
-				}
-				idx = binary.LittleEndian.Uint32(p[pos:])
-				pos += 4
+			idx, ok := memoIndex(c == 'q')
+			if !ok {
+				return nil, errAt(op, "truncated")
 			}
 			v, ok := top()
 			if !ok {
@@ -191,19 +197,9 @@ func unpickle(p []byte, persistent func(tuple) (any, error)) (any, error) {
 			}
 			memo[uint32(len(memo))] = v
 		case 'h', 'j': // BINGET, LONG_BINGET
-			var idx uint32
-			if c == 'h' {
-				if !need(1) {
-					return nil, errAt(op, "truncated")
-				}
-				idx = uint32(p[pos])
-				pos++
-			} else {
-				if !need(4) {
-					return nil, errAt(op, "truncated")
-				}
-				idx = binary.LittleEndian.Uint32(p[pos:])
-				pos += 4
+			idx, ok := memoIndex(c == 'h')
+			if !ok {
+				return nil, errAt(op, "truncated")
 			}
 			v, ok := memo[idx]
 			if !ok {
