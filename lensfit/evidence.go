@@ -56,6 +56,9 @@ type Evidence struct {
 	logA    float64
 	extra   []Component
 
+	cfg       lens.Config
+	data      Data
+	prior     posterior.GaussianPrior
 	cfgN      int   // side of the observed grid
 	route     Route // requested route
 	lastRoute Route // route of the last successful evaluation
@@ -90,7 +93,7 @@ func NewEvidence(cfg lens.Config, d Data, prior posterior.GaussianPrior) (*Evide
 	if d.Keep != nil && len(d.Keep) != m {
 		return nil, fmt.Errorf("lensfit: evidence: the mask has %d values, want %d", len(d.Keep), m)
 	}
-	e := &Evidence{rows: rows, lib: linalg.New(), m: m, n: n, y: append([]float64(nil), d.Y...), w: make([]float64, m), cfgN: cfg.Obs.N,
+	e := &Evidence{rows: rows, lib: linalg.New(), m: m, n: n, y: append([]float64(nil), d.Y...), w: make([]float64, m), cfgN: cfg.Obs.N, cfg: cfg, data: d, prior: prior,
 		goThreads: runtime.GOMAXPROCS(0)}
 	if n < smallN {
 		e.lib.SetThreads(1) // threads cost more than they save on small matrices

@@ -173,6 +173,12 @@ type FitOptions struct {
 	Burn    int    // steps discarded (default Steps/2)
 	Samples int    // lens draws returned, thinned evenly from the kept steps (default 64)
 	Seed    uint64 // seed of the perturbed starts and of the sampler
+	// Coarse, when > 1, runs the screen and the multi-start optimisation
+	// on the evidence of a source grid Coarse times coarser
+	// (Objective.Coarsen), evaluates every mode found there on the full
+	// objective and refines the best one on it with Nelder–Mead (budget
+	// MaxEval). It must divide the source grid side.
+	Coarse int
 
 	// Checkpoint, when set, is a file the run is saved to (atomically)
 	// after every optimiser start and every CheckpointEvery (default 10 s)
@@ -233,6 +239,9 @@ type Mode struct {
 	LogEvidence float64   `json:"log_evidence"`
 	Starts      []int     `json:"starts"` // the starts that ended here
 	Converged   bool      `json:"converged"`
+	// Coarse: the position is the optimum of the coarse objective, not
+	// refined on the full one (FitOptions.Coarse; every mode but the best).
+	Coarse bool `json:"coarse,omitempty"`
 }
 
 // StartResult is the outcome of one optimiser start.
@@ -262,7 +271,14 @@ type FitResult struct {
 	ESS          []float64
 	Acceptance   float64
 	Evaluations  int
-	Burn         int // steps discarded before the diagnostics and draws
+	// CoarseEvaluations counts the evaluations of the coarse objective
+	// (FitOptions.Coarse), Refined the refinement of its best mode.
+	CoarseEvaluations int
+	Refined           *StartResult
+	// MAPSeconds and PosteriorSeconds are the wall times of the
+	// optimisation and the sampling stage in this call.
+	MAPSeconds, PosteriorSeconds float64
+	Burn                         int // steps discarded before the diagnostics and draws
 }
 
 // checkpoint is the saved state of a Fit.
@@ -272,6 +288,8 @@ type checkpoint struct {
 	StartPoints [][]float64   `json:"start_points,omitempty"`
 	Starts      []StartResult `json:"starts"`
 	Modes       []Mode        `json:"modes,omitempty"`
+	Refined     *StartResult  `json:"refined,omitempty"`
+	CoarseEvals int           `json:"coarse_evaluations,omitempty"`
 	Ensemble    *mcmc.State   `json:"ensemble,omitempty"`
 	Chain       [][][]float64 `json:"chain,omitempty"`
 	LogProb     [][]float64   `json:"log_prob,omitempty"`
@@ -328,11 +346,25 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		ck = c
 		o.Evals = c.Evaluations
 	}
+	t0 := time.Now()
+	// co is the objective of the screen and the multi-start optimisation:
+	// o itself, or its coarse version.
+	co := o
+	if opt.Coarse > 1 {
+		var err error
+		if co, err = o.Coarsen(opt.Coarse); err != nil {
+			return nil, err
+		}
+		co.Evals = ck.CoarseEvals
+	}
 	save := func() error {
 		if opt.Checkpoint == "" {
 			return nil
 		}
 		ck.Evaluations = o.Evals
+		if co != o {
+			ck.CoarseEvals = co.Evals
+		}
 		return ck.write(opt.Checkpoint)
 	}
 	// Starts: the best Starts points of a screen of the given start, its
@@ -343,7 +375,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		return nil, errors.New("lensfit: the start is outside the prior")
 	}
 	if ck.StartPoints == nil {
-		ck.StartPoints = screenStarts(o, x0, steps, opt.Starts, opt.Seed)
+		ck.StartPoints = screenStarts(co, x0, steps, opt.Starts, opt.Seed)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -359,23 +391,28 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	if opt.Progress != nil {
 		// The bar counts evaluations against the budget Starts × MaxEval
 		// (an upper bound: Nelder–Mead usually stops earlier).
-		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
+		name := "optimiser evaluations"
+		if co != o {
+			name = "coarse optimiser evaluations"
+		}
+		bar = progress.New(opt.Progress, name, len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
 	}
 	for s := len(ck.Starts); s < opt.Starts; s++ {
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(err, save())
 		}
-		e0 := o.Evals
+		e0 := co.Evals
 		tick := func() {
 			if bar != nil {
-				bar.Update(s*opt.MaxEval+min(o.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
+				bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
 			}
 		}
-		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval, tick)
+		r, err := maximiseTwice(ctx, co, starts[s], steps, 1, opt.MaxEval, tick)
 		if err != nil {
 			return nil, err
 		}
 		if err := ctx.Err(); err != nil { // a cancelled start is redone on resume
+			co.Evals = e0
 			return nil, errors.Join(err, save())
 		}
 		ck.Starts = append(ck.Starts, StartResult{Start: starts[s], X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv})
@@ -392,6 +429,41 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		if len(modes) == 0 {
 			return nil, errors.New("lensfit: no optimiser start reached a finite posterior")
 		}
+		if co != o {
+			// Every coarse mode on the full objective; refine the best.
+			for i := range modes {
+				modes[i].LogPost, modes[i].Coarse = o.LogPost(modes[i].X), true
+			}
+			sort.SliceStable(modes, func(a, b int) bool { return modes[a].LogPost > modes[b].LogPost })
+			if math.IsInf(modes[0].LogPost, -1) {
+				return nil, errors.New("lensfit: no coarse mode has a finite posterior on the full source grid")
+			}
+			var bar *progress.Bar
+			if opt.Progress != nil {
+				bar = progress.New(opt.Progress, "refinement evaluations", 0, opt.MaxEval)
+			}
+			e0 := o.Evals
+			tick := func() {
+				if bar != nil {
+					bar.Update(min(o.Evals-e0, opt.MaxEval-1))
+				}
+			}
+			r, err := maximiseTwice(ctx, o, modes[0].X, steps, 0.3, opt.MaxEval, tick)
+			if err != nil {
+				return nil, err
+			}
+			if err := ctx.Err(); err != nil { // a cancelled refinement is redone on resume
+				o.Evals = ck.Evaluations // as at the last save, before the modes' evaluations
+				return nil, errors.Join(err, save())
+			}
+			ck.Refined = &StartResult{Start: modes[0].X, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv}
+			if bar != nil {
+				bar.Force(opt.MaxEval, fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+			}
+			if r.F >= modes[0].LogPost {
+				modes[0].X, modes[0].LogPost, modes[0].Converged, modes[0].Coarse = r.X, r.F, r.Conv, false
+			}
+		}
 		for i := range modes {
 			le, err := o.LogEvidence(modes[i].X)
 			if err != nil {
@@ -404,7 +476,9 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			return nil, err
 		}
 	}
-	res.Modes = ck.Modes
+	res.Modes, res.Refined = ck.Modes, ck.Refined
+	res.MAPSeconds = time.Since(t0).Seconds()
+	t1 := time.Now()
 	best := res.Modes[0]
 	res.MAP, res.MAPLogPost, res.MAPLogEv = best.X, best.LogPost, best.LogEvidence
 	// Ensemble around the MAP.
@@ -463,7 +537,11 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			return nil, err
 		}
 	}
+	res.PosteriorSeconds = time.Since(t1).Seconds()
 	res.Evaluations = o.Evals
+	if co != o {
+		res.CoarseEvaluations = co.Evals
+	}
 	// Diagnostics over the kept steps.
 	kept := res.Chain[opt.Burn:]
 	for k := 0; k < d; k++ {
@@ -559,9 +637,10 @@ func screenStarts(o *Objective, x0, steps []float64, n int, seed uint64) [][]flo
 	return out
 }
 
-// maximiseTwice runs Nelder–Mead and restarts it once from its best point
-// (a fresh simplex escapes a collapsed one).
-func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
+// maximiseTwice runs Nelder–Mead with simplex edges scale·steps and
+// restarts it once from its best point with edges 0.3·scale·steps (a fresh
+// simplex escapes a collapsed one).
+func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, scale float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
 	f := func(x []float64) float64 {
 		if ctx.Err() != nil {
 			return math.Inf(-1)
@@ -571,13 +650,14 @@ func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEv
 		return v
 	}
 	half := max(maxEval/2, 5)
-	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-2, XTol: 1e-3, MaxEval: half})
-	if err != nil {
-		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
-	}
+	first := make([]float64, len(steps))
 	small := make([]float64, len(steps))
 	for i, s := range steps {
-		small[i] = 0.3 * s
+		first[i], small[i] = scale*s, 0.3*scale*s
+	}
+	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: first, FTol: 1e-2, XTol: 1e-3, MaxEval: half})
+	if err != nil {
+		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
 	}
 	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-2, XTol: 1e-3, MaxEval: maxEval - r.Evals})
 	if err != nil {
