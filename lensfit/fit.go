@@ -407,7 +407,11 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 				bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
 			}
 		}
-		r, err := maximiseTwice(ctx, co, starts[s], steps, 1, opt.MaxEval, tick)
+		ftol, xtol := 1e-2, 1e-3
+		if co != o { // the refinement on the full grid takes over
+			ftol, xtol = coarseFTol, coarseXTol
+		}
+		r, err := maximiseTwice(ctx, co, starts[s], steps, 1, ftol, xtol, opt.MaxEval, tick)
 		if err != nil {
 			return nil, err
 		}
@@ -448,12 +452,13 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 					bar.Update(min(o.Evals-e0, opt.MaxEval-1))
 				}
 			}
-			r, err := maximiseTwice(ctx, o, modes[0].X, steps, 0.3, opt.MaxEval, tick)
+			ce0 := co.Evals
+			r, err := refine(ctx, o, co, modes[0].X, steps, opt.MaxEval, tick)
 			if err != nil {
 				return nil, err
 			}
 			if err := ctx.Err(); err != nil { // a cancelled refinement is redone on resume
-				o.Evals = ck.Evaluations // as at the last save, before the modes' evaluations
+				o.Evals, co.Evals = ck.Evaluations, ce0 // as before the modes' evaluations
 				return nil, errors.Join(err, save())
 			}
 			ck.Refined = &StartResult{Start: modes[0].X, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv}
@@ -637,10 +642,20 @@ func screenStarts(o *Objective, x0, steps []float64, n int, seed uint64) [][]flo
 	return out
 }
 
+// coarseFTol and coarseXTol are the Nelder–Mead tolerances (on the log
+// posterior, and on the simplex edges relative to the typical scales) of
+// the coarse multi-start stage: its optimum is biased relative to the full
+// grid's anyway (by tens of standard deviations at a high signal-to-noise
+// ratio), so it needs to find the basin, not the last decimal.
+const (
+	coarseFTol = 0.1
+	coarseXTol = 1e-2
+)
+
 // maximiseTwice runs Nelder–Mead with simplex edges scale·steps and
 // restarts it once from its best point with edges 0.3·scale·steps (a fresh
 // simplex escapes a collapsed one).
-func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, scale float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
+func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, scale, ftol, xtol float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
 	f := func(x []float64) float64 {
 		if ctx.Err() != nil {
 			return math.Inf(-1)
@@ -655,11 +670,11 @@ func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, scale
 	for i, s := range steps {
 		first[i], small[i] = scale*s, 0.3*scale*s
 	}
-	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: first, FTol: 1e-2, XTol: 1e-3, MaxEval: half})
+	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: first, FTol: ftol, XTol: xtol, MaxEval: half})
 	if err != nil {
 		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
 	}
-	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-2, XTol: 1e-3, MaxEval: maxEval - r.Evals})
+	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: ftol, XTol: xtol, MaxEval: maxEval - r.Evals})
 	if err != nil {
 		return r, nil
 	}
