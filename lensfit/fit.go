@@ -9,8 +9,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/lenscore/lenscore/lens"
@@ -397,7 +399,22 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		}
 		bar = progress.New(opt.Progress, name, len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
 	}
-	for s := len(ck.Starts); s < opt.Starts; s++ {
+	// The coarse starts run two at a time on their own evidence buffers
+	// (the coarse factorisation is single-threaded); every start is
+	// independent, so the result does not depend on this.
+	objs := []*Objective{co}
+	if co != o && runtime.GOMAXPROCS(0) >= 2 && opt.Starts-len(ck.Starts) >= 2 {
+		co2, err := o.Coarsen(opt.Coarse)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, co2)
+	}
+	ftol, xtol := 1e-2, 1e-3
+	if co != o { // the refinement on the full grid takes over
+		ftol, xtol = coarseFTol, coarseXTol
+	}
+	for s := len(ck.Starts); s < opt.Starts; s += len(objs) {
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(err, save())
 		}
@@ -407,24 +424,38 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 				bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
 			}
 		}
-		ftol, xtol := 1e-2, 1e-3
-		if co != o { // the refinement on the full grid takes over
-			ftol, xtol = coarseFTol, coarseXTol
+		n := min(len(objs), opt.Starts-s)
+		rs, errs := make([]*mcmc.MaximiseResult, n), make([]error, n)
+		var wg sync.WaitGroup
+		for k := 1; k < n; k++ {
+			wg.Add(1)
+			go func(k int) {
+				defer wg.Done()
+				rs[k], errs[k] = maximiseTwice(ctx, objs[k], starts[s+k], steps, 1, ftol, xtol, opt.MaxEval, func() {})
+			}(k)
 		}
-		r, err := maximiseTwice(ctx, co, starts[s], steps, 1, ftol, xtol, opt.MaxEval, tick)
-		if err != nil {
+		rs[0], errs[0] = maximiseTwice(ctx, co, starts[s], steps, 1, ftol, xtol, opt.MaxEval, tick)
+		wg.Wait()
+		for _, ob := range objs[1:] {
+			co.Evals += ob.Evals
+			ob.Evals = 0
+		}
+		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
-		if err := ctx.Err(); err != nil { // a cancelled start is redone on resume
+		if err := ctx.Err(); err != nil { // cancelled starts are redone on resume
 			co.Evals = e0
 			return nil, errors.Join(err, save())
 		}
-		ck.Starts = append(ck.Starts, StartResult{Start: starts[s], X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv})
+		for k, r := range rs {
+			ck.Starts = append(ck.Starts, StartResult{Start: starts[s+k], X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv})
+		}
 		if err := save(); err != nil {
 			return nil, err
 		}
 		if bar != nil {
-			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, opt.Starts), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+			r := rs[n-1]
+			bar.Force((s+n)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+n, opt.Starts), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
 		}
 	}
 	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
