@@ -15,7 +15,8 @@ import (
 // which the refinement has converged.
 const (
 	refineProbe    = 0.5
-	refineMaxStep  = 10.0 // the first trust radius; tripled after a full capped step
+	refineMaxStep  = 30.0 // the first trust radius; tripled after a full capped step
+	refineForward  = 3.0  // steps longer than this are followed by forward differences
 	refineCurvMin  = 0.1
 	refineCurvMax  = 10.0
 	refineMaxIter  = 40
@@ -30,11 +31,11 @@ const (
 // N(z*, I) — roughly, because at a high signal-to-noise ratio the coarse
 // optimum can be tens of standard deviations from the fine one and the
 // curvatures differ by factors of a few. The gradient comes from central
-// differences at z ± ½e_i (2d evaluations per iteration, which also give
-// the diagonal curvature c that, clipped to [0.1, 10], starts the inverse
-// Hessian); each step (at most 10 long) is halved until the posterior
-// rises (Armijo; the trust radius starts at 10 and triples after every
-// full step it capped), and the refinement has converged when an accepted
+// differences at z ± ½e_i (2d evaluations, which also give the diagonal
+// curvature c that, clipped to [0.1, 10], starts the inverse Hessian), or
+// forward differences (d evaluations) after a step longer than 3; each
+// step is halved until the posterior rises (Armijo; the trust radius
+// starts at 30 and triples after every full step it capped), and the refinement has converged when an accepted
 // step is shorter than 0.1 or raised log p by less than 0.02. The best point evaluated is returned. If H is not
 // positive definite it falls back to Nelder–Mead (maximiseTwice with
 // edges 0.3·steps).
@@ -80,14 +81,23 @@ func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval 
 		}
 		return v
 	}
-	// grad sets g (∇ log p) and c (−∂²log p on the diagonal) at z.
+	// grad sets g (∇ log p) and c (−∂²log p on the diagonal) at z by
+	// central differences, or g alone by forward differences (d
+	// evaluations instead of 2d; c is left unchanged).
 	trial := make([]float64, d)
-	grad := func(z []float64, f0 float64, g, c []float64) {
+	grad := func(z []float64, f0 float64, g, c []float64, central bool) {
 		h := refineProbe
 		for i := 0; i < d; i++ {
 			copy(trial, z)
 			trial[i] = z[i] + h
 			fp := f(trial)
+			if !central {
+				g[i] = 0
+				if !math.IsInf(fp, -1) {
+					g[i] = (fp - f0) / h
+				}
+				continue
+			}
 			trial[i] = z[i] - h
 			fm := f(trial)
 			if math.IsInf(fp, -1) || math.IsInf(fm, -1) { // at the prior's edge: no step along i
@@ -105,7 +115,7 @@ func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval 
 	}
 	g, c := make([]float64, d), make([]float64, d)
 	gn, cn := make([]float64, d), make([]float64, d)
-	grad(z, f0, g, c)
+	grad(z, f0, g, c, true)
 	hinv := mat.NewSymDense(d, nil) // ≈ (−∇² log p)⁻¹
 	reset := func() {
 		hinv.Zero()
@@ -117,7 +127,7 @@ func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval 
 	p, zn, s, y := make([]float64, d), make([]float64, d), make([]float64, d), make([]float64, d)
 	conv := false
 	radius := refineMaxStep
-	for it := 0; it < refineMaxIter && evals+2*d+6 <= maxEval && ctx.Err() == nil; it++ {
+	for it := 0; it < refineMaxIter && evals+2*d+8 <= maxEval && ctx.Err() == nil; it++ {
 		capped := false
 		dir := func() float64 {
 			var gp, norm float64
@@ -148,7 +158,7 @@ func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval 
 			}
 		}
 		t, fn := 1.0, math.Inf(-1)
-		for try := 0; try < 6; try++ {
+		for try := 0; try < 8; try++ {
 			for i := range zn {
 				zn[i] = z[i] + t*p[i]
 			}
@@ -177,7 +187,10 @@ func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval 
 		if capped && t == 1 {
 			radius *= 3
 		}
-		grad(zn, fn, gn, cn)
+		// Far from the maximum (a long step) the forward-difference error
+		// (≈ ½ in these units) is negligible against the gradient.
+		copy(cn, c)
+		grad(zn, fn, gn, cn, math.Sqrt(step) < refineForward)
 		var sy float64
 		for i := range y {
 			y[i] = -(gn[i] - g[i]) // change of ∇(−log p)
