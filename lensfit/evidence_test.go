@@ -276,6 +276,19 @@ func TestAutoRoute(t *testing.T) {
 		if ev.LastRoute() != c.want {
 			t.Errorf("masked=%v: route %v, want %v", c.masked, ev.LastRoute(), c.want)
 		}
+		if c.masked {
+			// The data route's loops run on goroutines here (|I|·|J| is
+			// large): a few small closures, no buffers, per evaluation.
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			if _, err := ev.LogEvidence(mass, 0.1, nil); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&m1)
+			if b := m1.TotalAlloc - m0.TotalAlloc; b > 4096 {
+				t.Errorf("data route with goroutines: %d bytes allocated per evaluation, want ≤ 4096", b)
+			}
+		}
 	}
 }
 
