@@ -178,8 +178,9 @@ type FitOptions struct {
 	// Coarse, when > 1, runs the screen and the multi-start optimisation
 	// on the evidence of a source grid Coarse times coarser
 	// (Objective.Coarsen), evaluates every mode found there on the full
-	// objective and refines the best one on it with Nelder–Mead (budget
-	// MaxEval). It must divide the source grid side.
+	// objective and refines the best one on it (a BFGS whitened by the
+	// coarse Laplace covariance, budget MaxEval; see the package
+	// documentation). It must divide the source grid side.
 	Coarse int
 
 	// Checkpoint, when set, is a file the run is saved to (atomically)
