@@ -179,6 +179,12 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *coarse == 0 {
+		*coarse = lensfit.DefaultCoarse(p.Geo.SrcNPix)
+	}
+	if *coarse < 0 || *coarse > 1 && (p.Geo.SrcNPix%*coarse != 0 || p.Geo.SrcNPix / *coarse < 2) {
+		return fmt.Errorf("--coarse %d must divide the %d² source grid (and leave ≥ 2 pixels a side), or be 0 or 1", *coarse, p.Geo.SrcNPix)
+	}
 	half := 0.5 * float64(p.Geo.NPix) * p.Geo.Scale
 	pr, err := lensFitPriors(model, half, *lensPrior, *free, *fixScale)
 	if err != nil {
@@ -211,12 +217,6 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		if _, err := os.Stat(filepath.Join(*out, "lens_samples.jsonl")); err == nil {
 			return fmt.Errorf("%s already holds a finished fit; choose another --out", *out)
 		}
-	}
-	if *coarse == 0 {
-		*coarse = lensfit.DefaultCoarse(p.Geo.SrcNPix)
-	}
-	if *coarse < 0 || *coarse > 1 && (p.Geo.SrcNPix%*coarse != 0 || p.Geo.SrcNPix / *coarse < 2) {
-		return fmt.Errorf("--coarse %d must divide the %d² source grid (and leave ≥ 2 pixels a side), or be 0 or 1", *coarse, p.Geo.SrcNPix)
 	}
 	opt := lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Walkers: *walkers, Steps: *steps, Burn: *burn, Samples: *samples,
 		Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse}
