@@ -143,6 +143,7 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	fixScale := fs.Bool("fix-source-scale", false, "keep the source prior's amplitude fixed instead of fitting (MAP) and marginalising (MCMC) it")
 	starts := fs.Int("starts", 6, "optimiser starts (the initial lens and perturbations of it)")
 	maxEval := fs.Int("max-evals", 0, "evidence evaluations per optimiser start (0: 150 × free parameters)")
+	coarse := fs.Int("coarse", 0, "source grid coarsening factor of the screen and multi-start optimisation, whose best mode is then refined on the full grid (0: 2 for sources of ≥ 48² pixels, else 1 = none)")
 	walkers := fs.Int("walkers", 0, "ensemble walkers (0: 2 × free parameters + 2)")
 	steps := fs.Int("steps", 200, "ensemble steps per walker")
 	burn := fs.Int("burn", 0, "ensemble steps discarded as burn-in (0: half of --steps)")
@@ -178,6 +179,12 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *coarse == 0 {
+		*coarse = lensfit.DefaultCoarse(p.Geo.SrcNPix)
+	}
+	if *coarse < 0 || *coarse > 1 && (p.Geo.SrcNPix%*coarse != 0 || p.Geo.SrcNPix / *coarse < 2) {
+		return fmt.Errorf("--coarse %d must divide the %d² source grid (and leave ≥ 2 pixels a side), or be 0 or 1", *coarse, p.Geo.SrcNPix)
+	}
 	half := 0.5 * float64(p.Geo.NPix) * p.Geo.Scale
 	pr, err := lensFitPriors(model, half, *lensPrior, *free, *fixScale)
 	if err != nil {
@@ -212,13 +219,16 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	opt := lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Walkers: *walkers, Steps: *steps, Burn: *burn, Samples: *samples,
-		Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr}
+		Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse}
 	opt.Fingerprint = fmt.Sprintf("obs=%s geo=%+v prior=%s priors=%+v start=%v scale=%g fit_scale=%v starts=%d max_evals=%d walkers=%d steps=%d burn=%d samples=%d seed=%d",
 		hashData(data), struct {
 			N, SN, Su int
 			S, SS, F  float64
 		}{p.Geo.NPix, p.Geo.SrcNPix, p.Geo.Super, p.Geo.Scale, p.Geo.SrcScale, p.Geo.PSFFWHM},
 		sp.Name, pr, init, *scale, !*fixScale, *starts, *maxEval, *walkers, *steps, *burn, *samples, *seed)
+	if *coarse > 1 {
+		opt.Fingerprint += fmt.Sprintf(" coarse=%d", *coarse)
+	}
 	fmt.Fprintf(env.stderr, "fit-lens: %d free parameters (%s), source prior %s, %d² source, %d² image, linalg %s\n",
 		obj.Dim(), strings.Join(obj.Names(), ", "), sp.Name, p.Geo.SrcNPix, p.Geo.NPix, backendLine())
 	res, err := lensfit.Fit(ctx, obj, opt)
