@@ -1,0 +1,24 @@
+//go:build !purego
+
+package nn
+
+// sgemm4RowsAVX512 is the AVX-512 twin of sgemm4RowsAVX (same arguments,
+// bitwise equal results). See gemmsmall_avx512_amd64.s.
+//
+//go:noescape
+func sgemm4RowsAVX512(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int)
+
+// pack32AVX512 copies a K×32 column panel of B (row stride ldb) into dst
+// with row stride 32: dst[32p+j] = b[p·ldb+j], p < k, j < 32; k ≥ 1.
+//
+//go:noescape
+func pack32AVX512(b *float32, ldb int, dst *float32, k int)
+
+// bt6AVX512 and at6AVX512 are the AVX-512 twins of bt6AVX and at6AVX
+// (same arguments, bitwise equal results). See winograd_avx512_amd64.s.
+//
+//go:noescape
+func bt6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int)
+
+//go:noescape
+func at6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int)

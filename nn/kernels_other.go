@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package nn
+
+func cpuKernelLevel() int { return levelPureGo }
+
+func sgemm4RowsAVX512(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func pack32AVX512(b *float32, ldb int, dst *float32, k int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func bt6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func at6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
