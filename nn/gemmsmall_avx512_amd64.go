@@ -22,3 +22,12 @@ func bt6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int)
 
 //go:noescape
 func at6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int)
+
+// gnSiluFwdAVX512 and expSubAVX512 are the AVX-512 twins of gnSiluFwdAVX
+// and expSubAVX (same arguments; see simd_avx512_amd64.s).
+//
+//go:noescape
+func gnSiluFwdAVX512(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int)
+
+//go:noescape
+func expSubAVX512(row *float32, n int, m float32, acc *[8]float32)

@@ -21,3 +21,22 @@ func at6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int) {
 	}
 	at6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, n)
 }
+
+// gnSiluFwdVec is gnSiluFwdAVX or gnSiluFwdAVX512 (n a positive multiple
+// of 8).
+func gnSiluFwdVec(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int) {
+	if useAVX512() {
+		gnSiluFwdAVX512(x, xh, sg, y, n, m, r, gam, bet, store)
+		return
+	}
+	gnSiluFwdAVX(x, xh, sg, y, n, m, r, gam, bet, store)
+}
+
+// expSubVec is expSubAVX or expSubAVX512 (n a positive multiple of 8).
+func expSubVec(row *float32, n int, m float32, acc *[8]float32) {
+	if useAVX512() {
+		expSubAVX512(row, n, m, acc)
+		return
+	}
+	expSubAVX(row, n, m, acc)
+}

@@ -19,3 +19,11 @@ func bt6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
 func at6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func gnSiluFwdAVX512(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func expSubAVX512(row *float32, n int, m float32, acc *[8]float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

@@ -24,7 +24,7 @@ func gnSiluRow(x, xh, sg, y []float32, m, r, gam, bet float32) {
 		if store != 0 {
 			ph, ps = &xh[0], &sg[0]
 		}
-		gnSiluFwdAVX(&x[0], ph, ps, &y[0], v, m, r, gam, bet, store)
+		gnSiluFwdVec(&x[0], ph, ps, &y[0], v, m, r, gam, bet, store)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -82,7 +82,7 @@ func expSub(row []float32, m float32) float32 {
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
 		var acc [8]float32
-		expSubAVX(&row[0], v, m, &acc)
+		expSubVec(&row[0], v, m, &acc)
 		sum = hsum8(acc[:])
 		j = v
 	}

@@ -1,0 +1,153 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX-512 twins of gnSiluFwdAVX and expSubAVX (simd_amd64.s): 16 lanes per
+// step, the last 8 (n is a multiple of 8) under the opmask K1. Each element
+// goes through the same operations in the same order as in the AVX2
+// kernels (VRNDSCALEPS $0 rounds to nearest-even as VROUNDPS $0 does), so
+// the elementwise results are bitwise equal; expSub's lane sums are added
+// in a different order (16 lanes folded to 8), equal to float32 rounding.
+
+DATA expc512<>+0(SB)/4, $0x3fb8aa3b  // log2 e
+DATA expc512<>+4(SB)/4, $0x42ae0000  // 87: upper clamp
+DATA expc512<>+8(SB)/4, $0xc2ae0000  // −87: lower clamp
+DATA expc512<>+12(SB)/4, $0x3f317200 // ln 2, high part
+DATA expc512<>+16(SB)/4, $0x35bfbe8e // ln 2, low part
+DATA expc512<>+20(SB)/4, $0x39500d01 // c7
+DATA expc512<>+24(SB)/4, $0x3ab60b61 // c6
+DATA expc512<>+28(SB)/4, $0x3c088889 // c5
+DATA expc512<>+32(SB)/4, $0x3d2aaaab // c4
+DATA expc512<>+36(SB)/4, $0x3e2aaaab // c3
+DATA expc512<>+40(SB)/4, $0x3f000000 // c2
+DATA expc512<>+44(SB)/4, $0x3f800000 // 1
+DATA expc512<>+48(SB)/4, $0x0000007f // 127 (exponent bias)
+GLOBL expc512<>(SB), RODATA|NOPTR, $52
+
+// LOADEXPC broadcasts the constants into Z16…Z28.
+#define LOADEXPC \
+	VBROADCASTSS expc512<>+0(SB), Z16; \
+	VBROADCASTSS expc512<>+4(SB), Z17; \
+	VBROADCASTSS expc512<>+8(SB), Z18; \
+	VBROADCASTSS expc512<>+12(SB), Z19; \
+	VBROADCASTSS expc512<>+16(SB), Z20; \
+	VBROADCASTSS expc512<>+20(SB), Z21; \
+	VBROADCASTSS expc512<>+24(SB), Z22; \
+	VBROADCASTSS expc512<>+28(SB), Z23; \
+	VBROADCASTSS expc512<>+32(SB), Z24; \
+	VBROADCASTSS expc512<>+36(SB), Z25; \
+	VBROADCASTSS expc512<>+40(SB), Z26; \
+	VBROADCASTSS expc512<>+44(SB), Z27; \
+	VPBROADCASTD expc512<>+48(SB), Z28
+
+// EXP512 sets Z4 = e^Z1 (Z1 clamped to ±87 in place); clobbers Z2, Z3, Z5.
+// Operand order as in the AVX2 EXP, so a NaN stays NaN.
+#define EXP512 \
+	VMINPS Z1, Z17, Z1; \
+	VMAXPS Z1, Z18, Z1; \
+	VMULPS Z16, Z1, Z2; \
+	VRNDSCALEPS $0, Z2, Z2; \
+	VMOVAPS Z1, Z3; \
+	VFNMADD231PS Z19, Z2, Z3; \
+	VFNMADD231PS Z20, Z2, Z3; \
+	VMOVAPS Z21, Z4; \
+	VFMADD213PS Z22, Z3, Z4; \
+	VFMADD213PS Z23, Z3, Z4; \
+	VFMADD213PS Z24, Z3, Z4; \
+	VFMADD213PS Z25, Z3, Z4; \
+	VFMADD213PS Z26, Z3, Z4; \
+	VFMADD213PS Z27, Z3, Z4; \
+	VFMADD213PS Z27, Z3, Z4; \
+	VCVTPS2DQ Z2, Z5; \
+	VPADDD Z28, Z5, Z5; \
+	VPSLLD $23, Z5, Z5; \
+	VMULPS Z5, Z4, Z4
+
+// func gnSiluFwdAVX512(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int)
+// h = (x−m)·r, a = gam·h + bet, s = σ(a), y = a·s for n (a positive
+// multiple of 8) elements; h and s are stored only if store ≠ 0.
+TEXT ·gnSiluFwdAVX512(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ xh+8(FP), DI
+	MOVQ sg+16(FP), R8
+	MOVQ y+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Z8
+	VBROADCASTSS r+44(FP), Z9
+	VBROADCASTSS gam+48(FP), Z10
+	VBROADCASTSS bet+52(FP), Z11
+	MOVQ store+56(FP), DX
+	LOADEXPC
+	VXORPS Z7, Z7, Z7
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+
+fwdloop:
+	CMPQ CX, $16
+	JGE  fwdfull
+	MOVL $0x00ff, AX // the last 8 elements
+	KMOVW AX, K1
+
+fwdfull:
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z8, Z0, Z0
+	VMULPS Z9, Z0, Z0
+	TESTQ DX, DX
+	JZ    fwdnoh
+	VMOVUPS Z0, K1, (DI)
+
+fwdnoh:
+	VFMADD213PS Z11, Z10, Z0
+	VSUBPS Z0, Z7, Z1
+	EXP512
+	VADDPS Z27, Z4, Z4
+	VDIVPS Z4, Z27, Z4
+	TESTQ DX, DX
+	JZ    fwdnos
+	VMOVUPS Z4, K1, (R8)
+
+fwdnos:
+	VMULPS Z4, Z0, Z0
+	VMOVUPS Z0, K1, (R9)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JG   fwdloop
+	VZEROUPPER
+	RET
+
+// func expSubAVX512(row *float32, n int, m float32, acc *[8]float32)
+// row = e^(row − m) for n (a positive multiple of 8) elements; acc gets 8
+// lane sums of the new row.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-32
+	MOVQ row+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z8
+	MOVQ acc+24(FP), AX
+	LOADEXPC
+	VXORPS Z6, Z6, Z6
+	MOVL $0xffff, DX
+	KMOVW DX, K1
+
+exploop:
+	CMPQ CX, $16
+	JGE  expfull
+	MOVL $0x00ff, DX // the last 8 elements
+	KMOVW DX, K1
+
+expfull:
+	VMOVUPS.Z (DI), K1, Z1
+	VSUBPS Z8, Z1, Z1
+	EXP512
+	VMOVUPS Z4, K1, (DI)
+	VADDPS Z4, Z6, K1, Z6
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JG   exploop
+	VEXTRACTF32X8 $1, Z6, Y7
+	VADDPS Y7, Y6, Y6
+	VMOVUPS Y6, (AX)
+	VZEROUPPER
+	RET
