@@ -31,3 +31,16 @@ func gnSiluFwdAVX512(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store
 
 //go:noescape
 func expSubAVX512(row *float32, n int, m float32, acc *[8]float32)
+
+// gnSiluBwdAVX512, gnBwdFinishAVX512 and addScaleAVX512 are the AVX-512
+// twins of gnSiluBwdAVX, gnBwdFinishAVX and addScaleAVX (same arguments;
+// see simd_avx512_amd64.s).
+//
+//go:noescape
+func gnSiluBwdAVX512(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32)
+
+//go:noescape
+func gnBwdFinishAVX512(ds, h *float32, n int, r, m1, m2 float32)
+
+//go:noescape
+func addScaleAVX512(y, s *float32, n int, k float32)

@@ -40,3 +40,31 @@ func expSubVec(row *float32, n int, m float32, acc *[8]float32) {
 	}
 	expSubAVX(row, n, m, acc)
 }
+
+// gnSiluBwdVec is gnSiluBwdAVX or gnSiluBwdAVX512 (n a positive multiple
+// of 8).
+func gnSiluBwdVec(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32) {
+	if useAVX512() {
+		gnSiluBwdAVX512(h, dy, sg, dx, n, gam, bet, acc)
+		return
+	}
+	gnSiluBwdAVX(h, dy, sg, dx, n, gam, bet, acc)
+}
+
+// gnBwdFinishVec is gnBwdFinishAVX or gnBwdFinishAVX512.
+func gnBwdFinishVec(ds, h *float32, n int, r, m1, m2 float32) {
+	if useAVX512() {
+		gnBwdFinishAVX512(ds, h, n, r, m1, m2)
+		return
+	}
+	gnBwdFinishAVX(ds, h, n, r, m1, m2)
+}
+
+// addScaleVec is addScaleAVX or addScaleAVX512.
+func addScaleVec(y, s *float32, n int, k float32) {
+	if useAVX512() {
+		addScaleAVX512(y, s, n, k)
+		return
+	}
+	addScaleAVX(y, s, n, k)
+}

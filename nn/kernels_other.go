@@ -27,3 +27,15 @@ func gnSiluFwdAVX512(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store
 func expSubAVX512(row *float32, n int, m float32, acc *[8]float32) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func gnSiluBwdAVX512(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func gnBwdFinishAVX512(ds, h *float32, n int, r, m1, m2 float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func addScaleAVX512(y, s *float32, n int, k float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

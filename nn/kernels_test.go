@@ -282,7 +282,8 @@ func TestKernelPathsWinograd(t *testing.T) {
 	}
 }
 
-// TestKernelPathsRows runs the GroupNorm+SiLU forward row kernel and the
+// TestKernelPathsRows runs the GroupNorm+SiLU row kernels (forward,
+// backward, the backward's final step), the residual add-and-scale and the
 // softmax exponential on every path, on lengths with 16-lane blocks, an
 // 8-lane block and scalar tails, with inputs that reach the clamps of exp
 // and a NaN. Elementwise results are checked against float64 and, between
@@ -299,7 +300,9 @@ func TestKernelPathsRows(t *testing.T) {
 			x[20] = float32(math.NaN())
 		}
 		m, r, gam, bet := float32(0.2), float32(1.3), float32(0.9), float32(-0.3)
-		var ref [4][]float32
+		dy, res := randSlice(rng, n), randSlice(rng, n)
+		var ref [7][]float32
+		var refSums [2]float32
 		for _, path := range KernelPaths() {
 			withKernelPath(t, path, func(t *testing.T) {
 				h, s, y := make([]float32, n), make([]float32, n), make([]float32, n)
@@ -325,13 +328,49 @@ func TestKernelPathsRows(t *testing.T) {
 				if n <= 30 && !near32(sum, want, 1e-6*float64(n)) {
 					t.Fatalf("%s n=%d: Σ exp = %g want %g", path, n, sum, want)
 				}
+				// Backward, on the finite part of the row.
+				nf := min(n, 16)
+				dx := make([]float32, nf)
+				sg, sb := gnSiluBwdRow(h[:nf], dy[:nf], s[:nf], dx, gam, bet)
+				var wg, wb, mag float64
+				for j := 0; j < nf; j++ {
+					a := float64(gam)*float64(h[j]) + float64(bet)
+					sv := float64(s[j])
+					da := float64(dy[j]) * sv * (1 + a*(1-sv))
+					wg += da * float64(h[j])
+					wb += da
+					mag += math.Abs(da) * (1 + math.Abs(float64(h[j])))
+					if !near32(dx[j], float64(gam)*da, 2e-6) {
+						t.Fatalf("%s n=%d j=%d: dx = %g want %g", path, n, j, dx[j], float64(gam)*da)
+					}
+				}
+				if math.Abs(float64(sg)-wg) > 1e-6*mag || math.Abs(float64(sb)-wb) > 1e-6*mag {
+					t.Fatalf("%s n=%d: backward sums %g, %g want %g, %g", path, n, sg, sb, wg, wb)
+				}
+				ds := append([]float32(nil), dy[:nf]...)
+				gnBwdFinish(ds, h[:nf], r, 0.1, -0.7)
+				ys := append([]float32(nil), res...)
+				addScale(ys, x, 0.5)
+				for j := range ys {
+					if w := (float64(res[j]) + float64(x[j])) * 0.5; !math.IsNaN(w) && !near32(ys[j], w, 1e-7) {
+						t.Fatalf("%s n=%d j=%d: addScale = %g want %g", path, n, j, ys[j], w)
+					}
+				}
+				for j := range ds {
+					if w := float64(r) * (float64(dy[j]) - 0.1 + float64(h[j])*0.7); !near32(ds[j], w, 2e-6) {
+						t.Fatalf("%s n=%d j=%d: gnBwdFinish = %g want %g", path, n, j, ds[j], w)
+					}
+				}
 				if path == "purego" {
 					return
 				}
-				got := [4][]float32{h, s, y, e}
+				got := [7][]float32{h, s, y, e, dx, ds, ys}
 				if ref[0] == nil {
-					ref = got
+					ref, refSums = got, [2]float32{sg, sb}
 					return
+				}
+				if d := math.Abs(float64(sg - refSums[0])); d > 1e-6*mag {
+					t.Fatalf("%s n=%d: Σ da·h = %g, other vector path %g", path, n, sg, refSums[0])
 				}
 				for k := range got {
 					for j := range got[k] {

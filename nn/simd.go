@@ -46,7 +46,7 @@ func gnSiluBwdRow(h, dy, sg, dx []float32, gam, bet float32) (sgam, sbet float32
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
 		var acc [16]float32
-		gnSiluBwdAVX(&h[0], &dy[0], &sg[0], &dx[0], v, gam, bet, &acc)
+		gnSiluBwdVec(&h[0], &dy[0], &sg[0], &dx[0], v, gam, bet, &acc)
 		sgam, sbet = hsum8(acc[:8]), hsum8(acc[8:])
 		j = v
 	}
@@ -67,7 +67,7 @@ func gnBwdFinish(ds, h []float32, r, m1, m2 float32) {
 	h = h[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		gnBwdFinishAVX(&ds[0], &h[0], v, r, m1, m2)
+		gnBwdFinishVec(&ds[0], &h[0], v, r, m1, m2)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -196,7 +196,7 @@ func addScale(y, s []float32, k float32) {
 	s = s[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		addScaleAVX(&y[0], &s[0], v, k)
+		addScaleVec(&y[0], &s[0], v, k)
 		j = v
 	}
 	for ; j < n; j++ {

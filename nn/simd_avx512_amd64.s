@@ -151,3 +151,106 @@ expfull:
 	VMOVUPS Y6, (AX)
 	VZEROUPPER
 	RET
+
+// MASK16 sets K1 to all 16 lanes, or to the low 8 when fewer than 16
+// elements remain (CX counts them; n is a multiple of 8). Clobbers DX.
+#define MASK16(label) \
+	MOVL $0xffff, DX; \
+	CMPQ CX, $16; \
+	JGE  label; \
+	MOVL $0x00ff, DX; \
+label: \
+	KMOVW DX, K1
+
+// func gnSiluBwdAVX512(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32)
+// a = gam·h + bet, da = dy·s·(1 + a(1−s)), dx = gam·da; acc[0:8] gets lane
+// sums of da·h, acc[8:16] those of da (16 lanes folded to 8).
+TEXT ·gnSiluBwdAVX512(SB), NOSPLIT, $0-56
+	MOVQ h+0(FP), SI
+	MOVQ dy+8(FP), DI
+	MOVQ sg+16(FP), R8
+	MOVQ dx+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS gam+40(FP), Z10
+	VBROADCASTSS bet+44(FP), Z11
+	MOVQ acc+48(FP), AX
+	VBROADCASTSS expc512<>+44(SB), Z13 // 1
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+bwdloop:
+	MASK16(bwdmask)
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVAPS Z0, Z1
+	VFMADD213PS Z11, Z10, Z1
+	VMOVUPS.Z (R8), K1, Z2
+	VSUBPS Z2, Z13, Z3
+	VFMADD213PS Z13, Z1, Z3
+	VMULPS Z2, Z3, Z3
+	VMOVUPS.Z (DI), K1, Z4
+	VMULPS Z4, Z3, Z3
+	VFMADD231PS Z3, Z0, K1, Z6
+	VADDPS Z3, Z7, K1, Z7
+	VMULPS Z10, Z3, Z3
+	VMOVUPS Z3, K1, (R9)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JG   bwdloop
+	VEXTRACTF32X8 $1, Z6, Y8
+	VADDPS Y8, Y6, Y6
+	VEXTRACTF32X8 $1, Z7, Y9
+	VADDPS Y9, Y7, Y7
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	VZEROUPPER
+	RET
+
+// func gnBwdFinishAVX512(ds, h *float32, n int, r, m1, m2 float32)
+// ds = r·(ds − m1 − h·m2).
+TEXT ·gnBwdFinishAVX512(SB), NOSPLIT, $0-36
+	MOVQ ds+0(FP), DI
+	MOVQ h+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS r+24(FP), Z9
+	VBROADCASTSS m1+28(FP), Z10
+	VBROADCASTSS m2+32(FP), Z11
+
+finloop:
+	MASK16(finmask)
+	VMOVUPS.Z (DI), K1, Z0
+	VSUBPS Z10, Z0, Z0
+	VMOVUPS.Z (SI), K1, Z1
+	VFNMADD231PS Z11, Z1, Z0
+	VMULPS Z9, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JG   finloop
+	VZEROUPPER
+	RET
+
+// func addScaleAVX512(y, s *float32, n int, k float32)
+// y = (y + s)·k.
+TEXT ·addScaleAVX512(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS k+24(FP), Z2
+
+asloop:
+	MASK16(asmask)
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (SI), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMULPS Z2, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JG   asloop
+	VZEROUPPER
+	RET
