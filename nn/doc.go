@@ -104,12 +104,15 @@
 // purego forces a lower one, SetKernelPath switches at run time (tests run
 // every path the CPU has). On the avx512 path the small-product GEMM (4×32
 // blocks in 8 zmm accumulators, 32-column packed panels), the Winograd
-// F(4×4) transforms Bᵀ and Aᵀ, the GroupNorm+SiLU forward and the softmax
-// exponential run AVX-512 versions (gemmsmall_avx512_amd64.s,
-// winograd_avx512_amd64.s, simd_avx512_amd64.s) and every other kernel its
-// AVX2 one. The AVX-512 versions perform each element's operations in the
-// AVX2 order, so products, transforms and activations are bitwise equal on
-// both paths (only the softmax row sum is added in another order). They
+// F(4×4) transforms Bᵀ and Aᵀ, GroupNorm+SiLU (forward, backward, the
+// backward's last step, the float64 statistics), the residual add-and-scale
+// and the softmax row maximum and exponential run AVX-512 versions
+// (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s, simd_avx512_amd64.s;
+// dispatch in kernels_dispatch.go) and every other kernel its AVX2 one.
+// The AVX-512 versions perform each element's operations in the AVX2
+// order, so products, transforms and activations are bitwise equal on both
+// paths (sums over a row — softmax, GroupNorm's statistics and backward
+// sums — are added in another order, equal to rounding). They
 // are tested under an emulated AVX-512 CPU by scripts/test-avx512-emulated
 // (correctness only: no AVX-512 machine was available to time them).
 //

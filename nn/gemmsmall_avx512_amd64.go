@@ -44,3 +44,12 @@ func gnBwdFinishAVX512(ds, h *float32, n int, r, m1, m2 float32)
 
 //go:noescape
 func addScaleAVX512(y, s *float32, n int, k float32)
+
+// maxScaleAVX512 and sumSqF64AVX512 are the AVX-512 twins of maxScaleAVX
+// and sumSqF64AVX (same arguments; see simd_avx512_amd64.s).
+//
+//go:noescape
+func maxScaleAVX512(row *float32, n int, scale float32) float32
+
+//go:noescape
+func sumSqF64AVX512(x *float32, n int, shift float64) (s1, s2 float64)

@@ -68,3 +68,19 @@ func addScaleVec(y, s *float32, n int, k float32) {
 	}
 	addScaleAVX(y, s, n, k)
 }
+
+// maxScaleVec is maxScaleAVX or maxScaleAVX512.
+func maxScaleVec(row *float32, n int, scale float32) float32 {
+	if useAVX512() {
+		return maxScaleAVX512(row, n, scale)
+	}
+	return maxScaleAVX(row, n, scale)
+}
+
+// sumSqF64Vec is sumSqF64AVX or sumSqF64AVX512.
+func sumSqF64Vec(x *float32, n int, shift float64) (s1, s2 float64) {
+	if useAVX512() {
+		return sumSqF64AVX512(x, n, shift)
+	}
+	return sumSqF64AVX(x, n, shift)
+}

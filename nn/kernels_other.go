@@ -39,3 +39,11 @@ func gnBwdFinishAVX512(ds, h *float32, n int, r, m1, m2 float32) {
 func addScaleAVX512(y, s *float32, n int, k float32) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func maxScaleAVX512(row *float32, n int, scale float32) float32 {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func sumSqF64AVX512(x *float32, n int, shift float64) (s1, s2 float64) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

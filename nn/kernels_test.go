@@ -383,3 +383,57 @@ func TestKernelPathsRows(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelPathsStats runs GroupNorm's float64 statistics (meanVar) and
+// softmax's row maximum-and-scale on every path against float64, for
+// lengths with 32-, 16- and 8-lane blocks and scalar tails; the row
+// maximum and the scaled row must agree bit for bit between the vector
+// paths (maximum and products are exact or rounded once).
+func TestKernelPathsStats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(32, 64))
+	for _, n := range []int{8, 16, 24, 32, 40, 72, 101} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(100 + 3*rng.NormFloat64())
+		}
+		x[n/2] = 130 // the maximum, away from the ends
+		var mu0, ss0 float64
+		for _, v := range x {
+			mu0 += float64(v)
+		}
+		mu0 /= float64(n)
+		for _, v := range x {
+			ss0 += (float64(v) - mu0) * (float64(v) - mu0)
+		}
+		var refRow []float32
+		for _, path := range KernelPaths() {
+			withKernelPath(t, path, func(t *testing.T) {
+				mu, ss := meanVar(x)
+				if math.Abs(mu-mu0) > 1e-12*math.Abs(mu0) || math.Abs(ss-ss0) > 1e-9*ss0 {
+					t.Fatalf("%s n=%d: meanVar = %g, %g want %g, %g", path, n, mu, ss, mu0, ss0)
+				}
+				if path == "purego" || n%8 != 0 {
+					return
+				}
+				row := append([]float32(nil), x...)
+				m := maxScaleVec(&row[0], n, 0.125)
+				if m != 130 {
+					t.Fatalf("%s n=%d: row maximum %g, want 130", path, n, m)
+				}
+				for j := range row {
+					if row[j] != x[j]*0.125 {
+						t.Fatalf("%s n=%d: scaled row[%d] = %g want %g", path, n, j, row[j], x[j]*0.125)
+					}
+				}
+				if refRow != nil {
+					for j := range row {
+						if row[j] != refRow[j] {
+							t.Fatalf("%s n=%d: scaled row[%d] differs between vector paths", path, n, j)
+						}
+					}
+				}
+				refRow = row
+			})
+		}
+	}
+}

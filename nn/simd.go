@@ -113,7 +113,7 @@ func meanVar(x []float32) (mu, ss float64) {
 	var s1, s2 float64
 	v := 0
 	if v = n &^ 7; v > 0 && haveSIMD() {
-		s1, s2 = sumSqF64AVX(&x[0], v, x0)
+		s1, s2 = sumSqF64Vec(&x[0], v, x0)
 	} else {
 		v = 0
 	}
@@ -230,7 +230,7 @@ func softmaxRows(att, attT []float32, p, r0, r1 int, scale float32) {
 		row := att[r*p : (r+1)*p]
 		var m float32
 		if simd {
-			m = maxScaleAVX(&row[0], p, scale)
+			m = maxScaleVec(&row[0], p, scale)
 		} else {
 			m = row[0]
 			for j, s := range row {

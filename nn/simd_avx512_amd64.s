@@ -254,3 +254,104 @@ asloop:
 	JG   asloop
 	VZEROUPPER
 	RET
+
+// func maxScaleAVX512(row *float32, n int, scale float32) float32
+// Returns max(row) and sets row[j] *= scale, n a positive multiple of 8.
+TEXT ·maxScaleAVX512(SB), NOSPLIT, $0-28
+	MOVQ row+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Z8
+	VBROADCASTSS (DI), Z0 // running maximum, started from row[0]
+
+msloop:
+	MASK16(msmask)
+	VMOVUPS.Z (DI), K1, Z1
+	VMAXPS Z1, Z0, K1, Z0
+	VMULPS Z8, Z1, Z1
+	VMOVUPS Z1, K1, (DI)
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JG   msloop
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumSqF64AVX512(x *float32, n int, shift float64) (s1, s2 float64)
+// Σ (x[j] − shift) and Σ (x[j] − shift)² in float64, n a positive multiple
+// of 8: 32 floats per step into four chains per sum, then 8 at a time.
+TEXT ·sumSqF64AVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD shift+16(FP), Z4
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z7, Z7, Z7
+	VXORPD Z9, Z9, Z9
+	VXORPD Z5, Z5, Z5
+	VXORPD Z6, Z6, Z6
+	VXORPD Z10, Z10, Z10
+	VXORPD Z11, Z11, Z11
+
+ss32:
+	CMPQ CX, $32
+	JLT  ss8
+	VCVTPS2PD (SI), Z2
+	VCVTPS2PD 32(SI), Z3
+	VCVTPS2PD 64(SI), Z12
+	VCVTPS2PD 96(SI), Z13
+	VSUBPD Z4, Z2, Z2
+	VSUBPD Z4, Z3, Z3
+	VSUBPD Z4, Z12, Z12
+	VSUBPD Z4, Z13, Z13
+	VADDPD Z2, Z0, Z0
+	VADDPD Z3, Z1, Z1
+	VADDPD Z12, Z7, Z7
+	VADDPD Z13, Z9, Z9
+	VFMADD231PD Z2, Z2, Z5
+	VFMADD231PD Z3, Z3, Z6
+	VFMADD231PD Z12, Z12, Z10
+	VFMADD231PD Z13, Z13, Z11
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  ss32
+
+ss8:
+	TESTQ CX, CX
+	JZ    ssdone
+	VCVTPS2PD (SI), Z2
+	VSUBPD Z4, Z2, Z2
+	VADDPD Z2, Z0, Z0
+	VFMADD231PD Z2, Z2, Z5
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  ss8
+
+ssdone:
+	VADDPD Z7, Z0, Z0
+	VADDPD Z9, Z1, Z1
+	VADDPD Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPD Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VHADDPD X0, X0, X0
+	VMOVSD X0, s1+24(FP)
+	VADDPD Z10, Z5, Z5
+	VADDPD Z11, Z6, Z6
+	VADDPD Z6, Z5, Z5
+	VEXTRACTF64X4 $1, Z5, Y6
+	VADDPD Y6, Y5, Y5
+	VEXTRACTF128 $1, Y5, X6
+	VADDPD X6, X5, X5
+	VHADDPD X5, X5, X5
+	VMOVSD X5, s2+32(FP)
+	VZEROUPPER
+	RET
