@@ -2,6 +2,11 @@
 
 package nn
 
+// Declarations of the AVX-512 kernels (gemmsmall_avx512_amd64.s,
+// winograd_avx512_amd64.s, simd_avx512_amd64.s); kernels_other.go has
+// their stubs elsewhere, kernels_dispatch.go chooses between them and the
+// AVX2 versions.
+
 // sgemm4RowsAVX512 is the AVX-512 twin of sgemm4RowsAVX (same arguments,
 // bitwise equal results). See gemmsmall_avx512_amd64.s.
 //
