@@ -96,6 +96,26 @@
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
 // rounding; which path runs depends only on the CPU.
 //
+// # Kernel paths
+//
+// KernelPath names the path in use: "avx512", "avx2" or "purego"
+// (kernels.go). The best one the CPU has is chosen at start (avx512 needs
+// AVX512F, BW, DQ and VL as well as AVX2+FMA); LENSCORE_KERNELS=avx2 or
+// purego forces a lower one, SetKernelPath switches at run time (tests run
+// every path the CPU has). On the avx512 path the small-product GEMM (4×32
+// blocks in 8 zmm accumulators, 32-column packed panels), the Winograd
+// F(4×4) transforms Bᵀ and Aᵀ, GroupNorm+SiLU (forward, backward, the
+// backward's last step, the float64 statistics), the residual add-and-scale
+// and the softmax row maximum and exponential run AVX-512 versions
+// (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s, simd_avx512_amd64.s;
+// dispatch in kernels_dispatch.go) and every other kernel its AVX2 one.
+// The AVX-512 versions perform each element's operations in the AVX2
+// order, so products, transforms and activations are bitwise equal on both
+// paths (sums over a row — softmax, GroupNorm's statistics and backward
+// sums — are added in another order, equal to rounding). They
+// are tested under an emulated AVX-512 CPU by scripts/test-avx512-emulated
+// (correctness only: no AVX-512 machine was available to time them).
+//
 // # Initialisation
 //
 // As NCSN++ (Song et al. 2021, "Score-based generative modeling through

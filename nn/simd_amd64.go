@@ -2,10 +2,9 @@
 
 package nn
 
-import "golang.org/x/sys/cpu"
-
-// haveSIMD reports whether the AVX2+FMA kernels of simd_amd64.s can run.
-func haveSIMD() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+// haveSIMD reports whether the AVX2+FMA kernels of simd_amd64.s are to run
+// (the CPU has them and no lower path was asked for; see kernels.go).
+func haveSIMD() bool { return kernelLevel.Load() >= levelAVX2 }
 
 // gnSiluFwdAVX: h = (x−m)·r, a = gam·h + bet, s = σ(a), y = a·s for n
 // (a multiple of 8) elements; h and s are stored only if store ≠ 0.

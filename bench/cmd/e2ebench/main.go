@@ -99,6 +99,7 @@ type Side struct {
 type Result struct {
 	Date        string    `json:"date"`
 	CPU         string    `json:"cpu"`
+	Kernels     string    `json:"kernels"` // nn.KernelSummary: the kernel path in use
 	GOMAXPROCS  int       `json:"gomaxprocs"`
 	LoadBefore  string    `json:"loadavg_before"`
 	LoadAfter   string    `json:"loadavg_after"`
@@ -147,7 +148,7 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	if outDir == "" {
 		outDir = filepath.Join(root, "bench", "results")
 	}
-	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), CPU: machine.CPUName(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), CPU: machine.CPUName(), Kernels: nn.KernelSummary(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		LoadBefore: machine.LoadAvg(), Revision: machine.Revision(root), Batch: batch, StepsTimed: steps, Reps: reps}
 
 	g, err := nn.DefaultGemm()
@@ -416,6 +417,7 @@ func runTorch(python, root string, params []*nn.Param, op *lens.Operator, y []fl
 
 func printTable(w *os.File, r *Result) {
 	fmt.Fprintf(w, "e2ebench %s, %s, GOMAXPROCS %d, load %s → %s, batch %d\n", r.Date, r.CPU, r.GOMAXPROCS, r.LoadBefore, r.LoadAfter, r.Batch)
+	fmt.Fprintf(w, "kernels: %s\n", r.Kernels)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measurement\tlenscore\tPyTorch\tratio")
 	row := func(name string, a, b float64, unit string) {

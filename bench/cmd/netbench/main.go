@@ -106,6 +106,7 @@ type Result struct {
 	GOMAXPROCS    int     `json:"gomaxprocs"`
 	CPU           string  `json:"cpu"`
 	Gemm          string  `json:"gemm"`
+	Kernels       string  `json:"kernels"` // nn.KernelSummary: the kernel path in use (avx512, avx2, purego)
 	LoadBefore    string  `json:"loadavg_before"`
 	LoadAfter     string  `json:"loadavg_after"`
 	Reps          int     `json:"reps"`
@@ -185,7 +186,7 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	}
 	res := Result{
 		Date: time.Now().Format(time.RFC3339), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Revision: revision(root), CPU: machine.CPUName(), Gemm: nn.EngineGemm(g).Name(), LoadBefore: machine.LoadAvg(), Reps: reps, Quick: quick,
+		Revision: revision(root), CPU: machine.CPUName(), Gemm: nn.EngineGemm(g).Name(), Kernels: nn.KernelSummary(), LoadBefore: machine.LoadAvg(), Reps: reps, Quick: quick,
 		Lenscore: map[string]Measure{}, Targets: targets,
 	}
 	fmt.Fprintf(os.Stderr, "load average %s; gemm %s\n", res.LoadBefore, res.Gemm)
@@ -578,6 +579,7 @@ func equivalence(net *score.Net, python, script, root string) (string, error) {
 
 func printTable(w *os.File, r *Result) {
 	fmt.Fprintf(w, "lenscore score network vs PyTorch %s — %s, %s, GOMAXPROCS=%d\n", torchVersion(r), r.CPU, r.Gemm, r.GOMAXPROCS)
+	fmt.Fprintf(w, "kernels: %s\n", r.Kernels)
 	fmt.Fprintf(w, "lenscore revision %s\n", r.Revision)
 	fmt.Fprintf(w, "params %d (both), forward %.3f GFLOP/image; measured GEMM peak %.1f GFLOP/s (%.1f per CPU-second), AVX2 FMA peak %.1f GFLOP/s; load avg before %s, after %s; reps %d\n\n",
 		r.Params, float64(r.FlopsPerImage)/1e9, r.PeakGFLOPS, r.PeakCPU, r.FMAPeak, r.LoadBefore, r.LoadAfter, r.Reps)
