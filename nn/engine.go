@@ -30,7 +30,8 @@ type Engine struct {
 	scr     [][numScratch][]float32 // per-worker scratch shared by all layers
 	next    atomic.Int64            // next task of a RunDynamic
 	infer   bool                    // forward passes keep nothing for Backward
-	gen     int                     // bumped by SetInference: invalidates weight caches
+	fixed   bool                    // weights declared unchanging (SetWeightsFixed)
+	gen     int                     // bumped by SetInference and SetWeightsFixed: invalidates weight caches
 	noPGrad bool                    // Backward computes input gradients only
 }
 
@@ -221,8 +222,26 @@ func (e *Engine) claim(w, n int, fn func(w, i int)) {
 // not be called after an inference-mode Forward. In inference mode layers
 // also keep transforms of their weights (Winograd) from one Forward to the
 // next, so weights must not change while it is on: after changing them,
-// call SetInference(true) again, which drops those caches.
-func (e *Engine) SetInference(on bool) { e.infer, e.gen = on, e.gen+1 }
+// call SetInference(true) again, which drops those caches. SetInference
+// also ends a SetWeightsFixed period.
+func (e *Engine) SetInference(on bool) { e.infer, e.fixed, e.gen = on, false, e.gen+1 }
+
+// SetWeightsFixed(true) declares that the parameters will not change until
+// the next SetWeightsFixed or SetInference call: in training mode too, the
+// layers then keep their weight transforms (the Winograd-domain weights of
+// the forward pass and of Backward's flipped kernel) from one call to the
+// next, as inference mode does, instead of recomputing them on every
+// Forward and Backward. For repeated vector–Jacobian products of a trained
+// network (posterior.NetworkPrior); results are unchanged bit for bit.
+// Each call drops the caches.
+func (e *Engine) SetWeightsFixed(on bool) { e.fixed, e.gen = on, e.gen+1 }
+
+// WeightsFixed reports whether SetWeightsFixed(true) is in effect.
+func (e *Engine) WeightsFixed() bool { return e.fixed }
+
+// cacheWeights reports whether layers may reuse weight transforms computed
+// in the current gen (inference mode or fixed weights).
+func (e *Engine) cacheWeights() bool { return e.infer || e.fixed }
 
 // Inference reports whether the engine is in inference mode.
 func (e *Engine) Inference() bool { return e.infer }

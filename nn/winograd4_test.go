@@ -399,3 +399,67 @@ func TestBt6Row(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightsFixed checks that with Engine.SetWeightsFixed(true) the
+// training-mode Forward and Backward of Winograd convolutions (F(4×4) at
+// 32×32, F(2×2) at 8×8) give the same output and input gradient bit for
+// bit, keep their weight transforms from one call to the next (a weight
+// change is ignored until the next SetWeightsFixed call, which is the
+// contract) and do not allocate.
+func TestWeightsFixed(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	const n = 2
+	for _, side := range []int{32, 8} {
+		c := NewConv2D(e, "c", 16, 24, side, side, 3, 1, 1)
+		if c.wU == nil || c.tconv.wU == nil {
+			t.Fatalf("%d²: Winograd not selected", side)
+		}
+		r := NewRand(uint64(side))
+		randomizeParams(c.Params(), r, 0.2)
+		x := randVec(r, n*16*side*side, 1)
+		dy := randVec(r, n*24*side*side, 1)
+		run := func() (y, dx []float32) {
+			y = append([]float32(nil), c.Forward(x, n)...)
+			return y, append([]float32(nil), c.Backward(dy)...)
+		}
+		same := func(what string, a, b []float32) {
+			t.Helper()
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("%d²: %s[%d] = %g, want %g", side, what, i, a[i], b[i])
+				}
+			}
+		}
+		y0, dx0 := run()
+		e.SetWeightsFixed(true)
+		for k := 0; k < 2; k++ {
+			y, dx := run()
+			same("fixed-weights y", y, y0)
+			same("fixed-weights dx", dx, dx0)
+		}
+		if a := testing.AllocsPerRun(3, func() { c.Forward(x, n); c.Backward(dy) }); a != 0 {
+			t.Errorf("%d²: fixed-weights Forward+Backward: %v allocations, want 0", side, a)
+		}
+		saved := append([]float32(nil), c.Weight.Data...)
+		for i := range c.Weight.Data {
+			c.Weight.Data[i] *= 1.5
+		}
+		y, dx := run() // transforms kept: the change is not seen
+		same("cached y", y, y0)
+		same("cached dx", dx, dx0)
+		e.SetWeightsFixed(true) // drops the caches
+		y1, dx1 := run()
+		e.SetWeightsFixed(false)
+		y2, dx2 := run()
+		same("y after SetWeightsFixed", y1, y2)
+		same("dx after SetWeightsFixed", dx1, dx2)
+		if y1[0] == y0[0] && dx1[0] == dx0[0] {
+			t.Fatalf("%d²: scaling the weights changed neither y nor dx", side)
+		}
+		copy(c.Weight.Data, saved)
+		if e.SetInference(false); e.WeightsFixed() {
+			t.Fatal("SetInference did not end the fixed-weights period")
+		}
+	}
+}

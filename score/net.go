@@ -376,6 +376,14 @@ func (nt *Net) forward(x, sigma []float32, batch int) []float32 {
 // Params()[i].Data, call SetInference(true) again.
 func (nt *Net) SetInference(on bool) { nt.e.SetInference(on) }
 
+// SetWeightsFixed(true) promises that Params()[i].Data will not change
+// until the next SetWeightsFixed or SetInference call; training-mode
+// Forward and Backward then keep their transformed weights between calls
+// as inference mode does (nn.Engine.SetWeightsFixed), for repeated
+// input-gradient back-propagations of a trained network. Outputs and
+// gradients are unchanged bit for bit.
+func (nt *Net) SetWeightsFixed(on bool) { nt.e.SetWeightsFixed(on) }
+
 // Backward accumulates dL/dθ into Params()[i].Grad for the loss whose
 // gradient with respect to the last Forward's output is dout.
 func (nt *Net) Backward(dout []float32) {
