@@ -31,7 +31,10 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./bench/cmd/e2ebench [-batch 16] [-steps 6] [-reps 3] [-no-torch] [-out DIR|-]
+//	go run ./bench/cmd/e2ebench [-batch 16] [-steps 6] [-reps 3] [-no-torch] [-out DIR|-] [-cpuprofile FILE]
+//
+// -cpuprofile profiles lenscore's timed EM repetitions (not the warm-up,
+// the network phases or PyTorch).
 package main
 
 import (
@@ -49,6 +52,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -86,6 +90,7 @@ type Side struct {
 	EMStepMS      float64   `json:"em_step_ms"`      // one EM step of the batch, convolved likelihood
 	EMStepSamples []float64 `json:"em_step_samples"` // per repetition
 	EMVariant     string    `json:"em_variant,omitempty"`
+	EMPriorMS     float64   `json:"em_prior_ms,omitempty"` // lenscore: wall time per EM step in the network (posterior.Result.PriorTime)
 	FwdMS         float64   `json:"fwd_ms"`     // forward pass of the batch (inference)
 	FwdVJPMS      float64   `json:"fwd_vjp_ms"` // forward keeping activations + input VJP
 	FwdVariant    string    `json:"fwd_variant,omitempty"`
@@ -124,14 +129,15 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the PyTorch side")
 	noTorch := flag.Bool("no-torch", false, "time lenscore only")
 	outDir := flag.String("out", "", "directory for e2ebench-<date>.json (default bench/results; - for none)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of lenscore's timed EM steps to this file")
 	flag.Parse()
-	if err := run(*batch, *steps, *reps, *python, *noTorch, *outDir); err != nil {
+	if err := run(*batch, *steps, *reps, *python, *noTorch, *outDir, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "e2ebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(batch, steps, reps int, python string, noTorch bool, outDir string) error {
+func run(batch, steps, reps int, python string, noTorch bool, outDir, cpuProfile string) error {
 	switch {
 	case batch < 1 || batch > 64:
 		return fmt.Errorf("-batch %d must be in [1, 64]", batch)
@@ -180,24 +186,41 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "lenscore: EM with the convolved likelihood, batch %d, %d steps × %d repetitions (+1 warm-up)\n", batch, steps, reps)
-	var wall, cpu []float64
+	var wall, cpu, inPrior []float64
+	var prof *os.File
 	for r := 0; r <= reps; r++ {
+		if r == 1 && cpuProfile != "" {
+			if prof, err = os.Create(cpuProfile); err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				return fmt.Errorf("-cpuprofile %s: %w", cpuProfile, err)
+			}
+		}
 		c0, t0 := machine.CPUMillis(), time.Now()
-		if _, err := posterior.Sample(context.Background(), prior, lik, ve, posterior.Options{Steps: steps, Chains: batch, Seed: uint64(r + 1)}); err != nil {
+		sr, err := posterior.Sample(context.Background(), prior, lik, ve, posterior.Options{Steps: steps, Chains: batch, Seed: uint64(r + 1)})
+		if err != nil {
 			return err
 		}
 		if r > 0 { // the first run warms up caches and the network's workspaces
 			wall = append(wall, float64(time.Since(t0).Nanoseconds())/1e6/float64(steps))
 			cpu = append(cpu, (machine.CPUMillis()-c0)/float64(steps))
+			inPrior = append(inPrior, float64(sr.PriorTime.Nanoseconds())/1e6/float64(steps))
 		}
 	}
-	res.Lenscore = Side{EMStepMS: machine.Median(wall), EMStepSamples: wall, CPUEMStepMS: machine.Median(cpu)}
+	if prof != nil {
+		pprof.StopCPUProfile()
+		if err := prof.Close(); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+	}
+	res.Lenscore = Side{EMStepMS: machine.Median(wall), EMStepSamples: wall, CPUEMStepMS: machine.Median(cpu), EMPriorMS: machine.Median(inPrior)}
 	fwd, fvjp, cf, cj, err := timeNetwork(prior, batch, reps, ve)
 	if err != nil {
 		return err
 	}
 	res.Lenscore.FwdMS, res.Lenscore.FwdVJPMS, res.Lenscore.CPUFwdMS, res.Lenscore.CPUFwdVJPMS = fwd, fvjp, cf, cj
-	fmt.Fprintf(os.Stderr, "lenscore: EM step %.0f ms, forward %.0f ms, forward+VJP %.0f ms (batch %d)\n", res.Lenscore.EMStepMS, fwd, fvjp, batch)
+	fmt.Fprintf(os.Stderr, "lenscore: EM step %.0f ms (%.0f ms in the network), forward %.0f ms, forward+VJP %.0f ms (batch %d)\n", res.Lenscore.EMStepMS, res.Lenscore.EMPriorMS, fwd, fvjp, batch)
 
 	if !noTorch {
 		ts, err := runTorch(python, root, model.Net.Params(), op, y, sigmaN, ve, batch, steps, reps)
