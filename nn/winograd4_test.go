@@ -463,3 +463,86 @@ func TestWeightsFixed(t *testing.T) {
 		}
 	}
 }
+
+// TestAdyaAVX checks the fused A·dY·Aᵀ kernel of the Winograd weight
+// gradient against deint and the two a4 passes of winoGradDYGo, bit for
+// bit, with a stream stride larger than the tile count (gaps untouched).
+func TestAdyaAVX(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := NewRand(22)
+	for _, ntx := range []int{8, 16, 32} {
+		y0, y1 := randVec(rng, 2*ntx, 1), randVec(rng, 2*ntx, 1)
+		y1[3] = 0 // −0 and +0 must come out as a4 makes them
+		s := make([][]float32, 4)
+		for k := range s {
+			s[k] = make([]float32, ntx)
+		}
+		deint(y0, s[0], s[1])
+		deint(y1, s[2], s[3])
+		r := make([][]float32, 8)
+		for k := range r {
+			r[k] = make([]float32, ntx)
+		}
+		for q := 0; q < 2; q++ {
+			a4(s[q], s[2+q], r[q], r[2+q], r[4+q], r[6+q])
+		}
+		want := make([][]float32, 16)
+		for k := range want {
+			want[k] = make([]float32, ntx)
+		}
+		for i := 0; i < 4; i++ {
+			a4(r[2*i], r[2*i+1], want[4*i], want[4*i+1], want[4*i+2], want[4*i+3])
+		}
+		const dst = 70
+		got := make([]float32, 15*dst+ntx+5)
+		for i := range got {
+			got[i] = -7
+		}
+		adyaAVX(&y0[0], &y1[0], ntx, &got[0], dst)
+		for k := 0; k < 16; k++ {
+			for j := 0; j < ntx; j++ {
+				if g := got[k*dst+j]; math.Float32bits(g) != math.Float32bits(want[k][j]) {
+					t.Fatalf("ntx=%d: stream %d[%d] = %g, want %g", ntx, k, j, g, want[k][j])
+				}
+			}
+			end := dst
+			if k == 15 {
+				end = len(got) - 15*dst
+			}
+			for j := ntx; j < end; j++ {
+				if got[k*dst+j] != -7 {
+					t.Fatalf("ntx=%d: wrote stream %d[%d] beyond its tiles", ntx, k, j)
+				}
+			}
+		}
+	}
+}
+
+// TestWinoGradDYPaths: the weight gradient's dY transform of whole bands
+// (the layout winoGradBand's GEMMs read) is the same, bit for bit, through
+// adyaAVX as through the Go passes, at the sizes where the kernel runs.
+func TestWinoGradDYPaths(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	e := testEngine(1)
+	defer e.Close()
+	rng := NewRand(23)
+	for _, side := range []int{16, 32, 64} {
+		c := NewConv2D(e, "c", 16, 12, side, side, 3, 1, 1)
+		dy := randVec(rng, 12*side*side, 1)
+		r0, r1 := 2, side // a band that does not start at row 0
+		T := (r1 - r0) / 2 * (side / 2)
+		sp, ep := make([]float32, 16*T), make([]float32, 16*T)
+		got, want := make([]float32, 16*12*T), make([]float32, 16*12*T)
+		c.winoGradDY(dy, got, sp, ep, r0, r1, T)
+		c.winoGradDYGo(dy, want, sp, ep, r0, r1, T)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%d²: D[%d] = %g with the kernel, %g in Go", side, i, got[i], want[i])
+			}
+		}
+	}
+}
