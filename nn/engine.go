@@ -317,12 +317,43 @@ func (e *Engine) scratch(w, slot, n int) []float32 {
 // addRowSums adds scale·Σ_{j ∈ [lo, hi)} m[r·stride + j] to dst[r] for every
 // row r of dst: the bias gradient of a layer whose output gradient m holds
 // one row of stride values per channel.
+// Each row is summed in eight interleaved partial sums (element j into
+// sum j mod 8, combined pairwise at the end), which removes the one-add-
+// at-a-time dependency chain of a single running sum; the order depends
+// only on hi − lo, so results stay independent of workers and batch.
 func addRowSums(dst, m []float32, stride, lo, hi int, scale float32) {
 	for r := range dst {
-		var t float32
-		for _, v := range m[r*stride+lo : r*stride+hi] {
-			t += v
-		}
-		dst[r] += scale * t
+		dst[r] += scale * sum8(m[r*stride+lo:r*stride+hi])
 	}
+}
+
+// sum8 returns Σ x: element j goes into partial sum j mod 8 (in order),
+// then ((s0+s4)+(s2+s6)) + ((s1+s5)+(s3+s7)).
+func sum8(x []float32) float32 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	j := 0
+	for ; j+8 <= len(x); j += 8 {
+		v := x[j : j+8 : j+8]
+		s0 += v[0]
+		s1 += v[1]
+		s2 += v[2]
+		s3 += v[3]
+		s4 += v[4]
+		s5 += v[5]
+		s6 += v[6]
+		s7 += v[7]
+	}
+	var t [8]float32
+	for k, v := range x[j:] {
+		t[k] = v
+	}
+	s0 += t[0]
+	s1 += t[1]
+	s2 += t[2]
+	s3 += t[3]
+	s4 += t[4]
+	s5 += t[5]
+	s6 += t[6]
+	s7 += t[7]
+	return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -54,5 +55,31 @@ func TestEngineRunsEveryTaskOnce(t *testing.T) {
 	}
 	if g := runtime.NumGoroutine(); g > before {
 		t.Errorf("%d goroutines after Close, %d before NewEngine", g, before)
+	}
+}
+
+// TestAddRowSums checks the bias-gradient row sums (eight partial sums)
+// against float64 sums, for lengths with and without a tail of fewer than
+// eight, a window [lo, hi) inside the row and a scale.
+func TestAddRowSums(t *testing.T) {
+	rng := NewRand(31)
+	for _, n := range []int{1, 7, 8, 13, 64, 1029} {
+		const rows, lo = 3, 5
+		stride := n + 11
+		m := randVec(rng, rows*stride, 1)
+		dst := []float32{0.5, -1, 2}
+		want := make([]float64, rows)
+		for r := range want {
+			var s, a float64
+			for _, v := range m[r*stride+lo : r*stride+lo+n] {
+				s += float64(v)
+				a += math.Abs(float64(v))
+			}
+			want[r] = float64(dst[r]) + 0.25*s
+			addRowSums(dst[r:r+1], m[r*stride:], stride, lo, lo+n, 0.25)
+			if d := math.Abs(float64(dst[r]) - want[r]); d > 4e-7*(float64(n)*0.25*a+math.Abs(want[r])) {
+				t.Errorf("n=%d row %d: %g, float64 sum %g", n, r, dst[r], want[r])
+			}
+		}
 	}
 }
