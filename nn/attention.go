@@ -183,7 +183,7 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 	for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
 		g.zero(u)
 	}
-	a.e.Run(a.n, a.bwd)
+	a.e.runBackward(a.n, a.bwd)
 	if a.e.ParamGrads() {
 		for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
 			g.reduce(u)

@@ -264,7 +264,7 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 			}
 		}
 	}
-	c.e.Run(tasks, c.bwd)
+	c.e.runBackward(tasks, c.bwd)
 	if pg {
 		if c.wU != nil {
 			for w := 0; w < u; w++ {

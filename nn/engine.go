@@ -206,6 +206,22 @@ func (e *Engine) RunDynamic(n int, fn func(w, i int)) {
 	e.wait()
 }
 
+// runBackward runs the tasks of a backward pass: statically split (Run)
+// when parameter gradients are on, because each worker then accumulates
+// its own partial gradients; dynamically (RunDynamic) when they are off,
+// where the tasks only write disjoint parts of the input gradient (the
+// per-worker accumulators they may still touch are neither zeroed for nor
+// reduced into anything), so that a worker slowed by other load on the
+// machine does not hold up an input-gradient back-propagation. The input
+// gradient is the same either way.
+func (e *Engine) runBackward(n int, fn func(w, i int)) {
+	if e.noPGrad {
+		e.RunDynamic(n, fn)
+		return
+	}
+	e.Run(n, fn)
+}
+
 func (e *Engine) claim(w, n int, fn func(w, i int)) {
 	for {
 		i := int(e.next.Add(1) - 1)

@@ -23,6 +23,9 @@ func benchNetGrads(b *testing.B, cfg Config, batch int, backward, infer, paramGr
 	defer net.Close()
 	net.SetInference(infer)
 	net.SetParamGrads(paramGrads)
+	if !paramGrads {
+		net.SetWeightsFixed(true) // as posterior.NetworkPrior's ScoreKeep and VJP
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
 	x := randVec(rng, batch*sz, 1)
@@ -75,3 +78,6 @@ func BenchmarkForwardBackward64Batch3(b *testing.B) {
 	benchNetGrads(b, DefaultConfig(), 3, true, false, true)
 }
 func BenchmarkVJP64Batch3(b *testing.B) { benchNetGrads(b, DefaultConfig(), 3, true, false, false) }
+
+// BenchmarkVJP64Batch16: the same at e2ebench's batch.
+func BenchmarkVJP64Batch16(b *testing.B) { benchNetGrads(b, DefaultConfig(), 16, true, false, false) }
