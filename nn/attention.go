@@ -193,9 +193,7 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 	if a.Norm != nil {
 		dx = a.Norm.Backward(a.dh)
 	}
-	for j, v := range dout[:a.n*c*p] {
-		dx[j] += v * a.SkipScale
-	}
+	a.e.AddTo(dx[:a.n*c*p], dout, a.SkipScale)
 	return dx
 }
 

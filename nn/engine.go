@@ -29,6 +29,7 @@ type Engine struct {
 	done    chan struct{}
 	scr     [][numScratch][]float32 // per-worker scratch shared by all layers
 	next    atomic.Int64            // next task of a RunDynamic
+	add     addJob                  // AddTo's operands
 	infer   bool                    // forward passes keep nothing for Backward
 	fixed   bool                    // weights declared unchanging (SetWeightsFixed)
 	gen     int                     // bumped by SetInference and SetWeightsFixed: invalidates weight caches
@@ -69,6 +70,7 @@ func NewEngine(g Gemm, workers int) *Engine {
 	}
 	e := &Engine{gemm: withSmallKernel(g), workers: workers, scr: make([][numScratch][]float32, workers),
 		done: make(chan struct{}, 1)}
+	e.add.fn = e.addTask
 	for w := 1; w < workers; w++ {
 		wk := &worker{wake: make(chan struct{}, 1)}
 		e.wk = append(e.wk, wk)
@@ -204,6 +206,44 @@ func (e *Engine) RunDynamic(n int, fn func(w, i int)) {
 	}
 	e.claim(0, n, fn)
 	e.wait()
+}
+
+// addJob holds the operands of AddTo and its task function (a method value
+// made once, so that AddTo does not allocate).
+type addJob struct {
+	dst, src []float32
+	s        float32
+	fn       func(w, i int)
+}
+
+// addChunk is the number of elements of one AddTo task.
+const addChunk = 1 << 15
+
+// AddTo sets dst[j] += src[j]·s for j < len(dst) (the product rounded
+// before the sum, as the Go expression; s = 1 adds src exactly), in
+// parallel tasks of addChunk elements: the residual and skip-connection
+// sums of backward passes, which run over whole activation tensors. It does
+// not allocate.
+func (e *Engine) AddTo(dst, src []float32, s float32) {
+	src = src[:len(dst)]
+	e.add.dst, e.add.src, e.add.s = dst, src, s
+	e.RunDynamic((len(dst)+addChunk-1)/addChunk, e.add.fn)
+	e.add.dst, e.add.src = nil, nil
+}
+
+func (e *Engine) addTask(_, t int) {
+	lo := t * addChunk
+	hi := min(lo+addChunk, len(e.add.dst))
+	d, v := e.add.dst[lo:hi], e.add.src[lo:hi]
+	if s := e.add.s; s != 1 {
+		for j, x := range v {
+			d[j] += x * s
+		}
+		return
+	}
+	for j, x := range v {
+		d[j] += x
+	}
 }
 
 // runBackward runs the tasks of a backward pass: statically split (Run)

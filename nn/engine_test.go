@@ -83,3 +83,29 @@ func TestAddRowSums(t *testing.T) {
 		}
 	}
 }
+
+// TestAddTo: the parallel dst += s·src equals the serial loop bit for bit
+// (s = 1 and s ≠ 1, lengths around the task size) and does not allocate.
+func TestAddTo(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	rng := NewRand(32)
+	for _, n := range []int{5, addChunk, 3*addChunk + 17} {
+		for _, s := range []float32{1, 0.70710677} {
+			dst, src := randVec(rng, n, 1), randVec(rng, n+3, 1)
+			want := append([]float32(nil), dst...)
+			for j := range want {
+				want[j] += src[j] * s
+			}
+			e.AddTo(dst, src, s)
+			for j := range want {
+				if math.Float32bits(dst[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("n=%d s=%g: dst[%d] = %g, want %g", n, s, j, dst[j], want[j])
+				}
+			}
+			if a := testing.AllocsPerRun(3, func() { e.AddTo(dst, src, s) }); a != 0 {
+				t.Errorf("AddTo allocates %v times", a)
+			}
+		}
+	}
+}

@@ -142,8 +142,6 @@ func (r *ResBlock) Backward(dy, dt []float32) []float32 {
 	if r.Skip != nil {
 		ds = r.Skip.Backward(r.dh)
 	}
-	for j, v := range ds {
-		dx[j] += v
-	}
+	r.e.AddTo(dx, ds, 1)
 	return dx
 }
