@@ -60,8 +60,9 @@ const (
 	trainBatch = 16
 )
 
-// Targets: lenscore time / PyTorch time must not exceed these.
-var targets = map[string]float64{"forward_b1": 0.5, "forward_b32": 1.0, "train_b16": 0.7}
+// Targets: lenscore time / PyTorch time must not exceed these (issue 21's
+// goals; until then 0.5, 1.0 and 0.7).
+var targets = map[string]float64{"forward_b1": 0.5, "forward_b32": 0.35, "train_b16": 0.45}
 
 // Measure is one timed quantity.
 type Measure struct {
