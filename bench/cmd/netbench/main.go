@@ -615,7 +615,7 @@ func printTable(w *os.File, r *Result) {
 		if r.PeakCPU > 0 {
 			pkc = fmt.Sprintf("%.0f%%", 100*l.GFLOPSCPU/r.PeakCPU)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t≤%.1f\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t≤%.2g\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
 			row.label, l.MedianMS, l.PerImageMS, tms, timg, ratio, rmin, targets[row.key], met, l.GFLOPS, pk, pkc, pkf, l.CPUMS, tcpu, cratio, variant)
 	}
 	tw.Flush()
