@@ -82,3 +82,10 @@ func maxScaleAVX(row *float32, n int, scale float32) float32
 //
 //go:noescape
 func fillColsAVX(y *float32, ld int, b *float32, rows, n int)
+
+// adyaAVX writes the 16 streams A·dY·Aᵀ of ntx (a multiple of 8) 2×2
+// tiles whose rows are y0 and y1 (2·ntx floats each) to d + k·dst,
+// k < 16 (the Winograd weight gradient's transform of dY; see a4).
+//
+//go:noescape
+func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int)

@@ -63,6 +63,7 @@ func (c *Conv2D) setWino4(on bool) {
 		d.wU = make([]float32, n*d.Cout*d.Cin)
 		d.wUGen = -1
 	}
+	c.flipGen = -1
 	c.setTileRows(c.tileRows)
 }
 

@@ -60,8 +60,9 @@ const (
 	trainBatch = 16
 )
 
-// Targets: lenscore time / PyTorch time must not exceed these.
-var targets = map[string]float64{"forward_b1": 0.5, "forward_b32": 1.0, "train_b16": 0.7}
+// Targets: lenscore time / PyTorch time must not exceed these (issue 21's
+// goals; until then 0.5, 1.0 and 0.7).
+var targets = map[string]float64{"forward_b1": 0.5, "forward_b32": 0.35, "train_b16": 0.45}
 
 // Measure is one timed quantity.
 type Measure struct {
@@ -616,7 +617,7 @@ func printTable(w *os.File, r *Result) {
 		if r.PeakCPU > 0 {
 			pkc = fmt.Sprintf("%.0f%%", 100*l.GFLOPSCPU/r.PeakCPU)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t≤%.1f\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t≤%.2g\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
 			row.label, l.MedianMS, l.PerImageMS, tms, timg, ratio, rmin, targets[row.key], met, l.GFLOPS, pk, pkc, pkf, l.CPUMS, tcpu, cratio, variant)
 	}
 	tw.Flush()
