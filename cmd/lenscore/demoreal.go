@@ -119,8 +119,10 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	perLens := fs.Int("samples-per-lens", 2, "source samples per lens draw")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "source prior: network (--model, default the shipped one), grf (the built-in GRF, 64² sources) or gaussian")
-	steps := fs.String("steps", "auto/8", "reverse-time steps of the source sampler (auto, auto/K or a number)")
-	likelihood := fs.String("likelihood", "convolved", "likelihood of the source sampler (see lenscore sample --help)")
+	steps := fs.String("steps", "40", "reverse-time steps of the source sampler (auto, auto/K or a number)")
+	sampler := fs.String("sampler", "dpm2", "source sampler: dpm2, em, pc or ancestral (see lenscore sample --help)")
+	likelihood := fs.String("likelihood", "projected-jacobian", "likelihood of the source sampler (see lenscore sample --help); the paper's convolved one is over-confident at HST signal-to-noise")
+	jacBelow := fs.Float64("jacobian-below", 0.1, "projected-jacobian: the network's Jacobian only while σ(t) ≤ this (dpm2 at 40 steps is stable with 0.1)")
 	seed := fs.Uint64("seed", 1, "seed of the lens fit and the source sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run in --out (the lens fit from its checkpoint, the finished source draws from draws/)")
 	crop := fs.Bool("ci", false, "a small quick run for tests: 32×32 at 0.2″, 16² sources, few steps")
@@ -133,7 +135,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *crop {
 		for name, v := range map[string]string{"npix": "32", "rebin": "4", "fit-source-npix": "16", "fit-source-scale": "0.1", "source-npix": "16",
-			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-max-evals": "500", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "prior": "gaussian"} {
+			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-max-evals": "500", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "sampler": "em", "likelihood": "convolved", "prior": "gaussian"} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
 					return err
@@ -308,7 +310,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	sum.Prior = pr.Name
 	fs2 := flag.NewFlagSet("", flag.ContinueOnError)
 	sf := addSamplerFlags(fs2, *perLens, *steps)
-	if err := fs2.Parse([]string{"--likelihood", *likelihood, "--sampler", "em", "--seed", fmt.Sprint(*seed)}); err != nil {
+	if err := fs2.Parse([]string{"--likelihood", *likelihood, "--sampler", *sampler, "--jacobian-below", fmt.Sprint(*jacBelow), "--seed", fmt.Sprint(*seed)}); err != nil {
 		return err
 	}
 	opt, err := sf.options()
@@ -322,7 +324,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		opt.Steps = max(1, n/sf.stepDiv)
 	}
-	sum.Sampler = map[string]interface{}{"sampler": "em", "steps": opt.Steps, "likelihood": *likelihood, "lens_draws": *draws, "samples_per_lens": *perLens}
+	sum.Sampler = map[string]interface{}{"sampler": *sampler, "steps": opt.Steps, "likelihood": *likelihood, "jacobian_below": *jacBelow, "lens_draws": *draws, "samples_per_lens": *perLens}
 	geo := geometry{NPix: ob.NPix, Scale: ob.PixelScale, SrcNPix: *srcN, SrcScale: *srcScale, Super: ob.Supersample, PSF: ob.PSF,
 		Unit: ob.Unit, SourceNorm: s, SourceNormFrom: "auto"}
 	sum.Geometry = geo
