@@ -3,10 +3,12 @@ package lenslight
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/mcmc"
+	"github.com/lenscore/lenscore/progress"
 )
 
 // SourceEvidence returns the log evidence of the observed image with the
@@ -26,7 +28,8 @@ type JointOptions struct {
 	// FreeCenters gives each profile its own centre (otherwise one
 	// centre is shared, as in Fit).
 	FreeCenters bool
-	MaxRadius   float64 // R_s below this, arcsec (default: the grid's half-width)
+	MaxRadius   float64   // R_s below this, arcsec (default: the grid's half-width)
+	Progress    io.Writer // progress lines (nil: none)
 }
 
 // JointResult is a lens light refined jointly with the source.
@@ -126,7 +129,17 @@ func RefineJoint(start []lens.Sersic, g lens.Grid, psf *lens.PSF, ev SourceEvide
 	}
 	var evals int
 	var evErr error
+	if opt.MaxEval == 0 {
+		opt.MaxEval = 150 * len(x)
+	}
+	var bar *progress.Bar
+	if opt.Progress != nil {
+		bar = progress.New(opt.Progress, "lens-light evaluations", 0, opt.Restart*opt.MaxEval)
+	}
 	f := func(x []float64) float64 {
+		if bar != nil {
+			bar.Update(evals)
+		}
 		if !unpack(x) {
 			return math.Inf(-1)
 		}
@@ -149,9 +162,6 @@ func RefineJoint(start []lens.Sersic, g lens.Grid, psf *lens.PSF, ev SourceEvide
 		}
 		return nil, errors.New("lenslight: joint refinement: the start is outside the allowed shapes")
 	}
-	if opt.MaxEval == 0 {
-		opt.MaxEval = 150 * len(x)
-	}
 	best := res.Start
 	for r := 0; r < opt.Restart; r++ {
 		mr, err := mcmc.Maximise(f, x, mcmc.MaximiseOptions{Steps: steps, MaxEval: opt.MaxEval, FTol: 1e-3})
@@ -167,6 +177,9 @@ func RefineJoint(start []lens.Sersic, g lens.Grid, psf *lens.PSF, ev SourceEvide
 		}
 	}
 	f(x) // leave the templates of the best point
+	if bar != nil {
+		bar.Force(evals, fmt.Sprintf("log_evidence=%.1f", best))
+	}
 	res.LogEvidence, res.Evals = best, evals
 	res.Profiles = append([]lens.Sersic(nil), profiles...)
 	res.Templates = tmpl

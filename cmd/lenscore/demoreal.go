@@ -62,6 +62,7 @@ type realSummary struct {
 	Geometry    geometry               `json:"geometry"`
 	NoiseScale  float64                `json:"noise_map_scale"`
 	LensLight   *lightSummary          `json:"lens_light,omitempty"`
+	JointLight  *jointLightSummary     `json:"lens_light_joint,omitempty"`
 	Lens        map[string]meanStd     `json:"lens"`
 	LensMAP     map[string]float64     `json:"lens_map"`
 	Published   published              `json:"published"`
@@ -76,11 +77,14 @@ type realSummary struct {
 }
 
 // chi2Masked is χ²_ν over the pixels inside the mask: of the MAP lens with
-// its Gaussian-prior source, and of each source sample with its lens draw.
+// its Gaussian-prior source (re-inverted on a field of --map-source-field),
+// and of each source sample with its lens draw.
 type chi2Masked struct {
-	MAP     float64   `json:"map"`
-	Samples []float64 `json:"samples"`
-	Nu      int       `json:"nu"`
+	MAP        float64   `json:"map"`
+	MAPSource  string    `json:"map_source_grid"`
+	MAPFitGrid float64   `json:"map_on_fit_grid"` // the lens fit's smaller source field: source light falls off it
+	Samples    []float64 `json:"samples"`
+	Nu         int       `json:"nu"`
 }
 
 type meanStd struct {
@@ -125,6 +129,8 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	jacBelow := fs.Float64("jacobian-below", 0.1, "projected-jacobian: the network's Jacobian only while σ(t) ≤ this (dpm2 at 40 steps is stable with 0.1)")
 	seed := fs.Uint64("seed", 1, "seed of the lens fit and the source sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run in --out (the lens fit from its checkpoint, the finished source draws from draws/)")
+	mapField := fs.Float64("map-source-field", 2.4, "source field (arcsec) of the MAP model's re-inversion whose χ² is reported (at the lens fit's pixel scale)")
+	joint := fs.Bool("joint-light", true, "lens light present: refine the masked Sérsic fit jointly with the source (the arcs explained by a preliminary lens, not masked) before the lens fit")
 	crop := fs.Bool("ci", false, "a small quick run for tests: 32×32 at 0.2″, 16² sources, few steps")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -192,6 +198,16 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	// 2. Lens light (J1430): fitted outside the arcs' annulus, subtracted.
 	g := lens.Grid{N: ob.NPix, Scale: ob.PixelScale}
 	ann := annulusMask(ob.NPix, ob.PixelScale, rep.CenterX, rep.CenterY, sys.Annulus[0], sys.Annulus[1])
+	subPath, lightPath := filepath.Join(*out, "obs_light_subtracted.fits"), filepath.Join(*out, "lens_light.json")
+	if sys.LensLight && *resume {
+		// The light stage is not checkpointed inside; a finished one is
+		// reused.
+		if o2, l2, err := readLightStage(subPath, lightPath); err == nil {
+			fmt.Fprintf(env.stderr, "reusing the lens light of %s\n", subPath)
+			ob, sum.LensLight, sum.JointLight = o2, l2.Masked, l2.Joint
+			sys.LensLight = false
+		}
+	}
 	if sys.LensLight {
 		t0 = time.Now()
 		fmt.Fprintf(env.stderr, "fitting the lens light (2 Sérsic profiles, arcs' annulus %.1f–%.1f″ excluded)…\n", sys.Annulus[0], sys.Annulus[1])
@@ -201,8 +217,31 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		ls.Observation = filepath.Join(*out, "obs_imported.fits")
 		sum.LensLight = ls
+		if *joint {
+			keepAnn := make([]bool, len(ann))
+			for i := range keepAnn {
+				keepAnn[i] = ann[i] && (ob.Keep == nil || ob.Keep[i])
+			}
+			model, js, err := refineLightJointly(ctx, ob, sub, ls.Profiles, keepAnn, rep.CenterX, rep.CenterY, sys.ThetaE, sys.Annulus[1], *fitN, *fitScale, *seed, env.stderr)
+			if err != nil {
+				return err
+			}
+			sum.JointLight = js
+			j := *ob
+			j.Image, j.LensLight = make([]float64, len(ob.Image)), model
+			for i, v := range ob.Image {
+				if ob.Keep == nil || ob.Keep[i] {
+					j.Image[i] = v - model[i]
+				}
+			}
+			j.History = append(append([]string(nil), ob.History...), fmt.Sprintf("lens light subtracted: %d Sersic profiles + sky refined jointly with the source (log evidence %+.1f)", len(js.Profiles), js.LogEvidence[1]-js.LogEvidence[0]))
+			sub = &j
+		}
 		ob = sub
-		if err := ob.Write(filepath.Join(*out, "obs_light_subtracted.fits")); err != nil {
+		if err := experiment.WriteJSON(lightPath, lightStage{Masked: sum.LensLight, Joint: sum.JointLight}); err != nil {
+			return err
+		}
+		if err := ob.Write(subPath); err != nil {
 			return err
 		}
 		stage("lens_light", t0)
@@ -264,7 +303,17 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum.Chi2.MAP, sum.Chi2.Nu = chi2map, nu
+	// χ² of the MAP on a source field wide enough for the whole source.
+	mapP0, _ := obj.Unpack(res.MAP)
+	wideN := max(*fitN, int(math.Ceil(*mapField / *fitScale - 1e-9)))
+	mapModel, chiW, nuW, laW, err := mapOnWideGrid(ob, keep, mapP0.Mass(), wideN, *fitScale)
+	if err != nil {
+		return err
+	}
+	sum.Chi2.MAP, sum.Chi2.Nu = chiW, nuW
+	sum.Chi2.MAPFitGrid = chi2map
+	sum.Chi2.MAPSource = fmt.Sprintf("%d² at %g″ (log10 a %.2f)", wideN, *fitScale, laW)
+	_ = nu
 	sum.FitLens.Chi2NuMAP, sum.FitLens.Nu = lensfit.F(chi2map), nu
 	if err := lensfit.WriteResults(fitDir, obj, res, sum.FitLens, fdata); err != nil {
 		return err
@@ -389,7 +438,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	stage("source_samples", t0)
 
 	// 5. Outputs.
-	if err := writeRealOutputs(*out, ob, keep, nz, samples, recon, obj, res, fdata, sys.Name); err != nil {
+	if err := writeRealOutputs(*out, ob, keep, nz, samples, recon, mapModel); err != nil {
 		return err
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
@@ -457,8 +506,7 @@ func lensStats(obj *lensfit.Objective, res *lensfit.FitResult) (map[string]meanS
 }
 
 // writeRealOutputs writes the source samples, mean, std and the figures.
-func writeRealOutputs(dir string, ob *observation.Observation, keep []bool, nz diag.Noise, samples, recon [][]float64,
-	obj *lensfit.Objective, res *lensfit.FitResult, d lensfit.Data, name string) error {
+func writeRealOutputs(dir string, ob *observation.Observation, keep []bool, nz diag.Noise, samples, recon [][]float64, model []float64) error {
 	n, m := ob.SrcNPix, ob.NPix
 	mean, std, err := diag.MeanStd(samples)
 	if err != nil {
@@ -468,11 +516,6 @@ func writeRealOutputs(dir string, ob *observation.Observation, keep []bool, nz d
 		return err
 	}
 	// Data, MAP model, normalised residuals (masked pixels at 0).
-	src, model, _, _, _, err := lensfit.MAPModel(obj, res, d)
-	if err != nil {
-		return err
-	}
-	_ = src
 	resid := make([]float64, m*m)
 	if _, err := diag.ResidualSNR(resid, ob.Image, model, nz); err != nil {
 		return err
