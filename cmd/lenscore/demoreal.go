@@ -37,22 +37,38 @@ type realSystem struct {
 // published is an SIE model from the literature, for comparison.
 type published struct {
 	Ref    string  `json:"reference"`
-	ThetaE float64 `json:"theta_e"` // intermediate-axis (product-average) convention, as lenscore's
+	ThetaE float64 `json:"theta_e"` // b_SIE: intermediate-axis convention, the same as lenscore's θ_E
 	Q      float64 `json:"q"`
 	PADeg  float64 `json:"pa_deg_east_of_north"`
-	Note   string  `json:"note"`
+	// PhiNorthUp is the PA as lenscore's φ (radians counter-clockwise from
+	// +x, modulo π) for a frame with north up and east left (+x = west):
+	// φ = π/2 + PA. These frames have no WCS, so it holds only up to the
+	// frame's unknown rotation.
+	PhiNorthUp float64 `json:"phi_if_north_up"`
+	Shear      float64 `json:"gamma_ext"` // SLACS V fits no external shear: 0 by construction
+	Verified   string  `json:"verified"`
+	Note       string  `json:"note"`
 }
 
 // slacsNote explains what can and cannot be compared.
-const slacsNote = "Bolton et al. 2008 (SLACS V) SIE: b_SIE is the intermediate-axis Einstein radius, κ = b/(2√(q x² + y²/q)), the same convention as lenscore's θ_E " +
-	"(codes normalised on the major axis quote θ_E/√q instead). θ_E as tabulated by SLACS (1.62″, 1.52″; also Auger et al. 2009); q and the position angle " +
-	"are quoted from memory of the SLACS V table, not re-checked. The frames carry no WCS, so the position angle (east of north) cannot be mapped onto φ."
+const slacsNote = "Bolton et al. 2008 (SLACS V), Table 4, SIE without external shear: κ = b/(2√(q x'² + y'²/q)), b the intermediate-axis Einstein radius — " +
+	"lenscore's (and lenstronomy's) θ_E convention, so θ_E = b_SIE with no conversion (codes normalised on the major axis quote b/√q). q = minor/major in both. " +
+	"The PA is the major axis in degrees east of north; with north up and east left φ = 90° + PA, but these frames carry no WCS, so φ is comparable only up to the frame's rotation."
+
+// northUpPhi converts a position angle east of north (degrees) to φ
+// (radians from +x, counter-clockwise, in (−π/2, π/2]) for a north-up,
+// east-left frame.
+func northUpPhi(paDeg float64) float64 {
+	return math.Remainder((90+paDeg)*math.Pi/180, math.Pi)
+}
 
 var realSystems = map[string]realSystem{
 	"slacs2303+1422": {Name: "slacs2303+1422", Image: "image_lens_subtracted.fits", ThetaE: 1.5, Annulus: [2]float64{0.6, 2.8}, FitScale: 0.05,
-		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.62, Q: 0.61, PADeg: 35.0, Note: slacsNote}},
+		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.62, Q: 0.61, PADeg: 35.0, PhiNorthUp: northUpPhi(35.0),
+			Verified: "θ_E 1.62″ checked against Sonnenfeld's SLACS table (theta_Ein); q and PA not re-checked against the table", Note: slacsNote}},
 	"slacs1430+4105": {Name: "slacs1430+4105", Image: "image.fits", LensLight: true, ThetaE: 1.5, Annulus: [2]float64{0.7, 2.6}, FitScale: 0.08,
-		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.52, Q: 0.68, PADeg: 111.7, Note: slacsNote}},
+		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.52, Q: 0.68, PADeg: 111.7, PhiNorthUp: northUpPhi(111.7),
+			Verified: "θ_E 1.52″ checked against Sonnenfeld's SLACS table; q 0.68 and PA 111.7° as quoted from SLACS in a PyAutoLens user's script", Note: slacsNote}},
 }
 
 // realSummary is DIR/summary.json of demo --real.
@@ -77,8 +93,8 @@ type realSummary struct {
 }
 
 // chi2Masked is χ²_ν over the pixels inside the mask: of the MAP lens with
-// its Gaussian-prior source (re-inverted on a field of --map-source-field),
-// and of each source sample with its lens draw.
+// its Gaussian-prior source (inverted on the samples' source grid), and of
+// each source sample with its lens draw.
 type chi2Masked struct {
 	MAP        float64   `json:"map"`
 	MAPSource  string    `json:"map_source_grid"`
@@ -129,7 +145,6 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	jacBelow := fs.Float64("jacobian-below", 0.1, "projected-jacobian: the network's Jacobian only while σ(t) ≤ this (dpm2 at 40 steps is stable with 0.1)")
 	seed := fs.Uint64("seed", 1, "seed of the lens fit and the source sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run in --out (the lens fit from its checkpoint, the finished source draws from draws/)")
-	mapField := fs.Float64("map-source-field", 2.4, "source field (arcsec) of the MAP model's re-inversion whose χ² is reported (at the lens fit's pixel scale)")
 	joint := fs.Bool("joint-light", true, "lens light present: refine the masked Sérsic fit jointly with the source (the arcs explained by a preliminary lens, not masked) before the lens fit")
 	crop := fs.Bool("ci", false, "a small quick run for tests: 32×32 at 0.2″, 16² sources, few steps")
 	if err := parseFlags(fs, args); err != nil {
@@ -303,17 +318,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// χ² of the MAP on a source field wide enough for the whole source.
-	mapP0, _ := obj.Unpack(res.MAP)
-	wideN := max(*fitN, int(math.Ceil(*mapField / *fitScale - 1e-9)))
-	mapModel, chiW, nuW, laW, err := mapOnWideGrid(ob, keep, mapP0.Mass(), wideN, *fitScale)
-	if err != nil {
-		return err
-	}
-	sum.Chi2.MAP, sum.Chi2.Nu = chiW, nuW
-	sum.Chi2.MAPFitGrid = chi2map
-	sum.Chi2.MAPSource = fmt.Sprintf("%d² at %g″ (log10 a %.2f)", wideN, *fitScale, laW)
-	_ = nu
+	sum.Chi2.MAPFitGrid, sum.Chi2.Nu = chi2map, nu
 	sum.FitLens.Chi2NuMAP, sum.FitLens.Nu = lensfit.F(chi2map), nu
 	if err := lensfit.WriteResults(fitDir, obj, res, sum.FitLens, fdata); err != nil {
 		return err
@@ -329,10 +334,17 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := observation.AutoSourceNorm(opMAP, ob.Image, ob.Sigma(), keep)
+	// The source normalisation (observation.AutoSourceNorm: the peak of
+	// the evidence-optimised isotropic-Gaussian inversion) and the MAP
+	// model's χ² come from one inversion on the samples' source grid,
+	// which holds the whole lensed source (the lens fit's smaller field
+	// does not: part of the arcs' light falls off it).
+	s, mapModel, chiMAP, err := mapInversion(opMAP, ob.Image, ob.Sigma(), keep)
 	if err != nil {
 		return err
 	}
+	sum.Chi2.MAP = chiMAP
+	sum.Chi2.MAPSource = fmt.Sprintf("%d² at %g″ (the samples' grid)", *srcN, *srcScale)
 	sum.SourceNorm = s
 	ob.SourceNorm = s
 	// What the fit and the sampler saw (lens light subtracted, masks,

@@ -125,72 +125,45 @@ func maxKept(y []float64, keep []bool) float64 {
 	return m
 }
 
-// mapOnWideGrid re-inverts the source at the MAP lens on an n² grid of
-// scale (the lens fit's pixel on a field wide enough for the whole lensed
-// source) under the isotropic Gaussian prior, with its amplitude a
-// maximising the evidence, and returns the model image A x̂ and χ²_ν over
-// the kept pixels (ν = the number of kept pixels). The lens fit's own
-// grid is kept small for speed (and because a wide field admits an
-// unlensed, low-θ_E solution); its χ² then carries the source light that
-// falls off it.
-func mapOnWideGrid(ob *observation.Observation, keep []bool, mass lens.Mass, n int, scale float64) ([]float64, float64, int, float64, error) {
-	cfg := lens.Config{Obs: lens.Grid{N: ob.NPix, Scale: ob.PixelScale}, Src: lens.Grid{N: n, Scale: scale}, Supersample: 2, PSF: ob.PSF}
-	iso, err := posterior.NewIsoGaussian(make([]float64, n*n), 1, func(float64) float64 { return 0 })
+// mapInversion inverts the data at a fixed lens under an isotropic
+// Gaussian prior whose amplitude maximises the evidence (as
+// observation.AutoSourceNorm does) and returns the posterior mean's peak
+// (the source normalisation), the model image A x̂ and its χ²_ν over the
+// kept pixels (ν = their number).
+func mapInversion(op *lens.Operator, y, sigma []float64, keep []bool) (float64, []float64, float64, error) {
+	m, n := op.Dims()
+	g, err := posterior.NewIsoGaussian(make([]float64, n), 1, func(float64) float64 { return 0 })
 	if err != nil {
-		return nil, 0, 0, 0, err
+		return 0, nil, 0, err
 	}
-	sig := ob.Sigma()
-	ev, err := lensfit.NewEvidence(cfg, lensfit.Data{Y: ob.Image, SigmaN: sig, Keep: keep}, iso)
+	inv, err := posterior.Invert(op, y, sigma, g, posterior.InvertOptions{Keep: keep, ScaleMin: 1e-8, ScaleMax: 1e8})
 	if err != nil {
-		return nil, 0, 0, 0, err
+		return 0, nil, 0, fmt.Errorf("MAP source inversion: %w", err)
 	}
-	f := func(la float64) float64 {
-		v, err := ev.LogEvidence(mass, la, nil)
-		if err != nil {
-			return math.Inf(-1)
-		}
-		return v
+	peak := math.Inf(-1)
+	for _, v := range inv.Mean {
+		peak = math.Max(peak, v)
 	}
-	// ln a: coarse scan in steps of ln 4, then golden section.
-	best, bla := math.Inf(-1), 0.0
-	for la := math.Log(1e-4 * maxKept(ob.Image, keep)); la <= math.Log(10*maxKept(ob.Image, keep)); la += math.Log(4) {
-		if v := f(la); v > best {
-			best, bla = v, la
-		}
+	if !(peak > 0) || math.IsInf(peak, 0) {
+		return 0, nil, 0, fmt.Errorf("MAP source inversion: the Gaussian-prior source has no positive peak (%g); is the lens model right?", peak)
 	}
-	lo, hi := bla-math.Log(4), bla+math.Log(4)
-	for it := 0; it < 12; it++ {
-		a, b := lo+(hi-lo)*0.382, lo+(hi-lo)*0.618
-		if f(a) > f(b) {
-			hi = b
-		} else {
-			lo = a
-		}
-	}
-	if math.IsInf(f((lo+hi)/2), -1) {
-		return nil, 0, 0, 0, fmt.Errorf("demo --real: the %d² source inversion at the MAP lens failed", n)
-	}
-	src := make([]float64, n*n)
-	if err := ev.PosteriorMean(src, nil); err != nil {
-		return nil, 0, 0, 0, err
-	}
-	model := make([]float64, ob.NPix*ob.NPix)
-	ev.Rows().Apply(model, src)
+	model := make([]float64, m)
+	op.Apply(model, inv.Mean)
 	var chi float64
 	var nu int
-	for i, k := range keep {
-		if !k {
+	for i := range model {
+		if keep != nil && !keep[i] {
 			continue
 		}
-		s := sig[0]
-		if len(sig) > 1 {
-			s = sig[i]
+		sg := sigma[0]
+		if len(sigma) > 1 {
+			sg = sigma[i]
 		}
-		r := (ob.Image[i] - model[i]) / s
+		r := (y[i] - model[i]) / sg
 		chi += r * r
 		nu++
 	}
-	return model, chi / float64(nu), nu, (lo + hi) / 2 / math.Ln10, nil
+	return peak, model, chi / float64(max(nu, 1)), nil
 }
 
 // lightStage is DIR/lens_light.json: the finished lens-light stage.
