@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -405,6 +406,9 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	for d, j := range idx {
 		lp, _ := obj.Unpack(res.Samples[j])
+		hk := fnv.New64a()
+		fmt.Fprintf(hk, "%s %d %s %s %s %g %d %g s=%.9g seed=%d draw=%d %v", *sampler, opt.Steps, *likelihood, *kind, *model, *jacBelow, *srcN, *srcScale, s, *seed, j, lp)
+		drawKey := fmt.Sprintf("%016x", hk.Sum64())
 		op, err := lens.NewOperator(lp.Mass(), ob.Config())
 		if err != nil {
 			return err
@@ -418,7 +422,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		o.Seed = *seed + uint64(d)*1000003
 		o.Progress = env.stderr
 		drawPath := filepath.Join(drawDir, fmt.Sprintf("draw%03d.fits", d))
-		xs, ok := readDraw(drawPath, *srcN, *perLens)
+		xs, ok := readDraw(drawPath, *srcN, *perLens, drawKey)
 		if !ok || !*resume {
 			fmt.Fprintf(env.stderr, "source samples under lens draw %d of %d (θ_E %.3f″)…\n", d+1, len(idx), lp[lens.PThetaE])
 			r, err := posterior.Sample(ctx, pr.Prior, lik, pr.VE, o)
@@ -432,7 +436,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 			for _, x := range xs {
 				scaleSlice(x, s)
 			}
-			if err := writeDraw(drawPath, *srcN, xs); err != nil {
+			if err := writeDraw(drawPath, *srcN, xs, drawKey); err != nil {
 				return err
 			}
 		}
@@ -588,21 +592,27 @@ func writeSourceFITS(dir string, ob *observation.Observation, samples [][]float6
 	return nil
 }
 
-// writeDraw stores the source samples of one lens draw (data units).
-func writeDraw(path string, n int, xs [][]float64) error {
+// writeDraw stores the source samples of one lens draw (data units) with
+// key, the settings they were drawn with.
+func writeDraw(path string, n int, xs [][]float64, key string) error {
 	cube := make([]float64, 0, len(xs)*n*n)
 	for _, x := range xs {
 		cube = append(cube, x...)
 	}
-	return fits.WriteFile(path, []*fits.HDU{fits.NewCube(n, n, len(xs), cube)})
+	h := fits.NewCube(n, n, len(xs), cube)
+	h.Header.Set("DRAWKEY", key, "hash of the sampler settings and lens draw")
+	return fits.WriteFile(path, []*fits.HDU{h})
 }
 
 // readDraw loads a stored lens draw's samples when it has the expected
-// shape.
-func readDraw(path string, n, k int) ([][]float64, bool) {
+// shape and was drawn with the same settings (key).
+func readDraw(path string, n, k int, key string) ([][]float64, bool) {
 	hdus, err := fits.ReadFile(path)
 	if err != nil || len(hdus) == 0 || len(hdus[0].Shape) != 3 || hdus[0].Shape[0] != n || hdus[0].Shape[1] != n || hdus[0].Shape[2] != k {
 		return nil, false
+	}
+	if c, ok := hdus[0].Header.Get("DRAWKEY"); !ok || c.Value != key {
+		return nil, false // drawn with other settings: draw again
 	}
 	xs := make([][]float64, k)
 	for i := range xs {
