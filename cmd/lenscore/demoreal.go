@@ -90,6 +90,8 @@ type realSummary struct {
 	Sampler     map[string]interface{} `json:"sampler"`
 	Stages      map[string]float64     `json:"stage_seconds"`
 	WallSeconds float64                `json:"wall_seconds"`
+	CPUSeconds  float64                `json:"cpu_seconds"` // of this process (a --resume run counts only itself)
+	Load        [2]float64             `json:"load_average_start_end,omitempty"`
 	Backend     string                 `json:"gemm_backend"`
 }
 
@@ -190,7 +192,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := os.Stat(ckPath); err == nil && !*resume {
 		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or choose another --out", *out, ckPath)
 	}
-	start := time.Now()
+	start, load0 := time.Now(), loadAverage()
 	stages := map[string]float64{}
 	stage := func(name string, t0 time.Time) { stages[name] = time.Since(t0).Seconds() }
 	sum := &realSummary{System: sys.Name, Published: sys.Published, Stages: stages, Backend: backendLine()}
@@ -457,7 +459,8 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err := writeRealOutputs(*out, ob, keep, nz, samples, recon, mapModel); err != nil {
 		return err
 	}
-	sum.WallSeconds = time.Since(start).Seconds()
+	sum.WallSeconds, sum.CPUSeconds = time.Since(start).Seconds(), cpuSeconds()
+	sum.Load = [2]float64{load0, loadAverage()}
 	if err := experiment.WriteJSON(filepath.Join(*out, "summary.json"), sum); err != nil {
 		return err
 	}

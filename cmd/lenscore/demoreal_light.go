@@ -189,3 +189,18 @@ func readLightStage(obsPath, jsonPath string) (*observation.Observation, *lightS
 	}
 	return o, &l, nil
 }
+
+// loadAverage is the 1-minute load average (0 where /proc/loadavg is not
+// readable), recorded because timings on a shared machine mean little
+// without it.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(b), &l); err != nil {
+		return 0
+	}
+	return l
+}
