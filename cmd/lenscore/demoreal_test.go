@@ -138,3 +138,24 @@ func TestMapInversionMatchesAutoSourceNorm(t *testing.T) {
 		t.Errorf("norm %g (AutoSourceNorm %g), χ²_ν %g (diag %g)", s, want, chi, chiWant)
 	}
 }
+
+// TestDrawKeyResume checks that a stored lens draw is reused only with the
+// key it was drawn with (a --resume with other sampler settings draws
+// again) and that its samples round-trip.
+func TestDrawKeyResume(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "draw000.fits")
+	xs := [][]float64{{1, 2, 3, 4}, {5, 6, 7, 8.5}}
+	if err := writeDraw(path, 2, xs, "00000000000000ab"); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := readDraw(path, 2, 2, "00000000000000ab")
+	if !ok || len(got) != 2 || got[1][3] != 8.5 || got[0][0] != 1 {
+		t.Fatalf("same key: ok %v, %v", ok, got)
+	}
+	if _, ok := readDraw(path, 2, 2, "00000000000000ac"); ok {
+		t.Error("a draw made with other settings was reused")
+	}
+	if _, ok := readDraw(path, 2, 3, "00000000000000ab"); ok {
+		t.Error("a draw with another number of samples was reused")
+	}
+}
