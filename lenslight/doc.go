@@ -37,6 +37,22 @@
 // pass. The final mask, the model and the residual
 // y − m (the lens-light-subtracted image) are returned.
 //
+// # Refining the light jointly with the source
+//
+// Masking keeps the arcs out of Fit but leaves the light under them
+// unconstrained: there the profiles are extrapolated from the centre and
+// the outskirts. RefineJoint refines the shapes (per profile a centre,
+// ln R_s, n, e1, e2; or one shared centre) with every pixel used, by
+// Nelder–Mead on a SourceEvidence supplied by the caller: the log evidence
+// log p(y | lens, templates) with the lensed source and the templates'
+// amplitudes (and an optional constant sky) integrated out — for example
+// lensfit.Evidence.LogEvidence at a fixed lens with the templates as
+// lensfit.Components under wide Gaussian amplitude priors. The source model
+// explains the arcs, so the light can neither absorb them nor be
+// mis-extrapolated beneath them. The lens is held fixed (a preliminary fit
+// to the masked-fit subtraction, in demo --real); the amplitudes are the
+// caller's linear solve at the result (lensfit.Evidence.PosteriorMean).
+//
 // # Assumptions
 //
 // The lens light is smooth, concentric and elliptical (no dust lanes,

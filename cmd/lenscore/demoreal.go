@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,22 +38,38 @@ type realSystem struct {
 // published is an SIE model from the literature, for comparison.
 type published struct {
 	Ref    string  `json:"reference"`
-	ThetaE float64 `json:"theta_e"` // intermediate-axis (product-average) convention, as lenscore's
+	ThetaE float64 `json:"theta_e"` // b_SIE: intermediate-axis convention, the same as lenscore's θ_E
 	Q      float64 `json:"q"`
 	PADeg  float64 `json:"pa_deg_east_of_north"`
-	Note   string  `json:"note"`
+	// PhiNorthUp is the PA as lenscore's φ (radians counter-clockwise from
+	// +x, modulo π) for a frame with north up and east left (+x = west):
+	// φ = π/2 + PA. These frames have no WCS, so it holds only up to the
+	// frame's unknown rotation.
+	PhiNorthUp float64 `json:"phi_if_north_up"`
+	Shear      float64 `json:"gamma_ext"` // SLACS V fits no external shear: 0 by construction
+	Verified   string  `json:"verified"`
+	Note       string  `json:"note"`
 }
 
 // slacsNote explains what can and cannot be compared.
-const slacsNote = "Bolton et al. 2008 (SLACS V) SIE: b_SIE is the intermediate-axis Einstein radius, κ = b/(2√(q x² + y²/q)), the same convention as lenscore's θ_E " +
-	"(codes normalised on the major axis quote θ_E/√q instead). θ_E as tabulated by SLACS (1.62″, 1.52″; also Auger et al. 2009); q and the position angle " +
-	"are quoted from memory of the SLACS V table, not re-checked. The frames carry no WCS, so the position angle (east of north) cannot be mapped onto φ."
+const slacsNote = "Bolton et al. 2008 (SLACS V), Table 4, SIE without external shear: κ = b/(2√(q x'² + y'²/q)), b the intermediate-axis Einstein radius — " +
+	"lenscore's (and lenstronomy's) θ_E convention, so θ_E = b_SIE with no conversion (codes normalised on the major axis quote b/√q). q = minor/major in both. " +
+	"The PA is the major axis in degrees east of north; with north up and east left φ = 90° + PA, but these frames carry no WCS, so φ is comparable only up to the frame's rotation."
+
+// northUpPhi converts a position angle east of north (degrees) to φ
+// (radians from +x, counter-clockwise, in (−π/2, π/2]) for a north-up,
+// east-left frame.
+func northUpPhi(paDeg float64) float64 {
+	return math.Remainder((90+paDeg)*math.Pi/180, math.Pi)
+}
 
 var realSystems = map[string]realSystem{
 	"slacs2303+1422": {Name: "slacs2303+1422", Image: "image_lens_subtracted.fits", ThetaE: 1.5, Annulus: [2]float64{0.6, 2.8}, FitScale: 0.05,
-		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.62, Q: 0.61, PADeg: 35.0, Note: slacsNote}},
+		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.62, Q: 0.61, PADeg: 35.0, PhiNorthUp: northUpPhi(35.0),
+			Verified: "θ_E 1.62″ checked against Sonnenfeld's SLACS table (theta_Ein); q and PA not re-checked against the table", Note: slacsNote}},
 	"slacs1430+4105": {Name: "slacs1430+4105", Image: "image.fits", LensLight: true, ThetaE: 1.5, Annulus: [2]float64{0.7, 2.6}, FitScale: 0.08,
-		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.52, Q: 0.68, PADeg: 111.7, Note: slacsNote}},
+		Published: published{Ref: "Bolton et al. 2008, ApJ 682, 964", ThetaE: 1.52, Q: 0.68, PADeg: 111.7, PhiNorthUp: northUpPhi(111.7),
+			Verified: "θ_E 1.52″ checked against Sonnenfeld's SLACS table; q 0.68 and PA 111.7° as quoted from SLACS in a PyAutoLens user's script", Note: slacsNote}},
 }
 
 // realSummary is DIR/summary.json of demo --real.
@@ -62,6 +79,7 @@ type realSummary struct {
 	Geometry    geometry               `json:"geometry"`
 	NoiseScale  float64                `json:"noise_map_scale"`
 	LensLight   *lightSummary          `json:"lens_light,omitempty"`
+	JointLight  *jointLightSummary     `json:"lens_light_joint,omitempty"`
 	Lens        map[string]meanStd     `json:"lens"`
 	LensMAP     map[string]float64     `json:"lens_map"`
 	Published   published              `json:"published"`
@@ -72,15 +90,20 @@ type realSummary struct {
 	Sampler     map[string]interface{} `json:"sampler"`
 	Stages      map[string]float64     `json:"stage_seconds"`
 	WallSeconds float64                `json:"wall_seconds"`
+	CPUSeconds  float64                `json:"cpu_seconds"` // of this process (a --resume run counts only itself)
+	Load        [2]float64             `json:"load_average_start_end,omitempty"`
 	Backend     string                 `json:"gemm_backend"`
 }
 
 // chi2Masked is χ²_ν over the pixels inside the mask: of the MAP lens with
-// its Gaussian-prior source, and of each source sample with its lens draw.
+// its Gaussian-prior source (inverted on the samples' source grid), and of
+// each source sample with its lens draw.
 type chi2Masked struct {
-	MAP     float64   `json:"map"`
-	Samples []float64 `json:"samples"`
-	Nu      int       `json:"nu"`
+	MAP        float64   `json:"map"`
+	MAPSource  string    `json:"map_source_grid"`
+	MAPFitGrid float64   `json:"map_on_fit_grid"` // the lens fit's smaller source field: source light falls off it
+	Samples    []float64 `json:"samples"`
+	Nu         int       `json:"nu"`
 }
 
 type meanStd struct {
@@ -112,17 +135,20 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	fitScale := fs.Float64("fit-source-scale", 0, "source pixel scale of the lens fit, arcsec (default per system: 0.05 for J2303, whose 1.6″ field at 32² cannot hold its two arcs as separate unlensed images — with 2.56″ a θ_E of 0.9″ won the evidence; 0.08 for J1430, whose source spans ≈ 2″)")
 	srcN := fs.Int("source-npix", 64, "source grid side of the source samples (the network prior's)")
 	srcScale := fs.Float64("source-pixel-scale", 0.04, "source pixel scale of the samples, arcsec")
-	starts := fs.Int("starts", 4, "lens-fit optimiser starts")
-	mcSteps := fs.Int("lens-steps", 120, "lens-posterior ensemble steps per walker")
-	maxEvals := fs.Int("lens-max-evals", 0, "evidence evaluations per optimiser start (0: 150 × free parameters)")
+	starts := fs.Int("starts", 2, "lens-fit optimiser starts (2 keeps the J2303 run near 30 min on 2 cores)")
+	mcSteps := fs.Int("lens-steps", 60, "lens-posterior ensemble steps per walker (60 is short of convergence: R̂ ≈ 3 on J2303; raise it when time allows)")
+	maxEvals := fs.Int("lens-max-evals", 700, "evidence evaluations per optimiser start (0: 150 × free parameters)")
 	draws := fs.Int("lens-draws", 4, "lens posterior draws the source is sampled under")
 	perLens := fs.Int("samples-per-lens", 2, "source samples per lens draw")
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "source prior: network (--model, default the shipped one), grf (the built-in GRF, 64² sources) or gaussian")
-	steps := fs.String("steps", "auto/8", "reverse-time steps of the source sampler (auto, auto/K or a number)")
-	likelihood := fs.String("likelihood", "convolved", "likelihood of the source sampler (see lenscore sample --help)")
+	steps := fs.String("steps", "40", "reverse-time steps of the source sampler (auto, auto/K or a number)")
+	sampler := fs.String("sampler", "dpm2", "source sampler: dpm2, em, pc or ancestral (see lenscore sample --help)")
+	likelihood := fs.String("likelihood", "projected-jacobian", "likelihood of the source sampler (see lenscore sample --help); the paper's convolved one is over-confident at HST signal-to-noise")
+	jacBelow := fs.Float64("jacobian-below", 0.1, "projected-jacobian: the network's Jacobian only while σ(t) ≤ this (dpm2 at 40 steps is stable with 0.1)")
 	seed := fs.Uint64("seed", 1, "seed of the lens fit and the source sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run in --out (the lens fit from its checkpoint, the finished source draws from draws/)")
+	joint := fs.Bool("joint-light", true, "lens light present: refine the masked Sérsic fit jointly with the source (the arcs explained by a preliminary lens, not masked) before the lens fit")
 	crop := fs.Bool("ci", false, "a small quick run for tests: 32×32 at 0.2″, 16² sources, few steps")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -133,7 +159,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *crop {
 		for name, v := range map[string]string{"npix": "32", "rebin": "4", "fit-source-npix": "16", "fit-source-scale": "0.1", "source-npix": "16",
-			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-max-evals": "500", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "prior": "gaussian"} {
+			"source-pixel-scale": "0.16", "starts": "1", "lens-steps": "12", "lens-max-evals": "500", "lens-draws": "2", "samples-per-lens": "1", "steps": "auto", "sampler": "em", "likelihood": "convolved", "prior": "gaussian"} {
 			if !isFlagSet(fs, name) {
 				if err := fs.Set(name, v); err != nil {
 					return err
@@ -166,7 +192,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := os.Stat(ckPath); err == nil && !*resume {
 		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or choose another --out", *out, ckPath)
 	}
-	start := time.Now()
+	start, load0 := time.Now(), loadAverage()
 	stages := map[string]float64{}
 	stage := func(name string, t0 time.Time) { stages[name] = time.Since(t0).Seconds() }
 	sum := &realSummary{System: sys.Name, Published: sys.Published, Stages: stages, Backend: backendLine()}
@@ -190,6 +216,16 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	// 2. Lens light (J1430): fitted outside the arcs' annulus, subtracted.
 	g := lens.Grid{N: ob.NPix, Scale: ob.PixelScale}
 	ann := annulusMask(ob.NPix, ob.PixelScale, rep.CenterX, rep.CenterY, sys.Annulus[0], sys.Annulus[1])
+	subPath, lightPath := filepath.Join(*out, "obs_light_subtracted.fits"), filepath.Join(*out, "lens_light.json")
+	if sys.LensLight && *resume {
+		// The light stage is not checkpointed inside; a finished one is
+		// reused.
+		if o2, l2, err := readLightStage(subPath, lightPath); err == nil {
+			fmt.Fprintf(env.stderr, "reusing the lens light of %s\n", subPath)
+			ob, sum.LensLight, sum.JointLight = o2, l2.Masked, l2.Joint
+			sys.LensLight = false
+		}
+	}
 	if sys.LensLight {
 		t0 = time.Now()
 		fmt.Fprintf(env.stderr, "fitting the lens light (2 Sérsic profiles, arcs' annulus %.1f–%.1f″ excluded)…\n", sys.Annulus[0], sys.Annulus[1])
@@ -199,8 +235,31 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		ls.Observation = filepath.Join(*out, "obs_imported.fits")
 		sum.LensLight = ls
+		if *joint {
+			keepAnn := make([]bool, len(ann))
+			for i := range keepAnn {
+				keepAnn[i] = ann[i] && (ob.Keep == nil || ob.Keep[i])
+			}
+			model, js, err := refineLightJointly(ctx, ob, sub, ls.Profiles, keepAnn, rep.CenterX, rep.CenterY, sys.ThetaE, sys.Annulus[1], *fitN, *fitScale, *seed, env.stderr)
+			if err != nil {
+				return err
+			}
+			sum.JointLight = js
+			j := *ob
+			j.Image, j.LensLight = make([]float64, len(ob.Image)), model
+			for i, v := range ob.Image {
+				if ob.Keep == nil || ob.Keep[i] {
+					j.Image[i] = v - model[i]
+				}
+			}
+			j.History = append(append([]string(nil), ob.History...), fmt.Sprintf("lens light subtracted: %d Sersic profiles + sky refined jointly with the source (log evidence %+.1f)", len(js.Profiles), js.LogEvidence[1]-js.LogEvidence[0]))
+			sub = &j
+		}
 		ob = sub
-		if err := ob.Write(filepath.Join(*out, "obs_light_subtracted.fits")); err != nil {
+		if err := experiment.WriteJSON(lightPath, lightStage{Masked: sum.LensLight, Joint: sum.JointLight}); err != nil {
+			return err
+		}
+		if err := ob.Write(subPath); err != nil {
 			return err
 		}
 		stage("lens_light", t0)
@@ -262,7 +321,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum.Chi2.MAP, sum.Chi2.Nu = chi2map, nu
+	sum.Chi2.MAPFitGrid, sum.Chi2.Nu = chi2map, nu
 	sum.FitLens.Chi2NuMAP, sum.FitLens.Nu = lensfit.F(chi2map), nu
 	if err := lensfit.WriteResults(fitDir, obj, res, sum.FitLens, fdata); err != nil {
 		return err
@@ -278,10 +337,17 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := observation.AutoSourceNorm(opMAP, ob.Image, ob.Sigma(), keep)
+	// The source normalisation (observation.AutoSourceNorm: the peak of
+	// the evidence-optimised isotropic-Gaussian inversion) and the MAP
+	// model's χ² come from one inversion on the samples' source grid,
+	// which holds the whole lensed source (the lens fit's smaller field
+	// does not: part of the arcs' light falls off it).
+	s, mapModel, chiMAP, err := mapInversion(opMAP, ob.Image, ob.Sigma(), keep)
 	if err != nil {
 		return err
 	}
+	sum.Chi2.MAP = chiMAP
+	sum.Chi2.MAPSource = fmt.Sprintf("%d² at %g″ (the samples' grid)", *srcN, *srcScale)
 	sum.SourceNorm = s
 	ob.SourceNorm = s
 	// What the fit and the sampler saw (lens light subtracted, masks,
@@ -308,7 +374,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	sum.Prior = pr.Name
 	fs2 := flag.NewFlagSet("", flag.ContinueOnError)
 	sf := addSamplerFlags(fs2, *perLens, *steps)
-	if err := fs2.Parse([]string{"--likelihood", *likelihood, "--sampler", "em", "--seed", fmt.Sprint(*seed)}); err != nil {
+	if err := fs2.Parse([]string{"--likelihood", *likelihood, "--sampler", *sampler, "--jacobian-below", fmt.Sprint(*jacBelow), "--seed", fmt.Sprint(*seed)}); err != nil {
 		return err
 	}
 	opt, err := sf.options()
@@ -322,7 +388,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		opt.Steps = max(1, n/sf.stepDiv)
 	}
-	sum.Sampler = map[string]interface{}{"sampler": "em", "steps": opt.Steps, "likelihood": *likelihood, "lens_draws": *draws, "samples_per_lens": *perLens}
+	sum.Sampler = map[string]interface{}{"sampler": *sampler, "steps": opt.Steps, "likelihood": *likelihood, "jacobian_below": *jacBelow, "lens_draws": *draws, "samples_per_lens": *perLens}
 	geo := geometry{NPix: ob.NPix, Scale: ob.PixelScale, SrcNPix: *srcN, SrcScale: *srcScale, Super: ob.Supersample, PSF: ob.PSF,
 		Unit: ob.Unit, SourceNorm: s, SourceNormFrom: "auto"}
 	sum.Geometry = geo
@@ -342,6 +408,9 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	for d, j := range idx {
 		lp, _ := obj.Unpack(res.Samples[j])
+		hk := fnv.New64a()
+		fmt.Fprintf(hk, "%s %d %s %s %s %g %d %g s=%.9g seed=%d draw=%d %v", *sampler, opt.Steps, *likelihood, *kind, *model, *jacBelow, *srcN, *srcScale, s, *seed, j, lp)
+		drawKey := fmt.Sprintf("%016x", hk.Sum64())
 		op, err := lens.NewOperator(lp.Mass(), ob.Config())
 		if err != nil {
 			return err
@@ -355,7 +424,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		o.Seed = *seed + uint64(d)*1000003
 		o.Progress = env.stderr
 		drawPath := filepath.Join(drawDir, fmt.Sprintf("draw%03d.fits", d))
-		xs, ok := readDraw(drawPath, *srcN, *perLens)
+		xs, ok := readDraw(drawPath, *srcN, *perLens, drawKey)
 		if !ok || !*resume {
 			fmt.Fprintf(env.stderr, "source samples under lens draw %d of %d (θ_E %.3f″)…\n", d+1, len(idx), lp[lens.PThetaE])
 			r, err := posterior.Sample(ctx, pr.Prior, lik, pr.VE, o)
@@ -369,7 +438,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 			for _, x := range xs {
 				scaleSlice(x, s)
 			}
-			if err := writeDraw(drawPath, *srcN, xs); err != nil {
+			if err := writeDraw(drawPath, *srcN, xs, drawKey); err != nil {
 				return err
 			}
 		}
@@ -387,10 +456,11 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	stage("source_samples", t0)
 
 	// 5. Outputs.
-	if err := writeRealOutputs(*out, ob, keep, nz, samples, recon, obj, res, fdata, sys.Name); err != nil {
+	if err := writeRealOutputs(*out, ob, keep, nz, samples, recon, mapModel); err != nil {
 		return err
 	}
-	sum.WallSeconds = time.Since(start).Seconds()
+	sum.WallSeconds, sum.CPUSeconds = time.Since(start).Seconds(), cpuSeconds()
+	sum.Load = [2]float64{load0, loadAverage()}
 	if err := experiment.WriteJSON(filepath.Join(*out, "summary.json"), sum); err != nil {
 		return err
 	}
@@ -455,8 +525,7 @@ func lensStats(obj *lensfit.Objective, res *lensfit.FitResult) (map[string]meanS
 }
 
 // writeRealOutputs writes the source samples, mean, std and the figures.
-func writeRealOutputs(dir string, ob *observation.Observation, keep []bool, nz diag.Noise, samples, recon [][]float64,
-	obj *lensfit.Objective, res *lensfit.FitResult, d lensfit.Data, name string) error {
+func writeRealOutputs(dir string, ob *observation.Observation, keep []bool, nz diag.Noise, samples, recon [][]float64, model []float64) error {
 	n, m := ob.SrcNPix, ob.NPix
 	mean, std, err := diag.MeanStd(samples)
 	if err != nil {
@@ -466,11 +535,6 @@ func writeRealOutputs(dir string, ob *observation.Observation, keep []bool, nz d
 		return err
 	}
 	// Data, MAP model, normalised residuals (masked pixels at 0).
-	src, model, _, _, _, err := lensfit.MAPModel(obj, res, d)
-	if err != nil {
-		return err
-	}
-	_ = src
 	resid := make([]float64, m*m)
 	if _, err := diag.ResidualSNR(resid, ob.Image, model, nz); err != nil {
 		return err
@@ -531,21 +595,27 @@ func writeSourceFITS(dir string, ob *observation.Observation, samples [][]float6
 	return nil
 }
 
-// writeDraw stores the source samples of one lens draw (data units).
-func writeDraw(path string, n int, xs [][]float64) error {
+// writeDraw stores the source samples of one lens draw (data units) with
+// key, the settings they were drawn with.
+func writeDraw(path string, n int, xs [][]float64, key string) error {
 	cube := make([]float64, 0, len(xs)*n*n)
 	for _, x := range xs {
 		cube = append(cube, x...)
 	}
-	return fits.WriteFile(path, []*fits.HDU{fits.NewCube(n, n, len(xs), cube)})
+	h := fits.NewCube(n, n, len(xs), cube)
+	h.Header.Set("DRAWKEY", key, "hash of the sampler settings and lens draw")
+	return fits.WriteFile(path, []*fits.HDU{h})
 }
 
 // readDraw loads a stored lens draw's samples when it has the expected
-// shape.
-func readDraw(path string, n, k int) ([][]float64, bool) {
+// shape and was drawn with the same settings (key).
+func readDraw(path string, n, k int, key string) ([][]float64, bool) {
 	hdus, err := fits.ReadFile(path)
 	if err != nil || len(hdus) == 0 || len(hdus[0].Shape) != 3 || hdus[0].Shape[0] != n || hdus[0].Shape[1] != n || hdus[0].Shape[2] != k {
 		return nil, false
+	}
+	if c, ok := hdus[0].Header.Get("DRAWKEY"); !ok || c.Value != key {
+		return nil, false // drawn with other settings: draw again
 	}
 	xs := make([][]float64, k)
 	for i := range xs {

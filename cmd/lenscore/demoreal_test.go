@@ -3,11 +3,14 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lenscore/lenscore/diag"
+	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/observation"
 )
 
@@ -88,5 +91,71 @@ func TestDemoRealCI(t *testing.T) {
 	code, _, stderr = runCLI(t, "demo", "--real", "--system", "slacs9999", "--out", filepath.Join(t.TempDir(), "x"))
 	if code != 1 || !strings.Contains(stderr, "slacs9999") {
 		t.Errorf("unknown system: exit %d, %s", code, stderr)
+	}
+}
+
+// TestMapInversionMatchesAutoSourceNorm checks that the demo's one MAP
+// inversion gives the source normalisation of observation.AutoSourceNorm
+// and the χ²_ν of its model image computed by package diag.
+func TestMapInversionMatchesAutoSourceNorm(t *testing.T) {
+	g := lens.Grid{N: 20, Scale: 0.1}
+	cfg := lens.Config{Obs: g, Src: lens.Grid{N: 10, Scale: 0.08}, Supersample: 2}
+	op, err := lens.NewOperator(lens.Composite{lens.SIE{ThetaE: 0.6, Q: 0.8, Phi: 0.3}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := make([]float64, 100)
+	for i := range x {
+		x[i] = math.Exp(-float64((i%10-5)*(i%10-5)+(i/10-4)*(i/10-4)) / 4)
+	}
+	y := make([]float64, g.N*g.N)
+	op.Apply(y, x)
+	sigma := make([]float64, len(y))
+	keep := make([]bool, len(y))
+	for i := range y {
+		sigma[i] = 0.02 + 0.01*float64(i%3)
+		y[i] += sigma[i] * rng.NormFloat64()
+		keep[i] = i%7 != 0
+	}
+	s, model, chi, err := mapInversion(op, y, sigma, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := observation.AutoSourceNorm(op, y, sigma, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := make([]bool, len(keep))
+	for i, k := range keep {
+		mask[i] = !k
+	}
+	chiWant, _, err := diag.ChiSquaredNuModel(y, model, diag.Noise{Map: sigma, Mask: mask})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != want || math.Abs(chi-chiWant) > 1e-12*chiWant || !(chi > 0.5 && chi < 1.5) {
+		t.Errorf("norm %g (AutoSourceNorm %g), χ²_ν %g (diag %g)", s, want, chi, chiWant)
+	}
+}
+
+// TestDrawKeyResume checks that a stored lens draw is reused only with the
+// key it was drawn with (a --resume with other sampler settings draws
+// again) and that its samples round-trip.
+func TestDrawKeyResume(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "draw000.fits")
+	xs := [][]float64{{1, 2, 3, 4}, {5, 6, 7, 8.5}}
+	if err := writeDraw(path, 2, xs, "00000000000000ab"); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := readDraw(path, 2, 2, "00000000000000ab")
+	if !ok || len(got) != 2 || got[1][3] != 8.5 || got[0][0] != 1 {
+		t.Fatalf("same key: ok %v, %v", ok, got)
+	}
+	if _, ok := readDraw(path, 2, 2, "00000000000000ac"); ok {
+		t.Error("a draw made with other settings was reused")
+	}
+	if _, ok := readDraw(path, 2, 3, "00000000000000ab"); ok {
+		t.Error("a draw with another number of samples was reused")
 	}
 }
