@@ -43,8 +43,13 @@ type LensRecoveryOptions struct {
 	Fit         lensfit.FitOptions // optimiser and sampler settings
 	SourceDraws int                // lens draws averaged for the marginalised source (default 8)
 	Seed        uint64
-	Resume      bool      // reuse the lenses stored in dir/LensRecoveryParts
-	Progress    io.Writer // progress lines (nil: none)
+	Resume      bool // reuse the lenses stored in dir/LensRecoveryParts
+	// Shard, Shards (0 ≤ Shard < Shards) split the lenses between
+	// processes sharing dir: this one fits the lenses j with
+	// j mod Shards = Shard and writes only their parts; a run with Shards
+	// ≤ 1 and Resume then tables them all.
+	Shard, Shards int
+	Progress      io.Writer // progress lines (nil: none)
 }
 
 // LensRecoveryParts is the folder of finished lenses (one JSON each).
@@ -133,6 +138,8 @@ func (o *LensRecoveryOptions) defaults() error {
 		return fmt.Errorf("experiment: lens recovery: the Gaussian prior must have %d² pixels", o.FitSide)
 	case o.Lenses < 1:
 		return fmt.Errorf("experiment: lens recovery: lenses must be ≥ 1, got %d", o.Lenses)
+	case o.Shards > 1 && (o.Shard < 0 || o.Shard >= o.Shards):
+		return fmt.Errorf("experiment: lens recovery: shard %d of %d is not in [0, %d)", o.Shard, o.Shards, o.Shards)
 	}
 	for i, g := range o.Galaxies {
 		if len(g) != o.Side*o.Side {
@@ -207,7 +214,7 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	res := &LensRecoveryResult{Settings: map[string]any{"lenses": o.Lenses, "source_side": o.Side, "source_pixel_scale": o.SrcScale,
 		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
 		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
-		"burn": o.Fit.Burn, "source_draws": o.SourceDraws, "seed": o.Seed}}
+		"burn": o.Fit.Burn, "rhat_target": o.Fit.RHatTarget, "ess_target": o.Fit.ESSTarget, "sampler": "mcmc.Chains (Laplace-preconditioned Metropolis–Hastings)", "source_draws": o.SourceDraws, "seed": o.Seed}}
 	t0, fitted := time.Now(), 0
 	for j := 0; j < o.Lenses; j++ {
 		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
@@ -220,6 +227,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 				res.Lenses = append(res.Lenses, l)
 				continue
 			}
+		}
+		if o.Shards > 1 && j%o.Shards != o.Shard {
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -244,6 +254,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		}
 	}
 	res.summarise()
+	if o.Shards > 1 { // the table is written by a final unsharded run
+		return res, nil
+	}
 	if err := WriteJSON(filepath.Join(dir, "lens_recovery.json"), res); err != nil {
 		return nil, err
 	}
@@ -289,8 +302,8 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	fo := o.Fit
 	fo.Seed = seedFor(o.Seed, 20, uint64(j))
 	fo.Checkpoint, fo.Progress = ckpt, o.Progress
-	fo.Fingerprint = fmt.Sprintf("lens-recovery lens %d seed %d starts %d max-evals %d walkers %d steps %d burn %d samples %d",
-		j, o.Seed, fo.Starts, fo.MaxEval, fo.Walkers, fo.Steps, fo.Burn, fo.Samples)
+	fo.Fingerprint = fmt.Sprintf("lens-recovery lens %d seed %d starts %d max-evals %d walkers %d steps %d burn %d samples %d rhat %g ess %g",
+		j, o.Seed, fo.Starts, fo.MaxEval, fo.Walkers, fo.Steps, fo.Burn, fo.Samples, fo.RHatTarget, fo.ESSTarget)
 	if _, err := os.Stat(ckpt); err == nil {
 		fo.Resume = true
 	}
@@ -317,7 +330,9 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 		}
 	}
 	l.Stats = map[string]any{"evaluations": r.Evaluations, "max_rhat": sum.MaxRHat, "min_ess": sum.MinESS, "acceptance": r.Acceptance,
-		"log_evidence_map": sum.LogEvidenceMAP, "modes": sum.Modes}
+		"acceptance_independence": sum.AcceptIndep, "acceptance_random_walk": sum.AcceptRW, "sampler_stop": r.Stop,
+		"steps": len(r.Chain), "laplace_full_hessian": r.LaplaceFull, "proposal_adapted": r.Adapted,
+		"log_evidence_map": sum.LogEvidenceMAP, "modes": sum.Modes, "starts": r.Starts}
 	// Wrong mode: the MAP θ_E off by more than 5 %, or the truth more than
 	// 5 posterior standard deviations away in some parameter.
 	l.Failed = math.Abs(mp[lens.PThetaE]/truth[lens.PThetaE]-1) > 0.05

@@ -17,7 +17,6 @@ import (
 	"github.com/lenscore/lenscore/mcmc"
 	"github.com/lenscore/lenscore/progress"
 	"github.com/lenscore/lenscore/weights"
-	"gonum.org/v1/gonum/mat"
 )
 
 // ScaleName is the name of the source-prior amplitude parameter,
@@ -168,11 +167,16 @@ func (o *Objective) Steps() []float64 {
 type FitOptions struct {
 	Starts  int    // optimiser starts: the start itself and Starts−1 perturbed ones (default 6)
 	MaxEval int    // evaluations per optimiser start (default 150·dim)
-	Walkers int    // ensemble walkers (default 2·dim+2, even)
-	Steps   int    // MCMC steps per walker (default 200)
-	Burn    int    // steps discarded (default Steps/2)
+	Walkers int    // independent Metropolis–Hastings chains (default 8)
+	Steps   int    // the budget: at most Steps steps per chain, burn-in included (default 400)
+	Burn    int    // steps discarded, at whose end the proposal is adapted (default 40, at most Steps/2)
 	Samples int    // lens draws returned, thinned evenly from the kept steps (default 64)
 	Seed    uint64 // seed of the perturbed starts and of the sampler
+	// The sampler stops early once, at a check every CheckEvery (default
+	// 20) kept steps, every parameter has split-R̂ < RHatTarget (default
+	// 1.05) and ESS ≥ ESSTarget (default 400).
+	RHatTarget, ESSTarget float64
+	CheckEvery            int
 
 	// Checkpoint, when set, is a file the run is saved to (atomically)
 	// after every optimiser start and every CheckpointEvery (default 10 s)
@@ -195,16 +199,25 @@ func (opt *FitOptions) defaults(d int) error {
 		opt.MaxEval = 150 * d
 	}
 	if opt.Walkers == 0 {
-		opt.Walkers = 2*d + 2
+		opt.Walkers = 8
 	}
 	if opt.Steps == 0 {
-		opt.Steps = 200
+		opt.Steps = 400
 	}
 	if opt.Burn == 0 {
-		opt.Burn = opt.Steps / 2
+		opt.Burn = min(40, opt.Steps/2)
 	}
 	if opt.Samples == 0 {
 		opt.Samples = 64
+	}
+	if opt.RHatTarget == 0 {
+		opt.RHatTarget = 1.05
+	}
+	if opt.ESSTarget == 0 {
+		opt.ESSTarget = 400
+	}
+	if opt.CheckEvery == 0 {
+		opt.CheckEvery = 20
 	}
 	if opt.CheckpointEvery == 0 {
 		opt.CheckpointEvery = 10 * time.Second
@@ -212,8 +225,8 @@ func (opt *FitOptions) defaults(d int) error {
 	switch {
 	case opt.Starts < 1:
 		return fmt.Errorf("starts must be ≥ 1, got %d", opt.Starts)
-	case opt.Walkers < 2*d || opt.Walkers%2 != 0:
-		return fmt.Errorf("walkers must be even and ≥ 2·dim = %d, got %d", 2*d, opt.Walkers)
+	case opt.Walkers < 2:
+		return fmt.Errorf("chains (walkers) must be ≥ 2, got %d", opt.Walkers)
 	case opt.Steps < 8:
 		return fmt.Errorf("steps must be ≥ 8, got %d", opt.Steps)
 	case opt.Burn < 0 || opt.Steps-opt.Burn < 4:
@@ -222,6 +235,8 @@ func (opt *FitOptions) defaults(d int) error {
 		return fmt.Errorf("samples must be ≥ 1, got %d", opt.Samples)
 	case opt.MaxEval < 10:
 		return fmt.Errorf("evaluations per start must be ≥ 10, got %d", opt.MaxEval)
+	case !(opt.RHatTarget > 1) || !(opt.ESSTarget > 0) || opt.CheckEvery < 1:
+		return fmt.Errorf("R̂ target %g must be > 1, ESS target %g > 0 and check interval %d ≥ 1", opt.RHatTarget, opt.ESSTarget, opt.CheckEvery)
 	}
 	return nil
 }
@@ -242,6 +257,9 @@ type StartResult struct {
 	LogPost   float64   `json:"log_posterior"`
 	Evals     int       `json:"evaluations"`
 	Converged bool      `json:"converged"`
+	// Flip: started from an orientation-flipped variant of the best of
+	// the screened starts (see flipStarts).
+	Flip bool `json:"flip,omitempty"`
 }
 
 // FitResult is the outcome of Fit.
@@ -255,30 +273,41 @@ type FitResult struct {
 	// MAPFromChain: a sampled point had a higher posterior than the best
 	// optimiser result and is the MAP.
 	MAPFromChain bool
-	Chain        [][][]float64 // [step][walker][param], all steps
-	LogProb      [][]float64   // [step][walker]
+	Chain        [][][]float64 // [step][chain][param], all steps
+	LogProb      [][]float64   // [step][chain]
 	Samples      [][]float64   // Samples draws after burn-in
-	RHat, Tau    []float64
+	RHat, Tau    []float64     // per parameter, over the kept steps
 	ESS          []float64
-	Acceptance   float64
-	Evaluations  int
-	Burn         int // steps discarded before the diagnostics and draws
+	// Acceptance overall and of the independence and random-walk moves.
+	Acceptance, AcceptIndep, AcceptRW float64
+	Evaluations                       int
+	Burn                              int    // steps discarded before the diagnostics and draws
+	Stop                              string // StopConverged or StopBudget
+	// Laplace is the approximation at the MAP the chains started from
+	// (LaplaceFull: from the full Hessian, not its diagonal); Adapted: the
+	// proposal was re-fitted to the burn-in.
+	Laplace     *mcmc.Proposal
+	LaplaceFull bool
+	Adapted     bool
 }
 
 // checkpoint is the saved state of a Fit.
 type checkpoint struct {
-	Version     string        `json:"version"`
-	Fingerprint string        `json:"fingerprint"`
-	StartPoints [][]float64   `json:"start_points,omitempty"`
-	Starts      []StartResult `json:"starts"`
-	Modes       []Mode        `json:"modes,omitempty"`
-	Ensemble    *mcmc.State   `json:"ensemble,omitempty"`
-	Chain       [][][]float64 `json:"chain,omitempty"`
-	LogProb     [][]float64   `json:"log_prob,omitempty"`
-	Evaluations int           `json:"evaluations"`
+	Version     string            `json:"version"`
+	Fingerprint string            `json:"fingerprint"`
+	StartPoints [][]float64       `json:"start_points,omitempty"`
+	Starts      []StartResult     `json:"starts"`
+	Modes       []Mode            `json:"modes,omitempty"`
+	Laplace     *mcmc.Proposal    `json:"laplace,omitempty"`
+	LaplaceFull bool              `json:"laplace_full,omitempty"`
+	Adapted     bool              `json:"adapted,omitempty"`
+	Chains      *mcmc.ChainsState `json:"chains,omitempty"`
+	Chain       [][][]float64     `json:"chain,omitempty"`
+	LogProb     [][]float64       `json:"log_prob,omitempty"`
+	Evaluations int               `json:"evaluations"`
 }
 
-const checkpointVersion = "lenscore-lensfit-1"
+const checkpointVersion = "lenscore-lensfit-2"
 
 func (c *checkpoint) write(path string) error {
 	b, err := json.Marshal(c)
@@ -355,35 +384,54 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	if len(starts) != opt.Starts {
 		return nil, fmt.Errorf("lensfit: resume: the checkpoint has %d starts, want %d", len(starts), opt.Starts)
 	}
+	// After the screened starts, the better (by log posterior) of the
+	// orientation-flipped variants of the best of them (flipStarts) is
+	// optimised too.
+	nflip := min(1, len(flipStarts(o, x0)))
+	total := opt.Starts + nflip
 	var bar *progress.Bar
 	if opt.Progress != nil {
-		// The bar counts evaluations against the budget Starts × MaxEval
+		// The bar counts evaluations against the budget total × MaxEval
 		// (an upper bound: Nelder–Mead usually stops earlier).
-		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
+		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, total*opt.MaxEval)
 	}
-	for s := len(ck.Starts); s < opt.Starts; s++ {
+	for s := len(ck.Starts); s < total; s++ {
 		if err := ctx.Err(); err != nil {
 			return nil, errors.Join(err, save())
+		}
+		x, flip := []float64(nil), s >= opt.Starts
+		if !flip {
+			x = starts[s]
+		} else {
+			b := bestStart(ck.Starts[:opt.Starts])
+			if b < 0 {
+				break
+			}
+			fl := flipStarts(o, ck.Starts[b].X)
+			x = fl[0]
+			if len(fl) > 1 && o.LogPost(fl[1]) > o.LogPost(fl[0]) {
+				x = fl[1]
+			}
 		}
 		e0 := o.Evals
 		tick := func() {
 			if bar != nil {
-				bar.Update(s*opt.MaxEval+min(o.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
+				bar.Update(s*opt.MaxEval+min(o.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, total))
 			}
 		}
-		r, err := maximiseTwice(ctx, o, starts[s], steps, opt.MaxEval, tick)
+		r, err := maximiseTwice(ctx, o, x, steps, opt.MaxEval, tick)
 		if err != nil {
 			return nil, err
 		}
 		if err := ctx.Err(); err != nil { // a cancelled start is redone on resume
 			return nil, errors.Join(err, save())
 		}
-		ck.Starts = append(ck.Starts, StartResult{Start: starts[s], X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv})
+		ck.Starts = append(ck.Starts, StartResult{Start: x, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv, Flip: flip})
 		if err := save(); err != nil {
 			return nil, err
 		}
 		if bar != nil {
-			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, opt.Starts), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
 		}
 	}
 	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
@@ -407,48 +455,11 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	res.Modes = ck.Modes
 	best := res.Modes[0]
 	res.MAP, res.MAPLogPost, res.MAPLogEv = best.X, best.LogPost, best.LogEvidence
-	// Ensemble around the MAP.
-	var ens *mcmc.Ensemble
-	var err error
-	if ck.Ensemble != nil {
-		ens, err = mcmc.Restore(o.LogPost, ck.Ensemble, 0)
-	} else {
-		start := initialWalkers(o, best.X, steps, opt.Walkers, opt.Seed)
-		ens, err = mcmc.NewEnsemble(o.LogPost, start, 0, opt.Seed, 1)
+	// Posterior: Metropolis–Hastings chains from the Laplace
+	// approximation at the best mode.
+	if err := sample(ctx, o, ck, best.X, opt, save, res); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("lensfit: %w", err)
-	}
-	if opt.Progress != nil {
-		bar = progress.New(opt.Progress, "ensemble steps", ens.Steps(), opt.Steps)
-	}
-	last := time.Now()
-	for ens.Steps() < opt.Steps {
-		if err := ctx.Err(); err != nil {
-			ck.Ensemble = ens.Save()
-			return nil, errors.Join(err, save())
-		}
-		ens.Step()
-		row := make([][]float64, ens.Walkers())
-		lps := make([]float64, ens.Walkers())
-		for k := range row {
-			row[k] = slices.Clone(ens.Walker(k))
-			lps[k] = ens.LogProb(k)
-		}
-		ck.Chain = append(ck.Chain, row)
-		ck.LogProb = append(ck.LogProb, lps)
-		if time.Since(last) >= opt.CheckpointEvery || ens.Steps() == opt.Steps {
-			ck.Ensemble = ens.Save()
-			if err := save(); err != nil {
-				return nil, err
-			}
-			last = time.Now()
-		}
-		if bar != nil {
-			bar.Update(ens.Steps(), fmt.Sprintf("acceptance=%.2f", ens.Acceptance()), fmt.Sprintf("evals=%d", o.Evals))
-		}
-	}
-	res.Chain, res.LogProb, res.Acceptance = ck.Chain, ck.LogProb, ens.Acceptance()
 	// The MAP is the best point seen: the sampler may pass above the
 	// optimiser's end point, which stops at a tolerance.
 	for s, row := range res.LogProb {
@@ -459,29 +470,18 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		}
 	}
 	if res.MAPFromChain {
+		var err error
 		if res.MAPLogEv, err = o.LogEvidence(res.MAP); err != nil {
 			return nil, err
 		}
 	}
 	res.Evaluations = o.Evals
-	// Diagnostics over the kept steps.
-	kept := res.Chain[opt.Burn:]
-	for k := 0; k < d; k++ {
-		ch := make([][]float64, ens.Walkers())
-		for w := range ch {
-			for _, st := range kept {
-				ch[w] = append(ch[w], st[w][k])
-			}
-		}
-		r, _ := mcmc.SplitRHat(ch)
-		tau, ess, _ := mcmc.AutocorrTime(ch)
-		res.RHat, res.Tau, res.ESS = append(res.RHat, r), append(res.Tau, tau), append(res.ESS, ess)
-	}
 	// Thinned draws: evenly spaced over the kept steps × walkers.
-	total := len(kept) * ens.Walkers()
+	kept, nw := res.Chain[opt.Burn:], len(res.Chain[0])
+	ndraw := len(kept) * nw
 	for i := 0; i < opt.Samples; i++ {
-		j := int((float64(i) + 0.5) * float64(total) / float64(opt.Samples))
-		res.Samples = append(res.Samples, slices.Clone(kept[j/ens.Walkers()][j%ens.Walkers()]))
+		j := int((float64(i) + 0.5) * float64(ndraw) / float64(opt.Samples))
+		res.Samples = append(res.Samples, slices.Clone(kept[j/nw][j%nw]))
 	}
 	return res, nil
 }
@@ -625,92 +625,6 @@ func groupModes(rs []StartResult, steps []float64) []Mode {
 		}
 	}
 	return modes
-}
-
-// initialWalkers draws the walkers from the Laplace approximation of the
-// posterior at x, N(x, (−∇²log p)⁻¹), with the Hessian from central
-// differences: first the curvature scale σ_k = h/sqrt(2f(x) − f(x+h) −
-// f(x−h)) of each axis (h = step/5, σ_k capped at the step), then the full
-// Hessian with steps σ_k (4 evaluations per pair). If it is not negative
-// definite, the ball is diagonal with widths σ_k. Points outside the prior
-// are redrawn. Cost 2d + 2d(d−1) evaluations.
-func initialWalkers(o *Objective, x, steps []float64, w int, seed uint64) [][]float64 {
-	d := len(x)
-	f0 := o.LogPost(x)
-	at := func(i int, hi float64, j int, hj float64) float64 {
-		y := slices.Clone(x)
-		y[i] += hi
-		if j >= 0 {
-			y[j] += hj
-		}
-		return o.LogPost(y)
-	}
-	sd := make([]float64, d)
-	hess := mat.NewSymDense(d, nil) // −∇² log p
-	for k := range x {
-		h := steps[k] / 5
-		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
-		sd[k] = steps[k]
-		if c > 0 && !math.IsInf(c, 0) {
-			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
-		}
-	}
-	ok := true
-	for k := 0; k < d && ok; k++ {
-		h := sd[k]
-		v := (2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)) / (h * h)
-		hess.SetSym(k, k, v)
-		for l := 0; l < k; l++ {
-			hl := sd[l]
-			v := -(at(k, h, l, hl) - at(k, h, l, -hl) - at(k, -h, l, hl) + at(k, -h, l, -hl)) / (4 * h * hl)
-			hess.SetSym(k, l, v)
-		}
-	}
-	var chol mat.Cholesky
-	var lcov *mat.TriDense // Σ = (−H)⁻¹ = L Lᵀ
-	if chol.Factorize(hess) {
-		var cov mat.SymDense
-		if err := chol.InverseTo(&cov); err == nil {
-			var c2 mat.Cholesky
-			if c2.Factorize(&cov) {
-				lcov = mat.NewTriDense(d, mat.Lower, nil)
-				c2.LTo(lcov)
-			}
-		}
-	}
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	for k := 0; lcov != nil && k < d; k++ {
-		if !finite(lcov.At(k, k)) {
-			lcov = nil
-		}
-	}
-	rng := rand.New(rand.NewPCG(seed, 0xba11))
-	out := make([][]float64, w)
-	z := make([]float64, d)
-	for i := range out {
-		y := slices.Clone(x)
-		for try := 0; try < 100; try++ {
-			for k := range z {
-				z[k] = rng.NormFloat64()
-			}
-			for k := range y {
-				if lcov == nil {
-					y[k] = x[k] + sd[k]*z[k]
-					continue
-				}
-				y[k] = x[k]
-				for l := 0; l <= k; l++ {
-					y[k] += lcov.At(k, l) * z[l]
-				}
-			}
-			if !math.IsInf(o.LogPost(y), -1) {
-				break
-			}
-			copy(y, x)
-		}
-		out[i] = y
-	}
-	return out
 }
 
 // Quantile returns the q-quantile of v (linear interpolation, v copied).

@@ -10,13 +10,13 @@
 // Chains runs M independent chains in d dimensions. Given a Gaussian
 // approximation N(μ, LLᵀ) of the target p (its Laplace approximation at the
 // mode, or the moments of earlier draws), each step of each chain proposes,
-// with probability PIndep (default ½),
+// with probability PIndep (default ¾),
 //
 //	independence: Y = μ + s·L z·sqrt(ν/g),  z ~ N(0, I), g ~ χ²_ν,
 //	              accepted with min(1, p(Y) q(X) / (p(X) q(Y))),
 //	              q(x) ∝ (1 + ‖(sL)⁻¹(x − μ)‖²/ν)^(−(ν+d)/2),
 //
-// a multivariate Student-t (ν = 5, s = 1.2: heavier tails than the target's
+// a multivariate Student-t (ν = 5, s = 1.1: heavier tails than the target's
 // Gaussian approximation, so the weights p/q stay bounded), and otherwise
 //
 //	random walk:  Y = X + (2.38/√d)·L z,  accepted with min(1, p(Y)/p(X)).

@@ -113,13 +113,13 @@ func finiteAll(v []float64) bool {
 // MHOptions configures Chains. Zero values take the defaults.
 type MHOptions struct {
 	// PIndep is the probability of an independence proposal at a step
-	// (default ½); the other steps are random-walk proposals.
+	// (default ¾); the other steps are random-walk proposals.
 	PIndep float64
 	// Nu is the degrees of freedom (an integer ≥ 1) of the Student-t
 	// independence proposal (default 5).
 	Nu int
 	// Inflate scales the independence proposal's covariance factor
-	// (default 1.2: heavier than the Laplace width, so its tails cover the
+	// (default 1.1: wider than the approximation, so its tails cover the
 	// target's).
 	Inflate float64
 	// RWScale scales the random walk's covariance factor (default 2.38/√d,
@@ -159,13 +159,13 @@ type ChainsState struct {
 
 func (o *MHOptions) defaults(d int) error {
 	if o.PIndep == 0 {
-		o.PIndep = 0.5
+		o.PIndep = 0.75
 	}
 	if o.Nu == 0 {
 		o.Nu = 5
 	}
 	if o.Inflate == 0 {
-		o.Inflate = 1.2
+		o.Inflate = 1.1
 	}
 	if o.RWScale == 0 {
 		o.RWScale = 2.38 / math.Sqrt(float64(d))
