@@ -386,32 +386,17 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	}
 	// After the screened starts, the better (by log posterior) of the
 	// orientation-flipped variants of the best of them (flipStarts) is
-	// optimised too.
-	nflip := min(1, len(flipStarts(o, x0)))
-	total := opt.Starts + nflip
+	// optimised too, unless that is nearly round.
+	total := opt.Starts + min(1, len(flipStarts(o, x0)))
 	var bar *progress.Bar
 	if opt.Progress != nil {
 		// The bar counts evaluations against the budget total × MaxEval
 		// (an upper bound: Nelder–Mead usually stops earlier).
 		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, total*opt.MaxEval)
 	}
-	for s := len(ck.Starts); s < total; s++ {
+	run := func(s int, x []float64, flip bool) error {
 		if err := ctx.Err(); err != nil {
-			return nil, errors.Join(err, save())
-		}
-		x, flip := []float64(nil), s >= opt.Starts
-		if !flip {
-			x = starts[s]
-		} else {
-			b := bestStart(ck.Starts[:opt.Starts])
-			if b < 0 {
-				break
-			}
-			fl := flipStarts(o, ck.Starts[b].X)
-			x = fl[0]
-			if len(fl) > 1 && o.LogPost(fl[1]) > o.LogPost(fl[0]) {
-				x = fl[1]
-			}
+			return errors.Join(err, save())
 		}
 		e0 := o.Evals
 		tick := func() {
@@ -421,17 +406,30 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		}
 		r, err := maximiseTwice(ctx, o, x, steps, opt.MaxEval, tick)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := ctx.Err(); err != nil { // a cancelled start is redone on resume
-			return nil, errors.Join(err, save())
+			return errors.Join(err, save())
 		}
 		ck.Starts = append(ck.Starts, StartResult{Start: x, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv, Flip: flip})
 		if err := save(); err != nil {
-			return nil, err
+			return err
 		}
 		if bar != nil {
 			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+		}
+		return nil
+	}
+	for s := len(ck.Starts); s < opt.Starts; s++ {
+		if err := run(s, starts[s], false); err != nil {
+			return nil, err
+		}
+	}
+	if b := bestStart(ck.Starts[:opt.Starts]); b >= 0 && len(ck.Starts) == opt.Starts {
+		if x := betterFlip(o, ck.Starts[b].X); x != nil {
+			if err := run(opt.Starts, x, true); err != nil {
+				return nil, err
+			}
 		}
 	}
 	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}

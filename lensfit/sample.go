@@ -60,6 +60,29 @@ func flipStarts(o *Objective, x []float64) [][]float64 {
 	return out
 }
 
+// flipMinE is the ellipticity |e| below which a mode is too nearly round
+// (q > 0.9) for its flipped orientation to be a separate mode worth an
+// optimiser run.
+const flipMinE = 0.05
+
+// betterFlip returns the flipStarts variant of x with the higher log
+// posterior, or nil when there is none or |e| of x is below flipMinE.
+func betterFlip(o *Objective, x []float64) []float64 {
+	fl := flipStarts(o, x)
+	if len(fl) == 0 {
+		return nil
+	}
+	p, _ := o.Unpack(x)
+	if math.Hypot(p[lens.PE1], p[lens.PE2]) < flipMinE {
+		return nil
+	}
+	best := fl[0]
+	if len(fl) > 1 && o.LogPost(fl[1]) > o.LogPost(fl[0]) {
+		best = fl[1]
+	}
+	return best
+}
+
 // bestStart returns the index of the best of rs (−1 if none is finite).
 func bestStart(rs []StartResult) int {
 	b := -1

@@ -25,6 +25,15 @@ func TestFlipStarts(t *testing.T) {
 	if len(fl) != 2 || !reflect.DeepEqual(fl[0], want1) || !reflect.DeepEqual(fl[1], want2) {
 		t.Errorf("flips of %v: %v, want %v and %v", x, fl, want1, want2)
 	}
+	// Nearly round (|e| < flipMinE): no flipped run.
+	round := truth
+	round[lens.PE1], round[lens.PE2] = 0.03, -0.02
+	if x := betterFlip(o, o.Pack(round, 0)); x != nil {
+		t.Errorf("|e| = 0.036: flip %v, want none", x)
+	}
+	if x := betterFlip(o, x); x == nil || (!reflect.DeepEqual(x, want1) && !reflect.DeepEqual(x, want2)) {
+		t.Errorf("better flip %v, want one of the two variants", x)
+	}
 	pr := lens.DefaultPriors(1.2)
 	pr.P[lens.PE2].Fixed = true
 	o2, _ := NewObjective(ev, pr, fitStart(truth), true, 0)
