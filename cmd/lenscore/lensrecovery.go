@@ -32,12 +32,17 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	burn := fs.Int("burn", 0, "burn-in steps per chain (0: 40)")
 	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ target of the sampler's stopping rule")
 	essTarget := fs.Float64("ess-target", 400, "ESS target of the sampler's stopping rule")
+	gapSide := fs.Int("gap-source-npix", 0, "instead of fitting: for the finished lenses, log evidence of the fitted MAP lens minus that of the true lens (amplitude maximised) on this source grid (a divisor of 64), into lens_recovery_gap_N.json")
+	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
 	seed := fs.Uint64("seed", 1, "seed")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the lenses stored in lens-recovery/"+experiment.LensRecoveryParts)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *gapSide != 0 && (*gapSide < 2 || 64%*gapSide != 0 || *gapLenses < 0) {
+		return fmt.Errorf("--gap-source-npix must be a divisor of 64 ≥ 2 and --gap-lenses ≥ 0 (got %d, %d)", *gapSide, *gapLenses)
 	}
 	if *lenses < 1 || *fitN < 2 || 64%*fitN != 0 {
 		return fmt.Errorf("--lenses must be ≥ 1 and --fit-source-npix a divisor of 64 ≥ 2 (got %d, %d)", *lenses, *fitN)
@@ -52,8 +57,8 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--prior must be grf or gaussian, got %q", *kind)
 	}
 	dir := filepath.Join(*out, "lens-recovery")
-	if !*resume && *shard == "" {
-		parts, _ := filepath.Glob(filepath.Join(dir, experiment.LensRecoveryParts, "lens-*.json"))
+	if !*resume && *shard == "" && *gapSide == 0 {
+		parts, _ := filepath.Glob(filepath.Join(dir, experiment.LensRecoveryParts, "lens-[0-9][0-9][0-9].json"))
 		if len(parts) > 0 {
 			return fmt.Errorf("%s holds %d lenses of an earlier run; continue it with --resume or remove %s", dir, len(parts), filepath.Join(dir, experiment.LensRecoveryParts))
 		}
@@ -64,23 +69,42 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	gals, names, _ := experiment.Galaxies(ds.Val, 0)
 	one := func(float64) float64 { return 1 } // the evidence does not use the diffusion schedule
-	var prior posterior.GaussianPrior
-	if *kind == "grf" {
-		tr, _, _ := experiment.Galaxies(ds.Train, 0)
-		for i := range tr {
-			tr[i] = experiment.Downsample(tr[i], 64, 64 / *fitN)
+	makePrior := func(n int) (posterior.GaussianPrior, error) {
+		if *kind == "grf" {
+			tr, _, _ := experiment.Galaxies(ds.Train, 0)
+			for i := range tr {
+				tr[i] = experiment.Downsample(tr[i], 64, 64/n)
+			}
+			return posterior.FitGRF(tr, n, n, posterior.FitOptions{Radial: true}, one)
 		}
-		g, err := posterior.FitGRF(tr, *fitN, *fitN, posterior.FitOptions{Radial: true}, one)
+		g, err := posterior.NewIsoGaussian(make([]float64, n*n), *sigma, one)
+		if err != nil {
+			return nil, fmt.Errorf("--prior-sigma: %w", err)
+		}
+		return g, nil
+	}
+	prior, err := makePrior(*fitN)
+	if err != nil {
+		return err
+	}
+	if *gapSide != 0 {
+		// The evidence gap between the fitted and the true lens of the
+		// finished lenses (read-only: no lock, no fit).
+		gp, err := makePrior(*gapSide)
 		if err != nil {
 			return err
 		}
-		prior = g
-	} else {
-		g, err := posterior.NewIsoGaussian(make([]float64, *fitN**fitN), *sigma, one)
+		gaps, err := experiment.LensRecoveryGaps(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise,
+			FitSide: *fitN, Prior: prior, Lenses: *lenses, Seed: *seed, Progress: env.stderr}, dir, *gapSide, gp, *gapLenses)
 		if err != nil {
-			return fmt.Errorf("--prior-sigma: %w", err)
+			return err
 		}
-		prior = g
+		path := filepath.Join(dir, fmt.Sprintf("lens_recovery_gap_%d.json", *gapSide))
+		if err := experiment.WriteJSON(path, gaps); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "evidence gaps of %d lenses on the %d² grid in %s\n", len(gaps), *gapSide, path)
+		return nil
 	}
 	// A second run into the folder fails at once; the shards of one run
 	// share its lock and each holds its own.
