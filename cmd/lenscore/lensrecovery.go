@@ -33,6 +33,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ target of the sampler's stopping rule")
 	essTarget := fs.Float64("ess-target", 400, "ESS target of the sampler's stopping rule")
 	gapSide := fs.Int("gap-source-npix", 0, "instead of fitting: for the finished lenses, log evidence of the fitted MAP lens minus that of the true lens (amplitude maximised) on this source grid (a divisor of 64), into lens_recovery_gap_N.json")
+	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation")
 	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
@@ -95,11 +96,14 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		gaps, err := experiment.LensRecoveryGaps(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise,
-			FitSide: *fitN, Prior: prior, Lenses: *lenses, Seed: *seed, Progress: env.stderr}, dir, *gapSide, gp, *gapLenses)
+			FitSide: *fitN, Prior: prior, Lenses: *lenses, Seed: *seed, Progress: env.stderr, GapNoiseFree: *gapFree}, dir, *gapSide, gp, *gapLenses)
 		if err != nil {
 			return err
 		}
 		path := filepath.Join(dir, fmt.Sprintf("lens_recovery_gap_%d.json", *gapSide))
+		if *gapFree {
+			path = filepath.Join(dir, fmt.Sprintf("lens_recovery_gap_%d_noise_free.json", *gapSide))
+		}
 		if err := experiment.WriteJSON(path, gaps); err != nil {
 			return err
 		}
