@@ -15,7 +15,7 @@ import (
 
 // runLensRecovery is `lenscore experiment lens-recovery`.
 func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "experiment lens-recovery", "[--lenses 30] [--fit-source-npix 32] [--prior grf|gaussian] [--starts 4 --steps 150] [--resume] [--out DIR]")
+	fs := newFlags(env, "experiment lens-recovery", "[--lenses 30] [--fit-source-npix 32] [--prior grf|gaussian] [--starts 2 --steps 400] [--shard K/N] [--resume] [--gap-source-npix N] [--out DIR]")
 	out := fs.String("out", "experiments", "output directory (results in its lens-recovery sub-folder)")
 	data := fs.String("data", defaultTrainData, "galaxy folders: the validation split supplies the true sources, the training split the GRF prior")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
