@@ -46,6 +46,16 @@ func (r *Rows) Row(i int) ([]int32, []float64) {
 	return r.a.idx[a:b], r.a.val[a:b]
 }
 
+// LensRow returns the column indices (ascending) and values of row i of L,
+// the ray-traced interpolation before the PSF, of the last Build: row i of
+// the composed A is Σ_t k_t·LensRow(s_t) over the PSF taps t whose shifted
+// pixel s_t lies in the image (zero padding), as Build composes it. The
+// slices are overwritten by the next Build.
+func (r *Rows) LensRow(i int) ([]int32, []float64) {
+	a, b := r.l.ptr[i], r.l.ptr[i+1]
+	return r.l.idx[a:b], r.l.val[a:b]
+}
+
 // Build ray-traces mass through the configuration and composes A = P·L.
 func (r *Rows) Build(mass Mass) {
 	s := r.cfg.supersample()

@@ -22,24 +22,53 @@
 //	H = DᵀWD + S⁻¹,   c = DᵀWr,
 //
 // which is log N(r | 0, N + D S Dᵀ) by the matrix determinant lemma and
-// Woodbury's identity. Evidence.LogEvidence forms the lower triangle of H
-// densely: S⁻¹ is the GRF's circulant precision F⁻¹diag(1/P(k))F (computed
-// once, log det Σ₀ = Σ log P(k)) or I/s² for an isotropic prior, scaled by
-// 1/a²; AᵀWA is accumulated from the sparse rows of the composed A (lens.Rows,
-// rebuilt in place for each θ, so an evaluation does not allocate); then one
-// Cholesky factorisation H = RRᵀ (LAPACK dpotrf through package linalg,
-// OpenBLAS when available) and one triangular solve u = R⁻¹c give
-// cᵀH⁻¹c = ‖u‖² and log det H = 2 Σ log R_ii. Nothing is approximated.
-// Cost: building the composed rows and accumulating AᵀWA take ≈ 0.07 CPU-s
-// at a 64² image with a 7×7-tap PSF; the (N+K)³/3-flop Cholesky dominates at
-// N = 4096 (2.3·10¹⁰ flops). BenchmarkLogEvidence64 measured 0.69 CPU-s per
-// evaluation on one thread (64² source and image) and BenchmarkLogEvidence32
-// 0.034 CPU-s (32² source), on the shared 2-core test machine under a load
-// of 15–20, where wall times were 4–8× longer; below N = 2048 the
-// factorisation runs on one thread, which was faster there. The former route
+// Woodbury's identity. Nothing is approximated; LogEvidence computes it by
+// one of two exact routes (Evidence.SetRoute; by default, per evaluation,
+// the one with the smaller cost estimate):
+//
+// The source route forms the lower triangle of H densely: S⁻¹ is the
+// GRF's circulant precision F⁻¹diag(1/P(k))F (computed once, log det Σ₀ =
+// Σ log P(k)) or I/s² for an isotropic prior, scaled by 1/a²; AᵀWA is
+// accumulated from the sparse rows of the composed A (lens.Rows, rebuilt in
+// place for each θ); then one Cholesky factorisation H = RRᵀ (LAPACK dpotrf
+// through package linalg, OpenBLAS when available) and one triangular solve
+// u = R⁻¹c give cᵀH⁻¹c = ‖u‖² and log det H = 2 Σ log R_ii. Its cost is
+// the (N+K)³/3-flop factorisation (2.3·10¹⁰ flops at N = 4096), whatever
+// the mask.
+//
+// The data route factorises the covariance of the kept pixels instead,
+//
+//	log p = −½ [ rᵀΣ_y⁻¹r + log det Σ_y + M_kept log 2π ],
+//	Σ_y = N + a² A Σ₀ Aᵀ + B diag(s_b²) Bᵀ.
+//
+// Only the set I of kept pixels that some PSF tap connects to a non-empty
+// row of L (A = P·L) is coupled; the other kept pixels have Σ_y = N_ii.
+// A_I Σ₀ A_Iᵀ = P X Pᵀ with X = L_J Σ₀ L_Jᵀ over the set J of pixels the
+// taps of I reach: X_ij = Σ_{p∈L_i} l_ip G_j(p), G_j = Σ_{q∈L_j} l_jq
+// c(· − q), from the stationary kernel c of Σ₀ (periodic on the source grid,
+// as the GRF is), then T = P X and the lower triangle of P Tᵀ, with
+// |I|·|J| multiply–adds per PSF tap. One Cholesky factorisation of the
+// |I|×|I| matrix, Σ_I = R Rᵀ, whitens the residual (u = R⁻¹r_I, and
+// √W r off I), and the K components enter by Woodbury's identity:
+// with V the whitened B, rᵀΣ_y⁻¹r = ‖u‖² − dᵀC⁻¹d and log det Σ_y =
+// log det Σ_A + log det C + Σ log s_b², C = diag(1/s_b²) + VᵀV, d = Vᵀu.
+// Its cost is |I|³/3 flops plus taps·|I|·(|J| + |I|/2) + ℓ·|J|·(N + |J|)
+// multiply–adds in Go (ℓ ≈ 4–16 entries per row of L; gonum's assembly
+// axpy, on SetThreads goroutines), so it
+// wins when a mask leaves fewer pixels than the source has: at a 64² source
+// and a 64² image with a 7×7-tap PSF and an annular mask of 1868 pixels it
+// takes 0.29 CPU-s against 0.70–0.90 for the source route
+// (BenchmarkLogEvidenceRoutes; see docs/lens-fitting.md for wall times).
+// Without a mask (|I| ≈ M ≥ N) the source route is taken.
+//
+// Both routes reuse their buffers, so an evaluation does not allocate
+// beyond a few small argument blocks of the OpenBLAS calls and the
+// goroutines of the data route (TestEvidenceSteadyStateAllocations);
+// below N = 2048 the factorisation runs on one thread. The former route
 // through the tridiagonal form (posterior.NewEvidence, 26 s) is needed only
-// for the whole evidence curve in a at once. PosteriorMean returns μ₀ + H⁻¹c of the last evaluation from
-// the same factor.
+// for the whole evidence curve in a at once. PosteriorMean returns
+// μ₀ + H⁻¹c (source route) or μ₀ + a²Σ₀Aᵀz, m_b + s_b²Bᵀz with z = Σ_y⁻¹r
+// (data route) of the last evaluation, from the factor it left behind.
 //
 // The amplitude a of the source prior is a parameter of the fit
 // (ScaleName, log10 a, uniform prior on [−3, 3]): the optimiser maximises
@@ -87,6 +116,24 @@
 // scale in every parameter are one mode, and all modes are reported with
 // their log posterior and log evidence.
 //
+// With FitOptions.Coarse = f > 1 (fit-lens uses f = 2 for sources of 48²
+// pixels and more) the screen, the starts and the flipped start run on
+// Objective.Coarsen(f): the same data on a source grid f times coarser
+// under the prior of the source's f×f block means (exact for the GRF:
+// Evidence.Coarsen), about 20 times cheaper per evaluation at a 64² source
+// and 64² image, the screened starts two at a time with looser tolerances
+// (its optimum is biased with respect to the full grid's, by tens of
+// standard deviations at a high signal-to-noise ratio, so it only has to
+// find the basin); the flipped start is taken from the best coarse result.
+// Every coarse mode is then evaluated on the full objective and the best is
+// refined there by BFGS in coordinates whitened by the coarse Laplace
+// covariance (central- or forward-difference gradients, a growing trust
+// radius and Armijo backtracking; refine in refine.go), which reaches
+// Nelder–Mead's maximum in a fifth to a third of the evaluations
+// (TestRefineMatchesNelderMead); the other modes keep their coarse
+// positions (Mode.Coarse). The posterior stage below starts from the
+// refined best mode, on the full objective.
+//
 // # The posterior
 //
 // The posterior is sampled by Walkers (default 8) independent
@@ -94,7 +141,8 @@
 // independence proposal and a preconditioned random walk — come from the
 // Laplace approximation at the best mode, N(MAP, (−∇²log p)⁻¹), with a
 // finite-difference Hessian (a diagonal of the curvature scales if that is
-// not negative definite). The chains start from draws of that Gaussian
+// not negative definite; 2d + 2d² evaluations, abandoned on cancellation
+// and redone on resume). The chains start from draws of that Gaussian
 // widened by 1.5 (apart, so that split-R̂ across them tests independent
 // starts). At half the burn-in and at its end (Burn, default 40 steps) the
 // proposal is refitted to the sample mean and covariance of the second
@@ -132,11 +180,14 @@
 //
 // With FitOptions.Checkpoint the run is saved atomically (JSON: the
 // fingerprint of the inputs, finished optimiser starts, modes, the
-// ensemble's walkers, log densities and PCG state, the chain so far and the
-// evaluation count) after every start, every CheckpointEvery of sampling
-// and on cancellation. Resume refuses a checkpoint with another
-// fingerprint, redoes at most the unfinished start or the steps after the
-// last save, and returns exactly the result of an uninterrupted run: every
+// refinement, the Laplace approximation, the chains' points, log densities,
+// proposal and PCG state, the chain so far and the full and coarse
+// evaluation counts; format "lenscore-lensfit-3") after every start (or
+// pair of coarse starts), the refinement, every CheckpointEvery of
+// sampling and on cancellation. Resume refuses a checkpoint with another
+// fingerprint or version, redoes at most the unfinished starts, the
+// refinement, the Laplace approximation or the steps after the last save
+// (their evaluations are not counted twice), and returns exactly the result of an uninterrupted run: every
 // random number comes from PCG streams of the seed (perturbed starts:
 // stream 0x5eed; chain starts: 0xba11; chains: 1), and the stopping rule
 // depends only on the chain so far.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/cmplx"
+	"runtime"
 
 	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/linalg"
@@ -54,6 +55,17 @@ type Evidence struct {
 	last    float64 // its log evidence
 	logA    float64
 	extra   []Component
+
+	cfg       lens.Config
+	data      Data
+	prior     posterior.GaussianPrior
+	cfgN      int   // side of the observed grid
+	route     Route // requested route
+	lastRoute Route // route of the last successful evaluation
+	ds        dataSpace
+	goThreads int     // goroutines of the data-space route's loops
+	lnnz      int     // stored entries of L of the last Build
+	acc       float64 // multiply–adds of the source route outside the factorisation
 }
 
 // smallN is the source size below which the factorisation runs on one
@@ -81,7 +93,8 @@ func NewEvidence(cfg lens.Config, d Data, prior posterior.GaussianPrior) (*Evide
 	if d.Keep != nil && len(d.Keep) != m {
 		return nil, fmt.Errorf("lensfit: evidence: the mask has %d values, want %d", len(d.Keep), m)
 	}
-	e := &Evidence{rows: rows, lib: linalg.New(), m: m, n: n, y: append([]float64(nil), d.Y...), w: make([]float64, m)}
+	e := &Evidence{rows: rows, lib: linalg.New(), m: m, n: n, y: append([]float64(nil), d.Y...), w: make([]float64, m), cfgN: cfg.Obs.N, cfg: cfg, data: d, prior: prior,
+		goThreads: runtime.GOMAXPROCS(0)}
 	if n < smallN {
 		e.lib.SetThreads(1) // threads cost more than they save on small matrices
 	}
@@ -113,6 +126,8 @@ func NewEvidence(cfg lens.Config, d Data, prior posterior.GaussianPrior) (*Evide
 		e.logDet = float64(n) * 2 * math.Log(e.isoS)
 	case *posterior.GRF:
 		e.prec, e.logDet = grfPrecision(p)
+		nx, ny := p.Grid()
+		e.ds.prepareKernel(circulantKernel(p.Spectrum(), nx, ny, func(v float64) float64 { return v }), nx, ny)
 	default:
 		return nil, fmt.Errorf("lensfit: evidence: unsupported source prior %T (want a GRF or an isotropic Gaussian)", prior)
 	}
@@ -128,13 +143,29 @@ func grfPrecision(g *posterior.GRF) ([]float64, float64) {
 	for _, v := range p {
 		logDet += math.Log(v)
 	}
-	// c(dy, dx) = (1/N) Σ_k P(k)⁻¹ exp(2πi(ky dy/ny + kx dx/nx)), separably.
+	c := circulantKernel(p, nx, ny, func(v float64) float64 { return 1 / v })
+	n := nx * ny
+	prec := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		yi, xi := i/nx, i%nx
+		for j := 0; j < n; j++ {
+			yj, xj := j/nx, j%nx
+			prec[i*n+j] = c[((yi-yj+ny)%ny)*nx+(xi-xj+nx)%nx]
+		}
+	}
+	return prec, logDet
+}
+
+// circulantKernel returns the first row c(dy, dx) of the circulant
+// F⁻¹ diag(f(P)) F on an ny×nx periodic grid:
+// c(dy, dx) = (1/N) Σ_k f(P(k)) exp(2πi(ky dy/ny + kx dx/nx)), separably.
+func circulantKernel(p []float64, nx, ny int, f func(float64) float64) []float64 {
 	t := make([]complex128, ny*nx) // [ky][dx]
 	for ky := 0; ky < ny; ky++ {
 		for dx := 0; dx < nx; dx++ {
 			var s complex128
 			for kx := 0; kx < nx; kx++ {
-				s += complex(1/p[ky*nx+kx], 0) * cmplx.Rect(1, 2*math.Pi*float64(kx*dx%nx)/float64(nx))
+				s += complex(f(p[ky*nx+kx]), 0) * cmplx.Rect(1, 2*math.Pi*float64(kx*dx%nx)/float64(nx))
 			}
 			t[ky*nx+dx] = s
 		}
@@ -149,17 +180,15 @@ func grfPrecision(g *posterior.GRF) ([]float64, float64) {
 			c[dy*nx+dx] = real(s) / float64(nx*ny)
 		}
 	}
-	n := nx * ny
-	prec := make([]float64, n*n)
-	for i := 0; i < n; i++ {
-		yi, xi := i/nx, i%nx
-		for j := 0; j < n; j++ {
-			yj, xj := j/nx, j%nx
-			prec[i*n+j] = c[((yi-yj+ny)%ny)*nx+(xi-xj+nx)%nx]
-		}
-	}
-	return prec, logDet
+	return c
 }
+
+// SetRoute selects the factorisation route of LogEvidence (RouteAuto by
+// default). Both routes give the same log evidence up to rounding.
+func (e *Evidence) SetRoute(r Route) { e.route = r }
+
+// LastRoute returns the route the last successful LogEvidence took.
+func (e *Evidence) LastRoute() Route { return e.lastRoute }
 
 // Dims returns (M, N): observed and source pixels.
 func (e *Evidence) Dims() (m, n int) { return e.m, e.n }
@@ -167,8 +196,12 @@ func (e *Evidence) Dims() (m, n int) { return e.m, e.n }
 // Rows returns the composed operator of the last evaluation.
 func (e *Evidence) Rows() *lens.Rows { return e.rows }
 
-// SetThreads sets the number of threads of the dense factorisation.
-func (e *Evidence) SetThreads(n int) { e.lib.SetThreads(n) }
+// SetThreads sets the number of threads of the dense factorisation and of
+// the data-space route's loops.
+func (e *Evidence) SetThreads(n int) {
+	e.lib.SetThreads(n)
+	e.goThreads = max(1, n)
+}
 
 // LogEvidence returns log p(y | mass, a) with the source (and the extra
 // components' amplitudes) integrated out; logA = ln a scales the source
@@ -188,13 +221,10 @@ func (e *Evidence) LogEvidence(mass lens.Mass, logA float64, extra []Component) 
 	}
 	n, m := e.n, e.m
 	ld := n + k
-	if cap(e.h) < ld*ld {
-		e.h = make([]float64, ld*ld)
-	}
 	if cap(e.c) < ld {
 		e.c, e.r = make([]float64, ld), make([]float64, max(ld, m))
 	}
-	h, c, r := e.h[:ld*ld], e.c[:ld], e.r[:m]
+	c, r := e.c[:ld], e.r[:m]
 	e.rows.Build(mass)
 	// Residual r = y − Aμ₀ − Σ_k mean_k B_k.
 	e.rows.Apply(r, e.mu0)
@@ -208,7 +238,38 @@ func (e *Evidence) LogEvidence(mass lens.Mass, logA float64, extra []Component) 
 			}
 		}
 	}
+	route := e.route
+	if route != RouteSource {
+		mi, mj := e.dataSets()
+		if route == RouteAuto {
+			e.lnnz, e.acc = 0, float64(n)*float64(n)/2
+			for i := 0; i < m; i++ {
+				li, _ := e.rows.LensRow(i)
+				e.lnnz += len(li)
+				if e.w[i] != 0 {
+					ai, _ := e.rows.Row(i)
+					e.acc += float64(len(ai)*(len(ai)+1)) / 2
+				}
+			}
+			route = RouteSource
+			if dc, sc := e.routeCosts(mi, mj, ld); dc < sc {
+				route = RouteData
+			}
+		}
+	}
+	if route == RouteData {
+		lp, err := e.logEvidenceData(r, logA, extra)
+		if err != nil {
+			return 0, err
+		}
+		e.ok, e.k, e.ld, e.last, e.logA, e.extra, e.lastRoute = true, k, ld, lp, logA, extra, RouteData
+		return lp, nil
+	}
 	// H (lower triangle) = prior precision, then + [A B]ᵀ W [A B].
+	if cap(e.h) < ld*ld {
+		e.h = make([]float64, ld*ld)
+	}
+	h := e.h[:ld*ld]
 	inv := math.Exp(-2 * logA)
 	if e.prec != nil {
 		for i := 0; i < n; i++ {
@@ -281,7 +342,7 @@ func (e *Evidence) LogEvidence(mass lens.Mass, logA float64, extra []Component) 
 		logDetS += 2 * math.Log(comp.Sigma)
 	}
 	lp := -0.5 * (rWr - uu + logDetH + logDetS - e.logW + float64(e.mEff)*math.Log(2*math.Pi))
-	e.ok, e.k, e.ld, e.last, e.logA, e.extra = true, k, ld, lp, logA, extra
+	e.ok, e.k, e.ld, e.last, e.logA, e.extra, e.lastRoute = true, k, ld, lp, logA, extra, RouteSource
 	return lp, nil
 }
 
@@ -294,6 +355,10 @@ func (e *Evidence) PosteriorMean(src, amps []float64) error {
 	}
 	if len(src) != e.n || len(amps) != e.k {
 		return fmt.Errorf("lensfit: evidence: posterior mean needs %d source values and %d amplitudes, got %d and %d", e.n, e.k, len(src), len(amps))
+	}
+	if e.lastRoute == RouteData {
+		e.posteriorMeanData(src, amps)
+		return nil
 	}
 	ld := e.ld
 	u := make([]float64, ld)

@@ -111,7 +111,7 @@ func denseLogEvidence(t *testing.T, cfg lens.Config, d Data, prior posterior.Gau
 }
 
 func TestEvidenceMatchesDense(t *testing.T) {
-	cfg, d, g, truth := smallProblem(t, 10, 8)
+	cfg, d, g, truth := smallProblem(t, 20, 8)
 	m := cfg.Obs.Len()
 	extra := []Component{{Image: make([]float64, m), Mean: 0.3, Sigma: 2}, {Image: make([]float64, m), Mean: 0, Sigma: 10}}
 	for i := range extra[0].Image {
@@ -126,27 +126,168 @@ func TestEvidenceMatchesDense(t *testing.T) {
 	other := truth
 	other[lens.PThetaE] *= 1.1
 	other[lens.PGamma1] = -0.04
+	// A small asymmetric PSF: some kept pixels at the corners see no
+	// source, and the orientation of the taps matters.
+	cfgSmall := cfg
+	cfgSmall.PSF = &lens.PSF{Rows: 3, Cols: 5, Kernel: []float64{0.01, 0.02, 0.05, 0.03, 0, 0.04, 0.1, 0.3, 0.12, 0.05, 0.02, 0.06, 0.1, 0.07, 0.03}}
 	for _, c := range []struct {
 		name  string
+		cfg   lens.Config
 		prior posterior.GaussianPrior
 		p     lens.Params
 		logA  float64
 		extra []Component
 	}{
-		{"grf", g, truth, 0, nil}, {"grf-scaled-extra", g, other, 0.4, extra},
-		{"iso", iso, truth, -0.3, nil}, {"iso-extra", iso, other, 0.2, extra[:1]},
+		{"grf", cfg, g, truth, 0, nil}, {"grf-scaled-extra", cfg, g, other, 0.4, extra},
+		{"iso", cfg, iso, truth, -0.3, nil}, {"iso-extra", cfg, iso, other, 0.2, extra[:1]},
+		{"grf-small-psf-extra", cfgSmall, g, other, -0.2, extra},
 	} {
-		ev, err := NewEvidence(cfg, d, c.prior)
+		want := denseLogEvidence(t, c.cfg, d, c.prior, c.p, c.logA, c.extra)
+		for _, route := range []Route{RouteSource, RouteData} {
+			ev, err := NewEvidence(c.cfg, d, c.prior)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.SetRoute(route)
+			got, err := ev.LogEvidence(c.p.Mass(), c.logA, c.extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.LastRoute() != route {
+				t.Errorf("%s: route %v taken, want %v", c.name, ev.LastRoute(), route)
+			}
+			if route == RouteData && c.name == "grf-small-psf-extra" {
+				inI := map[int32]bool{}
+				for _, i := range ev.ds.act {
+					inI[i] = true
+				}
+				beyond := 0
+				for _, j := range ev.ds.dil {
+					if !inI[j] {
+						beyond++
+					}
+				}
+				// Some kept pixels see no source, and the PSF reaches
+				// pixels outside the coupled set (masked ones).
+				if len(ev.ds.rest) == 0 || beyond == 0 {
+					t.Errorf("%s: %d kept pixels outside I, %d pixels of J outside I: the test does not exercise every branch",
+						c.name, len(ev.ds.rest), beyond)
+				}
+			}
+			if rel := math.Abs(got-want) / math.Abs(want); !(rel <= 1e-8) {
+				t.Errorf("%s (%v route): log evidence %.12g, dense %.12g (relative error %.2g)", c.name, route, got, want, rel)
+			}
+		}
+	}
+}
+
+// TestRoutesPosteriorMean: the posterior mean of the source and of the
+// component amplitudes agrees between the source- and data-space routes.
+func TestRoutesPosteriorMean(t *testing.T) {
+	cfg, d, g, truth := smallProblem(t, 10, 8)
+	m := cfg.Obs.Len()
+	extra := []Component{{Image: make([]float64, m), Mean: 0.3, Sigma: 2}}
+	for i := range extra[0].Image {
+		x, y := cfg.Obs.Coord(i%cfg.Obs.N), cfg.Obs.Coord(i/cfg.Obs.N)
+		extra[0].Image[i] = math.Exp(-(x*x + y*y) / 0.3)
+	}
+	iso, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, sigmaOne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prior := range []posterior.GaussianPrior{g, iso} {
+		var means [2][]float64
+		for r, route := range []Route{RouteSource, RouteData} {
+			ev, err := NewEvidence(cfg, d, prior)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.SetRoute(route)
+			if _, err := ev.LogEvidence(truth.Mass(), 0.3, extra); err != nil {
+				t.Fatal(err)
+			}
+			means[r] = make([]float64, 65)
+			if err := ev.PosteriorMean(means[r][:64], means[r][64:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for j := range means[0] {
+			if math.Abs(means[0][j]-means[1][j]) > 1e-9*(1+math.Abs(means[0][j])) {
+				t.Fatalf("%T: posterior mean [%d] = %.12g (source route), %.12g (data route)", prior, j, means[0][j], means[1][j])
+			}
+		}
+	}
+}
+
+// annulusProblem is the 64² benchmark geometry with an annular mask
+// 0.6″–2″ (about 1900 kept pixels) when masked.
+func annulusProblem(t testing.TB, nSrc int, masked bool) (lens.Config, Data, *posterior.GRF) {
+	psf, err := lens.GaussianPSF(0.1, 0.078125, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := lens.Config{Obs: lens.Grid{N: 64, Scale: 0.078125}, Src: lens.Grid{N: nSrc, Scale: 3.2 / float64(nSrc)}, PSF: psf}
+	p := make([]float64, nSrc*nSrc)
+	for ky := 0; ky < nSrc; ky++ {
+		for kx := 0; kx < nSrc; kx++ {
+			fy, fx := float64(min(ky, nSrc-ky)), float64(min(kx, nSrc-kx))
+			p[ky*nSrc+kx] = 1 / (1 + (fx*fx+fy*fy)*(fx*fx+fy*fy))
+		}
+	}
+	g, err := posterior.NewGRF(nSrc, nSrc, 0.05, p, sigmaOne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	y := make([]float64, 64*64)
+	for i := range y {
+		y[i] = 0.01 * rng.NormFloat64()
+	}
+	var keep []bool
+	if masked {
+		keep = make([]bool, len(y))
+		for i := range keep {
+			x, y := cfg.Obs.Coord(i%64), cfg.Obs.Coord(i/64)
+			r := math.Hypot(x, y)
+			keep[i] = r >= 0.6 && r <= 2
+		}
+	}
+	return cfg, Data{Y: y, SigmaN: []float64{0.01}, Keep: keep}, g
+}
+
+// TestAutoRoute: the automatic choice takes the data-space route for an
+// annular mask (≈ 1900 kept pixels) and a 64² source, and the source-space
+// route for a full 64² image and a 32² source.
+func TestAutoRoute(t *testing.T) {
+	mass := lens.Params{1.2, 0.1, -0.05, 0.02, -0.03, 0.03, 0.01}.Mass()
+	for _, c := range []struct {
+		masked bool
+		nSrc   int
+		want   Route
+	}{{true, 64, RouteData}, {false, 32, RouteSource}} {
+		cfg, d, g := annulusProblem(t, c.nSrc, c.masked)
+		ev, err := NewEvidence(cfg, d, g)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ev.LogEvidence(c.p.Mass(), c.logA, c.extra)
-		if err != nil {
+		if _, err := ev.LogEvidence(mass, 0, nil); err != nil {
 			t.Fatal(err)
 		}
-		want := denseLogEvidence(t, cfg, d, c.prior, c.p, c.logA, c.extra)
-		if rel := math.Abs(got-want) / math.Abs(want); !(rel <= 1e-8) {
-			t.Errorf("%s: log evidence %.12g, dense %.12g (relative error %.2g)", c.name, got, want, rel)
+		if ev.LastRoute() != c.want {
+			t.Errorf("masked=%v: route %v, want %v", c.masked, ev.LastRoute(), c.want)
+		}
+		if c.masked {
+			// The data route's loops run on goroutines here (|I|·|J| is
+			// large): a few small closures, no buffers, per evaluation.
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			if _, err := ev.LogEvidence(mass, 0.1, nil); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&m1)
+			if b := m1.TotalAlloc - m0.TotalAlloc; b > 4096 {
+				t.Errorf("data route with goroutines: %d bytes allocated per evaluation, want ≤ 4096", b)
+			}
 		}
 	}
 }
@@ -235,24 +376,36 @@ func TestEvidencePeaksAtTruth(t *testing.T) {
 
 func TestEvidenceSteadyStateAllocations(t *testing.T) {
 	cfg, d, g, truth := smallProblem(t, 10, 8)
-	ev, err := NewEvidence(cfg, d, g)
-	if err != nil {
-		t.Fatal(err)
+	m := cfg.Obs.Len()
+	extra := []Component{{Image: make([]float64, m), Sigma: 2}}
+	for i := range extra[0].Image {
+		extra[0].Image[i] = 1 / (1 + float64(i%7))
 	}
-	mass := truth.Mass()
-	if _, err := ev.LogEvidence(mass, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	// The OpenBLAS calls (through purego) allocate a few small argument
-	// blocks; the evaluation itself allocates nothing.
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	for range 5 {
-		ev.LogEvidence(mass, 0, nil)
-	}
-	runtime.ReadMemStats(&m1)
-	if b := (m1.TotalAlloc - m0.TotalAlloc) / 5; b > 512 {
-		t.Errorf("%d bytes allocated per evaluation, want ≤ 512", b)
+	for _, route := range []Route{RouteAuto, RouteSource, RouteData} {
+		ev, err := NewEvidence(cfg, d, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.SetRoute(route)
+		mass, other := truth.Mass(), lens.Params{0.55, 0, 0.05, 0, 0, 0, 0}.Mass()
+		if _, err := ev.LogEvidence(mass, 0, extra); err != nil {
+			t.Fatal(err)
+		}
+		// The OpenBLAS calls (through purego) allocate a few small argument
+		// blocks; the evaluation itself allocates nothing.
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		for i := range 6 {
+			if i%2 == 0 {
+				ev.LogEvidence(other, 0.1, extra)
+			} else {
+				ev.LogEvidence(mass, 0, extra)
+			}
+		}
+		runtime.ReadMemStats(&m1)
+		if b := (m1.TotalAlloc - m0.TotalAlloc) / 6; b > 1024 {
+			t.Errorf("%v route: %d bytes allocated per evaluation, want ≤ 1024", route, b)
+		}
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/lenscore/lenscore/lens"
@@ -177,6 +179,13 @@ type FitOptions struct {
 	// 1.05) and ESS ≥ ESSTarget (default 400).
 	RHatTarget, ESSTarget float64
 	CheckEvery            int
+	// Coarse, when > 1, runs the screen, the multi-start optimisation and
+	// the flipped start on the evidence of a source grid Coarse times
+	// coarser (Objective.Coarsen), evaluates every mode found there on the
+	// full objective and refines the best one on it (a BFGS whitened by
+	// the coarse Laplace covariance, budget MaxEval; see the package
+	// documentation). It must divide the source grid side.
+	Coarse int
 
 	// Checkpoint, when set, is a file the run is saved to (atomically)
 	// after every optimiser start and every CheckpointEvery (default 10 s)
@@ -248,6 +257,9 @@ type Mode struct {
 	LogEvidence float64   `json:"log_evidence"`
 	Starts      []int     `json:"starts"` // the starts that ended here
 	Converged   bool      `json:"converged"`
+	// Coarse: the position is the optimum of the coarse objective, not
+	// refined on the full one (FitOptions.Coarse; every mode but the best).
+	Coarse bool `json:"coarse,omitempty"`
 }
 
 // StartResult is the outcome of one optimiser start.
@@ -281,8 +293,15 @@ type FitResult struct {
 	// Acceptance overall and of the independence and random-walk moves.
 	Acceptance, AcceptIndep, AcceptRW float64
 	Evaluations                       int
-	Burn                              int    // steps discarded before the diagnostics and draws
-	Stop                              string // StopConverged or StopBudget
+	// CoarseEvaluations counts the evaluations of the coarse objective
+	// (FitOptions.Coarse), Refined the refinement of its best mode.
+	CoarseEvaluations int
+	Refined           *StartResult
+	// MAPSeconds and PosteriorSeconds are the wall times of the
+	// optimisation and the sampling stage in this call.
+	MAPSeconds, PosteriorSeconds float64
+	Burn                         int    // steps discarded before the diagnostics and draws
+	Stop                         string // StopConverged or StopBudget
 	// Laplace is the approximation at the MAP the chains started from
 	// (LaplaceFull: from the full Hessian, not its diagonal); Adapted: the
 	// proposal was re-fitted to the burn-in.
@@ -298,6 +317,8 @@ type checkpoint struct {
 	StartPoints [][]float64       `json:"start_points,omitempty"`
 	Starts      []StartResult     `json:"starts"`
 	Modes       []Mode            `json:"modes,omitempty"`
+	Refined     *StartResult      `json:"refined,omitempty"`
+	CoarseEvals int               `json:"coarse_evaluations,omitempty"`
 	Laplace     *mcmc.Proposal    `json:"laplace,omitempty"`
 	LaplaceFull bool              `json:"laplace_full,omitempty"`
 	Adapted     bool              `json:"adapted,omitempty"`
@@ -307,7 +328,7 @@ type checkpoint struct {
 	Evaluations int               `json:"evaluations"`
 }
 
-const checkpointVersion = "lenscore-lensfit-2"
+const checkpointVersion = "lenscore-lensfit-3"
 
 func (c *checkpoint) write(path string) error {
 	b, err := json.Marshal(c)
@@ -336,9 +357,11 @@ func readCheckpoint(path, fingerprint string) (*checkpoint, error) {
 	return &c, nil
 }
 
-// Fit finds the modes of the posterior by Nelder–Mead from several starts,
-// then samples around the best one with the stretch-move ensemble: see the
-// package documentation. Cancelling ctx saves the checkpoint (if any) and
+// Fit finds the modes of the posterior by Nelder–Mead from several starts
+// and the flipped orientation of the best (on the coarse objective when
+// FitOptions.Coarse is set, then refining the best mode on the full one),
+// then samples around the best mode with Metropolis–Hastings chains from the
+// Laplace approximation: see the package documentation. Cancelling ctx saves the checkpoint (if any) and
 // returns ctx's error.
 func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) {
 	d := o.Dim()
@@ -357,11 +380,25 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		ck = c
 		o.Evals = c.Evaluations
 	}
+	t0 := time.Now()
+	// co is the objective of the screen and the multi-start optimisation:
+	// o itself, or its coarse version.
+	co := o
+	if opt.Coarse > 1 {
+		var err error
+		if co, err = o.Coarsen(opt.Coarse); err != nil {
+			return nil, err
+		}
+		co.Evals = ck.CoarseEvals
+	}
 	save := func() error {
 		if opt.Checkpoint == "" {
 			return nil
 		}
 		ck.Evaluations = o.Evals
+		if co != o {
+			ck.CoarseEvals = co.Evals
+		}
 		return ck.write(opt.Checkpoint)
 	}
 	// Starts: the best Starts points of a screen of the given start, its
@@ -372,7 +409,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		return nil, errors.New("lensfit: the start is outside the prior")
 	}
 	if ck.StartPoints == nil {
-		ck.StartPoints = screenStarts(o, x0, steps, opt.Starts, opt.Seed)
+		ck.StartPoints = screenStarts(co, x0, steps, opt.Starts, opt.Seed)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -392,43 +429,100 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	if opt.Progress != nil {
 		// The bar counts evaluations against the budget total × MaxEval
 		// (an upper bound: Nelder–Mead usually stops earlier).
-		bar = progress.New(opt.Progress, "optimiser evaluations", len(ck.Starts)*opt.MaxEval, total*opt.MaxEval)
+		name := "optimiser evaluations"
+		if co != o {
+			name = "coarse optimiser evaluations"
+		}
+		bar = progress.New(opt.Progress, name, len(ck.Starts)*opt.MaxEval, total*opt.MaxEval)
 	}
-	run := func(s int, x []float64, flip bool) error {
-		if err := ctx.Err(); err != nil {
-			return errors.Join(err, save())
-		}
-		e0 := o.Evals
-		tick := func() {
-			if bar != nil {
-				bar.Update(s*opt.MaxEval+min(o.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, total))
-			}
-		}
-		r, err := maximiseTwice(ctx, o, x, steps, opt.MaxEval, tick)
+	// The coarse starts run two at a time on their own evidence buffers
+	// (the coarse factorisation is single-threaded); every start is
+	// independent, so the result does not depend on this.
+	objs := []*Objective{co}
+	if co != o && runtime.GOMAXPROCS(0) >= 2 && opt.Starts-len(ck.Starts) >= 2 {
+		co2, err := o.Coarsen(opt.Coarse)
 		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil { // a cancelled start is redone on resume
-			return errors.Join(err, save())
-		}
-		ck.Starts = append(ck.Starts, StartResult{Start: x, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv, Flip: flip})
-		if err := save(); err != nil {
-			return err
-		}
-		if bar != nil {
-			bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
-		}
-		return nil
-	}
-	for s := len(ck.Starts); s < opt.Starts; s++ {
-		if err := run(s, starts[s], false); err != nil {
 			return nil, err
 		}
+		objs = append(objs, co2)
 	}
+	ftol, xtol := 1e-2, 1e-3
+	if co != o { // the refinement on the full grid takes over
+		ftol, xtol = coarseFTol, coarseXTol
+	}
+	for s := len(ck.Starts); s < opt.Starts; s += len(objs) {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(err, save())
+		}
+		e0 := co.Evals
+		tick := func() {
+			if bar != nil {
+				bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, total))
+			}
+		}
+		n := min(len(objs), opt.Starts-s)
+		rs, errs := make([]*mcmc.MaximiseResult, n), make([]error, n)
+		var wg sync.WaitGroup
+		for k := 1; k < n; k++ {
+			wg.Add(1)
+			go func(k int) {
+				defer wg.Done()
+				rs[k], errs[k] = maximiseTwice(ctx, objs[k], starts[s+k], steps, 1, ftol, xtol, opt.MaxEval, func() {})
+			}(k)
+		}
+		rs[0], errs[0] = maximiseTwice(ctx, co, starts[s], steps, 1, ftol, xtol, opt.MaxEval, tick)
+		wg.Wait()
+		for _, ob := range objs[1:] {
+			co.Evals += ob.Evals
+			ob.Evals = 0
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil { // cancelled starts are redone on resume
+			co.Evals = e0
+			return nil, errors.Join(err, save())
+		}
+		for k, r := range rs {
+			ck.Starts = append(ck.Starts, StartResult{Start: starts[s+k], X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv})
+		}
+		if err := save(); err != nil {
+			return nil, err
+		}
+		if bar != nil {
+			r := rs[n-1]
+			bar.Force((s+n)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+n, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+		}
+	}
+	// The flipped start, on the same (coarse or full) objective as the
+	// screened starts; its evaluations, those of betterFlip included, are
+	// redone on resume if it is cancelled.
 	if b := bestStart(ck.Starts[:opt.Starts]); b >= 0 && len(ck.Starts) == opt.Starts {
-		if x := betterFlip(o, ck.Starts[b].X); x != nil {
-			if err := run(opt.Starts, x, true); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(err, save())
+		}
+		e0 := co.Evals
+		if x := betterFlip(co, ck.Starts[b].X); x != nil {
+			s := opt.Starts
+			tick := func() {
+				if bar != nil {
+					bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, total))
+				}
+			}
+			r, err := maximiseTwice(ctx, co, x, steps, 1, ftol, xtol, opt.MaxEval, tick)
+			if err != nil {
 				return nil, err
+			}
+			if err := ctx.Err(); err != nil {
+				co.Evals = e0
+				return nil, errors.Join(err, save())
+			}
+			ck.Starts = append(ck.Starts, StartResult{Start: x, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv, Flip: true})
+			if err := save(); err != nil {
+				return nil, err
+			}
+			if bar != nil {
+				bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
 			}
 		}
 	}
@@ -437,6 +531,42 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		modes := groupModes(ck.Starts, steps)
 		if len(modes) == 0 {
 			return nil, errors.New("lensfit: no optimiser start reached a finite posterior")
+		}
+		if co != o {
+			// Every coarse mode on the full objective; refine the best.
+			for i := range modes {
+				modes[i].LogPost, modes[i].Coarse = o.LogPost(modes[i].X), true
+			}
+			sort.SliceStable(modes, func(a, b int) bool { return modes[a].LogPost > modes[b].LogPost })
+			if math.IsInf(modes[0].LogPost, -1) {
+				return nil, errors.New("lensfit: no coarse mode has a finite posterior on the full source grid")
+			}
+			var bar *progress.Bar
+			if opt.Progress != nil {
+				bar = progress.New(opt.Progress, "refinement evaluations", 0, opt.MaxEval)
+			}
+			e0 := o.Evals
+			tick := func() {
+				if bar != nil {
+					bar.Update(min(o.Evals-e0, opt.MaxEval-1))
+				}
+			}
+			ce0 := co.Evals
+			r, err := refine(ctx, o, co, modes[0].X, steps, opt.MaxEval, tick)
+			if err != nil {
+				return nil, err
+			}
+			if err := ctx.Err(); err != nil { // a cancelled refinement is redone on resume
+				o.Evals, co.Evals = ck.Evaluations, ce0 // as before the modes' evaluations
+				return nil, errors.Join(err, save())
+			}
+			ck.Refined = &StartResult{Start: modes[0].X, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv}
+			if bar != nil {
+				bar.Force(opt.MaxEval, fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+			}
+			if r.F >= modes[0].LogPost {
+				modes[0].X, modes[0].LogPost, modes[0].Converged, modes[0].Coarse = r.X, r.F, r.Conv, false
+			}
 		}
 		for i := range modes {
 			le, err := o.LogEvidence(modes[i].X)
@@ -450,7 +580,9 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			return nil, err
 		}
 	}
-	res.Modes = ck.Modes
+	res.Modes, res.Refined = ck.Modes, ck.Refined
+	res.MAPSeconds = time.Since(t0).Seconds()
+	t1 := time.Now()
 	best := res.Modes[0]
 	res.MAP, res.MAPLogPost, res.MAPLogEv = best.X, best.LogPost, best.LogEvidence
 	// Posterior: Metropolis–Hastings chains from the Laplace
@@ -473,7 +605,11 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			return nil, err
 		}
 	}
+	res.PosteriorSeconds = time.Since(t1).Seconds()
 	res.Evaluations = o.Evals
+	if co != o {
+		res.CoarseEvaluations = co.Evals
+	}
 	// Thinned draws: evenly spaced over the kept steps × walkers.
 	kept, nw := res.Chain[opt.Burn:], len(res.Chain[0])
 	ndraw := len(kept) * nw
@@ -557,9 +693,20 @@ func screenStarts(o *Objective, x0, steps []float64, n int, seed uint64) [][]flo
 	return out
 }
 
-// maximiseTwice runs Nelder–Mead and restarts it once from its best point
-// (a fresh simplex escapes a collapsed one).
-func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
+// coarseFTol and coarseXTol are the Nelder–Mead tolerances (on the log
+// posterior, and on the simplex edges relative to the typical scales) of
+// the coarse multi-start stage: its optimum is biased relative to the full
+// grid's anyway (by tens of standard deviations at a high signal-to-noise
+// ratio), so it needs to find the basin, not the last decimal.
+const (
+	coarseFTol = 0.1
+	coarseXTol = 1e-2
+)
+
+// maximiseTwice runs Nelder–Mead with simplex edges scale·steps and
+// restarts it once from its best point with edges 0.3·scale·steps (a fresh
+// simplex escapes a collapsed one).
+func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, scale, ftol, xtol float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
 	f := func(x []float64) float64 {
 		if ctx.Err() != nil {
 			return math.Inf(-1)
@@ -569,15 +716,16 @@ func maximiseTwice(ctx context.Context, o *Objective, x0, steps []float64, maxEv
 		return v
 	}
 	half := max(maxEval/2, 5)
-	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: steps, FTol: 1e-2, XTol: 1e-3, MaxEval: half})
+	first := make([]float64, len(steps))
+	small := make([]float64, len(steps))
+	for i, s := range steps {
+		first[i], small[i] = scale*s, 0.3*scale*s
+	}
+	r, err := mcmc.Maximise(f, x0, mcmc.MaximiseOptions{Steps: first, FTol: ftol, XTol: xtol, MaxEval: half})
 	if err != nil {
 		return nil, fmt.Errorf("lensfit: optimiser: %w", err)
 	}
-	small := make([]float64, len(steps))
-	for i, s := range steps {
-		small[i] = 0.3 * s
-	}
-	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: 1e-2, XTol: 1e-3, MaxEval: maxEval - r.Evals})
+	r2, err := mcmc.Maximise(f, r.X, mcmc.MaximiseOptions{Steps: small, FTol: ftol, XTol: xtol, MaxEval: maxEval - r.Evals})
 	if err != nil {
 		return r, nil
 	}

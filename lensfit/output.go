@@ -46,6 +46,7 @@ type ModeSummary struct {
 	LogEvidence F            `json:"log_evidence"`
 	Starts      []int        `json:"starts"`
 	Converged   bool         `json:"converged"`
+	Coarse      bool         `json:"coarse,omitempty"` // position from the coarse optimisation, not refined
 }
 
 // Summary is the content of a fit's summary.json.
@@ -73,6 +74,13 @@ type Summary struct {
 	Steps       int    `json:"steps"`
 	Burn        int    `json:"burn"`
 	Samples     int    `json:"samples"`
+	// CoarseEvaluations: evaluations of the coarse objective of the
+	// multi-start stage (FitOptions.Coarse); MAPSeconds, PosteriorSeconds:
+	// wall time of the optimisation and of the sampling stage in this
+	// process (a resumed run counts only its own part).
+	CoarseEvaluations int `json:"coarse_evaluations,omitempty"`
+	MAPSeconds        F   `json:"map_seconds"`
+	PosteriorSeconds  F   `json:"posterior_seconds"`
 }
 
 // Summarise computes the per-parameter summary of a fit.
@@ -80,7 +88,8 @@ func Summarise(o *Objective, res *FitResult) *Summary {
 	s := &Summary{Free: res.Names, Parameters: map[string]ParamSummary{}, LogEvidenceMAP: F(res.MAPLogEv),
 		LogPosteriorMAP: F(res.MAPLogPost), MAPFromChain: res.MAPFromChain, Evaluations: res.Evaluations, Acceptance: F(res.Acceptance),
 		AcceptIndep: F(res.AcceptIndep), AcceptRW: F(res.AcceptRW), SamplerStop: res.Stop, LaplaceFull: res.LaplaceFull, Adapted: res.Adapted,
-		Walkers: len(res.Chain[0]), Steps: len(res.Chain), Burn: res.Burn, Samples: len(res.Samples)}
+		Walkers: len(res.Chain[0]), Steps: len(res.Chain), Burn: res.Burn, Samples: len(res.Samples),
+		CoarseEvaluations: res.CoarseEvaluations, MAPSeconds: F(res.MAPSeconds), PosteriorSeconds: F(res.PosteriorSeconds)}
 	kept := res.Chain[res.Burn:]
 	s.MaxRHat, s.MinESS = F(math.Inf(-1)), F(math.Inf(1))
 	for k, name := range res.Names {
@@ -105,7 +114,7 @@ func Summarise(o *Objective, res *FitResult) *Summary {
 		s.MinESS = F(math.Min(float64(s.MinESS), res.ESS[k]))
 	}
 	for _, md := range res.Modes {
-		ms := ModeSummary{Params: map[string]F{}, LogPost: F(md.LogPost), LogEvidence: F(md.LogEvidence), Starts: md.Starts, Converged: md.Converged}
+		ms := ModeSummary{Params: map[string]F{}, LogPost: F(md.LogPost), LogEvidence: F(md.LogEvidence), Starts: md.Starts, Converged: md.Converged, Coarse: md.Coarse}
 		for k, name := range res.Names {
 			ms.Params[name] = F(md.X[k])
 		}

@@ -100,11 +100,15 @@ func bestStart(rs []StartResult) int {
 // (h = step/5, σ_k capped at the step), then the full Hessian with steps σ_k
 // (4 evaluations per pair). If it is not negative definite, the
 // approximation is diagonal with widths σ_k (ok = false). Cost 2d + 2d²
-// evaluations.
-func laplace(o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool) {
+// evaluations. Once ctx is cancelled the remaining evaluations are skipped
+// and ctx's error is returned.
+func laplace(ctx context.Context, o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool, err error) {
 	d := len(x)
 	f0 := o.LogPost(x)
 	at := func(i int, hi float64, j int, hj float64) float64 {
+		if ctx.Err() != nil {
+			return math.NaN()
+		}
 		y := slices.Clone(x)
 		y[i] += hi
 		if j >= 0 {
@@ -130,6 +134,9 @@ func laplace(o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool) {
 			hess.SetSym(k, l, -(at(k, h, l, hl)-at(k, h, l, -hl)-at(k, -h, l, hl)+at(k, -h, l, -hl))/(4*h*hl))
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return prop, false, err
+	}
 	prop = mcmc.Proposal{Mean: slices.Clone(x), L: make([][]float64, d)}
 	var chol mat.Cholesky
 	if chol.Factorize(hess) {
@@ -144,7 +151,7 @@ func laplace(o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool) {
 			}
 			if l, err := mcmc.Cholesky(c); err == nil {
 				prop.L = l
-				return prop, true
+				return prop, true, nil
 			}
 		}
 	}
@@ -152,7 +159,7 @@ func laplace(o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool) {
 		prop.L[i] = make([]float64, d)
 		prop.L[i][i] = sd[i]
 	}
-	return prop, false
+	return prop, false, nil
 }
 
 // initialChains draws w starts from the proposal widened by 1.5 (chains
@@ -234,7 +241,13 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, opt 
 	if ck.Chains != nil {
 		ch, err = mcmc.RestoreChains(o.LogPost, ck.Chains, mcmc.MHOptions{})
 	} else {
-		prop, ok := laplace(o, x, o.Steps())
+		e0 := o.Evals
+		var prop mcmc.Proposal
+		var ok bool
+		if prop, ok, err = laplace(ctx, o, x, o.Steps()); err != nil { // a cancelled Laplace approximation is redone on resume
+			o.Evals = e0
+			return errors.Join(err, save())
+		}
 		ck.Laplace, ck.LaplaceFull = &prop, ok
 		start := initialChains(o, prop, opt.Walkers, opt.Seed)
 		ch, err = mcmc.NewChains(o.LogPost, start, prop, mcmc.MHOptions{}, opt.Seed, 1)

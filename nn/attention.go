@@ -183,7 +183,7 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 	for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
 		g.zero(u)
 	}
-	a.e.Run(a.n, a.bwd)
+	a.e.runBackward(a.n, a.bwd)
 	if a.e.ParamGrads() {
 		for _, g := range []*wgrad{a.gqkv, a.gbqkv, a.gwo, a.gbo} {
 			g.reduce(u)
@@ -193,9 +193,7 @@ func (a *AttnBlock) Backward(dout []float32) []float32 {
 	if a.Norm != nil {
 		dx = a.Norm.Backward(a.dh)
 	}
-	for j, v := range dout[:a.n*c*p] {
-		dx[j] += v * a.SkipScale
-	}
+	a.e.AddTo(dx[:a.n*c*p], dout, a.SkipScale)
 	return dx
 }
 

@@ -47,6 +47,7 @@ type Conv2D struct {
 	wU                        []float32   // Winograd-transformed weights (see winograd.go)
 	gU                        [][]float32 // per-worker dL/dU (Winograd weight gradient)
 	wUGen                     int         // Engine.gen when wU was computed
+	flipGen                   int         // Engine.gen when wflip and tconv.wU were computed
 	wino4                     bool        // Winograd forward is F(4×4, 3×3) (winograd4.go)
 
 	// Extra, if set before Forward, holds n×Cout values added to the
@@ -165,9 +166,9 @@ func (c *Conv2D) Forward(x []float32, n int) []float32 {
 		panic("nn: Conv2D.Residual shorter than the output") // programming error
 	}
 	c.y = grow(c.y, n*c.Cout*c.Ho*c.Wo)
-	if c.wU != nil && !(c.e.infer && c.wUGen == c.e.gen) {
+	if c.wU != nil && !(c.e.cacheWeights() && c.wUGen == c.e.gen) {
 		c.winoWeights()
-		c.wUGen = c.e.gen // reused while in this inference-mode period
+		c.wUGen = c.e.gen // reused while in this inference-mode or fixed-weights period
 	}
 	c.e.RunDynamic(n*c.nb, c.fwd)
 	return c.y
@@ -226,7 +227,8 @@ func (c *Conv2D) forwardBand(w, t int) {
 func (c *Conv2D) Backward(dout []float32) []float32 {
 	c.dy = dout
 	c.dx = grow(c.dx, c.n*c.Cin*c.H*c.W)
-	if c.flip {
+	cached := c.e.cacheWeights() && c.flipGen == c.e.gen
+	if c.flip && !cached {
 		kk := c.K * c.K
 		for o := 0; o < c.Cout; o++ {
 			for ci := 0; ci < c.Cin; ci++ {
@@ -239,8 +241,13 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 		}
 	}
 	if t := c.tconv; t != nil && t.wU != nil {
-		t.winoWeights()
+		if !cached {
+			t.winoWeights()
+		}
 		t.x, t.y = c.dy, c.dx
+	}
+	if c.flip {
+		c.flipGen = c.e.gen // wflip and tconv.wU reused while the engine caches weights
 	}
 	tasks := c.n * c.nb
 	if !c.direct && !c.flip {
@@ -257,7 +264,7 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 			}
 		}
 	}
-	c.e.Run(tasks, c.bwd)
+	c.e.runBackward(tasks, c.bwd)
 	if pg {
 		if c.wU != nil {
 			for w := 0; w < u; w++ {

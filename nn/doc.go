@@ -58,7 +58,11 @@
 // fewer), which is safe because each task writes its own part of the output;
 // backward passes use a static contiguous split (Engine.Run) because each
 // worker has its own parameter-gradient accumulators, added into Param.Grad
-// in worker order. Each worker also has scratch buffers shared by all layers,
+// in worker order — except with parameter gradients off
+// (Engine.SetParamGrads(false), an input-gradient VJP), where the tasks only
+// write disjoint parts of dx and are handed out dynamically too. The
+// residual and skip sums of backward passes (Engine.AddTo) and Nearest2 run
+// as parallel tasks of whole chunks or planes. Each worker also has scratch buffers shared by all layers,
 // which run one after another. Outputs therefore do not depend on the worker
 // count or on how the batch is split (the dense layers of the time embedding
 // multiply row by row for that reason), and gradients are bitwise
@@ -71,7 +75,11 @@
 // running one after the other instead of side by side.
 //
 // Engine.SetInference makes Forward skip storing what only Backward needs
-// (GroupNorm's x̂ and SiLU gates); outputs are unchanged bit for bit.
+// (GroupNorm's x̂ and SiLU gates); outputs are unchanged bit for bit. In
+// inference mode, and in training mode after Engine.SetWeightsFixed(true)
+// (repeated VJPs of a trained network), convolutions keep their Winograd
+// weight transforms — and Backward its flipped kernel's — from one call to
+// the next instead of recomputing them.
 //
 // # Vector kernels
 //
@@ -79,7 +87,8 @@
 // backward), GroupNorm's float64 statistics (one pass of shifted sums, four
 // accumulator chains per sum), the attention softmax (row maximum and scale,
 // exponentials, and the normalise-and-transpose of A in 8×8 register
-// blocks), bias fills and the Winograd transform passes use
+// blocks), bias fills, the Winograd transform passes and the weight
+// gradient's A·dY·Aᵀ transform of dY use
 // the assembly of simd_amd64.s and simd4_amd64.s (the exp-based loops
 // interleave three vectors: one vector's exp, reciprocal and products form a
 // dependency chain of ~80 cycles that out-of-order execution overlaps only
@@ -95,6 +104,26 @@
 // same formulas run in Go. Both use the float32 exponential of expf
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
 // rounding; which path runs depends only on the CPU.
+//
+// # Kernel paths
+//
+// KernelPath names the path in use: "avx512", "avx2" or "purego"
+// (kernels.go). The best one the CPU has is chosen at start (avx512 needs
+// AVX512F, BW, DQ and VL as well as AVX2+FMA); LENSCORE_KERNELS=avx2 or
+// purego forces a lower one, SetKernelPath switches at run time (tests run
+// every path the CPU has). On the avx512 path the small-product GEMM (4×32
+// blocks in 8 zmm accumulators, 32-column packed panels), the Winograd
+// F(4×4) transforms Bᵀ and Aᵀ, GroupNorm+SiLU (forward, backward, the
+// backward's last step, the float64 statistics), the residual add-and-scale
+// and the softmax row maximum and exponential run AVX-512 versions
+// (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s, simd_avx512_amd64.s;
+// dispatch in kernels_dispatch.go) and every other kernel its AVX2 one.
+// The AVX-512 versions perform each element's operations in the AVX2
+// order, so products, transforms and activations are bitwise equal on both
+// paths (sums over a row — softmax, GroupNorm's statistics and backward
+// sums — are added in another order, equal to rounding). They
+// are tested under an emulated AVX-512 CPU by scripts/test-avx512-emulated
+// (correctness only: no AVX-512 machine was available to time them).
 //
 // # Initialisation
 //

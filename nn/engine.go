@@ -29,8 +29,10 @@ type Engine struct {
 	done    chan struct{}
 	scr     [][numScratch][]float32 // per-worker scratch shared by all layers
 	next    atomic.Int64            // next task of a RunDynamic
+	add     addJob                  // AddTo's operands
 	infer   bool                    // forward passes keep nothing for Backward
-	gen     int                     // bumped by SetInference: invalidates weight caches
+	fixed   bool                    // weights declared unchanging (SetWeightsFixed)
+	gen     int                     // bumped by SetInference and SetWeightsFixed: invalidates weight caches
 	noPGrad bool                    // Backward computes input gradients only
 }
 
@@ -68,6 +70,7 @@ func NewEngine(g Gemm, workers int) *Engine {
 	}
 	e := &Engine{gemm: withSmallKernel(g), workers: workers, scr: make([][numScratch][]float32, workers),
 		done: make(chan struct{}, 1)}
+	e.add.fn = e.addTask
 	for w := 1; w < workers; w++ {
 		wk := &worker{wake: make(chan struct{}, 1)}
 		e.wk = append(e.wk, wk)
@@ -205,6 +208,60 @@ func (e *Engine) RunDynamic(n int, fn func(w, i int)) {
 	e.wait()
 }
 
+// addJob holds the operands of AddTo and its task function (a method value
+// made once, so that AddTo does not allocate).
+type addJob struct {
+	dst, src []float32
+	s        float32
+	fn       func(w, i int)
+}
+
+// addChunk is the number of elements of one AddTo task.
+const addChunk = 1 << 15
+
+// AddTo sets dst[j] += src[j]·s for j < len(dst) (the product rounded
+// before the sum, as the Go expression; s = 1 adds src exactly), in
+// parallel tasks of addChunk elements: the residual and skip-connection
+// sums of backward passes, which run over whole activation tensors. It does
+// not allocate.
+func (e *Engine) AddTo(dst, src []float32, s float32) {
+	src = src[:len(dst)]
+	e.add.dst, e.add.src, e.add.s = dst, src, s
+	e.RunDynamic((len(dst)+addChunk-1)/addChunk, e.add.fn)
+	e.add.dst, e.add.src = nil, nil
+}
+
+func (e *Engine) addTask(_, t int) {
+	lo := t * addChunk
+	hi := min(lo+addChunk, len(e.add.dst))
+	d, v := e.add.dst[lo:hi], e.add.src[lo:hi]
+	if s := e.add.s; s != 1 {
+		for j, x := range v {
+			d[j] += x * s
+		}
+		return
+	}
+	for j, x := range v {
+		d[j] += x
+	}
+}
+
+// runBackward runs the tasks of a backward pass: statically split (Run)
+// when parameter gradients are on, because each worker then accumulates
+// its own partial gradients; dynamically (RunDynamic) when they are off,
+// where the tasks only write disjoint parts of the input gradient (the
+// per-worker accumulators they may still touch are neither zeroed for nor
+// reduced into anything), so that a worker slowed by other load on the
+// machine does not hold up an input-gradient back-propagation. The input
+// gradient is the same either way.
+func (e *Engine) runBackward(n int, fn func(w, i int)) {
+	if e.noPGrad {
+		e.RunDynamic(n, fn)
+		return
+	}
+	e.Run(n, fn)
+}
+
 func (e *Engine) claim(w, n int, fn func(w, i int)) {
 	for {
 		i := int(e.next.Add(1) - 1)
@@ -221,8 +278,26 @@ func (e *Engine) claim(w, n int, fn func(w, i int)) {
 // not be called after an inference-mode Forward. In inference mode layers
 // also keep transforms of their weights (Winograd) from one Forward to the
 // next, so weights must not change while it is on: after changing them,
-// call SetInference(true) again, which drops those caches.
-func (e *Engine) SetInference(on bool) { e.infer, e.gen = on, e.gen+1 }
+// call SetInference(true) again, which drops those caches. SetInference
+// also ends a SetWeightsFixed period.
+func (e *Engine) SetInference(on bool) { e.infer, e.fixed, e.gen = on, false, e.gen+1 }
+
+// SetWeightsFixed(true) declares that the parameters will not change until
+// the next SetWeightsFixed or SetInference call: in training mode too, the
+// layers then keep their weight transforms (the Winograd-domain weights of
+// the forward pass and of Backward's flipped kernel) from one call to the
+// next, as inference mode does, instead of recomputing them on every
+// Forward and Backward. For repeated vector–Jacobian products of a trained
+// network (posterior.NetworkPrior); results are unchanged bit for bit.
+// Each call drops the caches.
+func (e *Engine) SetWeightsFixed(on bool) { e.fixed, e.gen = on, e.gen+1 }
+
+// WeightsFixed reports whether SetWeightsFixed(true) is in effect.
+func (e *Engine) WeightsFixed() bool { return e.fixed }
+
+// cacheWeights reports whether layers may reuse weight transforms computed
+// in the current gen (inference mode or fixed weights).
+func (e *Engine) cacheWeights() bool { return e.infer || e.fixed }
 
 // Inference reports whether the engine is in inference mode.
 func (e *Engine) Inference() bool { return e.infer }
@@ -298,12 +373,43 @@ func (e *Engine) scratch(w, slot, n int) []float32 {
 // addRowSums adds scale·Σ_{j ∈ [lo, hi)} m[r·stride + j] to dst[r] for every
 // row r of dst: the bias gradient of a layer whose output gradient m holds
 // one row of stride values per channel.
+// Each row is summed in eight interleaved partial sums (element j into
+// sum j mod 8, combined pairwise at the end), which removes the one-add-
+// at-a-time dependency chain of a single running sum; the order depends
+// only on hi − lo, so results stay independent of workers and batch.
 func addRowSums(dst, m []float32, stride, lo, hi int, scale float32) {
 	for r := range dst {
-		var t float32
-		for _, v := range m[r*stride+lo : r*stride+hi] {
-			t += v
-		}
-		dst[r] += scale * t
+		dst[r] += scale * sum8(m[r*stride+lo:r*stride+hi])
 	}
+}
+
+// sum8 returns Σ x: element j goes into partial sum j mod 8 (in order),
+// then ((s0+s4)+(s2+s6)) + ((s1+s5)+(s3+s7)).
+func sum8(x []float32) float32 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	j := 0
+	for ; j+8 <= len(x); j += 8 {
+		v := x[j : j+8 : j+8]
+		s0 += v[0]
+		s1 += v[1]
+		s2 += v[2]
+		s3 += v[3]
+		s4 += v[4]
+		s5 += v[5]
+		s6 += v[6]
+		s7 += v[7]
+	}
+	var t [8]float32
+	for k, v := range x[j:] {
+		t[k] = v
+	}
+	s0 += t[0]
+	s1 += t[1]
+	s2 += t[2]
+	s3 += t[3]
+	s4 += t[4]
+	s5 += t[5]
+	s6 += t[6]
+	s7 += t[7]
+	return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -54,5 +55,89 @@ func TestEngineRunsEveryTaskOnce(t *testing.T) {
 	}
 	if g := runtime.NumGoroutine(); g > before {
 		t.Errorf("%d goroutines after Close, %d before NewEngine", g, before)
+	}
+}
+
+// TestAddRowSums checks the bias-gradient row sums (eight partial sums)
+// against float64 sums, for lengths with and without a tail of fewer than
+// eight, a window [lo, hi) inside the row and a scale.
+func TestAddRowSums(t *testing.T) {
+	rng := NewRand(31)
+	for _, n := range []int{1, 7, 8, 13, 64, 1029} {
+		const rows, lo = 3, 5
+		stride := n + 11
+		m := randVec(rng, rows*stride, 1)
+		dst := []float32{0.5, -1, 2}
+		want := make([]float64, rows)
+		for r := range want {
+			var s, a float64
+			for _, v := range m[r*stride+lo : r*stride+lo+n] {
+				s += float64(v)
+				a += math.Abs(float64(v))
+			}
+			want[r] = float64(dst[r]) + 0.25*s
+			addRowSums(dst[r:r+1], m[r*stride:], stride, lo, lo+n, 0.25)
+			if d := math.Abs(float64(dst[r]) - want[r]); d > 4e-7*(float64(n)*0.25*a+math.Abs(want[r])) {
+				t.Errorf("n=%d row %d: %g, float64 sum %g", n, r, dst[r], want[r])
+			}
+		}
+	}
+}
+
+// TestAddTo: the parallel dst += s·src equals the serial loop bit for bit
+// (s = 1 and s ≠ 1, lengths around the task size) and does not allocate.
+func TestAddTo(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	rng := NewRand(32)
+	for _, n := range []int{5, addChunk, 3*addChunk + 17} {
+		for _, s := range []float32{1, 0.70710677} {
+			dst, src := randVec(rng, n, 1), randVec(rng, n+3, 1)
+			want := append([]float32(nil), dst...)
+			for j := range want {
+				want[j] += src[j] * s
+			}
+			e.AddTo(dst, src, s)
+			for j := range want {
+				if math.Float32bits(dst[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("n=%d s=%g: dst[%d] = %g, want %g", n, s, j, dst[j], want[j])
+				}
+			}
+			if a := testing.AllocsPerRun(3, func() { e.AddTo(dst, src, s) }); a != 0 {
+				t.Errorf("AddTo allocates %v times", a)
+			}
+		}
+	}
+}
+
+// TestNearest2Parallel: Nearest2 with an engine (as in Upsample) gives the
+// serial output and input gradient bit for bit, without allocating.
+func TestNearest2Parallel(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	rng := NewRand(33)
+	const n, c, h, w = 3, 5, 6, 8
+	x, d := randVec(rng, n*c*h*w, 1), randVec(rng, n*c*4*h*w, 1)
+	ser, par := NewNearest2(c, h, w), NewNearest2(c, h, w)
+	par.E = e
+	y0 := append([]float32(nil), ser.Forward(x, n)...)
+	dx0 := append([]float32(nil), ser.Backward(d)...)
+	y1, dx1 := par.Forward(x, n), par.Backward(d)
+	for i := range y0 {
+		if y1[i] != y0[i] {
+			t.Fatalf("y[%d] = %g, serial %g", i, y1[i], y0[i])
+		}
+	}
+	for i := range dx0 {
+		if dx1[i] != dx0[i] {
+			t.Fatalf("dx[%d] = %g, serial %g", i, dx1[i], dx0[i])
+		}
+	}
+	// y is x repeated over 2×2 blocks; dx sums each block of d.
+	if y0[2*w*2+1] != x[w] || dx0[0] != d[0]+d[1]+d[2*w]+d[2*w+1] {
+		t.Fatal("nearest up-sampling or its adjoint wrong")
+	}
+	if a := testing.AllocsPerRun(3, func() { par.Forward(x, n); par.Backward(d) }); a != 0 {
+		t.Errorf("parallel Nearest2 allocates %v times", a)
 	}
 }

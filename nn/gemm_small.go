@@ -46,7 +46,7 @@ func withSmallKernel(g Gemm) Gemm {
 // Its Name is what logs should report as the back-end in use.
 func EngineGemm(g Gemm) Gemm { return withSmallKernel(g) }
 
-func (s *smallGemm) Name() string { return s.base.Name() + " + AVX2 small-product kernel" }
+func (s *smallGemm) Name() string { return smallGemmName(s.base.Name()) }
 
 // Sgemm implements Gemm.
 func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -55,7 +55,7 @@ func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []f
 	if transA {
 		rs, ps, rowsA = 1, lda, m
 	}
-	if transB || alpha != 1 || (beta != 0 && beta != 1) ||
+	if !haveSIMD() || transB || alpha != 1 || (beta != 0 && beta != 1) ||
 		m <= 0 || n <= 0 || k <= 0 || m%4 != 0 || n%8 != 0 || k > smallMaxK ||
 		lda < rowsA || ldb < n || ldc < n ||
 		len(a) < (m-1)*rs+(k-1)*ps+1 || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
@@ -65,6 +65,10 @@ func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []f
 	acc := 0
 	if beta == 1 {
 		acc = 1
+	}
+	if useAVX512() {
+		s.sgemmAVX512(a, rs, ps, b, ldb, c, ldc, m, n, k, acc)
+		return
 	}
 	if m < packMinM || n < 16 || s.noPack || !(ldb%1024 == 0 || k*n > packMinKN) {
 		for i := 0; i < m; i += 4 {

@@ -121,7 +121,7 @@ func (g *GroupNorm) Backward(dout []float32) []float32 {
 	u := g.e.used(g.n * g.G)
 	g.gg.zero(u)
 	g.gbeta.zero(u)
-	g.e.Run(g.n*g.G, g.bwd)
+	g.e.runBackward(g.n*g.G, g.bwd)
 	if g.e.ParamGrads() {
 		g.gg.reduce(u)
 		g.gbeta.reduce(u)

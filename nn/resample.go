@@ -6,23 +6,49 @@ import "math/rand/v2"
 // on C×H×W inputs. Its backward sums each 2×2 block.
 type Nearest2 struct {
 	C, H, W int
-	n       int
-	y, dx   []float32
+	// E, if set, runs Forward and Backward as parallel tasks of whole
+	// planes (NewUpsample sets it); nil runs them on the caller.
+	E        *Engine
+	n        int
+	x, y, dx []float32
+	dout     []float32
+	fwd, bwd func(w, i int)
 }
 
 // NewNearest2 returns the up-sampler for C×h×w inputs.
-func NewNearest2(c, h, w int) *Nearest2 { return &Nearest2{C: c, H: h, W: w} }
+func NewNearest2(c, h, w int) *Nearest2 {
+	u := &Nearest2{C: c, H: h, W: w}
+	u.fwd, u.bwd = u.forwardPlane, u.backwardPlane
+	return u
+}
 
 // Params returns nil.
 func (u *Nearest2) Params() []*Param { return nil }
 
 // Forward implements Layer.
 func (u *Nearest2) Forward(x []float32, n int) []float32 {
-	u.n = n
-	W2 := 2 * u.W
+	u.n, u.x = n, x
 	u.y = grow(u.y, n*u.C*4*u.H*u.W)
-	for p := 0; p < n*u.C*u.H; p++ { // p indexes input rows
-		src := x[p*u.W : (p+1)*u.W]
+	u.run(n*u.C, u.fwd)
+	u.x = nil
+	return u.y
+}
+
+// run calls f for every plane, as parallel tasks when E is set.
+func (u *Nearest2) run(planes int, f func(w, i int)) {
+	if u.E == nil {
+		for i := 0; i < planes; i++ {
+			f(0, i)
+		}
+		return
+	}
+	u.E.RunDynamic(planes, f)
+}
+
+func (u *Nearest2) forwardPlane(_, pl int) {
+	W2 := 2 * u.W
+	for p := pl * u.H; p < (pl+1)*u.H; p++ { // p indexes input rows
+		src := u.x[p*u.W : (p+1)*u.W]
 		d0 := u.y[2*p*W2 : (2*p+1)*W2]
 		for j, v := range src {
 			d0[2*j] = v
@@ -30,22 +56,27 @@ func (u *Nearest2) Forward(x []float32, n int) []float32 {
 		}
 		copy(u.y[(2*p+1)*W2:(2*p+2)*W2], d0)
 	}
-	return u.y
 }
 
 // Backward implements Layer.
 func (u *Nearest2) Backward(dout []float32) []float32 {
-	W2 := 2 * u.W
 	u.dx = grow(u.dx, u.n*u.C*u.H*u.W)
-	for p := 0; p < u.n*u.C*u.H; p++ {
+	u.dout = dout
+	u.run(u.n*u.C, u.bwd)
+	u.dout = nil
+	return u.dx
+}
+
+func (u *Nearest2) backwardPlane(_, pl int) {
+	W2 := 2 * u.W
+	for p := pl * u.H; p < (pl+1)*u.H; p++ {
 		d := u.dx[p*u.W : (p+1)*u.W]
-		r0 := dout[2*p*W2 : (2*p+1)*W2]
-		r1 := dout[(2*p+1)*W2 : (2*p+2)*W2]
+		r0 := u.dout[2*p*W2 : (2*p+1)*W2]
+		r1 := u.dout[(2*p+1)*W2 : (2*p+2)*W2]
 		for j := range d {
 			d[j] = r0[2*j] + r0[2*j+1] + r1[2*j] + r1[2*j+1]
 		}
 	}
-	return u.dx
 }
 
 // AvgPool2 is 2×2 average pooling with stride 2 (H and W even).
@@ -101,7 +132,9 @@ type Upsample struct {
 
 // NewUpsample returns the up-sampler for Cin×h×w inputs (output Cout×2h×2w).
 func NewUpsample(e *Engine, name string, cin, cout, h, w int) *Upsample {
-	return &Upsample{Near: NewNearest2(cin, h, w), Conv: NewConv2D(e, name+".conv", cin, cout, 2*h, 2*w, 3, 1, 1)}
+	near := NewNearest2(cin, h, w)
+	near.E = e
+	return &Upsample{Near: near, Conv: NewConv2D(e, name+".conv", cin, cout, 2*h, 2*w, 3, 1, 1)}
 }
 
 // Init initialises the convolution (default_init with the given scale).

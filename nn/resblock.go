@@ -114,15 +114,13 @@ func (r *ResBlock) scaleDy(_, t int) {
 // sumAndAdd: dtmp[t] = Σ g over the channel's pixels (dL/d(Dense output)).
 func (r *ResBlock) sumAndAdd(_, t int) {
 	hw := r.H * r.W
-	var s float32
-	for _, v := range r.g[t*hw : (t+1)*hw] {
-		s += v
-	}
-	r.dtmp[t] = s
+	r.dtmp[t] = sum8(r.g[t*hw : (t+1)*hw])
 }
 
 // Backward takes dL/dy, accumulates parameter gradients, adds dL/dt into
-// dt (n×T) and returns dL/dx.
+// dt (n×T) and returns dL/dx. With parameter gradients off
+// (Engine.SetParamGrads) dt is left as it is: it feeds only the time
+// embedding's parameters.
 func (r *ResBlock) Backward(dy, dt []float32) []float32 {
 	n, hw := r.n, r.H*r.W
 	r.dh = grow(r.dh, n*r.Cout*hw)
@@ -130,20 +128,20 @@ func (r *ResBlock) Backward(dy, dt []float32) []float32 {
 	r.e.RunDynamic(n*r.Cout, r.resBwd0)
 	r.dy = nil
 	g := r.Norm1.Backward(r.Conv1.Backward(r.dh))
-	r.dtmp = grow(r.dtmp, n*r.Cout)
-	r.g = g
-	r.e.RunDynamic(n*r.Cout, r.resBwd1)
-	r.g = nil
-	for j, v := range r.Dense.Backward(r.dtmp) {
-		dt[j] += v
+	if r.e.ParamGrads() { // dL/dt feeds only the time embedding's parameters
+		r.dtmp = grow(r.dtmp, n*r.Cout)
+		r.g = g
+		r.e.RunDynamic(n*r.Cout, r.resBwd1)
+		r.g = nil
+		for j, v := range r.Dense.Backward(r.dtmp) {
+			dt[j] += v
+		}
 	}
 	dx := r.Norm0.Backward(r.Conv0.Backward(g))
 	ds := r.dh
 	if r.Skip != nil {
 		ds = r.Skip.Backward(r.dh)
 	}
-	for j, v := range ds {
-		dx[j] += v
-	}
+	r.e.AddTo(dx, ds, 1)
 	return dx
 }

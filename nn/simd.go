@@ -24,7 +24,7 @@ func gnSiluRow(x, xh, sg, y []float32, m, r, gam, bet float32) {
 		if store != 0 {
 			ph, ps = &xh[0], &sg[0]
 		}
-		gnSiluFwdAVX(&x[0], ph, ps, &y[0], v, m, r, gam, bet, store)
+		gnSiluFwdVec(&x[0], ph, ps, &y[0], v, m, r, gam, bet, store)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -46,7 +46,7 @@ func gnSiluBwdRow(h, dy, sg, dx []float32, gam, bet float32) (sgam, sbet float32
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
 		var acc [16]float32
-		gnSiluBwdAVX(&h[0], &dy[0], &sg[0], &dx[0], v, gam, bet, &acc)
+		gnSiluBwdVec(&h[0], &dy[0], &sg[0], &dx[0], v, gam, bet, &acc)
 		sgam, sbet = hsum8(acc[:8]), hsum8(acc[8:])
 		j = v
 	}
@@ -67,7 +67,7 @@ func gnBwdFinish(ds, h []float32, r, m1, m2 float32) {
 	h = h[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		gnBwdFinishAVX(&ds[0], &h[0], v, r, m1, m2)
+		gnBwdFinishVec(&ds[0], &h[0], v, r, m1, m2)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -82,7 +82,7 @@ func expSub(row []float32, m float32) float32 {
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
 		var acc [8]float32
-		expSubAVX(&row[0], v, m, &acc)
+		expSubVec(&row[0], v, m, &acc)
 		sum = hsum8(acc[:])
 		j = v
 	}
@@ -113,7 +113,7 @@ func meanVar(x []float32) (mu, ss float64) {
 	var s1, s2 float64
 	v := 0
 	if v = n &^ 7; v > 0 && haveSIMD() {
-		s1, s2 = sumSqF64AVX(&x[0], v, x0)
+		s1, s2 = sumSqF64Vec(&x[0], v, x0)
 	} else {
 		v = 0
 	}
@@ -196,7 +196,7 @@ func addScale(y, s []float32, k float32) {
 	s = s[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		addScaleAVX(&y[0], &s[0], v, k)
+		addScaleVec(&y[0], &s[0], v, k)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -230,7 +230,7 @@ func softmaxRows(att, attT []float32, p, r0, r1 int, scale float32) {
 		row := att[r*p : (r+1)*p]
 		var m float32
 		if simd {
-			m = maxScaleAVX(&row[0], p, scale)
+			m = maxScaleVec(&row[0], p, scale)
 		} else {
 			m = row[0]
 			for j, s := range row {

@@ -2,10 +2,9 @@
 
 package nn
 
-import "golang.org/x/sys/cpu"
-
-// haveSIMD reports whether the AVX2+FMA kernels of simd_amd64.s can run.
-func haveSIMD() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+// haveSIMD reports whether the AVX2+FMA kernels of simd_amd64.s are to run
+// (the CPU has them and no lower path was asked for; see kernels.go).
+func haveSIMD() bool { return kernelLevel.Load() >= levelAVX2 }
 
 // gnSiluFwdAVX: h = (x−m)·r, a = gam·h + bet, s = σ(a), y = a·s for n
 // (a multiple of 8) elements; h and s are stored only if store ≠ 0.
@@ -83,3 +82,10 @@ func maxScaleAVX(row *float32, n int, scale float32) float32
 //
 //go:noescape
 func fillColsAVX(y *float32, ld int, b *float32, rows, n int)
+
+// adyaAVX writes the 16 streams A·dY·Aᵀ of ntx (a multiple of 8) 2×2
+// tiles whose rows are y0 and y1 (2·ntx floats each) to d + k·dst,
+// k < 16 (the Winograd weight gradient's transform of dY; see a4).
+//
+//go:noescape
+func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int)

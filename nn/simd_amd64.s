@@ -845,3 +845,86 @@ ssdone:
 	VMOVSD X5, s2+32(FP)
 	VZEROUPPER
 	RET
+
+// func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int)
+// The Winograd weight gradient's output-side transform A·dY·Aᵀ of ntx
+// (a multiple of 8) 2×2 tiles: dY_t = [y0[2t] y0[2t+1]; y1[2t] y1[2t+1]]
+// (two image rows), A rows [1 0], [1 1], [1 −1], [0 −1]. Row pass
+// R_iq = (A dY)_iq: R_0q = s_0q, R_1q = s_0q + s_1q, R_2q = s_0q − s_1q,
+// R_3q = −s_1q; then D_{4i+0} = R_i0, D_{4i+1} = R_i0 + R_i1,
+// D_{4i+2} = R_i0 − R_i1, D_{4i+3} = −R_i1, stream k at d + k·dst floats —
+// the operations of a4 in winograd.go, in the same order.
+TEXT ·adyaAVX(SB), NOSPLIT, $0-40
+	MOVQ y0+0(FP), SI
+	MOVQ y1+8(FP), DI
+	MOVQ ntx+16(FP), CX
+	MOVQ d+24(FP), R8
+	MOVQ dst+32(FP), BX
+	SHLQ $2, BX             // stream stride in bytes
+	LEAQ (BX)(BX*2), R12    // 3·stride
+	LEAQ (R8)(BX*4), R9     // streams 4–7
+	LEAQ (R9)(BX*4), R10    // streams 8–11
+	LEAQ (R10)(BX*4), R11   // streams 12–15
+	VPCMPEQD Y15, Y15, Y15
+	VPSLLD $31, Y15, Y15    // sign mask
+adloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2   // s00
+	VPERMPD $0xD8, Y3, Y3   // s01
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VSHUFPS $0xDD, Y1, Y0, Y5
+	VPERMPD $0xD8, Y4, Y4   // s10
+	VPERMPD $0xD8, Y5, Y5   // s11
+	VADDPS Y4, Y2, Y6       // R10
+	VADDPS Y5, Y3, Y7       // R11
+	VSUBPS Y4, Y2, Y8       // R20
+	VSUBPS Y5, Y3, Y9       // R21
+	VXORPS Y15, Y4, Y10     // R30
+	VXORPS Y15, Y5, Y11     // R31
+	// i = 0: R00 = s00 (Y2), R01 = s01 (Y3)
+	VADDPS Y3, Y2, Y0
+	VSUBPS Y3, Y2, Y1
+	VXORPS Y15, Y3, Y12
+	VMOVUPS Y2, (R8)
+	VMOVUPS Y0, (R8)(BX*1)
+	VMOVUPS Y1, (R8)(BX*2)
+	VMOVUPS Y12, (R8)(R12*1)
+	// i = 1
+	VADDPS Y7, Y6, Y0
+	VSUBPS Y7, Y6, Y1
+	VXORPS Y15, Y7, Y12
+	VMOVUPS Y6, (R9)
+	VMOVUPS Y0, (R9)(BX*1)
+	VMOVUPS Y1, (R9)(BX*2)
+	VMOVUPS Y12, (R9)(R12*1)
+	// i = 2
+	VADDPS Y9, Y8, Y0
+	VSUBPS Y9, Y8, Y1
+	VXORPS Y15, Y9, Y12
+	VMOVUPS Y8, (R10)
+	VMOVUPS Y0, (R10)(BX*1)
+	VMOVUPS Y1, (R10)(BX*2)
+	VMOVUPS Y12, (R10)(R12*1)
+	// i = 3
+	VADDPS Y11, Y10, Y0
+	VSUBPS Y11, Y10, Y1
+	VXORPS Y15, Y11, Y12
+	VMOVUPS Y10, (R11)
+	VMOVUPS Y0, (R11)(BX*1)
+	VMOVUPS Y1, (R11)(BX*2)
+	VMOVUPS Y12, (R11)(R12*1)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	SUBQ $8, CX
+	JNZ adloop
+	VZEROUPPER
+	RET

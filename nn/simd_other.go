@@ -63,3 +63,7 @@ func maxScaleAVX(row *float32, n int, scale float32) float32 {
 func fillColsAVX(y *float32, ld int, b *float32, rows, n int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int) {
+	panic("nn: no SIMD kernels on this platform")
+}

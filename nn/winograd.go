@@ -197,8 +197,48 @@ func (c *Conv2D) winoGradBand(w, i, r0, r1 int, gU []float32) {
 	D := c.e.scratch(w, 1, 16*c.Cout*T)
 	sp := c.e.scratch(w, 2, 16*T)
 	ep := c.e.scratch(w, 3, 16*T)
-	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	c.winoInputBand(x, V, sp, ep, r0, r1)
+	dst := c.Cout * T
+	c.winoGradDY(dy, D, sp, ep, r0, r1, T)
+	g := c.e.gemm
+	kst := c.Cin * T
+	for k := 0; k < 16; k++ {
+		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, D[k*dst:], T, V[k*kst:], T, 1, gU[k*c.Cout*c.Cin:], c.Cin)
+	}
+}
+
+// winoGradDY writes D_k = (A dY_t Aᵀ)_k for every output channel and
+// tile of rows [r0, r1) of the output gradient dy of one image: with
+// adyaAVX tile row by tile row when it can run, else winoGradDYGo (the
+// same operations in the same order).
+func (c *Conv2D) winoGradDY(dy, D, sp, ep []float32, r0, r1, T int) {
+	W := c.W
+	hw := c.H * W
+	ntx := W / 2
+	if ntx%8 != 0 || !haveSIMD() {
+		c.winoGradDYGo(dy, D, sp, ep, r0, r1, T)
+		return
+	}
+	dst := c.Cout * T
+	for o := 0; o < c.Cout; o++ {
+		dyo := dy[o*hw : (o+1)*hw]
+		for ty := r0 / 2; ty < r1/2; ty++ {
+			t0 := (ty - r0/2) * ntx
+			_ = D[15*dst+o*T+t0+ntx-1] // the last stream's end
+			_ = dyo[(2*ty+2)*W-1]
+			adyaAVX(&dyo[2*ty*W], &dyo[(2*ty+1)*W], ntx, &D[o*T+t0], dst)
+		}
+	}
+}
+
+// winoGradDYGo writes D_k = (A dY_t Aᵀ)_k for every output channel and
+// tile of rows [r0, r1) of the output gradient dy of one image, using sp
+// and ep (16·T) as scratch.
+func (c *Conv2D) winoGradDYGo(dy, D, sp, ep []float32, r0, r1, T int) {
+	W := c.W
+	hw := c.H * W
+	ntx := W / 2
+	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	dst := c.Cout * T
 	for o := 0; o < c.Cout; o++ {
 		dyo := dy[o*hw : (o+1)*hw]
@@ -217,11 +257,6 @@ func (c *Conv2D) winoGradBand(w, i, r0, r1 int, gU []float32) {
 		for i := 0; i < 4; i++ {
 			a4(st(ep, 2*i), st(ep, 2*i+1), d(4*i), d(4*i+1), d(4*i+2), d(4*i+3))
 		}
-	}
-	g := c.e.gemm
-	kst := c.Cin * T
-	for k := 0; k < 16; k++ {
-		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, D[k*dst:], T, V[k*kst:], T, 1, gU[k*c.Cout*c.Cin:], c.Cin)
 	}
 }
 

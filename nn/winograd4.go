@@ -63,6 +63,7 @@ func (c *Conv2D) setWino4(on bool) {
 		d.wU = make([]float32, n*d.Cout*d.Cin)
 		d.wUGen = -1
 	}
+	c.flipGen = -1
 	c.setTileRows(c.tileRows)
 }
 
@@ -176,12 +177,12 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, sp, ep []float32, r0, r1 int) {
 		m := unsafe.Pointer(&mo[0])
 		// ep[6i+b] = (Aᵀ m)[i][b]
 		for b := 0; b < 6; b++ {
-			at6AVX(at(m, b*mst), at(m, (6+b)*mst), at(m, (12+b)*mst), at(m, (18+b)*mst), at(m, (24+b)*mst), at(m, (30+b)*mst),
+			at6Vec(at(m, b*mst), at(m, (6+b)*mst), at(m, (12+b)*mst), at(m, (18+b)*mst), at(m, (24+b)*mst), at(m, (30+b)*mst),
 				at(e, b*T), at(e, (6+b)*T), at(e, (12+b)*T), at(e, (18+b)*T), T)
 		}
 		// sp[4r+j] = (Aᵀ m A)[r][j]
 		for r := 0; r < 4; r++ {
-			at6AVX(at(e, 6*r*T), at(e, (6*r+1)*T), at(e, (6*r+2)*T), at(e, (6*r+3)*T), at(e, (6*r+4)*T), at(e, (6*r+5)*T),
+			at6Vec(at(e, 6*r*T), at(e, (6*r+1)*T), at(e, (6*r+2)*T), at(e, (6*r+3)*T), at(e, (6*r+4)*T), at(e, (6*r+5)*T),
 				at(s, 4*r*T), at(s, (4*r+1)*T), at(s, (4*r+2)*T), at(s, (4*r+3)*T), T)
 		}
 		b := c.Bias.Data[o]
@@ -282,7 +283,7 @@ func (c *Conv2D) wino4InputBandAVX(x, V, sp []float32, r0, r1 int) {
 			dst := V[b*kst+ci*T : 30*kst+b*kst+ci*T+T]
 			s, d := unsafe.Pointer(&src[0]), unsafe.Pointer(&dst[0])
 			xs, ys := uintptr(6*T*4), uintptr(6*kst*4)
-			bt6AVX((*float32)(s), (*float32)(unsafe.Add(s, xs)), (*float32)(unsafe.Add(s, 2*xs)),
+			bt6Vec((*float32)(s), (*float32)(unsafe.Add(s, xs)), (*float32)(unsafe.Add(s, 2*xs)),
 				(*float32)(unsafe.Add(s, 3*xs)), (*float32)(unsafe.Add(s, 4*xs)), (*float32)(unsafe.Add(s, 5*xs)),
 				(*float32)(d), (*float32)(unsafe.Add(d, ys)), (*float32)(unsafe.Add(d, 2*ys)),
 				(*float32)(unsafe.Add(d, 3*ys)), (*float32)(unsafe.Add(d, 4*ys)), (*float32)(unsafe.Add(d, 5*ys)), T)
@@ -298,7 +299,7 @@ func bt6(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 []float32) {
 	y0, y1, y2, y3, y4, y5 = y0[:n], y1[:n], y2[:n], y3[:n], y4[:n], y5[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		bt6AVX(&x0[0], &x1[0], &x2[0], &x3[0], &x4[0], &x5[0], &y0[0], &y1[0], &y2[0], &y3[0], &y4[0], &y5[0], v)
+		bt6Vec(&x0[0], &x1[0], &x2[0], &x3[0], &x4[0], &x5[0], &y0[0], &y1[0], &y2[0], &y3[0], &y4[0], &y5[0], v)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -323,7 +324,7 @@ func at6(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 []float32) {
 	y0, y1, y2, y3 = y0[:n], y1[:n], y2[:n], y3[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		at6AVX(&x0[0], &x1[0], &x2[0], &x3[0], &x4[0], &x5[0], &y0[0], &y1[0], &y2[0], &y3[0], v)
+		at6Vec(&x0[0], &x1[0], &x2[0], &x3[0], &x4[0], &x5[0], &y0[0], &y1[0], &y2[0], &y3[0], v)
 		j = v
 	}
 	for ; j < n; j++ {

@@ -399,3 +399,150 @@ func TestBt6Row(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightsFixed checks that with Engine.SetWeightsFixed(true) the
+// training-mode Forward and Backward of Winograd convolutions (F(4×4) at
+// 32×32, F(2×2) at 8×8) give the same output and input gradient bit for
+// bit, keep their weight transforms from one call to the next (a weight
+// change is ignored until the next SetWeightsFixed call, which is the
+// contract) and do not allocate.
+func TestWeightsFixed(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	const n = 2
+	for _, side := range []int{32, 8} {
+		c := NewConv2D(e, "c", 16, 24, side, side, 3, 1, 1)
+		if c.wU == nil || c.tconv.wU == nil {
+			t.Fatalf("%d²: Winograd not selected", side)
+		}
+		r := NewRand(uint64(side))
+		randomizeParams(c.Params(), r, 0.2)
+		x := randVec(r, n*16*side*side, 1)
+		dy := randVec(r, n*24*side*side, 1)
+		run := func() (y, dx []float32) {
+			y = append([]float32(nil), c.Forward(x, n)...)
+			return y, append([]float32(nil), c.Backward(dy)...)
+		}
+		same := func(what string, a, b []float32) {
+			t.Helper()
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("%d²: %s[%d] = %g, want %g", side, what, i, a[i], b[i])
+				}
+			}
+		}
+		y0, dx0 := run()
+		e.SetWeightsFixed(true)
+		for k := 0; k < 2; k++ {
+			y, dx := run()
+			same("fixed-weights y", y, y0)
+			same("fixed-weights dx", dx, dx0)
+		}
+		if a := testing.AllocsPerRun(3, func() { c.Forward(x, n); c.Backward(dy) }); a != 0 {
+			t.Errorf("%d²: fixed-weights Forward+Backward: %v allocations, want 0", side, a)
+		}
+		saved := append([]float32(nil), c.Weight.Data...)
+		for i := range c.Weight.Data {
+			c.Weight.Data[i] *= 1.5
+		}
+		y, dx := run() // transforms kept: the change is not seen
+		same("cached y", y, y0)
+		same("cached dx", dx, dx0)
+		e.SetWeightsFixed(true) // drops the caches
+		y1, dx1 := run()
+		e.SetWeightsFixed(false)
+		y2, dx2 := run()
+		same("y after SetWeightsFixed", y1, y2)
+		same("dx after SetWeightsFixed", dx1, dx2)
+		if y1[0] == y0[0] && dx1[0] == dx0[0] {
+			t.Fatalf("%d²: scaling the weights changed neither y nor dx", side)
+		}
+		copy(c.Weight.Data, saved)
+		if e.SetInference(false); e.WeightsFixed() {
+			t.Fatal("SetInference did not end the fixed-weights period")
+		}
+	}
+}
+
+// TestAdyaAVX checks the fused A·dY·Aᵀ kernel of the Winograd weight
+// gradient against deint and the two a4 passes of winoGradDYGo, bit for
+// bit, with a stream stride larger than the tile count (gaps untouched).
+func TestAdyaAVX(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	rng := NewRand(22)
+	for _, ntx := range []int{8, 16, 32} {
+		y0, y1 := randVec(rng, 2*ntx, 1), randVec(rng, 2*ntx, 1)
+		y1[3] = 0 // −0 and +0 must come out as a4 makes them
+		s := make([][]float32, 4)
+		for k := range s {
+			s[k] = make([]float32, ntx)
+		}
+		deint(y0, s[0], s[1])
+		deint(y1, s[2], s[3])
+		r := make([][]float32, 8)
+		for k := range r {
+			r[k] = make([]float32, ntx)
+		}
+		for q := 0; q < 2; q++ {
+			a4(s[q], s[2+q], r[q], r[2+q], r[4+q], r[6+q])
+		}
+		want := make([][]float32, 16)
+		for k := range want {
+			want[k] = make([]float32, ntx)
+		}
+		for i := 0; i < 4; i++ {
+			a4(r[2*i], r[2*i+1], want[4*i], want[4*i+1], want[4*i+2], want[4*i+3])
+		}
+		const dst = 70
+		got := make([]float32, 15*dst+ntx+5)
+		for i := range got {
+			got[i] = -7
+		}
+		adyaAVX(&y0[0], &y1[0], ntx, &got[0], dst)
+		for k := 0; k < 16; k++ {
+			for j := 0; j < ntx; j++ {
+				if g := got[k*dst+j]; math.Float32bits(g) != math.Float32bits(want[k][j]) {
+					t.Fatalf("ntx=%d: stream %d[%d] = %g, want %g", ntx, k, j, g, want[k][j])
+				}
+			}
+			end := dst
+			if k == 15 {
+				end = len(got) - 15*dst
+			}
+			for j := ntx; j < end; j++ {
+				if got[k*dst+j] != -7 {
+					t.Fatalf("ntx=%d: wrote stream %d[%d] beyond its tiles", ntx, k, j)
+				}
+			}
+		}
+	}
+}
+
+// TestWinoGradDYPaths: the weight gradient's dY transform of whole bands
+// (the layout winoGradBand's GEMMs read) is the same, bit for bit, through
+// adyaAVX as through the Go passes, at the sizes where the kernel runs.
+func TestWinoGradDYPaths(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	e := testEngine(1)
+	defer e.Close()
+	rng := NewRand(23)
+	for _, side := range []int{16, 32, 64} {
+		c := NewConv2D(e, "c", 16, 12, side, side, 3, 1, 1)
+		dy := randVec(rng, 12*side*side, 1)
+		r0, r1 := 2, side // a band that does not start at row 0
+		T := (r1 - r0) / 2 * (side / 2)
+		sp, ep := make([]float32, 16*T), make([]float32, 16*T)
+		got, want := make([]float32, 16*12*T), make([]float32, 16*12*T)
+		c.winoGradDY(dy, got, sp, ep, r0, r1, T)
+		c.winoGradDYGo(dy, want, sp, ep, r0, r1, T)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%d²: D[%d] = %g with the kernel, %g in Go", side, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -32,7 +32,10 @@ type Differentiable interface {
 
 // NetworkPrior adapts a Denoiser to Prior: score = ε_θ(x, σ(t))/σ(t).
 // Batches larger than maxBatch are processed in chunks. It converts through
-// preallocated float32 buffers and is not safe for concurrent use.
+// preallocated float32 buffers and is not safe for concurrent use. It sets
+// the mode of a Differentiable network itself (see Score and ScoreKeep) and
+// assumes the weights do not change while it is used: a program that
+// trains the network afterwards calls its SetInference(false) first.
 type NetworkPrior struct {
 	net      Denoiser
 	ve       sde.VE
@@ -44,9 +47,18 @@ type NetworkPrior struct {
 	keptN   int
 	keptSig float64
 	vb      []float32
-	// training: ScoreKeep put a Differentiable network in training mode;
-	// the next Score puts it back in inference mode.
+	// training: the network may be in training mode (as built, or after
+	// ScoreKeep); the next Score puts a Differentiable network in
+	// inference mode.
 	training bool
+	fixed    bool // ScoreKeep has set training mode with fixed weights
+}
+
+// weightsFixer is a Differentiable network that can keep its transformed
+// weights in training mode when promised they do not change
+// (score.Net.SetWeightsFixed).
+type weightsFixer interface {
+	SetWeightsFixed(on bool)
 }
 
 // NewNetworkPrior returns the adapter for images of dim pixels.
@@ -60,7 +72,8 @@ func NewNetworkPrior(net Denoiser, ve sde.VE, dim, maxBatch int) (*NetworkPrior,
 	if dim < 1 || maxBatch < 1 {
 		return nil, fmt.Errorf("posterior: network prior: dim=%d and maxBatch=%d must be positive", dim, maxBatch)
 	}
-	return &NetworkPrior{net: net, ve: ve, dim: dim, maxBatch: maxBatch,
+	_, diff := net.(Differentiable)
+	return &NetworkPrior{net: net, ve: ve, dim: dim, maxBatch: maxBatch, training: diff,
 		xb: make([]float32, dim*maxBatch), sb: make([]float32, maxBatch), name: fmt.Sprintf("network(%T,dim=%d)", net, dim)}, nil
 }
 
@@ -74,12 +87,13 @@ func (p *NetworkPrior) Fingerprint() string { return p.name }
 func (p *NetworkPrior) Dim() int { return p.dim }
 
 // Score evaluates the network in chunks of at most maxBatch images (in
-// inference mode when the network is Differentiable).
+// inference mode when the network is Differentiable: the first Score, and
+// the first after a ScoreKeep, switch it).
 func (p *NetworkPrior) Score(dst, x []float64, n int, t float64) error {
 	p.keptN = 0
 	if d, ok := p.net.(Differentiable); ok && p.training {
 		d.SetInference(true)
-		p.training = false
+		p.training, p.fixed = false, false
 	}
 	return p.score(dst, x, n, t)
 }
@@ -121,7 +135,10 @@ func (p *NetworkPrior) score(dst, x []float64, n int, t float64) error {
 // Forward call, which keeps the activations VJP needs. (Score switches a
 // Differentiable network to inference mode, ScoreKeep to training mode;
 // each switch drops the network's cached weight transforms, so a sampler
-// switches once per run, at PriorJacobian's threshold.)
+// switches once per run, at PriorJacobian's threshold. In training mode a
+// network with SetWeightsFixed, such as score.Net, is told that its weights
+// do not change, so that it keeps those transforms from one ScoreKeep and
+// VJP to the next.)
 func (p *NetworkPrior) ScoreKeep(dst, x []float64, n int, t float64) error {
 	net, ok := p.net.(Differentiable)
 	if !ok {
@@ -130,9 +147,12 @@ func (p *NetworkPrior) ScoreKeep(dst, x []float64, n int, t float64) error {
 	if n > p.maxBatch {
 		return fmt.Errorf("posterior: network prior: a Jacobian needs the whole batch in one call (%d images, at most %d)", n, p.maxBatch)
 	}
-	if !p.training {
+	if !p.fixed {
 		net.SetInference(false)
-		p.training = true
+		if f, ok := net.(weightsFixer); ok {
+			f.SetWeightsFixed(true)
+		}
+		p.training, p.fixed = true, true
 	}
 	p.keptN, p.keptSig = 0, p.ve.Sigma(t)
 	if err := p.score(dst, x, n, t); err != nil {

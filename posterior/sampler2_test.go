@@ -3,6 +3,7 @@ package posterior
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -250,5 +251,64 @@ func TestNetworkPriorMatchesAnalytic(t *testing.T) {
 	net.batches = nb
 	if a := testing.AllocsPerRun(10, func() { net.batches = nb; np.Score(got, x, 7, 0.3) }); a != 0 {
 		t.Errorf("network prior allocates %v times per call", a)
+	}
+}
+
+// modeNet is a fakeNet that is Differentiable (with an identity Jacobian)
+// and records the mode switches NetworkPrior makes.
+type modeNet struct {
+	fakeNet
+	calls []string
+}
+
+func (m *modeNet) Backward(dout []float32)                     { copy(m.out, dout) }
+func (m *modeNet) InputGrad() []float32                        { return m.out }
+func (m *modeNet) ZeroGrad()                                   {}
+func (m *modeNet) SetInference(on bool)                        { m.calls = append(m.calls, fmt.Sprint("inference ", on)) }
+func (m *modeNet) SetWeightsFixed(on bool)                     { m.calls = append(m.calls, fmt.Sprint("fixed ", on)) }
+func (m *modeNet) take() (c string)                            { c, m.calls = strings.Join(m.calls, ", "), nil; return c }
+func (m *modeNet) Forward(x, s []float32, batch int) []float32 { return m.fakeNet.Forward(x, s, batch) }
+
+// TestNetworkPriorModes: a network as built is put in inference mode by
+// the first Score (not left in its default training mode), in training
+// mode with fixed weights by the first ScoreKeep, and each switch happens
+// once, not on every call.
+func TestNetworkPriorModes(t *testing.T) {
+	const n, k = 8, 2
+	net := &modeNet{fakeNet: fakeNet{mu: 0.5, s: 1.2, out: make([]float32, k*n)}}
+	np, err := NewNetworkPrior(net, testVE, n, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, s, v := make([]float64, k*n), make([]float64, k*n), make([]float64, k*n)
+	for i := range x {
+		x[i], v[i] = math.Cos(float64(i)), math.Sin(float64(i))
+	}
+	for _, step := range []struct {
+		call, want string
+	}{
+		{"score", "inference true"}, {"score", ""},
+		{"keep", "inference false, fixed true"}, {"keep", ""},
+		{"score", "inference true"}, {"keep", "inference false, fixed true"},
+	} {
+		var err error
+		if step.call == "score" {
+			err = np.Score(s, x, k, 0.3)
+		} else if err = np.ScoreKeep(s, x, k, 0.3); err == nil {
+			err = np.VJP(s, v, k)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := net.take(); got != step.want {
+			t.Fatalf("%s: mode calls %q, want %q", step.call, got, step.want)
+		}
+	}
+	// VJP with the identity Jacobian of modeNet: (∂s/∂x)ᵀ v = v/σ.
+	sg := testVE.Sigma(0.3)
+	for i := range s {
+		if math.Abs(s[i]-float64(float32(v[i]))/sg) > 1e-12*math.Abs(v[i]/sg) {
+			t.Fatalf("VJP[%d] = %g, want %g", i, s[i], v[i]/sg)
+		}
 	}
 }

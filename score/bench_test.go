@@ -23,6 +23,9 @@ func benchNetGrads(b *testing.B, cfg Config, batch int, backward, infer, paramGr
 	defer net.Close()
 	net.SetInference(infer)
 	net.SetParamGrads(paramGrads)
+	if !paramGrads {
+		net.SetWeightsFixed(true) // as posterior.NetworkPrior's ScoreKeep and VJP
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	sz := cfg.Channels * cfg.ImageSize * cfg.ImageSize
 	x := randVec(rng, batch*sz, 1)
@@ -75,3 +78,70 @@ func BenchmarkForwardBackward64Batch3(b *testing.B) {
 	benchNetGrads(b, DefaultConfig(), 3, true, false, true)
 }
 func BenchmarkVJP64Batch3(b *testing.B) { benchNetGrads(b, DefaultConfig(), 3, true, false, false) }
+
+// BenchmarkVJP64Batch16: the same at e2ebench's batch.
+func BenchmarkVJP64Batch16(b *testing.B) { benchNetGrads(b, DefaultConfig(), 16, true, false, false) }
+
+// BenchmarkModesCPU16 times the sampler's network calls at batch 16 on one
+// thread (thread CPU time, robust on a busy machine): the forward pass in
+// training and in inference mode, and forward + input VJP with the weight
+// transforms recomputed on every call or kept (SetWeightsFixed, as
+// posterior.NetworkPrior does).
+func BenchmarkModesCPU16(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	net, err := New(cfg, fastGemm(b), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer net.Close()
+	const n = 16
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, d := randVec(rng, n*4096, 1), randVec(rng, n*4096, 1)
+	sig := make([]float32, n)
+	for i := range sig {
+		sig[i] = 0.1
+	}
+	fwd := func() { net.Forward(x, sig, n) }
+	vjp := func() {
+		net.Forward(x, sig, n)
+		net.SetParamGrads(false)
+		net.Backward(d)
+		net.SetParamGrads(true)
+	}
+	for _, m := range []struct {
+		name string
+		set  func()
+		run  func()
+	}{
+		{"forward_training", func() { net.SetInference(false) }, fwd},
+		{"forward_inference", func() { net.SetInference(true) }, fwd},
+		{"vjp_recomputed", func() { net.SetInference(false) }, vjp},
+		{"vjp_weights_fixed", func() { net.SetInference(false); net.SetWeightsFixed(true) }, vjp},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			m.set()
+			benchThreadCPU(b, m.run)
+		})
+	}
+}
+
+// BenchmarkTrainCPU16: forward + backward with parameter gradients at
+// batch 16 on one thread (thread CPU time per call).
+func BenchmarkTrainCPU16(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Workers = 1
+	net, err := New(cfg, fastGemm(b), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer net.Close()
+	const n = 16
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, d := randVec(rng, n*4096, 1), randVec(rng, n*4096, 1)
+	sig := make([]float32, n)
+	for i := range sig {
+		sig[i] = float32(0.01 + rng.Float64())
+	}
+	benchThreadCPU(b, func() { net.Forward(x, sig, n); net.Backward(d) })
+}

@@ -376,6 +376,14 @@ func (nt *Net) forward(x, sigma []float32, batch int) []float32 {
 // Params()[i].Data, call SetInference(true) again.
 func (nt *Net) SetInference(on bool) { nt.e.SetInference(on) }
 
+// SetWeightsFixed(true) promises that Params()[i].Data will not change
+// until the next SetWeightsFixed or SetInference call; training-mode
+// Forward and Backward then keep their transformed weights between calls
+// as inference mode does (nn.Engine.SetWeightsFixed), for repeated
+// input-gradient back-propagations of a trained network. Outputs and
+// gradients are unchanged bit for bit.
+func (nt *Net) SetWeightsFixed(on bool) { nt.e.SetWeightsFixed(on) }
+
 // Backward accumulates dL/dθ into Params()[i].Grad for the loss whose
 // gradient with respect to the last Forward's output is dout.
 func (nt *Net) Backward(dout []float32) {
@@ -403,20 +411,20 @@ func (nt *Net) Backward(dout []float32) {
 			g = u.blocks[b].backward(g, nt.dt)
 		}
 		dh, ds := u.cat.Backward(g)
-		addTo(nt.dhs[u.skip], ds)
+		nt.e.AddTo(nt.dhs[u.skip], ds, 1)
 		g = dh
 	}
 	for b := len(nt.mid) - 1; b >= 0; b-- {
 		g = nt.mid[b].backward(g, nt.dt)
 	}
 	for j := len(nt.down) - 1; j >= 0; j-- {
-		addTo(g, nt.dhs[j+1])
+		nt.e.AddTo(g, nt.dhs[j+1], 1)
 		unit := nt.down[j]
 		for b := len(unit) - 1; b >= 0; b-- {
 			g = unit[b].backward(g, nt.dt)
 		}
 	}
-	addTo(g, nt.dhs[0])
+	nt.e.AddTo(g, nt.dhs[0], 1)
 	nt.dx = nt.convIn.Backward(g)
 	if nt.e.ParamGrads() { // dL/dt feeds only the time embedding's parameters
 		nt.dense0.Backward(nt.act0.Backward(nt.dense1.Backward(nt.act1.Backward(nt.dt))))

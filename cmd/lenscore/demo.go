@@ -64,6 +64,7 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fs := newFlags(env, "demo", "[--out DIR] [--model M | --prior grf] [--size 64|128|256] [--n-samples N] [--steps auto|auto/K|K] [--sampler em|pc|dpm2|ancestral]\n\nThe defaults below are those of the network prior; with --prior grf they are\n--steps auto --n-samples 16 (above --size 64: auto/8 and 4).\n--size 256 is the geometry of Adam et al. (2022): a 256² source in a 128² image, 2×2 rays per pixel;\nthe built-in network prior is for 64² sources, so other sizes use the built-in GRF unless --model gives one.\n\nlenscore demo --real [--system slacs2303+1422|slacs1430+4105]: two real HST lenses, end to end\n(lenscore demo --real --help for its flags).")
 	out := fs.String("out", "lenscore-demo", "output directory")
+	force := addForceFlag(fs)
 	model := fs.String("model", "", "trained prior file (default: the shipped network prior, built into lenscore)")
 	kind := fs.String("prior", "network", "network (--model, default the shipped one) or grf (the built-in Gaussian random field)")
 	sigma := fs.Float64("noise-sigma", 0.02, "noise σ per pixel (the source peaks at 1)")
@@ -166,6 +167,9 @@ func runDemo(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer lk.Release()
+	if err := refuseFinished(*out, *force); err != nil {
+		return err
+	}
 	if _, serr := os.Stat(filepath.Join(*out, checkpointFile)); serr == nil && !*sf.resume {
 		return fmt.Errorf("%s holds an unfinished run (%s); continue it with --resume or remove the checkpoint", *out, filepath.Join(*out, checkpointFile))
 	}

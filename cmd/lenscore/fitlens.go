@@ -143,6 +143,7 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	fixScale := fs.Bool("fix-source-scale", false, "keep the source prior's amplitude fixed instead of fitting (MAP) and marginalising (MCMC) it")
 	starts := fs.Int("starts", 6, "optimiser starts (the initial lens and perturbations of it)")
 	maxEval := fs.Int("max-evals", 0, "evidence evaluations per optimiser start (0: 150 × free parameters)")
+	coarse := fs.Int("coarse", 0, "source grid coarsening factor of the screen, multi-start optimisation and flipped start, whose best mode is then refined on the full grid (0: 2 for sources of ≥ 48² pixels, else 1 = none)")
 	walkers := fs.Int("walkers", 0, "independent Metropolis–Hastings chains of the lens posterior (0: 8)")
 	steps := fs.Int("steps", 400, "step budget per chain; sampling stops earlier once every parameter has R̂ < --rhat-target and ESS ≥ --ess-target")
 	burn := fs.Int("burn", 0, "steps per chain discarded as burn-in, at whose end the proposal is adapted (0: 40, at most half of --steps)")
@@ -183,6 +184,12 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *coarse == 0 {
+		*coarse = lensfit.DefaultCoarse(p.Geo.SrcNPix)
+	}
+	if *coarse < 0 || *coarse > 1 && (p.Geo.SrcNPix%*coarse != 0 || p.Geo.SrcNPix / *coarse < 2) {
+		return fmt.Errorf("--coarse %d must divide the %d² source grid (and leave ≥ 2 pixels a side), or be 0 or 1", *coarse, p.Geo.SrcNPix)
+	}
 	half := 0.5 * float64(p.Geo.NPix) * p.Geo.Scale
 	pr, err := lensFitPriors(model, half, *lensPrior, *free, *fixScale)
 	if err != nil {
@@ -217,13 +224,16 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	opt := lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Walkers: *walkers, Steps: *steps, Burn: *burn, Samples: *samples,
-		RHatTarget: *rhatTarget, ESSTarget: *essTarget, Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr}
+		RHatTarget: *rhatTarget, ESSTarget: *essTarget, Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse}
 	opt.Fingerprint = fmt.Sprintf("obs=%s geo=%+v prior=%s priors=%+v start=%v scale=%g fit_scale=%v starts=%d max_evals=%d walkers=%d steps=%d burn=%d samples=%d rhat=%g ess=%g seed=%d",
 		hashData(data), struct {
 			N, SN, Su int
 			S, SS, F  float64
 		}{p.Geo.NPix, p.Geo.SrcNPix, p.Geo.Super, p.Geo.Scale, p.Geo.SrcScale, p.Geo.PSFFWHM},
 		sp.Name, pr, init, *scale, !*fixScale, *starts, *maxEval, *walkers, *steps, *burn, *samples, *rhatTarget, *essTarget, *seed)
+	if *coarse > 1 {
+		opt.Fingerprint += fmt.Sprintf(" coarse=%d", *coarse)
+	}
 	fmt.Fprintf(env.stderr, "fit-lens: %d free parameters (%s), source prior %s, %d² source, %d² image, linalg %s\n",
 		obj.Dim(), strings.Join(obj.Names(), ", "), sp.Name, p.Geo.SrcNPix, p.Geo.NPix, backendLine())
 	res, err := lensfit.Fit(ctx, obj, opt)

@@ -171,6 +171,8 @@ func TestFitLensBadInput(t *testing.T) {
 		{"empty mask", fitArgs(obs, init, out, "--mask", maskPath), 1, []string{"mask.fits", "excludes every pixel"}},
 		{"bad source scale", fitArgs(obs, init, out, "--source-scale", "7"), 1, []string{"log10_source_scale = 7"}},
 		{"empty bounds", fitArgs(obs, init, out, "--lens-prior", "gamma1=0.2:0.1"), 1, []string{"gamma1", "must be < max"}},
+		{"coarse factor not dividing the source", fitArgs(obs, init, out, "--coarse", "3"), 1, []string{"--coarse 3", "14² source"}},
+		{"negative coarse factor", fitArgs(obs, init, out, "--coarse", "-2"), 1, []string{"--coarse -2"}},
 		{"no free parameter", fitArgs(obs, init, out, "--free", "", "--lens-prior", "theta_e=fixed,e1=fixed,e2=fixed,center_x=fixed,center_y=fixed,gamma1=fixed,gamma2=fixed", "--fix-source-scale"), 1, []string{"no free parameter"}},
 	} {
 		checkFails(t, c, out)

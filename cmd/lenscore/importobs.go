@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -83,8 +82,8 @@ func runImportObs(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkOutFile(*out); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*out); err == nil && !*force {
-		return fmt.Errorf("output %s exists; remove it or give --force", *out)
+	if err := refuseExisting(*out, *force); err != nil {
+		return err
 	}
 	opt := obsimport.Options{Image: *image, HDU: *hdu, NoiseMap: *noise, PSF: *psf, MaskFile: *mask, PixelScale: *scale, NPix: *npix,
 		Rebin: *rebin, NoiseMaxFactor: *noiseMax, PSFFlux: *psfFlux, SkyScatter: *sky, Unit: *unit, SrcNPix: *srcN, SrcScale: *srcScale, Supersample: *super}

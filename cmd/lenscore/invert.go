@@ -47,6 +47,7 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 	stdSamples := fs.Int("std-samples", 32, "krylov: posterior samples for the standard deviation (relative error ≈ 1/√(2K))")
 	seed := fs.Uint64("seed", 1, "krylov: seed of the probes and samples")
 	out := fs.String("out", "", "output directory")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -88,6 +89,9 @@ func runInvert(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer lk.Release()
+	if err := refuseFinished(*out, *force); err != nil {
+		return err
+	}
 	var ev interface {
 		LogEvidence(a float64) float64
 		Maximise(lo, hi float64) (float64, float64, error)

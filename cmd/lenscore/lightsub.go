@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"time"
 
 	"github.com/lenscore/lenscore/experiment"
@@ -68,17 +67,15 @@ func runSubtractLight(ctx context.Context, env *cliEnv, args []string) error {
 	annulus := &floatList{n: 2, name: "RIN,ROUT"}
 	fs.Var(annulus, "exclude-annulus", "leave the arcs' annulus RIN…ROUT arcsec from the centre out of the light fit")
 	out := fs.String("out", "", "output observation (image minus the lens light; LENSLIGHT extension holds the model); a JSON summary is written beside it")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "obs", "out"); err != nil {
 		return err
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
 		return err
-	}
-	if _, err := os.Stat(*out); err == nil {
-		return fmt.Errorf("output %s exists; remove it first", *out)
 	}
 	o, err := observation.Read(*obs)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,4 +104,75 @@ func TestShardLockExcludesUnsharded(t *testing.T) {
 	checkFailsExcept(t, errCase{name: "shard beside an unsharded run", args: append(append([]string{}, base...), "--shard", "0/2"), code: 1,
 		want: []string{out, lockFile, "in use by another lenscore run"}}, out, lockFile)
 	held.Release()
+}
+
+// TestEarlierRunKept: one policy for every command. A folder that holds a
+// finished run (its summary.json) and an existing output file are refused
+// with an error naming them and --force, leaving them untouched and writing
+// nothing else; --force replaces them.
+func TestEarlierRunKept(t *testing.T) {
+	dir := t.TempDir()
+	lensPath, obsPath := smallObs(t, dir)
+	const earlier = "an earlier run's file\n"
+	dirCases := []errCase{
+		{name: "sample", args: []string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "1", "--steps", "3"}},
+		{name: "sample --resume", args: []string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "1", "--steps", "3", "--resume"}},
+		{name: "sample --shard", args: []string{"sample", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--n-samples", "2", "--steps", "3", "--shard", "0/2"}},
+		{name: "invert", args: []string{"invert", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3"}},
+		{name: "demo", args: []string{"demo", "--prior", "grf", "--n-samples", "2", "--steps", "2"}},
+	}
+	for i, c := range dirCases {
+		out := filepath.Join(dir, fmt.Sprintf("run%d", i))
+		sum := writeText(t, mkdir(t, out), "summary.json", earlier)
+		c.args = append(c.args, "--out", out)
+		c.code = 1
+		c.want = []string{sum, "--force"}
+		checkFailsExcept(t, c, out, "summary.json")
+		if b, _ := os.ReadFile(sum); string(b) != earlier {
+			t.Errorf("%s: summary.json changed to %q", c.name, b)
+		}
+	}
+	fileCases := []errCase{
+		{name: "simulate", args: []string{"simulate", "--lens", lensPath, "--npix", "16", "--pixel-scale", "0.1", "--source-npix", "8", "--source-pixel-scale", "0.1"}},
+		{name: "deflect", args: []string{"deflect", "--lens", lensPath, "--npix", "8"}},
+		{name: "prepare", args: []string{"prepare", "--in", obsPath, "--size", "8"}},
+		{name: "subtract-light", args: []string{"subtract-light", "--obs", obsPath}},
+		{name: "score", args: []string{"score", "--model", "builtin", "--x", obsPath, "--sigma", "0.1"}},
+		{name: "fit-grf", args: []string{"fit-grf", "--data", dir}},
+	}
+	for i, c := range fileCases {
+		sub := mkdir(t, filepath.Join(dir, fmt.Sprintf("file%d", i)))
+		out := writeText(t, sub, "out.fits", earlier)
+		c.args = append(c.args, "--out", out)
+		c.code = 1
+		c.want = []string{out, "exists", "--force"}
+		checkFailsExcept(t, c, sub, "out.fits")
+		if b, _ := os.ReadFile(out); string(b) != earlier {
+			t.Errorf("%s: %s changed to %q", c.name, out, b)
+		}
+	}
+	// prior-sample writes NAME.png and NAME.fits: either one existing is refused.
+	sub := mkdir(t, filepath.Join(dir, "grid"))
+	writeText(t, sub, "g.fits", earlier)
+	checkFailsExcept(t, errCase{name: "prior-sample", args: []string{"prior-sample", "--model", "builtin", "--n", "1", "--out", filepath.Join(sub, "g.png")},
+		code: 1, want: []string{filepath.Join(sub, "g.fits"), "--force"}}, sub, "g.fits")
+	// --force replaces a finished run; a second run without it is refused.
+	out := filepath.Join(dir, "forced")
+	sum := writeText(t, mkdir(t, out), "summary.json", earlier)
+	mustRun(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--out", out, "--force")
+	if b, _ := os.ReadFile(sum); string(b) == earlier || !strings.Contains(string(b), "{") {
+		t.Errorf("--force did not replace summary.json: %q", b)
+	}
+	code, _, stderr := runCLI(t, "invert", "--obs", obsPath, "--lens", lensPath, "--prior-sigma", "0.3", "--out", out)
+	if code != 1 || !strings.Contains(stderr, "already holds a finished run") {
+		t.Errorf("second invert into %s: exit %d, stderr %s", out, code, stderr)
+	}
+}
+
+func mkdir(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

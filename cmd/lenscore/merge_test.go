@@ -80,12 +80,16 @@ func TestShardMergeBitIdentical(t *testing.T) {
 		t.Errorf("timing.json of the merge: %d shards, %g s", len(tm.Shards), tm.WallSeconds)
 	}
 
-	// The same folder with a different seed is refused by the shard, and
-	// the unsharded results are not overwritten by a merge of other parts.
-	if code, _, errs := runCLI(t, append(args(sh, "--shard", "1/3"), "--seed", "8")...); code != 1 || !strings.Contains(errs, "another run") || !strings.Contains(errs, "flag:seed") {
+	// A shard into the merged (finished) folder is refused; so is, with
+	// --force past that, a shard of another run (a different seed), and the
+	// unsharded results are not overwritten by a merge of other parts.
+	if code, _, errs := runCLI(t, append(args(sh, "--shard", "1/3"), "--seed", "8")...); code != 1 || !strings.Contains(errs, "already holds a finished run") {
+		t.Errorf("shard into a finished folder: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, append(args(sh, "--shard", "1/3"), "--seed", "8", "--force")...); code != 1 || !strings.Contains(errs, "another run") || !strings.Contains(errs, "flag:seed") {
 		t.Errorf("shard of another run into a used folder: exit %d, %q", code, errs)
 	}
-	mustRun(t, append(args(ref, "--shard", "0/1"), "--seed", "8")...)
+	mustRun(t, append(args(ref, "--shard", "0/1"), "--seed", "8", "--force")...)
 	before, _ := os.ReadFile(filepath.Join(ref, "summary.json"))
 	if code, _, errs := runCLI(t, "merge", ref); code != 1 || !strings.Contains(errs, "another run") {
 		t.Errorf("merge over an unsharded run's results: exit %d, %q", code, errs)

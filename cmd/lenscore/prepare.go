@@ -17,6 +17,7 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 	in := fs.String("in", "", "input image: PNG, or FITS (first image HDU)")
 	size := fs.Int("size", 64, "output side in pixels")
 	out := fs.String("out", "", "output FITS file")
+	force := addForceFlag(fs)
 	credit := fs.String("credit", "", "image credit recorded in the header")
 	removeStars := fs.Bool("remove-stars", false, "remove foreground stars as lenscore train does (compact sources outside the galaxy's body)")
 	if err := parseFlags(fs, args); err != nil {
@@ -28,7 +29,7 @@ func runPrepare(ctx context.Context, env *cliEnv, args []string) error {
 	if *size < 4 {
 		return fmt.Errorf("--size must be ≥ 4, got %d", *size)
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
 		return err
 	}
 	var pix []float64

@@ -256,13 +256,14 @@ func runFitGRF(ctx context.Context, env *cliEnv, args []string) error {
 	exclude := fs.String("exclude", demoGalaxy, "comma-separated image names left out")
 	size := fs.Int("size", 64, "image side in pixels")
 	out := fs.String("out", "", "output FITS file")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "out"); err != nil {
 		return err
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
 		return err
 	}
 	ds, err := loadTrainingData(*data, *size, train.DefaultValFraction, strings.Split(*exclude, ","), false)

@@ -22,6 +22,7 @@ func runPriorSample(ctx context.Context, env *cliEnv, args []string) error {
 	cols := fs.Int("cols", 4, "columns of the grid")
 	denoise := fs.Bool("denoise", true, "final Tweedie denoising step")
 	out := fs.String("out", "", "output PNG grid; the samples also go to the same name with .fits")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,7 +35,10 @@ func runPriorSample(ctx context.Context, env *cliEnv, args []string) error {
 	if !strings.EqualFold(filepath.Ext(*out), ".png") {
 		return fmt.Errorf("--out must name a .png file (the samples are also written beside it as .fits), got %s", *out)
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
+		return err
+	}
+	if err := refuseExisting(strings.TrimSuffix(*out, filepath.Ext(*out))+".fits", *force); err != nil {
 		return err
 	}
 	pr, err := loadNetworkPrior(*model, 0, *batch)

@@ -206,6 +206,7 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 	prf := addPriorFlags(fs, "gaussian", true)
 	sf := addSamplerFlags(fs, 16, "auto")
 	out := fs.String("out", "", "output directory")
+	force := addForceFlag(fs)
 	shardFlag := fs.String("shard", "", "run only shard i/N of the samples (0 ≤ i < N; slurm: from the Slurm array task's environment) and write its part file into --out, which all shards share; lenscore merge DIR then writes the unsharded run's files")
 	lensSamples := fs.String("lens-samples", "", "lens draws (lens_samples.jsonl of fit-lens): sample k uses draw k, so the spread includes the lens uncertainty; --lens (default: lens.json beside the file) is the reference lens of the figures")
 	if err := parseFlags(fs, args); err != nil {
@@ -258,6 +259,9 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		defer lk.Release()
+		if err := refuseFinished(*out, *force); err != nil {
+			return err
+		}
 		return sampleLensDraws(ctx, env, *out, *lensSamples, p, pr, sf, opt, *pf.noiseMap)
 	}
 	lik, err := likelihoodFor(sf.kind, *sf.proxy, p, pr, opt.Chains)
@@ -282,6 +286,9 @@ func runSample(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer lk.Release()
+	if err := refuseFinished(*out, *force); err != nil {
+		return err
+	}
 	fmt.Fprintf(env.stderr, "prior %s, likelihood %s, sampler %s, σ ∈ [%g, %g], gemm %s\n", pr.Name, *sf.likelihood, *sf.sampler, pr.VE.SigmaMin, pr.VE.SigmaMax, backendLine())
 	if spec != nil {
 		return runShard(ctx, env, fs, *out, *spec, p, pr, lik, opt, sf, *pf.noiseMap, *sf.n)

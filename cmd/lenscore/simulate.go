@@ -16,6 +16,7 @@ func runDeflect(ctx context.Context, env *cliEnv, args []string) error {
 	npix := fs.Int("npix", 64, "image grid side in pixels")
 	scale := fs.Float64("pixel-scale", 0.078125, "image pixel scale in arcsec")
 	out := fs.String("out", "", "output FITS file (extensions ALPHA_X, ALPHA_Y, KAPPA)")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -25,7 +26,7 @@ func runDeflect(ctx context.Context, env *cliEnv, args []string) error {
 	if *npix < 1 || !(*scale > 0) || math.IsInf(*scale, 0) {
 		return fmt.Errorf("--npix must be ≥ 1 and --pixel-scale > 0 (got %d, %g)", *npix, *scale)
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
 		return err
 	}
 	m, err := lens.ParseFile(*lensPath)
@@ -130,6 +131,7 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 	sigma := fs.Float64("noise-sigma", 0, "Gaussian noise σ per pixel (0: noise-free)")
 	seed := fs.Uint64("seed", 1, "seed of the noise")
 	out := fs.String("out", "", "output FITS file")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -142,7 +144,7 @@ func runSimulate(ctx context.Context, env *cliEnv, args []string) error {
 	if *sigma < 0 || math.IsNaN(*sigma) || math.IsInf(*sigma, 0) {
 		return fmt.Errorf("--noise-sigma must be finite and ≥ 0, got %g", *sigma)
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
 		return err
 	}
 	m, err := lens.ParseFile(*lensPath)

@@ -121,6 +121,7 @@ func runScore(ctx context.Context, env *cliEnv, args []string) error {
 	sFlag := fs.String("sigma", "", "noise level σ > 0")
 	batch := fs.Int("batch", 16, "images per network call")
 	out := fs.String("out", "", "output FITS with ∇log p_t(x), shaped as --x")
+	force := addForceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func runScore(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if err := checkOutFile(*out); err != nil {
+	if err := checkNewOutFile(*out, *force); err != nil {
 		return err
 	}
 	hdus, err := fits.ReadFile(*xPath)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func TestImportModelScoreMatchesScoreModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, ts := range c.T {
-		out := filepath.Join(dir, "s.fits")
+		out := filepath.Join(dir, fmt.Sprintf("s%d.fits", k))
 		mustRun(t, "score", "--model", model, "--x", xp, "--t", formatF32(ts[0]), "--out", out)
 		got := readHDUs(t, out)[0].Data
 		want := ref[k*len(x) : (k+1)*len(x)]
@@ -301,9 +302,9 @@ func TestScoreCommandOwnNetwork(t *testing.T) {
 		}
 	}
 	// --t 0.4 is --sigma σ(0.4)
-	mustRun(t, "score", "--model", model, "--x", xp, "--t", "0.4", "--out", out)
+	mustRun(t, "score", "--model", model, "--x", xp, "--t", "0.4", "--out", out, "--force")
 	a := readHDUs(t, out)[0].Data
-	mustRun(t, "score", "--model", model, "--x", xp, "--sigma", strconv.FormatFloat(ve.Sigma(0.4), 'g', -1, 64), "--out", out)
+	mustRun(t, "score", "--model", model, "--x", xp, "--sigma", strconv.FormatFloat(ve.Sigma(0.4), 'g', -1, 64), "--out", out, "--force")
 	b := readHDUs(t, out)[0].Data
 	for i := range a {
 		if a[i] != b[i] {
@@ -327,7 +328,7 @@ func TestScoreCommandOwnNetwork(t *testing.T) {
 	// lenscore's own network does not run at another size.
 	small := filepath.Join(dir, "small.fits")
 	fits.WriteFile(small, []*fits.HDU{fits.NewImage(32, 32, make([]float64, 32*32))})
-	if code, _, errs := runCLI(t, "score", "--model", model, "--x", small, "--sigma", "1", "--out", out); code == 0 || !strings.Contains(errs, "only NCSNpp") {
+	if code, _, errs := runCLI(t, "score", "--model", model, "--x", small, "--sigma", "1", "--out", out, "--force"); code == 0 || !strings.Contains(errs, "only NCSNpp") {
 		t.Errorf("32×32 with the 64×64 lenscore network: exit %d, %s", code, errs)
 	}
 }

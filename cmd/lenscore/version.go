@@ -46,5 +46,6 @@ func runVersion(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "lenscore %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(env.stdout, "gemm back-end: %s\n", backendLine())
+	fmt.Fprintf(env.stdout, "kernels: %s\n", nn.KernelSummary())
 	return nil
 }

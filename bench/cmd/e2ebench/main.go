@@ -31,7 +31,16 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./bench/cmd/e2ebench [-batch 16] [-steps 6] [-reps 3] [-no-torch] [-out DIR|-]
+//	go run ./bench/cmd/e2ebench [-batch 16] [-steps 6] [-reps 3] [-rounds 3] [-no-torch] [-out DIR|-] [-cpuprofile FILE]
+//
+// The measurements run in -rounds rounds of lenscore's phases followed at
+// once by PyTorch's (a fresh subprocess), so that the two sides of a ratio
+// see similar load on a shared machine; each figure is the median over the
+// rounds of the round's median, and the EM ratio the median of the rounds'
+// ratios.
+//
+// -cpuprofile profiles lenscore's timed EM repetitions (not the warm-up,
+// the network phases or PyTorch).
 package main
 
 import (
@@ -49,6 +58,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -86,8 +96,9 @@ type Side struct {
 	EMStepMS      float64   `json:"em_step_ms"`      // one EM step of the batch, convolved likelihood
 	EMStepSamples []float64 `json:"em_step_samples"` // per repetition
 	EMVariant     string    `json:"em_variant,omitempty"`
-	FwdMS         float64   `json:"fwd_ms"`     // forward pass of the batch (inference)
-	FwdVJPMS      float64   `json:"fwd_vjp_ms"` // forward keeping activations + input VJP
+	EMPriorMS     float64   `json:"em_prior_ms,omitempty"` // lenscore: wall time per EM step in the network (posterior.Result.PriorTime)
+	FwdMS         float64   `json:"fwd_ms"`                // forward pass of the batch (inference)
+	FwdVJPMS      float64   `json:"fwd_vjp_ms"`            // forward keeping activations + input VJP
 	FwdVariant    string    `json:"fwd_variant,omitempty"`
 	CPUEMStepMS   float64   `json:"cpu_em_step_ms"` // process CPU time per EM step
 	CPUFwdMS      float64   `json:"cpu_fwd_ms"`     // process CPU time per forward
@@ -95,10 +106,19 @@ type Side struct {
 	Raw           any       `json:"raw,omitempty"`  // the PyTorch script's JSON
 }
 
+// Round is one round: lenscore's phases, then PyTorch's.
+type Round struct {
+	Load     string  `json:"loadavg"`
+	Lenscore Side    `json:"lenscore"`
+	Torch    *Side   `json:"torch,omitempty"`
+	EMRatio  float64 `json:"em_step_ratio,omitempty"`
+}
+
 // Result is the JSON written to bench/results.
 type Result struct {
 	Date        string    `json:"date"`
 	CPU         string    `json:"cpu"`
+	Kernels     string    `json:"kernels"` // nn.KernelSummary: the kernel path in use
 	GOMAXPROCS  int       `json:"gomaxprocs"`
 	LoadBefore  string    `json:"loadavg_before"`
 	LoadAfter   string    `json:"loadavg_after"`
@@ -106,13 +126,15 @@ type Result struct {
 	Batch       int       `json:"batch"`
 	StepsTimed  int       `json:"steps_timed"`
 	Reps        int       `json:"reps"`
+	NRounds     int       `json:"n_rounds"`
 	Model       string    `json:"model"`
 	Lens        string    `json:"lens"`
 	SigmaN      float64   `json:"sigma_n"`
 	NNZ         int       `json:"nnz"`
 	Lenscore    Side      `json:"lenscore"`
 	Torch       *Side     `json:"torch,omitempty"`
-	EMRatio     float64   `json:"em_step_ratio,omitempty"` // lenscore / PyTorch, wall
+	EMRatio     float64   `json:"em_step_ratio,omitempty"` // lenscore / PyTorch, wall: median over rounds of the round's ratio
+	Rounds      []Round   `json:"rounds"`                  // Lenscore and Torch above are medians over these
 	EMPerSample []float64 `json:"em199_s_per_sample"`      // lenscore, PyTorch: EM N/8 = 199 steps, convolved
 	Settings    []Setting `json:"calibrated_settings"`
 }
@@ -120,18 +142,20 @@ type Result struct {
 func main() {
 	batch := flag.Int("batch", 16, "chains per batch (the network's batch)")
 	steps := flag.Int("steps", 6, "EM steps per timed repetition")
-	reps := flag.Int("reps", 3, "timed repetitions (median reported)")
+	reps := flag.Int("reps", 3, "timed repetitions per round (median reported)")
+	rounds := flag.Int("rounds", 3, "rounds of lenscore then PyTorch (medians over rounds reported)")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the PyTorch side")
 	noTorch := flag.Bool("no-torch", false, "time lenscore only")
 	outDir := flag.String("out", "", "directory for e2ebench-<date>.json (default bench/results; - for none)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of lenscore's timed EM steps to this file")
 	flag.Parse()
-	if err := run(*batch, *steps, *reps, *python, *noTorch, *outDir); err != nil {
+	if err := run(*batch, *steps, *reps, *rounds, *python, *noTorch, *outDir, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "e2ebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(batch, steps, reps int, python string, noTorch bool, outDir string) error {
+func run(batch, steps, reps, rounds int, python string, noTorch bool, outDir, cpuProfile string) error {
 	switch {
 	case batch < 1 || batch > 64:
 		return fmt.Errorf("-batch %d must be in [1, 64]", batch)
@@ -139,6 +163,8 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 		return fmt.Errorf("-steps %d must be at least 2", steps)
 	case reps < 1:
 		return fmt.Errorf("-reps %d must be positive", reps)
+	case rounds < 1:
+		return fmt.Errorf("-rounds %d must be positive", rounds)
 	}
 	root, err := machine.ModuleRoot("e2ebench")
 	if err != nil {
@@ -147,8 +173,8 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	if outDir == "" {
 		outDir = filepath.Join(root, "bench", "results")
 	}
-	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), CPU: machine.CPUName(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		LoadBefore: machine.LoadAvg(), Revision: machine.Revision(root), Batch: batch, StepsTimed: steps, Reps: reps}
+	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), CPU: machine.CPUName(), Kernels: nn.KernelSummary(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		LoadBefore: machine.LoadAvg(), Revision: machine.Revision(root), Batch: batch, StepsTimed: steps, Reps: reps, NRounds: rounds}
 
 	g, err := nn.DefaultGemm()
 	if err != nil {
@@ -170,7 +196,8 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	}
 	res.Lens, res.SigmaN, res.NNZ = "SIE θ_E 1.2″ q 0.7 φ 0.3 + shear (0.03, −0.02); 64² source at 0.05″, 64² image at 0.078125″, Gaussian PSF 0.1″", sigmaN, op.NNZ()
 
-	// lenscore: the EM loop, then the network alone.
+	// lenscore: the EM loop, then the network alone; then PyTorch; round
+	// after round, so that both sides of a ratio see similar load.
 	prior, err := posterior.NewNetworkPrior(model.Net, ve, dim, batch)
 	if err != nil {
 		return err
@@ -179,33 +206,49 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "lenscore: EM with the convolved likelihood, batch %d, %d steps × %d repetitions (+1 warm-up)\n", batch, steps, reps)
-	var wall, cpu []float64
-	for r := 0; r <= reps; r++ {
-		c0, t0 := machine.CPUMillis(), time.Now()
-		if _, err := posterior.Sample(context.Background(), prior, lik, ve, posterior.Options{Steps: steps, Chains: batch, Seed: uint64(r + 1)}); err != nil {
+	var tdir string
+	if !noTorch {
+		if tdir, err = writeTorchInputs(model.Net.Params(), op, y, sigmaN, ve); err != nil {
 			return err
 		}
-		if r > 0 { // the first run warms up caches and the network's workspaces
-			wall = append(wall, float64(time.Since(t0).Nanoseconds())/1e6/float64(steps))
-			cpu = append(cpu, (machine.CPUMillis()-c0)/float64(steps))
+		defer os.RemoveAll(tdir)
+	}
+	var prof *os.File
+	for r := 0; r < rounds; r++ {
+		fmt.Fprintf(os.Stderr, "round %d/%d, load %s\n", r+1, rounds, machine.LoadAvg())
+		if r == 0 && cpuProfile != "" {
+			if prof, err = os.Create(cpuProfile); err != nil {
+				return err
+			}
 		}
-	}
-	res.Lenscore = Side{EMStepMS: machine.Median(wall), EMStepSamples: wall, CPUEMStepMS: machine.Median(cpu)}
-	fwd, fvjp, cf, cj, err := timeNetwork(prior, batch, reps, ve)
-	if err != nil {
-		return err
-	}
-	res.Lenscore.FwdMS, res.Lenscore.FwdVJPMS, res.Lenscore.CPUFwdMS, res.Lenscore.CPUFwdVJPMS = fwd, fvjp, cf, cj
-	fmt.Fprintf(os.Stderr, "lenscore: EM step %.0f ms, forward %.0f ms, forward+VJP %.0f ms (batch %d)\n", res.Lenscore.EMStepMS, fwd, fvjp, batch)
-
-	if !noTorch {
-		ts, err := runTorch(python, root, model.Net.Params(), op, y, sigmaN, ve, batch, steps, reps)
+		ls, err := timeLenscore(prior, lik, ve, batch, steps, reps, prof)
+		if prof != nil {
+			if cerr := prof.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("-cpuprofile: %w", cerr)
+			}
+			prof = nil
+		}
 		if err != nil {
 			return err
 		}
-		res.Torch = ts
-		res.EMRatio = res.Lenscore.EMStepMS / ts.EMStepMS
+		rd := Round{Load: machine.LoadAvg(), Lenscore: ls}
+		if !noTorch {
+			if rd.Torch, err = runTorch(python, root, tdir, batch, steps, reps); err != nil {
+				return err
+			}
+			rd.EMRatio = ls.EMStepMS / rd.Torch.EMStepMS
+		}
+		res.Rounds = append(res.Rounds, rd)
+	}
+	res.Lenscore = medianSide(res.Rounds, func(r Round) *Side { return &r.Lenscore })
+	if !noTorch {
+		t := medianSide(res.Rounds, func(r Round) *Side { return r.Torch })
+		res.Torch = &t
+		var q []float64
+		for _, r := range res.Rounds {
+			q = append(q, r.EMRatio)
+		}
+		res.EMRatio = machine.Median(q)
 	}
 	res.LoadAfter = machine.LoadAvg()
 
@@ -243,6 +286,66 @@ func run(batch, steps, reps int, python string, noTorch bool, outDir string) err
 	}
 	fmt.Fprintln(os.Stderr, "wrote", path)
 	return nil
+}
+
+// timeLenscore times one round of lenscore's side: reps runs of steps EM
+// steps (after a warm-up run), then the network alone. With prof set, the
+// timed EM runs are CPU-profiled into it.
+func timeLenscore(prior *posterior.NetworkPrior, lik posterior.Likelihood, ve sde.VE, batch, steps, reps int, prof *os.File) (Side, error) {
+	var wall, cpu, inPrior []float64
+	for r := 0; r <= reps; r++ {
+		if r == 1 && prof != nil {
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				return Side{}, fmt.Errorf("-cpuprofile: %w", err)
+			}
+			defer pprof.StopCPUProfile()
+		}
+		c0, t0 := machine.CPUMillis(), time.Now()
+		sr, err := posterior.Sample(context.Background(), prior, lik, ve, posterior.Options{Steps: steps, Chains: batch, Seed: uint64(r + 1)})
+		if err != nil {
+			return Side{}, err
+		}
+		if r > 0 { // the first run warms up caches and the network's workspaces
+			wall = append(wall, float64(time.Since(t0).Nanoseconds())/1e6/float64(steps))
+			cpu = append(cpu, (machine.CPUMillis()-c0)/float64(steps))
+			inPrior = append(inPrior, float64(sr.PriorTime.Nanoseconds())/1e6/float64(steps))
+		}
+	}
+	if prof != nil {
+		pprof.StopCPUProfile()
+	}
+	s := Side{EMStepMS: machine.Median(wall), EMStepSamples: wall, CPUEMStepMS: machine.Median(cpu), EMPriorMS: machine.Median(inPrior)}
+	var err error
+	s.FwdMS, s.FwdVJPMS, s.CPUFwdMS, s.CPUFwdVJPMS, err = timeNetwork(prior, batch, reps, ve)
+	if err != nil {
+		return Side{}, err
+	}
+	fmt.Fprintf(os.Stderr, "lenscore: EM step %.0f ms (%.0f ms in the network), forward %.0f ms, forward+VJP %.0f ms (batch %d)\n", s.EMStepMS, s.EMPriorMS, s.FwdMS, s.FwdVJPMS, batch)
+	return s, nil
+}
+
+// medianSide is the median over rounds of each of a side's timings.
+func medianSide(rounds []Round, side func(Round) *Side) Side {
+	var out Side
+	fields := []func(*Side) *float64{
+		func(s *Side) *float64 { return &s.EMStepMS }, func(s *Side) *float64 { return &s.EMPriorMS },
+		func(s *Side) *float64 { return &s.FwdMS }, func(s *Side) *float64 { return &s.FwdVJPMS },
+		func(s *Side) *float64 { return &s.CPUEMStepMS }, func(s *Side) *float64 { return &s.CPUFwdMS },
+		func(s *Side) *float64 { return &s.CPUFwdVJPMS },
+	}
+	for _, f := range fields {
+		var v []float64
+		for _, r := range rounds {
+			v = append(v, *f(side(r)))
+		}
+		*f(&out) = machine.Median(v)
+	}
+	for _, r := range rounds {
+		s := side(r)
+		out.EMStepSamples = append(out.EMStepSamples, s.EMStepSamples...)
+		out.EMVariant, out.FwdVariant = s.EMVariant, s.FwdVariant
+	}
+	return out
 }
 
 // problem is the benchmark's lens: a 64×64 Gaussian-blob source behind an
@@ -321,14 +424,17 @@ func jacobianSteps(ve sde.VE, steps int, below float64) int {
 	return n
 }
 
-// runTorch writes the network's parameters, A as CSR and the data to a
-// temporary folder and runs bench/torch_em.py on them.
-func runTorch(python, root string, params []*nn.Param, op *lens.Operator, y []float64, sigmaN float64, ve sde.VE, batch, steps, reps int) (*Side, error) {
-	dir, err := os.MkdirTemp("", "e2ebench")
-	if err != nil {
-		return nil, err
+// writeTorchInputs writes the network's parameters, A as CSR and the data
+// to a new temporary folder for bench/torch_em.py; the caller removes it.
+func writeTorchInputs(params []*nn.Param, op *lens.Operator, y []float64, sigmaN float64, ve sde.VE) (dir string, err error) {
+	if dir, err = os.MkdirTemp("", "e2ebench"); err != nil {
+		return "", err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	var pb bytes.Buffer
 	type pinfo struct {
 		Name  string `json:"name"`
@@ -372,7 +478,7 @@ func runTorch(python, root string, params []*nn.Param, op *lens.Operator, y []fl
 		dmax, smax = max(dmax, math.Abs(yc[i]-ya[i])), max(smax, math.Abs(ya[i]))
 	}
 	if !(dmax <= 1e-12*smax) {
-		return nil, fmt.Errorf("exported lensing matrix differs from the operator by %g (scale %g)", dmax, smax)
+		return "", fmt.Errorf("exported lensing matrix differs from the operator by %g (scale %g)", dmax, smax)
 	}
 	var ab bytes.Buffer
 	binary.Write(&ab, binary.LittleEndian, indptr)
@@ -383,9 +489,14 @@ func runTorch(python, root string, params []*nn.Param, op *lens.Operator, y []fl
 		"sigma_n": sigmaN, "sigma_min": ve.SigmaMin, "sigma_max": ve.SigmaMax, "eps": posterior.DefaultEps})
 	for name, b := range map[string][]byte{"e2e.json": hdr, "params.bin": pb.Bytes(), "problem.bin": ab.Bytes()} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
+	return dir, nil
+}
+
+// runTorch runs bench/torch_em.py on the inputs in dir.
+func runTorch(python, root, dir string, batch, steps, reps int) (*Side, error) {
 	script := filepath.Join(root, "bench", "torch_em.py")
 	args := []string{script, "--dir", dir, "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--reps", fmt.Sprint(reps)}
 	cmd := exec.Command(python, args...)
@@ -416,20 +527,27 @@ func runTorch(python, root string, params []*nn.Param, op *lens.Operator, y []fl
 
 func printTable(w *os.File, r *Result) {
 	fmt.Fprintf(w, "e2ebench %s, %s, GOMAXPROCS %d, load %s → %s, batch %d\n", r.Date, r.CPU, r.GOMAXPROCS, r.LoadBefore, r.LoadAfter, r.Batch)
+	fmt.Fprintf(w, "kernels: %s\n", r.Kernels)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measurement\tlenscore\tPyTorch\tratio")
+	ratio := 0.0 // if set, the next row's ratio (else a/b)
 	row := func(name string, a, b float64, unit string) {
 		if r.Torch == nil {
 			fmt.Fprintf(tw, "%s\t%.3g %s\t—\t—\n", name, a, unit)
 			return
 		}
-		fmt.Fprintf(tw, "%s\t%.3g %s\t%.3g %s\t%.2f\n", name, a, unit, b, unit, a/b)
+		q := a / b
+		if ratio > 0 {
+			q, ratio = ratio, 0
+		}
+		fmt.Fprintf(tw, "%s\t%.3g %s\t%.3g %s\t%.2f\n", name, a, unit, b, unit, q)
 	}
 	var t Side
 	if r.Torch != nil {
 		t = *r.Torch
 	}
-	row(fmt.Sprintf("EM step, convolved, batch %d", r.Batch), r.Lenscore.EMStepMS, t.EMStepMS, "ms")
+	ratio = r.EMRatio
+	row(fmt.Sprintf("EM step, convolved, batch %d (ratio: median of the rounds')", r.Batch), r.Lenscore.EMStepMS, t.EMStepMS, "ms")
 	row("  per sample at N/8 = 199 steps", r.Lenscore.EMStepMS*199/float64(r.Batch)/1e3, t.EMStepMS*199/float64(r.Batch)/1e3, "s")
 	row(fmt.Sprintf("forward, batch %d", r.Batch), r.Lenscore.FwdMS, t.FwdMS, "ms")
 	row(fmt.Sprintf("forward + input VJP, batch %d", r.Batch), r.Lenscore.FwdVJPMS, t.FwdVJPMS, "ms")
@@ -440,4 +558,10 @@ func printTable(w *os.File, r *Result) {
 		row(fmt.Sprintf("network per sample, %s (%d steps, %d with VJP, %d equivalents)", s.Name, s.Steps, s.Jacobian, s.Equiv), s.GoNetS, s.TorchNetS, "s")
 	}
 	tw.Flush()
+	if r.Torch != nil {
+		for k, rd := range r.Rounds {
+			fmt.Fprintf(w, "round %d (load %s): EM step %.0f / %.0f ms = %.2f, forward %.0f / %.0f ms, forward+VJP %.0f / %.0f ms\n", k+1, rd.Load,
+				rd.Lenscore.EMStepMS, rd.Torch.EMStepMS, rd.EMRatio, rd.Lenscore.FwdMS, rd.Torch.FwdMS, rd.Lenscore.FwdVJPMS, rd.Torch.FwdVJPMS)
+		}
+	}
 }

@@ -60,8 +60,9 @@ const (
 	trainBatch = 16
 )
 
-// Targets: lenscore time / PyTorch time must not exceed these.
-var targets = map[string]float64{"forward_b1": 0.5, "forward_b32": 1.0, "train_b16": 0.7}
+// Targets: lenscore time / PyTorch time must not exceed these (issue 21's
+// goals; until then 0.5, 1.0 and 0.7).
+var targets = map[string]float64{"forward_b1": 0.5, "forward_b32": 0.35, "train_b16": 0.45}
 
 // Measure is one timed quantity.
 type Measure struct {
@@ -106,6 +107,7 @@ type Result struct {
 	GOMAXPROCS    int     `json:"gomaxprocs"`
 	CPU           string  `json:"cpu"`
 	Gemm          string  `json:"gemm"`
+	Kernels       string  `json:"kernels"` // nn.KernelSummary: the kernel path in use (avx512, avx2, purego)
 	LoadBefore    string  `json:"loadavg_before"`
 	LoadAfter     string  `json:"loadavg_after"`
 	Reps          int     `json:"reps"`
@@ -185,7 +187,7 @@ func run(reps int, quick bool, cpuprofile, profPhase, python, script string, noT
 	}
 	res := Result{
 		Date: time.Now().Format(time.RFC3339), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Revision: revision(root), CPU: machine.CPUName(), Gemm: nn.EngineGemm(g).Name(), LoadBefore: machine.LoadAvg(), Reps: reps, Quick: quick,
+		Revision: revision(root), CPU: machine.CPUName(), Gemm: nn.EngineGemm(g).Name(), Kernels: nn.KernelSummary(), LoadBefore: machine.LoadAvg(), Reps: reps, Quick: quick,
 		Lenscore: map[string]Measure{}, Targets: targets,
 	}
 	fmt.Fprintf(os.Stderr, "load average %s; gemm %s\n", res.LoadBefore, res.Gemm)
@@ -578,6 +580,7 @@ func equivalence(net *score.Net, python, script, root string) (string, error) {
 
 func printTable(w *os.File, r *Result) {
 	fmt.Fprintf(w, "lenscore score network vs PyTorch %s — %s, %s, GOMAXPROCS=%d\n", torchVersion(r), r.CPU, r.Gemm, r.GOMAXPROCS)
+	fmt.Fprintf(w, "kernels: %s\n", r.Kernels)
 	fmt.Fprintf(w, "lenscore revision %s\n", r.Revision)
 	fmt.Fprintf(w, "params %d (both), forward %.3f GFLOP/image; measured GEMM peak %.1f GFLOP/s (%.1f per CPU-second), AVX2 FMA peak %.1f GFLOP/s; load avg before %s, after %s; reps %d\n\n",
 		r.Params, float64(r.FlopsPerImage)/1e9, r.PeakGFLOPS, r.PeakCPU, r.FMAPeak, r.LoadBefore, r.LoadAfter, r.Reps)
@@ -614,7 +617,7 @@ func printTable(w *os.File, r *Result) {
 		if r.PeakCPU > 0 {
 			pkc = fmt.Sprintf("%.0f%%", 100*l.GFLOPSCPU/r.PeakCPU)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t≤%.1f\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t≤%.2g\t%s\t%.1f\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n",
 			row.label, l.MedianMS, l.PerImageMS, tms, timg, ratio, rmin, targets[row.key], met, l.GFLOPS, pk, pkc, pkf, l.CPUMS, tcpu, cratio, variant)
 	}
 	tw.Flush()

@@ -1,0 +1,86 @@
+package nn
+
+// Dispatch between the AVX2 and AVX-512 versions of kernels that have
+// both, for callers that have already checked haveSIMD (the AVX2 path or
+// better). The AVX-512 versions give bitwise equal results.
+
+// bt6Vec is bt6AVX or bt6AVX512 (n a positive multiple of 8).
+func bt6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
+	if useAVX512() {
+		bt6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5, n)
+		return
+	}
+	bt6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5, n)
+}
+
+// at6Vec is at6AVX or at6AVX512 (n a positive multiple of 8).
+func at6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int) {
+	if useAVX512() {
+		at6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, n)
+		return
+	}
+	at6AVX(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, n)
+}
+
+// gnSiluFwdVec is gnSiluFwdAVX or gnSiluFwdAVX512 (n a positive multiple
+// of 8).
+func gnSiluFwdVec(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int) {
+	if useAVX512() {
+		gnSiluFwdAVX512(x, xh, sg, y, n, m, r, gam, bet, store)
+		return
+	}
+	gnSiluFwdAVX(x, xh, sg, y, n, m, r, gam, bet, store)
+}
+
+// expSubVec is expSubAVX or expSubAVX512 (n a positive multiple of 8).
+func expSubVec(row *float32, n int, m float32, acc *[8]float32) {
+	if useAVX512() {
+		expSubAVX512(row, n, m, acc)
+		return
+	}
+	expSubAVX(row, n, m, acc)
+}
+
+// gnSiluBwdVec is gnSiluBwdAVX or gnSiluBwdAVX512 (n a positive multiple
+// of 8).
+func gnSiluBwdVec(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32) {
+	if useAVX512() {
+		gnSiluBwdAVX512(h, dy, sg, dx, n, gam, bet, acc)
+		return
+	}
+	gnSiluBwdAVX(h, dy, sg, dx, n, gam, bet, acc)
+}
+
+// gnBwdFinishVec is gnBwdFinishAVX or gnBwdFinishAVX512.
+func gnBwdFinishVec(ds, h *float32, n int, r, m1, m2 float32) {
+	if useAVX512() {
+		gnBwdFinishAVX512(ds, h, n, r, m1, m2)
+		return
+	}
+	gnBwdFinishAVX(ds, h, n, r, m1, m2)
+}
+
+// addScaleVec is addScaleAVX or addScaleAVX512.
+func addScaleVec(y, s *float32, n int, k float32) {
+	if useAVX512() {
+		addScaleAVX512(y, s, n, k)
+		return
+	}
+	addScaleAVX(y, s, n, k)
+}
+
+// maxScaleVec is maxScaleAVX or maxScaleAVX512.
+func maxScaleVec(row *float32, n int, scale float32) float32 {
+	if useAVX512() {
+		return maxScaleAVX512(row, n, scale)
+	}
+	return maxScaleAVX(row, n, scale)
+}
+
+// sumSqF64Vec is sumSqF64AVX or sumSqF64AVX512.
+func sumSqF64Vec(x *float32, n int, shift float64) (s1, s2 float64) {
+	if useAVX512() {
+		return sumSqF64AVX512(x, n, shift)
+	}
+	return sumSqF64AVX(x, n, shift)
+}

@@ -1,0 +1,49 @@
+//go:build !amd64 || purego
+
+package nn
+
+func cpuKernelLevel() int { return levelPureGo }
+
+func sgemm4RowsAVX512(a *float32, rs, ps int, b *float32, ldb int, c *float32, ldc int, n, k int, acc int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func pack32AVX512(b *float32, ldb int, dst *float32, k int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func bt6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func at6AVX512(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3 *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func gnSiluFwdAVX512(x, xh, sg, y *float32, n int, m, r, gam, bet float32, store int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func expSubAVX512(row *float32, n int, m float32, acc *[8]float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func gnSiluBwdAVX512(h, dy, sg, dx *float32, n int, gam, bet float32, acc *[16]float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func gnBwdFinishAVX512(ds, h *float32, n int, r, m1, m2 float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func addScaleAVX512(y, s *float32, n int, k float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func maxScaleAVX512(row *float32, n int, scale float32) float32 {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func sumSqF64AVX512(x *float32, n int, shift float64) (s1, s2 float64) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
