@@ -43,8 +43,18 @@ type LensRecoveryOptions struct {
 	Fit         lensfit.FitOptions // optimiser and sampler settings
 	SourceDraws int                // lens draws averaged for the marginalised source (default 8)
 	Seed        uint64
-	Resume      bool      // reuse the lenses stored in dir/LensRecoveryParts
-	Progress    io.Writer // progress lines (nil: none)
+	Resume      bool // reuse the lenses stored in dir/LensRecoveryParts
+	// Shard, Shards (0 ≤ Shard < Shards) split the lenses between
+	// processes sharing dir: this one fits the lenses j with
+	// j mod Shards = Shard and writes only their parts; a run with Shards
+	// ≤ 1 and Resume then tables them all.
+	Shard, Shards int
+	// GapNoiseFree makes LensRecoveryGaps evaluate the evidences on the
+	// noise-free observation (same σ): a gap there near −(the noisy gap)
+	// says the fitted lens was pulled off the truth by the noise, a
+	// positive one that the model prefers a wrong lens even without noise.
+	GapNoiseFree bool
+	Progress     io.Writer // progress lines (nil: none)
 }
 
 // LensRecoveryParts is the folder of finished lenses (one JSON each).
@@ -133,6 +143,8 @@ func (o *LensRecoveryOptions) defaults() error {
 		return fmt.Errorf("experiment: lens recovery: the Gaussian prior must have %d² pixels", o.FitSide)
 	case o.Lenses < 1:
 		return fmt.Errorf("experiment: lens recovery: lenses must be ≥ 1, got %d", o.Lenses)
+	case o.Shards > 1 && (o.Shard < 0 || o.Shard >= o.Shards):
+		return fmt.Errorf("experiment: lens recovery: shard %d of %d is not in [0, %d)", o.Shard, o.Shards, o.Shards)
 	}
 	for i, g := range o.Galaxies {
 		if len(g) != o.Side*o.Side {
@@ -207,7 +219,7 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	res := &LensRecoveryResult{Settings: map[string]any{"lenses": o.Lenses, "source_side": o.Side, "source_pixel_scale": o.SrcScale,
 		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
 		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
-		"burn": o.Fit.Burn, "source_draws": o.SourceDraws, "seed": o.Seed}}
+		"burn": o.Fit.Burn, "rhat_target": o.Fit.RHatTarget, "ess_target": o.Fit.ESSTarget, "sampler": "mcmc.Chains (Laplace-preconditioned Metropolis–Hastings)", "source_draws": o.SourceDraws, "seed": o.Seed}}
 	t0, fitted := time.Now(), 0
 	for j := 0; j < o.Lenses; j++ {
 		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
@@ -220,6 +232,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 				res.Lenses = append(res.Lenses, l)
 				continue
 			}
+		}
+		if o.Shards > 1 && j%o.Shards != o.Shard {
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -244,6 +259,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		}
 	}
 	res.summarise()
+	if o.Shards > 1 { // the table is written by a final unsharded run
+		return res, nil
+	}
 	if err := WriteJSON(filepath.Join(dir, "lens_recovery.json"), res); err != nil {
 		return nil, err
 	}
@@ -251,6 +269,138 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		return nil, err
 	}
 	return res, nil
+}
+
+// simulate returns the noisy observation of lens j and its noise σ.
+func (o *LensRecoveryOptions) simulate(j int, simCfg lens.Config) ([]float64, float64, error) {
+	truth := RecoveryLens(o.Seed, j)
+	op, err := lens.NewOperator(truth.Mass(), simCfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, _ := op.Dims()
+	y := make([]float64, m)
+	op.Apply(y, o.Galaxies[j%len(o.Galaxies)])
+	sigma := o.Noise * slices.Max(y)
+	if err := lens.AddNoise(y, sigma, seedFor(o.Seed, 19, uint64(j))); err != nil {
+		return nil, 0, err
+	}
+	return y, sigma, nil
+}
+
+// LensRecoveryGap compares, for one finished lens, the evidence of the
+// fitted MAP lens and of the true lens, each maximised over the source
+// prior's amplitude (golden-section search in log10 a on [−2, 2]):
+// Gap = log p(y | MAP) − log p(y | truth). For a calibrated posterior
+// that is nearly Gaussian in d parameters, 2·Gap ~ χ²_d (mean d); a gap
+// much larger means the truth lies far outside the posterior — the model
+// (source grid, source prior) fits the data better with a wrong lens.
+type LensRecoveryGap struct {
+	Index     int     `json:"index"`
+	Side      int     `json:"fit_source_side"`
+	NoiseFree bool    `json:"noise_free"`
+	LogEvMAP  float64 `json:"log_evidence_map"`
+	LogEvTru  float64 `json:"log_evidence_truth"`
+	Gap       float64 `json:"gap"`
+	Chi2MAP   float64 `json:"chi2_nu_map"`
+	Chi2Tru   float64 `json:"chi2_nu_truth"`
+}
+
+// LensRecoveryGaps computes LensRecoveryGap for each finished lens in
+// dir/LensRecoveryParts (at most n of them, 0: all) on the source grid of
+// side side under prior (side must divide o.Side, prior side² pixels).
+func LensRecoveryGaps(ctx context.Context, o LensRecoveryOptions, dir string, side int, prior posterior.GaussianPrior, n int) ([]LensRecoveryGap, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	if side < 2 || o.Side%side != 0 || prior == nil || prior.Dim() != side*side {
+		return nil, fmt.Errorf("experiment: lens recovery gaps: side %d must divide %d and the prior have %d² pixels", side, o.Side, side)
+	}
+	psf, err := lens.GaussianPSF(o.PSFFWHM, o.PixScale, 0)
+	if err != nil {
+		return nil, err
+	}
+	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
+	cfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: side, Scale: o.SrcScale * float64(o.Side/side)}, PSF: psf}
+	var out []LensRecoveryGap
+	for j := 0; j < o.Lenses && (n == 0 || len(out) < n); j++ {
+		b, err := os.ReadFile(filepath.Join(dir, LensRecoveryParts, fmt.Sprintf("lens-%03d.json", j)))
+		if err != nil {
+			continue
+		}
+		var l LensRecoveryLens
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, fmt.Errorf("experiment: lens %d: %w", j, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		y, sigma, err := o.simulate(j, simCfg)
+		if err != nil {
+			return nil, err
+		}
+		if o.GapNoiseFree {
+			op, err := lens.NewOperator(lens.Params(l.Truth).Mass(), simCfg)
+			if err != nil {
+				return nil, err
+			}
+			op.Apply(y, o.Galaxies[j%len(o.Galaxies)])
+		}
+		d := lensfit.Data{Y: y, SigmaN: []float64{sigma}}
+		ev, err := lensfit.NewEvidence(cfg, d, prior)
+		if err != nil {
+			return nil, err
+		}
+		g := LensRecoveryGap{Index: j, Side: side, NoiseFree: o.GapNoiseFree}
+		for k, p := range []lens.Params{l.MAP, l.Truth} {
+			f := func(s float64) float64 {
+				v, err := ev.LogEvidence(p.Mass(), s*math.Ln10, nil)
+				if err != nil {
+					return math.Inf(-1)
+				}
+				return v
+			}
+			s := goldenMax(f, -2, 2, 0.01)
+			obj, err := lensfit.NewObjective(ev, lens.DefaultPriors(0.5*float64(o.NPix)*o.PixScale), p, false, s)
+			if err != nil {
+				return nil, fmt.Errorf("experiment: lens %d: %w", j, err)
+			}
+			_, _, _, chi2, _, err := lensfit.MAPModel(obj, &lensfit.FitResult{MAP: obj.Pack(p, s)}, d)
+			if err != nil {
+				return nil, err
+			}
+			if k == 0 {
+				g.LogEvMAP, g.Chi2MAP = f(s), chi2
+			} else {
+				g.LogEvTru, g.Chi2Tru = f(s), chi2
+			}
+		}
+		g.Gap = g.LogEvMAP - g.LogEvTru
+		out = append(out, g)
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "lens-recovery gap: lens %d, %d² grid, noise-free %v: log evidence MAP − truth = %.2f (χ²_ν %.4f vs %.4f)\n", j, side, o.GapNoiseFree, g.Gap, g.Chi2MAP, g.Chi2Tru)
+		}
+	}
+	return out, nil
+}
+
+// goldenMax returns the maximiser of a unimodal f on [a, b] to tol.
+func goldenMax(f func(float64) float64, a, b, tol float64) float64 {
+	r := (math.Sqrt(5) - 1) / 2
+	c, d := b-r*(b-a), a+r*(b-a)
+	fc, fd := f(c), f(d)
+	for b-a > tol {
+		if fc > fd {
+			b, d, fd = d, c, fc
+			c = b - r*(b-a)
+			fc = f(c)
+		} else {
+			a, c, fc = c, d, fd
+			d = a + r*(b-a)
+			fd = f(d)
+		}
+	}
+	return (a + b) / 2
 }
 
 // recoverOne simulates and fits lens j.
@@ -264,16 +414,8 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	truth := RecoveryLens(o.Seed, j)
 	init := RecoveryStart(o.Seed, j, truth)
 	l.Truth, l.Start = truth, init
-	op, err := lens.NewOperator(truth.Mass(), simCfg)
+	y, sigma, err := o.simulate(j, simCfg)
 	if err != nil {
-		return l, err
-	}
-	m, _ := op.Dims()
-	y := make([]float64, m)
-	op.Apply(y, o.Galaxies[gi])
-	peak := slices.Max(y)
-	sigma := o.Noise * peak
-	if err := lens.AddNoise(y, sigma, seedFor(o.Seed, 19, uint64(j))); err != nil {
 		return l, err
 	}
 	data := lensfit.Data{Y: y, SigmaN: []float64{sigma}}
@@ -289,8 +431,8 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	fo := o.Fit
 	fo.Seed = seedFor(o.Seed, 20, uint64(j))
 	fo.Checkpoint, fo.Progress = ckpt, o.Progress
-	fo.Fingerprint = fmt.Sprintf("lens-recovery lens %d seed %d starts %d max-evals %d walkers %d steps %d burn %d samples %d",
-		j, o.Seed, fo.Starts, fo.MaxEval, fo.Walkers, fo.Steps, fo.Burn, fo.Samples)
+	fo.Fingerprint = fmt.Sprintf("lens-recovery lens %d seed %d starts %d max-evals %d walkers %d steps %d burn %d samples %d rhat %g ess %g",
+		j, o.Seed, fo.Starts, fo.MaxEval, fo.Walkers, fo.Steps, fo.Burn, fo.Samples, fo.RHatTarget, fo.ESSTarget)
 	if _, err := os.Stat(ckpt); err == nil {
 		fo.Resume = true
 	}
@@ -317,7 +459,9 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 		}
 	}
 	l.Stats = map[string]any{"evaluations": r.Evaluations, "max_rhat": sum.MaxRHat, "min_ess": sum.MinESS, "acceptance": r.Acceptance,
-		"log_evidence_map": sum.LogEvidenceMAP, "modes": sum.Modes}
+		"acceptance_independence": sum.AcceptIndep, "acceptance_random_walk": sum.AcceptRW, "sampler_stop": r.Stop,
+		"steps": len(r.Chain), "laplace_full_hessian": r.LaplaceFull, "proposal_adapted": r.Adapted,
+		"log_evidence_map": sum.LogEvidenceMAP, "modes": sum.Modes, "starts": r.Starts}
 	// Wrong mode: the MAP θ_E off by more than 5 %, or the truth more than
 	// 5 posterior standard deviations away in some parameter.
 	l.Failed = math.Abs(mp[lens.PThetaE]/truth[lens.PThetaE]-1) > 0.05

@@ -103,4 +103,27 @@ func TestLensRecoverySmall(t *testing.T) {
 	if !same {
 		t.Error("resumed run did not reuse the stored lenses")
 	}
+	// Evidence gaps on the fit grid: the difference of the two profiled
+	// evidences, the MAP's no lower than its evidence at the fitted
+	// amplitude (profiling over a can only raise it, up to the search
+	// tolerance).
+	gaps, err := LensRecoveryGaps(context.Background(), o, dir, 8, prior, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) != 2 {
+		t.Fatalf("%d gaps for 2 lenses", len(gaps))
+	}
+	for i, g := range gaps {
+		stored := r.Lenses[i].Stats["log_evidence_map"].(lensfit.F)
+		if g.Gap != g.LogEvMAP-g.LogEvTru || g.LogEvMAP < float64(stored)-0.05 || !(g.Chi2MAP > 0) {
+			t.Errorf("lens %d: gap %+v, stored MAP log evidence %g", i, g, float64(stored))
+		}
+	}
+}
+
+func TestGoldenMax(t *testing.T) {
+	if x := goldenMax(func(x float64) float64 { return -(x - 0.7) * (x - 0.7) }, -2, 2, 1e-6); math.Abs(x-0.7) > 1e-6 {
+		t.Errorf("maximum at %g, want 0.7", x)
+	}
 }

@@ -3,7 +3,7 @@
 // integrated out analytically under a Gaussian prior: the semi-linear
 // inversion of Warren & Dye (2003) and Suyu et al. (2006) used for
 // pixelated sources, made exact and fast enough to be called thousands of
-// times, then a multi-start optimiser and an ensemble MCMC over the lens
+// times, then a multi-start optimiser and Metropolis–Hastings chains over the lens
 // parameters.
 //
 // # The evidence
@@ -108,32 +108,63 @@
 // evidence is multi-modal in the orientation (an ellipticity along one axis
 // mimics a shear along the other) and a start at e = 0 can end in the wrong
 // mode. It runs Nelder–Mead (package mcmc) from the best Starts of them,
-// each restarted once from its end point; results within half a typical
+// each restarted once from its end point, and then from the better (by log
+// posterior) of the orientation-flipped variants of the best result —
+// (e1, e2) → (−e1, −e2), with the shear kept or reversed — so that the
+// flipped ellipticity–shear mode is always tried and the posterior picks
+// between the two (StartResult.Flip marks that run); results within half a typical
 // scale in every parameter are one mode, and all modes are reported with
 // their log posterior and log evidence.
 //
 // With FitOptions.Coarse = f > 1 (fit-lens uses f = 2 for sources of 48²
-// pixels and more) the screen and the starts run on Objective.Coarsen(f):
-// the same data on a source grid f times coarser under the prior of the
-// source's f×f block means (exact for the GRF: Evidence.Coarsen), about
-// 20 times cheaper per evaluation at a 64² source and 64² image, two
-// starts at a time with looser tolerances (its optimum is biased with
-// respect to the full grid's, by tens of standard deviations at a high
-// signal-to-noise ratio, so it only has to find the basin). Every coarse
-// mode is then evaluated on the full objective and the best is refined
-// there by BFGS in coordinates whitened by the coarse Laplace covariance
-// (central- or forward-difference gradients, a growing trust radius and
-// Armijo backtracking; refine in refine.go), which reaches Nelder–Mead's
-// maximum in a fifth to a third of the evaluations
+// pixels and more) the screen, the starts and the flipped start run on
+// Objective.Coarsen(f): the same data on a source grid f times coarser
+// under the prior of the source's f×f block means (exact for the GRF:
+// Evidence.Coarsen), about 20 times cheaper per evaluation at a 64² source
+// and 64² image, the screened starts two at a time with looser tolerances
+// (its optimum is biased with respect to the full grid's, by tens of
+// standard deviations at a high signal-to-noise ratio, so it only has to
+// find the basin); the flipped start is taken from the best coarse result.
+// Every coarse mode is then evaluated on the full objective and the best is
+// refined there by BFGS in coordinates whitened by the coarse Laplace
+// covariance (central- or forward-difference gradients, a growing trust
+// radius and Armijo backtracking; refine in refine.go), which reaches
+// Nelder–Mead's maximum in a fifth to a third of the evaluations
 // (TestRefineMatchesNelderMead); the other modes keep their coarse
-// positions (Mode.Coarse). The ensemble (stretch move, 2d+2
-// walkers by default) starts from the Laplace approximation at the best
-// mode, N(MAP, (−∇²log p)⁻¹) with a finite-difference Hessian (a diagonal
-// ball of the curvature scales if that is not negative definite), and runs Steps
-// steps of which the first Burn are discarded; R̂, τ and ESS are computed
-// per parameter over the kept steps and Samples draws are taken evenly from
-// them. The reported MAP is the best point seen, the optimiser's or, when one
-// is higher, a sampled one (FitResult.MAPFromChain).
+// positions (Mode.Coarse). The posterior stage below starts from the
+// refined best mode, on the full objective.
+//
+// # The posterior
+//
+// The posterior is sampled by Walkers (default 8) independent
+// Metropolis–Hastings chains of mcmc.Chains, whose proposals — a Student-t
+// independence proposal and a preconditioned random walk — come from the
+// Laplace approximation at the best mode, N(MAP, (−∇²log p)⁻¹), with a
+// finite-difference Hessian (a diagonal of the curvature scales if that is
+// not negative definite; 2d + 2d² evaluations, abandoned on cancellation
+// and redone on resume). The chains start from draws of that Gaussian
+// widened by 1.5 (apart, so that split-R̂ across them tests independent
+// starts). At half the burn-in and at its end (Burn, default 40 steps) the
+// proposal is refitted to the sample mean and covariance of the second
+// half of the draws so far; the burn-in is discarded. Then, every
+// CheckEvery (20) kept steps, split-R̂, the integrated autocorrelation time
+// τ and ESS are computed per parameter over the kept steps, and sampling
+// stops as soon as every R̂ < RHatTarget (1.05) and every ESS ≥ ESSTarget
+// (400) (FitResult.Stop = "converged"), or when Steps (400) is reached
+// ("budget": the diagnostics say how far convergence is). Samples draws are
+// taken evenly from the kept steps. The reported MAP is the best point
+// seen, the optimiser's or, when one is higher, a sampled one
+// (FitResult.MAPFromChain).
+//
+// The stretch-move ensemble used before (mcmc.Ensemble, 2d+2 walkers) had
+// split-R̂ ≈ 2.5–3 at 40 kept steps and ≈ 1.6 at 200 on a small simulated
+// lens, although its walkers started in equilibrium (the ensemble's spread
+// matched the Laplace widths from the first step on): its walkers' τ is
+// tens of steps in 8 dimensions, and τ estimated from a window shorter than
+// a few τ comes out far too small (4 steps from 40, 19 from 200), so the
+// ESS it reported was spurious. Chains that propose from the Laplace
+// approximation decorrelate in a few steps when the posterior is close to
+// Gaussian, as it is for well-measured lenses.
 //
 // # What is approximated
 //
@@ -149,11 +180,15 @@
 //
 // With FitOptions.Checkpoint the run is saved atomically (JSON: the
 // fingerprint of the inputs, finished optimiser starts, modes, the
-// ensemble's walkers, log densities and PCG state, the chain so far and the
-// evaluation count) after every start, every CheckpointEvery of sampling
-// and on cancellation. Resume refuses a checkpoint with another
-// fingerprint, redoes at most the unfinished start or the steps after the
-// last save, and returns exactly the result of an uninterrupted run: every
+// refinement, the Laplace approximation, the chains' points, log densities,
+// proposal and PCG state, the chain so far and the full and coarse
+// evaluation counts; format "lenscore-lensfit-3") after every start (or
+// pair of coarse starts), the refinement, every CheckpointEvery of
+// sampling and on cancellation. Resume refuses a checkpoint with another
+// fingerprint or version, redoes at most the unfinished starts, the
+// refinement, the Laplace approximation or the steps after the last save
+// (their evaluations are not counted twice), and returns exactly the result of an uninterrupted run: every
 // random number comes from PCG streams of the seed (perturbed starts:
-// stream 0x5eed; walker ball: 0xba11; ensemble: 1).
+// stream 0x5eed; chain starts: 0xba11; chains: 1), and the stopping rule
+// depends only on the chain so far.
 package lensfit

@@ -19,7 +19,6 @@ import (
 	"github.com/lenscore/lenscore/mcmc"
 	"github.com/lenscore/lenscore/progress"
 	"github.com/lenscore/lenscore/weights"
-	"gonum.org/v1/gonum/mat"
 )
 
 // ScaleName is the name of the source-prior amplitude parameter,
@@ -170,16 +169,21 @@ func (o *Objective) Steps() []float64 {
 type FitOptions struct {
 	Starts  int    // optimiser starts: the start itself and Starts−1 perturbed ones (default 6)
 	MaxEval int    // evaluations per optimiser start (default 150·dim)
-	Walkers int    // ensemble walkers (default 2·dim+2, even)
-	Steps   int    // MCMC steps per walker (default 200)
-	Burn    int    // steps discarded (default Steps/2)
+	Walkers int    // independent Metropolis–Hastings chains (default 8)
+	Steps   int    // the budget: at most Steps steps per chain, burn-in included (default 400)
+	Burn    int    // steps discarded, at whose end the proposal is adapted (default 40, at most Steps/2)
 	Samples int    // lens draws returned, thinned evenly from the kept steps (default 64)
 	Seed    uint64 // seed of the perturbed starts and of the sampler
-	// Coarse, when > 1, runs the screen and the multi-start optimisation
-	// on the evidence of a source grid Coarse times coarser
-	// (Objective.Coarsen), evaluates every mode found there on the full
-	// objective and refines the best one on it (a BFGS whitened by the
-	// coarse Laplace covariance, budget MaxEval; see the package
+	// The sampler stops early once, at a check every CheckEvery (default
+	// 20) kept steps, every parameter has split-R̂ < RHatTarget (default
+	// 1.05) and ESS ≥ ESSTarget (default 400).
+	RHatTarget, ESSTarget float64
+	CheckEvery            int
+	// Coarse, when > 1, runs the screen, the multi-start optimisation and
+	// the flipped start on the evidence of a source grid Coarse times
+	// coarser (Objective.Coarsen), evaluates every mode found there on the
+	// full objective and refines the best one on it (a BFGS whitened by
+	// the coarse Laplace covariance, budget MaxEval; see the package
 	// documentation). It must divide the source grid side.
 	Coarse int
 
@@ -204,16 +208,25 @@ func (opt *FitOptions) defaults(d int) error {
 		opt.MaxEval = 150 * d
 	}
 	if opt.Walkers == 0 {
-		opt.Walkers = 2*d + 2
+		opt.Walkers = 8
 	}
 	if opt.Steps == 0 {
-		opt.Steps = 200
+		opt.Steps = 400
 	}
 	if opt.Burn == 0 {
-		opt.Burn = opt.Steps / 2
+		opt.Burn = min(40, opt.Steps/2)
 	}
 	if opt.Samples == 0 {
 		opt.Samples = 64
+	}
+	if opt.RHatTarget == 0 {
+		opt.RHatTarget = 1.05
+	}
+	if opt.ESSTarget == 0 {
+		opt.ESSTarget = 400
+	}
+	if opt.CheckEvery == 0 {
+		opt.CheckEvery = 20
 	}
 	if opt.CheckpointEvery == 0 {
 		opt.CheckpointEvery = 10 * time.Second
@@ -221,8 +234,8 @@ func (opt *FitOptions) defaults(d int) error {
 	switch {
 	case opt.Starts < 1:
 		return fmt.Errorf("starts must be ≥ 1, got %d", opt.Starts)
-	case opt.Walkers < 2*d || opt.Walkers%2 != 0:
-		return fmt.Errorf("walkers must be even and ≥ 2·dim = %d, got %d", 2*d, opt.Walkers)
+	case opt.Walkers < 2:
+		return fmt.Errorf("chains (walkers) must be ≥ 2, got %d", opt.Walkers)
 	case opt.Steps < 8:
 		return fmt.Errorf("steps must be ≥ 8, got %d", opt.Steps)
 	case opt.Burn < 0 || opt.Steps-opt.Burn < 4:
@@ -231,6 +244,8 @@ func (opt *FitOptions) defaults(d int) error {
 		return fmt.Errorf("samples must be ≥ 1, got %d", opt.Samples)
 	case opt.MaxEval < 10:
 		return fmt.Errorf("evaluations per start must be ≥ 10, got %d", opt.MaxEval)
+	case !(opt.RHatTarget > 1) || !(opt.ESSTarget > 0) || opt.CheckEvery < 1:
+		return fmt.Errorf("R̂ target %g must be > 1, ESS target %g > 0 and check interval %d ≥ 1", opt.RHatTarget, opt.ESSTarget, opt.CheckEvery)
 	}
 	return nil
 }
@@ -254,6 +269,9 @@ type StartResult struct {
 	LogPost   float64   `json:"log_posterior"`
 	Evals     int       `json:"evaluations"`
 	Converged bool      `json:"converged"`
+	// Flip: started from an orientation-flipped variant of the best of
+	// the screened starts (see flipStarts).
+	Flip bool `json:"flip,omitempty"`
 }
 
 // FitResult is the outcome of Fit.
@@ -267,13 +285,14 @@ type FitResult struct {
 	// MAPFromChain: a sampled point had a higher posterior than the best
 	// optimiser result and is the MAP.
 	MAPFromChain bool
-	Chain        [][][]float64 // [step][walker][param], all steps
-	LogProb      [][]float64   // [step][walker]
+	Chain        [][][]float64 // [step][chain][param], all steps
+	LogProb      [][]float64   // [step][chain]
 	Samples      [][]float64   // Samples draws after burn-in
-	RHat, Tau    []float64
+	RHat, Tau    []float64     // per parameter, over the kept steps
 	ESS          []float64
-	Acceptance   float64
-	Evaluations  int
+	// Acceptance overall and of the independence and random-walk moves.
+	Acceptance, AcceptIndep, AcceptRW float64
+	Evaluations                       int
 	// CoarseEvaluations counts the evaluations of the coarse objective
 	// (FitOptions.Coarse), Refined the refinement of its best mode.
 	CoarseEvaluations int
@@ -281,25 +300,35 @@ type FitResult struct {
 	// MAPSeconds and PosteriorSeconds are the wall times of the
 	// optimisation and the sampling stage in this call.
 	MAPSeconds, PosteriorSeconds float64
-	Burn                         int // steps discarded before the diagnostics and draws
+	Burn                         int    // steps discarded before the diagnostics and draws
+	Stop                         string // StopConverged or StopBudget
+	// Laplace is the approximation at the MAP the chains started from
+	// (LaplaceFull: from the full Hessian, not its diagonal); Adapted: the
+	// proposal was re-fitted to the burn-in.
+	Laplace     *mcmc.Proposal
+	LaplaceFull bool
+	Adapted     bool
 }
 
 // checkpoint is the saved state of a Fit.
 type checkpoint struct {
-	Version     string        `json:"version"`
-	Fingerprint string        `json:"fingerprint"`
-	StartPoints [][]float64   `json:"start_points,omitempty"`
-	Starts      []StartResult `json:"starts"`
-	Modes       []Mode        `json:"modes,omitempty"`
-	Refined     *StartResult  `json:"refined,omitempty"`
-	CoarseEvals int           `json:"coarse_evaluations,omitempty"`
-	Ensemble    *mcmc.State   `json:"ensemble,omitempty"`
-	Chain       [][][]float64 `json:"chain,omitempty"`
-	LogProb     [][]float64   `json:"log_prob,omitempty"`
-	Evaluations int           `json:"evaluations"`
+	Version     string            `json:"version"`
+	Fingerprint string            `json:"fingerprint"`
+	StartPoints [][]float64       `json:"start_points,omitempty"`
+	Starts      []StartResult     `json:"starts"`
+	Modes       []Mode            `json:"modes,omitempty"`
+	Refined     *StartResult      `json:"refined,omitempty"`
+	CoarseEvals int               `json:"coarse_evaluations,omitempty"`
+	Laplace     *mcmc.Proposal    `json:"laplace,omitempty"`
+	LaplaceFull bool              `json:"laplace_full,omitempty"`
+	Adapted     bool              `json:"adapted,omitempty"`
+	Chains      *mcmc.ChainsState `json:"chains,omitempty"`
+	Chain       [][][]float64     `json:"chain,omitempty"`
+	LogProb     [][]float64       `json:"log_prob,omitempty"`
+	Evaluations int               `json:"evaluations"`
 }
 
-const checkpointVersion = "lenscore-lensfit-1"
+const checkpointVersion = "lenscore-lensfit-3"
 
 func (c *checkpoint) write(path string) error {
 	b, err := json.Marshal(c)
@@ -328,9 +357,11 @@ func readCheckpoint(path, fingerprint string) (*checkpoint, error) {
 	return &c, nil
 }
 
-// Fit finds the modes of the posterior by Nelder–Mead from several starts,
-// then samples around the best one with the stretch-move ensemble: see the
-// package documentation. Cancelling ctx saves the checkpoint (if any) and
+// Fit finds the modes of the posterior by Nelder–Mead from several starts
+// and the flipped orientation of the best (on the coarse objective when
+// FitOptions.Coarse is set, then refining the best mode on the full one),
+// then samples around the best mode with Metropolis–Hastings chains from the
+// Laplace approximation: see the package documentation. Cancelling ctx saves the checkpoint (if any) and
 // returns ctx's error.
 func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) {
 	d := o.Dim()
@@ -390,15 +421,19 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	if len(starts) != opt.Starts {
 		return nil, fmt.Errorf("lensfit: resume: the checkpoint has %d starts, want %d", len(starts), opt.Starts)
 	}
+	// After the screened starts, the better (by log posterior) of the
+	// orientation-flipped variants of the best of them (flipStarts) is
+	// optimised too, unless that is nearly round.
+	total := opt.Starts + min(1, len(flipStarts(o, x0)))
 	var bar *progress.Bar
 	if opt.Progress != nil {
-		// The bar counts evaluations against the budget Starts × MaxEval
+		// The bar counts evaluations against the budget total × MaxEval
 		// (an upper bound: Nelder–Mead usually stops earlier).
 		name := "optimiser evaluations"
 		if co != o {
 			name = "coarse optimiser evaluations"
 		}
-		bar = progress.New(opt.Progress, name, len(ck.Starts)*opt.MaxEval, opt.Starts*opt.MaxEval)
+		bar = progress.New(opt.Progress, name, len(ck.Starts)*opt.MaxEval, total*opt.MaxEval)
 	}
 	// The coarse starts run two at a time on their own evidence buffers
 	// (the coarse factorisation is single-threaded); every start is
@@ -422,7 +457,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		e0 := co.Evals
 		tick := func() {
 			if bar != nil {
-				bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, opt.Starts))
+				bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, total))
 			}
 		}
 		n := min(len(objs), opt.Starts-s)
@@ -456,7 +491,39 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		}
 		if bar != nil {
 			r := rs[n-1]
-			bar.Force((s+n)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+n, opt.Starts), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+			bar.Force((s+n)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+n, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+		}
+	}
+	// The flipped start, on the same (coarse or full) objective as the
+	// screened starts; its evaluations, those of betterFlip included, are
+	// redone on resume if it is cancelled.
+	if b := bestStart(ck.Starts[:opt.Starts]); b >= 0 && len(ck.Starts) == opt.Starts {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.Join(err, save())
+		}
+		e0 := co.Evals
+		if x := betterFlip(co, ck.Starts[b].X); x != nil {
+			s := opt.Starts
+			tick := func() {
+				if bar != nil {
+					bar.Update(s*opt.MaxEval+min(co.Evals-e0, opt.MaxEval-1), fmt.Sprintf("start=%d/%d", s+1, total))
+				}
+			}
+			r, err := maximiseTwice(ctx, co, x, steps, 1, ftol, xtol, opt.MaxEval, tick)
+			if err != nil {
+				return nil, err
+			}
+			if err := ctx.Err(); err != nil {
+				co.Evals = e0
+				return nil, errors.Join(err, save())
+			}
+			ck.Starts = append(ck.Starts, StartResult{Start: x, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv, Flip: true})
+			if err := save(); err != nil {
+				return nil, err
+			}
+			if bar != nil {
+				bar.Force((s+1)*opt.MaxEval, fmt.Sprintf("start=%d/%d", s+1, total), fmt.Sprintf("evaluations=%d", r.Evals), fmt.Sprintf("log_posterior=%.2f", r.F))
+			}
 		}
 	}
 	res := &FitResult{Names: o.Names(), Starts: ck.Starts, Burn: opt.Burn}
@@ -518,48 +585,11 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	t1 := time.Now()
 	best := res.Modes[0]
 	res.MAP, res.MAPLogPost, res.MAPLogEv = best.X, best.LogPost, best.LogEvidence
-	// Ensemble around the MAP.
-	var ens *mcmc.Ensemble
-	var err error
-	if ck.Ensemble != nil {
-		ens, err = mcmc.Restore(o.LogPost, ck.Ensemble, 0)
-	} else {
-		start := initialWalkers(o, best.X, steps, opt.Walkers, opt.Seed)
-		ens, err = mcmc.NewEnsemble(o.LogPost, start, 0, opt.Seed, 1)
+	// Posterior: Metropolis–Hastings chains from the Laplace
+	// approximation at the best mode.
+	if err := sample(ctx, o, ck, best.X, opt, save, res); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("lensfit: %w", err)
-	}
-	if opt.Progress != nil {
-		bar = progress.New(opt.Progress, "ensemble steps", ens.Steps(), opt.Steps)
-	}
-	last := time.Now()
-	for ens.Steps() < opt.Steps {
-		if err := ctx.Err(); err != nil {
-			ck.Ensemble = ens.Save()
-			return nil, errors.Join(err, save())
-		}
-		ens.Step()
-		row := make([][]float64, ens.Walkers())
-		lps := make([]float64, ens.Walkers())
-		for k := range row {
-			row[k] = slices.Clone(ens.Walker(k))
-			lps[k] = ens.LogProb(k)
-		}
-		ck.Chain = append(ck.Chain, row)
-		ck.LogProb = append(ck.LogProb, lps)
-		if time.Since(last) >= opt.CheckpointEvery || ens.Steps() == opt.Steps {
-			ck.Ensemble = ens.Save()
-			if err := save(); err != nil {
-				return nil, err
-			}
-			last = time.Now()
-		}
-		if bar != nil {
-			bar.Update(ens.Steps(), fmt.Sprintf("acceptance=%.2f", ens.Acceptance()), fmt.Sprintf("evals=%d", o.Evals))
-		}
-	}
-	res.Chain, res.LogProb, res.Acceptance = ck.Chain, ck.LogProb, ens.Acceptance()
 	// The MAP is the best point seen: the sampler may pass above the
 	// optimiser's end point, which stops at a tolerance.
 	for s, row := range res.LogProb {
@@ -570,6 +600,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		}
 	}
 	if res.MAPFromChain {
+		var err error
 		if res.MAPLogEv, err = o.LogEvidence(res.MAP); err != nil {
 			return nil, err
 		}
@@ -579,24 +610,12 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	if co != o {
 		res.CoarseEvaluations = co.Evals
 	}
-	// Diagnostics over the kept steps.
-	kept := res.Chain[opt.Burn:]
-	for k := 0; k < d; k++ {
-		ch := make([][]float64, ens.Walkers())
-		for w := range ch {
-			for _, st := range kept {
-				ch[w] = append(ch[w], st[w][k])
-			}
-		}
-		r, _ := mcmc.SplitRHat(ch)
-		tau, ess, _ := mcmc.AutocorrTime(ch)
-		res.RHat, res.Tau, res.ESS = append(res.RHat, r), append(res.Tau, tau), append(res.ESS, ess)
-	}
 	// Thinned draws: evenly spaced over the kept steps × walkers.
-	total := len(kept) * ens.Walkers()
+	kept, nw := res.Chain[opt.Burn:], len(res.Chain[0])
+	ndraw := len(kept) * nw
 	for i := 0; i < opt.Samples; i++ {
-		j := int((float64(i) + 0.5) * float64(total) / float64(opt.Samples))
-		res.Samples = append(res.Samples, slices.Clone(kept[j/ens.Walkers()][j%ens.Walkers()]))
+		j := int((float64(i) + 0.5) * float64(ndraw) / float64(opt.Samples))
+		res.Samples = append(res.Samples, slices.Clone(kept[j/nw][j%nw]))
 	}
 	return res, nil
 }
@@ -752,92 +771,6 @@ func groupModes(rs []StartResult, steps []float64) []Mode {
 		}
 	}
 	return modes
-}
-
-// initialWalkers draws the walkers from the Laplace approximation of the
-// posterior at x, N(x, (−∇²log p)⁻¹), with the Hessian from central
-// differences: first the curvature scale σ_k = h/sqrt(2f(x) − f(x+h) −
-// f(x−h)) of each axis (h = step/5, σ_k capped at the step), then the full
-// Hessian with steps σ_k (4 evaluations per pair). If it is not negative
-// definite, the ball is diagonal with widths σ_k. Points outside the prior
-// are redrawn. Cost 2d + 2d(d−1) evaluations.
-func initialWalkers(o *Objective, x, steps []float64, w int, seed uint64) [][]float64 {
-	d := len(x)
-	f0 := o.LogPost(x)
-	at := func(i int, hi float64, j int, hj float64) float64 {
-		y := slices.Clone(x)
-		y[i] += hi
-		if j >= 0 {
-			y[j] += hj
-		}
-		return o.LogPost(y)
-	}
-	sd := make([]float64, d)
-	hess := mat.NewSymDense(d, nil) // −∇² log p
-	for k := range x {
-		h := steps[k] / 5
-		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
-		sd[k] = steps[k]
-		if c > 0 && !math.IsInf(c, 0) {
-			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
-		}
-	}
-	ok := true
-	for k := 0; k < d && ok; k++ {
-		h := sd[k]
-		v := (2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)) / (h * h)
-		hess.SetSym(k, k, v)
-		for l := 0; l < k; l++ {
-			hl := sd[l]
-			v := -(at(k, h, l, hl) - at(k, h, l, -hl) - at(k, -h, l, hl) + at(k, -h, l, -hl)) / (4 * h * hl)
-			hess.SetSym(k, l, v)
-		}
-	}
-	var chol mat.Cholesky
-	var lcov *mat.TriDense // Σ = (−H)⁻¹ = L Lᵀ
-	if chol.Factorize(hess) {
-		var cov mat.SymDense
-		if err := chol.InverseTo(&cov); err == nil {
-			var c2 mat.Cholesky
-			if c2.Factorize(&cov) {
-				lcov = mat.NewTriDense(d, mat.Lower, nil)
-				c2.LTo(lcov)
-			}
-		}
-	}
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	for k := 0; lcov != nil && k < d; k++ {
-		if !finite(lcov.At(k, k)) {
-			lcov = nil
-		}
-	}
-	rng := rand.New(rand.NewPCG(seed, 0xba11))
-	out := make([][]float64, w)
-	z := make([]float64, d)
-	for i := range out {
-		y := slices.Clone(x)
-		for try := 0; try < 100; try++ {
-			for k := range z {
-				z[k] = rng.NormFloat64()
-			}
-			for k := range y {
-				if lcov == nil {
-					y[k] = x[k] + sd[k]*z[k]
-					continue
-				}
-				y[k] = x[k]
-				for l := 0; l <= k; l++ {
-					y[k] += lcov.At(k, l) * z[l]
-				}
-			}
-			if !math.IsInf(o.LogPost(y), -1) {
-				break
-			}
-			copy(y, x)
-		}
-		out[i] = y
-	}
-	return out
 }
 
 // Quantile returns the q-quantile of v (linear interpolation, v copied).

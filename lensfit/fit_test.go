@@ -183,14 +183,33 @@ func TestFitCoarse(t *testing.T) {
 			t.Errorf("mode %v is marked refined", m.X)
 		}
 	}
+	// The flipped start ran on the coarse objective: its log posterior is
+	// the coarse one at its end point.
+	co, err := o.Coarsen(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nflip := 0
+	for _, s := range res.Starts {
+		if s.Flip {
+			nflip++
+			if f := co.LogPost(s.X); f != s.LogPost {
+				t.Errorf("flipped start: log posterior %g, coarse objective there %g (full %g)", s.LogPost, f, o.LogPost(s.X))
+			}
+		}
+	}
+	if nflip != 1 || len(res.Starts) != 4 {
+		t.Errorf("%d starts, %d flipped; want 3 + 1 flipped", len(res.Starts), nflip)
+	}
 	if res.CoarseEvaluations <= res.Refined.Evals {
 		t.Errorf("%d coarse evaluations, %d in the refinement", res.CoarseEvaluations, res.Refined.Evals)
 	}
 	t.Logf("MAP %v logp %.2f modes %d coarse evals %d, refinement %d, all fine %d", p, res.MAPLogPost, len(res.Modes), res.CoarseEvaluations, res.Refined.Evals, res.Evaluations)
 }
 
-// TestFitCoarseResume cancels a coarse-to-fine fit during the refinement
-// and resumes it: the result equals the uninterrupted run's.
+// TestFitCoarseResume cancels a coarse-to-fine fit during the refinement,
+// and once more during the Laplace approximation, and resumes it: the
+// result equals the uninterrupted run's.
 func TestFitCoarseResume(t *testing.T) {
 	ev, truth := noisyLens(t)
 	pr := lens.DefaultPriors(1.2)
@@ -222,6 +241,40 @@ func TestFitCoarseResume(t *testing.T) {
 	if !reflect.DeepEqual(res.Modes, full.Modes) || !reflect.DeepEqual(res.Chain, full.Chain) || !reflect.DeepEqual(res.Samples, full.Samples) ||
 		res.Evaluations != full.Evaluations || res.CoarseEvaluations != full.CoarseEvaluations {
 		t.Errorf("resumed run differs from the uninterrupted one (evaluations %d+%d vs %d+%d)",
+			res.CoarseEvaluations, res.Evaluations, full.CoarseEvaluations, full.Evaluations)
+	}
+	// Cancelled inside the Laplace approximation (the checkpoint holds the
+	// modes but no chains yet): it stops at once rather than finishing its
+	// 2d + 2d² evaluations, and the resumed run equals the uninterrupted one.
+	opt.Resume, opt.Checkpoint = false, filepath.Join(t.TempDir(), "ck2.json")
+	ctx, cancel = context.WithCancel(context.Background())
+	o4, _ := NewObjective(ev, pr, start, true, 0)
+	at, last := -1, 0
+	o4.hook = func(evals int) {
+		last = evals
+		if at < 0 {
+			if c, err := readCheckpoint(opt.Checkpoint, opt.Fingerprint); err == nil && c.Modes != nil && c.Chains == nil {
+				at = evals + 5
+			}
+		} else if evals >= at {
+			cancel()
+		}
+	}
+	if _, err := Fit(ctx, o4, opt); err == nil {
+		t.Fatal("fit interrupted in the Laplace stage returned no error")
+	}
+	if at < 0 || last > at+1 {
+		t.Errorf("cancelled at evaluation %d, last evaluation %d: the Laplace stage did not stop", at, last)
+	}
+	opt.Resume = true
+	o5, _ := NewObjective(ev, pr, start, true, 0)
+	res, err = Fit(context.Background(), o5, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Modes, full.Modes) || !reflect.DeepEqual(res.Laplace, full.Laplace) || !reflect.DeepEqual(res.Chain, full.Chain) ||
+		!reflect.DeepEqual(res.Samples, full.Samples) || res.Evaluations != full.Evaluations || res.CoarseEvaluations != full.CoarseEvaluations {
+		t.Errorf("run resumed from the Laplace stage differs from the uninterrupted one (evaluations %d+%d vs %d+%d)",
 			res.CoarseEvaluations, res.Evaluations, full.CoarseEvaluations, full.Evaluations)
 	}
 }

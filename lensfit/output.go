@@ -61,12 +61,19 @@ type Summary struct {
 	Nu              int                     `json:"nu"`
 	Evaluations     int                     `json:"evaluations"`
 	Acceptance      F                       `json:"acceptance"`
+	AcceptIndep     F                       `json:"acceptance_independence"`
+	AcceptRW        F                       `json:"acceptance_random_walk"`
 	MaxRHat         F                       `json:"max_rhat"`
 	MinESS          F                       `json:"min_ess"`
-	Walkers         int                     `json:"walkers"`
-	Steps           int                     `json:"steps"`
-	Burn            int                     `json:"burn"`
-	Samples         int                     `json:"samples"`
+	// SamplerStop is "converged" (R̂ and ESS targets met) or "budget"
+	// (the step budget ran out first: read R̂ and ESS).
+	SamplerStop string `json:"sampler_stop"`
+	LaplaceFull bool   `json:"laplace_full_hessian"`
+	Adapted     bool   `json:"proposal_adapted"`
+	Walkers     int    `json:"chains"`
+	Steps       int    `json:"steps"`
+	Burn        int    `json:"burn"`
+	Samples     int    `json:"samples"`
 	// CoarseEvaluations: evaluations of the coarse objective of the
 	// multi-start stage (FitOptions.Coarse); MAPSeconds, PosteriorSeconds:
 	// wall time of the optimisation and of the sampling stage in this
@@ -80,6 +87,7 @@ type Summary struct {
 func Summarise(o *Objective, res *FitResult) *Summary {
 	s := &Summary{Free: res.Names, Parameters: map[string]ParamSummary{}, LogEvidenceMAP: F(res.MAPLogEv),
 		LogPosteriorMAP: F(res.MAPLogPost), MAPFromChain: res.MAPFromChain, Evaluations: res.Evaluations, Acceptance: F(res.Acceptance),
+		AcceptIndep: F(res.AcceptIndep), AcceptRW: F(res.AcceptRW), SamplerStop: res.Stop, LaplaceFull: res.LaplaceFull, Adapted: res.Adapted,
 		Walkers: len(res.Chain[0]), Steps: len(res.Chain), Burn: res.Burn, Samples: len(res.Samples),
 		CoarseEvaluations: res.CoarseEvaluations, MAPSeconds: F(res.MAPSeconds), PosteriorSeconds: F(res.PosteriorSeconds)}
 	kept := res.Chain[res.Burn:]
@@ -216,7 +224,7 @@ func WriteResults(dir string, o *Objective, res *FitResult, sum any, d Data) err
 	if err := plot.Corner(filepath.Join(dir, "corner.png"), "Lens posterior (after burn-in; cross: MAP)", res.Names, kept, res.MAP); err != nil {
 		return err
 	}
-	return plot.Chains(filepath.Join(dir, "chains.png"), fmt.Sprintf("Ensemble chains (%d walkers; dashed: end of burn-in)", len(res.Chain[0])), res.Names, res.Chain, burn)
+	return plot.Chains(filepath.Join(dir, "chains.png"), fmt.Sprintf("Metropolis–Hastings chains (%d; dashed: end of burn-in)", len(res.Chain[0])), res.Names, res.Chain, burn)
 }
 
 // ReadLensSamples reads a lens_samples.jsonl file: one lens file per line

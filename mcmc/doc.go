@@ -1,7 +1,37 @@
 // Package mcmc holds the gradient-free samplers and convergence diagnostics
-// used to draw lens parameters: the affine-invariant ensemble sampler with
-// the stretch move (Goodman & Weare 2010) and a Nelder–Mead maximiser, plus
-// the split-R̂ and effective-sample-size diagnostics.
+// used to draw lens parameters: independent Metropolis–Hastings chains with
+// proposals built from a Gaussian (Laplace) approximation of the target, the
+// affine-invariant ensemble sampler with the stretch move (Goodman & Weare
+// 2010) and a Nelder–Mead maximiser, plus the split-R̂ and
+// effective-sample-size diagnostics.
+//
+// # Laplace-preconditioned Metropolis–Hastings
+//
+// Chains runs M independent chains in d dimensions. Given a Gaussian
+// approximation N(μ, LLᵀ) of the target p (its Laplace approximation at the
+// mode, or the moments of earlier draws), each step of each chain proposes,
+// with probability PIndep (default ¾),
+//
+//	independence: Y = μ + s·L z·sqrt(ν/g),  z ~ N(0, I), g ~ χ²_ν,
+//	              accepted with min(1, p(Y) q(X) / (p(X) q(Y))),
+//	              q(x) ∝ (1 + ‖(sL)⁻¹(x − μ)‖²/ν)^(−(ν+d)/2),
+//
+// a multivariate Student-t (ν = 5, s = 1.1: heavier tails than the target's
+// Gaussian approximation, so the weights p/q stay bounded), and otherwise
+//
+//	random walk:  Y = X + (2.38/√d)·L z,  accepted with min(1, p(Y)/p(X)).
+//
+// Each kernel leaves p invariant, so their mixture does. When the
+// approximation is good the independence moves make nearly independent
+// draws (τ ≈ 1–3 steps); where it is poor (a curved or skewed posterior)
+// the random walk, preconditioned by L so that badly scaled and correlated
+// parameters cost nothing, still mixes. The proposal may be replaced
+// (SetProposal) between a burn-in, whose draws are discarded, and the kept
+// draws: lensfit adapts it to the burn-in's sample mean and covariance. The
+// chains start apart (from draws of the approximation), so split-R̂ across
+// them is the Gelman–Rubin check of independent starts. Random numbers come
+// from one PCG stream in a fixed order, so a run is a deterministic function
+// of its seed and can be saved and restored exactly (ChainsState).
 //
 // # Stretch move
 //

@@ -143,10 +143,12 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	fixScale := fs.Bool("fix-source-scale", false, "keep the source prior's amplitude fixed instead of fitting (MAP) and marginalising (MCMC) it")
 	starts := fs.Int("starts", 6, "optimiser starts (the initial lens and perturbations of it)")
 	maxEval := fs.Int("max-evals", 0, "evidence evaluations per optimiser start (0: 150 × free parameters)")
-	coarse := fs.Int("coarse", 0, "source grid coarsening factor of the screen and multi-start optimisation, whose best mode is then refined on the full grid (0: 2 for sources of ≥ 48² pixels, else 1 = none)")
-	walkers := fs.Int("walkers", 0, "ensemble walkers (0: 2 × free parameters + 2)")
-	steps := fs.Int("steps", 200, "ensemble steps per walker")
-	burn := fs.Int("burn", 0, "ensemble steps discarded as burn-in (0: half of --steps)")
+	coarse := fs.Int("coarse", 0, "source grid coarsening factor of the screen, multi-start optimisation and flipped start, whose best mode is then refined on the full grid (0: 2 for sources of ≥ 48² pixels, else 1 = none)")
+	walkers := fs.Int("walkers", 0, "independent Metropolis–Hastings chains of the lens posterior (0: 8)")
+	steps := fs.Int("steps", 400, "step budget per chain; sampling stops earlier once every parameter has R̂ < --rhat-target and ESS ≥ --ess-target")
+	burn := fs.Int("burn", 0, "steps per chain discarded as burn-in, at whose end the proposal is adapted (0: 40, at most half of --steps)")
+	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ below which (with --ess-target) the sampler stops")
+	essTarget := fs.Float64("ess-target", 400, "effective sample size per parameter above which (with --rhat-target) the sampler stops")
 	samples := fs.Int("samples", 64, "lens posterior draws written to lens_samples.jsonl")
 	seed := fs.Uint64("seed", 1, "seed of the perturbed starts and of the sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the checkpoint in --out")
@@ -165,6 +167,9 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *starts < 1 || *steps < 8 || *samples < 1 || *walkers < 0 || *burn < 0 || *maxEval < 0 {
 		return fmt.Errorf("--starts, --samples must be ≥ 1 and --steps ≥ 8 (got %d, %d, %d); --walkers, --burn, --max-evals ≥ 0", *starts, *samples, *steps)
+	}
+	if !(*rhatTarget > 1) || !(*essTarget > 0) {
+		return fmt.Errorf("--rhat-target must be > 1 and --ess-target > 0 (got %g, %g)", *rhatTarget, *essTarget)
 	}
 	start := time.Now()
 	model, err := lens.ParseFile(*pf.lens)
@@ -219,13 +224,13 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	opt := lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Walkers: *walkers, Steps: *steps, Burn: *burn, Samples: *samples,
-		Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse}
-	opt.Fingerprint = fmt.Sprintf("obs=%s geo=%+v prior=%s priors=%+v start=%v scale=%g fit_scale=%v starts=%d max_evals=%d walkers=%d steps=%d burn=%d samples=%d seed=%d",
+		RHatTarget: *rhatTarget, ESSTarget: *essTarget, Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse}
+	opt.Fingerprint = fmt.Sprintf("obs=%s geo=%+v prior=%s priors=%+v start=%v scale=%g fit_scale=%v starts=%d max_evals=%d walkers=%d steps=%d burn=%d samples=%d rhat=%g ess=%g seed=%d",
 		hashData(data), struct {
 			N, SN, Su int
 			S, SS, F  float64
 		}{p.Geo.NPix, p.Geo.SrcNPix, p.Geo.Super, p.Geo.Scale, p.Geo.SrcScale, p.Geo.PSFFWHM},
-		sp.Name, pr, init, *scale, !*fixScale, *starts, *maxEval, *walkers, *steps, *burn, *samples, *seed)
+		sp.Name, pr, init, *scale, !*fixScale, *starts, *maxEval, *walkers, *steps, *burn, *samples, *rhatTarget, *essTarget, *seed)
 	if *coarse > 1 {
 		opt.Fingerprint += fmt.Sprintf(" coarse=%d", *coarse)
 	}
@@ -257,8 +262,9 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "%s %.4g ± %.2g%s", n, float64(ps.Q50), 0.5*float64(ps.Q84-ps.Q16), map[bool]string{true: ", ", false: ""}[k < len(res.Names)-1])
 	}
 	fmt.Fprintf(env.stdout, "; max R̂ %.3f, min ESS %.0f, %d evaluations, %.0f s\n", float64(sum.MaxRHat), float64(sum.MinESS), res.Evaluations, sum.WallSeconds)
-	if float64(sum.MaxRHat) > 1.1 {
-		fmt.Fprintf(env.stderr, "warning: R̂ = %.2f > 1.1: the chains have not mixed; run more --steps\n", float64(sum.MaxRHat))
+	if res.Stop != lensfit.StopConverged {
+		fmt.Fprintf(env.stderr, "warning: the step budget ran out before R̂ < %g and ESS ≥ %g (max R̂ %.3f, min ESS %.0f); run more --steps\n",
+			*rhatTarget, *essTarget, float64(sum.MaxRHat), float64(sum.MinESS))
 	}
 	return nil
 }

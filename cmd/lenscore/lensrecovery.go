@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lenscore/lenscore/dirlock"
 	"github.com/lenscore/lenscore/experiment"
 	"github.com/lenscore/lenscore/lensfit"
 	"github.com/lenscore/lenscore/posterior"
@@ -14,7 +15,7 @@ import (
 
 // runLensRecovery is `lenscore experiment lens-recovery`.
 func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "experiment lens-recovery", "[--lenses 30] [--fit-source-npix 32] [--prior grf|gaussian] [--starts 4 --steps 150] [--resume] [--out DIR]")
+	fs := newFlags(env, "experiment lens-recovery", "[--lenses 30] [--fit-source-npix 32] [--prior grf|gaussian] [--starts 2 --steps 400] [--shard K/N] [--resume] [--gap-source-npix N] [--out DIR]")
 	out := fs.String("out", "experiments", "output directory (results in its lens-recovery sub-folder)")
 	data := fs.String("data", defaultTrainData, "galaxy folders: the validation split supplies the true sources, the training split the GRF prior")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
@@ -24,26 +25,41 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	sigma := fs.Float64("prior-sigma", 0.1, "standard deviation of the gaussian prior (its amplitude is fitted anyway)")
 	noise := fs.Float64("noise", 0.02, "noise σ as a fraction of the noise-free peak")
 	fwhm := fs.Float64("psf-fwhm", 0.1, "Gaussian PSF FWHM in arcsec (HST-like)")
-	starts := fs.Int("starts", 4, "optimiser starts per lens")
+	starts := fs.Int("starts", 2, "optimiser starts per lens (plus the orientation-flipped variants of the best)")
 	maxEval := fs.Int("max-evals", 0, "evaluations per optimiser start (0: 150 × free parameters)")
-	steps := fs.Int("steps", 150, "ensemble steps per lens")
-	walkers := fs.Int("walkers", 0, "ensemble walkers (0: 2 × free parameters + 2)")
-	burn := fs.Int("burn", 0, "burn-in steps (0: half of --steps)")
+	steps := fs.Int("steps", 400, "step budget per chain (sampling stops earlier once R̂ < --rhat-target and ESS ≥ --ess-target)")
+	walkers := fs.Int("walkers", 0, "independent Metropolis–Hastings chains (0: 8)")
+	burn := fs.Int("burn", 0, "burn-in steps per chain (0: 40)")
+	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ target of the sampler's stopping rule")
+	essTarget := fs.Float64("ess-target", 400, "ESS target of the sampler's stopping rule")
+	gapSide := fs.Int("gap-source-npix", 0, "instead of fitting: for the finished lenses, log evidence of the fitted MAP lens minus that of the true lens (amplitude maximised) on this source grid (a divisor of 64), into lens_recovery_gap_N.json")
+	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation")
+	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
+	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
 	seed := fs.Uint64("seed", 1, "seed")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the lenses stored in lens-recovery/"+experiment.LensRecoveryParts)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *gapSide != 0 && (*gapSide < 2 || 64%*gapSide != 0 || *gapLenses < 0) {
+		return fmt.Errorf("--gap-source-npix must be a divisor of 64 ≥ 2 and --gap-lenses ≥ 0 (got %d, %d)", *gapSide, *gapLenses)
+	}
 	if *lenses < 1 || *fitN < 2 || 64%*fitN != 0 {
 		return fmt.Errorf("--lenses must be ≥ 1 and --fit-source-npix a divisor of 64 ≥ 2 (got %d, %d)", *lenses, *fitN)
+	}
+	var shardK, shardN int
+	if *shard != "" {
+		if _, err := fmt.Sscanf(*shard, "%d/%d", &shardK, &shardN); err != nil || shardN < 1 || shardK < 0 || shardK >= shardN || fmt.Sprintf("%d/%d", shardK, shardN) != *shard {
+			return fmt.Errorf("--shard %q: want K/N with 0 ≤ K < N", *shard)
+		}
 	}
 	if *kind != "grf" && *kind != "gaussian" {
 		return fmt.Errorf("--prior must be grf or gaussian, got %q", *kind)
 	}
 	dir := filepath.Join(*out, "lens-recovery")
-	if !*resume {
-		parts, _ := filepath.Glob(filepath.Join(dir, experiment.LensRecoveryParts, "lens-*.json"))
+	if !*resume && *shard == "" && *gapSide == 0 {
+		parts, _ := filepath.Glob(filepath.Join(dir, experiment.LensRecoveryParts, "lens-[0-9][0-9][0-9].json"))
 		if len(parts) > 0 {
 			return fmt.Errorf("%s holds %d lenses of an earlier run; continue it with --resume or remove %s", dir, len(parts), filepath.Join(dir, experiment.LensRecoveryParts))
 		}
@@ -54,36 +70,81 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	gals, names, _ := experiment.Galaxies(ds.Val, 0)
 	one := func(float64) float64 { return 1 } // the evidence does not use the diffusion schedule
-	var prior posterior.GaussianPrior
-	if *kind == "grf" {
-		tr, _, _ := experiment.Galaxies(ds.Train, 0)
-		for i := range tr {
-			tr[i] = experiment.Downsample(tr[i], 64, 64 / *fitN)
+	makePrior := func(n int) (posterior.GaussianPrior, error) {
+		if *kind == "grf" {
+			tr, _, _ := experiment.Galaxies(ds.Train, 0)
+			for i := range tr {
+				tr[i] = experiment.Downsample(tr[i], 64, 64/n)
+			}
+			return posterior.FitGRF(tr, n, n, posterior.FitOptions{Radial: true}, one)
 		}
-		g, err := posterior.FitGRF(tr, *fitN, *fitN, posterior.FitOptions{Radial: true}, one)
+		g, err := posterior.NewIsoGaussian(make([]float64, n*n), *sigma, one)
+		if err != nil {
+			return nil, fmt.Errorf("--prior-sigma: %w", err)
+		}
+		return g, nil
+	}
+	prior, err := makePrior(*fitN)
+	if err != nil {
+		return err
+	}
+	if *gapSide != 0 {
+		// The evidence gap between the fitted and the true lens of the
+		// finished lenses (read-only: no lock, no fit).
+		gp, err := makePrior(*gapSide)
 		if err != nil {
 			return err
 		}
-		prior = g
-	} else {
-		g, err := posterior.NewIsoGaussian(make([]float64, *fitN**fitN), *sigma, one)
+		gaps, err := experiment.LensRecoveryGaps(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise,
+			FitSide: *fitN, Prior: prior, Lenses: *lenses, Seed: *seed, Progress: env.stderr, GapNoiseFree: *gapFree}, dir, *gapSide, gp, *gapLenses)
 		if err != nil {
-			return fmt.Errorf("--prior-sigma: %w", err)
+			return err
 		}
-		prior = g
+		path := filepath.Join(dir, fmt.Sprintf("lens_recovery_gap_%d.json", *gapSide))
+		if *gapFree {
+			path = filepath.Join(dir, fmt.Sprintf("lens_recovery_gap_%d_noise_free.json", *gapSide))
+		}
+		if err := experiment.WriteJSON(path, gaps); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "evidence gaps of %d lenses on the %d² grid in %s\n", len(gaps), *gapSide, path)
+		return nil
 	}
-	if err := checkOutDir(dir); err != nil {
-		return err
+	// A second run into the folder fails at once; the shards of one run
+	// share its lock and each holds its own.
+	if shardN > 1 {
+		rl, err := lockOutDirShared(dir, dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer rl.Release()
+		lk, err := lockOutDir(dir, fmt.Sprintf("shard-%d-of-%d", shardK, shardN))
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
+	} else {
+		lk, err := lockOutDir(dir, dirlock.DefaultName)
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
 	}
 	fmt.Fprintf(env.stderr, "lens-recovery: %d lenses of %d validation galaxies, %d² evidence grid, %s prior, linalg %s\n", *lenses, len(gals), *fitN, *kind, backendLine())
 	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN,
 		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr,
-		Fit: lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Steps: *steps, Walkers: *walkers, Burn: *burn, Samples: 64}}, dir)
+		Shard: shardK, Shards: shardN,
+		Fit: lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Steps: *steps, Walkers: *walkers, Burn: *burn, Samples: 64,
+			RHatTarget: *rhatTarget, ESSTarget: *essTarget}}, dir)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
 		}
 		return err
+	}
+	if shardN > 1 {
+		fmt.Fprintf(env.stdout, "lens-recovery shard %s: %d lenses in %s; table them with the same command without --shard and with --resume\n", *shard, len(r.Lenses), dir)
+		return nil
 	}
 	fmt.Fprintf(env.stdout, "lens-recovery over %d lenses (%d failures, median %.0f s per lens); source RMSE %.4f with the true lens, %.4f marginalised\n",
 		len(r.Lenses), r.Failures, r.MedianWall, r.SourceRMSETrue, r.SourceRMSEMarg)

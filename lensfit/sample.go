@@ -1,0 +1,332 @@
+package lensfit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/mcmc"
+	"github.com/lenscore/lenscore/progress"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Stop reasons of the sampler (FitResult.Stop).
+const (
+	StopConverged = "converged" // R̂ and ESS targets met
+	StopBudget    = "budget"    // Steps reached first
+)
+
+// flipStarts returns the orientation-flipped variants of a mode x: the
+// ellipticity reversed (e1, e2 → −e1, −e2, the major axis turned by 90°),
+// and, when the shear is free, the ellipticity and the shear both reversed.
+// An ellipticity along one axis and a shear along the other distort the
+// arcs alike, so the evidence has a second, flipped maximum that an
+// optimiser started at e = 0 may fall into; these starts make the fit find
+// both and keep the better. Nil when e1 or e2 is fixed.
+func flipStarts(o *Objective, x []float64) [][]float64 {
+	idx := func(p int) int {
+		for k, i := range o.free {
+			if i == p {
+				return k
+			}
+		}
+		return -1
+	}
+	ie1, ie2, ig1, ig2 := idx(lens.PE1), idx(lens.PE2), idx(lens.PGamma1), idx(lens.PGamma2)
+	if ie1 < 0 || ie2 < 0 {
+		return nil
+	}
+	a := slices.Clone(x)
+	a[ie1], a[ie2] = -x[ie1], -x[ie2]
+	out := [][]float64{a}
+	if ig1 >= 0 && ig2 >= 0 {
+		b := slices.Clone(a)
+		b[ig1], b[ig2] = -x[ig1], -x[ig2]
+		out = append(out, b)
+	}
+	// Keep only the variants inside the prior (always, for symmetric
+	// bounds); a variant outside is replaced by the mode itself, which
+	// the optimiser leaves at once.
+	for i, v := range out {
+		if math.IsInf(o.LogPrior(v), -1) {
+			out[i] = slices.Clone(x)
+		}
+	}
+	return out
+}
+
+// flipMinE is the ellipticity |e| below which a mode is too nearly round
+// (q > 0.9) for its flipped orientation to be a separate mode worth an
+// optimiser run.
+const flipMinE = 0.05
+
+// betterFlip returns the flipStarts variant of x with the higher log
+// posterior, or nil when there is none or |e| of x is below flipMinE.
+func betterFlip(o *Objective, x []float64) []float64 {
+	fl := flipStarts(o, x)
+	if len(fl) == 0 {
+		return nil
+	}
+	p, _ := o.Unpack(x)
+	if math.Hypot(p[lens.PE1], p[lens.PE2]) < flipMinE {
+		return nil
+	}
+	best := fl[0]
+	if len(fl) > 1 && o.LogPost(fl[1]) > o.LogPost(fl[0]) {
+		best = fl[1]
+	}
+	return best
+}
+
+// bestStart returns the index of the best of rs (−1 if none is finite).
+func bestStart(rs []StartResult) int {
+	b := -1
+	for i, r := range rs {
+		if !math.IsInf(r.LogPost, -1) && !math.IsNaN(r.LogPost) && (b < 0 || r.LogPost > rs[b].LogPost) {
+			b = i
+		}
+	}
+	return b
+}
+
+// laplace returns the Laplace approximation of the posterior at x,
+// N(x, (−∇²log p)⁻¹), with the Hessian from central differences: first the
+// curvature scale σ_k = h/sqrt(2f(x) − f(x+h) − f(x−h)) of each axis
+// (h = step/5, σ_k capped at the step), then the full Hessian with steps σ_k
+// (4 evaluations per pair). If it is not negative definite, the
+// approximation is diagonal with widths σ_k (ok = false). Cost 2d + 2d²
+// evaluations. Once ctx is cancelled the remaining evaluations are skipped
+// and ctx's error is returned.
+func laplace(ctx context.Context, o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool, err error) {
+	d := len(x)
+	f0 := o.LogPost(x)
+	at := func(i int, hi float64, j int, hj float64) float64 {
+		if ctx.Err() != nil {
+			return math.NaN()
+		}
+		y := slices.Clone(x)
+		y[i] += hi
+		if j >= 0 {
+			y[j] += hj
+		}
+		return o.LogPost(y)
+	}
+	sd := make([]float64, d)
+	for k := range x {
+		h := steps[k] / 5
+		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
+		sd[k] = steps[k]
+		if c > 0 && !math.IsInf(c, 0) {
+			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
+		}
+	}
+	hess := mat.NewSymDense(d, nil) // −∇² log p
+	for k := 0; k < d; k++ {
+		h := sd[k]
+		hess.SetSym(k, k, (2*f0-at(k, h, -1, 0)-at(k, -h, -1, 0))/(h*h))
+		for l := 0; l < k; l++ {
+			hl := sd[l]
+			hess.SetSym(k, l, -(at(k, h, l, hl)-at(k, h, l, -hl)-at(k, -h, l, hl)+at(k, -h, l, -hl))/(4*h*hl))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return prop, false, err
+	}
+	prop = mcmc.Proposal{Mean: slices.Clone(x), L: make([][]float64, d)}
+	var chol mat.Cholesky
+	if chol.Factorize(hess) {
+		var cov mat.SymDense
+		if err := chol.InverseTo(&cov); err == nil {
+			c := make([][]float64, d)
+			for i := range c {
+				c[i] = make([]float64, d)
+				for j := 0; j <= i; j++ {
+					c[i][j] = cov.At(i, j)
+				}
+			}
+			if l, err := mcmc.Cholesky(c); err == nil {
+				prop.L = l
+				return prop, true, nil
+			}
+		}
+	}
+	for i := range prop.L {
+		prop.L[i] = make([]float64, d)
+		prop.L[i][i] = sd[i]
+	}
+	return prop, false, nil
+}
+
+// initialChains draws w starts from the proposal widened by 1.5 (chains
+// that start apart make R̂ a test of independent starts), redrawing points
+// outside the prior (stream 0xba11 of the seed).
+func initialChains(o *Objective, prop mcmc.Proposal, w int, seed uint64) [][]float64 {
+	d := len(prop.Mean)
+	rng := rand.New(rand.NewPCG(seed, 0xba11))
+	out := make([][]float64, w)
+	z := make([]float64, d)
+	for i := range out {
+		y := slices.Clone(prop.Mean)
+		for try := 0; try < 100; try++ {
+			for k := range z {
+				z[k] = rng.NormFloat64()
+			}
+			for k := range y {
+				y[k] = prop.Mean[k]
+				for l := 0; l <= k; l++ {
+					y[k] += 1.5 * prop.L[k][l] * z[l]
+				}
+			}
+			if !math.IsInf(o.LogPost(y), -1) {
+				break
+			}
+			copy(y, prop.Mean)
+		}
+		out[i] = y
+	}
+	return out
+}
+
+// diagnose returns split-R̂, τ and ESS per parameter of the kept steps
+// chain[burn:] ([step][chain][param]).
+func diagnose(chain [][][]float64, burn int) (rhat, tau, ess []float64) {
+	kept := chain[burn:]
+	if len(kept) < 4 {
+		return
+	}
+	w, d := len(kept[0]), len(kept[0][0])
+	for k := 0; k < d; k++ {
+		ch := make([][]float64, w)
+		for c := range ch {
+			ch[c] = make([]float64, len(kept))
+			for t, st := range kept {
+				ch[c][t] = st[c][k]
+			}
+		}
+		r, _ := mcmc.SplitRHat(ch)
+		t, e, _ := mcmc.AutocorrTime(ch)
+		rhat, tau, ess = append(rhat, r), append(tau, t), append(ess, e)
+	}
+	return
+}
+
+// converged reports whether every R̂ is below rmax and every ESS at least
+// emin.
+func converged(rhat, ess []float64, rmax, emin float64) bool {
+	if len(rhat) == 0 {
+		return false
+	}
+	for k := range rhat {
+		if !(rhat[k] < rmax) || !(ess[k] >= emin) {
+			return false
+		}
+	}
+	return true
+}
+
+// sample runs the posterior stage of Fit from the mode x: Laplace
+// approximation, Walkers chains of mcmc.Chains, the proposal adapted to the
+// second half of the draws at half the burn-in and at its end, then steps until the diagnostics of the kept
+// steps (checked every CheckEvery steps) meet RHatTarget and ESSTarget or
+// Steps is reached. It fills res.Chain, LogProb, Acceptance, RHat, Tau, ESS,
+// Stop and the Laplace fields.
+func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, opt FitOptions, save func() error, res *FitResult) error {
+	var ch *mcmc.Chains
+	var err error
+	if ck.Chains != nil {
+		ch, err = mcmc.RestoreChains(o.LogPost, ck.Chains, mcmc.MHOptions{})
+	} else {
+		e0 := o.Evals
+		var prop mcmc.Proposal
+		var ok bool
+		if prop, ok, err = laplace(ctx, o, x, o.Steps()); err != nil { // a cancelled Laplace approximation is redone on resume
+			o.Evals = e0
+			return errors.Join(err, save())
+		}
+		ck.Laplace, ck.LaplaceFull = &prop, ok
+		start := initialChains(o, prop, opt.Walkers, opt.Seed)
+		ch, err = mcmc.NewChains(o.LogPost, start, prop, mcmc.MHOptions{}, opt.Seed, 1)
+	}
+	if err != nil {
+		return fmt.Errorf("lensfit: %w", err)
+	}
+	var bar *progress.Bar
+	if opt.Progress != nil {
+		bar = progress.New(opt.Progress, "posterior steps (stops when converged)", ch.Steps(), opt.Steps)
+	}
+	last := time.Now()
+	var rhat, tau, ess []float64
+	for {
+		kept := ch.Steps() - opt.Burn
+		if kept >= 2*opt.CheckEvery && kept%opt.CheckEvery == 0 {
+			rhat, tau, ess = diagnose(ck.Chain, opt.Burn)
+			if converged(rhat, ess, opt.RHatTarget, opt.ESSTarget) {
+				res.Stop = StopConverged
+				break
+			}
+		}
+		if ch.Steps() >= opt.Steps {
+			res.Stop = StopBudget
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			ck.Chains = ch.Save()
+			return errors.Join(err, save())
+		}
+		ch.Step()
+		row := make([][]float64, ch.Walkers())
+		lps := make([]float64, ch.Walkers())
+		for k := range row {
+			row[k] = slices.Clone(ch.Walker(k))
+			lps[k] = ch.LogProb(k)
+		}
+		ck.Chain = append(ck.Chain, row)
+		ck.LogProb = append(ck.LogProb, lps)
+		if n := ch.Steps(); n == opt.Burn || n == opt.Burn/2 {
+			// Adapt the proposal to the second half of the draws so far,
+			// at half the burn-in and at its end (kept as it was if that
+			// fails).
+			var pts [][]float64
+			for _, st := range ck.Chain[n/2:] {
+				pts = append(pts, st...)
+			}
+			if p, err := mcmc.ProposalFromSamples(pts); err == nil {
+				if ch.SetProposal(*p) == nil {
+					ck.Adapted = true
+				}
+			}
+		}
+		if time.Since(last) >= opt.CheckpointEvery {
+			ck.Chains = ch.Save()
+			if err := save(); err != nil {
+				return err
+			}
+			last = time.Now()
+		}
+		if bar != nil {
+			a, _, _ := ch.Acceptance()
+			msg := []string{fmt.Sprintf("acceptance=%.2f", a), fmt.Sprintf("evals=%d", o.Evals)}
+			if rhat != nil {
+				msg = append(msg, fmt.Sprintf("max_rhat=%.3f", slices.Max(rhat)), fmt.Sprintf("min_ess=%.0f", slices.Min(ess)))
+			}
+			bar.Update(ch.Steps(), msg...)
+		}
+	}
+	ck.Chains = ch.Save()
+	if err := save(); err != nil {
+		return err
+	}
+	if res.Stop != StopConverged {
+		rhat, tau, ess = diagnose(ck.Chain, opt.Burn)
+	}
+	res.Chain, res.LogProb = ck.Chain, ck.LogProb
+	res.Acceptance, res.AcceptIndep, res.AcceptRW = ch.Acceptance()
+	res.RHat, res.Tau, res.ESS = rhat, tau, ess
+	res.Laplace, res.LaplaceFull, res.Adapted = ck.Laplace, ck.LaplaceFull, ck.Adapted
+	return nil
+}
