@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"testing"
+
+	"github.com/lenscore/lenscore/internal/threadcpu"
 )
 
 // BenchmarkGradTransformsCPU times, in thread CPU time, the Winograd weight
@@ -24,7 +26,7 @@ func BenchmarkGradTransformsCPU(b *testing.B) {
 				if kernel && !haveSIMD() {
 					b.Skip("no AVX2+FMA")
 				}
-				benchThreadCPU(b, func() {
+				threadcpu.Bench(b, func() {
 					if kernel {
 						c.winoGradDY(dy, D, sp, ep, 0, r1, T)
 					} else {
@@ -36,5 +38,5 @@ func BenchmarkGradTransformsCPU(b *testing.B) {
 	}
 	m := randVec(rng, 32*4096, 1)
 	dst := make([]float32, 32)
-	b.Run("rowsums_32x1024", func(b *testing.B) { benchThreadCPU(b, func() { addRowSums(dst, m, 4096, 0, 1024, 1) }) })
+	b.Run("rowsums_32x1024", func(b *testing.B) { threadcpu.Bench(b, func() { addRowSums(dst, m, 4096, 0, 1024, 1) }) })
 }

@@ -3,6 +3,8 @@ package score
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/lenscore/lenscore/internal/threadcpu"
 )
 
 func benchNet(b *testing.B, cfg Config, batch int, backward bool) {
@@ -121,7 +123,7 @@ func BenchmarkModesCPU16(b *testing.B) {
 	} {
 		b.Run(m.name, func(b *testing.B) {
 			m.set()
-			benchThreadCPU(b, m.run)
+			threadcpu.Bench(b, m.run)
 		})
 	}
 }
@@ -143,5 +145,5 @@ func BenchmarkTrainCPU16(b *testing.B) {
 	for i := range sig {
 		sig[i] = float32(0.01 + rng.Float64())
 	}
-	benchThreadCPU(b, func() { net.Forward(x, sig, n); net.Backward(d) })
+	threadcpu.Bench(b, func() { net.Forward(x, sig, n); net.Backward(d) })
 }

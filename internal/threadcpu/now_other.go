@@ -1,0 +1,9 @@
+//go:build !linux
+
+package threadcpu
+
+import "time"
+
+// Now returns the calling OS thread's CPU time; ok is false where the
+// platform has no thread clock.
+func Now() (d time.Duration, ok bool) { return 0, false }
