@@ -41,7 +41,7 @@ const (
 // edges 0.3·steps).
 func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval int, tick func()) (*mcmc.MaximiseResult, error) {
 	d := len(x0)
-	hess, ok := negHessian(co, x0, steps)
+	hess, _, ok := negHessian(context.Background(), co, x0, steps, true)
 	var chol mat.Cholesky
 	if ok {
 		ok = chol.Factorize(hess)
@@ -225,14 +225,20 @@ func refine(ctx context.Context, o, co *Objective, x0, steps []float64, maxEval 
 
 // negHessian returns −∇²log p of o at x by central differences: first the
 // curvature scale σ_k = h/sqrt(2f(x) − f(x+h) − f(x−h)) of each axis
-// (h = step/5, σ_k capped at the step), then the full matrix with steps
-// σ_k (4 evaluations per pair); ok is false if an evaluation is not
-// finite. Cost 1 + 4d + 4d(d−1)/2 evaluations.
-func negHessian(o *Objective, x, steps []float64) (*mat.SymDense, bool) {
+// (h = step/5, σ_k capped at the step), returned as sd, then the full
+// matrix with steps σ_k (4 evaluations per pair); finite is false if an
+// evaluation was not finite. With stopNonFinite the rows after the first
+// non-finite evaluation are left out (the caller does not use the matrix
+// then). Once ctx is cancelled the remaining evaluations are skipped (they
+// read NaN); the caller checks ctx. Cost 1 + 4d + 4d(d−1)/2 evaluations.
+func negHessian(ctx context.Context, o *Objective, x, steps []float64, stopNonFinite bool) (hess *mat.SymDense, sd []float64, finite bool) {
 	d := len(x)
 	f0 := o.LogPost(x)
-	ok := !math.IsInf(f0, 0) && !math.IsNaN(f0)
+	finite = !math.IsInf(f0, 0) && !math.IsNaN(f0)
 	at := func(i int, hi float64, j int, hj float64) float64 {
+		if ctx.Err() != nil {
+			return math.NaN()
+		}
 		y := slices.Clone(x)
 		y[i] += hi
 		if j >= 0 {
@@ -240,11 +246,11 @@ func negHessian(o *Objective, x, steps []float64) (*mat.SymDense, bool) {
 		}
 		v := o.LogPost(y)
 		if math.IsInf(v, 0) || math.IsNaN(v) {
-			ok = false
+			finite = false
 		}
 		return v
 	}
-	sd := make([]float64, d)
+	sd = make([]float64, d)
 	for k := range x {
 		h := steps[k] / 5
 		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
@@ -253,8 +259,8 @@ func negHessian(o *Objective, x, steps []float64) (*mat.SymDense, bool) {
 			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
 		}
 	}
-	hess := mat.NewSymDense(d, nil)
-	for k := 0; k < d && ok; k++ {
+	hess = mat.NewSymDense(d, nil)
+	for k := 0; k < d && (finite || !stopNonFinite); k++ {
 		h := sd[k]
 		hess.SetSym(k, k, (2*f0-at(k, h, -1, 0)-at(k, -h, -1, 0))/(h*h))
 		for l := 0; l < k; l++ {
@@ -263,5 +269,5 @@ func negHessian(o *Objective, x, steps []float64) (*mat.SymDense, bool) {
 			hess.SetSym(k, l, v)
 		}
 	}
-	return hess, ok
+	return hess, sd, finite
 }

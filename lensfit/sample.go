@@ -104,36 +104,7 @@ func bestStart(rs []StartResult) int {
 // and ctx's error is returned.
 func laplace(ctx context.Context, o *Objective, x, steps []float64) (prop mcmc.Proposal, ok bool, err error) {
 	d := len(x)
-	f0 := o.LogPost(x)
-	at := func(i int, hi float64, j int, hj float64) float64 {
-		if ctx.Err() != nil {
-			return math.NaN()
-		}
-		y := slices.Clone(x)
-		y[i] += hi
-		if j >= 0 {
-			y[j] += hj
-		}
-		return o.LogPost(y)
-	}
-	sd := make([]float64, d)
-	for k := range x {
-		h := steps[k] / 5
-		c := 2*f0 - at(k, h, -1, 0) - at(k, -h, -1, 0)
-		sd[k] = steps[k]
-		if c > 0 && !math.IsInf(c, 0) {
-			sd[k] = math.Min(h/math.Sqrt(c), steps[k])
-		}
-	}
-	hess := mat.NewSymDense(d, nil) // −∇² log p
-	for k := 0; k < d; k++ {
-		h := sd[k]
-		hess.SetSym(k, k, (2*f0-at(k, h, -1, 0)-at(k, -h, -1, 0))/(h*h))
-		for l := 0; l < k; l++ {
-			hl := sd[l]
-			hess.SetSym(k, l, -(at(k, h, l, hl)-at(k, h, l, -hl)-at(k, -h, l, hl)+at(k, -h, l, -hl))/(4*h*hl))
-		}
-	}
+	hess, sd, _ := negHessian(ctx, o, x, steps, false) // −∇² log p
 	if err := ctx.Err(); err != nil {
 		return prop, false, err
 	}
