@@ -182,8 +182,7 @@ func (c *Conv2D) band(t int) (i, r0, r1 int) {
 }
 
 func (c *Conv2D) forwardOne(w, t int) {
-	c.forwardBand(w, t)
-	if c.resid == nil {
+	if c.forwardBand(w, t) || c.resid == nil {
 		return
 	}
 	i, r0, r1 := c.band(t)
@@ -194,12 +193,12 @@ func (c *Conv2D) forwardOne(w, t int) {
 	}
 }
 
-// forwardBand computes output rows [r0, r1) of image i for task t.
-func (c *Conv2D) forwardBand(w, t int) {
+// forwardBand computes output rows [r0, r1) of image i for task t; it
+// reports whether it applied c.resid too.
+func (c *Conv2D) forwardBand(w, t int) bool {
 	i, r0, r1 := c.band(t)
 	if c.wU != nil {
-		c.winoForward(w, i, r0, r1)
-		return
+		return c.winoForward(w, i, r0, r1)
 	}
 	P := c.Ho * c.Wo
 	T := (r1 - r0) * c.Wo
@@ -216,11 +215,12 @@ func (c *Conv2D) forwardBand(w, t int) {
 	g := c.e.gemm
 	if c.direct {
 		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.Weight.Data, c.Cin, x[r0*c.Wo:], P, 1, y[r0*c.Wo:], P)
-		return
+		return false
 	}
 	col := c.e.scratch(w, 0, ckk*T)
 	c.im2col(x, col, r0, r1)
 	g.Sgemm(false, false, c.Cout, T, ckk, 1, c.Weight.Data, ckk, col, T, 1, y[r0*c.Wo:], P)
+	return false
 }
 
 // Backward implements Layer.

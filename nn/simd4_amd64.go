@@ -30,3 +30,23 @@ func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32)
 //
 //go:noescape
 func bt6RowAVX(x *float32, ntx int, y *float32, ys int)
+
+// bt4TileAVX applies the F(2×2) input transform to one row of tiles:
+// r_a is input row 2ty − 1 + a (2·ntx values, zero outside; rows outside
+// the image are zero rows), and v[(4a + b)·vs + t] = (Bᵀ d_t B)[a][b] for
+// t < ntx (a positive multiple of 8): deint, the shifted copies and the
+// two bt4 passes of winoInputBand fused, rounded as they are. It has no
+// AVX-512 version: the AVX-512 path runs it too.
+//
+//go:noescape
+func bt4TileAVX(r0, r1, r2, r3 *float32, ntx int, v *float32, vs int)
+
+// at6InterAVX is the second F(4×4) output pass of one output row fused
+// with inter4AVX and addScaleAVX: with x_m = e[m·es + t] (m < 6),
+// y[4t + j] = bias + (Aᵀ x)_j for t < ntx (a positive multiple of 8), then,
+// if s is not nil, y[4t + j] = (y[4t + j] + s[4t + j])·k; bitwise equal to
+// the three kernels in turn. It has no AVX-512 version: the AVX-512 path
+// runs it too.
+//
+//go:noescape
+func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32)

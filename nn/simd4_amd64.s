@@ -340,3 +340,223 @@ row6last:
 	JLT row6loop
 	VZEROUPPER
 	RET
+
+// Masks of VMASKMOVPS for bt4TileAVX: lane 7 only (the element left of a
+// block of 8 tiles) and lane 0 only (the element right of it).
+DATA mask7<>+0(SB)/4, $0
+DATA mask7<>+4(SB)/4, $0
+DATA mask7<>+8(SB)/4, $0
+DATA mask7<>+12(SB)/4, $0
+DATA mask7<>+16(SB)/4, $0
+DATA mask7<>+20(SB)/4, $0
+DATA mask7<>+24(SB)/4, $0
+DATA mask7<>+28(SB)/4, $0xffffffff
+GLOBL mask7<>(SB), RODATA|NOPTR, $32
+DATA mask0<>+0(SB)/4, $0xffffffff
+DATA mask0<>+4(SB)/4, $0
+DATA mask0<>+8(SB)/4, $0
+DATA mask0<>+12(SB)/4, $0
+DATA mask0<>+16(SB)/4, $0
+DATA mask0<>+20(SB)/4, $0
+DATA mask0<>+24(SB)/4, $0
+DATA mask0<>+28(SB)/4, $0
+GLOBL mask0<>(SB), RODATA|NOPTR, $32
+
+// ROW2 loads the block of row P at byte offset DX and leaves, for its 8
+// tiles t, E = x[2t] in Y2 and O = x[2t+1] in Y3, oR = x[2t − 1] in Y0
+// and eL = x[2t + 2] in Y1 (the elements outside the block come from
+// masked loads: Y13 masks x[2t0 − 1], Y15 x[2t0 + 16]; a zero mask reads
+// nothing and gives 0, the padding).
+#define ROW2(P) \
+	VMOVUPS (P)(DX*1), Y0; \
+	VMOVUPS 32(P)(DX*1), Y1; \
+	VSHUFPS $0x88, Y1, Y0, Y2; \
+	VSHUFPS $0xDD, Y1, Y0, Y3; \
+	VPERMPD $0xD8, Y2, Y2; \
+	VPERMPD $0xD8, Y3, Y3; \
+	VMASKMOVPS -32(P)(DX*1), Y13, Y0; \
+	VBLENDPS $0x80, Y0, Y3, Y0; \
+	VPERMPS Y0, Y14, Y0; \
+	VMASKMOVPS 64(P)(DX*1), Y15, Y1; \
+	VBLENDPS $0x01, Y1, Y2, Y1; \
+	VPERMPS Y1, Y12, Y1
+
+// func bt4TileAVX(r0, r1, r2, r3 *float32, ntx int, v *float32, vs int)
+//
+// The F(2×2) input transform Bᵀ d B of one row of tiles: r_a is input row
+// 2ty − 1 + a (2·ntx values, zero outside; a zero row for rows outside the
+// image), and v[(4a + b)·vs + t] = (Bᵀ d_t B)[a][b] for t < ntx (a positive
+// multiple of 8). The horizontal pass comes first, h_b = Bᵀ[b]·(x[2t − 1],
+// x[2t], x[2t + 1], x[2t + 2]) per row, then the vertical one, each with
+// bt4's operations (winoInputBand's Go passes round the same way).
+TEXT ·bt4TileAVX(SB), NOSPLIT, $0-56
+	MOVQ r0+0(FP), AX
+	MOVQ r1+8(FP), SI
+	MOVQ r2+16(FP), DI
+	MOVQ r3+24(FP), R9
+	MOVQ ntx+32(FP), R15
+	SHLQ $3, R15
+	SUBQ $64, R15 // row offset (bytes) of the last block
+	MOVQ v+40(FP), R10
+	MOVQ vs+48(FP), BX
+	SHLQ $2, BX
+	LEAQ (BX)(BX*2), CX // 3·vs
+	LEAQ (R10)(BX*4), R11
+	LEAQ (R11)(BX*4), R12
+	LEAQ (R12)(BX*4), R13
+	VMOVUPS idxR<>(SB), Y14
+	VMOVUPS idxL<>(SB), Y12
+	VXORPS Y13, Y13, Y13 // first block: x[−1] = 0
+	VMOVUPS mask0<>(SB), Y15
+	XORQ DX, DX
+tile4loop:
+	CMPQ DX, R15
+	JNE tile4notlast
+	VXORPS Y15, Y15, Y15 // last block: x[2·ntx] = 0
+tile4notlast:
+	// row 1 → h1 in Y4..Y7
+	ROW2(SI)
+	VSUBPS Y3, Y0, Y4
+	VADDPS Y3, Y2, Y5
+	VSUBPS Y2, Y3, Y6
+	VSUBPS Y1, Y2, Y7
+	// row 2 → h2 in Y8..Y11
+	ROW2(DI)
+	VSUBPS Y3, Y0, Y8
+	VADDPS Y3, Y2, Y9
+	VSUBPS Y2, Y3, Y10
+	VSUBPS Y1, Y2, Y11
+	// row 0: v_0b = h0_b − h2_b
+	ROW2(AX)
+	VSUBPS Y3, Y0, Y0
+	VSUBPS Y8, Y0, Y0
+	VMOVUPS Y0, (R10)
+	VSUBPS Y1, Y2, Y1
+	VSUBPS Y11, Y1, Y1
+	VMOVUPS Y1, (R10)(CX*1)
+	VADDPS Y3, Y2, Y0
+	VSUBPS Y9, Y0, Y0
+	VMOVUPS Y0, (R10)(BX*1)
+	VSUBPS Y2, Y3, Y1
+	VSUBPS Y10, Y1, Y1
+	VMOVUPS Y1, (R10)(BX*2)
+	// row 3: v_3b = h1_b − h3_b
+	ROW2(R9)
+	VSUBPS Y3, Y0, Y0
+	VSUBPS Y0, Y4, Y0
+	VMOVUPS Y0, (R13)
+	VSUBPS Y1, Y2, Y1
+	VSUBPS Y1, Y7, Y1
+	VMOVUPS Y1, (R13)(CX*1)
+	VADDPS Y3, Y2, Y0
+	VSUBPS Y0, Y5, Y0
+	VMOVUPS Y0, (R13)(BX*1)
+	VSUBPS Y2, Y3, Y1
+	VSUBPS Y1, Y6, Y1
+	VMOVUPS Y1, (R13)(BX*2)
+	// v_1b = h1_b + h2_b, v_2b = h2_b − h1_b
+	VADDPS Y8, Y4, Y0
+	VMOVUPS Y0, (R11)
+	VSUBPS Y4, Y8, Y1
+	VMOVUPS Y1, (R12)
+	VADDPS Y9, Y5, Y0
+	VMOVUPS Y0, (R11)(BX*1)
+	VSUBPS Y5, Y9, Y1
+	VMOVUPS Y1, (R12)(BX*1)
+	VADDPS Y10, Y6, Y0
+	VMOVUPS Y0, (R11)(BX*2)
+	VSUBPS Y6, Y10, Y1
+	VMOVUPS Y1, (R12)(BX*2)
+	VADDPS Y11, Y7, Y0
+	VMOVUPS Y0, (R11)(CX*1)
+	VSUBPS Y7, Y11, Y1
+	VMOVUPS Y1, (R12)(CX*1)
+	VMOVUPS mask7<>(SB), Y13
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $64, DX
+	CMPQ DX, R15
+	JLE tile4loop
+	VZEROUPPER
+	RET
+
+// func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32)
+//
+// The second F(4×4) output pass of one output row, fused with the
+// interleave, the bias and the residual: with x_m = e[m·es + t] (m < 6,
+// the row's six streams of Aᵀ M), z_j = (Aᵀ x)_j as at6AVX computes it,
+// y[4t + j] = bias + z_j for t < ntx (a positive multiple of 8), then, if
+// s is not nil, y[4t + j] = (y[4t + j] + s[4t + j])·k — at6AVX, inter4AVX
+// and addScaleAVX in one pass, rounded as they are.
+TEXT ·at6InterAVX(SB), NOSPLIT, $0-52
+	MOVQ e+0(FP), AX
+	MOVQ es+8(FP), BX
+	SHLQ $2, BX
+	LEAQ (BX)(BX*2), CX // 3·es
+	LEAQ (AX)(BX*4), DX // stream 4
+	MOVQ ntx+16(FP), R15
+	SHLQ $2, R15
+	MOVQ y+24(FP), SI
+	VBROADCASTSS bias+32(FP), Y13
+	MOVQ s+40(FP), DI
+	VBROADCASTSS k+48(FP), Y14
+	MOVL $0x41000000, R9 // 8.0
+	VMOVD R9, X15
+	VBROADCASTSS X15, Y15
+	VMOVUPS idx4i<>(SB), Y12
+	XORQ R8, R8
+a6iloop:
+	VMOVUPS (AX)(BX*1), Y1
+	VMOVUPS (AX)(BX*2), Y2
+	VMOVUPS (AX)(CX*1), Y3
+	VMOVUPS (DX), Y4
+	VADDPS Y2, Y1, Y6 // s12
+	VSUBPS Y2, Y1, Y7 // d12
+	VADDPS Y4, Y3, Y8 // s34
+	VSUBPS Y4, Y3, Y9 // d34
+	// z0 = x0 + s12 + s34
+	VADDPS (AX), Y6, Y0
+	VADDPS Y8, Y0, Y0
+	// z1 = d12 + 2·d34
+	VADDPS Y9, Y9, Y1
+	VADDPS Y1, Y7, Y1
+	// z2 = s12 + 4·s34
+	VFMADD231PS four8<>(SB), Y8, Y6
+	// z3 = d12 + 8·d34 + x5
+	VFMADD231PS Y15, Y9, Y7
+	VADDPS (DX)(BX*1), Y7, Y3
+	VPERMPS Y0, Y12, Y0
+	VPERMPS Y1, Y12, Y1
+	VPERMPS Y6, Y12, Y2
+	VPERMPS Y3, Y12, Y3
+	TRANSPOSE4
+	VADDPS Y13, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y13, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	TESTQ DI, DI
+	JZ a6inores
+	VADDPS (DI), Y4, Y4
+	VADDPS 32(DI), Y5, Y5
+	VADDPS 64(DI), Y6, Y6
+	VADDPS 96(DI), Y7, Y7
+	VMULPS Y14, Y4, Y4
+	VMULPS Y14, Y5, Y5
+	VMULPS Y14, Y6, Y6
+	VMULPS Y14, Y7, Y7
+	ADDQ $128, DI
+a6inores:
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	VMOVUPS Y6, 64(SI)
+	VMOVUPS Y7, 96(SI)
+	ADDQ $128, SI
+	ADDQ $32, AX
+	ADDQ $32, DX
+	ADDQ $32, R8
+	CMPQ R8, R15
+	JLT a6iloop
+	VZEROUPPER
+	RET

@@ -19,3 +19,11 @@ func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32) {
 func bt6RowAVX(x *float32, ntx int, y *float32, ys int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func bt4TileAVX(r0, r1, r2, r3 *float32, ntx int, v *float32, vs int) {
+	panic("nn: no SIMD kernels on this platform")
+}
+
+func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -121,15 +121,34 @@ func (c *Conv2D) winoOutputGo(M, sp, ep []float32, o, T int) {
 
 // winoInputBand writes V_k[ci][t] = (Bᵀ d B)_k of every input channel and
 // tile t of output rows [r0, r1) of image x; sp and ep are 16·T scratch.
+// The horizontal pass (along patch columns) comes first, then the vertical
+// one, on every path.
 func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 	H, W := c.H, c.W
 	hw := H * W
 	ntx := W / 2
 	T := (r1 - r0) / 2 * ntx
-	// d[a·4+b][t] is element (a, b) of the 4×4 input patch of tile t:
-	// input row 2ty−1+a, column 2tx−1+b; e holds Bᵀ d.
-	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	kst := c.Cin * T // stride between the 16 V_k
+	if ntx%8 == 0 && W <= len(zeroRow) && haveSIMD() {
+		V = V[:15*kst+c.Cin*T]
+		for ci := 0; ci < c.Cin; ci++ {
+			xc := x[ci*hw : (ci+1)*hw]
+			var r [4]*float32
+			for ty := r0 / 2; ty < r1/2; ty++ {
+				for a := range r {
+					r[a] = &zeroRow[0]
+					if iy := 2*ty - 1 + a; iy >= 0 && iy < H {
+						r[a] = &xc[iy*W]
+					}
+				}
+				bt4TileAVX(r[0], r[1], r[2], r[3], ntx, &V[ci*T+(ty-r0/2)*ntx], kst)
+			}
+		}
+		return
+	}
+	// d[a·4+b][t] is element (a, b) of the 4×4 input patch of tile t:
+	// input row 2ty−1+a, column 2tx−1+b; e holds d B.
+	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	for ci := 0; ci < c.Cin; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
 		for ty := r0 / 2; ty < r1/2; ty++ {
@@ -160,24 +179,28 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 			spp, epp := sp[:16*T], ep[:16*T]
 			vc := V[ci*T : 15*kst+ci*T+T] // v(k) = V[k·kst + ci·T …]
 			s, e, v := unsafe.Pointer(&spp[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&vc[0])
-			for b := 0; b < 4; b++ {
-				bt4AVX(at(s, b*T), at(s, (4+b)*T), at(s, (8+b)*T), at(s, (12+b)*T), at(e, b*T), at(e, (4+b)*T), at(e, (8+b)*T), at(e, (12+b)*T), T)
-			}
 			for a := 0; a < 4; a++ {
-				bt4AVX(at(e, 4*a*T), at(e, (4*a+1)*T), at(e, (4*a+2)*T), at(e, (4*a+3)*T),
-					at(v, 4*a*kst), at(v, (4*a+1)*kst), at(v, (4*a+2)*kst), at(v, (4*a+3)*kst), T)
+				bt4AVX(at(s, 4*a*T), at(s, (4*a+1)*T), at(s, (4*a+2)*T), at(s, (4*a+3)*T),
+					at(e, 4*a*T), at(e, (4*a+1)*T), at(e, (4*a+2)*T), at(e, (4*a+3)*T), T)
+			}
+			for b := 0; b < 4; b++ {
+				bt4AVX(at(e, b*T), at(e, (4+b)*T), at(e, (8+b)*T), at(e, (12+b)*T), at(v, b*kst), at(v, (4+b)*kst), at(v, (8+b)*kst), at(v, (12+b)*kst), T)
 			}
 			continue
 		}
-		for b := 0; b < 4; b++ {
-			bt4(st(sp, b), st(sp, 4+b), st(sp, 8+b), st(sp, 12+b), st(ep, b), st(ep, 4+b), st(ep, 8+b), st(ep, 12+b))
+		for a := 0; a < 4; a++ {
+			bt4(st(sp, 4*a), st(sp, 4*a+1), st(sp, 4*a+2), st(sp, 4*a+3), st(ep, 4*a), st(ep, 4*a+1), st(ep, 4*a+2), st(ep, 4*a+3))
 		}
 		v := func(k int) []float32 { return V[k*kst+ci*T : k*kst+(ci+1)*T] }
-		for a := 0; a < 4; a++ {
-			bt4(st(ep, 4*a), st(ep, 4*a+1), st(ep, 4*a+2), st(ep, 4*a+3), v(4*a), v(4*a+1), v(4*a+2), v(4*a+3))
+		for b := 0; b < 4; b++ {
+			bt4(st(ep, b), st(ep, 4+b), st(ep, 8+b), st(ep, 12+b), v(b), v(4+b), v(8+b), v(12+b))
 		}
 	}
 }
+
+// zeroRow is the zero padding row of bt4TileAVX (read only); wider
+// images use the Go passes.
+var zeroRow [1024]float32
 
 // Weight gradient. With U = G g Gᵀ and y = Aᵀ[U ⊙ V]A per tile,
 // dL/dU_k = Σ_t (A dY_t Aᵀ)_k V_k,t (dY_t the 2×2 output gradient of tile

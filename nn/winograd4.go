@@ -68,13 +68,13 @@ func (c *Conv2D) setWino4(on bool) {
 }
 
 // winoForward computes output rows [r0, r1) of image i with whichever
-// Winograd forward c uses.
-func (c *Conv2D) winoForward(w, i, r0, r1 int) {
+// Winograd forward c uses; it reports whether it applied c.resid too.
+func (c *Conv2D) winoForward(w, i, r0, r1 int) bool {
 	if c.wino4 {
-		c.wino4Band(w, i, r0, r1)
-		return
+		return c.wino4Band(w, i, r0, r1)
 	}
 	c.winoBand(w, i, r0, r1)
+	return false
 }
 
 // wino4WeightsRow sets wU[k][o][ci] = (G g Gᵀ)[k] (k = 6a + b) for the
@@ -106,8 +106,9 @@ func (c *Conv2D) wino4WeightsRow(_, o int) {
 	}
 }
 
-// wino4Band computes output rows [r0, r1) (multiples of 4) of image i.
-func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
+// wino4Band computes output rows [r0, r1) (multiples of 4) of image i; it
+// reports whether it applied c.resid too (the vector path does).
+func (c *Conv2D) wino4Band(w, i, r0, r1 int) bool {
 	H, W := c.H, c.W
 	hw := H * W
 	ntx := W / 4
@@ -126,8 +127,8 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
 		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*mst:], T)
 	}
 	if ntx%8 == 0 && T%8 == 0 && haveSIMD() {
-		c.wino4OutputAVX(i, y, M, sp, ep, r0, r1)
-		return
+		c.wino4OutputAVX(i, y, M, ep, r0, r1)
+		return true
 	}
 	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	for o := 0; o < c.Cout; o++ {
@@ -154,6 +155,7 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
 			}
 		}
 	}
+	return false
 }
 
 // at returns the float32 off elements after p: stream addressing for the
@@ -161,17 +163,19 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) {
 func at(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*off)) }
 
 // wino4OutputAVX is the output half of wino4Band (Aᵀ M A per tile, bias,
-// interleave into rows of y) for W/4 and the band's tile count multiples
-// of 8 on AVX2, calling the kernels with offset-addressed streams (bounds
-// checked once per channel) instead of per-stream slices.
-func (c *Conv2D) wino4OutputAVX(i int, y, M, sp, ep []float32, r0, r1 int) {
+// interleave into rows of y, and the residual (y + s)·k if c.resid is set)
+// for W/4 and the band's tile count multiples of 8 on AVX2: the first Aᵀ
+// pass over the band's tiles, then at6InterAVX row by row, with
+// offset-addressed streams (bounds checked once per channel) instead of
+// per-stream slices.
+func (c *Conv2D) wino4OutputAVX(i int, y, M, ep []float32, r0, r1 int) {
 	W := c.W
 	hw := c.H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
 	mst := c.Cout * T
-	ep, sp = ep[:24*T], sp[:16*T]
-	e, s := unsafe.Pointer(&ep[0]), unsafe.Pointer(&sp[0])
+	ep = ep[:24*T]
+	e := unsafe.Pointer(&ep[0])
 	for o := 0; o < c.Cout; o++ {
 		mo := M[o*T : 35*mst+o*T+T] // m(k) = M[k·mst + o·T …] for k < 36
 		m := unsafe.Pointer(&mo[0])
@@ -180,21 +184,26 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, sp, ep []float32, r0, r1 int) {
 			at6Vec(at(m, b*mst), at(m, (6+b)*mst), at(m, (12+b)*mst), at(m, (18+b)*mst), at(m, (24+b)*mst), at(m, (30+b)*mst),
 				at(e, b*T), at(e, (6+b)*T), at(e, (12+b)*T), at(e, (18+b)*T), T)
 		}
-		// sp[4r+j] = (Aᵀ m A)[r][j]
-		for r := 0; r < 4; r++ {
-			at6Vec(at(e, 6*r*T), at(e, (6*r+1)*T), at(e, (6*r+2)*T), at(e, (6*r+3)*T), at(e, (6*r+4)*T), at(e, (6*r+5)*T),
-				at(s, 4*r*T), at(s, (4*r+1)*T), at(s, (4*r+2)*T), at(s, (4*r+3)*T), T)
-		}
 		b := c.Bias.Data[o]
 		if c.extra != nil {
 			b += c.extra[i*c.Cout+o]
 		}
 		yo := y[o*hw+r0*W : o*hw+r1*W]
+		var so []float32
+		if c.resid != nil {
+			so = c.resid[(i*c.Cout+o)*hw+r0*W : (i*c.Cout+o)*hw+r1*W]
+		}
+		// row 4ty + r of the band: (Aᵀ m A)[r][j] of its tiles, from the
+		// streams ep[6r …]
 		for ty := 0; ty < (r1-r0)/4; ty++ {
 			t0 := ty * ntx
 			for r := 0; r < 4; r++ {
-				inter4AVX(at(s, 4*r*T+t0), at(s, (4*r+1)*T+t0), at(s, (4*r+2)*T+t0), at(s, (4*r+3)*T+t0),
-					&yo[(4*ty+r)*W], ntx, b)
+				row := (4*ty + r) * W
+				var sp *float32
+				if so != nil {
+					sp = &so[row]
+				}
+				at6InterAVX(at(e, 6*r*T+t0), T, ntx, &yo[row], b, sp, c.rscale)
 			}
 		}
 	}

@@ -1,0 +1,153 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+// TestKernelPathsWinoInput runs the F(2×2) input transform of a band
+// (winoInputBand) on every kernel path, for widths whose tile rows take
+// bt4TileAVX (ntx = 8, 16, 24) and one that takes the Go passes (ntx = 5),
+// with bands at the top, inside and at the bottom of the image, against
+// Bᵀ d B evaluated in float64 from the definition; the paths must agree
+// bit for bit (same operations in the same order), and the parts of V
+// outside the band's tiles must stay untouched.
+func TestKernelPathsWinoInput(t *testing.T) {
+	bt := [4][4]float64{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
+	e := testEngine(1)
+	defer e.Close()
+	for _, W := range []int{16, 32, 48, 10} {
+		const H, cin = 12, 3
+		c := NewConv2D(e, "c", 16, 16, H, W, 3, 1, 1) // geometry only
+		c.Cin = cin
+		rng := NewRand(uint64(W))
+		x := randVec(rng, cin*H*W, 1)
+		ntx := W / 2
+		for _, band := range [][2]int{{0, 4}, {4, 8}, {8, 12}, {0, 12}} {
+			r0, r1 := band[0], band[1]
+			T := (r1 - r0) / 2 * ntx
+			var ref []float32
+			for _, path := range KernelPaths() {
+				withKernelPath(t, path, func(t *testing.T) {
+					V := make([]float32, 16*cin*T+5)
+					for i := range V {
+						V[i] = -7
+					}
+					sp, ep := make([]float32, 16*T), make([]float32, 16*T)
+					c.winoInputBand(x, V, sp, ep, r0, r1)
+					for i := 16 * cin * T; i < len(V); i++ {
+						if V[i] != -7 {
+							t.Fatalf("%s W=%d: wrote V[%d] past the band", path, W, i)
+						}
+					}
+					for ci := 0; ci < cin; ci++ {
+						for tt := 0; tt < T; tt++ {
+							ty, tx := r0/2+tt/ntx, tt%ntx
+							var d [4][4]float64
+							for a := 0; a < 4; a++ {
+								for b := 0; b < 4; b++ {
+									iy, ix := 2*ty-1+a, 2*tx-1+b
+									if iy >= 0 && iy < H && ix >= 0 && ix < W {
+										d[a][b] = float64(x[(ci*H+iy)*W+ix])
+									}
+								}
+							}
+							for k := 0; k < 4; k++ {
+								for l := 0; l < 4; l++ {
+									want, mag := 0.0, 0.0
+									for a := 0; a < 4; a++ {
+										for b := 0; b < 4; b++ {
+											want += bt[k][a] * d[a][b] * bt[l][b]
+											mag += math.Abs(bt[k][a] * d[a][b] * bt[l][b])
+										}
+									}
+									got := V[(4*k+l)*cin*T+ci*T+tt]
+									if diff := math.Abs(float64(got) - want); diff > 3*0x1p-24*mag {
+										t.Fatalf("%s W=%d rows [%d,%d): V_%d[%d][%d] = %g, float64 %g", path, W, r0, r1, 4*k+l, ci, tt, got, want)
+									}
+								}
+							}
+						}
+					}
+					if ref == nil {
+						ref = V
+						return
+					}
+					for i := range V {
+						if V[i] != ref[i] {
+							t.Fatalf("%s W=%d rows [%d,%d): V[%d] = %g differs from the %s path's %g", path, W, r0, r1, i, V[i], KernelPaths()[0], ref[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestKernelPathsAt6Inter checks at6InterAVX, the fused second output pass
+// of F(4×4), against at6, inter4 and addScale run one after the other (bit
+// for bit, with and without the residual) and against Aᵀx + bias in
+// float64, on every vector path, and that it writes nothing past its row.
+func TestKernelPathsAt6Inter(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	atm := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+	rng := NewRand(33)
+	for _, path := range KernelPaths() {
+		if path == "purego" {
+			continue
+		}
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, ntx := range []int{8, 16, 24} {
+				const es = 40 // stream stride larger than ntx
+				e := randVec(rng, 5*es+ntx, 1)
+				s := randVec(rng, 4*ntx, 1)
+				const bias, k = float32(0.3), float32(0.7071067811865476)
+				st := func(m int) []float32 { return e[m*es : m*es+ntx] }
+				z := make([][]float32, 4)
+				for j := range z {
+					z[j] = make([]float32, ntx)
+				}
+				at6(st(0), st(1), st(2), st(3), st(4), st(5), z[0], z[1], z[2], z[3])
+				want := make([]float32, 4*ntx)
+				inter4(z[0], z[1], z[2], z[3], want, bias)
+				for j := 0; j < 4*ntx; j++ {
+					tt, jj := j/4, j%4
+					ref, mag := float64(bias), math.Abs(float64(bias))
+					for m := 0; m < 6; m++ {
+						ref += atm[jj][m] * float64(e[m*es+tt])
+						mag += math.Abs(atm[jj][m] * float64(e[m*es+tt]))
+					}
+					if d := math.Abs(float64(want[j]) - ref); d > 4*0x1p-24*mag {
+						t.Fatalf("%s ntx=%d: y[%d] = %g, float64 %g", path, ntx, j, want[j], ref)
+					}
+				}
+				wantRes := append([]float32(nil), want...)
+				addScale(wantRes, s, k)
+				for _, res := range []bool{false, true} {
+					y := make([]float32, 4*ntx+4)
+					for j := range y {
+						y[j] = -7
+					}
+					var sp *float32
+					w := want
+					if res {
+						sp, w = &s[0], wantRes
+					}
+					at6InterAVX(&e[0], es, ntx, &y[0], bias, sp, k)
+					for j := range w {
+						if y[j] != w[j] {
+							t.Fatalf("%s ntx=%d residual %v: y[%d] = %g, want %g", path, ntx, res, j, y[j], w[j])
+						}
+					}
+					for j := 4 * ntx; j < len(y); j++ {
+						if y[j] != -7 {
+							t.Fatalf("%s ntx=%d: wrote y[%d] past the row", path, ntx, j)
+						}
+					}
+				}
+			}
+		})
+	}
+}
