@@ -41,6 +41,7 @@ type Conv2D struct {
 	gw, gb                    *wgrad
 	direct                    bool
 	tileRows, nb              int
+	fRows, fNb                int // the band split of the last Forward (see oneBandMaxPixels)
 	flip                      bool    // backward via the flipped kernel
 	tconv                     *Conv2D // geometry of that transposed convolution
 	wflip                     []float32
@@ -170,22 +171,44 @@ func (c *Conv2D) Forward(x []float32, n int) []float32 {
 		c.winoWeights()
 		c.wUGen = c.e.gen // reused while in this inference-mode or fixed-weights period
 	}
-	c.e.RunDynamic(n*c.nb, c.fwd)
+	c.fRows, c.fNb = c.tileRows, c.nb
+	if c.wU != nil && !c.wino4 && c.Ho*c.Wo <= oneBandMaxPixels && n >= c.e.workers {
+		c.fRows, c.fNb = c.Ho, 1
+	}
+	c.e.RunDynamic(n*c.fNb, c.fwd)
 	return c.y
 }
 
-// band returns the image and output rows [r0, r1) of task t.
+// oneBandMaxPixels is the largest image whose F(2×2) Winograd forward
+// runs one band per image (tile count T = H·W/4) instead of the usual two
+// when the batch has at least one image per worker: at 16×16 and 8×8 two
+// bands leave GEMMs of N = 8 columns, latency
+// bound (four accumulator chains in the kernel). Each output element is
+// computed by the same operations whatever the band (per-tile transforms,
+// a GEMM whose sums run over channels in order), so outputs do not change;
+// the backward pass keeps the fixed split, since its weight-gradient sums
+// run over a band's tiles.
+const oneBandMaxPixels = 8 * 8
+
+// band returns the image and output rows [r0, r1) of backward task t.
 func (c *Conv2D) band(t int) (i, r0, r1 int) {
 	i, b := t/c.nb, t%c.nb
 	r0 = b * c.tileRows
 	return i, r0, min(c.Ho, r0+c.tileRows)
 }
 
+// fband returns the image and output rows [r0, r1) of forward task t.
+func (c *Conv2D) fband(t int) (i, r0, r1 int) {
+	i, b := t/c.fNb, t%c.fNb
+	r0 = b * c.fRows
+	return i, r0, min(c.Ho, r0+c.fRows)
+}
+
 func (c *Conv2D) forwardOne(w, t int) {
 	if c.forwardBand(w, t) || c.resid == nil {
 		return
 	}
-	i, r0, r1 := c.band(t)
+	i, r0, r1 := c.fband(t)
 	P := c.Ho * c.Wo
 	for o := 0; o < c.Cout; o++ {
 		lo, hi := (i*c.Cout+o)*P+r0*c.Wo, (i*c.Cout+o)*P+r1*c.Wo
@@ -196,7 +219,7 @@ func (c *Conv2D) forwardOne(w, t int) {
 // forwardBand computes output rows [r0, r1) of image i for task t; it
 // reports whether it applied c.resid too.
 func (c *Conv2D) forwardBand(w, t int) bool {
-	i, r0, r1 := c.band(t)
+	i, r0, r1 := c.fband(t)
 	if c.wU != nil {
 		return c.winoForward(w, i, r0, r1)
 	}

@@ -50,3 +50,9 @@ func bt4TileAVX(r0, r1, r2, r3 *float32, ntx int, v *float32, vs int)
 //
 //go:noescape
 func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32)
+
+// bt4Tile4AVX is bt4TileAVX for ntx = 4 (8-pixel-wide images), in 128-bit
+// registers; bitwise equal to the Go passes.
+//
+//go:noescape
+func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int)

@@ -560,3 +560,85 @@ a6inores:
 	JLT a6iloop
 	VZEROUPPER
 	RET
+
+// ROW4(P) loads row P (8 values, one block of 4 tiles with zero padding
+// on both sides) and leaves E = x[2t] in X2, O = x[2t+1] in X3,
+// oR = x[2t − 1] in X0 and eL = x[2t + 2] in X1.
+#define ROW4(P) \
+	VMOVUPS (P), X0; \
+	VMOVUPS 16(P), X1; \
+	VSHUFPS $0x88, X1, X0, X2; \
+	VSHUFPS $0xDD, X1, X0, X3; \
+	VPSLLDQ $4, X3, X0; \
+	VPSRLDQ $4, X2, X1
+
+// func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int)
+//
+// bt4TileAVX for a row of exactly 4 tiles (an 8-pixel-wide image), in
+// 128-bit registers: the same operations in the same order.
+TEXT ·bt4Tile4AVX(SB), NOSPLIT, $0-48
+	MOVQ r0+0(FP), AX
+	MOVQ r1+8(FP), SI
+	MOVQ r2+16(FP), DI
+	MOVQ r3+24(FP), R9
+	MOVQ v+32(FP), R10
+	MOVQ vs+40(FP), BX
+	SHLQ $2, BX
+	LEAQ (BX)(BX*2), CX // 3·vs
+	LEAQ (R10)(BX*4), R11
+	LEAQ (R11)(BX*4), R12
+	LEAQ (R12)(BX*4), R13
+	ROW4(SI)
+	VSUBPS X3, X0, X4
+	VADDPS X3, X2, X5
+	VSUBPS X2, X3, X6
+	VSUBPS X1, X2, X7
+	ROW4(DI)
+	VSUBPS X3, X0, X8
+	VADDPS X3, X2, X9
+	VSUBPS X2, X3, X10
+	VSUBPS X1, X2, X11
+	ROW4(AX)
+	VSUBPS X3, X0, X0
+	VSUBPS X8, X0, X0
+	VMOVUPS X0, (R10)
+	VSUBPS X1, X2, X1
+	VSUBPS X11, X1, X1
+	VMOVUPS X1, (R10)(CX*1)
+	VADDPS X3, X2, X0
+	VSUBPS X9, X0, X0
+	VMOVUPS X0, (R10)(BX*1)
+	VSUBPS X2, X3, X1
+	VSUBPS X10, X1, X1
+	VMOVUPS X1, (R10)(BX*2)
+	ROW4(R9)
+	VSUBPS X3, X0, X0
+	VSUBPS X0, X4, X0
+	VMOVUPS X0, (R13)
+	VSUBPS X1, X2, X1
+	VSUBPS X1, X7, X1
+	VMOVUPS X1, (R13)(CX*1)
+	VADDPS X3, X2, X0
+	VSUBPS X0, X5, X0
+	VMOVUPS X0, (R13)(BX*1)
+	VSUBPS X2, X3, X1
+	VSUBPS X1, X6, X1
+	VMOVUPS X1, (R13)(BX*2)
+	VADDPS X8, X4, X0
+	VMOVUPS X0, (R11)
+	VSUBPS X4, X8, X1
+	VMOVUPS X1, (R12)
+	VADDPS X9, X5, X0
+	VMOVUPS X0, (R11)(BX*1)
+	VSUBPS X5, X9, X1
+	VMOVUPS X1, (R12)(BX*1)
+	VADDPS X10, X6, X0
+	VMOVUPS X0, (R11)(BX*2)
+	VSUBPS X6, X10, X1
+	VMOVUPS X1, (R12)(BX*2)
+	VADDPS X11, X7, X0
+	VMOVUPS X0, (R11)(CX*1)
+	VSUBPS X7, X11, X1
+	VMOVUPS X1, (R12)(CX*1)
+	VZEROUPPER
+	RET

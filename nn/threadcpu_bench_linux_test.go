@@ -40,3 +40,50 @@ func BenchmarkGradTransformsCPU(b *testing.B) {
 	dst := make([]float32, 32)
 	b.Run("rowsums_32x1024", func(b *testing.B) { threadcpu.Bench(b, func() { addRowSums(dst, m, 4096, 0, 1024, 1) }) })
 }
+
+// BenchmarkLayersCPU times, in thread CPU time on one worker, the
+// inference forward of the network's layer shapes at batch 2 (an inference
+// chunk of score.Net on two workers): the Winograd convolutions at each
+// resolution, GroupNorm+SiLU and attention. GFLOP/s count direct
+// convolution FLOPs, as score.Net.Flops does.
+func BenchmarkLayersCPU(b *testing.B) {
+	g, err := DefaultGemm()
+	if err != nil {
+		b.Logf("DefaultGemm: %v", err)
+		g = NaiveGemm{}
+	}
+	const n = 2
+	for _, tc := range []struct{ cin, cout, hw int }{{32, 32, 64}, {64, 64, 32}, {64, 64, 16}, {64, 64, 8}} {
+		b.Run(fmt.Sprintf("conv_%d²_%d->%d", tc.hw, tc.cin, tc.cout), func(b *testing.B) {
+			e := NewEngine(g, 1)
+			defer e.Close()
+			e.SetInference(true)
+			c := NewConv2D(e, "c", tc.cin, tc.cout, tc.hw, tc.hw, 3, 1, 1)
+			c.Init(1, NewRand(1))
+			x := randVec(NewRand(2), n*tc.cin*tc.hw*tc.hw, 1)
+			c.Forward(x, n)
+			threadcpu.Bench(b, func() { c.Forward(x, n) })
+			b.ReportMetric(float64(c.Flops())*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(fmt.Sprintf("gnsilu_%d²_%d", tc.hw, tc.cin), func(b *testing.B) {
+			e := NewEngine(g, 1)
+			defer e.Close()
+			e.SetInference(true)
+			gn := NewGroupNorm(e, "g", tc.cin, tc.hw*tc.hw, Groups(tc.cin), true)
+			x := randVec(NewRand(2), n*tc.cin*tc.hw*tc.hw, 1)
+			threadcpu.Bench(b, func() { gn.Forward(x, n) })
+		})
+		if tc.hw <= 16 {
+			b.Run(fmt.Sprintf("attn_%d²_%d", tc.hw, tc.cin), func(b *testing.B) {
+				e := NewEngine(g, 1)
+				defer e.Close()
+				e.SetInference(true)
+				a := NewAttnBlock(e, "a", tc.cin, tc.hw, tc.hw)
+				a.Init(1, NewRand(1))
+				x := randVec(NewRand(2), n*tc.cin*tc.hw*tc.hw, 1)
+				threadcpu.Bench(b, func() { a.Forward(x, n) })
+				b.ReportMetric(float64(a.Flops())*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -129,7 +129,7 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 	ntx := W / 2
 	T := (r1 - r0) / 2 * ntx
 	kst := c.Cin * T // stride between the 16 V_k
-	if ntx%8 == 0 && W <= len(zeroRow) && haveSIMD() {
+	if (ntx%8 == 0 || ntx == 4) && W <= len(zeroRow) && haveSIMD() {
 		V = V[:15*kst+c.Cin*T]
 		for ci := 0; ci < c.Cin; ci++ {
 			xc := x[ci*hw : (ci+1)*hw]
@@ -141,7 +141,11 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 						r[a] = &xc[iy*W]
 					}
 				}
-				bt4TileAVX(r[0], r[1], r[2], r[3], ntx, &V[ci*T+(ty-r0/2)*ntx], kst)
+				if ntx == 4 {
+					bt4Tile4AVX(r[0], r[1], r[2], r[3], &V[ci*T+(ty-r0/2)*ntx], kst)
+				} else {
+					bt4TileAVX(r[0], r[1], r[2], r[3], ntx, &V[ci*T+(ty-r0/2)*ntx], kst)
+				}
 			}
 		}
 		return

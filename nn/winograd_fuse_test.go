@@ -7,7 +7,8 @@ import (
 
 // TestKernelPathsWinoInput runs the F(2×2) input transform of a band
 // (winoInputBand) on every kernel path, for widths whose tile rows take
-// bt4TileAVX (ntx = 8, 16, 24) and one that takes the Go passes (ntx = 5),
+// bt4TileAVX (ntx = 8, 16, 24) or bt4Tile4AVX (ntx = 4) and one that takes the
+// Go passes (ntx = 5),
 // with bands at the top, inside and at the bottom of the image, against
 // Bᵀ d B evaluated in float64 from the definition; the paths must agree
 // bit for bit (same operations in the same order), and the parts of V
@@ -16,7 +17,7 @@ func TestKernelPathsWinoInput(t *testing.T) {
 	bt := [4][4]float64{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
 	e := testEngine(1)
 	defer e.Close()
-	for _, W := range []int{16, 32, 48, 10} {
+	for _, W := range []int{16, 32, 48, 8, 10} {
 		const H, cin = 12, 3
 		c := NewConv2D(e, "c", 16, 16, H, W, 3, 1, 1) // geometry only
 		c.Cin = cin
@@ -145,6 +146,41 @@ func TestKernelPathsAt6Inter(t *testing.T) {
 						if y[j] != -7 {
 							t.Fatalf("%s ntx=%d: wrote y[%d] past the row", path, ntx, j)
 						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestOneBandForward: with at least one image per worker, the F(2×2)
+// forward of an 8×8 layer runs one band per image (oneBandMaxPixels); its
+// outputs must equal, bit for bit, those of a batch of one, which runs the
+// usual two bands, on every kernel path, and the backward split must stay.
+func TestOneBandForward(t *testing.T) {
+	e := testEngine(2)
+	defer e.Close()
+	c := NewConv2D(e, "c", 16, 24, 8, 8, 3, 1, 1)
+	rng := NewRand(8)
+	randomizeParams(c.Params(), rng, 0.3)
+	x := randVec(rng, 2*16*64, 1)
+	for _, path := range KernelPaths() {
+		withKernelPath(t, path, func(t *testing.T) {
+			var single [2][]float32
+			for i := range single {
+				single[i] = append([]float32(nil), c.Forward(x[i*16*64:(i+1)*16*64], 1)...)
+				if c.fNb != 2 {
+					t.Fatalf("%s: batch 1 ran %d bands per image, want 2", path, c.fNb)
+				}
+			}
+			y := c.Forward(x, 2)
+			if c.fNb != 1 || c.nb != 2 {
+				t.Fatalf("%s: batch 2 ran %d forward bands (backward %d), want 1 (2)", path, c.fNb, c.nb)
+			}
+			for i := range single {
+				for j, v := range single[i] {
+					if y[i*24*64+j] != v {
+						t.Fatalf("%s: image %d element %d = %g with one band, %g with two", path, i, j, y[i*24*64+j], v)
 					}
 				}
 			}
