@@ -41,7 +41,7 @@ type Conv2D struct {
 	gw, gb                    *wgrad
 	direct                    bool
 	tileRows, nb              int
-	fRows, fNb                int // the band split of the last Forward (see oneBandMaxPixels)
+	fRows, fNb                int     // the band split of the last Forward (see oneBandMaxPixels)
 	flip                      bool    // backward via the flipped kernel
 	tconv                     *Conv2D // geometry of that transposed convolution
 	wflip                     []float32
