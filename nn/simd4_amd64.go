@@ -56,3 +56,13 @@ func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, 
 //
 //go:noescape
 func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int)
+
+// bt6TileAVX applies the F(4×4) input transform to one row of tiles:
+// rows[a] is input row 4ty − 1 + a (4·ntx values, zero outside; rows
+// outside the image are zero rows), and v[(6a + b)·vs + t] = (Bᵀ d_t B)[a][b]
+// for t < ntx (a positive multiple of 8), using tmp (304 floats) as
+// scratch: bt6RowAVX and bt6AVX fused, bitwise equal to them. It has no
+// AVX-512 version: the AVX-512 path runs it too.
+//
+//go:noescape
+func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)

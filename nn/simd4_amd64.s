@@ -642,3 +642,145 @@ TEXT ·bt4Tile4AVX(SB), NOSPLIT, $0-48
 	VMOVUPS X1, (R12)(CX*1)
 	VZEROUPPER
 	RET
+
+// func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
+//
+// The F(4×4) input transform Bᵀ d B of one row of tiles: rows[a] is input
+// row 4ty − 1 + a (4·ntx values, zero outside; a zero row for rows outside
+// the image), and v[(6a + b)·vs + t] = (Bᵀ d_t B)[a][b] for t < ntx (a
+// positive multiple of 8). Per block of 8 tiles the horizontal pass of the
+// six rows (bt6RowAVX's operations) goes to tmp (36 vectors, then two
+// masks: 304 floats), and the vertical pass (bt6AVX's) from tmp to v: the
+// results are those of bt6RowAVX followed by bt6AVX, bit for bit.
+TEXT ·bt6TileAVX(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), AX
+	MOVQ ntx+8(FP), R15
+	SHLQ $4, R15
+	SUBQ $128, R15 // row offset (bytes) of the last block
+	MOVQ v+16(FP), R10
+	MOVQ vs+24(FP), R13
+	SHLQ $2, R13 // vs in bytes
+	LEAQ (R13)(R13*2), R14
+	ADDQ R14, R14 // 6·vs
+	LEAQ (R14)(R14*2), CX // 18·vs
+	MOVQ tmp+32(FP), R8
+	VMOVUPS idx4<>(SB), Y12
+	VMOVUPS idxR<>(SB), Y13
+	VMOVUPS idxL<>(SB), Y14
+	VXORPS Y15, Y15, Y15
+	VMOVUPS Y15, 1152(R8) // left mask: none in the first block
+	VMOVUPS mask0<>(SB), Y15
+	VMOVUPS Y15, 1184(R8) // right mask: lane 0
+	XORQ DX, DX
+tile6loop:
+	CMPQ DX, R15
+	JNE tile6notlast
+	VXORPS Y15, Y15, Y15
+	VMOVUPS Y15, 1184(R8) // last block: x[4·ntx] = 0
+tile6notlast:
+	XORQ R9, R9 // a·8
+	MOVQ R8, R11 // tmp + 6a·32
+tile6row:
+	MOVQ (AX)(R9*1), SI
+	VMOVUPS (SI)(DX*1), Y0
+	VMOVUPS 32(SI)(DX*1), Y1
+	VMOVUPS 64(SI)(DX*1), Y2
+	VMOVUPS 96(SI)(DX*1), Y3
+	TRANSPOSE4
+	VPERMPS Y4, Y12, Y4 // q0 = x[4t]
+	VPERMPS Y5, Y12, Y5 // q1
+	VPERMPS Y6, Y12, Y6 // q2
+	VPERMPS Y7, Y12, Y7 // q3
+	// x0 = x[4t − 1] → Y0
+	VMOVUPS 1152(R8), Y15
+	VMASKMOVPS -32(SI)(DX*1), Y15, Y2
+	VBLENDPS $0x80, Y2, Y7, Y2
+	VPERMPS Y2, Y13, Y0
+	// x5 = x[4t + 4] → Y1
+	VMOVUPS 1184(R8), Y15
+	VMASKMOVPS 128(SI)(DX*1), Y15, Y3
+	VBLENDPS $0x01, Y3, Y4, Y3
+	VPERMPS Y3, Y14, Y1
+	// x1..x4 = Y4..Y7. y0 = (x4 − 5x2) + 4x0
+	VMULPS five8<>(SB), Y5, Y8
+	VSUBPS Y8, Y7, Y8
+	VFMADD231PS four8<>(SB), Y0, Y8
+	VMOVUPS Y8, (R11)
+	// y5 = (x5 − 5x3) + 4x1
+	VMULPS five8<>(SB), Y6, Y9
+	VSUBPS Y9, Y1, Y9
+	VFMADD231PS four8<>(SB), Y4, Y9
+	VMOVUPS Y9, 160(R11)
+	// p = x4 − 4x2, q = x3 − 4x1: y1 = p + q, y2 = p − q
+	VMOVAPS Y7, Y10
+	VFNMADD231PS four8<>(SB), Y5, Y10
+	VMOVAPS Y6, Y11
+	VFNMADD231PS four8<>(SB), Y4, Y11
+	VADDPS Y11, Y10, Y2
+	VMOVUPS Y2, 32(R11)
+	VSUBPS Y11, Y10, Y3
+	VMOVUPS Y3, 64(R11)
+	// r = x4 − x2, s = 2(x3 − x1): y3 = r + s, y4 = r − s
+	VSUBPS Y5, Y7, Y10
+	VSUBPS Y4, Y6, Y11
+	VADDPS Y11, Y11, Y11
+	VADDPS Y11, Y10, Y2
+	VMOVUPS Y2, 96(R11)
+	VSUBPS Y11, Y10, Y3
+	VMOVUPS Y3, 128(R11)
+	ADDQ $192, R11
+	ADDQ $8, R9
+	CMPQ R9, $48
+	JLT tile6row
+	// vertical pass: column b from tmp[(6m + b)·32] to streams 6k + b
+	MOVQ R8, SI // tmp + b·32
+	MOVQ R10, R11 // v + b·vs
+	XORQ R9, R9
+tile6col:
+	VMOVUPS (SI), Y0
+	VMOVUPS 192(SI), Y1
+	VMOVUPS 384(SI), Y2
+	VMOVUPS 576(SI), Y3
+	VMOVUPS 768(SI), Y4
+	VMOVUPS 960(SI), Y5
+	LEAQ (R11)(CX*1), R12 // stream 18 + b
+	// y0 = (x4 − 5x2) + 4x0
+	VMULPS five8<>(SB), Y2, Y6
+	VSUBPS Y6, Y4, Y6
+	VFMADD231PS four8<>(SB), Y0, Y6
+	VMOVUPS Y6, (R11)
+	// y5 = (x5 − 5x3) + 4x1
+	VMULPS five8<>(SB), Y3, Y6
+	VSUBPS Y6, Y5, Y6
+	VFMADD231PS four8<>(SB), Y1, Y6
+	VMOVUPS Y6, (R12)(R14*2)
+	// y1 = p + q, y2 = p − q
+	VMOVAPS Y4, Y6
+	VFNMADD231PS four8<>(SB), Y2, Y6
+	VMOVAPS Y3, Y7
+	VFNMADD231PS four8<>(SB), Y1, Y7
+	VADDPS Y7, Y6, Y8
+	VMOVUPS Y8, (R11)(R14*1)
+	VSUBPS Y7, Y6, Y8
+	VMOVUPS Y8, (R11)(R14*2)
+	// y3 = r + s, y4 = r − s
+	VSUBPS Y2, Y4, Y6
+	VSUBPS Y1, Y3, Y7
+	VADDPS Y7, Y7, Y7
+	VADDPS Y7, Y6, Y8
+	VMOVUPS Y8, (R12)
+	VSUBPS Y7, Y6, Y8
+	VMOVUPS Y8, (R11)(R14*4)
+	ADDQ $32, SI
+	ADDQ R13, R11
+	INCQ R9
+	CMPQ R9, $6
+	JLT tile6col
+	VMOVUPS mask7<>(SB), Y15
+	VMOVUPS Y15, 1152(R8)
+	ADDQ $32, R10
+	ADDQ $128, DX
+	CMPQ DX, R15
+	JLE tile6loop
+	VZEROUPPER
+	RET

@@ -31,3 +31,7 @@ func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, 
 func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

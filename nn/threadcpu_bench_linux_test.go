@@ -20,7 +20,7 @@ func BenchmarkGradTransformsCPU(b *testing.B) {
 		dy := randVec(rng, cout*side*side, 1)
 		r1 := c.tileRows
 		T := r1 / 2 * (side / 2)
-		sp, ep, D := make([]float32, 16*T), make([]float32, 16*T), make([]float32, 16*cout*T)
+		sp, ep, D := make([]float32, 16*T), make([]float32, 16*T), make([]float32, 16*winoStride(cout, T))
 		for _, kernel := range []bool{true, false} {
 			b.Run(fmt.Sprintf("dY_%d²_%d_kernel=%v", side, cout, kernel), func(b *testing.B) {
 				if kernel && !haveSIMD() {

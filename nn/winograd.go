@@ -59,17 +59,16 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 	T := (r1 - r0) / 2 * ntx
 	x := c.x[i*c.Cin*hw : (i+1)*c.Cin*hw]
 	y := c.y[i*c.Cout*hw : (i+1)*c.Cout*hw]
-	V := c.e.scratch(w, 0, 16*c.Cin*T)
-	M := c.e.scratch(w, 1, 16*c.Cout*T)
+	kst, mst := winoStride(c.Cin, T), winoStride(c.Cout, T)
+	V := c.e.scratch(w, 0, 16*kst)
+	M := c.e.scratch(w, 1, 16*mst)
 	sp := c.e.scratch(w, 2, 16*T)
 	ep := c.e.scratch(w, 3, 16*T)
-	kst := c.Cin * T
 	c.winoInputBand(x, V, sp, ep, r0, r1)
 	g := c.e.gemm
 	for k := 0; k < 16; k++ {
-		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*c.Cout*T:], T)
+		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*mst:], T)
 	}
-	mst := c.Cout * T
 	fast := T%8 == 0 && haveSIMD()
 	for o := 0; o < c.Cout; o++ {
 		if fast {
@@ -105,7 +104,7 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 // winoOutputGo writes (Aᵀ m A) of output channel o's 16 GEMM outputs m
 // into sp[0:4T] (z00, z01, z10, z11), using ep[0:8T].
 func (c *Conv2D) winoOutputGo(M, sp, ep []float32, o, T int) {
-	mst := c.Cout * T
+	mst := winoStride(c.Cout, T)
 	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
 	{
 		m := func(k int) []float32 { return M[k*mst+o*T : k*mst+(o+1)*T] }
@@ -128,7 +127,7 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 	hw := H * W
 	ntx := W / 2
 	T := (r1 - r0) / 2 * ntx
-	kst := c.Cin * T // stride between the 16 V_k
+	kst := winoStride(c.Cin, T) // stride between the 16 V_k
 	if (ntx%8 == 0 || ntx == 4) && W <= len(zeroRow) && haveSIMD() {
 		V = V[:15*kst+c.Cin*T]
 		for ci := 0; ci < c.Cin; ci++ {
@@ -202,6 +201,13 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 	}
 }
 
+// winoStride is the distance between the Winograd GEMM operands V_k, M_k
+// and D_k of a band, c·T floats plus one cache line: with c·T·4 bytes a
+// multiple of 4 KiB (e.g. 32 channels × 64 tiles) the k streams that a
+// transform kernel reads or writes side by side would otherwise fall into
+// the same L1 set and evict each other.
+func winoStride(c, T int) int { return c*T + 16 }
+
 // zeroRow is the zero padding row of bt4TileAVX (read only); wider
 // images use the Go passes.
 var zeroRow [1024]float32
@@ -220,15 +226,14 @@ func (c *Conv2D) winoGradBand(w, i, r0, r1 int, gU []float32) {
 	T := (r1 - r0) / 2 * ntx
 	x := c.x[i*c.Cin*hw : (i+1)*c.Cin*hw]
 	dy := c.dy[i*c.Cout*hw : (i+1)*c.Cout*hw]
-	V := c.e.scratch(w, 0, 16*c.Cin*T)
-	D := c.e.scratch(w, 1, 16*c.Cout*T)
+	kst, dst := winoStride(c.Cin, T), winoStride(c.Cout, T)
+	V := c.e.scratch(w, 0, 16*kst)
+	D := c.e.scratch(w, 1, 16*dst)
 	sp := c.e.scratch(w, 2, 16*T)
 	ep := c.e.scratch(w, 3, 16*T)
 	c.winoInputBand(x, V, sp, ep, r0, r1)
-	dst := c.Cout * T
 	c.winoGradDY(dy, D, sp, ep, r0, r1, T)
 	g := c.e.gemm
-	kst := c.Cin * T
 	for k := 0; k < 16; k++ {
 		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, D[k*dst:], T, V[k*kst:], T, 1, gU[k*c.Cout*c.Cin:], c.Cin)
 	}
@@ -246,7 +251,7 @@ func (c *Conv2D) winoGradDY(dy, D, sp, ep []float32, r0, r1, T int) {
 		c.winoGradDYGo(dy, D, sp, ep, r0, r1, T)
 		return
 	}
-	dst := c.Cout * T
+	dst := winoStride(c.Cout, T)
 	for o := 0; o < c.Cout; o++ {
 		dyo := dy[o*hw : (o+1)*hw]
 		for ty := r0 / 2; ty < r1/2; ty++ {
@@ -266,7 +271,7 @@ func (c *Conv2D) winoGradDYGo(dy, D, sp, ep []float32, r0, r1, T int) {
 	hw := c.H * W
 	ntx := W / 2
 	st := func(buf []float32, k int) []float32 { return buf[k*T : (k+1)*T] }
-	dst := c.Cout * T
+	dst := winoStride(c.Cout, T)
 	for o := 0; o < c.Cout; o++ {
 		dyo := dy[o*hw : (o+1)*hw]
 		// a_pq (stream p·2+q of sp) = dY_t[p][q]

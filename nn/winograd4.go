@@ -115,14 +115,13 @@ func (c *Conv2D) wino4Band(w, i, r0, r1 int) bool {
 	T := (r1 - r0) / 4 * ntx
 	x := c.x[i*c.Cin*hw : (i+1)*c.Cin*hw]
 	y := c.y[i*c.Cout*hw : (i+1)*c.Cout*hw]
-	V := c.e.scratch(w, 0, 36*c.Cin*T)
-	M := c.e.scratch(w, 1, 36*c.Cout*T)
-	sp := c.e.scratch(w, 2, 36*T)
+	kst, mst := winoStride(c.Cin, T), winoStride(c.Cout, T)
+	V := c.e.scratch(w, 0, 36*kst)
+	M := c.e.scratch(w, 1, 36*mst)
+	sp := c.e.scratch(w, 2, max(36*T, 304))
 	ep := c.e.scratch(w, 3, max(24*T, 4*(ntx+1)))
 	c.wino4InputBand(x, V, sp, ep, r0, r1)
 	g := c.e.gemm
-	kst := c.Cin * T
-	mst := c.Cout * T
 	for k := 0; k < 36; k++ {
 		g.Sgemm(false, false, c.Cout, T, c.Cin, 1, c.wU[k*c.Cout*c.Cin:], c.Cin, V[k*kst:], T, 0, M[k*mst:], T)
 	}
@@ -173,7 +172,7 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, ep []float32, r0, r1 int) {
 	hw := c.H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
-	mst := c.Cout * T
+	mst := winoStride(c.Cout, T)
 	ep = ep[:24*T]
 	e := unsafe.Pointer(&ep[0])
 	for o := 0; o < c.Cout; o++ {
@@ -218,11 +217,11 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 	hw := H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
-	if ntx%8 == 0 && T%8 == 0 && haveSIMD() {
+	if ntx%8 == 0 && T%8 == 0 && W <= len(zeroRow) && haveSIMD() {
 		c.wino4InputBandAVX(x, V, sp, r0, r1)
 		return
 	}
-	kst := c.Cin * T
+	kst := winoStride(c.Cin, T)
 	// q0 = row[4t] with a trailing 0, q3 = row[4t+3] with a leading 0, so
 	// that the patch columns 4t−1 … 4t+4 are q3[t], q0[t], q1[t], q2[t],
 	// q3[t+1], q0[t+1].
@@ -259,43 +258,29 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 }
 
 // wino4InputBandAVX is wino4InputBand for W/4 and the band's tile count
-// multiples of 8 on AVX2: bt6RowAVX does a patch row's horizontal pass
-// in one call, and bt6AVX the vertical pass over the band's tiles, with
-// the streams addressed by offsets (bounds checked once per call).
+// multiples of 8 on AVX2: bt6TileAVX transforms a row of tiles of one
+// channel in one call (both passes, straight into V); sp (≥ 304 floats)
+// is its scratch.
 func (c *Conv2D) wino4InputBandAVX(x, V, sp []float32, r0, r1 int) {
 	H, W := c.H, c.W
 	hw := H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
-	kst := c.Cin * T
-	sp = sp[:36*T]
-	V = V[:36*kst]
+	kst := winoStride(c.Cin, T)
+	V = V[:35*kst+c.Cin*T]
+	tmp := &sp[:304][0]
+	zr := &zeroRow[:W][0]
+	var rows [6]*float32
 	for ci := 0; ci < c.Cin; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
 		for ty := r0 / 4; ty < r1/4; ty++ {
-			t0 := (ty - r0/4) * ntx
-			for a := 0; a < 6; a++ {
-				iy := 4*ty - 1 + a
-				e := sp[6*a*T+t0 : 5*T+6*a*T+t0+ntx] // streams 6a … 6a+5 of this tile row
-				if iy < 0 || iy >= H {
-					for b := 0; b < 6; b++ {
-						clear(e[b*T : b*T+ntx])
-					}
-					continue
+			for a := range rows {
+				rows[a] = zr
+				if iy := 4*ty - 1 + a; iy >= 0 && iy < H {
+					rows[a] = &xc[iy*W]
 				}
-				bt6RowAVX(&xc[iy*W], ntx, &e[0], T)
 			}
-		}
-		for b := 0; b < 6; b++ {
-			// x_m = sp[(6m+b)T …], y_k = V[(6k+b)·kst + ci·T …]
-			src := sp[b*T : 30*T+b*T+T]
-			dst := V[b*kst+ci*T : 30*kst+b*kst+ci*T+T]
-			s, d := unsafe.Pointer(&src[0]), unsafe.Pointer(&dst[0])
-			xs, ys := uintptr(6*T*4), uintptr(6*kst*4)
-			bt6Vec((*float32)(s), (*float32)(unsafe.Add(s, xs)), (*float32)(unsafe.Add(s, 2*xs)),
-				(*float32)(unsafe.Add(s, 3*xs)), (*float32)(unsafe.Add(s, 4*xs)), (*float32)(unsafe.Add(s, 5*xs)),
-				(*float32)(d), (*float32)(unsafe.Add(d, ys)), (*float32)(unsafe.Add(d, 2*ys)),
-				(*float32)(unsafe.Add(d, 3*ys)), (*float32)(unsafe.Add(d, 4*ys)), (*float32)(unsafe.Add(d, 5*ys)), T)
+			bt6TileAVX(&rows, ntx, &V[ci*T+(ty-r0/4)*ntx], kst, tmp)
 		}
 	}
 }

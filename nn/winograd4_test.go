@@ -536,7 +536,7 @@ func TestWinoGradDYPaths(t *testing.T) {
 		r0, r1 := 2, side // a band that does not start at row 0
 		T := (r1 - r0) / 2 * (side / 2)
 		sp, ep := make([]float32, 16*T), make([]float32, 16*T)
-		got, want := make([]float32, 16*12*T), make([]float32, 16*12*T)
+		got, want := make([]float32, 16*winoStride(12, T)), make([]float32, 16*winoStride(12, T))
 		c.winoGradDY(dy, got, sp, ep, r0, r1, T)
 		c.winoGradDYGo(dy, want, sp, ep, r0, r1, T)
 		for i := range want {

@@ -30,15 +30,18 @@ func TestKernelPathsWinoInput(t *testing.T) {
 			var ref []float32
 			for _, path := range KernelPaths() {
 				withKernelPath(t, path, func(t *testing.T) {
-					V := make([]float32, 16*cin*T+5)
+					kst := winoStride(cin, T)
+					V := make([]float32, 16*kst)
 					for i := range V {
 						V[i] = -7
 					}
 					sp, ep := make([]float32, 16*T), make([]float32, 16*T)
 					c.winoInputBand(x, V, sp, ep, r0, r1)
-					for i := 16 * cin * T; i < len(V); i++ {
-						if V[i] != -7 {
-							t.Fatalf("%s W=%d: wrote V[%d] past the band", path, W, i)
+					for k := 0; k < 16; k++ {
+						for i := k*kst + cin*T; i < (k+1)*kst; i++ {
+							if V[i] != -7 {
+								t.Fatalf("%s W=%d: wrote V[%d] between the streams", path, W, i)
+							}
 						}
 					}
 					for ci := 0; ci < cin; ci++ {
@@ -62,7 +65,7 @@ func TestKernelPathsWinoInput(t *testing.T) {
 											mag += math.Abs(bt[k][a] * d[a][b] * bt[l][b])
 										}
 									}
-									got := V[(4*k+l)*cin*T+ci*T+tt]
+									got := V[(4*k+l)*kst+ci*T+tt]
 									if diff := math.Abs(float64(got) - want); diff > 3*0x1p-24*mag {
 										t.Fatalf("%s W=%d rows [%d,%d): V_%d[%d][%d] = %g, float64 %g", path, W, r0, r1, 4*k+l, ci, tt, got, want)
 									}
@@ -181,6 +184,93 @@ func TestOneBandForward(t *testing.T) {
 				for j, v := range single[i] {
 					if y[i*24*64+j] != v {
 						t.Fatalf("%s: image %d element %d = %g with one band, %g with two", path, i, j, y[i*24*64+j], v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestKernelPathsBt6Tile checks bt6TileAVX, the F(4×4) input transform of
+// a row of tiles, against bt6RowAVX followed by bt6 (bit for bit) and
+// against Bᵀ d B in float64, with zero rows above and below, on every
+// vector path, and that it writes nothing outside its streams.
+func TestKernelPathsBt6Tile(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	bt := [6][6]float64{
+		{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
+	}
+	rng := NewRand(44)
+	for _, path := range KernelPaths() {
+		if path == "purego" {
+			continue
+		}
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, ntx := range []int{8, 16, 24} {
+				for _, edge := range []int{0, 1, 2} { // zero rows: none, first, last two
+					W := 4 * ntx
+					data := make([][]float32, 6)
+					var rows [6]*float32
+					for a := range data {
+						data[a] = randVec(rng, W, 1)
+						if (edge == 1 && a == 0) || (edge == 2 && a >= 4) {
+							data[a] = make([]float32, W)
+							rows[a] = &zeroRow[0]
+							continue
+						}
+						rows[a] = &data[a][0]
+					}
+					// reference: bt6RowAVX per row into sp, then bt6 per column
+					sp := make([]float32, 36*ntx)
+					for a := range data {
+						bt6RowAVX(&data[a][0], ntx, &sp[6*a*ntx], ntx)
+					}
+					want := make([]float32, 36*ntx)
+					st := func(b []float32, k int) []float32 { return b[k*ntx : (k+1)*ntx] }
+					for b := 0; b < 6; b++ {
+						bt6(st(sp, b), st(sp, 6+b), st(sp, 12+b), st(sp, 18+b), st(sp, 24+b), st(sp, 30+b),
+							st(want, b), st(want, 6+b), st(want, 12+b), st(want, 18+b), st(want, 24+b), st(want, 30+b))
+					}
+					vs := ntx + 5 // stream stride with gaps
+					v := make([]float32, 35*vs+ntx+3)
+					for i := range v {
+						v[i] = -7
+					}
+					tmp := make([]float32, 304)
+					bt6TileAVX(&rows, ntx, &v[0], vs, &tmp[0])
+					for k := 0; k < 36; k++ {
+						for tt := 0; tt < ntx; tt++ {
+							if got := v[k*vs+tt]; got != want[k*ntx+tt] {
+								t.Fatalf("%s ntx=%d edge=%d: v%d[%d] = %g, want %g", path, ntx, edge, k, tt, got, want[k*ntx+tt])
+							}
+							// float64: (Bᵀ d B)[a][b] with d[m][l] = x_m[4t − 1 + l]
+							a, b := k/6, k%6
+							ref, mag := 0.0, 0.0
+							for m := 0; m < 6; m++ {
+								for l := 0; l < 6; l++ {
+									col := 4*tt - 1 + l
+									if col < 0 || col >= W {
+										continue
+									}
+									p := bt[a][m] * float64(data[m][col]) * bt[b][l]
+									ref += p
+									mag += math.Abs(p)
+								}
+							}
+							if d := math.Abs(float64(want[k*ntx+tt]) - ref); d > 8*0x1p-24*mag {
+								t.Fatalf("%s ntx=%d: v%d[%d] = %g, float64 %g", path, ntx, k, tt, want[k*ntx+tt], ref)
+							}
+						}
+						if k < 35 {
+							for j := ntx; j < vs; j++ {
+								if v[k*vs+j] != -7 {
+									t.Fatalf("%s ntx=%d: wrote v%d[%d] between streams", path, ntx, k, j)
+								}
+							}
+						}
 					}
 				}
 			}
