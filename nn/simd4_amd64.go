@@ -66,3 +66,13 @@ func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int)
 //
 //go:noescape
 func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
+
+// at6TileAVX is the F(4×4) output transform of one row of tiles of one
+// output channel: with m_k[t] = m[k·ms + t] (k < 36),
+// y[r·w + 4t + j] = bias + (Aᵀ m_t A)[r][j] for r, j < 4, t < ntx (a
+// positive multiple of 8), then y = (y + s)·k if s is not nil (same layout
+// as y); tmp (192 floats) is scratch. Bitwise equal to at6AVX then
+// at6InterAVX. It has no AVX-512 version: the AVX-512 path runs it too.
+//
+//go:noescape
+func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)

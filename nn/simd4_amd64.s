@@ -784,3 +784,129 @@ tile6col:
 	JLE tile6loop
 	VZEROUPPER
 	RET
+
+// func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
+//
+// The F(4×4) output transform of one row of tiles of one output channel:
+// with m_{6a+b}[t] = m[(6a + b)·ms + t] the 36 GEMM outputs of tile t,
+// y[r·w + 4t + j] = bias + (Aᵀ m_t A)[r][j] for r, j < 4 and t < ntx (a
+// positive multiple of 8), then, if s is not nil (same layout as y),
+// y = (y + s)·k. Per block of 8 tiles the first pass (at6AVX's operations)
+// goes to tmp (24 vectors: 192 floats) and the second pass, interleave,
+// bias and residual (at6InterAVX's) from tmp to y: bitwise equal to at6AVX
+// then at6InterAVX.
+TEXT ·at6TileAVX(SB), NOSPLIT, $0-72
+	MOVQ m+0(FP), R10
+	MOVQ ms+8(FP), R13
+	SHLQ $2, R13 // ms in bytes
+	LEAQ (R13)(R13*2), R14
+	ADDQ R14, R14 // 6·ms
+	LEAQ (R14)(R14*2), CX // 18·ms
+	MOVQ ntx+16(FP), R15
+	SHLQ $2, R15 // end offset in the streams (bytes)
+	MOVQ y+24(FP), SI
+	MOVQ w+32(FP), BX
+	SHLQ $2, BX // row stride in bytes
+	LEAQ (BX)(BX*2), DX // 3 rows
+	VBROADCASTSS bias+40(FP), Y13
+	MOVQ s+48(FP), DI
+	VBROADCASTSS k+56(FP), Y14
+	MOVQ tmp+64(FP), R8
+	MOVL $0x41000000, R9 // 8.0
+	VMOVD R9, X15
+	VBROADCASTSS X15, Y15
+	VMOVUPS idx4i<>(SB), Y12
+	XORQ AX, AX // offset in the streams
+a6tloop:
+	// first pass: column b, x_a = m_{6a+b} → tmp[(6i + b)·32], i < 4
+	LEAQ (R10)(AX*1), R11 // m_b
+	MOVQ R8, R9 // tmp + b·32
+	XORQ R12, R12
+a6tcol:
+	VMOVUPS (R11)(R14*1), Y1
+	VMOVUPS (R11)(R14*2), Y2
+	VMOVUPS (R11)(CX*1), Y3
+	VMOVUPS (R11)(R14*4), Y4
+	VADDPS Y2, Y1, Y6 // s12
+	VSUBPS Y2, Y1, Y7 // d12
+	VADDPS Y4, Y3, Y8 // s34
+	VSUBPS Y4, Y3, Y9 // d34
+	VADDPS (R11), Y6, Y0
+	VADDPS Y8, Y0, Y0
+	VMOVUPS Y0, (R9)
+	VADDPS Y9, Y9, Y0
+	VADDPS Y0, Y7, Y0
+	VMOVUPS Y0, 192(R9)
+	VFMADD231PS four8<>(SB), Y8, Y6
+	VMOVUPS Y6, 384(R9)
+	VFMADD231PS Y15, Y9, Y7
+	ADDQ CX, R11
+	VADDPS (R11)(R14*2), Y7, Y7 // m_{30+b}
+	SUBQ CX, R11
+	VMOVUPS Y7, 576(R9)
+	ADDQ R13, R11
+	ADDQ $32, R9
+	INCQ R12
+	CMPQ R12, $6
+	JLT a6tcol
+	// second pass: output row r from tmp[(6r + b)·32], b < 6
+	MOVQ R8, R9
+	MOVQ SI, R11 // y row r
+	XORQ R12, R12
+a6trow:
+	VMOVUPS 32(R9), Y1
+	VMOVUPS 64(R9), Y2
+	VMOVUPS 96(R9), Y3
+	VMOVUPS 128(R9), Y4
+	VADDPS Y2, Y1, Y6 // s12
+	VSUBPS Y2, Y1, Y7 // d12
+	VADDPS Y4, Y3, Y8 // s34
+	VSUBPS Y4, Y3, Y9 // d34
+	VADDPS (R9), Y6, Y0
+	VADDPS Y8, Y0, Y0
+	VADDPS Y9, Y9, Y1
+	VADDPS Y1, Y7, Y1
+	VFMADD231PS four8<>(SB), Y8, Y6
+	VFMADD231PS Y15, Y9, Y7
+	VADDPS 160(R9), Y7, Y3
+	VPERMPS Y0, Y12, Y0
+	VPERMPS Y1, Y12, Y1
+	VPERMPS Y6, Y12, Y2
+	VPERMPS Y3, Y12, Y3
+	TRANSPOSE4
+	VADDPS Y13, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y13, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	TESTQ DI, DI
+	JZ a6tnores
+	MOVQ R11, R9
+	SUBQ SI, R9 // offset of the row in y and s
+	ADDQ DI, R9
+	VADDPS (R9)(AX*4), Y4, Y4
+	VADDPS 32(R9)(AX*4), Y5, Y5
+	VADDPS 64(R9)(AX*4), Y6, Y6
+	VADDPS 96(R9)(AX*4), Y7, Y7
+	VMULPS Y14, Y4, Y4
+	VMULPS Y14, Y5, Y5
+	VMULPS Y14, Y6, Y6
+	VMULPS Y14, Y7, Y7
+	// restore R9 = tmp + r·192
+	MOVQ R12, R9
+	IMULQ $192, R9
+	ADDQ R8, R9
+a6tnores:
+	VMOVUPS Y4, (R11)(AX*4)
+	VMOVUPS Y5, 32(R11)(AX*4)
+	VMOVUPS Y6, 64(R11)(AX*4)
+	VMOVUPS Y7, 96(R11)(AX*4)
+	ADDQ BX, R11
+	ADDQ $192, R9
+	INCQ R12
+	CMPQ R12, $4
+	JLT a6trow
+	ADDQ $32, AX
+	CMPQ AX, R15
+	JLT a6tloop
+	VZEROUPPER
+	RET

@@ -35,3 +35,7 @@ func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int) {
 func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

@@ -163,26 +163,18 @@ func at(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*
 
 // wino4OutputAVX is the output half of wino4Band (Aᵀ M A per tile, bias,
 // interleave into rows of y, and the residual (y + s)·k if c.resid is set)
-// for W/4 and the band's tile count multiples of 8 on AVX2: the first Aᵀ
-// pass over the band's tiles, then at6InterAVX row by row, with
-// offset-addressed streams (bounds checked once per channel) instead of
-// per-stream slices.
+// for W/4 and the band's tile count multiples of 8 on AVX2: at6TileAVX
+// transforms a row of tiles of one output channel in one call, with ep
+// (≥ 192 floats) as its scratch.
 func (c *Conv2D) wino4OutputAVX(i int, y, M, ep []float32, r0, r1 int) {
 	W := c.W
 	hw := c.H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
 	mst := winoStride(c.Cout, T)
-	ep = ep[:24*T]
-	e := unsafe.Pointer(&ep[0])
+	tmp := &ep[:192][0]
 	for o := 0; o < c.Cout; o++ {
 		mo := M[o*T : 35*mst+o*T+T] // m(k) = M[k·mst + o·T …] for k < 36
-		m := unsafe.Pointer(&mo[0])
-		// ep[6i+b] = (Aᵀ m)[i][b]
-		for b := 0; b < 6; b++ {
-			at6Vec(at(m, b*mst), at(m, (6+b)*mst), at(m, (12+b)*mst), at(m, (18+b)*mst), at(m, (24+b)*mst), at(m, (30+b)*mst),
-				at(e, b*T), at(e, (6+b)*T), at(e, (12+b)*T), at(e, (18+b)*T), T)
-		}
 		b := c.Bias.Data[o]
 		if c.extra != nil {
 			b += c.extra[i*c.Cout+o]
@@ -192,18 +184,12 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, ep []float32, r0, r1 int) {
 		if c.resid != nil {
 			so = c.resid[(i*c.Cout+o)*hw+r0*W : (i*c.Cout+o)*hw+r1*W]
 		}
-		// row 4ty + r of the band: (Aᵀ m A)[r][j] of its tiles, from the
-		// streams ep[6r …]
 		for ty := 0; ty < (r1-r0)/4; ty++ {
-			t0 := ty * ntx
-			for r := 0; r < 4; r++ {
-				row := (4*ty + r) * W
-				var sp *float32
-				if so != nil {
-					sp = &so[row]
-				}
-				at6InterAVX(at(e, 6*r*T+t0), T, ntx, &yo[row], b, sp, c.rscale)
+			var sp *float32
+			if so != nil {
+				sp = &so[4*ty*W]
 			}
+			at6TileAVX(&mo[ty*ntx], mst, ntx, &yo[4*ty*W], W, b, sp, c.rscale, tmp)
 		}
 	}
 }

@@ -277,3 +277,79 @@ func TestKernelPathsBt6Tile(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelPathsAt6Tile checks at6TileAVX, the F(4×4) output transform
+// of a row of tiles, against at6 followed by at6InterAVX (bit for bit, with
+// and without the residual) and against Aᵀ m A + bias in float64, on every
+// vector path, and that it writes nothing outside its four rows of 4·ntx.
+func TestKernelPathsAt6Tile(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA")
+	}
+	atm := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+	rng := NewRand(45)
+	for _, path := range KernelPaths() {
+		if path == "purego" {
+			continue
+		}
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, ntx := range []int{8, 16, 24} {
+				ms := 2*ntx + 16 // streams further apart than a row of tiles
+				m := randVec(rng, 36*ms, 1)
+				W := 4*ntx + 4 // y rows with a gap
+				s := randVec(rng, 4*W, 1)
+				const bias, k = float32(0.25), float32(0.7071067811865476)
+				ep := make([]float32, 24*ntx)
+				st := func(b []float32, i, stride int) []float32 { return b[i*stride : i*stride+ntx] }
+				for b := 0; b < 6; b++ {
+					at6(st(m, b, ms), st(m, 6+b, ms), st(m, 12+b, ms), st(m, 18+b, ms), st(m, 24+b, ms), st(m, 30+b, ms),
+						st(ep, b, ntx), st(ep, 6+b, ntx), st(ep, 12+b, ntx), st(ep, 18+b, ntx))
+				}
+				for _, res := range []bool{false, true} {
+					want := make([]float32, 4*W)
+					got := make([]float32, 4*W)
+					for i := range got {
+						want[i], got[i] = -7, -7
+					}
+					var sp, wp *float32
+					if res {
+						sp = &s[0]
+					}
+					for r := 0; r < 4; r++ {
+						if res {
+							wp = &s[r*W]
+						}
+						at6InterAVX(&ep[6*r*ntx], ntx, ntx, &want[r*W], bias, wp, k)
+					}
+					tmp := make([]float32, 192)
+					at6TileAVX(&m[0], ms, ntx, &got[0], W, bias, sp, k, &tmp[0])
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s ntx=%d residual %v: y[%d][%d] = %g, want %g", path, ntx, res, i/W, i%W, got[i], want[i])
+						}
+					}
+					if res {
+						continue
+					}
+					for r := 0; r < 4; r++ {
+						for tt := 0; tt < ntx; tt++ {
+							for j := 0; j < 4; j++ {
+								ref, mag := float64(bias), math.Abs(float64(bias))
+								for a := 0; a < 6; a++ {
+									for b := 0; b < 6; b++ {
+										p := atm[r][a] * float64(m[(6*a+b)*ms+tt]) * atm[j][b]
+										ref += p
+										mag += math.Abs(p)
+									}
+								}
+								if d := math.Abs(float64(got[r*W+4*tt+j]) - ref); d > 8*0x1p-24*mag {
+									t.Fatalf("%s ntx=%d: y[%d][%d] = %g, float64 %g", path, ntx, r, 4*tt+j, got[r*W+4*tt+j], ref)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
