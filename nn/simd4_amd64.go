@@ -26,7 +26,9 @@ func inter4AVX(z0, z1, z2, z3, y *float32, n int, bias float32)
 
 // bt6RowAVX applies the F(4×4) input transform along one image row of
 // 4·ntx values (zero outside): y[b·ys + t] = Σ_m Bᵀ[b][m] x[4t − 1 + m]
-// for t < ntx (a multiple of 8), b < 6; deint4 and bt6 fused.
+// for t < ntx (a multiple of 8), b < 6; deint4 and bt6 fused. The layers
+// now run bt6TileAVX, which does this and the vertical pass in one call;
+// this kernel stays as the reference it is tested against.
 //
 //go:noescape
 func bt6RowAVX(x *float32, ntx int, y *float32, ys int)
@@ -40,16 +42,6 @@ func bt6RowAVX(x *float32, ntx int, y *float32, ys int)
 //
 //go:noescape
 func bt4TileAVX(r0, r1, r2, r3 *float32, ntx int, v *float32, vs int)
-
-// at6InterAVX is the second F(4×4) output pass of one output row fused
-// with inter4AVX and addScaleAVX: with x_m = e[m·es + t] (m < 6),
-// y[4t + j] = bias + (Aᵀ x)_j for t < ntx (a positive multiple of 8), then,
-// if s is not nil, y[4t + j] = (y[4t + j] + s[4t + j])·k; bitwise equal to
-// the three kernels in turn. It has no AVX-512 version: the AVX-512 path
-// runs it too.
-//
-//go:noescape
-func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32)
 
 // bt4Tile4AVX is bt4TileAVX for ntx = 4 (8-pixel-wide images), in 128-bit
 // registers; bitwise equal to the Go passes.
@@ -71,8 +63,8 @@ func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
 // output channel: with m_k[t] = m[k·ms + t] (k < 36),
 // y[r·w + 4t + j] = bias + (Aᵀ m_t A)[r][j] for r, j < 4, t < ntx (a
 // positive multiple of 8), then y = (y + s)·k if s is not nil (same layout
-// as y); tmp (192 floats) is scratch. Bitwise equal to at6AVX then
-// at6InterAVX. It has no AVX-512 version: the AVX-512 path runs it too.
+// as y); tmp (192 floats) is scratch. Bitwise equal to at6AVX for each
+// pass, then inter4AVX and addScaleAVX. It has no AVX-512 version: the AVX-512 path runs it too.
 //
 //go:noescape
 func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)

@@ -482,85 +482,6 @@ tile4notlast:
 	VZEROUPPER
 	RET
 
-// func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32)
-//
-// The second F(4×4) output pass of one output row, fused with the
-// interleave, the bias and the residual: with x_m = e[m·es + t] (m < 6,
-// the row's six streams of Aᵀ M), z_j = (Aᵀ x)_j as at6AVX computes it,
-// y[4t + j] = bias + z_j for t < ntx (a positive multiple of 8), then, if
-// s is not nil, y[4t + j] = (y[4t + j] + s[4t + j])·k — at6AVX, inter4AVX
-// and addScaleAVX in one pass, rounded as they are.
-TEXT ·at6InterAVX(SB), NOSPLIT, $0-52
-	MOVQ e+0(FP), AX
-	MOVQ es+8(FP), BX
-	SHLQ $2, BX
-	LEAQ (BX)(BX*2), CX // 3·es
-	LEAQ (AX)(BX*4), DX // stream 4
-	MOVQ ntx+16(FP), R15
-	SHLQ $2, R15
-	MOVQ y+24(FP), SI
-	VBROADCASTSS bias+32(FP), Y13
-	MOVQ s+40(FP), DI
-	VBROADCASTSS k+48(FP), Y14
-	MOVL $0x41000000, R9 // 8.0
-	VMOVD R9, X15
-	VBROADCASTSS X15, Y15
-	VMOVUPS idx4i<>(SB), Y12
-	XORQ R8, R8
-a6iloop:
-	VMOVUPS (AX)(BX*1), Y1
-	VMOVUPS (AX)(BX*2), Y2
-	VMOVUPS (AX)(CX*1), Y3
-	VMOVUPS (DX), Y4
-	VADDPS Y2, Y1, Y6 // s12
-	VSUBPS Y2, Y1, Y7 // d12
-	VADDPS Y4, Y3, Y8 // s34
-	VSUBPS Y4, Y3, Y9 // d34
-	// z0 = x0 + s12 + s34
-	VADDPS (AX), Y6, Y0
-	VADDPS Y8, Y0, Y0
-	// z1 = d12 + 2·d34
-	VADDPS Y9, Y9, Y1
-	VADDPS Y1, Y7, Y1
-	// z2 = s12 + 4·s34
-	VFMADD231PS four8<>(SB), Y8, Y6
-	// z3 = d12 + 8·d34 + x5
-	VFMADD231PS Y15, Y9, Y7
-	VADDPS (DX)(BX*1), Y7, Y3
-	VPERMPS Y0, Y12, Y0
-	VPERMPS Y1, Y12, Y1
-	VPERMPS Y6, Y12, Y2
-	VPERMPS Y3, Y12, Y3
-	TRANSPOSE4
-	VADDPS Y13, Y4, Y4
-	VADDPS Y13, Y5, Y5
-	VADDPS Y13, Y6, Y6
-	VADDPS Y13, Y7, Y7
-	TESTQ DI, DI
-	JZ a6inores
-	VADDPS (DI), Y4, Y4
-	VADDPS 32(DI), Y5, Y5
-	VADDPS 64(DI), Y6, Y6
-	VADDPS 96(DI), Y7, Y7
-	VMULPS Y14, Y4, Y4
-	VMULPS Y14, Y5, Y5
-	VMULPS Y14, Y6, Y6
-	VMULPS Y14, Y7, Y7
-	ADDQ $128, DI
-a6inores:
-	VMOVUPS Y4, (SI)
-	VMOVUPS Y5, 32(SI)
-	VMOVUPS Y6, 64(SI)
-	VMOVUPS Y7, 96(SI)
-	ADDQ $128, SI
-	ADDQ $32, AX
-	ADDQ $32, DX
-	ADDQ $32, R8
-	CMPQ R8, R15
-	JLT a6iloop
-	VZEROUPPER
-	RET
-
 // ROW4(P) loads row P (8 values, one block of 4 tiles with zero padding
 // on both sides) and leaves E = x[2t] in X2, O = x[2t+1] in X3,
 // oR = x[2t − 1] in X0 and eL = x[2t + 2] in X1.
@@ -793,8 +714,8 @@ tile6col:
 // positive multiple of 8), then, if s is not nil (same layout as y),
 // y = (y + s)·k. Per block of 8 tiles the first pass (at6AVX's operations)
 // goes to tmp (24 vectors: 192 floats) and the second pass, interleave,
-// bias and residual (at6InterAVX's) from tmp to y: bitwise equal to at6AVX
-// then at6InterAVX.
+// bias and residual from tmp to y: bitwise equal to at6AVX twice, then
+// inter4AVX and addScaleAVX.
 TEXT ·at6TileAVX(SB), NOSPLIT, $0-72
 	MOVQ m+0(FP), R10
 	MOVQ ms+8(FP), R13

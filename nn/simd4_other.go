@@ -24,10 +24,6 @@ func bt4TileAVX(r0, r1, r2, r3 *float32, ntx int, v *float32, vs int) {
 	panic("nn: no SIMD kernels on this platform")
 }
 
-func at6InterAVX(e *float32, es, ntx int, y *float32, bias float32, s *float32, k float32) {
-	panic("nn: no SIMD kernels on this platform")
-}
-
 func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int) {
 	panic("nn: no SIMD kernels on this platform")
 }

@@ -88,109 +88,6 @@ func TestKernelPathsWinoInput(t *testing.T) {
 	}
 }
 
-// TestKernelPathsAt6Inter checks at6InterAVX, the fused second output pass
-// of F(4×4), against at6, inter4 and addScale run one after the other (bit
-// for bit, with and without the residual) and against Aᵀx + bias in
-// float64, on every vector path, and that it writes nothing past its row.
-func TestKernelPathsAt6Inter(t *testing.T) {
-	if !haveSIMD() {
-		t.Skip("no AVX2+FMA")
-	}
-	atm := [4][6]float64{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
-	rng := NewRand(33)
-	for _, path := range KernelPaths() {
-		if path == "purego" {
-			continue
-		}
-		withKernelPath(t, path, func(t *testing.T) {
-			for _, ntx := range []int{8, 16, 24} {
-				const es = 40 // stream stride larger than ntx
-				e := randVec(rng, 5*es+ntx, 1)
-				s := randVec(rng, 4*ntx, 1)
-				const bias, k = float32(0.3), float32(0.7071067811865476)
-				st := func(m int) []float32 { return e[m*es : m*es+ntx] }
-				z := make([][]float32, 4)
-				for j := range z {
-					z[j] = make([]float32, ntx)
-				}
-				at6(st(0), st(1), st(2), st(3), st(4), st(5), z[0], z[1], z[2], z[3])
-				want := make([]float32, 4*ntx)
-				inter4(z[0], z[1], z[2], z[3], want, bias)
-				for j := 0; j < 4*ntx; j++ {
-					tt, jj := j/4, j%4
-					ref, mag := float64(bias), math.Abs(float64(bias))
-					for m := 0; m < 6; m++ {
-						ref += atm[jj][m] * float64(e[m*es+tt])
-						mag += math.Abs(atm[jj][m] * float64(e[m*es+tt]))
-					}
-					if d := math.Abs(float64(want[j]) - ref); d > 4*0x1p-24*mag {
-						t.Fatalf("%s ntx=%d: y[%d] = %g, float64 %g", path, ntx, j, want[j], ref)
-					}
-				}
-				wantRes := append([]float32(nil), want...)
-				addScale(wantRes, s, k)
-				for _, res := range []bool{false, true} {
-					y := make([]float32, 4*ntx+4)
-					for j := range y {
-						y[j] = -7
-					}
-					var sp *float32
-					w := want
-					if res {
-						sp, w = &s[0], wantRes
-					}
-					at6InterAVX(&e[0], es, ntx, &y[0], bias, sp, k)
-					for j := range w {
-						if y[j] != w[j] {
-							t.Fatalf("%s ntx=%d residual %v: y[%d] = %g, want %g", path, ntx, res, j, y[j], w[j])
-						}
-					}
-					for j := 4 * ntx; j < len(y); j++ {
-						if y[j] != -7 {
-							t.Fatalf("%s ntx=%d: wrote y[%d] past the row", path, ntx, j)
-						}
-					}
-				}
-			}
-		})
-	}
-}
-
-// TestOneBandForward: with at least one image per worker, the F(2×2)
-// forward of an 8×8 layer runs one band per image (oneBandMaxPixels); its
-// outputs must equal, bit for bit, those of a batch of one, which runs the
-// usual two bands, on every kernel path, and the backward split must stay.
-func TestOneBandForward(t *testing.T) {
-	e := testEngine(2)
-	defer e.Close()
-	c := NewConv2D(e, "c", 16, 24, 8, 8, 3, 1, 1)
-	rng := NewRand(8)
-	randomizeParams(c.Params(), rng, 0.3)
-	x := randVec(rng, 2*16*64, 1)
-	for _, path := range KernelPaths() {
-		withKernelPath(t, path, func(t *testing.T) {
-			var single [2][]float32
-			for i := range single {
-				single[i] = append([]float32(nil), c.Forward(x[i*16*64:(i+1)*16*64], 1)...)
-				if c.fNb != 2 {
-					t.Fatalf("%s: batch 1 ran %d bands per image, want 2", path, c.fNb)
-				}
-			}
-			y := c.Forward(x, 2)
-			if c.fNb != 1 || c.nb != 2 {
-				t.Fatalf("%s: batch 2 ran %d forward bands (backward %d), want 1 (2)", path, c.fNb, c.nb)
-			}
-			for i := range single {
-				for j, v := range single[i] {
-					if y[i*24*64+j] != v {
-						t.Fatalf("%s: image %d element %d = %g with one band, %g with two", path, i, j, y[i*24*64+j], v)
-					}
-				}
-			}
-		})
-	}
-}
-
 // TestKernelPathsBt6Tile checks bt6TileAVX, the F(4×4) input transform of
 // a row of tiles, against bt6RowAVX followed by bt6 (bit for bit) and
 // against Bᵀ d B in float64, with zero rows above and below, on every
@@ -279,9 +176,10 @@ func TestKernelPathsBt6Tile(t *testing.T) {
 }
 
 // TestKernelPathsAt6Tile checks at6TileAVX, the F(4×4) output transform
-// of a row of tiles, against at6 followed by at6InterAVX (bit for bit, with
-// and without the residual) and against Aᵀ m A + bias in float64, on every
-// vector path, and that it writes nothing outside its four rows of 4·ntx.
+// of a row of tiles, against the separate passes it fuses (at6 twice,
+// inter4 with the bias, addScale: bit for bit, with and without the
+// residual) and against Aᵀ m A + bias in float64, on every vector path,
+// and that it writes nothing outside its four rows of 4·ntx.
 func TestKernelPathsAt6Tile(t *testing.T) {
 	if !haveSIMD() {
 		t.Skip("no AVX2+FMA")
@@ -311,15 +209,21 @@ func TestKernelPathsAt6Tile(t *testing.T) {
 					for i := range got {
 						want[i], got[i] = -7, -7
 					}
-					var sp, wp *float32
+					var sp *float32
 					if res {
 						sp = &s[0]
 					}
 					for r := 0; r < 4; r++ {
-						if res {
-							wp = &s[r*W]
+						z := make([][]float32, 4)
+						for j := range z {
+							z[j] = make([]float32, ntx)
 						}
-						at6InterAVX(&ep[6*r*ntx], ntx, ntx, &want[r*W], bias, wp, k)
+						at6(st(ep, 6*r, ntx), st(ep, 6*r+1, ntx), st(ep, 6*r+2, ntx), st(ep, 6*r+3, ntx), st(ep, 6*r+4, ntx), st(ep, 6*r+5, ntx),
+							z[0], z[1], z[2], z[3])
+						inter4(z[0], z[1], z[2], z[3], want[r*W:r*W+4*ntx], bias)
+						if res {
+							addScale(want[r*W:r*W+4*ntx], s[r*W:r*W+4*ntx], k)
+						}
 					}
 					tmp := make([]float32, 192)
 					at6TileAVX(&m[0], ms, ntx, &got[0], W, bias, sp, k, &tmp[0])
