@@ -87,7 +87,7 @@
 // backward), GroupNorm's float64 statistics (one pass of shifted sums, four
 // accumulator chains per sum), the attention softmax (row maximum and scale,
 // exponentials, and the normalise-and-transpose of A in 8×8 register
-// blocks), bias fills, the Winograd transform passes and the weight
+// blocks), bias fills, the Winograd transforms and the weight
 // gradient's A·dY·Aᵀ transform of dY use
 // the assembly of simd_amd64.s and simd4_amd64.s (the exp-based loops
 // interleave three vectors: one vector's exp, reciprocal and products form a
@@ -105,6 +105,19 @@
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
 // rounding; which path runs depends only on the CPU.
 //
+// The Winograd transforms run one kernel per row of tiles and channel:
+// bt6TileAVX reads the six input rows of an F(4×4) tile row and writes its
+// 36 transformed streams straight into the GEMM operand V (horizontal pass,
+// then vertical, through a 1 KiB buffer), at6TileAVX reads the 36 GEMM
+// outputs and writes four finished output rows (both Aᵀ passes, the
+// interleave into pixels, the bias and ResBlock's residual (y + s)·k), and
+// bt4TileAVX (bt4Tile4AVX for 8-pixel-wide images) does the F(2×2) input
+// transform likewise; each is bitwise equal to the separate passes it
+// replaces. The k operand streams of a band lie winoStride = c·T + 16
+// floats apart, so that they do not share L1 sets. An 8×8 F(2×2) forward
+// runs one band per image when the batch has an image per worker
+// (oneBandMaxPixels; the output does not depend on the banding).
+//
 // # Kernel paths
 //
 // KernelPath names the path in use: "avx512", "avx2" or "purego"
@@ -117,7 +130,10 @@
 // backward's last step, the float64 statistics), the residual add-and-scale
 // and the softmax row maximum and exponential run AVX-512 versions
 // (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s, simd_avx512_amd64.s;
-// dispatch in kernels_dispatch.go) and every other kernel its AVX2 one.
+// dispatch in kernels_dispatch.go) and every other kernel its AVX2 one —
+// among them the fused Winograd tile-row kernels above, which replaced the
+// AVX-512 transform passes in the F(4×4) layers (bt6AVX512 and at6AVX512
+// remain for widths that are not a multiple of 32).
 // The AVX-512 versions perform each element's operations in the AVX2
 // order, so products, transforms and activations are bitwise equal on both
 // paths (sums over a row — softmax, GroupNorm's statistics and backward

@@ -3,6 +3,18 @@ package nn
 // Dispatch between the AVX2 and AVX-512 versions of kernels that have
 // both, for callers that have already checked haveSIMD (the AVX2 path or
 // better). The AVX-512 versions give bitwise equal results.
+//
+// Kernels without an AVX-512 version run their AVX2 one on the avx512 path
+// too, by being called directly: the fused Winograd tile-row kernels
+// (bt6TileAVX and at6TileAVX for F(4×4), bt4TileAVX and bt4Tile4AVX for
+// the F(2×2) input), which since 2026-12-07 do the F(4×4) layers' work that
+// bt6AVX512 and at6AVX512 did (those still serve bt6 and at6 on widths
+// that are not a multiple of 32); the F(2×2) output passes (at4AVX,
+// interAVX), the weight gradient's adyaAVX, deint, deint4, inter4, fill,
+// fillCols, normT8 and the pack16 copy. Whether AVX-512 versions of the
+// fused kernels would gain on an AVX-512 CPU is not measured (no such
+// machine was available); they would need 16 tiles per block, i.e. images
+// at least 64 pixels wide.
 
 // bt6Vec is bt6AVX or bt6AVX512 (n a positive multiple of 8).
 func bt6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
