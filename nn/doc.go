@@ -127,8 +127,9 @@
 // every path the CPU has). On the avx512 path the small-product GEMM (4×32
 // blocks in 8 zmm accumulators, 32-column packed panels), the Winograd
 // F(4×4) transforms Bᵀ and Aᵀ, GroupNorm+SiLU (forward, backward, the
-// backward's last step, the float64 statistics), the residual add-and-scale
-// and the softmax row maximum and exponential run AVX-512 versions
+// backward's last step, the float64 statistics), the residual add-and-scale,
+// the bias fills and the softmax row maximum and exponential run AVX-512
+// versions
 // (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s, simd_avx512_amd64.s;
 // dispatch in kernels_dispatch.go) and every other kernel its AVX2 one —
 // among them the fused Winograd tile-row kernels above, which replaced the

@@ -58,3 +58,12 @@ func maxScaleAVX512(row *float32, n int, scale float32) float32
 
 //go:noescape
 func sumSqF64AVX512(x *float32, n int, shift float64) (s1, s2 float64)
+
+// fillAVX512 and fillColsAVX512 are the AVX-512 twins of fillAVX and
+// fillColsAVX (same arguments; see simd_avx512_amd64.s).
+//
+//go:noescape
+func fillAVX512(y *float32, n int, v float32)
+
+//go:noescape
+func fillColsAVX512(y *float32, ld int, b *float32, rows, n int)

@@ -10,8 +10,9 @@ package nn
 // the F(2×2) input), which since 2026-12-07 do the F(4×4) layers' work that
 // bt6AVX512 and at6AVX512 did (those still serve bt6 and at6 on widths
 // that are not a multiple of 32); the F(2×2) output passes (at4AVX,
-// interAVX), the weight gradient's adyaAVX, deint, deint4, inter4, fill,
-// fillCols, normT8 and the pack16 copy. Whether AVX-512 versions of the
+// interAVX), the weight gradient's adyaAVX, deint, deint4, inter4, normT8
+// and the pack16 copy (fill and fillCols have AVX-512 twins since
+// 2026-12-07). Whether AVX-512 versions of the
 // fused kernels would gain on an AVX-512 CPU is not measured (no such
 // machine was available); they would need 16 tiles per block, i.e. images
 // at least 64 pixels wide.
@@ -95,4 +96,22 @@ func sumSqF64Vec(x *float32, n int, shift float64) (s1, s2 float64) {
 		return sumSqF64AVX512(x, n, shift)
 	}
 	return sumSqF64AVX(x, n, shift)
+}
+
+// fillVec is fillAVX or fillAVX512.
+func fillVec(y *float32, n int, v float32) {
+	if useAVX512() {
+		fillAVX512(y, n, v)
+		return
+	}
+	fillAVX(y, n, v)
+}
+
+// fillColsVec is fillColsAVX or fillColsAVX512.
+func fillColsVec(y *float32, ld int, b *float32, rows, n int) {
+	if useAVX512() {
+		fillColsAVX512(y, ld, b, rows, n)
+		return
+	}
+	fillColsAVX(y, ld, b, rows, n)
 }

@@ -47,3 +47,9 @@ func maxScaleAVX512(row *float32, n int, scale float32) float32 {
 func sumSqF64AVX512(x *float32, n int, shift float64) (s1, s2 float64) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func fillAVX512(y *float32, n int, v float32) { panic("nn: no AVX-512 kernels on this platform") }
+
+func fillColsAVX512(y *float32, ld int, b *float32, rows, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

@@ -209,7 +209,7 @@ func fill(y []float32, v float32) {
 	n := len(y)
 	j := 0
 	if w := n &^ 7; w > 0 && haveSIMD() {
-		fillAVX(&y[0], w, v)
+		fillVec(&y[0], w, v)
 		j = w
 	}
 	for ; j < n; j++ {
@@ -261,7 +261,7 @@ func fillCols(y, b []float32, p, j0, j1 int) {
 	}
 	_ = y[(len(b)-1)*p+j1-1]
 	if n := (j1 - j0) &^ 7; n > 0 && haveSIMD() {
-		fillColsAVX(&y[j0], p, &b[0], len(b), n)
+		fillColsVec(&y[j0], p, &b[0], len(b), n)
 		j0 += n
 	}
 	for r, v := range b {

@@ -355,3 +355,48 @@ ssdone:
 	VMOVSD X5, s2+32(FP)
 	VZEROUPPER
 	RET
+
+// func fillAVX512(y *float32, n int, v float32)
+// y[j] = v for j < n (n a positive multiple of 8): fillAVX in 16 lanes.
+TEXT ·fillAVX512(SB), NOSPLIT, $0-20
+	MOVQ y+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS v+16(FP), Z0
+
+flloop:
+	MASK16(flmask)
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JG   flloop
+	VZEROUPPER
+	RET
+
+// func fillColsAVX512(y *float32, ld int, b *float32, rows, n int)
+// y[r·ld + j] = b[r] for r < rows, j < n (n a positive multiple of 8):
+// fillColsAVX in 16 lanes.
+TEXT ·fillColsAVX512(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ ld+8(FP), R12
+	SHLQ $2, R12
+	MOVQ b+16(FP), SI
+	MOVQ rows+24(FP), R9
+	MOVQ n+32(FP), R13
+
+fcrow:
+	VBROADCASTSS (SI), Z0
+	MOVQ DI, R8
+	MOVQ R13, CX
+
+fccol:
+	MASK16(fcmask)
+	VMOVUPS Z0, K1, (R8)
+	ADDQ $64, R8
+	SUBQ $16, CX
+	JG   fccol
+	ADDQ $4, SI
+	ADDQ R12, DI
+	DECQ R9
+	JNZ  fcrow
+	VZEROUPPER
+	RET
