@@ -126,7 +126,7 @@
 // purego forces a lower one, SetKernelPath switches at run time (tests run
 // every path the CPU has). On the avx512 path the small-product GEMM (4×32
 // blocks in 8 zmm accumulators, 32-column packed panels), the Winograd
-// F(4×4) transforms Bᵀ and Aᵀ, GroupNorm+SiLU (forward, backward, the
+// F(4×4) transforms Bᵀ and Aᵀ and F(2×2) passes bt4 and at4, GroupNorm+SiLU (forward, backward, the
 // backward's last step, the float64 statistics), the residual add-and-scale,
 // the bias fills and the softmax row maximum and exponential run AVX-512
 // versions

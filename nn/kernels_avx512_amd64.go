@@ -67,3 +67,13 @@ func fillAVX512(y *float32, n int, v float32)
 
 //go:noescape
 func fillColsAVX512(y *float32, ld int, b *float32, rows, n int)
+
+// bt4AVX512 and at4AVX512 are the AVX-512 twins of bt4AVX and at4AVX, the
+// F(2×2) transform passes (same arguments, bitwise equal results; see
+// simd_avx512_amd64.s).
+//
+//go:noescape
+func bt4AVX512(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
+
+//go:noescape
+func at4AVX512(x0, x1, x2, x3, u, w *float32, n int)

@@ -9,10 +9,10 @@ package nn
 // (bt6TileAVX and at6TileAVX for F(4×4), bt4TileAVX and bt4Tile4AVX for
 // the F(2×2) input), which since 2026-12-07 do the F(4×4) layers' work that
 // bt6AVX512 and at6AVX512 did (those still serve bt6 and at6 on widths
-// that are not a multiple of 32); the F(2×2) output passes (at4AVX,
-// interAVX), the weight gradient's adyaAVX, deint, deint4, inter4, normT8
-// and the pack16 copy (fill and fillCols have AVX-512 twins since
-// 2026-12-07). Whether AVX-512 versions of the
+// that are not a multiple of 32); the F(2×2) interleave interAVX, the
+// weight gradient's adyaAVX, deint, deint4, inter4, normT8 and the pack16
+// copy (fill, fillCols and the F(2×2) passes bt4 and at4 have AVX-512
+// twins since 2026-12-07). Whether AVX-512 versions of the
 // fused kernels would gain on an AVX-512 CPU is not measured (no such
 // machine was available); they would need 16 tiles per block, i.e. images
 // at least 64 pixels wide.
@@ -114,4 +114,22 @@ func fillColsVec(y *float32, ld int, b *float32, rows, n int) {
 		return
 	}
 	fillColsAVX(y, ld, b, rows, n)
+}
+
+// bt4Vec is bt4AVX or bt4AVX512 (n a positive multiple of 8).
+func bt4Vec(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int) {
+	if useAVX512() {
+		bt4AVX512(x0, x1, x2, x3, y0, y1, y2, y3, n)
+		return
+	}
+	bt4AVX(x0, x1, x2, x3, y0, y1, y2, y3, n)
+}
+
+// at4Vec is at4AVX or at4AVX512 (n a positive multiple of 8).
+func at4Vec(x0, x1, x2, x3, u, w *float32, n int) {
+	if useAVX512() {
+		at4AVX512(x0, x1, x2, x3, u, w, n)
+		return
+	}
+	at4AVX(x0, x1, x2, x3, u, w, n)
 }

@@ -53,3 +53,11 @@ func fillAVX512(y *float32, n int, v float32) { panic("nn: no AVX-512 kernels on
 func fillColsAVX512(y *float32, ld int, b *float32, rows, n int) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func bt4AVX512(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func at4AVX512(x0, x1, x2, x3, u, w *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

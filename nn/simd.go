@@ -135,7 +135,7 @@ func bt4(x0, x1, x2, x3, y0, y1, y2, y3 []float32) {
 	y0, y1, y2, y3 = y0[:n], y1[:n], y2[:n], y3[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		bt4AVX(&x0[0], &x1[0], &x2[0], &x3[0], &y0[0], &y1[0], &y2[0], &y3[0], v)
+		bt4Vec(&x0[0], &x1[0], &x2[0], &x3[0], &y0[0], &y1[0], &y2[0], &y3[0], v)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -151,7 +151,7 @@ func at4(x0, x1, x2, x3, u, w []float32) {
 	x1, x2, x3, u, w = x1[:n], x2[:n], x3[:n], u[:n], w[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		at4AVX(&x0[0], &x1[0], &x2[0], &x3[0], &u[0], &w[0], v)
+		at4Vec(&x0[0], &x1[0], &x2[0], &x3[0], &u[0], &w[0], v)
 		j = v
 	}
 	for ; j < n; j++ {

@@ -400,3 +400,68 @@ fccol:
 	JNZ  fcrow
 	VZEROUPPER
 	RET
+
+// func bt4AVX512(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
+// bt4AVX in 16 lanes: y0 = x0 − x2, y1 = x1 + x2, y2 = x2 − x1,
+// y3 = x1 − x3 (n a positive multiple of 8).
+TEXT ·bt4AVX512(SB), NOSPLIT, $0-72
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), R12
+	MOVQ x3+24(FP), R13
+	MOVQ y0+32(FP), SI
+	MOVQ y1+40(FP), DI
+	MOVQ y2+48(FP), R8
+	MOVQ y3+56(FP), R9
+	MOVQ n+64(FP), CX
+	XORQ R11, R11
+
+bt4loop:
+	MASK16(bt4mask)
+	VMOVUPS.Z (AX)(R11*4), K1, Z0
+	VMOVUPS.Z (BX)(R11*4), K1, Z1
+	VMOVUPS.Z (R12)(R11*4), K1, Z2
+	VMOVUPS.Z (R13)(R11*4), K1, Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	VMOVUPS Z4, K1, (SI)(R11*4)
+	VMOVUPS Z5, K1, (DI)(R11*4)
+	VMOVUPS Z6, K1, (R8)(R11*4)
+	VMOVUPS Z7, K1, (R9)(R11*4)
+	ADDQ $16, R11
+	SUBQ $16, CX
+	JG   bt4loop
+	VZEROUPPER
+	RET
+
+// func at4AVX512(x0, x1, x2, x3, u, w *float32, n int)
+// at4AVX in 16 lanes: u = x0 + x1 + x2, w = x1 − x2 − x3.
+TEXT ·at4AVX512(SB), NOSPLIT, $0-56
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), R12
+	MOVQ x3+24(FP), R13
+	MOVQ u+32(FP), SI
+	MOVQ w+40(FP), DI
+	MOVQ n+48(FP), CX
+	XORQ R11, R11
+
+at4loop:
+	MASK16(at4mask)
+	VMOVUPS.Z (AX)(R11*4), K1, Z0
+	VMOVUPS.Z (BX)(R11*4), K1, Z1
+	VMOVUPS.Z (R12)(R11*4), K1, Z2
+	VMOVUPS.Z (R13)(R11*4), K1, Z3
+	VADDPS Z1, Z0, Z4
+	VADDPS Z2, Z4, Z4
+	VSUBPS Z2, Z1, Z5
+	VSUBPS Z3, Z5, Z5
+	VMOVUPS Z4, K1, (SI)(R11*4)
+	VMOVUPS Z5, K1, (DI)(R11*4)
+	ADDQ $16, R11
+	SUBQ $16, CX
+	JG   at4loop
+	VZEROUPPER
+	RET

@@ -77,10 +77,10 @@ func (c *Conv2D) winoBand(w, i, r0, r1 int) {
 			epp, spp := ep[:8*T], sp[:4*T]
 			m, e, s := unsafe.Pointer(&mo[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&spp[0])
 			for j := 0; j < 4; j++ {
-				at4AVX(at(m, j*mst), at(m, (4+j)*mst), at(m, (8+j)*mst), at(m, (12+j)*mst), at(e, j*T), at(e, (4+j)*T), T)
+				at4Vec(at(m, j*mst), at(m, (4+j)*mst), at(m, (8+j)*mst), at(m, (12+j)*mst), at(e, j*T), at(e, (4+j)*T), T)
 			}
-			at4AVX(at(e, 0), at(e, T), at(e, 2*T), at(e, 3*T), at(s, 0), at(s, T), T)
-			at4AVX(at(e, 4*T), at(e, 5*T), at(e, 6*T), at(e, 7*T), at(s, 2*T), at(s, 3*T), T)
+			at4Vec(at(e, 0), at(e, T), at(e, 2*T), at(e, 3*T), at(s, 0), at(s, T), T)
+			at4Vec(at(e, 4*T), at(e, 5*T), at(e, 6*T), at(e, 7*T), at(s, 2*T), at(s, 3*T), T)
 		} else {
 			c.winoOutputGo(M, sp, ep, o, T)
 		}
@@ -183,11 +183,11 @@ func (c *Conv2D) winoInputBand(x, V, sp, ep []float32, r0, r1 int) {
 			vc := V[ci*T : 15*kst+ci*T+T] // v(k) = V[k·kst + ci·T …]
 			s, e, v := unsafe.Pointer(&spp[0]), unsafe.Pointer(&epp[0]), unsafe.Pointer(&vc[0])
 			for a := 0; a < 4; a++ {
-				bt4AVX(at(s, 4*a*T), at(s, (4*a+1)*T), at(s, (4*a+2)*T), at(s, (4*a+3)*T),
+				bt4Vec(at(s, 4*a*T), at(s, (4*a+1)*T), at(s, (4*a+2)*T), at(s, (4*a+3)*T),
 					at(e, 4*a*T), at(e, (4*a+1)*T), at(e, (4*a+2)*T), at(e, (4*a+3)*T), T)
 			}
 			for b := 0; b < 4; b++ {
-				bt4AVX(at(e, b*T), at(e, (4+b)*T), at(e, (8+b)*T), at(e, (12+b)*T), at(v, b*kst), at(v, (4+b)*kst), at(v, (8+b)*kst), at(v, (12+b)*kst), T)
+				bt4Vec(at(e, b*T), at(e, (4+b)*T), at(e, (8+b)*T), at(e, (12+b)*T), at(v, b*kst), at(v, (4+b)*kst), at(v, (8+b)*kst), at(v, (12+b)*kst), T)
 			}
 			continue
 		}
