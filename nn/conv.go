@@ -10,7 +10,8 @@ const colBudget = 1 << 22
 // cut into bands of whole output rows with about this many pixels, so that
 // even a single image keeps all workers busy. The band size depends only on
 // the layer's shape, never on the batch or the worker count, so results are
-// bitwise reproducible. 1024 (16 rows at 64×64) beat 512 at batch 1 by
+// bitwise reproducible (the forward of 8×8 F(2×2) layers, whose outputs do
+// not depend on the banding, may run one band per image: oneBandMaxPixels). 1024 (16 rows at 64×64) beat 512 at batch 1 by
 // 4–13 % per 64×64 Winograd layer and 5 % over the whole network
 // (BenchmarkInfer64Batch1, interleaved pairs), with the training step
 // unchanged.
@@ -181,13 +182,14 @@ func (c *Conv2D) Forward(x []float32, n int) []float32 {
 
 // oneBandMaxPixels is the largest image whose F(2×2) Winograd forward
 // runs one band per image (tile count T = H·W/4) instead of the usual two
-// when the batch has at least one image per worker: at 16×16 and 8×8 two
-// bands leave GEMMs of N = 8 columns, latency
-// bound (four accumulator chains in the kernel). Each output element is
-// computed by the same operations whatever the band (per-tile transforms,
-// a GEMM whose sums run over channels in order), so outputs do not change;
-// the backward pass keeps the fixed split, since its weight-gradient sums
-// run over a band's tiles.
+// when the batch has at least one image per worker: at 8×8 two bands leave
+// GEMMs of N = 8 columns, where the kernel has only four accumulator
+// chains and is latency bound (one band: 160 → 69 µs of one-thread CPU for
+// a 64→64 layer at batch 2, with bt4Tile4AVX; at 16×16 one band was no
+// faster). Each output element is computed by the same operations whatever
+// the band (per-tile transforms, a GEMM whose sums run over channels in
+// order), so outputs do not change; the backward pass keeps the fixed
+// split, since its weight-gradient sums run over a band's tiles.
 const oneBandMaxPixels = 8 * 8
 
 // band returns the image and output rows [r0, r1) of backward task t.
