@@ -314,7 +314,7 @@ func (c *Conv2D) backwardBand(w, t int) {
 	dy := c.dy[i*c.Cout*P : (i+1)*c.Cout*P]
 	pg := c.e.ParamGrads()
 	gw := c.gw.bufs[w]
-	if pg {
+	if pg && c.wU == nil { // winoGradBand sums the bias gradient from its tiles
 		addRowSums(c.gb.bufs[w], dy, P, r0*c.Wo, r1*c.Wo, 1)
 	}
 	g := c.e.gemm

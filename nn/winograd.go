@@ -218,7 +218,8 @@ var zeroRow [1024]float32
 // band, accumulated per worker in gU and folded into the weight gradient
 // after the pass (winoFoldGrad).
 
-// winoGradBand adds the band's dL/dU into gU (16×Cout×Cin).
+// winoGradBand adds the band's dL/dU into gU (16×Cout×Cin) and its bias
+// gradient into the worker's accumulator.
 func (c *Conv2D) winoGradBand(w, i, r0, r1 int, gU []float32) {
 	H, W := c.H, c.W
 	hw := H * W
@@ -233,6 +234,13 @@ func (c *Conv2D) winoGradBand(w, i, r0, r1 int, gU []float32) {
 	ep := c.e.scratch(w, 3, 16*T)
 	c.winoInputBand(x, V, sp, ep, r0, r1)
 	c.winoGradDY(dy, D, sp, ep, r0, r1, T)
+	// The bias gradient: D_5 = (dY00 + dY10) + (dY01 + dY11) is each
+	// tile's sum, so the band's sum per channel reads T values instead of
+	// the 4T pixels of dy (the same sum in another order).
+	gb := c.gb.bufs[w]
+	for o := range gb {
+		gb[o] += sum8(D[5*dst+o*T : 5*dst+(o+1)*T])
+	}
 	g := c.e.gemm
 	for k := 0; k < 16; k++ {
 		g.Sgemm(false, true, c.Cout, c.Cin, T, 1, D[k*dst:], T, V[k*kst:], T, 1, gU[k*c.Cout*c.Cin:], c.Cin)
