@@ -2,7 +2,9 @@ package nn
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lenscore/lenscore/internal/threadcpu"
 )
@@ -86,4 +88,57 @@ func BenchmarkLayersCPU(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkSpinWaitCPU times the inference forward of two 64-channel
+// ResBlocks at 32×32, at batch 1 and 16, on one worker and on two workers
+// with several spin lengths of the engine's waits (spinIters): wall time
+// per call and the process CPU time (user + sys over all threads) per
+// call, which on two workers includes what the two parties burn polling
+// for each other. Run it with -count to interleave the settings.
+func BenchmarkSpinWaitCPU(b *testing.B) {
+	g, err := DefaultGemm()
+	if err != nil {
+		b.Logf("DefaultGemm: %v", err)
+		g = NaiveGemm{}
+	}
+	const c, hw, tdim = 64, 32, 128
+	old := spinIters
+	defer func() { spinIters = old }()
+	for _, n := range []int{1, 16} {
+		for _, tc := range []struct{ workers, spin int }{{1, old}, {2, 1 << 14}, {2, 1 << 12}, {2, 1 << 10}} {
+			b.Run(fmt.Sprintf("b%d/workers=%d/spin=%d", n, tc.workers, tc.spin), func(b *testing.B) {
+				e := NewEngine(g, tc.workers)
+				defer e.Close()
+				e.SetInference(true)
+				rng := NewRand(5)
+				r0 := NewResBlock(e, "r0", c, c, hw, hw, tdim)
+				r1 := NewResBlock(e, "r1", c, c, hw, hw, tdim)
+				r0.Init(1, rng)
+				r1.Init(1, rng)
+				x := randVec(rng, n*c*hw*hw, 1)
+				t := randVec(rng, n*tdim, 1)
+				spinIters = tc.spin
+				defer func() { spinIters = old }()
+				run := func() { r1.Forward(r0.Forward(x, t, n), t, n) }
+				run()
+				c0 := procCPU()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					run()
+				}
+				b.StopTimer()
+				b.ReportMetric(float64((procCPU()-c0).Microseconds())/float64(b.N), "proc-cpu-µs/op")
+			})
+		}
+	}
+}
+
+// procCPU returns the process's user + system CPU time.
+func procCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
