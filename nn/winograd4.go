@@ -78,30 +78,40 @@ func (c *Conv2D) winoForward(w, i, r0, r1 int) bool {
 }
 
 // wino4WeightsRow sets wU[k][o][ci] = (G g Gᵀ)[k] (k = 6a + b) for the
-// kernels g = W[o, ci] of output channel o, in float64.
+// kernels g = W[o, ci] of output channel o, in float64. G's fractions are
+// multiplications by the float64 reciprocals (a division costs several
+// times a multiplication, and the training step transforms every weight
+// twice, for the forward and for the flipped kernel of dx); a float32
+// result can differ from the division's only by its last bit, where the
+// float64 value lies within a float64 ulp of a float32 rounding boundary.
 func (c *Conv2D) wino4WeightsRow(_, o int) {
-	gt := func(g0, g1, g2 float64) [6]float64 {
-		return [6]float64{
-			g0 / 4,
-			-(g0 + g1 + g2) / 6,
-			-(g0 - g1 + g2) / 6,
-			g0/24 + g1/12 + g2/6,
-			g0/24 - g1/12 + g2/6,
-			g2,
-		}
-	}
+	const r6, r12, r24 = 1.0 / 6, 1.0 / 12, 1.0 / 24
 	cc := c.Cout * c.Cin
+	var dst [36][]float32 // dst[k][ci] = wU[k][o][ci]
+	for k := range dst {
+		dst[k] = c.wU[k*cc+o*c.Cin : k*cc+(o+1)*c.Cin]
+	}
 	for ci := 0; ci < c.Cin; ci++ {
 		g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9]
-		var gg [3][6]float64 // columns of G g
+		var gg [6][3]float64 // G g
 		for j := 0; j < 3; j++ {
-			gg[j] = gt(float64(g[j]), float64(g[3+j]), float64(g[6+j]))
+			g0, g1, g2 := float64(g[j]), float64(g[3+j]), float64(g[6+j])
+			gg[0][j] = g0 * 0.25
+			gg[1][j] = -(g0 + g1 + g2) * r6
+			gg[2][j] = -(g0 - g1 + g2) * r6
+			gg[3][j] = g0*r24 + g1*r12 + g2*r6
+			gg[4][j] = g0*r24 - g1*r12 + g2*r6
+			gg[5][j] = g2
 		}
-		for a := 0; a < 6; a++ {
-			u := gt(gg[0][a], gg[1][a], gg[2][a])
-			for b, v := range u {
-				c.wU[(a*6+b)*cc+o*c.Cin+ci] = float32(v)
-			}
+		for a := 0; a < 6; a++ { // row a of (G g) Gᵀ
+			g0, g1, g2 := gg[a][0], gg[a][1], gg[a][2]
+			d := dst[6*a : 6*a+6 : 6*a+6]
+			d[0][ci] = float32(g0 * 0.25)
+			d[1][ci] = float32(-(g0 + g1 + g2) * r6)
+			d[2][ci] = float32(-(g0 - g1 + g2) * r6)
+			d[3][ci] = float32(g0*r24 + g1*r12 + g2*r6)
+			d[4][ci] = float32(g0*r24 - g1*r12 + g2*r6)
+			d[5][ci] = float32(g2)
 		}
 	}
 }
