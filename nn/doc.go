@@ -33,7 +33,9 @@
 // input channels run their forward (and, through the flipped kernel, their
 // dx) as Winograd F(2×2, 3×3): 16 GEMMs of transformed weights and input
 // tiles, 2.25× fewer multiplies than im2col (winograd.go); their weight
-// gradient is the adjoint, Gᵀ[Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)]G, also 16 GEMMs. Attention materialises the P×P attention
+// gradient is the adjoint, Gᵀ[Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)]G, also 16 GEMMs,
+// and their bias gradient the sum over tiles of (A dY_t Aᵀ)₁₁ (indices from
+// 0), each tile's sum of dY. Attention materialises the P×P attention
 // matrix per image; its forward runs in two phases over blocks of 32
 // pixels (the q/k/v columns of a block, then a block of query rows of A
 // with its columns of o and y).
@@ -72,7 +74,9 @@
 // parking: at batch 1 a forward pass has a few hundred parallel sections of
 // tens of microseconds, and waking a parked goroutine through the scheduler
 // queues it on the waker's own processor, which measured as two 50 µs tasks
-// running one after the other instead of side by side.
+// running one after the other instead of side by side. At batch 16 the
+// polls cost about 1 % of the process CPU time, and shorter spins measured
+// more CPU time, not less (BenchmarkSpinWaitCPU; bench/README.md).
 //
 // Engine.SetInference makes Forward skip storing what only Backward needs
 // (GroupNorm's x̂ and SiLU gates); outputs are unchanged bit for bit. In
