@@ -127,3 +127,37 @@ func TestGoldenMax(t *testing.T) {
 		t.Errorf("maximum at %g, want 0.7", x)
 	}
 }
+
+// TestRebin: for a divisor it is the block mean; otherwise the exact area
+// average, computed by splitting the fine pixels.
+func TestRebin(t *testing.T) {
+	n := 12
+	x := make([]float64, n*n)
+	for i := range x {
+		x[i] = math.Sin(float64(i)*0.37) + float64(i%5)
+	}
+	for _, m := range []int{6, 4, 3} {
+		a, b := Rebin(x, n, m), Downsample(x, n, n/m)
+		for i := range a {
+			if math.Abs(a[i]-b[i]) > 1e-13 {
+				t.Fatalf("m %d: Rebin %g, block mean %g at %d", m, a[i], b[i], i)
+			}
+		}
+	}
+	for _, m := range []int{9, 5, 16} {
+		// Reference: each fine pixel split into m×m equal parts, then n×n
+		// block means (exact area averages of the piecewise-constant image).
+		up := make([]float64, n*m*n*m)
+		for r := 0; r < n*m; r++ {
+			for c := 0; c < n*m; c++ {
+				up[r*n*m+c] = x[(r/m)*n+c/m]
+			}
+		}
+		want, got := Downsample(up, n*m, n), Rebin(x, n, m)
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Fatalf("m %d: pixel %d: %g, want %g", m, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -21,7 +22,8 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
 	lenses := fs.Int("lenses", 30, "simulated lenses")
 	fitN := fs.Int("fit-source-npix", 32, "source grid side of the evidence (same 1.92″ field as the 64² simulation grid; 2–64, e.g. 32, 48 or 64)")
-	tilt := fs.Bool("tilt", false, "make the GRF prior's spectral tilt a hyperparameter set per lens by the evidence (type-II maximum likelihood)")
+	fitScale := fs.Float64("fit-source-pixel-scale", 0, "pixel size in arcsec of that grid (0: 1.92″/N, the simulation's field)")
+	tilt := fs.Bool("tilt", false, "with --probe: make the GRF prior's spectral tilt a hyperparameter set per lens by the evidence (type-II maximum likelihood at the MAP)")
 	probe := fs.String("probe", "", "instead of the full fits: the calibration probe (maximum from the truth and its Laplace widths) of these lenses, e.g. 0-7 or 0,3,5, into lens_recovery_probe.json")
 	kind := fs.String("prior", "grf", "Gaussian source prior of the evidence: grf (fitted to the training galaxies at the fit resolution) or gaussian (isotropic, --prior-sigma)")
 	sigma := fs.Float64("prior-sigma", 0.1, "standard deviation of the gaussian prior (its amplitude is fitted anyway)")
@@ -35,7 +37,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ target of the sampler's stopping rule")
 	essTarget := fs.Float64("ess-target", 400, "ESS target of the sampler's stopping rule")
 	gapSide := fs.Int("gap-source-npix", 0, "instead of fitting: for the finished lenses, log evidence of the fitted MAP lens minus that of the true lens (amplitude maximised) on this source grid (a divisor of 64), into lens_recovery_gap_N.json")
-	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation")
+	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation; with --probe: fit it (z = the model's own offset)")
 	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
@@ -50,8 +52,14 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	if *lenses < 1 || *fitN < 2 || *fitN > 64 {
 		return fmt.Errorf("--lenses must be ≥ 1 and --fit-source-npix in [2, 64] (got %d, %d)", *lenses, *fitN)
 	}
-	if *tilt && *kind != "grf" {
-		return fmt.Errorf("--tilt needs --prior grf")
+	if !(*fitScale >= 0) || math.IsInf(*fitScale, 0) {
+		return fmt.Errorf("--fit-source-pixel-scale must be ≥ 0 (0: the simulation's field), got %g", *fitScale)
+	}
+	if *fitScale == 0 {
+		*fitScale = experiment.DefaultSrcField / float64(*fitN)
+	}
+	if *tilt && (*kind != "grf" || *probe == "") {
+		return fmt.Errorf("--tilt needs --prior grf and --probe (the full fits keep the prior's shape fixed)")
 	}
 	var probeIdx []int
 	if *probe != "" {
@@ -82,11 +90,11 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	gals, names, _ := experiment.Galaxies(ds.Val, 0)
 	one := func(float64) float64 { return 1 } // the evidence does not use the diffusion schedule
-	makePrior := func(n int) (posterior.GaussianPrior, error) {
+	makePrior := func(n int, scale float64) (posterior.GaussianPrior, error) {
 		if *kind == "grf" {
 			tr, _, _ := experiment.Galaxies(ds.Train, 0)
 			for i := range tr {
-				tr[i] = experiment.Rebin(tr[i], 64, n)
+				tr[i] = experiment.RebinField(tr[i], 64, experiment.DefaultSrcField/64, n, scale)
 			}
 			return posterior.FitGRF(tr, n, n, posterior.FitOptions{Radial: true}, one)
 		}
@@ -96,14 +104,14 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return g, nil
 	}
-	prior, err := makePrior(*fitN)
+	prior, err := makePrior(*fitN, *fitScale)
 	if err != nil {
 		return err
 	}
 	if *gapSide != 0 {
 		// The evidence gap between the fitted and the true lens of the
 		// finished lenses (read-only: no lock, no fit).
-		gp, err := makePrior(*gapSide)
+		gp, err := makePrior(*gapSide, experiment.DefaultSrcField/float64(*gapSide))
 		if err != nil {
 			return err
 		}
@@ -129,8 +137,8 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		defer lk.Release()
 		fmt.Fprintf(env.stderr, "lens-recovery probe: %d lenses, %d² evidence grid, %s prior, tilt %v, linalg %s\n", len(probeIdx), *fitN, *kind, *tilt, backendLine())
-		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN,
-			Prior: prior, Lenses: *lenses, Seed: *seed, Tilt: *tilt, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
+		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
+			Prior: prior, Lenses: *lenses, Seed: *seed, Tilt: *tilt, GapNoiseFree: *gapFree, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
 		if err != nil {
 			return err
 		}
@@ -163,8 +171,8 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		defer lk.Release()
 	}
 	fmt.Fprintf(env.stderr, "lens-recovery: %d lenses of %d validation galaxies, %d² evidence grid, %s prior, linalg %s\n", *lenses, len(gals), *fitN, *kind, backendLine())
-	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN,
-		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr, Tilt: *tilt,
+	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
+		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr,
 		Shard: shardK, Shards: shardN,
 		Fit: lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Steps: *steps, Walkers: *walkers, Burn: *burn, Samples: 64,
 			RHatTarget: *rhatTarget, ESSTarget: *essTarget}}, dir)
