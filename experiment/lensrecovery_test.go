@@ -161,3 +161,67 @@ func TestRebin(t *testing.T) {
 		}
 	}
 }
+
+// TestLensRecoveryProbeSmall: the probe of a tiny lens stores z =
+// (MAP − truth)/σ, tables it as by hand (Gaussian coverage), reuses the
+// stored lens on a rerun, and fits other (noise-free) data with the same
+// σ_n when asked.
+func TestLensRecoveryProbeSmall(t *testing.T) {
+	side := 16
+	g := lens.Render(lens.Sersic{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03}, lens.Grid{N: side, Scale: 0.06}, 2)
+	mx := 0.0
+	for _, v := range g {
+		mx = math.Max(mx, v)
+	}
+	for i := range g {
+		g[i] /= mx
+	}
+	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := LensRecoveryOptions{Galaxies: [][]float64{g}, Side: side, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2, Seed: 1}
+	dir := t.TempDir()
+	r, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Lenses) != 1 || r.Lenses[0].Index != 1 || len(r.Params) != 7 {
+		t.Fatalf("%d lenses, %d parameters", len(r.Lenses), len(r.Params))
+	}
+	l := r.Lenses[0]
+	for k := range l.Z {
+		if math.Abs(l.Z[k]-(l.MAP[k]-l.Truth[k])/l.SD[k]) > 1e-12 || !(l.SD[k] > 0) {
+			t.Errorf("parameter %d: z %g, MAP %g, truth %g, sd %g", k, l.Z[k], l.MAP[k], l.Truth[k], l.SD[k])
+		}
+	}
+	if l.Truth != [7]float64(RecoveryLens(1, 1)) {
+		t.Errorf("truth %v is not RecoveryLens(1, 1)", l.Truth)
+	}
+	if maxAbs(l.Z[:]) <= 5 {
+		c68 := 0.0
+		if math.Abs(l.Z[0]) <= 1 {
+			c68 = 1
+		}
+		if r.Params[0].Bias != l.MAP[0]-l.Truth[0] || r.Params[0].BiasZ != l.Z[0] || r.Params[0].Cover68 != c68 || r.Failures != 0 {
+			t.Errorf("θ_E row %+v for lens %+v", r.Params[0], l)
+		}
+	} else if r.Failures != 1 {
+		t.Errorf("max |z| %g but %d failures", maxAbs(l.Z[:]), r.Failures)
+	}
+	r2, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Lenses[0] != l {
+		t.Errorf("rerun: lens not reused: %+v vs %+v", r2.Lenses[0], l)
+	}
+	o.GapNoiseFree = true
+	nf, err := LensRecoveryProbe(context.Background(), o, []int{1}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := nf.Lenses[0]; m.MAP == l.MAP || math.Abs(m.SD[0]/l.SD[0]-1) > 0.5 {
+		t.Errorf("noise-free probe: MAP %v (noisy %v), σ_θE %g (noisy %g)", m.MAP, l.MAP, m.SD[0], l.SD[0])
+	}
+}
