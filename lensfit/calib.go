@@ -31,6 +31,9 @@ func FitNear(ctx context.Context, o *Objective, x0 []float64) (*LocalFit, error)
 	if len(x0) != o.Dim() {
 		return nil, errors.New("lensfit: fit near: the start has the wrong number of parameters")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	e0 := o.Evals
 	if f := o.LogPost(x0); math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil, errors.New("lensfit: fit near: the start is outside the prior or its evidence is not finite")

@@ -72,6 +72,9 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 	var firstErr error
 	scaleAt := func() (float64, float64) {
 		f := func(s float64) float64 {
+			if ctx.Err() != nil {
+				return math.Inf(-1)
+			}
 			res.Evaluations++
 			v, err := ev.LogEvidence(p.Mass(), s*math.Ln10, extra)
 			if err != nil {
@@ -100,6 +103,9 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 			return res, err
 		}
 		res.Log10Scale, res.LogEvidence = scaleAt()
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
 		return res, firstErr
 	}
 	at := func(beta float64) float64 {
