@@ -58,13 +58,13 @@ type LensRecoveryOptions struct {
 	// says the fitted lens was pulled off the truth by the noise, a
 	// positive one that the model prefers a wrong lens even without noise.
 	GapNoiseFree bool
-	// Tilt makes the GRF prior's spectral tilt β (lensfit.TiltedGRF) a
-	// hyperparameter set per lens by type-II maximum likelihood at the MAP
-	// lens, within [TiltMin, TiltMax] (default −2, 2); LensRecoveryProbe
-	// only (LensRecovery refuses it).
-	Tilt             bool
-	TiltMin, TiltMax float64
-	Progress         io.Writer // progress lines (nil: none)
+	// Shape makes the GRF prior's shape a hyperparameter set per lens by
+	// type-II maximum likelihood at the MAP lens: "tilt" (lensfit.TiltedGRF,
+	// β ∈ [−2, 2]) or "white" (lensfit.WhiteMixGRF, log10 fraction ∈
+	// [−4, 2]); "" keeps it fixed. LensRecoveryProbe only (LensRecovery
+	// refuses it).
+	Shape    string
+	Progress io.Writer // progress lines (nil: none)
 }
 
 // LensRecoveryParts is the folder of finished lenses (one JSON each).
@@ -147,9 +147,6 @@ func (o *LensRecoveryOptions) defaults() error {
 	if o.SourceDraws == 0 {
 		o.SourceDraws = 8
 	}
-	if o.TiltMin == 0 && o.TiltMax == 0 {
-		o.TiltMin, o.TiltMax = -2, 2
-	}
 	switch {
 	case len(o.Galaxies) == 0:
 		return errors.New("experiment: lens recovery needs validation galaxies")
@@ -221,8 +218,8 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	if o.Tilt {
-		return nil, errors.New("experiment: lens recovery: the spectral tilt is measured by LensRecoveryProbe only")
+	if o.Shape != "" {
+		return nil, errors.New("experiment: lens recovery: a fitted prior shape is measured by LensRecoveryProbe only")
 	}
 	parts := filepath.Join(dir, LensRecoveryParts)
 	if err := os.MkdirAll(parts, 0o755); err != nil {

@@ -27,9 +27,9 @@ type LensProbeLens struct {
 	SD         [7]float64 `json:"sd"` // Laplace standard deviations
 	Z          [7]float64 `json:"z"`  // (MAP − truth)/sd
 	Log10Scale float64    `json:"log10_source_scale"`
-	// Tilt is the source prior's spectral tilt set by type-II maximum
-	// likelihood at the first MAP (0 when not fitted).
-	Tilt           float64 `json:"source_spectral_tilt"`
+	// Shape is the source prior's shape parameter (LensRecoveryOptions.Shape)
+	// set by type-II maximum likelihood at the first MAP (0 when not fitted).
+	Shape          float64 `json:"shape_parameter"`
 	FullRank       bool    `json:"laplace_full_rank"`
 	Evaluations    int     `json:"evaluations"`
 	CPUSeconds     float64 `json:"cpu_seconds,omitempty"`
@@ -53,7 +53,7 @@ type LensProbeResult struct {
 // lenses idx cheaply: for each, the posterior maximum is found from the
 // truth (lensfit.FitNear: whitened BFGS, then the Laplace approximation),
 // without the multi-start search and the chains of LensRecovery. With
-// o.Tilt the GRF's spectral tilt is set by type-II maximum likelihood at
+// o.Shape the GRF's shape parameter is set by type-II maximum likelihood at
 // that maximum (lensfit.OptimiseHyper) and the maximum is found again with
 // it. With o.GapNoiseFree the observation is noise-free (σ unchanged), so
 // z = b/σ is the offset the model itself prefers (source grid, prior): a
@@ -77,7 +77,7 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
 	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.FitScale}, PSF: psf}
 	res := &LensProbeResult{Settings: map[string]any{"lenses": idx, "fit_source_side": o.FitSide, "fit_source_pixel_scale": fitCfg.Src.Scale,
-		"tilt": o.Tilt, "noise_free": o.GapNoiseFree, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
+		"prior_shape": o.Shape, "noise_free": o.GapNoiseFree, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
 	for _, j := range idx {
 		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
 		if b, err := os.ReadFile(part); err == nil {
@@ -104,8 +104,8 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 		}
 		res.Lenses = append(res.Lenses, l)
 		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "lens-recovery probe: lens %d: θ_E z %+.2f, max |z| %.2f, tilt %.2f, %d evaluations, %.0f CPU-s, %.0f s\n",
-				j, l.Z[0], maxAbs(l.Z[:]), l.Tilt, l.Evaluations, l.CPUSeconds, l.WallSeconds)
+			fmt.Fprintf(o.Progress, "lens-recovery probe: lens %d: θ_E z %+.2f, max |z| %.2f, shape %.2f, %d evaluations, %.0f CPU-s, %.0f s\n",
+				j, l.Z[0], maxAbs(l.Z[:]), l.Shape, l.Evaluations, l.CPUSeconds, l.WallSeconds)
 		}
 	}
 	res.summarise()
@@ -148,7 +148,18 @@ func (o *LensRecoveryOptions) probeOne(ctx context.Context, j int, simCfg, fitCf
 		return l, err
 	}
 	evals := 0
-	h, err := lensfit.OptimiseHyper(ctx, ev, o.Prior, truth, nil, false, 0, 0)
+	var shape lensfit.Shape
+	var lo, hi float64
+	switch o.Shape {
+	case "":
+	case "tilt":
+		shape, lo, hi = lensfit.TiltedGRF, -2, 2
+	case "white":
+		shape, lo, hi = lensfit.WhiteMixGRF, -4, 2
+	default:
+		return l, fmt.Errorf("unknown prior shape %q (want tilt or white)", o.Shape)
+	}
+	h, err := lensfit.OptimiseHyper(ctx, ev, o.Prior, truth, nil, nil, 0, 0)
 	if err != nil {
 		return l, err
 	}
@@ -170,14 +181,14 @@ func (o *LensRecoveryOptions) probeOne(ctx context.Context, j int, simCfg, fitCf
 	if err != nil {
 		return l, err
 	}
-	if o.Tilt {
+	if shape != nil {
 		mp, _ := obj.Unpack(lf.MAP)
-		h, err = lensfit.OptimiseHyper(ctx, ev, o.Prior, mp, nil, true, o.TiltMin, o.TiltMax)
+		h, err = lensfit.OptimiseHyper(ctx, ev, o.Prior, mp, nil, shape, lo, hi)
 		if err != nil {
 			return l, err
 		}
 		evals += h.Evaluations
-		l.Tilt = h.Tilt
+		l.Shape = h.Shape
 		if obj, lf, err = fitAt(mp, h.Log10Scale); err != nil {
 			return l, err
 		}

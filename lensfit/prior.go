@@ -9,9 +9,9 @@ import (
 	"github.com/lenscore/lenscore/posterior"
 )
 
-// TiltName is the name of the source prior's spectral tilt β
-// (TiltedGRF).
-const TiltName = "source_spectral_tilt"
+// Shape is a one-parameter family of GRF source priors built from a base
+// GRF (TiltedGRF, WhiteMixGRF): the hyperparameter v of OptimiseHyper.
+type Shape func(g *posterior.GRF, v float64) (*posterior.GRF, error)
 
 // TiltedGRF returns the GRF with the spectrum of g tilted by the power β of
 // the wavenumber,
@@ -43,31 +43,56 @@ func TiltedGRF(g *posterior.GRF, beta float64) (*posterior.GRF, error) {
 	return posterior.NewGRF(nx, ny, g.Mean()[0], q, unitSchedule)
 }
 
+// WhiteMixGRF returns the GRF of g plus independent white noise of
+// variance 10^w times the field's pixel variance c(0) = mean_k P(k):
+// P_w(k) = P(k) + 10^w · c(0), a "nugget" that lets the source have more
+// small-scale structure than the fitted spectrum allows. w → −∞ gives g,
+// w → +∞ an isotropic Gaussian (up to the amplitude).
+func WhiteMixGRF(g *posterior.GRF, w float64) (*posterior.GRF, error) {
+	if math.IsNaN(w) || math.IsInf(w, 0) {
+		return nil, fmt.Errorf("lensfit: white-mixed GRF: log10 fraction %g is not finite", w)
+	}
+	nx, ny := g.Grid()
+	p := g.Spectrum()
+	var c0 float64
+	for _, v := range p {
+		c0 += v
+	}
+	add := math.Pow(10, w) * c0 / float64(len(p))
+	q := make([]float64, len(p))
+	for i, v := range p {
+		q[i] = v + add
+	}
+	return posterior.NewGRF(nx, ny, g.Mean()[0], q, unitSchedule)
+}
+
 // HyperResult is the type-II maximum likelihood of the source prior's
 // hyperparameters at one lens (OptimiseHyper).
 type HyperResult struct {
 	Log10Scale  float64 `json:"log10_source_scale"`
-	Tilt        float64 `json:"source_spectral_tilt"`
+	Shape       float64 `json:"shape_parameter"` // v of the Shape family (0 without one)
 	LogEvidence float64 `json:"log_evidence"`
 	Evaluations int     `json:"evaluations"`
 }
 
 // OptimiseHyper maximises the log evidence at the lens p over the prior's
-// amplitude log10 a ∈ [−3, 3] and, when base is a GRF and fitTilt is set,
-// its spectral tilt β ∈ [tiltMin, tiltMax] (TiltedGRF): golden-section
-// search in β, each trial maximised over log10 a by golden section (the
+// amplitude log10 a ∈ [−3, 3] and, when base is a GRF and shape is not nil,
+// the shape parameter v ∈ [lo, hi] of the prior shape(base, v) (TiltedGRF,
+// WhiteMixGRF): golden-section search in v, each trial maximised over
+// log10 a by golden section (the
 // evidence is unimodal in log10 a for a fixed prior shape: it is
 // log N(r | 0, N + a²AΣ₀Aᵀ)). The evidence is left at the optimum's prior
 // (ev.SetPrior), ready for a lens fit with that shape fixed. This is what
 // pixelated-source codes call setting the regularisation by the evidence.
-func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPrior, p lens.Params, extra []Component, fitTilt bool, tiltMin, tiltMax float64) (HyperResult, error) {
+func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPrior, p lens.Params, extra []Component, shape Shape, lo, hi float64) (HyperResult, error) {
 	var res HyperResult
+	fitTilt := shape != nil
 	g, isGRF := base.(*posterior.GRF)
 	if fitTilt && !isGRF {
-		return res, fmt.Errorf("lensfit: hyperparameters: a spectral tilt needs a GRF prior, not %T", base)
+		return res, fmt.Errorf("lensfit: hyperparameters: a prior shape needs a GRF prior, not %T", base)
 	}
-	if fitTilt && !(tiltMin < tiltMax) {
-		return res, fmt.Errorf("lensfit: hyperparameters: tilt bounds [%g, %g] are empty", tiltMin, tiltMax)
+	if fitTilt && !(lo < hi) {
+		return res, fmt.Errorf("lensfit: hyperparameters: shape bounds [%g, %g] are empty", lo, hi)
 	}
 	var firstErr error
 	scaleAt := func() (float64, float64) {
@@ -92,7 +117,7 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 		if !fitTilt {
 			return ev.SetPrior(base)
 		}
-		t, err := TiltedGRF(g, beta)
+		t, err := shape(g, beta)
 		if err != nil {
 			return err
 		}
@@ -119,7 +144,7 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 		_, v := scaleAt()
 		return v
 	}
-	beta := goldenMax(at, tiltMin, tiltMax, 0.01)
+	beta := goldenMax(at, lo, hi, 0.01)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -129,7 +154,7 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 	if err := setTilt(beta); err != nil {
 		return res, err
 	}
-	res.Tilt = beta
+	res.Shape = beta
 	res.Log10Scale, res.LogEvidence = scaleAt()
 	return res, firstErr
 }

@@ -38,6 +38,18 @@ func TestTiltedGRFSpectrum(t *testing.T) {
 	if _, err := TiltedGRF(g, math.NaN()); err == nil {
 		t.Error("a NaN tilt was accepted")
 	}
+	// The white mixture adds 10^w · c(0) to every P(k), c(0) the pixel
+	// variance of the field (the diagonal of its covariance).
+	wg, err := WhiteMixGRF(g, -0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0 := g.Cov().At(5, 5)
+	for i, v := range wg.Spectrum() {
+		if want := p[i] + math.Pow(10, -0.5)*c0; math.Abs(v-want) > 1e-13*want {
+			t.Fatalf("P_w[%d] = %g, want %g", i, v, want)
+		}
+	}
 }
 
 // TestSetPriorMatchesDense: an evidence whose prior was swapped by
@@ -60,7 +72,11 @@ func TestSetPriorMatchesDense(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, prior := range []posterior.GaussianPrior{tg, iso, g} {
+			wg, err := WhiteMixGRF(g, beta-1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, prior := range []posterior.GaussianPrior{tg, iso, wg, g} {
 				if err := ev.SetPrior(prior); err != nil {
 					t.Fatal(err)
 				}
@@ -130,15 +146,15 @@ func TestOptimiseHyperRecoversAmplitudeAndTilt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := OptimiseHyper(context.Background(), ev, base, truth, nil, true, -2, 2)
+		h, err := OptimiseHyper(context.Background(), ev, base, truth, nil, TiltedGRF, -2, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("case %d: log10 a %.3f, β %.3f for %.3f, %.3f (%d evaluations)", i, h.Log10Scale, h.Tilt, c.logA, c.beta, h.Evaluations)
+		t.Logf("case %d: log10 a %.3f, β %.3f for %.3f, %.3f (%d evaluations)", i, h.Log10Scale, h.Shape, c.logA, c.beta, h.Evaluations)
 		// One realisation of 256 modes: over seeds 11, 21, 31, 41 the
 		// recovered β scattered by ≈ 0.2 around the truth (log10 a by 0.02).
-		if math.Abs(h.Log10Scale-c.logA) > 0.08 || math.Abs(h.Tilt-c.beta) > 0.3 {
-			t.Errorf("case %d: log10 a %.3f, β %.3f recovered for %.3f, %.3f", i, h.Log10Scale, h.Tilt, c.logA, c.beta)
+		if math.Abs(h.Log10Scale-c.logA) > 0.08 || math.Abs(h.Shape-c.beta) > 0.3 {
+			t.Errorf("case %d: log10 a %.3f, β %.3f recovered for %.3f, %.3f", i, h.Log10Scale, h.Shape, c.logA, c.beta)
 		}
 		got, err := ev.LogEvidence(truth.Mass(), h.Log10Scale*math.Ln10, nil)
 		if err != nil {
@@ -158,12 +174,12 @@ func TestOptimiseHyperRecoversAmplitudeAndTilt(t *testing.T) {
 			t.Errorf("case %d: evidence at the true hyperparameters %g exceeds the optimum's %g", i, atTruth, h.LogEvidence)
 		}
 		// Without the tilt only the amplitude moves.
-		h0, err := OptimiseHyper(context.Background(), ev, base, truth, nil, false, 0, 0)
+		h0, err := OptimiseHyper(context.Background(), ev, base, truth, nil, nil, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h0.Tilt != 0 || h0.LogEvidence > h.LogEvidence+1e-6 {
-			t.Errorf("case %d: amplitude only: tilt %g, evidence %g above the joint optimum %g", i, h0.Tilt, h0.LogEvidence, h.LogEvidence)
+		if h0.Shape != 0 || h0.LogEvidence > h.LogEvidence+1e-6 {
+			t.Errorf("case %d: amplitude only: tilt %g, evidence %g above the joint optimum %g", i, h0.Shape, h0.LogEvidence, h.LogEvidence)
 		}
 	}
 }

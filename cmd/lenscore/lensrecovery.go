@@ -23,7 +23,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	lenses := fs.Int("lenses", 30, "simulated lenses")
 	fitN := fs.Int("fit-source-npix", 32, "source grid side of the evidence (same 1.92″ field as the 64² simulation grid; 2–64, e.g. 32, 48 or 64)")
 	fitScale := fs.Float64("fit-source-pixel-scale", 0, "pixel size in arcsec of that grid (0: 1.92″/N, the simulation's field)")
-	tilt := fs.Bool("tilt", false, "with --probe: make the GRF prior's spectral tilt a hyperparameter set per lens by the evidence (type-II maximum likelihood at the MAP)")
+	shape := fs.String("prior-shape", "", "with --probe and --prior grf: make the GRF's shape a hyperparameter set per lens by the evidence (type-II maximum likelihood at the MAP): tilt (spectral slope) or white (an added white-noise fraction)")
 	probe := fs.String("probe", "", "instead of the full fits: the calibration probe (maximum from the truth and its Laplace widths) of these lenses, e.g. 0-7 or 0,3,5, into lens_recovery_probe.json")
 	kind := fs.String("prior", "grf", "Gaussian source prior of the evidence: grf (fitted to the training galaxies at the fit resolution) or gaussian (isotropic, --prior-sigma)")
 	sigma := fs.Float64("prior-sigma", 0.1, "standard deviation of the gaussian prior (its amplitude is fitted anyway)")
@@ -58,8 +58,8 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	if *fitScale == 0 {
 		*fitScale = experiment.DefaultSrcField / float64(*fitN)
 	}
-	if *tilt && (*kind != "grf" || *probe == "") {
-		return fmt.Errorf("--tilt needs --prior grf and --probe (the full fits keep the prior's shape fixed)")
+	if *shape != "" && (*kind != "grf" || *probe == "" || (*shape != "tilt" && *shape != "white")) {
+		return fmt.Errorf("--prior-shape must be tilt or white, with --prior grf and --probe (the full fits keep the prior's shape fixed), got %q", *shape)
 	}
 	var probeIdx []int
 	if *probe != "" {
@@ -136,9 +136,9 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		defer lk.Release()
-		fmt.Fprintf(env.stderr, "lens-recovery probe: %d lenses, %d² evidence grid, %s prior, tilt %v, linalg %s\n", len(probeIdx), *fitN, *kind, *tilt, backendLine())
+		fmt.Fprintf(env.stderr, "lens-recovery probe: %d lenses, %d² evidence grid, %s prior, shape %q, linalg %s\n", len(probeIdx), *fitN, *kind, *shape, backendLine())
 		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
-			Prior: prior, Lenses: *lenses, Seed: *seed, Tilt: *tilt, GapNoiseFree: *gapFree, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
+			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
 		if err != nil {
 			return err
 		}
