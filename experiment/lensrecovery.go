@@ -37,6 +37,10 @@ type LensRecoveryOptions struct {
 	// FitSide is the source grid of the evidence (default Side/2, same
 	// field), so the fit never uses the grid that made the data.
 	FitSide int
+	// FitScale is the pixel size of that grid (default Side·SrcScale/FitSide:
+	// the simulation's field); a smaller field concentrates the pixels on
+	// the galaxy.
+	FitScale float64
 	// Prior is the Gaussian source prior of the evidence (FitSide² pixels).
 	Prior       posterior.GaussianPrior
 	Lenses      int                // number of lenses (default 30)
@@ -49,12 +53,18 @@ type LensRecoveryOptions struct {
 	// j mod Shards = Shard and writes only their parts; a run with Shards
 	// ≤ 1 and Resume then tables them all.
 	Shard, Shards int
-	// GapNoiseFree makes LensRecoveryGaps evaluate the evidences on the
-	// noise-free observation (same σ): a gap there near −(the noisy gap)
+	// GapNoiseFree makes LensRecoveryGaps evaluate the evidences, and
+	// LensRecoveryProbe fit, on the noise-free observation (same σ): a gap there near −(the noisy gap)
 	// says the fitted lens was pulled off the truth by the noise, a
 	// positive one that the model prefers a wrong lens even without noise.
 	GapNoiseFree bool
-	Progress     io.Writer // progress lines (nil: none)
+	// Shape makes the GRF prior's shape a hyperparameter set per lens by
+	// type-II maximum likelihood at the MAP lens: "tilt" (lensfit.TiltedGRF,
+	// β ∈ [−2, 2]) or "white" (lensfit.WhiteMixGRF, log10 fraction ∈
+	// [−4, 2]); "" keeps it fixed. LensRecoveryProbe only (LensRecovery
+	// refuses it).
+	Shape    string
+	Progress io.Writer // progress lines (nil: none)
 }
 
 // LensRecoveryParts is the folder of finished lenses (one JSON each).
@@ -131,14 +141,17 @@ func (o *LensRecoveryOptions) defaults() error {
 	if o.Lenses == 0 {
 		o.Lenses = 30
 	}
+	if o.FitScale == 0 && o.FitSide > 0 {
+		o.FitScale = o.SrcScale * float64(o.Side) / float64(o.FitSide)
+	}
 	if o.SourceDraws == 0 {
 		o.SourceDraws = 8
 	}
 	switch {
 	case len(o.Galaxies) == 0:
 		return errors.New("experiment: lens recovery needs validation galaxies")
-	case o.FitSide < 2 || o.Side%o.FitSide != 0:
-		return fmt.Errorf("experiment: lens recovery: the fit grid side %d must divide the source side %d", o.FitSide, o.Side)
+	case o.FitSide < 2 || !(o.FitScale > 0) || math.IsInf(o.FitScale, 0):
+		return fmt.Errorf("experiment: lens recovery: the fit grid (side %d, pixel %g″) must have at least 2 pixels of a positive size", o.FitSide, o.FitScale)
 	case o.Prior == nil || o.Prior.Dim() != o.FitSide*o.FitSide:
 		return fmt.Errorf("experiment: lens recovery: the Gaussian prior must have %d² pixels", o.FitSide)
 	case o.Lenses < 1:
@@ -205,6 +218,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
+	if o.Shape != "" {
+		return nil, errors.New("experiment: lens recovery: a fitted prior shape is measured by LensRecoveryProbe only")
+	}
 	parts := filepath.Join(dir, LensRecoveryParts)
 	if err := os.MkdirAll(parts, 0o755); err != nil {
 		return nil, err
@@ -214,8 +230,7 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		return nil, err
 	}
 	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
-	f := o.Side / o.FitSide
-	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.SrcScale * float64(f)}, PSF: psf}
+	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.FitScale}, PSF: psf}
 	res := &LensRecoveryResult{Settings: map[string]any{"lenses": o.Lenses, "source_side": o.Side, "source_pixel_scale": o.SrcScale,
 		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
 		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
@@ -471,7 +486,7 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 		}
 	}
 	// Source errors on the fit grid.
-	tsrc := Downsample(o.Galaxies[gi], o.Side, o.Side/o.FitSide)
+	tsrc := RebinField(o.Galaxies[gi], o.Side, o.SrcScale, o.FitSide, o.FitScale)
 	_, scale := obj.Unpack(r.MAP)
 	src := make([]float64, len(tsrc))
 	if _, err := ev.LogEvidence(truth.Mass(), scale*math.Ln10, nil); err != nil {

@@ -127,3 +127,101 @@ func TestGoldenMax(t *testing.T) {
 		t.Errorf("maximum at %g, want 0.7", x)
 	}
 }
+
+// TestRebin: for a divisor it is the block mean; otherwise the exact area
+// average, computed by splitting the fine pixels.
+func TestRebin(t *testing.T) {
+	n := 12
+	x := make([]float64, n*n)
+	for i := range x {
+		x[i] = math.Sin(float64(i)*0.37) + float64(i%5)
+	}
+	for _, m := range []int{6, 4, 3} {
+		a, b := Rebin(x, n, m), Downsample(x, n, n/m)
+		for i := range a {
+			if math.Abs(a[i]-b[i]) > 1e-13 {
+				t.Fatalf("m %d: Rebin %g, block mean %g at %d", m, a[i], b[i], i)
+			}
+		}
+	}
+	for _, m := range []int{9, 5, 16} {
+		// Reference: each fine pixel split into m×m equal parts, then n×n
+		// block means (exact area averages of the piecewise-constant image).
+		up := make([]float64, n*m*n*m)
+		for r := 0; r < n*m; r++ {
+			for c := 0; c < n*m; c++ {
+				up[r*n*m+c] = x[(r/m)*n+c/m]
+			}
+		}
+		want, got := Downsample(up, n*m, n), Rebin(x, n, m)
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Fatalf("m %d: pixel %d: %g, want %g", m, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestLensRecoveryProbeSmall: the probe of a tiny lens stores z =
+// (MAP − truth)/σ, tables it as by hand (Gaussian coverage), reuses the
+// stored lens on a rerun, and fits other (noise-free) data with the same
+// σ_n when asked.
+func TestLensRecoveryProbeSmall(t *testing.T) {
+	side := 16
+	g := lens.Render(lens.Sersic{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03}, lens.Grid{N: side, Scale: 0.06}, 2)
+	mx := 0.0
+	for _, v := range g {
+		mx = math.Max(mx, v)
+	}
+	for i := range g {
+		g[i] /= mx
+	}
+	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := LensRecoveryOptions{Galaxies: [][]float64{g}, Side: side, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2, Seed: 1}
+	dir := t.TempDir()
+	r, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Lenses) != 1 || r.Lenses[0].Index != 1 || len(r.Params) != 7 {
+		t.Fatalf("%d lenses, %d parameters", len(r.Lenses), len(r.Params))
+	}
+	l := r.Lenses[0]
+	for k := range l.Z {
+		if math.Abs(l.Z[k]-(l.MAP[k]-l.Truth[k])/l.SD[k]) > 1e-12 || !(l.SD[k] > 0) {
+			t.Errorf("parameter %d: z %g, MAP %g, truth %g, sd %g", k, l.Z[k], l.MAP[k], l.Truth[k], l.SD[k])
+		}
+	}
+	if l.Truth != [7]float64(RecoveryLens(1, 1)) {
+		t.Errorf("truth %v is not RecoveryLens(1, 1)", l.Truth)
+	}
+	if maxAbs(l.Z[:]) <= 5 {
+		c68 := 0.0
+		if math.Abs(l.Z[0]) <= 1 {
+			c68 = 1
+		}
+		if r.Params[0].Bias != l.MAP[0]-l.Truth[0] || r.Params[0].BiasZ != l.Z[0] || r.Params[0].Cover68 != c68 || r.Failures != 0 {
+			t.Errorf("θ_E row %+v for lens %+v", r.Params[0], l)
+		}
+	} else if r.Failures != 1 {
+		t.Errorf("max |z| %g but %d failures", maxAbs(l.Z[:]), r.Failures)
+	}
+	r2, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Lenses[0] != l {
+		t.Errorf("rerun: lens not reused: %+v vs %+v", r2.Lenses[0], l)
+	}
+	o.GapNoiseFree = true
+	nf, err := LensRecoveryProbe(context.Background(), o, []int{1}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := nf.Lenses[0]; m.MAP == l.MAP || math.Abs(m.SD[0]/l.SD[0]-1) > 0.5 {
+		t.Errorf("noise-free probe: MAP %v (noisy %v), σ_θE %g (noisy %g)", m.MAP, l.MAP, m.SD[0], l.SD[0])
+	}
+}

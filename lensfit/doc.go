@@ -74,6 +74,18 @@
 // (ScaleName, log10 a, uniform prior on [−3, 3]): the optimiser maximises
 // over it jointly with θ and the MCMC marginalises it.
 //
+// The prior's shape can be varied without rebuilding the geometry
+// (Evidence.SetPrior, O(N²)): TiltedGRF tilts the GRF's spectrum by
+// (k̃/k_ref)^β, WhiteMixGRF adds a white-noise fraction 10^w of its pixel
+// variance, and OptimiseHyper sets a and, for such a Shape, β or w at a
+// given lens by type-II maximum likelihood (golden-section searches).
+// FitNear maximises the posterior from a given start (for simulations,
+// the truth) and returns the Laplace approximation there: the cheap
+// calibration measurement of `lenscore experiment lens-recovery --probe`.
+// Neither shape is used by Fit: measured on simulated lenses, neither
+// calibrates the lens posterior (docs/lens-fitting.md, "Calibration
+// measured").
+//
 // # Extra linear components
 //
 // A caller that models light besides the lensed source (the lens galaxy's

@@ -119,24 +119,41 @@ func NewEvidence(cfg lens.Config, d Data, prior posterior.GaussianPrior) (*Evide
 	if e.mEff == 0 {
 		return nil, errors.New("lensfit: evidence: the mask excludes every pixel")
 	}
-	e.mu0 = append([]float64(nil), prior.Mean()...)
-	switch p := prior.(type) {
-	case *posterior.IsoGaussian:
-		e.isoS = p.S()
-		e.logDet = float64(n) * 2 * math.Log(e.isoS)
-	case *posterior.GRF:
-		e.prec, e.logDet = grfPrecision(p)
-		nx, ny := p.Grid()
-		e.ds.prepareKernel(circulantKernel(p.Spectrum(), nx, ny, func(v float64) float64 { return v }), nx, ny)
-	default:
-		return nil, fmt.Errorf("lensfit: evidence: unsupported source prior %T (want a GRF or an isotropic Gaussian)", prior)
+	if err := e.SetPrior(prior); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
 
+// SetPrior replaces the Gaussian source prior (same number of pixels)
+// without rebuilding the geometry: the way to vary a hyperparameter of the
+// prior's shape, such as the spectral tilt of TiltedGRF, between
+// evaluations. It costs O(N²) (the dense GRF precision), negligible beside
+// one evaluation.
+func (e *Evidence) SetPrior(prior posterior.GaussianPrior) error {
+	if prior == nil || prior.Dim() != e.n {
+		return fmt.Errorf("lensfit: evidence: the source prior must have %d pixels", e.n)
+	}
+	e.ok = false
+	e.mu0 = append(e.mu0[:0], prior.Mean()...)
+	switch p := prior.(type) {
+	case *posterior.IsoGaussian:
+		e.prec, e.isoS, e.ds.kern2 = nil, p.S(), nil
+		e.logDet = float64(e.n) * 2 * math.Log(e.isoS)
+	case *posterior.GRF:
+		e.prec, e.logDet = grfPrecision(p, e.prec)
+		nx, ny := p.Grid()
+		e.ds.prepareKernel(circulantKernel(p.Spectrum(), nx, ny, func(v float64) float64 { return v }), nx, ny)
+	default:
+		return fmt.Errorf("lensfit: evidence: unsupported source prior %T (want a GRF or an isotropic Gaussian)", prior)
+	}
+	e.prior = prior
+	return nil
+}
+
 // grfPrecision returns the dense circulant Σ₀⁻¹ = F⁻¹ diag(1/P) F of a GRF
-// and log det Σ₀ = Σ_k log P(k).
-func grfPrecision(g *posterior.GRF) ([]float64, float64) {
+// (in buf when it has room) and log det Σ₀ = Σ_k log P(k).
+func grfPrecision(g *posterior.GRF, buf []float64) ([]float64, float64) {
 	nx, ny := g.Grid()
 	p := g.Spectrum()
 	var logDet float64
@@ -145,7 +162,11 @@ func grfPrecision(g *posterior.GRF) ([]float64, float64) {
 	}
 	c := circulantKernel(p, nx, ny, func(v float64) float64 { return 1 / v })
 	n := nx * ny
-	prec := make([]float64, n*n)
+	prec := buf[:0]
+	if cap(prec) < n*n {
+		prec = make([]float64, n*n)
+	}
+	prec = prec[:n*n]
 	for i := 0; i < n; i++ {
 		yi, xi := i/nx, i%nx
 		for j := 0; j < n; j++ {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -20,7 +21,10 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	data := fs.String("data", defaultTrainData, "galaxy folders: the validation split supplies the true sources, the training split the GRF prior")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
 	lenses := fs.Int("lenses", 30, "simulated lenses")
-	fitN := fs.Int("fit-source-npix", 32, "source grid side of the evidence (same 1.92″ field as the 64² simulation grid; must divide 64)")
+	fitN := fs.Int("fit-source-npix", 32, "source grid side of the evidence (same 1.92″ field as the 64² simulation grid; 2–64, e.g. 32, 48 or 64)")
+	fitScale := fs.Float64("fit-source-pixel-scale", 0, "pixel size in arcsec of that grid (0: 1.92″/N, the simulation's field)")
+	shape := fs.String("prior-shape", "", "with --probe and --prior grf: make the GRF's shape a hyperparameter set per lens by the evidence (type-II maximum likelihood at the MAP): tilt (spectral slope) or white (an added white-noise fraction)")
+	probe := fs.String("probe", "", "instead of the full fits: the calibration probe (maximum from the truth and its Laplace widths) of these lenses, e.g. 0-7 or 0,3,5, into lens_recovery_probe.json")
 	kind := fs.String("prior", "grf", "Gaussian source prior of the evidence: grf (fitted to the training galaxies at the fit resolution) or gaussian (isotropic, --prior-sigma)")
 	sigma := fs.Float64("prior-sigma", 0.1, "standard deviation of the gaussian prior (its amplitude is fitted anyway)")
 	noise := fs.Float64("noise", 0.02, "noise σ as a fraction of the noise-free peak")
@@ -33,7 +37,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ target of the sampler's stopping rule")
 	essTarget := fs.Float64("ess-target", 400, "ESS target of the sampler's stopping rule")
 	gapSide := fs.Int("gap-source-npix", 0, "instead of fitting: for the finished lenses, log evidence of the fitted MAP lens minus that of the true lens (amplitude maximised) on this source grid (a divisor of 64), into lens_recovery_gap_N.json")
-	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation")
+	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation; with --probe: fit it (z = the model's own offset)")
 	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
@@ -45,8 +49,24 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	if *gapSide != 0 && (*gapSide < 2 || 64%*gapSide != 0 || *gapLenses < 0) {
 		return fmt.Errorf("--gap-source-npix must be a divisor of 64 ≥ 2 and --gap-lenses ≥ 0 (got %d, %d)", *gapSide, *gapLenses)
 	}
-	if *lenses < 1 || *fitN < 2 || 64%*fitN != 0 {
-		return fmt.Errorf("--lenses must be ≥ 1 and --fit-source-npix a divisor of 64 ≥ 2 (got %d, %d)", *lenses, *fitN)
+	if *lenses < 1 || *fitN < 2 || *fitN > 64 {
+		return fmt.Errorf("--lenses must be ≥ 1 and --fit-source-npix in [2, 64] (got %d, %d)", *lenses, *fitN)
+	}
+	if !(*fitScale >= 0) || math.IsInf(*fitScale, 0) {
+		return fmt.Errorf("--fit-source-pixel-scale must be ≥ 0 (0: the simulation's field), got %g", *fitScale)
+	}
+	if *fitScale == 0 {
+		*fitScale = experiment.DefaultSrcField / float64(*fitN)
+	}
+	if *shape != "" && (*kind != "grf" || *probe == "" || (*shape != "tilt" && *shape != "white")) {
+		return fmt.Errorf("--prior-shape must be tilt or white, with --prior grf and --probe (the full fits keep the prior's shape fixed), got %q", *shape)
+	}
+	var probeIdx []int
+	if *probe != "" {
+		var err error
+		if probeIdx, err = parseLensList(*probe, *lenses); err != nil {
+			return fmt.Errorf("--probe %q: %w", *probe, err)
+		}
 	}
 	var shardK, shardN int
 	if *shard != "" {
@@ -70,11 +90,11 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	gals, names, _ := experiment.Galaxies(ds.Val, 0)
 	one := func(float64) float64 { return 1 } // the evidence does not use the diffusion schedule
-	makePrior := func(n int) (posterior.GaussianPrior, error) {
+	makePrior := func(n int, scale float64) (posterior.GaussianPrior, error) {
 		if *kind == "grf" {
 			tr, _, _ := experiment.Galaxies(ds.Train, 0)
 			for i := range tr {
-				tr[i] = experiment.Downsample(tr[i], 64, 64/n)
+				tr[i] = experiment.RebinField(tr[i], 64, experiment.DefaultSrcField/64, n, scale)
 			}
 			return posterior.FitGRF(tr, n, n, posterior.FitOptions{Radial: true}, one)
 		}
@@ -84,14 +104,14 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return g, nil
 	}
-	prior, err := makePrior(*fitN)
+	prior, err := makePrior(*fitN, *fitScale)
 	if err != nil {
 		return err
 	}
 	if *gapSide != 0 {
 		// The evidence gap between the fitted and the true lens of the
 		// finished lenses (read-only: no lock, no fit).
-		gp, err := makePrior(*gapSide)
+		gp, err := makePrior(*gapSide, experiment.DefaultSrcField/float64(*gapSide))
 		if err != nil {
 			return err
 		}
@@ -108,6 +128,26 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "evidence gaps of %d lenses on the %d² grid in %s\n", len(gaps), *gapSide, path)
+		return nil
+	}
+	if probeIdx != nil {
+		lk, err := lockOutDir(dir, "probe")
+		if err != nil {
+			return err
+		}
+		defer lk.Release()
+		fmt.Fprintf(env.stderr, "lens-recovery probe: %d lenses, %d² evidence grid, %s prior, shape %q, linalg %s\n", len(probeIdx), *fitN, *kind, *shape, backendLine())
+		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
+			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "lens-recovery probe over %d lenses (%d with |z| > 5; mean %.0f CPU-s, median %.0f s wall per lens; mean evidence gap %.2f)\n",
+			len(r.Lenses), r.Failures, r.MeanCPU, r.MedianWall, r.MeanGap)
+		fmt.Fprintf(env.stdout, "%-10s %10s %8s %8s %10s %6s %6s\n", "parameter", "bias", "bias/σ", "std z", "RMS", "68 %", "95 %")
+		for _, p := range r.Params {
+			fmt.Fprintf(env.stdout, "%-10s %10.2e %8.2f %8.2f %10.2e %6.2f %6.2f\n", p.Name, p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95)
+		}
 		return nil
 	}
 	// A second run into the folder fails at once; the shards of one run
@@ -131,7 +171,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		defer lk.Release()
 	}
 	fmt.Fprintf(env.stderr, "lens-recovery: %d lenses of %d validation galaxies, %d² evidence grid, %s prior, linalg %s\n", *lenses, len(gals), *fitN, *kind, backendLine())
-	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN,
+	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
 		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr,
 		Shard: shardK, Shards: shardN,
 		Fit: lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Steps: *steps, Walkers: *walkers, Burn: *burn, Samples: 64,
@@ -154,4 +194,25 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "outputs in %s\n", dir)
 	return nil
+}
+
+// parseLensList parses "0-7" or "0,3,5" (lens indices below n).
+func parseLensList(s string, n int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var a, b int
+		if _, err := fmt.Sscanf(f, "%d-%d", &a, &b); err == nil && fmt.Sprintf("%d-%d", a, b) == f {
+		} else if _, err := fmt.Sscanf(f, "%d", &a); err == nil && fmt.Sprint(a) == f {
+			b = a
+		} else {
+			return nil, fmt.Errorf("%q is not an index or a range a-b", f)
+		}
+		if a < 0 || b < a || b >= n {
+			return nil, fmt.Errorf("lenses %d-%d are not within [0, %d)", a, b, n)
+		}
+		for j := a; j <= b; j++ {
+			out = append(out, j)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,324 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/lenscore/lenscore/lens"
+	"github.com/lenscore/lenscore/lensfit"
+	"github.com/lenscore/lenscore/weights"
+)
+
+// LensProbeParts is the folder of finished lenses of a calibration probe.
+const LensProbeParts = "lens_probe_parts"
+
+// LensProbeLens is the calibration probe of one lens: the posterior maximum
+// found from the truth and its Laplace widths (lensfit.FitNear).
+type LensProbeLens struct {
+	Index      int        `json:"index"`
+	Truth      [7]float64 `json:"truth"`
+	MAP        [7]float64 `json:"map"`
+	SD         [7]float64 `json:"sd"` // Laplace standard deviations
+	Z          [7]float64 `json:"z"`  // (MAP − truth)/sd
+	Log10Scale float64    `json:"log10_source_scale"`
+	// Shape is the source prior's shape parameter (LensRecoveryOptions.Shape)
+	// set by type-II maximum likelihood at the first MAP (0 when not fitted).
+	Shape          float64 `json:"shape_parameter"`
+	FullRank       bool    `json:"laplace_full_rank"`
+	Evaluations    int     `json:"evaluations"`
+	CPUSeconds     float64 `json:"cpu_seconds,omitempty"`
+	WallSeconds    float64 `json:"wall_seconds"`
+	SourceRMSE     float64 `json:"source_rmse_true_lens"` // posterior-mean source at the true lens, fit grid, peak = 1
+	LogEvidenceGap float64 `json:"log_evidence_map_minus_truth"`
+}
+
+// LensProbeResult is lens_recovery_probe.json.
+type LensProbeResult struct {
+	Lenses     []LensProbeLens     `json:"lenses"`
+	Params     []LensRecoveryParam `json:"parameters"` // coverage from the Gaussian intervals |z| < 1, 1.96
+	Failures   int                 `json:"failures"`   // some |z| > 5 (excluded from Params)
+	MeanCPU    float64             `json:"mean_cpu_seconds_per_lens"`
+	MedianWall float64             `json:"median_wall_seconds_per_lens"`
+	MeanGap    float64             `json:"mean_log_evidence_gap"`
+	Settings   map[string]any      `json:"settings"`
+}
+
+// LensRecoveryProbe measures the calibration of the lens posterior on the
+// lenses idx cheaply: for each, the posterior maximum is found from the
+// truth (lensfit.FitNear: whitened BFGS, then the Laplace approximation),
+// without the multi-start search and the chains of LensRecovery. With
+// o.Shape the GRF's shape parameter is set by type-II maximum likelihood at
+// that maximum (lensfit.OptimiseHyper) and the maximum is found again with
+// it. With o.GapNoiseFree the observation is noise-free (σ unchanged), so
+// z = b/σ is the offset the model itself prefers (source grid, prior): a
+// calibrated model has b ≈ 0, and b inflates the std of z of noisy data to
+// ≈ √(1 + mean b²). The statistics are those of LensRecovery with z = (MAP − truth)/σ_Laplace
+// and the Gaussian 68 / 95 % intervals. Finished lenses are stored in
+// dir/LensProbeParts; a rerun reuses them. cpu, if not nil, reads the
+// process CPU time in seconds.
+func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, dir string, cpu func() float64) (*LensProbeResult, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	parts := filepath.Join(dir, LensProbeParts)
+	if err := os.MkdirAll(parts, 0o755); err != nil {
+		return nil, err
+	}
+	psf, err := lens.GaussianPSF(o.PSFFWHM, o.PixScale, 0)
+	if err != nil {
+		return nil, err
+	}
+	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
+	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.FitScale}, PSF: psf}
+	res := &LensProbeResult{Settings: map[string]any{"lenses": idx, "fit_source_side": o.FitSide, "fit_source_pixel_scale": fitCfg.Src.Scale,
+		"prior_shape": o.Shape, "noise_free": o.GapNoiseFree, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
+	for _, j := range idx {
+		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
+		if b, err := os.ReadFile(part); err == nil {
+			var l LensProbeLens
+			if err := json.Unmarshal(b, &l); err != nil {
+				return nil, fmt.Errorf("experiment: %s: %w", part, err)
+			}
+			res.Lenses = append(res.Lenses, l)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l, err := o.probeOne(ctx, j, simCfg, fitCfg, cpu)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: probe lens %d: %w", j, err)
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		if err := weights.WriteFileAtomic(part, b); err != nil {
+			return nil, err
+		}
+		res.Lenses = append(res.Lenses, l)
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "lens-recovery probe: lens %d: θ_E z %+.2f, max |z| %.2f, shape %.2f, %d evaluations, %.0f CPU-s, %.0f s\n",
+				j, l.Z[0], maxAbs(l.Z[:]), l.Shape, l.Evaluations, l.CPUSeconds, l.WallSeconds)
+		}
+	}
+	res.summarise()
+	if err := WriteJSON(filepath.Join(dir, "lens_recovery_probe.json"), res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func maxAbs(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
+}
+
+// probeOne measures lens j.
+func (o *LensRecoveryOptions) probeOne(ctx context.Context, j int, simCfg, fitCfg lens.Config, cpu func() float64) (LensProbeLens, error) {
+	t0, c0 := time.Now(), 0.0
+	if cpu != nil {
+		c0 = cpu()
+	}
+	truth := RecoveryLens(o.Seed, j)
+	l := LensProbeLens{Index: j, Truth: truth}
+	y, sigma, err := o.simulate(j, simCfg)
+	if err != nil {
+		return l, err
+	}
+	if o.GapNoiseFree { // same σ, no noise: the MAP's offset is the model's own
+		op, err := lens.NewOperator(truth.Mass(), simCfg)
+		if err != nil {
+			return l, err
+		}
+		op.Apply(y, o.Galaxies[j%len(o.Galaxies)])
+	}
+	data := lensfit.Data{Y: y, SigmaN: []float64{sigma}}
+	ev, err := lensfit.NewEvidence(fitCfg, data, o.Prior)
+	if err != nil {
+		return l, err
+	}
+	evals := 0
+	var shape lensfit.Shape
+	var lo, hi float64
+	switch o.Shape {
+	case "":
+	case "tilt":
+		shape, lo, hi = lensfit.TiltedGRF, -2, 2
+	case "white":
+		shape, lo, hi = lensfit.WhiteMixGRF, -4, 2
+	default:
+		return l, fmt.Errorf("unknown prior shape %q (want tilt or white)", o.Shape)
+	}
+	h, err := lensfit.OptimiseHyper(ctx, ev, o.Prior, truth, nil, nil, 0, 0)
+	if err != nil {
+		return l, err
+	}
+	evals += h.Evaluations
+	half := 0.5 * float64(fitCfg.Obs.N) * fitCfg.Obs.Scale
+	fitAt := func(start lens.Params, scale float64) (*lensfit.Objective, *lensfit.LocalFit, error) {
+		obj, err := lensfit.NewObjective(ev, lens.DefaultPriors(half), start, true, scale)
+		if err != nil {
+			return nil, nil, err
+		}
+		lf, err := lensfit.FitNear(ctx, obj, obj.Pack(start, scale))
+		if err != nil {
+			return nil, nil, err
+		}
+		evals += lf.Evaluations
+		return obj, lf, nil
+	}
+	obj, lf, err := fitAt(truth, h.Log10Scale)
+	if err != nil {
+		return l, err
+	}
+	if shape != nil {
+		mp, _ := obj.Unpack(lf.MAP)
+		h, err = lensfit.OptimiseHyper(ctx, ev, o.Prior, mp, nil, shape, lo, hi)
+		if err != nil {
+			return l, err
+		}
+		evals += h.Evaluations
+		l.Shape = h.Shape
+		if obj, lf, err = fitAt(mp, h.Log10Scale); err != nil {
+			return l, err
+		}
+	}
+	mp, s := obj.Unpack(lf.MAP)
+	l.MAP, l.Log10Scale, l.FullRank = mp, s, lf.Cov != nil
+	for k := range lens.ParamNames {
+		l.SD[k] = lf.SD[k]
+		l.Z[k] = (mp[k] - truth[k]) / lf.SD[k]
+	}
+	// Evidence gap (amplitude at the MAP's) and the source at the truth.
+	lm, err := ev.LogEvidence(mp.Mass(), s*math.Ln10, nil)
+	if err != nil {
+		return l, err
+	}
+	lt, err := ev.LogEvidence(truth.Mass(), s*math.Ln10, nil)
+	if err != nil {
+		return l, err
+	}
+	l.LogEvidenceGap = lm - lt
+	src := make([]float64, fitCfg.Src.N*fitCfg.Src.N)
+	if err := ev.PosteriorMean(src, nil); err != nil {
+		return l, err
+	}
+	l.SourceRMSE = rmse(src, RebinField(o.Galaxies[j%len(o.Galaxies)], o.Side, o.SrcScale, o.FitSide, o.FitScale))
+	l.Evaluations = evals + 2
+	l.WallSeconds = time.Since(t0).Seconds()
+	if cpu != nil {
+		l.CPUSeconds = cpu() - c0
+	}
+	return l, nil
+}
+
+// summarise fills the per-parameter table.
+func (r *LensProbeResult) summarise() {
+	r.Params, r.Failures = nil, 0
+	var walls, cpus, gaps []float64
+	for _, l := range r.Lenses {
+		if maxAbs(l.Z[:]) > 5 {
+			r.Failures++
+		}
+		walls, cpus, gaps = append(walls, l.WallSeconds), append(cpus, l.CPUSeconds), append(gaps, l.LogEvidenceGap)
+	}
+	if len(walls) > 0 {
+		sort.Float64s(walls)
+		r.MedianWall, r.MeanCPU, r.MeanGap = walls[len(walls)/2], meanOf(cpus), meanOf(gaps)
+	}
+	for k, name := range lens.ParamNames {
+		p := LensRecoveryParam{Name: name}
+		var z, e []float64
+		for _, l := range r.Lenses {
+			if maxAbs(l.Z[:]) > 5 {
+				continue
+			}
+			z, e = append(z, l.Z[k]), append(e, l.MAP[k]-l.Truth[k])
+			if math.Abs(l.Z[k]) <= 1 {
+				p.Cover68++
+			}
+			if math.Abs(l.Z[k]) <= 1.96 {
+				p.Cover95++
+			}
+			if math.Abs(l.Z[k]) > 3 {
+				p.Outliers++
+			}
+		}
+		n := float64(len(z))
+		if n > 0 {
+			p.Cover68 /= n
+			p.Cover95 /= n
+			p.Bias, p.BiasZ = meanOf(e), meanOf(z)
+			var s2, z2 float64
+			for i := range e {
+				s2 += e[i] * e[i]
+				z2 += (z[i] - p.BiasZ) * (z[i] - p.BiasZ)
+			}
+			p.RMS = math.Sqrt(s2 / n)
+			if n > 1 {
+				p.StdZ = math.Sqrt(z2 / (n - 1))
+			}
+		}
+		r.Params = append(r.Params, p)
+	}
+}
+
+// Rebin resamples an n×n image of the field onto m×m pixels of the same
+// field by the exact area overlap (pixel-averaged values): for m dividing
+// n it is Downsample(x, n, n/m).
+func Rebin(x []float64, n, m int) []float64 {
+	return RebinField(x, n, 1/float64(n), m, 1/float64(m))
+}
+
+// RebinField resamples an n×n image of pixel size s onto m×m pixels of size
+// S, both grids centred on the origin, by the exact area overlap: each
+// output pixel is the mean of the piecewise-constant input over its area
+// (zero outside the input's field).
+func RebinField(x []float64, n int, s float64, m int, S float64) []float64 {
+	// w[i][a]: the fraction of output pixel i covered by input pixel a, per axis.
+	w := make([][]float64, m)
+	for i := range w {
+		w[i] = make([]float64, n)
+		lo, hi := (float64(i)-float64(m)/2)*S, (float64(i+1)-float64(m)/2)*S
+		for a := range w[i] {
+			alo, ahi := (float64(a)-float64(n)/2)*s, (float64(a+1)-float64(n)/2)*s
+			if ov := math.Min(hi, ahi) - math.Max(lo, alo); ov > 0 {
+				w[i][a] = ov / S
+			}
+		}
+	}
+	t := make([]float64, n*m) // rows input, columns output
+	for r := 0; r < n; r++ {
+		for c := 0; c < m; c++ {
+			var v float64
+			for a, wa := range w[c] {
+				if wa != 0 {
+					v += wa * x[r*n+a]
+				}
+			}
+			t[r*m+c] = v
+		}
+	}
+	out := make([]float64, m*m)
+	for r := 0; r < m; r++ {
+		for a, wa := range w[r] {
+			if wa == 0 {
+				continue
+			}
+			for c := 0; c < m; c++ {
+				out[r*m+c] += wa * t[a*m+c]
+			}
+		}
+	}
+	return out
+}
