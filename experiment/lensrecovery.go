@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -608,10 +609,10 @@ func (r *LensRecoveryResult) figures(dir string) error {
 		}
 		series = append(series, plot.Series{Label: name, X: q, Y: z})
 	}
-	series = append(series, plot.Series{Label: "calibrated", X: []float64{-3, 3}, Y: []float64{-3, 3}, Dashed: true})
+	series = append(series, plot.Series{Label: "calibrated", X: []float64{-3, 3}, Y: []float64{-3, 3}, Dashed: true, Color: color.Gray{Y: 0x60}})
 	if len(series) > 1 {
-		if err := plot.Curve(filepath.Join(dir, "lens_recovery_z.png"), fmt.Sprintf("z = (posterior mean − truth)/σ over the %d lenses that did not fail", n-r.Failures),
-			"standard normal quantile", "sorted z", series...); err != nil {
+		if err := plot.CurveWith(filepath.Join(dir, "lens_recovery_z.png"), fmt.Sprintf("z = (posterior mean − truth)/σ over the %d lenses that did not fail", n-r.Failures),
+			"standard normal quantile", "sorted z", plot.CurveOptions{LegendLeft: true}, series...); err != nil {
 			return err
 		}
 	}

@@ -32,11 +32,15 @@ type CurveOptions struct {
 	LogX bool // logarithmic x axis (non-positive values are dropped)
 	// Square draws a square data area with equal ranges, as for ECP curves.
 	Square bool
+	// LegendLeft puts the legend at the top left (for rising curves such as
+	// quantile–quantile plots, whose top left is empty).
+	LegendLeft bool
 }
 
 var cycle = [...]color.NRGBA{
 	{0x1f, 0x77, 0xb4, 0xff}, {0xd6, 0x27, 0x28, 0xff}, {0x2c, 0xa0, 0x2c, 0xff},
 	{0xff, 0x7f, 0x0e, 0xff}, {0x94, 0x67, 0xbd, 0xff}, {0x8c, 0x56, 0x4b, 0xff},
+	{0xe3, 0x77, 0xc2, 0xff}, {0x17, 0xbe, 0xcf, 0xff}, {0xbc, 0xbd, 0x22, 0xff},
 }
 
 // Curve writes a line plot of the series (loss curves, ECP curves).
@@ -85,9 +89,9 @@ func CurveWith(path, title, xlabel, ylabel string, opt CurveOptions, series ...S
 	p.Add(plotter.NewGrid())
 	p.Legend.TextStyle.Font = sansFont(labelSize)
 	p.Legend.Top = true
-	p.Legend.Left = opt.Square
+	p.Legend.Left = opt.Square || opt.LegendLeft
 	p.Legend.XOffs, p.Legend.YOffs = 8, -8
-	if !opt.Square {
+	if !p.Legend.Left {
 		p.Legend.XOffs = -8
 	}
 	if opt.Square {
