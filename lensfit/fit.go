@@ -336,8 +336,10 @@ type FitResult struct {
 	// MAPSeconds and PosteriorSeconds are the wall times of the
 	// optimisation and the sampling stage in this call.
 	MAPSeconds, PosteriorSeconds float64
-	Burn                         int    // steps discarded before the diagnostics and draws
-	Stop                         string // StopConverged or StopBudget
+	// Burn: steps discarded before the diagnostics and draws (the
+	// burn-in, extended when the proposal was refitted to kept draws).
+	Burn int
+	Stop string // StopConverged or StopBudget
 	// Laplace is the approximation at the MAP the chains started from
 	// (LaplaceFull: from the full Hessian, not its diagonal); Adapted: the
 	// proposal was re-fitted to the burn-in.
@@ -360,6 +362,8 @@ type checkpoint struct {
 	Adapted     bool              `json:"adapted,omitempty"`
 	Chains      *mcmc.ChainsState `json:"chains,omitempty"`
 	Reopts      []Reopt           `json:"reoptimisations,omitempty"`
+	Extended    int               `json:"burn_extended,omitempty"` // steps added to the burn-in
+	Extensions  int               `json:"burn_extensions,omitempty"`
 	Chain       [][][]float64     `json:"chain,omitempty"`
 	LogProb     [][]float64       `json:"log_prob,omitempty"`
 	Evaluations int               `json:"evaluations"`
@@ -652,7 +656,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		res.CoarseEvaluations = co.Evals
 	}
 	// Thinned draws: evenly spaced over the kept steps × walkers.
-	kept, nw := res.Chain[opt.Burn:], len(res.Chain[0])
+	kept, nw := res.Chain[res.Burn:], len(res.Chain[0])
 	ndraw := len(kept) * nw
 	for i := 0; i < opt.Samples; i++ {
 		j := int((float64(i) + 0.5) * float64(ndraw) / float64(opt.Samples))

@@ -254,6 +254,29 @@ func startChains(ctx context.Context, o *Objective, x []float64, opt FitOptions,
 	return ch, prop, ok, nil
 }
 
+// Burn-in extension: at most maxExtensions times, when a marginal width
+// of the proposal differs from the kept draws' by more than extendRatio.
+const (
+	maxExtensions = 3
+	extendRatio   = 1.5
+)
+
+// widthMismatch reports whether some marginal standard deviation of a
+// differs from b's by more than the factor r.
+func widthMismatch(a, b mcmc.Proposal, r float64) bool {
+	for k := range a.L {
+		var va, vb float64
+		for j := 0; j <= k; j++ {
+			va += a.L[k][j] * a.L[k][j]
+			vb += b.L[k][j] * b.L[k][j]
+		}
+		if q := math.Sqrt(vb / va); !(q <= r && q >= 1/r) {
+			return true
+		}
+	}
+	return false
+}
+
 // sample runs the posterior stage of Fit from the mode x (log posterior
 // mapLP): Laplace approximation, Walkers chains of mcmc.Chains, the proposal
 // adapted to the second half of the draws at half the burn-in and at its
@@ -345,6 +368,7 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 				rec.LaplaceFull = ok
 				ck.Reopts = append(ck.Reopts, rec)
 				ck.Laplace, ck.LaplaceFull, ck.Adapted = &prop, ok, false
+				ck.Extended, ck.Extensions = 0, 0
 				ck.Chain, ck.LogProb = nil, nil
 				ch = nch
 				ck.Chains = ch.Save()
@@ -361,12 +385,35 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 				continue
 			}
 		}
-		kept := n - opt.Burn
+		burn := opt.Burn + ck.Extended
+		kept := n - burn
 		if kept >= 2*opt.CheckEvery && kept%opt.CheckEvery == 0 {
-			rhat, tau, ess = diagnose(ck.Chain, opt.Burn)
+			rhat, tau, ess = diagnose(ck.Chain, burn)
 			if converged(rhat, ess, opt.RHatTarget, opt.ESSTarget) {
 				res.Stop = StopConverged
 				break
+			}
+			// The proposal does not match the kept draws' widths (it
+			// was adapted to a burn-in that had not spread yet, e.g.
+			// from a Laplace approximation on a ripple of the
+			// evidence): refit it to the kept draws and make them
+			// burn-in too, so that the kept draws come from one kernel.
+			if ck.Extensions < maxExtensions && n+2*opt.CheckEvery <= opt.Steps {
+				var pts [][]float64
+				for _, st := range ck.Chain[burn:] {
+					pts = append(pts, st...)
+				}
+				if p, err := mcmc.ProposalFromSamples(pts); err == nil && widthMismatch(ch.Save().Proposal, *p, extendRatio) {
+					if ch.SetProposal(*p) == nil {
+						ck.Extended += kept
+						ck.Extensions++
+						ck.Adapted = true
+						rhat, tau, ess = nil, nil, nil
+						if opt.Progress != nil {
+							fmt.Fprintf(opt.Progress, "\nthe proposal's widths differ from the draws' by more than ×%g: refitted, burn-in extended to %d steps\n", extendRatio, n)
+						}
+					}
+				}
 			}
 		}
 		if n >= opt.Steps {
@@ -420,8 +467,9 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 	if err := save(); err != nil {
 		return err
 	}
+	res.Burn = opt.Burn + ck.Extended
 	if res.Stop != StopConverged {
-		rhat, tau, ess = diagnose(ck.Chain, opt.Burn)
+		rhat, tau, ess = diagnose(ck.Chain, res.Burn)
 	}
 	res.Chain, res.LogProb = ck.Chain, ck.LogProb
 	res.Acceptance, res.AcceptIndep, res.AcceptRW = ch.Acceptance()

@@ -253,3 +253,101 @@ func TestReoptimiseFromChains(t *testing.T) {
 	t.Logf("optimiser log p %.2f; %d re-optimisation(s): %+v; then %d steps, R̂ %.3v, ESS %.0f, acceptance %.2f (independence %.2f)",
 		res.Modes[0].LogPost, len(res.Reoptimised), res.Reoptimised, len(res.Chain), res.RHat, res.ESS, res.Acceptance, res.AcceptIndep)
 }
+
+// TestBurnInExtendedOnRippledTarget: a separable target whose log density
+// per axis is −z²/2 + ½cos 2πz (z in units of s_k; ripples of about one log
+// unit at the scale of a standard deviation, as on a pixelated source's
+// evidence) has its Laplace approximation at the mode 4.5 times too
+// narrow, and the burn-in's draws have not spread when the proposal is
+// adapted. The kept draws then show widths that differ from the
+// proposal's, the proposal is refitted to them and the burn-in extended
+// (FitResult.Burn > Burn), and the draws reproduce the target's mean
+// (within 5 Monte Carlo standard errors) and standard deviations (within
+// 15 %, from a quadrature of the density). A run interrupted after the
+// extension and resumed gives the same chain.
+func TestBurnInExtendedOnRippledTarget(t *testing.T) {
+	mu := []float64{0.8, 0.1, -0.05}
+	s := []float64{0.04, 0.05, 0.06} // about the typical scales (Objective.Steps), so that the Hessian's probes resolve the ripples
+	const amp = 0.5
+	mk := func() *Objective {
+		pr := lens.DefaultPriors(1.2)
+		for _, i := range []int{lens.PCenterX, lens.PCenterY, lens.PGamma1, lens.PGamma2} {
+			pr.P[i].Fixed = true
+		}
+		o, err := NewObjective(nil, pr, lens.Params{mu[0], mu[1], mu[2], 0, 0, 0, 0}, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.like = func(p lens.Params, _ float64) (float64, error) {
+			var lp float64
+			for k, v := range []float64{p[lens.PThetaE], p[lens.PE1], p[lens.PE2]} {
+				z := (v - mu[k]) / s[k]
+				lp += -0.5*z*z + amp*math.Cos(2*math.Pi*z)
+			}
+			return lp, nil
+		}
+		return o
+	}
+	// E z² of the density ∝ exp(−z²/2 + amp cos 2πz), by the trapezoid rule.
+	var m0, m2 float64
+	for i := -4000; i <= 4000; i++ {
+		z := float64(i) / 400
+		w := math.Exp(-0.5*z*z + amp*math.Cos(2*math.Pi*z))
+		m0 += w
+		m2 += z * z * w
+	}
+	zsd := math.Sqrt(m2 / m0)
+	opt := FitOptions{Starts: 1, MaxEval: 60, Walkers: 6, Steps: 800, Burn: 4, CheckEvery: 10, RHatTarget: 1.05, ESSTarget: 300,
+		Samples: 10, Seed: 4, Fingerprint: "ripple"}
+	res, err := Fit(context.Background(), mk(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lap := res.Laplace.L
+	t.Logf("Laplace widths %.3g %.3g %.3g (target %.3g %.3g %.3g); burn-in %d, %d steps, R̂ %.3v, ESS %.0f, acceptance %.2f (independence %.2f)",
+		lap[0][0], math.Hypot(lap[1][0], lap[1][1]), math.Hypot(math.Hypot(lap[2][0], lap[2][1]), lap[2][2]), zsd*s[0], zsd*s[1], zsd*s[2],
+		res.Burn, len(res.Chain), res.RHat, res.ESS, res.Acceptance, res.AcceptIndep)
+	if res.Burn <= opt.Burn {
+		t.Fatalf("burn-in not extended (%d)", res.Burn)
+	}
+	if res.Stop != StopConverged {
+		t.Errorf("sampler stopped by %s", res.Stop)
+	}
+	var pts [][]float64
+	for _, st := range res.Chain[res.Burn:] {
+		pts = append(pts, st...)
+	}
+	n := float64(len(pts))
+	for k := range mu {
+		var m, v float64
+		for _, p := range pts {
+			m += p[k] / n
+		}
+		for _, p := range pts {
+			v += (p[k] - m) * (p[k] - m) / (n - 1)
+		}
+		sd := zsd * s[k]
+		if se := sd / math.Sqrt(res.ESS[k]); math.Abs(m-mu[k]) > 5*se {
+			t.Errorf("mean[%d] = %g, want %g ± %g", k, m, mu[k], se)
+		}
+		if math.Abs(math.Sqrt(v)/sd-1) > 0.15 {
+			t.Errorf("std[%d] = %g, want %g", k, math.Sqrt(v), sd)
+		}
+	}
+	// Interrupted after the extension, resumed.
+	opt.Checkpoint, opt.CheckpointEvery = filepath.Join(t.TempDir(), "ck.json"), 1
+	ctx, cancel := context.WithCancel(context.Background())
+	o2 := mk()
+	o2.hook = (&cancelAfter{n: res.Evaluations - 6*(len(res.Chain)-res.Burn-5), cancel: cancel}).tick
+	if _, err := Fit(ctx, o2, opt); err == nil {
+		t.Fatal("interrupted fit returned no error")
+	}
+	opt.Resume = true
+	res3, err := Fit(context.Background(), mk(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res3.Chain, res.Chain) || res3.Burn != res.Burn || res3.Evaluations != res.Evaluations {
+		t.Errorf("resumed: %d steps, burn-in %d, %d evaluations; uninterrupted %d, %d, %d", len(res3.Chain), res3.Burn, res3.Evaluations, len(res.Chain), res.Burn, res.Evaluations)
+	}
+}
