@@ -302,7 +302,7 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 		e0 := o.Evals
 		var prop mcmc.Proposal
 		var ok bool
-		if ch, prop, ok, err = startChains(ctx, o, x, opt, 0); err != nil {
+		if ch, prop, ok, err = startChains(ctx, o, x, opt, len(ck.Reopts)); err != nil {
 			if ctx.Err() != nil { // a cancelled Laplace approximation is redone on resume
 				o.Evals = e0
 				return errors.Join(err, save())
