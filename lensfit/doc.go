@@ -151,8 +151,15 @@
 // τ and ESS are computed per parameter over the kept steps, and sampling
 // stops as soon as every R̂ < RHatTarget (1.05) and every ESS ≥ ESSTarget
 // (400) (FitResult.Stop = "converged"), or when Steps (400) is reached
-// ("budget": the diagnostics say how far convergence is). Samples draws are
-// taken evenly from the kept steps.
+// ("budget": the diagnostics say how far convergence is). At a check
+// that does not stop, if some marginal width of the proposal differs from
+// the kept draws' by more than a factor 1.5 (the burn-in was too short for
+// the chains to spread, e.g. from a Laplace approximation narrowed by a
+// ripple of the evidence, see below), the proposal is refitted to the
+// kept draws and they become burn-in too (at most three times, and only
+// while two checks' worth of the budget remain; FitResult.Burn is the
+// extended burn-in), so that the kept draws always come from one kernel.
+// Samples draws are taken evenly from the kept steps.
 //
 // The evidence of a pixelated source is not smooth in the lens: bilinear
 // interpolation and the pixel grid put ripples of about one log unit on it,
