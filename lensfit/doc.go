@@ -163,9 +163,38 @@
 // τ and ESS are computed per parameter over the kept steps, and sampling
 // stops as soon as every R̂ < RHatTarget (1.05) and every ESS ≥ ESSTarget
 // (400) (FitResult.Stop = "converged"), or when Steps (400) is reached
-// ("budget": the diagnostics say how far convergence is). Samples draws are
-// taken evenly from the kept steps. The reported MAP is the best point
-// seen, the optimiser's or, when one is higher, a sampled one
+// ("budget": the diagnostics say how far convergence is). At a check
+// that does not stop, if some marginal width of the proposal differs from
+// the kept draws' by more than a factor 1.5 (the burn-in was too short for
+// the chains to spread, e.g. from a Laplace approximation narrowed by a
+// ripple of the evidence, see below), the proposal is refitted to the
+// kept draws and they become burn-in too (at most three times, and only
+// while two checks' worth of the budget remain; FitResult.Burn is the
+// extended burn-in), so that the kept draws always come from one kernel.
+// Samples draws are taken evenly from the kept steps.
+//
+// The evidence of a pixelated source is not smooth in the lens: bilinear
+// interpolation and the pixel grid put ripples of about one log unit on it,
+// at the scale of a posterior standard deviation, so a gradient or simplex
+// optimiser can stop on a ripple's crest many units below the mode (on
+// SLACS J2303+1422 the optimiser's best point lies 21 units below the
+// maximum, the ridge θ_E–e2–γ2 rising through a 0.9-unit dip next to it),
+// and chains started from a Laplace approximation there drift together
+// instead of mixing. The chains cross the ripples, so they are the
+// detector: at every check (every CheckEvery steps since the chains
+// started, burn-in included), if the best point they have visited beats
+// the MAP by more than ReoptGain (default 3; a Gaussian posterior's draws
+// lie d/2 below its mode on average, never above it), the MAP is refined
+// from that point (refine, whitened by the Hessian there, budget
+// max(MaxEval, 150·dim); the result is never below the point it started
+// from), the Laplace approximation is refitted at the new MAP, the steps
+// so far are discarded and the chains restart from it with a new burn-in
+// and step budget — at most MaxReopt (3) times (FitResult.Reoptimised
+// records each: the old MAP's, the chains' best and the new log
+// posterior). The restarted chains draw their starts from stream
+// 0xba11+r and step on stream 1+r of the seed, r the re-optimisations so
+// far. The reported MAP is the best point seen: the optimiser's, the last
+// re-optimisation's or, when one is higher, a sampled one
 // (FitResult.MAPFromChain).
 //
 // The stretch-move ensemble used before (mcmc.Ensemble, 2d+2 walkers) had
@@ -193,14 +222,16 @@
 // With FitOptions.Checkpoint the run is saved atomically (JSON: the
 // fingerprint of the inputs, finished optimiser starts, modes, the
 // refinement, the Laplace approximation, the chains' points, log densities,
-// proposal and PCG state, the chain so far and the full and coarse
-// evaluation counts; format "lenscore-lensfit-3") after every start (or
+// proposal and PCG state, the chain so far, the re-optimisations and the
+// full and coarse evaluation counts; format "lenscore-lensfit-4") after every start (or
 // pair of coarse starts), the refinement, every CheckpointEvery of
 // sampling and on cancellation. Resume refuses a checkpoint with another
 // fingerprint or version, redoes at most the unfinished starts, the
 // refinement, the Laplace approximation or the steps after the last save
-// (their evaluations are not counted twice), and returns exactly the result of an uninterrupted run: every
+// or an unfinished re-optimisation (their evaluations are not counted
+// twice), and returns exactly the result of an uninterrupted run: every
 // random number comes from PCG streams of the seed (perturbed starts:
-// stream 0x5eed; chain starts: 0xba11; chains: 1), and the stopping rule
-// depends only on the chain so far.
+// stream 0x5eed; chain starts: 0xba11+r; chains: 1+r after r
+// re-optimisations), and the stopping rule and the re-optimisation
+// trigger depend only on the chain so far.
 package lensfit

@@ -43,6 +43,17 @@ type Objective struct {
 	Evals              int // evaluations so far
 	free               []int
 	hook               func(evals int) // test hook, called after each evaluation
+	// like, when set, replaces the evidence log p(y | lens, log a) (tests:
+	// targets whose posterior is known).
+	like func(p lens.Params, logA float64) (float64, error)
+}
+
+// logEvidence returns log p(y | p, a) for log a = logA.
+func (o *Objective) logEvidence(p lens.Params, logA float64) (float64, error) {
+	if o.like != nil {
+		return o.like(p, logA)
+	}
+	return o.Ev.LogEvidence(p.Mass(), logA, o.Extra)
 }
 
 // NewObjective checks the start against the priors and returns the
@@ -124,7 +135,7 @@ func (o *Objective) LogPost(v []float64) float64 {
 	}
 	p, s := o.Unpack(v)
 	o.Evals++
-	le, err := o.Ev.LogEvidence(p.Mass(), s*math.Ln10, o.Extra)
+	le, err := o.logEvidence(p, s*math.Ln10)
 	if o.hook != nil {
 		o.hook(o.Evals)
 	}
@@ -138,7 +149,7 @@ func (o *Objective) LogPost(v []float64) float64 {
 func (o *Objective) LogEvidence(v []float64) (float64, error) {
 	p, s := o.Unpack(v)
 	o.Evals++
-	return o.Ev.LogEvidence(p.Mass(), s*math.Ln10, o.Extra)
+	return o.logEvidence(p, s*math.Ln10)
 }
 
 // Steps returns the typical scale of each free parameter, used as the
@@ -186,6 +197,15 @@ type FitOptions struct {
 	// the coarse Laplace covariance, budget MaxEval; see the package
 	// documentation). It must divide the source grid side.
 	Coarse int
+	// ReoptGain and MaxReopt: when, at a check every CheckEvery steps of
+	// the chains, the best point they visited beats the MAP by more than
+	// ReoptGain (default 3) in log posterior, the MAP is re-optimised from
+	// that point (refine, budget max(MaxEval, 150·dim)), the Laplace approximation is
+	// refitted there and the chains restart from it with a new burn-in and
+	// a new step budget — at most MaxReopt times (default 3; negative:
+	// never). See the package documentation.
+	ReoptGain float64
+	MaxReopt  int
 
 	// Checkpoint, when set, is a file the run is saved to (atomically)
 	// after every optimiser start and every CheckpointEvery (default 10 s)
@@ -228,6 +248,15 @@ func (opt *FitOptions) defaults(d int) error {
 	if opt.CheckEvery == 0 {
 		opt.CheckEvery = 20
 	}
+	if opt.ReoptGain == 0 {
+		opt.ReoptGain = 3
+	}
+	if opt.MaxReopt == 0 {
+		opt.MaxReopt = 3
+	}
+	if opt.MaxReopt < 0 {
+		opt.MaxReopt = 0
+	}
 	if opt.CheckpointEvery == 0 {
 		opt.CheckpointEvery = 10 * time.Second
 	}
@@ -244,6 +273,8 @@ func (opt *FitOptions) defaults(d int) error {
 		return fmt.Errorf("samples must be ≥ 1, got %d", opt.Samples)
 	case opt.MaxEval < 10:
 		return fmt.Errorf("evaluations per start must be ≥ 10, got %d", opt.MaxEval)
+	case !(opt.ReoptGain > 0):
+		return fmt.Errorf("re-optimisation gain %g must be > 0", opt.ReoptGain)
 	case !(opt.RHatTarget > 1) || !(opt.ESSTarget > 0) || opt.CheckEvery < 1:
 		return fmt.Errorf("R̂ target %g must be > 1, ESS target %g > 0 and check interval %d ≥ 1", opt.RHatTarget, opt.ESSTarget, opt.CheckEvery)
 	}
@@ -283,13 +314,18 @@ type FitResult struct {
 	MAPLogPost float64
 	MAPLogEv   float64
 	// MAPFromChain: a sampled point had a higher posterior than the best
-	// optimiser result and is the MAP.
+	// optimiser result and the re-optimisations, and is the MAP.
 	MAPFromChain bool
-	Chain        [][][]float64 // [step][chain][param], all steps
-	LogProb      [][]float64   // [step][chain]
-	Samples      [][]float64   // Samples draws after burn-in
-	RHat, Tau    []float64     // per parameter, over the kept steps
-	ESS          []float64
+	// Reoptimised lists the re-optimisations from the chains' best point
+	// (FitOptions.ReoptGain); when there is one, Chain holds the steps
+	// after the last, and the MAP is its result unless a sampled point is
+	// higher. Modes keep the optimiser's results.
+	Reoptimised []Reopt
+	Chain       [][][]float64 // [step][chain][param], all steps
+	LogProb     [][]float64   // [step][chain]
+	Samples     [][]float64   // Samples draws after burn-in
+	RHat, Tau   []float64     // per parameter, over the kept steps
+	ESS         []float64
 	// Acceptance overall and of the independence and random-walk moves.
 	Acceptance, AcceptIndep, AcceptRW float64
 	Evaluations                       int
@@ -300,8 +336,10 @@ type FitResult struct {
 	// MAPSeconds and PosteriorSeconds are the wall times of the
 	// optimisation and the sampling stage in this call.
 	MAPSeconds, PosteriorSeconds float64
-	Burn                         int    // steps discarded before the diagnostics and draws
-	Stop                         string // StopConverged or StopBudget
+	// Burn: steps discarded before the diagnostics and draws (the
+	// burn-in, extended when the proposal was refitted to kept draws).
+	Burn int
+	Stop string // StopConverged or StopBudget
 	// Laplace is the approximation at the MAP the chains started from
 	// (LaplaceFull: from the full Hessian, not its diagonal); Adapted: the
 	// proposal was re-fitted to the burn-in.
@@ -323,12 +361,15 @@ type checkpoint struct {
 	LaplaceFull bool              `json:"laplace_full,omitempty"`
 	Adapted     bool              `json:"adapted,omitempty"`
 	Chains      *mcmc.ChainsState `json:"chains,omitempty"`
+	Reopts      []Reopt           `json:"reoptimisations,omitempty"`
+	Extended    int               `json:"burn_extended,omitempty"` // steps added to the burn-in
+	Extensions  int               `json:"burn_extensions,omitempty"`
 	Chain       [][][]float64     `json:"chain,omitempty"`
 	LogProb     [][]float64       `json:"log_prob,omitempty"`
 	Evaluations int               `json:"evaluations"`
 }
 
-const checkpointVersion = "lenscore-lensfit-3"
+const checkpointVersion = "lenscore-lensfit-4"
 
 func (c *checkpoint) write(path string) error {
 	b, err := json.Marshal(c)
@@ -587,8 +628,12 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 	res.MAP, res.MAPLogPost, res.MAPLogEv = best.X, best.LogPost, best.LogEvidence
 	// Posterior: Metropolis–Hastings chains from the Laplace
 	// approximation at the best mode.
-	if err := sample(ctx, o, ck, best.X, opt, save, res); err != nil {
+	if err := sample(ctx, o, ck, best.X, best.LogPost, opt, save, res); err != nil {
 		return nil, err
+	}
+	newMAP := false
+	if n := len(res.Reoptimised); n > 0 && res.Reoptimised[n-1].LogPost > res.MAPLogPost {
+		res.MAP, res.MAPLogPost, newMAP = res.Reoptimised[n-1].X, res.Reoptimised[n-1].LogPost, true
 	}
 	// The MAP is the best point seen: the sampler may pass above the
 	// optimiser's end point, which stops at a tolerance.
@@ -599,7 +644,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 			}
 		}
 	}
-	if res.MAPFromChain {
+	if res.MAPFromChain || newMAP {
 		var err error
 		if res.MAPLogEv, err = o.LogEvidence(res.MAP); err != nil {
 			return nil, err
@@ -611,7 +656,7 @@ func Fit(ctx context.Context, o *Objective, opt FitOptions) (*FitResult, error) 
 		res.CoarseEvaluations = co.Evals
 	}
 	// Thinned draws: evenly spaced over the kept steps × walkers.
-	kept, nw := res.Chain[opt.Burn:], len(res.Chain[0])
+	kept, nw := res.Chain[res.Burn:], len(res.Chain[0])
 	ndraw := len(kept) * nw
 	for i := 0; i < opt.Samples; i++ {
 		j := int((float64(i) + 0.5) * float64(ndraw) / float64(opt.Samples))

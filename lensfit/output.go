@@ -57,14 +57,17 @@ type Summary struct {
 	LogEvidenceMAP  F                       `json:"log_evidence_map"`
 	LogPosteriorMAP F                       `json:"log_posterior_map"`
 	MAPFromChain    bool                    `json:"map_from_sampler"`
-	Chi2NuMAP       F                       `json:"chi2_nu_map"`
-	Nu              int                     `json:"nu"`
-	Evaluations     int                     `json:"evaluations"`
-	Acceptance      F                       `json:"acceptance"`
-	AcceptIndep     F                       `json:"acceptance_independence"`
-	AcceptRW        F                       `json:"acceptance_random_walk"`
-	MaxRHat         F                       `json:"max_rhat"`
-	MinESS          F                       `json:"min_ess"`
+	// Reoptimised: the re-optimisations of the MAP from the chains' best
+	// point (FitOptions.ReoptGain), in order.
+	Reoptimised []ReoptSummary `json:"reoptimisations,omitempty"`
+	Chi2NuMAP   F              `json:"chi2_nu_map"`
+	Nu          int            `json:"nu"`
+	Evaluations int            `json:"evaluations"`
+	Acceptance  F              `json:"acceptance"`
+	AcceptIndep F              `json:"acceptance_independence"`
+	AcceptRW    F              `json:"acceptance_random_walk"`
+	MaxRHat     F              `json:"max_rhat"`
+	MinESS      F              `json:"min_ess"`
 	// SamplerStop is "converged" (R̂ and ESS targets met) or "budget"
 	// (the step budget ran out first: read R̂ and ESS).
 	SamplerStop string `json:"sampler_stop"`
@@ -81,6 +84,17 @@ type Summary struct {
 	CoarseEvaluations int `json:"coarse_evaluations,omitempty"`
 	MAPSeconds        F   `json:"map_seconds"`
 	PosteriorSeconds  F   `json:"posterior_seconds"`
+}
+
+// ReoptSummary is one re-optimisation of the MAP from the chains' best point.
+type ReoptSummary struct {
+	Step        int          `json:"step"`
+	OldLogPost  F            `json:"old_map_log_posterior"`
+	FromLogPost F            `json:"chains_best_log_posterior"`
+	LogPost     F            `json:"log_posterior"`
+	Params      map[string]F `json:"parameters"`
+	Evaluations int          `json:"evaluations"`
+	Converged   bool         `json:"converged"`
 }
 
 // Summarise computes the per-parameter summary of a fit.
@@ -112,6 +126,14 @@ func Summarise(o *Objective, res *FitResult) *Summary {
 			RHat: F(res.RHat[k]), ESS: F(res.ESS[k]), Tau: F(res.Tau[k])}
 		s.MaxRHat = F(math.Max(float64(s.MaxRHat), res.RHat[k]))
 		s.MinESS = F(math.Min(float64(s.MinESS), res.ESS[k]))
+	}
+	for _, r := range res.Reoptimised {
+		rs := ReoptSummary{Step: r.Step, OldLogPost: F(r.OldLogPost), FromLogPost: F(r.FromLogPost), LogPost: F(r.LogPost),
+			Params: map[string]F{}, Evaluations: r.Evals, Converged: r.Converged}
+		for k, name := range res.Names {
+			rs.Params[name] = F(r.X[k])
+		}
+		s.Reoptimised = append(s.Reoptimised, rs)
 	}
 	for _, md := range res.Modes {
 		ms := ModeSummary{Params: map[string]F{}, LogPost: F(md.LogPost), LogEvidence: F(md.LogEvidence), Starts: md.Starts, Converged: md.Converged, Coarse: md.Coarse}

@@ -135,10 +135,11 @@ func laplace(ctx context.Context, o *Objective, x, steps []float64) (prop mcmc.P
 
 // initialChains draws w starts from the proposal widened by 1.5 (chains
 // that start apart make R̂ a test of independent starts), redrawing points
-// outside the prior (stream 0xba11 of the seed).
-func initialChains(o *Objective, prop mcmc.Proposal, w int, seed uint64) [][]float64 {
+// outside the prior (stream 0xba11+restart of the seed; restart counts the
+// re-optimisations before this start).
+func initialChains(o *Objective, prop mcmc.Proposal, w int, seed, restart uint64) [][]float64 {
 	d := len(prop.Mean)
-	rng := rand.New(rand.NewPCG(seed, 0xba11))
+	rng := rand.New(rand.NewPCG(seed, 0xba11+restart))
 	out := make([][]float64, w)
 	z := make([]float64, d)
 	for i := range out {
@@ -200,48 +201,222 @@ func converged(rhat, ess []float64, rmax, emin float64) bool {
 	return true
 }
 
-// sample runs the posterior stage of Fit from the mode x: Laplace
-// approximation, Walkers chains of mcmc.Chains, the proposal adapted to the
-// second half of the draws at half the burn-in and at its end, then steps until the diagnostics of the kept
-// steps (checked every CheckEvery steps) meet RHatTarget and ESSTarget or
-// Steps is reached. It fills res.Chain, LogProb, Acceptance, RHat, Tau, ESS,
-// Stop and the Laplace fields.
-func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, opt FitOptions, save func() error, res *FitResult) error {
+// Reopt records one re-optimisation of the MAP from the chains' best point
+// (FitOptions.ReoptGain).
+type Reopt struct {
+	// Step: the chains' steps (since their last start) when it was
+	// triggered; those steps were discarded.
+	Step int `json:"step"`
+	// AtEval: the evaluations of the full objective before it.
+	AtEval int `json:"at_evaluation"`
+	// OldLogPost: the MAP's log posterior then; From, FromLogPost: the
+	// best point the chains had visited, where the refinement started.
+	OldLogPost  float64   `json:"old_map_log_posterior"`
+	From        []float64 `json:"from"`
+	FromLogPost float64   `json:"from_log_posterior"`
+	// X, LogPost: the new MAP (never below FromLogPost).
+	X         []float64 `json:"x"`
+	LogPost   float64   `json:"log_posterior"`
+	Evals     int       `json:"evaluations"`
+	Converged bool      `json:"converged"`
+	// LaplaceFull: the new Laplace approximation from the full Hessian.
+	LaplaceFull bool `json:"laplace_full_hessian"`
+}
+
+// chainBest returns the point of chain with the highest log density in lp
+// (the first of ties) and that density.
+func chainBest(chain [][][]float64, lp [][]float64) ([]float64, float64) {
+	var bx []float64
+	best := math.Inf(-1)
+	for s, row := range lp {
+		for w, v := range row {
+			if v > best {
+				bx, best = chain[s][w], v
+			}
+		}
+	}
+	return bx, best
+}
+
+// startChains fits the Laplace approximation at x and starts Walkers chains
+// from it: restart r (0 for the first start) draws the starts from stream
+// 0xba11+r and runs the chains on stream 1+r of the seed.
+func startChains(ctx context.Context, o *Objective, x []float64, opt FitOptions, r int) (*mcmc.Chains, mcmc.Proposal, bool, error) {
+	prop, ok, err := laplace(ctx, o, x, o.Steps())
+	if err != nil {
+		return nil, prop, ok, err
+	}
+	start := initialChains(o, prop, opt.Walkers, opt.Seed, uint64(r))
+	ch, err := mcmc.NewChains(o.LogPost, start, prop, mcmc.MHOptions{}, opt.Seed, 1+uint64(r))
+	if err != nil {
+		return nil, prop, ok, fmt.Errorf("lensfit: %w", err)
+	}
+	return ch, prop, ok, nil
+}
+
+// Burn-in extension: at most maxExtensions times, when a marginal width
+// of the proposal differs from the kept draws' by more than extendRatio.
+const (
+	maxExtensions = 3
+	extendRatio   = 1.5
+)
+
+// widthMismatch reports whether some marginal standard deviation of a
+// differs from b's by more than the factor r.
+func widthMismatch(a, b mcmc.Proposal, r float64) bool {
+	for k := range a.L {
+		var va, vb float64
+		for j := 0; j <= k; j++ {
+			va += a.L[k][j] * a.L[k][j]
+			vb += b.L[k][j] * b.L[k][j]
+		}
+		if q := math.Sqrt(vb / va); !(q <= r && q >= 1/r) {
+			return true
+		}
+	}
+	return false
+}
+
+// sample runs the posterior stage of Fit from the mode x (log posterior
+// mapLP): Laplace approximation, Walkers chains of mcmc.Chains, the proposal
+// adapted to the second half of the draws at half the burn-in and at its
+// end, then steps until the diagnostics of the kept steps (checked every
+// CheckEvery steps) meet RHatTarget and ESSTarget or Steps is reached.
+// At every check (every CheckEvery steps since the chains started), if the
+// best point of the chains beats the MAP by more than ReoptGain, the MAP is
+// refined from that point and the chains restart there (at most MaxReopt
+// times). It fills res.Chain, LogProb, Acceptance, RHat, Tau, ESS, Stop,
+// Reoptimised and the Laplace fields.
+func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapLP float64, opt FitOptions, save func() error, res *FitResult) error {
+	if n := len(ck.Reopts); n > 0 {
+		x, mapLP = ck.Reopts[n-1].X, ck.Reopts[n-1].LogPost
+	}
 	var ch *mcmc.Chains
 	var err error
 	if ck.Chains != nil {
 		ch, err = mcmc.RestoreChains(o.LogPost, ck.Chains, mcmc.MHOptions{})
+		if err != nil {
+			return fmt.Errorf("lensfit: %w", err)
+		}
 	} else {
 		e0 := o.Evals
 		var prop mcmc.Proposal
 		var ok bool
-		if prop, ok, err = laplace(ctx, o, x, o.Steps()); err != nil { // a cancelled Laplace approximation is redone on resume
-			o.Evals = e0
-			return errors.Join(err, save())
+		if ch, prop, ok, err = startChains(ctx, o, x, opt, len(ck.Reopts)); err != nil {
+			if ctx.Err() != nil { // a cancelled Laplace approximation is redone on resume
+				o.Evals = e0
+				return errors.Join(err, save())
+			}
+			return err
 		}
 		ck.Laplace, ck.LaplaceFull = &prop, ok
-		start := initialChains(o, prop, opt.Walkers, opt.Seed)
-		ch, err = mcmc.NewChains(o.LogPost, start, prop, mcmc.MHOptions{}, opt.Seed, 1)
-	}
-	if err != nil {
-		return fmt.Errorf("lensfit: %w", err)
 	}
 	var bar *progress.Bar
-	if opt.Progress != nil {
-		bar = progress.New(opt.Progress, "posterior steps (stops when converged)", ch.Steps(), opt.Steps)
+	newBar := func(label string) {
+		if opt.Progress != nil {
+			bar = progress.New(opt.Progress, label, ch.Steps(), opt.Steps)
+		}
 	}
+	newBar("posterior steps (stops when converged)")
 	last := time.Now()
 	var rhat, tau, ess []float64
 	for {
-		kept := ch.Steps() - opt.Burn
+		n := ch.Steps()
+		if n > 0 && n%opt.CheckEvery == 0 && len(ck.Reopts) < opt.MaxReopt {
+			if bx, blp := chainBest(ck.Chain, ck.LogProb); blp > mapLP+opt.ReoptGain {
+				// The chains found higher ground than the MAP: the
+				// optimiser stopped short (e.g. on a ripple of the
+				// evidence). Refine from the chains' best point, refit
+				// the Laplace approximation there and restart. A
+				// cancelled re-optimisation is redone on resume.
+				e0 := o.Evals
+				reoptBudget := max(opt.MaxEval, 150*o.Dim())
+				var rbar *progress.Bar
+				if opt.Progress != nil {
+					fmt.Fprintf(opt.Progress, "\nthe chains reached log posterior %.2f, %.2f above the MAP's %.2f: re-optimising from there\n", blp, blp-mapLP, mapLP)
+					rbar = progress.New(opt.Progress, "re-optimisation evaluations", 0, reoptBudget)
+				}
+				tick := func() {
+					if rbar != nil {
+						rbar.Update(min(o.Evals-e0, reoptBudget-1))
+					}
+				}
+				cancelled := func(err error) error {
+					o.Evals = e0
+					ck.Chains = ch.Save()
+					return errors.Join(err, save())
+				}
+				r, err := refine(ctx, o, o, bx, o.Steps(), reoptBudget, tick)
+				if err != nil {
+					return err
+				}
+				if err := ctx.Err(); err != nil {
+					return cancelled(err)
+				}
+				rec := Reopt{Step: n, AtEval: e0, OldLogPost: mapLP, From: slices.Clone(bx), FromLogPost: blp, X: r.X, LogPost: r.F, Evals: r.Evals, Converged: r.Conv}
+				if !(r.F >= blp) { // refine returns its best evaluation, the start included; kept for safety
+					rec.X, rec.LogPost = slices.Clone(bx), blp
+				}
+				nch, prop, ok, err := startChains(ctx, o, rec.X, opt, len(ck.Reopts)+1)
+				if err != nil {
+					if ctx.Err() != nil {
+						return cancelled(err)
+					}
+					return err
+				}
+				rec.Evals = o.Evals - e0
+				rec.LaplaceFull = ok
+				ck.Reopts = append(ck.Reopts, rec)
+				ck.Laplace, ck.LaplaceFull, ck.Adapted = &prop, ok, false
+				ck.Extended, ck.Extensions = 0, 0
+				ck.Chain, ck.LogProb = nil, nil
+				ch = nch
+				ck.Chains = ch.Save()
+				if err := save(); err != nil {
+					return err
+				}
+				if rbar != nil {
+					rbar.Force(reoptBudget, fmt.Sprintf("evaluations=%d", rec.Evals), fmt.Sprintf("log_posterior=%.2f", rec.LogPost))
+				}
+				x, mapLP = rec.X, rec.LogPost
+				rhat, tau, ess = nil, nil, nil
+				newBar(fmt.Sprintf("posterior steps after re-optimisation %d", len(ck.Reopts)))
+				last = time.Now()
+				continue
+			}
+		}
+		burn := opt.Burn + ck.Extended
+		kept := n - burn
 		if kept >= 2*opt.CheckEvery && kept%opt.CheckEvery == 0 {
-			rhat, tau, ess = diagnose(ck.Chain, opt.Burn)
+			rhat, tau, ess = diagnose(ck.Chain, burn)
 			if converged(rhat, ess, opt.RHatTarget, opt.ESSTarget) {
 				res.Stop = StopConverged
 				break
 			}
+			// The proposal does not match the kept draws' widths (it
+			// was adapted to a burn-in that had not spread yet, e.g.
+			// from a Laplace approximation on a ripple of the
+			// evidence): refit it to the kept draws and make them
+			// burn-in too, so that the kept draws come from one kernel.
+			if ck.Extensions < maxExtensions && n+2*opt.CheckEvery <= opt.Steps {
+				var pts [][]float64
+				for _, st := range ck.Chain[burn:] {
+					pts = append(pts, st...)
+				}
+				if p, err := mcmc.ProposalFromSamples(pts); err == nil && widthMismatch(ch.Save().Proposal, *p, extendRatio) {
+					if ch.SetProposal(*p) == nil {
+						ck.Extended += kept
+						ck.Extensions++
+						ck.Adapted = true
+						rhat, tau, ess = nil, nil, nil
+						if opt.Progress != nil {
+							fmt.Fprintf(opt.Progress, "\nthe proposal's widths differ from the draws' by more than ×%g: refitted, burn-in extended to %d steps\n", extendRatio, n)
+						}
+					}
+				}
+			}
 		}
-		if ch.Steps() >= opt.Steps {
+		if n >= opt.Steps {
 			res.Stop = StopBudget
 			break
 		}
@@ -292,12 +467,14 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, opt 
 	if err := save(); err != nil {
 		return err
 	}
+	res.Burn = opt.Burn + ck.Extended
 	if res.Stop != StopConverged {
-		rhat, tau, ess = diagnose(ck.Chain, opt.Burn)
+		rhat, tau, ess = diagnose(ck.Chain, res.Burn)
 	}
 	res.Chain, res.LogProb = ck.Chain, ck.LogProb
 	res.Acceptance, res.AcceptIndep, res.AcceptRW = ch.Acceptance()
 	res.RHat, res.Tau, res.ESS = rhat, tau, ess
 	res.Laplace, res.LaplaceFull, res.Adapted = ck.Laplace, ck.LaplaceFull, ck.Adapted
+	res.Reoptimised = ck.Reopts
 	return nil
 }

@@ -92,6 +92,12 @@ func TestDemoRealCI(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "slacs9999") {
 		t.Errorf("unknown system: exit %d, %s", code, stderr)
 	}
+	// The CI crop is J2303's: another system is refused before any output.
+	x := filepath.Join(t.TempDir(), "x")
+	code, _, stderr = runCLI(t, "demo", "--real", "--ci", "--system", "slacs1430+4105", "--data", data, "--out", x)
+	if _, err := os.Stat(x); code != 1 || !strings.Contains(stderr, "--ci") || !strings.Contains(stderr, "slacs1430+4105") || err == nil {
+		t.Errorf("--ci on J1430: exit %d, %s (output folder made: %v)", code, stderr, err == nil)
+	}
 }
 
 // TestMapInversionMatchesAutoSourceNorm checks that the demo's one MAP

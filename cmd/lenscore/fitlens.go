@@ -262,6 +262,10 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "%s %.4g ± %.2g%s", n, float64(ps.Q50), 0.5*float64(ps.Q84-ps.Q16), map[bool]string{true: ", ", false: ""}[k < len(res.Names)-1])
 	}
 	fmt.Fprintf(env.stdout, "; max R̂ %.3f, min ESS %.0f, %d evaluations, %.0f s\n", float64(sum.MaxRHat), float64(sum.MinESS), res.Evaluations, sum.WallSeconds)
+	for _, r := range res.Reoptimised {
+		fmt.Fprintf(env.stdout, "re-optimised the MAP from the chains' best point at step %d: log posterior %.2f → %.2f (chains' best %.2f)\n",
+			r.Step, r.OldLogPost, r.LogPost, r.FromLogPost)
+	}
 	if res.Stop != lensfit.StopConverged {
 		fmt.Fprintf(env.stderr, "warning: the step budget ran out before R̂ < %g and ESS ≥ %g (max R̂ %.3f, min ESS %.0f); run more --steps\n",
 			*rhatTarget, *essTarget, float64(sum.MaxRHat), float64(sum.MinESS))
