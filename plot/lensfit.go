@@ -64,6 +64,7 @@ func Corner(path, title string, names []string, samples [][]float64, mark []floa
 			for _, ax := range []*gplot.Axis{&p.X, &p.Y} {
 				ax.Tick.Label.Font = sansFont(labelSize - 2)
 				ax.Label.TextStyle.Font = sansFont(labelSize)
+				ax.Tick.Marker = insideTicks{} // round values with the digits they need (a narrow θ_E range)
 			}
 			if i == d-1 {
 				p.X.Label.Text = names[j]
@@ -163,6 +164,7 @@ func Chains(path, title string, names []string, chain [][][]float64, burn int) (
 		for _, ax := range []*gplot.Axis{&p.X, &p.Y} {
 			ax.Tick.Label.Font = sansFont(labelSize - 1)
 			ax.Label.TextStyle.Font = sansFont(labelSize)
+			ax.Tick.Marker = insideTicks{}
 		}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for w := range chain[0] {

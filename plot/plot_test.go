@@ -306,6 +306,9 @@ func TestTicks(t *testing.T) {
 		{"log ticks on [0.26, 0.345]", logTicks{}.Ticks(0.26, 0.345), "0.275 0.3 0.325"},
 		// Labels are the round values, not their floating-point sums.
 		{"inside ticks on [0.23, 0.37]", insideTicks{}.Ticks(0.23, 0.37), "0.25 0.3 0.35"},
+		// A posterior a few thousandths wide (θ_E of a real lens) keeps the
+		// digits that tell its ticks apart.
+		{"inside ticks on [1.4745, 1.4815]", insideTicks{}.Ticks(1.4745, 1.4815), "1.476 1.478 1.48"},
 	} {
 		if got := labels(c.ticks); got != c.want {
 			t.Errorf("%s: labels %q, want %q", c.name, got, c.want)
