@@ -376,7 +376,7 @@ func LensRecoveryGaps(ctx context.Context, o LensRecoveryOptions, dir string, si
 				}
 				return v
 			}
-			s := goldenMax(f, -2, 2, 0.01)
+			s := lensfit.GoldenMax(f, -2, 2, 0.01)
 			obj, err := lensfit.NewObjective(ev, lens.DefaultPriors(0.5*float64(o.NPix)*o.PixScale), p, false, s)
 			if err != nil {
 				return nil, fmt.Errorf("experiment: lens %d: %w", j, err)
@@ -398,25 +398,6 @@ func LensRecoveryGaps(ctx context.Context, o LensRecoveryOptions, dir string, si
 		}
 	}
 	return out, nil
-}
-
-// goldenMax returns the maximiser of a unimodal f on [a, b] to tol.
-func goldenMax(f func(float64) float64, a, b, tol float64) float64 {
-	r := (math.Sqrt(5) - 1) / 2
-	c, d := b-r*(b-a), a+r*(b-a)
-	fc, fd := f(c), f(d)
-	for b-a > tol {
-		if fc > fd {
-			b, d, fd = d, c, fc
-			c = b - r*(b-a)
-			fc = f(c)
-		} else {
-			a, c, fc = c, d, fd
-			d = a + r*(b-a)
-			fd = f(d)
-		}
-	}
-	return (a + b) / 2
 }
 
 // recoverOne simulates and fits lens j.

@@ -122,12 +122,6 @@ func TestLensRecoverySmall(t *testing.T) {
 	}
 }
 
-func TestGoldenMax(t *testing.T) {
-	if x := goldenMax(func(x float64) float64 { return -(x - 0.7) * (x - 0.7) }, -2, 2, 1e-6); math.Abs(x-0.7) > 1e-6 {
-		t.Errorf("maximum at %g, want 0.7", x)
-	}
-}
-
 // TestRebin: for a divisor it is the block mean; otherwise the exact area
 // average, computed by splitting the fine pixels.
 func TestRebin(t *testing.T) {

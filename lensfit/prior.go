@@ -110,7 +110,7 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 			}
 			return v
 		}
-		s := goldenMax(f, -3, 3, 1e-3)
+		s := GoldenMax(f, -3, 3, 1e-3)
 		return s, f(s)
 	}
 	setTilt := func(beta float64) error {
@@ -144,7 +144,7 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 		_, v := scaleAt()
 		return v
 	}
-	beta := goldenMax(at, lo, hi, 0.01)
+	beta := GoldenMax(at, lo, hi, 0.01)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -159,9 +159,10 @@ func OptimiseHyper(ctx context.Context, ev *Evidence, base posterior.GaussianPri
 	return res, firstErr
 }
 
-// goldenMax returns the maximiser of a unimodal f on [a, b] to tol by
-// golden-section search.
-func goldenMax(f func(float64) float64, a, b, tol float64) float64 {
+// GoldenMax returns the maximiser of a unimodal f on [a, b] to tol by
+// golden-section search (the evidence's one-dimensional maximisations: the
+// source amplitude, a prior-shape parameter).
+func GoldenMax(f func(float64) float64, a, b, tol float64) float64 {
 	r := (math.Sqrt(5) - 1) / 2
 	c, d := b-r*(b-a), a+r*(b-a)
 	fc, fd := f(c), f(d)

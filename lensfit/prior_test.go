@@ -183,3 +183,9 @@ func TestOptimiseHyperRecoversAmplitudeAndTilt(t *testing.T) {
 		}
 	}
 }
+
+func TestGoldenMax(t *testing.T) {
+	if x := GoldenMax(func(x float64) float64 { return -(x - 0.7) * (x - 0.7) }, -2, 2, 1e-6); math.Abs(x-0.7) > 1e-6 {
+		t.Errorf("maximum at %g, want 0.7", x)
+	}
+}
