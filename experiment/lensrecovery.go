@@ -545,16 +545,7 @@ func (r *LensRecoveryResult) summarise() {
 		}
 		p.Cover68 /= n
 		p.Cover95 /= n
-		p.Bias, p.BiasZ = meanOf(e), meanOf(z)
-		var s2, z2 float64
-		for i := range e {
-			s2 += e[i] * e[i]
-			z2 += (z[i] - p.BiasZ) * (z[i] - p.BiasZ)
-		}
-		p.RMS = math.Sqrt(s2 / n)
-		if n > 1 {
-			p.StdZ = math.Sqrt(z2 / (n - 1))
-		}
+		p.setErrors(e, z)
 		if rel != nil {
 			var r2 float64
 			for _, v := range rel {
@@ -563,6 +554,22 @@ func (r *LensRecoveryResult) summarise() {
 			p.RelRMS = math.Sqrt(r2 / n)
 		}
 		r.Params = append(r.Params, p)
+	}
+}
+
+// setErrors sets the bias, the bias in σ, the RMS error and the standard
+// deviation of z from the errors e = estimate − truth and z = e/σ (len > 0).
+func (p *LensRecoveryParam) setErrors(e, z []float64) {
+	n := float64(len(e))
+	p.Bias, p.BiasZ = meanOf(e), meanOf(z)
+	var s2, z2 float64
+	for i := range e {
+		s2 += e[i] * e[i]
+		z2 += (z[i] - p.BiasZ) * (z[i] - p.BiasZ)
+	}
+	p.RMS = math.Sqrt(s2 / n)
+	if n > 1 {
+		p.StdZ = math.Sqrt(z2 / (n - 1))
 	}
 }
 

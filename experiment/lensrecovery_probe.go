@@ -258,16 +258,7 @@ func (r *LensProbeResult) summarise() {
 		if n > 0 {
 			p.Cover68 /= n
 			p.Cover95 /= n
-			p.Bias, p.BiasZ = meanOf(e), meanOf(z)
-			var s2, z2 float64
-			for i := range e {
-				s2 += e[i] * e[i]
-				z2 += (z[i] - p.BiasZ) * (z[i] - p.BiasZ)
-			}
-			p.RMS = math.Sqrt(s2 / n)
-			if n > 1 {
-				p.StdZ = math.Sqrt(z2 / (n - 1))
-			}
+			p.setErrors(e, z)
 		}
 		r.Params = append(r.Params, p)
 	}
