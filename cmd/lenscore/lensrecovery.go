@@ -207,7 +207,10 @@ func parseLensList(s string, n int) ([]int, error) {
 		} else {
 			return nil, fmt.Errorf("%q is not an index or a range a-b", f)
 		}
-		if a < 0 || b < a || b >= n {
+		if b < a {
+			return nil, fmt.Errorf("range %d-%d runs backwards; write %d-%d", a, b, b, a)
+		}
+		if a < 0 || b >= n {
 			return nil, fmt.Errorf("lenses %d-%d are not within [0, %d)", a, b, n)
 		}
 		for j := a; j <= b; j++ {

@@ -3,6 +3,7 @@ package main
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,8 @@ func TestParseLensList(t *testing.T) {
 		if v, err := parseLensList(s, 8); err == nil {
 			t.Errorf("%q accepted as %v", s, v)
 		}
+	}
+	if _, err := parseLensList("3-2", 8); err == nil || !strings.Contains(err.Error(), "backwards") {
+		t.Errorf("3-2: error %v, want one saying the range runs backwards", err)
 	}
 }
