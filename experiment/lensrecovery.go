@@ -226,12 +226,10 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	if err := os.MkdirAll(parts, 0o755); err != nil {
 		return nil, err
 	}
-	psf, err := lens.GaussianPSF(o.PSFFWHM, o.PixScale, 0)
+	simCfg, fitCfg, err := o.configs()
 	if err != nil {
 		return nil, err
 	}
-	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
-	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.FitScale}, PSF: psf}
 	res := &LensRecoveryResult{Settings: map[string]any{"lenses": o.Lenses, "source_side": o.Side, "source_pixel_scale": o.SrcScale,
 		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
 		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
@@ -555,6 +553,18 @@ func (r *LensRecoveryResult) summarise() {
 		}
 		r.Params = append(r.Params, p)
 	}
+}
+
+// configs returns the simulation's and the fit's operator set-ups: the
+// observation grid and Gaussian PSF they share, and their source grids.
+func (o *LensRecoveryOptions) configs() (simCfg, fitCfg lens.Config, err error) {
+	psf, err := lens.GaussianPSF(o.PSFFWHM, o.PixScale, 0)
+	if err != nil {
+		return simCfg, fitCfg, err
+	}
+	simCfg = lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
+	fitCfg = lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.FitScale}, PSF: psf}
+	return simCfg, fitCfg, nil
 }
 
 // setErrors sets the bias, the bias in σ, the RMS error and the standard

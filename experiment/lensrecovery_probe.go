@@ -70,12 +70,10 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 	if err := os.MkdirAll(parts, 0o755); err != nil {
 		return nil, err
 	}
-	psf, err := lens.GaussianPSF(o.PSFFWHM, o.PixScale, 0)
+	simCfg, fitCfg, err := o.configs()
 	if err != nil {
 		return nil, err
 	}
-	simCfg := lens.Config{Obs: lens.Grid{N: o.NPix, Scale: o.PixScale}, Src: lens.Grid{N: o.Side, Scale: o.SrcScale}, PSF: psf}
-	fitCfg := lens.Config{Obs: simCfg.Obs, Src: lens.Grid{N: o.FitSide, Scale: o.FitScale}, PSF: psf}
 	res := &LensProbeResult{Settings: map[string]any{"lenses": idx, "fit_source_side": o.FitSide, "fit_source_pixel_scale": fitCfg.Src.Scale,
 		"prior_shape": o.Shape, "noise_free": o.GapNoiseFree, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
 	for _, j := range idx {
