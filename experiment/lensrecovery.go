@@ -64,7 +64,10 @@ type LensRecoveryOptions struct {
 	// β ∈ [−2, 2]) or "white" (lensfit.WhiteMixGRF, log10 fraction ∈
 	// [−4, 2]); "" keeps it fixed. LensRecoveryProbe only (LensRecovery
 	// refuses it).
-	Shape    string
+	Shape string
+	// Debias, when not nil, adds the source-model offset correction to
+	// LensRecoveryProbe (see Debias; LensRecovery refuses it).
+	Debias   *Debias
 	Progress io.Writer // progress lines (nil: none)
 }
 
@@ -221,6 +224,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	}
 	if o.Shape != "" {
 		return nil, errors.New("experiment: lens recovery: a fitted prior shape is measured by LensRecoveryProbe only")
+	}
+	if o.Debias != nil {
+		return nil, errors.New("experiment: lens recovery: the source-model offset correction is measured by LensRecoveryProbe only")
 	}
 	parts := filepath.Join(dir, LensRecoveryParts)
 	if err := os.MkdirAll(parts, 0o755); err != nil {

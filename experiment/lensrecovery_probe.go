@@ -36,17 +36,27 @@ type LensProbeLens struct {
 	WallSeconds    float64 `json:"wall_seconds"`
 	SourceRMSE     float64 `json:"source_rmse_true_lens"` // posterior-mean source at the true lens, fit grid, peak = 1
 	LogEvidenceGap float64 `json:"log_evidence_map_minus_truth"`
+	// With LensRecoveryOptions.Debias: the offsets b_k of the refits, the
+	// corrected estimate MAP − mean b_k, its standard deviation and z.
+	Offsets     [][7]float64 `json:"debias_offsets,omitempty"`
+	MAPDebiased [7]float64   `json:"map_debiased"`
+	SDDebiased  [7]float64   `json:"sd_debiased"`
+	ZDebiased   [7]float64   `json:"z_debiased"`
 }
 
 // LensProbeResult is lens_recovery_probe.json.
 type LensProbeResult struct {
-	Lenses     []LensProbeLens     `json:"lenses"`
-	Params     []LensRecoveryParam `json:"parameters"` // coverage from the Gaussian intervals |z| < 1, 1.96
-	Failures   int                 `json:"failures"`   // some |z| > 5 (excluded from Params)
-	MeanCPU    float64             `json:"mean_cpu_seconds_per_lens"`
-	MedianWall float64             `json:"median_wall_seconds_per_lens"`
-	MeanGap    float64             `json:"mean_log_evidence_gap"`
-	Settings   map[string]any      `json:"settings"`
+	Lenses   []LensProbeLens     `json:"lenses"`
+	Params   []LensRecoveryParam `json:"parameters"` // coverage from the Gaussian intervals |z| < 1, 1.96
+	Failures int                 `json:"failures"`   // some |z| > 5 (excluded from Params)
+	// ParamsDebiased and FailuresDebiased are the same for the corrected
+	// estimates (LensRecoveryOptions.Debias).
+	ParamsDebiased   []LensRecoveryParam `json:"parameters_debiased,omitempty"`
+	FailuresDebiased int                 `json:"failures_debiased,omitempty"`
+	MeanCPU          float64             `json:"mean_cpu_seconds_per_lens"`
+	MedianWall       float64             `json:"median_wall_seconds_per_lens"`
+	MeanGap          float64             `json:"mean_log_evidence_gap"`
+	Settings         map[string]any      `json:"settings"`
 }
 
 // LensRecoveryProbe measures the calibration of the lens posterior on the
@@ -76,12 +86,21 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 	}
 	res := &LensProbeResult{Settings: map[string]any{"lenses": idx, "fit_source_side": o.FitSide, "fit_source_pixel_scale": fitCfg.Src.Scale,
 		"prior_shape": o.Shape, "noise_free": o.GapNoiseFree, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
+	if d := o.Debias; d != nil {
+		if err := d.check(); err != nil {
+			return nil, err
+		}
+		res.Settings["debias"] = map[string]any{"source": d.Source, "k": d.K, "sampler": d.Sampler, "steps": d.Steps, "jacobian_below": d.JacobianBelow}
+	}
 	for _, j := range idx {
 		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
 		if b, err := os.ReadFile(part); err == nil {
 			var l LensProbeLens
 			if err := json.Unmarshal(b, &l); err != nil {
 				return nil, fmt.Errorf("experiment: %s: %w", part, err)
+			}
+			if (o.Debias != nil) != (len(l.Offsets) > 0) {
+				return nil, fmt.Errorf("experiment: %s was probed %s the source-model offset correction; use another output folder", part, map[bool]string{true: "with", false: "without"}[len(l.Offsets) > 0])
 			}
 			res.Lenses = append(res.Lenses, l)
 			continue
@@ -104,6 +123,9 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "lens-recovery probe: lens %d: θ_E z %+.2f, max |z| %.2f, shape %.2f, %d evaluations, %.0f CPU-s, %.0f s\n",
 				j, l.Z[0], maxAbs(l.Z[:]), l.Shape, l.Evaluations, l.CPUSeconds, l.WallSeconds)
+			if len(l.Offsets) > 0 {
+				fmt.Fprintf(o.Progress, "  z %+.2f\n  debiased z %+.2f (%d sources)\n", l.Z, l.ZDebiased, len(l.Offsets))
+			}
 		}
 	}
 	res.summarise()
@@ -212,6 +234,13 @@ func (o *LensRecoveryOptions) probeOne(ctx context.Context, j int, simCfg, fitCf
 		return l, err
 	}
 	l.SourceRMSE = rmse(src, RebinField(o.Galaxies[j%len(o.Galaxies)], o.Side, o.SrcScale, o.FitSide, o.FitScale))
+	if o.Debias != nil {
+		n, err := o.debiasOne(ctx, &l, y, sigma, simCfg, fitCfg)
+		if err != nil {
+			return l, err
+		}
+		evals += n
+	}
 	l.Evaluations = evals + 2
 	l.WallSeconds = time.Since(t0).Seconds()
 	if cpu != nil {
@@ -220,35 +249,52 @@ func (o *LensRecoveryOptions) probeOne(ctx context.Context, j int, simCfg, fitCf
 	return l, nil
 }
 
-// summarise fills the per-parameter table.
+// summarise fills the per-parameter tables.
 func (r *LensProbeResult) summarise() {
-	r.Params, r.Failures = nil, 0
 	var walls, cpus, gaps []float64
+	debiased := false
 	for _, l := range r.Lenses {
-		if maxAbs(l.Z[:]) > 5 {
-			r.Failures++
-		}
 		walls, cpus, gaps = append(walls, l.WallSeconds), append(cpus, l.CPUSeconds), append(gaps, l.LogEvidenceGap)
+		debiased = debiased || len(l.Offsets) > 0
 	}
 	if len(walls) > 0 {
 		sort.Float64s(walls)
 		r.MedianWall, r.MeanCPU, r.MeanGap = walls[len(walls)/2], meanOf(cpus), meanOf(gaps)
 	}
+	r.Params, r.Failures = probeParams(r.Lenses, func(l *LensProbeLens) (*[7]float64, *[7]float64) { return &l.MAP, &l.Z })
+	r.ParamsDebiased, r.FailuresDebiased = nil, 0
+	if debiased {
+		r.ParamsDebiased, r.FailuresDebiased = probeParams(r.Lenses, func(l *LensProbeLens) (*[7]float64, *[7]float64) { return &l.MAPDebiased, &l.ZDebiased })
+	}
+}
+
+// probeParams tables the estimates and z that pick returns for each lens:
+// the lenses with some |z| > 5 are counted as failures and left out.
+func probeParams(lenses []LensProbeLens, pick func(*LensProbeLens) (est, z *[7]float64)) ([]LensRecoveryParam, int) {
+	var params []LensRecoveryParam
+	failures := 0
+	for i := range lenses {
+		if _, z := pick(&lenses[i]); maxAbs(z[:]) > 5 {
+			failures++
+		}
+	}
 	for k, name := range lens.ParamNames {
 		p := LensRecoveryParam{Name: name}
 		var z, e []float64
-		for _, l := range r.Lenses {
-			if maxAbs(l.Z[:]) > 5 {
+		for i := range lenses {
+			l := &lenses[i]
+			est, zl := pick(l)
+			if maxAbs(zl[:]) > 5 {
 				continue
 			}
-			z, e = append(z, l.Z[k]), append(e, l.MAP[k]-l.Truth[k])
-			if math.Abs(l.Z[k]) <= 1 {
+			z, e = append(z, zl[k]), append(e, est[k]-l.Truth[k])
+			if math.Abs(zl[k]) <= 1 {
 				p.Cover68++
 			}
-			if math.Abs(l.Z[k]) <= 1.96 {
+			if math.Abs(zl[k]) <= 1.96 {
 				p.Cover95++
 			}
-			if math.Abs(l.Z[k]) > 3 {
+			if math.Abs(zl[k]) > 3 {
 				p.Outliers++
 			}
 		}
@@ -258,8 +304,9 @@ func (r *LensProbeResult) summarise() {
 			p.Cover95 /= n
 			p.setErrors(e, z)
 		}
-		r.Params = append(r.Params, p)
+		params = append(params, p)
 	}
+	return params, failures
 }
 
 // Rebin resamples an n×n image of the field onto m×m pixels of the same

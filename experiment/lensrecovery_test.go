@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lenscore/lenscore/lens"
@@ -207,7 +209,7 @@ func TestLensRecoveryProbeSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2.Lenses[0] != l {
+	if !reflect.DeepEqual(r2.Lenses[0], l) {
 		t.Errorf("rerun: lens not reused: %+v vs %+v", r2.Lenses[0], l)
 	}
 	o.GapNoiseFree = true
@@ -217,5 +219,56 @@ func TestLensRecoveryProbeSmall(t *testing.T) {
 	}
 	if m := nf.Lenses[0]; m.MAP == l.MAP || math.Abs(m.SD[0]/l.SD[0]-1) > 0.5 {
 		t.Errorf("noise-free probe: MAP %v (noisy %v), σ_θE %g (noisy %g)", m.MAP, l.MAP, m.SD[0], l.SD[0])
+	}
+}
+
+// TestLensRecoveryProbeDebiasOracle: on noise-free data the probe's MAP is
+// the model's own offset b from the truth; the correction with the true
+// source refits at the MAP and must bring the estimate back to the truth
+// (b evaluated at the MAP instead of the truth differs only to second
+// order), and a rerun refuses parts probed without the correction.
+func TestLensRecoveryProbeDebiasOracle(t *testing.T) {
+	side := 16
+	g := lens.Render(lens.Sersic{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03}, lens.Grid{N: side, Scale: 0.06}, 2)
+	mx := 0.0
+	for _, v := range g {
+		mx = math.Max(mx, v)
+	}
+	for i := range g {
+		g[i] /= mx
+	}
+	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := LensRecoveryOptions{Galaxies: [][]float64{g}, Side: side, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2, Seed: 1,
+		GapNoiseFree: true, Debias: &Debias{Source: "truth"}}
+	dir := t.TempDir()
+	r, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := r.Lenses[0]
+	if len(l.Offsets) != 1 || r.ParamsDebiased == nil {
+		t.Fatalf("%d offsets, debiased table %v", len(l.Offsets), r.ParamsDebiased)
+	}
+	var before, after float64
+	for k := range l.Z {
+		before += l.Z[k] * l.Z[k]
+		after += l.ZDebiased[k] * l.ZDebiased[k]
+		if d := l.MAP[k] - l.Offsets[0][k]; math.Abs(l.MAPDebiased[k]-d) > 1e-15 || l.SDDebiased[k] != l.SD[k] {
+			t.Errorf("parameter %d: corrected %g, want MAP − b = %g; σ %g, want %g (one source adds no spread)", k, l.MAPDebiased[k], d, l.SDDebiased[k], l.SD[k])
+		}
+	}
+	t.Logf("noise-free z %+.3f\ncorrected   %+.3f", l.Z, l.ZDebiased)
+	if before < 0.25 {
+		t.Fatalf("the toy model's own offset is too small to test the correction: Σz² = %g", before)
+	}
+	if after > 0.1*before {
+		t.Errorf("the oracle correction left Σz² = %g of %g", after, before)
+	}
+	o.Debias = nil
+	if _, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil); err == nil || !strings.Contains(err.Error(), "with the source-model offset correction") {
+		t.Errorf("a rerun without the correction into the same folder: %v", err)
 	}
 }

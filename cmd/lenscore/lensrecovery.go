@@ -40,6 +40,9 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation; with --probe: fit it (z = the model's own offset)")
 	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
+	debias := fs.String("debias", "", "with --probe: correct the source model's own offset at the fitted lens by refits of noise-free observations of sources the data allow: truth (the true source, an oracle) or score (posterior samples under the network prior --model)")
+	debiasK := fs.Int("debias-sources", 4, "with --debias score: posterior source samples per lens")
+	model := fs.String("model", "", "with --debias score: trained prior file (default: the shipped network prior)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
 	seed := fs.Uint64("seed", 1, "seed")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the lenses stored in lens-recovery/"+experiment.LensRecoveryParts)
@@ -60,6 +63,9 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *shape != "" && (*kind != "grf" || *probe == "" || (*shape != "tilt" && *shape != "white")) {
 		return fmt.Errorf("--prior-shape must be tilt or white, with --prior grf and --probe (the full fits keep the prior's shape fixed), got %q", *shape)
+	}
+	if *debias != "" && (*probe == "" || (*debias != "truth" && *debias != "score") || *debiasK < 1) {
+		return fmt.Errorf("--debias must be truth or score, with --probe, and --debias-sources ≥ 1 (got %q, %d)", *debias, *debiasK)
 	}
 	var probeIdx []int
 	if *probe != "" {
@@ -137,8 +143,28 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		defer lk.Release()
 		fmt.Fprintf(env.stderr, "lens-recovery probe: %d lenses, %d² evidence grid, %s prior, shape %q, linalg %s\n", len(probeIdx), *fitN, *kind, *shape, backendLine())
+		var db *experiment.Debias
+		if *debias != "" {
+			db = &experiment.Debias{Source: *debias, K: *debiasK}
+			if *debias == "score" {
+				pr, err := demoPrior(*model, "network", 64, *debiasK)
+				if err != nil {
+					return err
+				}
+				defer pr.Close()
+				if !pr.StarsRemoved || pr.SkyKept {
+					return fmt.Errorf("--debias score: the prior %s was trained on galaxies prepared differently from the probe's (stars removed, sky clipped)", pr.Name)
+				}
+				tr, _, _ := experiment.Galaxies(ds.Train, 0)
+				proxy, err := posterior.FitGRF(tr, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma)
+				if err != nil {
+					return fmt.Errorf("projected likelihood proxy: %w", err)
+				}
+				db.Prior, db.VE, db.Proxy = pr.Prior, pr.VE, proxy
+			}
+		}
 		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
-			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
+			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Debias: db, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
 		if err != nil {
 			return err
 		}
@@ -147,6 +173,12 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "%-10s %10s %8s %8s %10s %6s %6s\n", "parameter", "bias", "bias/σ", "std z", "RMS", "68 %", "95 %")
 		for _, p := range r.Params {
 			fmt.Fprintf(env.stdout, "%-10s %10.2e %8.2f %8.2f %10.2e %6.2f %6.2f\n", p.Name, p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95)
+		}
+		if r.ParamsDebiased != nil {
+			fmt.Fprintf(env.stdout, "corrected for the source model's offset (%s sources; %d with |z| > 5):\n", *debias, r.FailuresDebiased)
+			for _, p := range r.ParamsDebiased {
+				fmt.Fprintf(env.stdout, "%-10s %10.2e %8.2f %8.2f %10.2e %6.2f %6.2f\n", p.Name, p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95)
+			}
 		}
 		return nil
 	}
