@@ -21,7 +21,7 @@ import (
 // b(s, L) = argmax_L' p(A_L s | L') − L depends on the source s and,
 // slowly, on the lens L. The correction estimates it at the fitted lens L̂
 // with sources s_k that the data allow: each s_k is observed noise-free
-// through L̂, the lens is fitted again from L̂ (lensfit.FitNear), and
+// through L̂, the lens is fitted again from L̂ (lensfit.MaximiseNear), and
 // b_k = L̂_k − L̂. The corrected estimate is L̂ − mean_k b_k, and the spread
 // of the b_k is added to the posterior variance: σ² + (1 + 1/K) var_k b_k.
 type Debias struct {
@@ -129,12 +129,12 @@ func (o *LensRecoveryOptions) debiasOne(ctx context.Context, l *LensProbeLens, y
 		if err != nil {
 			return evals, err
 		}
-		lf, err := lensfit.FitNear(ctx, obj, obj.Pack(mp, h.Log10Scale))
+		x, _, n, err := lensfit.MaximiseNear(ctx, obj, obj.Pack(mp, h.Log10Scale))
 		if err != nil {
 			return evals, fmt.Errorf("debias refit %d: %w", k, err)
 		}
-		evals += lf.Evaluations
-		mk, _ := obj.Unpack(lf.MAP)
+		evals += n
+		mk, _ := obj.Unpack(x)
 		for i := range mk {
 			l.Offsets[k][i] = mk[i] - mp[i]
 		}

@@ -76,4 +76,23 @@ func TestFitNearLaplace(t *testing.T) {
 	if _, err := FitNear(context.Background(), o, []float64{1}); err == nil {
 		t.Error("a start of the wrong size was accepted")
 	}
+	// MaximiseNear: from FitNear's start, the same path and maximum without
+	// the Laplace approximation's evaluations; from 2σ off in θ_E, the same
+	// maximum up to the evidence's ripples (log p within 0.05, 0.5σ; the
+	// start is 2 log units below).
+	x, f, evals, err := MaximiseNear(context.Background(), o, o.Pack(truth, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x[0] != lf.MAP[0] || x[1] != lf.MAP[1] || f != lf.LogPost || evals >= lf.Evaluations {
+		t.Errorf("MaximiseNear: %v (log p %g, %d evaluations), FitNear: %v (log p %g, %d)", x, f, evals, lf.MAP, lf.LogPost, lf.Evaluations)
+	}
+	e0 := o.Evals
+	x, f, evals, err = MaximiseNear(context.Background(), o, []float64{lf.MAP[0] + 2*lf.SD[0], lf.MAP[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(x[0]-lf.MAP[0]) > 0.5*lf.SD[0] || math.Abs(x[1]-lf.MAP[1]) > 0.5*lf.SD[1] || f < lf.LogPost-0.05 || evals != o.Evals-e0 {
+		t.Errorf("MaximiseNear from 2σ: %v (log p %g, %d evaluations of %d), FitNear's maximum %v (log p %g)", x, f, evals, o.Evals-e0, lf.MAP, lf.LogPost)
+	}
 }
