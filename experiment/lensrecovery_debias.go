@@ -21,7 +21,7 @@ import (
 // b(s, L) = argmax_L' p(A_L s | L') − L depends on the source s and,
 // slowly, on the lens L. The correction estimates it at the fitted lens L̂
 // with sources s_k that the data allow: each s_k is observed noise-free
-// through L̂, the lens is fitted again from L̂ (lensfit.MaximiseNear), and
+// through L̂, the lens is fitted again from L̂ (lensfit.SourceOffsets), and
 // b_k = L̂_k − L̂. The corrected estimate is L̂ − mean_k b_k, and the spread
 // of the b_k is added to the posterior variance: σ² + (1 + 1/K) var_k b_k.
 type Debias struct {
@@ -99,7 +99,9 @@ func (o *LensRecoveryOptions) debiasSources(ctx context.Context, j int, mp lens.
 	return res.Samples, nil
 }
 
-// debiasOne fills l's offsets and corrected estimate (l.MAP, l.SD set).
+// debiasOne fills l's offsets (lensfit.SourceOffsets, refits from the
+// MAP on the fit's grid) and corrected estimate (l.MAP, l.SD,
+// l.Log10Scale set).
 func (o *LensRecoveryOptions) debiasOne(ctx context.Context, l *LensProbeLens, y []float64, sigma float64, simCfg, fitCfg lens.Config) (evals int, err error) {
 	mp := lens.Params(l.MAP)
 	srcs, err := o.debiasSources(ctx, l.Index, mp, y, sigma, simCfg)
@@ -110,33 +112,32 @@ func (o *LensRecoveryOptions) debiasOne(ctx context.Context, l *LensProbeLens, y
 	if err != nil {
 		return 0, err
 	}
-	m, _ := op.Dims()
 	half := 0.5 * float64(fitCfg.Obs.N) * fitCfg.Obs.Scale
-	l.Offsets = make([][7]float64, len(srcs))
-	for k, s := range srcs {
-		yk := make([]float64, m)
-		op.Apply(yk, s)
-		ev, err := lensfit.NewEvidence(fitCfg, lensfit.Data{Y: yk, SigmaN: []float64{sigma}}, o.Prior)
+	refit := func(y []float64) (*lensfit.Objective, error) {
+		ev, err := lensfit.NewEvidence(fitCfg, lensfit.Data{Y: y, SigmaN: []float64{sigma}}, o.Prior)
 		if err != nil {
-			return evals, err
+			return nil, err
 		}
-		h, err := lensfit.OptimiseHyper(ctx, ev, o.Prior, mp, nil, nil, 0, 0)
-		if err != nil {
-			return evals, err
+		return lensfit.NewObjective(ev, lens.DefaultPriors(half), mp, true, l.Log10Scale)
+	}
+	obj, err := refit(y)
+	if err != nil {
+		return 0, err
+	}
+	x := obj.Pack(mp, l.Log10Scale)
+	offs, evals, err := lensfit.SourceOffsets(ctx, refit, x, op, srcs)
+	if err != nil {
+		return evals, err
+	}
+	l.Offsets = make([][7]float64, len(offs))
+	xk := make([]float64, len(x))
+	for k, b := range offs {
+		for i := range x {
+			xk[i] = x[i] + b[i]
 		}
-		evals += h.Evaluations
-		obj, err := lensfit.NewObjective(ev, lens.DefaultPriors(half), mp, true, h.Log10Scale)
-		if err != nil {
-			return evals, err
-		}
-		x, _, n, err := lensfit.MaximiseNear(ctx, obj, obj.Pack(mp, h.Log10Scale))
-		if err != nil {
-			return evals, fmt.Errorf("debias refit %d: %w", k, err)
-		}
-		evals += n
-		mk, _ := obj.Unpack(x)
-		for i := range mk {
-			l.Offsets[k][i] = mk[i] - mp[i]
+		pk, _ := obj.Unpack(xk)
+		for i := range pk {
+			l.Offsets[k][i] = pk[i] - mp[i]
 		}
 	}
 	K := float64(len(srcs))
