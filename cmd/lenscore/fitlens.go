@@ -30,6 +30,7 @@ type fitLensSummary struct {
 	WallSeconds          float64             `json:"wall_seconds"`
 	SecondsPerEvaluation float64             `json:"seconds_per_evaluation"`
 	Backend              string              `json:"linalg_backend"`
+	SourceOffsets        *sourceOffsetRecord `json:"source_offset_correction,omitempty"`
 }
 
 // lensPrio is one parameter's prior as recorded in the summary.
@@ -153,6 +154,7 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the perturbed starts and of the sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the checkpoint in --out")
 	out := fs.String("out", "", "output directory")
+	df := addDebiasFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -203,6 +205,13 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer sp.Close()
+	net, err := df.load(p.Geo.SrcNPix)
+	if err != nil {
+		return err
+	}
+	if net != nil {
+		defer net.Close()
+	}
 	ev, err := lensfit.NewEvidence(p.Geo.config(), data, sp.Gaussian)
 	if err != nil {
 		return err
@@ -243,8 +252,15 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return err
 	}
+	var offsets *sourceOffsetRecord
+	if net != nil {
+		progress := func(f string, a ...any) { fmt.Fprintf(env.stderr, f+"\n", a...) }
+		if offsets, err = debiasFit(ctx, net, *df.k, p, data, sp.Gaussian, pr, init, !*fixScale, obj, res, *seed, progress); err != nil {
+			return err
+		}
+	}
 	sum := &fitLensSummary{Summary: lensfit.Summarise(obj, res), Observation: p.ObsPath, LensInit: *pf.lens, SourcePrior: sp.Name,
-		Priors: priorsRecord(pr, init), Geometry: p.Geo, Seed: *seed, Starts: *starts, Backend: backendLine()}
+		Priors: priorsRecord(pr, init), Geometry: p.Geo, Seed: *seed, Starts: *starts, Backend: backendLine(), SourceOffsets: offsets}
 	_, _, _, chi2, nu, err := lensfit.MAPModel(obj, res, data)
 	if err != nil {
 		return err

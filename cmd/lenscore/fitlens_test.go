@@ -173,6 +173,9 @@ func TestFitLensBadInput(t *testing.T) {
 		{"empty bounds", fitArgs(obs, init, out, "--lens-prior", "gamma1=0.2:0.1"), 1, []string{"gamma1", "must be < max"}},
 		{"coarse factor not dividing the source", fitArgs(obs, init, out, "--coarse", "3"), 1, []string{"--coarse 3", "14² source"}},
 		{"negative coarse factor", fitArgs(obs, init, out, "--coarse", "-2"), 1, []string{"--coarse -2"}},
+		{"negative debias sources", fitArgs(obs, init, out, "--debias-sources", "-1"), 1, []string{"--debias-sources must be ≥ 0"}},
+		{"debias model without sources", fitArgs(obs, init, out, "--debias-model", "m.safetensors"), 1, []string{"--debias-model m.safetensors", "without --debias-sources"}},
+		{"debias with a source grid the network does not take", fitArgs(obs, init, out, "--debias-sources", "2"), 1, []string{"--debias-sources", "14"}},
 		{"no free parameter", fitArgs(obs, init, out, "--free", "", "--lens-prior", "theta_e=fixed,e1=fixed,e2=fixed,center_x=fixed,center_y=fixed,gamma1=fixed,gamma2=fixed", "--fix-source-scale"), 1, []string{"no free parameter"}},
 	} {
 		checkFails(t, c, out)
