@@ -65,8 +65,9 @@ type LensRecoveryOptions struct {
 	// [−4, 2]); "" keeps it fixed. LensRecoveryProbe only (LensRecovery
 	// refuses it).
 	Shape string
-	// Debias, when not nil, adds the source-model offset correction to
-	// LensRecoveryProbe (see Debias; LensRecovery refuses it).
+	// Debias, when not nil, adds the source-model offset correction: to
+	// LensRecoveryProbe's MAP and Laplace widths, and to LensRecovery's
+	// draws (see Debias).
 	Debias   *Debias
 	Progress io.Writer // progress lines (nil: none)
 }
@@ -93,6 +94,10 @@ type LensRecoveryLens struct {
 	SourceRMSETrue float64 `json:"source_rmse_true_lens"`
 	SourceRMSEMarg float64 `json:"source_rmse_marginalised"`
 	WallSeconds    float64 `json:"wall_seconds"`
+	// Offsets are the source-model offsets subtracted from the draws
+	// (LensRecoveryOptions.Debias; lensfit.ApplyOffsets): the mean, std and
+	// quantiles are of the corrected draws, MAP is the evidence's maximum.
+	Offsets [][7]float64 `json:"source_offsets,omitempty"`
 }
 
 // LensRecoveryParam summarises one parameter over the lenses that did not
@@ -226,7 +231,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		return nil, errors.New("experiment: lens recovery: a fitted prior shape is measured by LensRecoveryProbe only")
 	}
 	if o.Debias != nil {
-		return nil, errors.New("experiment: lens recovery: the source-model offset correction is measured by LensRecoveryProbe only")
+		if err := o.Debias.check(); err != nil {
+			return nil, err
+		}
 	}
 	parts := filepath.Join(dir, LensRecoveryParts)
 	if err := os.MkdirAll(parts, 0o755); err != nil {
@@ -240,6 +247,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		"npix": o.NPix, "pixel_scale": o.PixScale, "psf_fwhm": o.PSFFWHM, "noise_fraction": o.Noise, "fit_source_side": o.FitSide,
 		"fit_source_pixel_scale": fitCfg.Src.Scale, "starts": o.Fit.Starts, "steps": o.Fit.Steps, "walkers": o.Fit.Walkers,
 		"burn": o.Fit.Burn, "rhat_target": o.Fit.RHatTarget, "ess_target": o.Fit.ESSTarget, "sampler": "mcmc.Chains (Laplace-preconditioned Metropolis–Hastings)", "source_draws": o.SourceDraws, "seed": o.Seed}}
+	if d := o.Debias; d != nil {
+		res.Settings["debias"] = map[string]any{"source": d.Source, "k": d.K, "sampler": d.Sampler, "steps": d.Steps, "jacobian_below": d.JacobianBelow}
+	}
 	t0, fitted := time.Now(), 0
 	for j := 0; j < o.Lenses; j++ {
 		part := filepath.Join(parts, fmt.Sprintf("lens-%03d.json", j))
@@ -248,6 +258,9 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 				var l LensRecoveryLens
 				if err := json.Unmarshal(b, &l); err != nil {
 					return nil, fmt.Errorf("experiment: %s: %w", part, err)
+				}
+				if (o.Debias != nil) != (len(l.Offsets) > 0) {
+					return nil, fmt.Errorf("experiment: %s was fitted %s the source-model offset correction; use another output folder", part, map[bool]string{true: "with", false: "without"}[len(l.Offsets) > 0])
 				}
 				res.Lenses = append(res.Lenses, l)
 				continue
@@ -440,6 +453,40 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	r, err := lensfit.Fit(ctx, obj, fo)
 	if err != nil {
 		return l, err
+	}
+	if o.Debias != nil {
+		mp, s := obj.Unpack(r.MAP)
+		srcs, err := o.debiasSources(ctx, j, mp, y, sigma, simCfg)
+		if err != nil {
+			return l, err
+		}
+		op, err := lens.NewOperator(mp.Mass(), simCfg)
+		if err != nil {
+			return l, err
+		}
+		refit := func(y []float64) (*lensfit.Objective, error) {
+			ev, err := lensfit.NewEvidence(fitCfg, lensfit.Data{Y: y, SigmaN: []float64{sigma}}, o.Prior)
+			if err != nil {
+				return nil, err
+			}
+			return lensfit.NewObjective(ev, lens.DefaultPriors(half), init, true, s)
+		}
+		offs, _, err := lensfit.SourceOffsets(ctx, refit, r.MAP, op, srcs)
+		if err != nil {
+			return l, err
+		}
+		if err := lensfit.ApplyOffsets(r, offs); err != nil {
+			return l, err
+		}
+		for _, b := range offs {
+			var bp [7]float64
+			for i, name := range obj.Names() {
+				if k := slices.Index(lens.ParamNames[:], name); k >= 0 {
+					bp[k] = b[i]
+				}
+			}
+			l.Offsets = append(l.Offsets, bp)
+		}
 	}
 	os.Remove(ckpt)
 	sum := lensfit.Summarise(obj, r)

@@ -12,8 +12,8 @@ import (
 	"github.com/lenscore/lenscore/sde"
 )
 
-// Debias configures the source-model offset correction of the calibration
-// probe (LensRecoveryOptions.Debias).
+// Debias configures the source-model offset correction of the lens
+// recovery and its calibration probe (LensRecoveryOptions.Debias).
 //
 // The lens posterior under a Gaussian source prior is offset from the truth
 // even on noise-free data: the model prefers the lens that makes the real

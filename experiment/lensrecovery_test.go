@@ -105,6 +105,30 @@ func TestLensRecoverySmall(t *testing.T) {
 	if !same {
 		t.Error("resumed run did not reuse the stored lenses")
 	}
+	// With the correction (true source, K = 1) the same fits' draws move by
+	// exactly −b: the means by −b, the widths unchanged; and the parts of
+	// the plain run are refused.
+	od := o
+	od.Debias = &Debias{Source: "truth"}
+	if _, err := LensRecovery(context.Background(), od, dir); err == nil || !strings.Contains(err.Error(), "without the source-model offset correction") {
+		t.Errorf("a corrected run over the plain run's parts: %v", err)
+	}
+	od.Resume = false
+	rd, err := LensRecovery(context.Background(), od, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range rd.Lenses {
+		if len(l.Offsets) != 1 || l.MAP != r.Lenses[i].MAP {
+			t.Fatalf("lens %d: %d offsets, MAP %v (plain %v)", i, len(l.Offsets), l.MAP, r.Lenses[i].MAP)
+		}
+		for k := range l.Mean {
+			b, m0 := l.Offsets[0][k], r.Lenses[i].Mean[k]
+			if math.Abs(l.Mean[k]-(m0-b)) > 1e-12*(1+math.Abs(m0)) || math.Abs(l.Std[k]-r.Lenses[i].Std[k]) > 1e-12*(1+l.Std[k]) {
+				t.Errorf("lens %d parameter %d: mean %g std %g, want %g − %g and std %g", i, k, l.Mean[k], l.Std[k], m0, b, r.Lenses[i].Std[k])
+			}
+		}
+	}
 	// Evidence gaps on the fit grid: the difference of the two profiled
 	// evidences, the MAP's no lower than its evidence at the fitted
 	// amplitude (profiling over a can only raise it, up to the search

@@ -74,6 +74,7 @@ func ApplyOffsets(res *FitResult, offsets [][]float64) error {
 		}
 	}
 	K := len(offsets)
+	res.MAP = slices.Clone(res.MAP) // it may be a chain state (MAPFromChain)
 	i := 0
 	for _, st := range res.Chain[res.Burn:] {
 		for _, w := range st {

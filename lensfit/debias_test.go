@@ -22,6 +22,7 @@ func TestApplyOffsets(t *testing.T) {
 		res.Chain = append(res.Chain, st)
 	}
 	res.Samples = [][]float64{{1, 1}, {2, 2}, {3, 3}, {4, 4}}
+	res.MAP = res.Chain[2][1] // a chain state, as when MAPFromChain
 	b := [][]float64{{0.5, -1}, {0.25, 2}}
 	if err := ApplyOffsets(res, b); err != nil {
 		t.Fatal(err)
@@ -43,6 +44,9 @@ func TestApplyOffsets(t *testing.T) {
 				t.Errorf("sample %d param %d: %g, want %g", i, j, res.Samples[i][j], ws[i][j])
 			}
 		}
+	}
+	if res.MAP[0] != 21 || res.MAP[1] != -2 {
+		t.Errorf("the MAP moved with the chain state it was: %v", res.MAP)
 	}
 	if err := ApplyOffsets(res, [][]float64{{1}}); err == nil {
 		t.Error("an offset of the wrong length was accepted")

@@ -40,7 +40,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	gapFree := fs.Bool("gap-noise-free", false, "with --gap-source-npix: evaluate the two evidences on the noise-free observation; with --probe: fit it (z = the model's own offset)")
 	gapLenses := fs.Int("gap-lenses", 0, "with --gap-source-npix: at most this many lenses (0: all finished)")
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
-	debias := fs.String("debias", "", "with --probe: correct the source model's own offset at the fitted lens by refits of noise-free observations of sources the data allow: truth (the true source, an oracle) or score (posterior samples under the network prior --model)")
+	debias := fs.String("debias", "", "correct the source model's own lens offset (probe: its MAP; full fits: their draws) at the fitted lens by refits of noise-free observations of sources the data allow: truth (the true source, an oracle) or score (posterior samples under the network prior --model)")
 	debiasK := fs.Int("debias-sources", 4, "with --debias score: posterior source samples per lens")
 	model := fs.String("model", "", "with --debias score: trained prior file (default: the shipped network prior)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
@@ -64,8 +64,8 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	if *shape != "" && (*kind != "grf" || *probe == "" || (*shape != "tilt" && *shape != "white")) {
 		return fmt.Errorf("--prior-shape must be tilt or white, with --prior grf and --probe (the full fits keep the prior's shape fixed), got %q", *shape)
 	}
-	if *debias != "" && (*probe == "" || (*debias != "truth" && *debias != "score") || *debiasK < 1) {
-		return fmt.Errorf("--debias must be truth or score, with --probe, and --debias-sources ≥ 1 (got %q, %d)", *debias, *debiasK)
+	if *debias != "" && ((*debias != "truth" && *debias != "score") || *debiasK < 1 || *gapSide != 0) {
+		return fmt.Errorf("--debias must be truth or score, without --gap-source-npix, and --debias-sources ≥ 1 (got %q, %d)", *debias, *debiasK)
 	}
 	var probeIdx []int
 	if *probe != "" {
@@ -143,26 +143,11 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		defer lk.Release()
 		fmt.Fprintf(env.stderr, "lens-recovery probe: %d lenses, %d² evidence grid, %s prior, shape %q, linalg %s\n", len(probeIdx), *fitN, *kind, *shape, backendLine())
-		var db *experiment.Debias
-		if *debias != "" {
-			db = &experiment.Debias{Source: *debias, K: *debiasK}
-			if *debias == "score" {
-				pr, err := demoPrior(*model, "network", 64, *debiasK)
-				if err != nil {
-					return err
-				}
-				defer pr.Close()
-				if !pr.StarsRemoved || pr.SkyKept {
-					return fmt.Errorf("--debias score: the prior %s was trained on galaxies prepared differently from the probe's (stars removed, sky clipped)", pr.Name)
-				}
-				tr, _, _ := experiment.Galaxies(ds.Train, 0)
-				proxy, err := posterior.FitGRF(tr, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma)
-				if err != nil {
-					return fmt.Errorf("projected likelihood proxy: %w", err)
-				}
-				db.Prior, db.VE, db.Proxy = pr.Prior, pr.VE, proxy
-			}
+		db, closeDB, err := recoveryDebias(*debias, *debiasK, *model, ds)
+		if err != nil {
+			return err
 		}
+		defer closeDB()
 		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
 			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Debias: db, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
 		if err != nil {
@@ -203,8 +188,13 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		defer lk.Release()
 	}
 	fmt.Fprintf(env.stderr, "lens-recovery: %d lenses of %d validation galaxies, %d² evidence grid, %s prior, linalg %s\n", *lenses, len(gals), *fitN, *kind, backendLine())
+	db, closeDB, err := recoveryDebias(*debias, *debiasK, *model, ds)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
 	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
-		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr,
+		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr, Debias: db,
 		Shard: shardK, Shards: shardN,
 		Fit: lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Steps: *steps, Walkers: *walkers, Burn: *burn, Samples: 64,
 			RHatTarget: *rhatTarget, ESSTarget: *essTarget}}, dir)
@@ -226,6 +216,34 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "outputs in %s\n", dir)
 	return nil
+}
+
+// recoveryDebias builds the --debias option (nil when off) and a function
+// that releases its prior.
+func recoveryDebias(kind string, k int, model string, ds *train.Dataset) (*experiment.Debias, func(), error) {
+	if kind == "" {
+		return nil, func() {}, nil
+	}
+	db := &experiment.Debias{Source: kind, K: k}
+	if kind != "score" {
+		return db, func() {}, nil
+	}
+	pr, err := demoPrior(model, "network", 64, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !pr.StarsRemoved || pr.SkyKept {
+		pr.Close()
+		return nil, nil, fmt.Errorf("--debias score: the prior %s was trained on galaxies prepared differently from the lens recovery's (stars removed, sky clipped)", pr.Name)
+	}
+	tr, _, _ := experiment.Galaxies(ds.Train, 0)
+	proxy, err := posterior.FitGRF(tr, 64, 64, posterior.FitOptions{Floor: 1e-9}, pr.VE.Sigma)
+	if err != nil {
+		pr.Close()
+		return nil, nil, fmt.Errorf("projected likelihood proxy: %w", err)
+	}
+	db.Prior, db.VE, db.Proxy = pr.Prior, pr.VE, proxy
+	return db, pr.Close, nil
 }
 
 // parseLensList parses "0-7" or "0,3,5" (lens indices below n).
