@@ -91,10 +91,7 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 		if c.useWinograd4() {
 			c.wino4, c.wU, c.wwt = true, make([]float32, 36*cout*cin), c.wino4WeightsRow
 		}
-		c.gU = make([][]float32, e.workers)
-		for w := range c.gU {
-			c.gU[w] = make([]float32, 16*cout*cin)
-		}
+		c.allocGU()
 	}
 	if t := c.tconv; t != nil && t.useWinograd() {
 		// dx = conv(dy, Wf) runs the Winograd forward of the transposed
@@ -293,7 +290,11 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 	if pg {
 		if c.wU != nil {
 			for w := 0; w < u; w++ {
-				c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
+				if c.wino4 {
+					c.wino4FoldGrad(c.gU[w], c.gw.bufs[w])
+				} else {
+					c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
+				}
 			}
 		}
 		c.gw.reduce(u)
@@ -328,6 +329,8 @@ func (c *Conv2D) backwardBand(w, t int) {
 	}
 	switch {
 	case !pg:
+	case c.wU != nil && c.wino4:
+		c.wino4GradBand(w, i, r0, r1, c.gU[w])
 	case c.wU != nil:
 		c.winoGradBand(w, i, r0, r1, c.gU[w])
 	default:

@@ -29,9 +29,10 @@ import "unsafe"
 // data the error relative to max|y| is 1e-6…2.5e-6, about ten times that
 // of F(2×2) (1e-7), see winograd4_test.go.
 //
-// The weight gradient stays F(2×2) (winoGradBand builds its own V), and the
-// transposed convolution that computes dx uses F(4×4) under the same shape
-// rule as the forward.
+// The weight gradient uses F(4×4) too (winograd4_grad.go: its V is the
+// forward's input transform, recomputed per band), and the transposed
+// convolution that computes dx uses F(4×4) under the same shape rule as the
+// forward.
 
 // wino4MinPixels is the smallest image (H·W) whose convolutions use
 // F(4×4): below it the tiles per band are too few for the 36 GEMMs to pay
@@ -63,6 +64,7 @@ func (c *Conv2D) setWino4(on bool) {
 		d.wU = make([]float32, n*d.Cout*d.Cin)
 		d.wUGen = -1
 	}
+	c.allocGU()
 	c.flipGen = -1
 	c.setTileRows(c.tileRows)
 }

@@ -101,7 +101,7 @@ func TestWinograd4Forward(t *testing.T) {
 
 // TestWinograd4Backward checks dx (the F(4×4) forward of the transposed
 // convolution) against the float64 convolution of dy with the flipped,
-// transposed kernel, and the weight and bias gradients (F(2×2) adjoint)
+// transposed kernel, and the weight and bias gradients (F(4×4) adjoint)
 // against the im2col path, in training mode.
 func TestWinograd4Backward(t *testing.T) {
 	e := testEngine(2)
