@@ -69,6 +69,8 @@ type Conv2D struct {
 	extra    []float32
 	dy, dx   []float32
 	fwd, bwd func(w, i int)
+	fold     func(w, t int) // foldTask
+	foldUsed int            // workers whose gU foldTask sums
 	wwt      func(w, o int)
 }
 
@@ -106,7 +108,7 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 		}
 	}
 	c.setTileRows(c.tileRows)
-	c.fwd, c.bwd = c.forwardOne, c.backwardBand
+	c.fwd, c.bwd, c.fold = c.forwardOne, c.backwardBand, c.foldTask
 	if !c.direct && !c.flip {
 		c.bwd = c.backwardImage
 	}
@@ -278,7 +280,9 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 	u := c.e.used(tasks)
 	pg := c.e.ParamGrads()
 	if pg {
-		c.gw.zero(u)
+		if c.wU == nil {
+			c.gw.zero(u)
+		}
 		c.gb.zero(u)
 		if c.wU != nil {
 			for w := 0; w < u; w++ {
@@ -289,15 +293,11 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 	c.e.runBackward(tasks, c.bwd)
 	if pg {
 		if c.wU != nil {
-			for w := 0; w < u; w++ {
-				if c.wino4 {
-					c.wino4FoldGrad(c.gU[w], c.gw.bufs[w])
-				} else {
-					c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
-				}
-			}
+			c.foldUsed = u
+			c.e.RunDynamic((c.Cout*c.Cin+foldChunk-1)/foldChunk, c.fold)
+		} else {
+			c.gw.reduce(u)
 		}
-		c.gw.reduce(u)
 		c.gb.reduce(u)
 	}
 	return c.dx

@@ -110,6 +110,35 @@ func TestAddTo(t *testing.T) {
 	}
 }
 
+// TestKernelPathsAddScaled runs addScaled (AddTo's and the gradient
+// reductions' d += v·s) on every kernel path, for lengths that take the
+// 32-float loop, the 8-float loop and the Go tail, against the correctly
+// rounded float32 operations computed in float64 (exact for a product and
+// a sum of float32 values rounded once each), bit for bit.
+func TestKernelPathsAddScaled(t *testing.T) {
+	rng := NewRand(34)
+	for _, path := range KernelPaths() {
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, n := range []int{5, 8, 37, 160, 203} {
+				for _, s := range []float32{1, 0.70710677, -3} {
+					d, v := randVec(rng, n+2, 1), randVec(rng, n, 1)
+					want := append([]float32(nil), d...)
+					for j := 0; j < n; j++ {
+						p := float32(float64(v[j]) * float64(s))
+						want[j] = float32(float64(want[j]) + float64(p))
+					}
+					addScaled(d[:n], v, s)
+					for j := range want {
+						if math.Float32bits(d[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%s n=%d s=%g: d[%d] = %g, want %g", path, n, s, j, d[j], want[j])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestNearest2Parallel: Nearest2 with an engine (as in Upsample) gives the
 // serial output and input gradient bit for bit, without allocating.
 func TestNearest2Parallel(t *testing.T) {

@@ -928,3 +928,44 @@ adloop:
 	JNZ adloop
 	VZEROUPPER
 	RET
+
+// func axpyAVX(y, x *float32, n int, s float32)
+// y += x·s, the product rounded first (VMULPS then VADDPS); 32 floats per
+// iteration while they last, then 8.
+TEXT ·axpyAVX(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y15
+	SHLQ $2, CX
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-128, DX
+	JZ axpy8
+axpy32:
+	VMULPS (SI)(AX*1), Y15, Y0
+	VMULPS 32(SI)(AX*1), Y15, Y1
+	VMULPS 64(SI)(AX*1), Y15, Y2
+	VMULPS 96(SI)(AX*1), Y15, Y3
+	VADDPS (DI)(AX*1), Y0, Y0
+	VADDPS 32(DI)(AX*1), Y1, Y1
+	VADDPS 64(DI)(AX*1), Y2, Y2
+	VADDPS 96(DI)(AX*1), Y3, Y3
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	CMPQ AX, DX
+	JLT axpy32
+axpy8:
+	CMPQ AX, CX
+	JGE axpydone
+	VMULPS (SI)(AX*1), Y15, Y0
+	VADDPS (DI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP axpy8
+axpydone:
+	VZEROUPPER
+	RET

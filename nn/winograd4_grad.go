@@ -104,27 +104,45 @@ func (c *Conv2D) wino4GradBand(w, i, r0, r1 int, gU []float32) {
 	}
 }
 
-// wino4FoldGrad adds Gᵀ gU G (per output and input channel, in float64)
-// into gw, with G the 6×3 F(4×4) weight transform of winograd4.go.
-func (c *Conv2D) wino4FoldGrad(gU, gw []float32) {
+// wino4FoldGrad adds Gᵀ (Σ_w gUs[w]) G, with G the 6×3 F(4×4) weight
+// transform of winograd4.go, into gw for the channel pairs
+// p = o·Cin + ci in [p0, p1), in float64 (the workers' dL/dU summed in
+// worker order).
+func (c *Conv2D) wino4FoldGrad(gUs [][]float32, gw []float32, p0, p1 int) {
 	const r6, r12, r24 = 1.0 / 6, 1.0 / 12, 1.0 / 24
 	cc := c.Cout * c.Cin
-	gU = gU[:36*cc]
-	for p := 0; p < cc; p++ {
-		var Y [3][6]float64 // Gᵀ X
-		for b := 0; b < 6; b++ {
-			x0, x1, x2 := float64(gU[b*cc+p]), float64(gU[(6+b)*cc+p]), float64(gU[(12+b)*cc+p])
-			x3, x4, x5 := float64(gU[(18+b)*cc+p]), float64(gU[(24+b)*cc+p]), float64(gU[(30+b)*cc+p])
-			Y[0][b] = 0.25*x0 - (x1+x2)*r6 + (x3+x4)*r24
-			Y[1][b] = (x2-x1)*r6 + (x3-x4)*r12
-			Y[2][b] = (x3+x4-x1-x2)*r6 + x5
+	// The 36 blocks of a pair lie cc floats apart (a multiple of 4 KiB at
+	// most shapes): read them as 36 short runs of foldBlock pairs into X,
+	// not one strided element at a time (2 ms against 0.1 ms for a
+	// 64→64 layer).
+	var X [36][foldBlock]float64
+	for q0 := p0; q0 < p1; q0 += foldBlock {
+		n := min(foldBlock, p1-q0)
+		for k := range X {
+			xk := X[k][:n]
+			clear(xk)
+			for _, gU := range gUs {
+				for j, v := range gU[k*cc+q0 : k*cc+q0+n] {
+					xk[j] += float64(v)
+				}
+			}
 		}
-		g := gw[p*9 : p*9+9]
-		for u := 0; u < 3; u++ {
-			y := &Y[u]
-			g[u*3+0] += float32(0.25*y[0] - (y[1]+y[2])*r6 + (y[3]+y[4])*r24)
-			g[u*3+1] += float32((y[2]-y[1])*r6 + (y[3]-y[4])*r12)
-			g[u*3+2] += float32((y[3]+y[4]-y[1]-y[2])*r6 + y[5])
+		for j := 0; j < n; j++ {
+			var Y [3][6]float64 // Gᵀ X
+			for b := 0; b < 6; b++ {
+				x0, x1, x2, x3, x4, x5 := X[b][j], X[6+b][j], X[12+b][j], X[18+b][j], X[24+b][j], X[30+b][j]
+				Y[0][b] = 0.25*x0 - (x1+x2)*r6 + (x3+x4)*r24
+				Y[1][b] = (x2-x1)*r6 + (x3-x4)*r12
+				Y[2][b] = (x3+x4-x1-x2)*r6 + x5
+			}
+			p := q0 + j
+			g := gw[p*9 : p*9+9]
+			for u := 0; u < 3; u++ {
+				y := &Y[u]
+				g[u*3+0] += float32(0.25*y[0] - (y[1]+y[2])*r6 + (y[3]+y[4])*r24)
+				g[u*3+1] += float32((y[2]-y[1])*r6 + (y[3]-y[4])*r12)
+				g[u*3+2] += float32((y[3]+y[4]-y[1]-y[2])*r6 + y[5])
+			}
 		}
 	}
 }

@@ -142,33 +142,36 @@ func TestKernelPathsWino4GradDY(t *testing.T) {
 	}
 }
 
-// TestWino4FoldGrad checks the fold Gᵀ X G of the F(4×4) weight gradient
-// against the float64 product with G written out, and that it adds to the
-// gradient already there.
+// TestWino4FoldGrad checks the fold Gᵀ (Σ_w X_w) G of the F(4×4) weight
+// gradient against the float64 product with G written out, for two
+// workers' buffers and a range of channel pairs, and that it adds to the
+// gradient already there and touches no other pair.
 func TestWino4FoldGrad(t *testing.T) {
 	G := [6][3]float64{
 		{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
 		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
 	}
-	e := testEngine(1)
+	e := testEngine(2)
 	defer e.Close()
 	c := NewConv2D(e, "c", 16, 12, 32, 32, 3, 1, 1)
-	if !c.wino4 || len(c.gU[0]) != 36*12*16 {
-		t.Fatalf("32² layer: wino4 %v, gU of %d", c.wino4, len(c.gU[0]))
+	if !c.wino4 || len(c.gU) != 2 || len(c.gU[0]) != 36*12*16 {
+		t.Fatalf("32² layer: wino4 %v, gU %d × %d", c.wino4, len(c.gU), len(c.gU[0]))
 	}
 	rng := NewRand(81)
 	cc := c.Cout * c.Cin
-	gU := randVec(rng, 36*cc, 1)
+	gUs := [][]float32{randVec(rng, 36*cc, 1), randVec(rng, 36*cc, 1)}
 	gw := randVec(rng, 9*cc, 1)
 	gw0 := append([]float32(nil), gw...)
-	c.wino4FoldGrad(gU, gw)
+	const p0, p1 = 5, 150
+	c.wino4FoldGrad(gUs, gw, p0, p1)
 	for p := 0; p < cc; p++ {
 		for u := 0; u < 3; u++ {
 			for v := 0; v < 3; v++ {
 				want := float64(gw0[p*9+u*3+v])
-				for a := 0; a < 6; a++ {
+				for a := 0; a < 6 && p >= p0 && p < p1; a++ {
 					for b := 0; b < 6; b++ {
-						want += G[a][u] * float64(gU[(6*a+b)*cc+p]) * G[b][v]
+						x := float64(gUs[0][(6*a+b)*cc+p]) + float64(gUs[1][(6*a+b)*cc+p])
+						want += G[a][u] * x * G[b][v]
 					}
 				}
 				if got := gw[p*9+u*3+v]; math.Abs(float64(got)-want) > 1e-6*(1+math.Abs(want)) {
