@@ -398,6 +398,13 @@ func addRowSums(dst, m []float32, stride, lo, hi int, scale float32) {
 func sum8(x []float32) float32 {
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	j := 0
+	if n := len(x) &^ 7; n > 0 && haveSIMD() {
+		// the same lanes in one vector register, the same adds in order
+		var a [8]float32
+		sum8AVX(&x[0], n, &a)
+		s0, s1, s2, s3, s4, s5, s6, s7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+		j = n
+	}
 	for ; j+8 <= len(x); j += 8 {
 		v := x[j : j+8 : j+8]
 		s0 += v[0]

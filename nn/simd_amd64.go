@@ -96,3 +96,10 @@ func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int)
 //
 //go:noescape
 func axpyAVX(y, x *float32, n int, s float32)
+
+// sum8AVX sets acc[l] = Σ_i x[8i + l] over the n values of x (n a positive
+// multiple of 8), each lane summed in order from +0: sum8's eight partial
+// sums, bit for bit. It has no AVX-512 version.
+//
+//go:noescape
+func sum8AVX(x *float32, n int, acc *[8]float32)

@@ -969,3 +969,20 @@ axpy8:
 axpydone:
 	VZEROUPPER
 	RET
+
+// func sum8AVX(x *float32, n int, acc *[8]float32)
+TEXT ·sum8AVX(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ acc+16(FP), DI
+	SHLQ $2, CX
+	XORQ AX, AX
+	VXORPS Y0, Y0, Y0
+sum8loop:
+	VADDPS (SI)(AX*1), Y0, Y0
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT sum8loop
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET

@@ -69,3 +69,5 @@ func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int) {
 }
 
 func axpyAVX(y, x *float32, n int, s float32) { panic("nn: no SIMD kernels on this platform") }
+
+func sum8AVX(x *float32, n int, acc *[8]float32) { panic("nn: no SIMD kernels on this platform") }
