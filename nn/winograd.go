@@ -26,26 +26,35 @@ func (c *Conv2D) useWinograd() bool {
 // (the weights may have changed since the last Forward).
 func (c *Conv2D) winoWeights() { c.e.RunDynamic(c.Cout, c.wwt) }
 
-// winoWeightsRow transforms the kernels of output channel o.
+// winoWeightsRow transforms the kernels of output channel o; the 16 values
+// of up to foldBlock input channels go to a buffer first and then to the
+// 16 rows of wU in runs (see wino4WeightsRow).
 func (c *Conv2D) winoWeightsRow(_, o int) {
-	{
-		for ci := 0; ci < c.Cin; ci++ {
-			g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9]
+	cc := c.Cout * c.Cin
+	var buf [16][foldBlock]float32
+	for c0 := 0; c0 < c.Cin; c0 += foldBlock {
+		n := min(foldBlock, c.Cin-c0)
+		for j := 0; j < n; j++ {
+			ci := c0 + j
+			g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9 : (o*c.Cin+ci+1)*9]
 			var gg [4][3]float32 // G g
-			for j := 0; j < 3; j++ {
-				g0, g1, g2 := g[j], g[3+j], g[6+j]
-				gg[0][j] = g0
-				gg[1][j] = 0.5 * (g0 + g1 + g2)
-				gg[2][j] = 0.5 * (g0 - g1 + g2)
-				gg[3][j] = g2
+			for v := 0; v < 3; v++ {
+				g0, g1, g2 := g[v], g[3+v], g[6+v]
+				gg[0][v] = g0
+				gg[1][v] = 0.5 * (g0 + g1 + g2)
+				gg[2][v] = 0.5 * (g0 - g1 + g2)
+				gg[3][v] = g2
 			}
 			for i := 0; i < 4; i++ {
 				g0, g1, g2 := gg[i][0], gg[i][1], gg[i][2]
-				u := [4]float32{g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2}
-				for j, v := range u {
-					c.wU[((i*4+j)*c.Cout+o)*c.Cin+ci] = v
-				}
+				buf[i*4][j] = g0
+				buf[i*4+1][j] = 0.5 * (g0 + g1 + g2)
+				buf[i*4+2][j] = 0.5 * (g0 - g1 + g2)
+				buf[i*4+3][j] = g2
 			}
+		}
+		for k := range buf {
+			copy(c.wU[k*cc+o*c.Cin+c0:k*cc+o*c.Cin+c0+n], buf[k][:n])
 		}
 	}
 }
