@@ -153,6 +153,7 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the perturbed starts and of the sampler")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the checkpoint in --out")
 	out := fs.String("out", "", "output directory")
+	corr := fs.Float64("prior-corr", 0, "source prior of the evidence: a Gaussian random field with a Gaussian correlation of this many source pixels and a fitted amplitude (lensfit.SmoothGRF), instead of --prior (0: use --prior)")
 	scan := fs.Bool("scan", false, "instead of fitting, scan the log posterior through the starting lens (at --source-scale) along each free lens parameter and measure its ripples: DIR/scan.json, DIR/scan.png")
 	scanPoints := fs.Int("scan-points", 61, "--scan: points per parameter (odd)")
 	scanScale := fs.String("scan-scale", "optimise", "--scan: log10 a of the scan: optimise (type-II maximum likelihood at the lens) or given (--source-scale)")
@@ -207,6 +208,16 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer sp.Close()
+	if *corr < 0 || math.IsNaN(*corr) || math.IsInf(*corr, 0) {
+		return fmt.Errorf("--prior-corr must be ≥ 0 (pixels), got %g", *corr)
+	}
+	if *corr > 0 {
+		g, err := lensfit.SmoothGRF(p.Geo.SrcNPix, *corr)
+		if err != nil {
+			return err
+		}
+		sp.Gaussian, sp.Name = g, fmt.Sprintf("smooth GRF (Gaussian correlation of %g source pixels, unit pixel variance)", *corr)
+	}
 	ev, err := lensfit.NewEvidence(p.Geo.config(), data, sp.Gaussian)
 	if err != nil {
 		return err

@@ -14,13 +14,13 @@ import (
 
 // scanSummary is DIR/scan.json of fit-lens --scan.
 type scanSummary struct {
-	*lensfit.ScanResult
-	Observation string   `json:"observation"`
-	Lens        string   `json:"lens"`
-	SourcePrior string   `json:"source_prior"`
-	Geometry    geometry `json:"geometry"`
-	Log10Scale  float64  `json:"log10_source_scale"`
-	Backend     string   `json:"linalg_backend"`
+	Scan        *lensfit.ScanResult `json:"scan"`
+	Observation string              `json:"observation"`
+	Lens        string              `json:"lens"`
+	SourcePrior string              `json:"source_prior"`
+	Geometry    geometry            `json:"geometry"`
+	Log10Scale  float64             `json:"log10_source_scale"`
+	Backend     string              `json:"linalg_backend"`
 }
 
 // runLensScan is fit-lens --scan: 1-D scans of the log posterior through
@@ -48,7 +48,7 @@ func runLensScan(ctx context.Context, env *cliEnv, obj *lensfit.Objective, prior
 	if err != nil {
 		return err
 	}
-	sum.ScanResult = res
+	sum.Scan = res
 	var series []plot.Series
 	for _, ln := range res.Lines {
 		u, r := make([]float64, len(ln.Offset)), make([]float64, len(ln.Offset))
