@@ -189,7 +189,9 @@
 // the source field. SmoothGRF(n, ℓ), a Gaussian random field with
 // covariance exp(−r²/2ℓ²) between pixels r apart, makes that variance
 // nearly position-independent and halves the ripples at ℓ = 2 (RMS 0.15 →
-// 0.07 log units; lenscore demo --real fits under it, DefaultPriorCorr).
+// 0.07 log units), but on J2303 it also moves the lens posterior (q 0.55 →
+// 0.42) along a ridge its chains do not mix on, so it is an option
+// (fit-lens --prior-corr, demo --real --fit-prior-corr), not a default.
 // The chains cross the ripples, so they are the
 // detector: at every check (every CheckEvery steps since the chains
 // started, burn-in included), if the best point they have visited beats

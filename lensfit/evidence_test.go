@@ -123,7 +123,7 @@ func TestEvidenceMatchesDense(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smooth, err := SmoothGRF(8, DefaultPriorCorr)
+	smooth, err := SmoothGRF(8, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,8 +138,7 @@ func TestSmoothGRFInterpolatedVariance(t *testing.T) {
 // through the committed MAP lens along θ_E, e1, e2, γ1, γ2 (21 points over
 // ±5 conditional σ, each prior at its type-II maximum-likelihood
 // amplitude) find ripples of RMS ≈ 0.4 log units under the isotropic
-// Gaussian prior and at least 2 times less under SmoothGRF of
-// DefaultPriorCorr pixels. (Along the centre the smooth prior does not
+// Gaussian prior and at least 2 times less under SmoothGRF of 2 pixels. (Along the centre the smooth prior does not
 // help: docs/lens-fitting.md.)
 func TestSmoothPriorReducesRipplesJ2303(t *testing.T) {
 	dir := ""
@@ -167,7 +166,7 @@ func TestSmoothPriorReducesRipplesJ2303(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smooth, err := SmoothGRF(24, DefaultPriorCorr)
+	smooth, err := SmoothGRF(24, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

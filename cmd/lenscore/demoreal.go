@@ -135,7 +135,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	fitN := fs.Int("fit-source-npix", 32, "source grid side of the lens fit (the evidence is dense: O(npix⁶))")
 	fitScale := fs.Float64("fit-source-scale", 0, "source pixel scale of the lens fit, arcsec (default per system: 0.05 for J2303, whose 1.6″ field at 32² cannot hold its two arcs as separate unlensed images — with 2.56″ a θ_E of 0.9″ won the evidence; 0.08 for J1430, whose source spans ≈ 2″)")
 	fitSuper := fs.Int("fit-supersample", 2, "ray-tracing supersampling of the lens fit (3 or 4 do not smooth the evidence on J2303: docs/lens-fitting.md, \"Ripples of the evidence\")")
-	fitCorr := fs.Float64("fit-prior-corr", lensfit.DefaultPriorCorr, "source prior of the lens fit: a Gaussian random field with a Gaussian correlation of this many fit-source pixels (lensfit.SmoothGRF; it smooths the evidence's ripples); 0: the isotropic Gaussian N(0, a²I)")
+	fitCorr := fs.Float64("fit-prior-corr", 0, "source prior of the lens fit: 0, the isotropic Gaussian N(0, a²I); > 0, a Gaussian random field with a Gaussian correlation of this many fit-source pixels (lensfit.SmoothGRF: it halves the evidence's ripples, but on J2303 at 2 pixels it moves the lens to q 0.42 and the chains do not mix; docs/lens-fitting.md)")
 	srcN := fs.Int("source-npix", 64, "source grid side of the source samples (the network prior's)")
 	srcScale := fs.Float64("source-pixel-scale", 0.04, "source pixel scale of the samples, arcsec")
 	starts := fs.Int("starts", 2, "lens-fit optimiser starts, plus the orientation-flipped start (2 keeps the J2303 run near 30 min on 2 cores)")
