@@ -180,7 +180,19 @@
 // SLACS J2303+1422 the optimiser's best point lies 21 units below the
 // maximum, the ridge θ_E–e2–γ2 rising through a 0.9-unit dip next to it),
 // and chains started from a Laplace approximation there drift together
-// instead of mixing. The chains cross the ripples, so they are the
+// instead of mixing. Scan measures them (1-D lines through a point, the
+// residual from a quartic fit): on J2303 they come from the white source
+// prior with bilinear interpolation — under N(0, a²I) an interpolated
+// ray's prior variance a²Σw² is a² at a pixel centre and a²/4 midway
+// between four, so the predicted variance of every image pixel changes as
+// the lens moves its rays across the grid — not from the supersampling or
+// the source field. SmoothGRF(n, ℓ), a Gaussian random field with
+// covariance exp(−r²/2ℓ²) between pixels r apart, makes that variance
+// nearly position-independent and halves the ripples at ℓ = 2 (RMS 0.15 →
+// 0.07 log units), but on J2303 it also moves the lens posterior (q 0.55 →
+// 0.42) along a ridge its chains do not mix on, so it is an option
+// (fit-lens --prior-corr, demo --real --fit-prior-corr), not a default.
+// The chains cross the ripples, so they are the
 // detector: at every check (every CheckEvery steps since the chains
 // started, burn-in included), if the best point they have visited beats
 // the MAP by more than ReoptGain (default 3; a Gaussian posterior's draws

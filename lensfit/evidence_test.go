@@ -123,6 +123,10 @@ func TestEvidenceMatchesDense(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	smooth, err := SmoothGRF(8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	other := truth
 	other[lens.PThetaE] *= 1.1
 	other[lens.PGamma1] = -0.04
@@ -130,6 +134,8 @@ func TestEvidenceMatchesDense(t *testing.T) {
 	// source, and the orientation of the taps matters.
 	cfgSmall := cfg
 	cfgSmall.PSF = &lens.PSF{Rows: 3, Cols: 5, Kernel: []float64{0.01, 0.02, 0.05, 0.03, 0, 0.04, 0.1, 0.3, 0.12, 0.05, 0.02, 0.06, 0.1, 0.07, 0.03}}
+	cfgSuper4 := cfg
+	cfgSuper4.Supersample = 4
 	for _, c := range []struct {
 		name  string
 		cfg   lens.Config
@@ -141,6 +147,7 @@ func TestEvidenceMatchesDense(t *testing.T) {
 		{"grf", cfg, g, truth, 0, nil}, {"grf-scaled-extra", cfg, g, other, 0.4, extra},
 		{"iso", cfg, iso, truth, -0.3, nil}, {"iso-extra", cfg, iso, other, 0.2, extra[:1]},
 		{"grf-small-psf-extra", cfgSmall, g, other, -0.2, extra},
+		{"smooth", cfg, smooth, truth, -1, nil}, {"smooth-super4-extra", cfgSuper4, smooth, other, -0.5, extra},
 	} {
 		want := denseLogEvidence(t, c.cfg, d, c.prior, c.p, c.logA, c.extra)
 		for _, route := range []Route{RouteSource, RouteData} {

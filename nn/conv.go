@@ -69,6 +69,8 @@ type Conv2D struct {
 	extra    []float32
 	dy, dx   []float32
 	fwd, bwd func(w, i int)
+	fold     func(w, t int) // foldTask
+	foldUsed int            // workers whose gU foldTask sums
 	wwt      func(w, o int)
 }
 
@@ -91,10 +93,7 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 		if c.useWinograd4() {
 			c.wino4, c.wU, c.wwt = true, make([]float32, 36*cout*cin), c.wino4WeightsRow
 		}
-		c.gU = make([][]float32, e.workers)
-		for w := range c.gU {
-			c.gU[w] = make([]float32, 16*cout*cin)
-		}
+		c.allocGU()
 	}
 	if t := c.tconv; t != nil && t.useWinograd() {
 		// dx = conv(dy, Wf) runs the Winograd forward of the transposed
@@ -109,7 +108,7 @@ func NewConv2D(e *Engine, name string, cin, cout, h, w, k, stride, pad int) *Con
 		}
 	}
 	c.setTileRows(c.tileRows)
-	c.fwd, c.bwd = c.forwardOne, c.backwardBand
+	c.fwd, c.bwd, c.fold = c.forwardOne, c.backwardBand, c.foldTask
 	if !c.direct && !c.flip {
 		c.bwd = c.backwardImage
 	}
@@ -281,7 +280,9 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 	u := c.e.used(tasks)
 	pg := c.e.ParamGrads()
 	if pg {
-		c.gw.zero(u)
+		if c.wU == nil {
+			c.gw.zero(u)
+		}
 		c.gb.zero(u)
 		if c.wU != nil {
 			for w := 0; w < u; w++ {
@@ -292,11 +293,11 @@ func (c *Conv2D) Backward(dout []float32) []float32 {
 	c.e.runBackward(tasks, c.bwd)
 	if pg {
 		if c.wU != nil {
-			for w := 0; w < u; w++ {
-				c.winoFoldGrad(c.gU[w], c.gw.bufs[w])
-			}
+			c.foldUsed = u
+			c.e.RunDynamic((c.Cout*c.Cin+foldChunk-1)/foldChunk, c.fold)
+		} else {
+			c.gw.reduce(u)
 		}
-		c.gw.reduce(u)
 		c.gb.reduce(u)
 	}
 	return c.dx
@@ -328,6 +329,8 @@ func (c *Conv2D) backwardBand(w, t int) {
 	}
 	switch {
 	case !pg:
+	case c.wU != nil && c.wino4:
+		c.wino4GradBand(w, i, r0, r1, c.gU[w])
 	case c.wU != nil:
 		c.winoGradBand(w, i, r0, r1, c.gU[w])
 	default:

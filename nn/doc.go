@@ -44,7 +44,12 @@
 // Winograd forward (and dx) is F(4×4, 3×3) instead (winograd4.go): 36 GEMMs
 // per band for 4×4 output tiles, 2.25 multiplies per output instead of 4,
 // in bands of whole 4-row tiles; its float32 error is about ten times that
-// of F(2×2) (relative 1e-6…2.5e-6 of max|y|, against 1e-7). The weight gradient stays F(2×2).
+// of F(2×2) (relative 1e-6…2.5e-6 of max|y|, against 1e-7). The weight
+// gradient of these layers is F(4×4) as well (winograd4_grad.go): 36 GEMMs
+// D_k · V_kᵀ per band, D = A dY Aᵀ per tile (a6AVX along both axes; no
+// AVX-512 version, the avx512 path runs the AVX2 kernel), V the forward's
+// input transform, then Gᵀ (dL/dU) G in float64; the bias gradient is the
+// tiles' D_7.
 // Smaller images keep F(2×2), whose larger tile count per band pays there.
 //
 // # Parallelism

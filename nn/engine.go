@@ -235,15 +235,27 @@ func (e *Engine) AddTo(dst, src []float32, s float32) {
 func (e *Engine) addTask(_, t int) {
 	lo := t * addChunk
 	hi := min(lo+addChunk, len(e.add.dst))
-	d, v := e.add.dst[lo:hi], e.add.src[lo:hi]
-	if s := e.add.s; s != 1 {
-		for j, x := range v {
-			d[j] += x * s
+	addScaled(e.add.dst[lo:hi], e.add.src[lo:hi], e.add.s)
+}
+
+// addScaled sets d[j] += v[j]·s for j < len(d), the product rounded before
+// the sum (s = 1 adds v exactly); axpyAVX does the multiples of 8 on the
+// vector paths, with the same rounding.
+func addScaled(d, v []float32, s float32) {
+	v = v[:len(d)]
+	j := 0
+	if n := len(d) &^ 7; n > 0 && haveSIMD() {
+		axpyAVX(&d[0], &v[0], n, s)
+		j = n
+	}
+	if s != 1 {
+		for ; j < len(d); j++ {
+			d[j] += v[j] * s
 		}
 		return
 	}
-	for j, x := range v {
-		d[j] += x
+	for ; j < len(d); j++ {
+		d[j] += v[j]
 	}
 }
 
@@ -338,10 +350,7 @@ func (g *wgrad) zero(used int) {
 func (g *wgrad) reduce(used int) {
 	dst := g.p.Grad
 	for w := 0; w < used; w++ {
-		b := g.bufs[w][:len(dst)]
-		for i := range dst {
-			dst[i] += b[i]
-		}
+		addScaled(dst, g.bufs[w][:len(dst)], 1)
 	}
 }
 
@@ -389,6 +398,13 @@ func addRowSums(dst, m []float32, stride, lo, hi int, scale float32) {
 func sum8(x []float32) float32 {
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	j := 0
+	if n := len(x) &^ 7; n > 0 && haveSIMD() {
+		// the same lanes in one vector register, the same adds in order
+		var a [8]float32
+		sum8AVX(&x[0], n, &a)
+		s0, s1, s2, s3, s4, s5, s6, s7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+		j = n
+	}
 	for ; j+8 <= len(x); j += 8 {
 		v := x[j : j+8 : j+8]
 		s0 += v[0]

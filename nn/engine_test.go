@@ -84,6 +84,39 @@ func TestAddRowSums(t *testing.T) {
 	}
 }
 
+// TestKernelPathsSum8 runs sum8 on every kernel path, for lengths with
+// and without a tail, against its definition (eight in-order lane sums,
+// combined pairwise) evaluated with float32 operations one at a time, bit
+// for bit, and against the float64 sum within float32 rounding.
+func TestKernelPathsSum8(t *testing.T) {
+	rng := NewRand(35)
+	for _, path := range KernelPaths() {
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, n := range []int{3, 8, 16, 29, 256, 1029} {
+				x := randVec(rng, n, 1)
+				var s [8]float32
+				var f, a float64
+				for j, v := range x {
+					s[j%8] += v
+					f += float64(v)
+					a += math.Abs(float64(v))
+				}
+				for l := n % 8; l < 8; l++ { // the tail step adds +0 to the lanes it has no element for
+					s[l] += 0
+				}
+				want := ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+				got := sum8(x)
+				if math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s n=%d: sum8 = %g, lane definition %g", path, n, got, want)
+				}
+				if d := math.Abs(float64(got) - f); d > 4e-7*float64(n)*a {
+					t.Fatalf("%s n=%d: sum8 = %g, float64 %g", path, n, got, f)
+				}
+			}
+		})
+	}
+}
+
 // TestAddTo: the parallel dst += s·src equals the serial loop bit for bit
 // (s = 1 and s ≠ 1, lengths around the task size) and does not allocate.
 func TestAddTo(t *testing.T) {
@@ -107,6 +140,35 @@ func TestAddTo(t *testing.T) {
 				t.Errorf("AddTo allocates %v times", a)
 			}
 		}
+	}
+}
+
+// TestKernelPathsAddScaled runs addScaled (AddTo's and the gradient
+// reductions' d += v·s) on every kernel path, for lengths that take the
+// 32-float loop, the 8-float loop and the Go tail, against the correctly
+// rounded float32 operations computed in float64 (exact for a product and
+// a sum of float32 values rounded once each), bit for bit.
+func TestKernelPathsAddScaled(t *testing.T) {
+	rng := NewRand(34)
+	for _, path := range KernelPaths() {
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, n := range []int{5, 8, 37, 160, 203} {
+				for _, s := range []float32{1, 0.70710677, -3} {
+					d, v := randVec(rng, n+2, 1), randVec(rng, n, 1)
+					want := append([]float32(nil), d...)
+					for j := 0; j < n; j++ {
+						p := float32(float64(v[j]) * float64(s))
+						want[j] = float32(float64(want[j]) + float64(p))
+					}
+					addScaled(d[:n], v, s)
+					for j := range want {
+						if math.Float32bits(d[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%s n=%d s=%g: d[%d] = %g, want %g", path, n, s, j, d[j], want[j])
+						}
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -68,3 +68,12 @@ func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
 //
 //go:noescape
 func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
+
+// a6AVX applies A = (Aᵀ)ᵀ, the 6×4 adjoint of the F(4×4) output transform
+// (see winograd4.go), lane-wise: y_k[j] = Σ_m Aᵀ[m][k] x_m[j] for j < n (a
+// multiple of 8); bitwise equal to a6's Go loop. The weight gradient's dY
+// transform A dY Aᵀ runs it along both axes. It has no AVX-512 version:
+// the AVX-512 path runs it too.
+//
+//go:noescape
+func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int)

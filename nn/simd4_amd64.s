@@ -831,3 +831,49 @@ a6tnores:
 	JLT a6tloop
 	VZEROUPPER
 	RET
+
+// func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int)
+// y0 = x0, y1 = s02 + s13, y2 = s02 − s13 (s02 = x0 + x2, s13 = x1 + x3),
+// y3 = f + h, y4 = f − h (f = x0 + 4·x2, h = 2·(x1 + 4·x3)), y5 = x3.
+TEXT ·a6AVX(SB), NOSPLIT, $0-88
+	MOVL $0x40800000, AX // 4.0
+	VMOVD AX, X12
+	VBROADCASTSS X12, Y12
+	MOVQ x0+0(FP), AX
+	MOVQ x1+8(FP), BX
+	MOVQ x2+16(FP), CX
+	MOVQ x3+24(FP), DX
+	MOVQ y0+32(FP), SI
+	MOVQ y1+40(FP), DI
+	MOVQ y2+48(FP), R8
+	MOVQ y3+56(FP), R9
+	MOVQ y4+64(FP), R10
+	MOVQ y5+72(FP), R11
+	MOVQ n+80(FP), R15
+	SHLQ $2, R15
+	XORQ R14, R14
+a6loop:
+	VMOVUPS (AX)(R14*1), Y0
+	VMOVUPS (BX)(R14*1), Y1
+	VMOVUPS (CX)(R14*1), Y2
+	VMOVUPS (DX)(R14*1), Y3
+	VMOVUPS Y0, (SI)(R14*1)
+	VMOVUPS Y3, (R11)(R14*1)
+	VADDPS Y2, Y0, Y4 // s02
+	VADDPS Y3, Y1, Y5 // s13
+	VADDPS Y5, Y4, Y6
+	VMOVUPS Y6, (DI)(R14*1)
+	VSUBPS Y5, Y4, Y6
+	VMOVUPS Y6, (R8)(R14*1)
+	VFMADD231PS Y12, Y2, Y0 // f = x0 + 4·x2 (4·x2 exact)
+	VFMADD231PS Y12, Y3, Y1 // x1 + 4·x3
+	VADDPS Y1, Y1, Y1       // h
+	VADDPS Y1, Y0, Y6
+	VMOVUPS Y6, (R9)(R14*1)
+	VSUBPS Y1, Y0, Y6
+	VMOVUPS Y6, (R10)(R14*1)
+	ADDQ $32, R14
+	CMPQ R14, R15
+	JLT a6loop
+	VZEROUPPER
+	RET

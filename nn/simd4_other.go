@@ -35,3 +35,7 @@ func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32) {
 func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int) {
+	panic("nn: no SIMD kernels on this platform")
+}

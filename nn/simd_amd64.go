@@ -89,3 +89,17 @@ func fillColsAVX(y *float32, ld int, b *float32, rows, n int)
 //
 //go:noescape
 func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int)
+
+// axpyAVX sets y[j] += x[j]·s for j < n (a positive multiple of 8), the
+// product rounded before the sum (no FMA), as addScaled's Go loop; with
+// s = 1 it adds x exactly. It has no AVX-512 version.
+//
+//go:noescape
+func axpyAVX(y, x *float32, n int, s float32)
+
+// sum8AVX sets acc[l] = Σ_i x[8i + l] over the n values of x (n a positive
+// multiple of 8), each lane summed in order from +0: sum8's eight partial
+// sums, bit for bit. It has no AVX-512 version.
+//
+//go:noescape
+func sum8AVX(x *float32, n int, acc *[8]float32)

@@ -928,3 +928,61 @@ adloop:
 	JNZ adloop
 	VZEROUPPER
 	RET
+
+// func axpyAVX(y, x *float32, n int, s float32)
+// y += x·s, the product rounded first (VMULPS then VADDPS); 32 floats per
+// iteration while they last, then 8.
+TEXT ·axpyAVX(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y15
+	SHLQ $2, CX
+	XORQ AX, AX
+	MOVQ CX, DX
+	ANDQ $-128, DX
+	JZ axpy8
+axpy32:
+	VMULPS (SI)(AX*1), Y15, Y0
+	VMULPS 32(SI)(AX*1), Y15, Y1
+	VMULPS 64(SI)(AX*1), Y15, Y2
+	VMULPS 96(SI)(AX*1), Y15, Y3
+	VADDPS (DI)(AX*1), Y0, Y0
+	VADDPS 32(DI)(AX*1), Y1, Y1
+	VADDPS 64(DI)(AX*1), Y2, Y2
+	VADDPS 96(DI)(AX*1), Y3, Y3
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	ADDQ $128, AX
+	CMPQ AX, DX
+	JLT axpy32
+axpy8:
+	CMPQ AX, CX
+	JGE axpydone
+	VMULPS (SI)(AX*1), Y15, Y0
+	VADDPS (DI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP axpy8
+axpydone:
+	VZEROUPPER
+	RET
+
+// func sum8AVX(x *float32, n int, acc *[8]float32)
+TEXT ·sum8AVX(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ acc+16(FP), DI
+	SHLQ $2, CX
+	XORQ AX, AX
+	VXORPS Y0, Y0, Y0
+sum8loop:
+	VADDPS (SI)(AX*1), Y0, Y0
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JLT sum8loop
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET

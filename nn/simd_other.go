@@ -67,3 +67,7 @@ func fillColsAVX(y *float32, ld int, b *float32, rows, n int) {
 func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func axpyAVX(y, x *float32, n int, s float32) { panic("nn: no SIMD kernels on this platform") }
+
+func sum8AVX(x *float32, n int, acc *[8]float32) { panic("nn: no SIMD kernels on this platform") }

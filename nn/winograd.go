@@ -26,26 +26,35 @@ func (c *Conv2D) useWinograd() bool {
 // (the weights may have changed since the last Forward).
 func (c *Conv2D) winoWeights() { c.e.RunDynamic(c.Cout, c.wwt) }
 
-// winoWeightsRow transforms the kernels of output channel o.
+// winoWeightsRow transforms the kernels of output channel o; the 16 values
+// of up to foldBlock input channels go to a buffer first and then to the
+// 16 rows of wU in runs (see wino4WeightsRow).
 func (c *Conv2D) winoWeightsRow(_, o int) {
-	{
-		for ci := 0; ci < c.Cin; ci++ {
-			g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9]
+	cc := c.Cout * c.Cin
+	var buf [16][foldBlock]float32
+	for c0 := 0; c0 < c.Cin; c0 += foldBlock {
+		n := min(foldBlock, c.Cin-c0)
+		for j := 0; j < n; j++ {
+			ci := c0 + j
+			g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9 : (o*c.Cin+ci+1)*9]
 			var gg [4][3]float32 // G g
-			for j := 0; j < 3; j++ {
-				g0, g1, g2 := g[j], g[3+j], g[6+j]
-				gg[0][j] = g0
-				gg[1][j] = 0.5 * (g0 + g1 + g2)
-				gg[2][j] = 0.5 * (g0 - g1 + g2)
-				gg[3][j] = g2
+			for v := 0; v < 3; v++ {
+				g0, g1, g2 := g[v], g[3+v], g[6+v]
+				gg[0][v] = g0
+				gg[1][v] = 0.5 * (g0 + g1 + g2)
+				gg[2][v] = 0.5 * (g0 - g1 + g2)
+				gg[3][v] = g2
 			}
 			for i := 0; i < 4; i++ {
 				g0, g1, g2 := gg[i][0], gg[i][1], gg[i][2]
-				u := [4]float32{g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2}
-				for j, v := range u {
-					c.wU[((i*4+j)*c.Cout+o)*c.Cin+ci] = v
-				}
+				buf[i*4][j] = g0
+				buf[i*4+1][j] = 0.5 * (g0 + g1 + g2)
+				buf[i*4+2][j] = 0.5 * (g0 - g1 + g2)
+				buf[i*4+3][j] = g2
 			}
+		}
+		for k := range buf {
+			copy(c.wU[k*cc+o*c.Cin+c0:k*cc+o*c.Cin+c0+n], buf[k][:n])
 		}
 	}
 }
@@ -216,7 +225,7 @@ var zeroRow [1024]float32
 // dL/dU_k = Σ_t (A dY_t Aᵀ)_k V_k,t (dY_t the 2×2 output gradient of tile
 // t) and dL/dg = Gᵀ (dL/dU) G: 16 GEMMs D_k (Cout×T) · V_kᵀ (T×Cin) per
 // band, accumulated per worker in gU and folded into the weight gradient
-// after the pass (winoFoldGrad).
+// after the pass (foldTask).
 
 // winoGradBand adds the band's dL/dU into gU (16×Cout×Cin) and its bias
 // gradient into the worker's accumulator.
@@ -311,25 +320,61 @@ func a4(x0, x1, y0, y1, y2, y3 []float32) {
 	}
 }
 
-// winoFoldGrad adds Gᵀ gU G (per output and input channel) into gw.
-func (c *Conv2D) winoFoldGrad(gU, gw []float32) {
+// winoFoldGrad adds Gᵀ (Σ_w gUs[w]) G into gw for the channel pairs
+// p = o·Cin + ci in [p0, p1): the workers' dL/dU summed in worker order,
+// then folded once.
+func (c *Conv2D) winoFoldGrad(gUs [][]float32, gw []float32, p0, p1 int) {
 	cc := c.Cout * c.Cin
-	for p := 0; p < cc; p++ {
-		var X [4][4]float32
-		for k := 0; k < 16; k++ {
-			X[k/4][k%4] = gU[k*cc+p]
+	var S [16][foldBlock]float32 // runs of the 16 blocks (see wino4FoldGrad)
+	for q0 := p0; q0 < p1; q0 += foldBlock {
+		n := min(foldBlock, p1-q0)
+		for k := range S {
+			sk := S[k][:n]
+			clear(sk)
+			for _, gU := range gUs {
+				for j, v := range gU[k*cc+q0 : k*cc+q0+n] {
+					sk[j] += v
+				}
+			}
 		}
-		var Y [3][4]float32 // Gᵀ X
-		for j := 0; j < 4; j++ {
-			Y[0][j] = X[0][j] + 0.5*(X[1][j]+X[2][j])
-			Y[1][j] = 0.5 * (X[1][j] - X[2][j])
-			Y[2][j] = 0.5*(X[1][j]+X[2][j]) + X[3][j]
-		}
-		g := gw[p*9 : p*9+9]
-		for u := 0; u < 3; u++ {
-			g[u*3+0] += Y[u][0] + 0.5*(Y[u][1]+Y[u][2])
-			g[u*3+1] += 0.5 * (Y[u][1] - Y[u][2])
-			g[u*3+2] += 0.5*(Y[u][1]+Y[u][2]) + Y[u][3]
+		for j := 0; j < n; j++ {
+			var X [4][4]float32
+			for k := 0; k < 16; k++ {
+				X[k/4][k%4] = S[k][j]
+			}
+			var Y [3][4]float32 // Gᵀ X
+			for i := 0; i < 4; i++ {
+				Y[0][i] = X[0][i] + 0.5*(X[1][i]+X[2][i])
+				Y[1][i] = 0.5 * (X[1][i] - X[2][i])
+				Y[2][i] = 0.5*(X[1][i]+X[2][i]) + X[3][i]
+			}
+			p := q0 + j
+			g := gw[p*9 : p*9+9]
+			for u := 0; u < 3; u++ {
+				g[u*3+0] += Y[u][0] + 0.5*(Y[u][1]+Y[u][2])
+				g[u*3+1] += 0.5 * (Y[u][1] - Y[u][2])
+				g[u*3+2] += 0.5*(Y[u][1]+Y[u][2]) + Y[u][3]
+			}
 		}
 	}
+}
+
+// foldBlock is the number of channel pairs a fold reads per run.
+const foldBlock = 64
+
+// foldChunk is the number of channel pairs of one fold task.
+const foldChunk = 256
+
+// foldTask folds the workers' Winograd weight gradients of the channel
+// pairs of task t into Weight.Grad (Backward runs it in parallel after
+// the pass; the weight gradient of a Winograd layer has no other terms).
+func (c *Conv2D) foldTask(_, t int) {
+	p0 := t * foldChunk
+	p1 := min(c.Cout*c.Cin, p0+foldChunk)
+	gUs := c.gU[:c.foldUsed]
+	if c.wino4 {
+		c.wino4FoldGrad(gUs, c.Weight.Grad, p0, p1)
+		return
+	}
+	c.winoFoldGrad(gUs, c.Weight.Grad, p0, p1)
 }

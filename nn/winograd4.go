@@ -29,9 +29,10 @@ import "unsafe"
 // data the error relative to max|y| is 1e-6…2.5e-6, about ten times that
 // of F(2×2) (1e-7), see winograd4_test.go.
 //
-// The weight gradient stays F(2×2) (winoGradBand builds its own V), and the
-// transposed convolution that computes dx uses F(4×4) under the same shape
-// rule as the forward.
+// The weight gradient uses F(4×4) too (winograd4_grad.go: its V is the
+// forward's input transform, recomputed per band), and the transposed
+// convolution that computes dx uses F(4×4) under the same shape rule as the
+// forward.
 
 // wino4MinPixels is the smallest image (H·W) whose convolutions use
 // F(4×4): below it the tiles per band are too few for the 36 GEMMs to pay
@@ -63,6 +64,7 @@ func (c *Conv2D) setWino4(on bool) {
 		d.wU = make([]float32, n*d.Cout*d.Cin)
 		d.wUGen = -1
 	}
+	c.allocGU()
 	c.flipGen = -1
 	c.setTileRows(c.tileRows)
 }
@@ -81,39 +83,45 @@ func (c *Conv2D) winoForward(w, i, r0, r1 int) bool {
 // kernels g = W[o, ci] of output channel o, in float64. G's fractions are
 // multiplications by the float64 reciprocals (a division costs several
 // times a multiplication, and the training step transforms every weight
-// twice, for the forward and for the flipped kernel of dx); a float32
-// result can differ from the division's only by its last bit, where the
-// float64 value lies within a float64 ulp of a float32 rounding boundary.
+// twice, for the forward and for the flipped kernel of dx), and each
+// application of G shares its sums (g0 + g2, the ±g1 terms); a float32
+// result can differ from the direct formula's only by its last bit, where
+// the float64 value lies within a few float64 ulps of a float32 rounding
+// boundary. The 36 values of up to foldBlock input channels go to a
+// buffer first and then to the 36 rows of wU in runs (the rows lie Cout·Cin
+// floats apart, often a multiple of 4 KiB).
 func (c *Conv2D) wino4WeightsRow(_, o int) {
-	const r6, r12, r24 = 1.0 / 6, 1.0 / 12, 1.0 / 24
 	cc := c.Cout * c.Cin
-	var dst [36][]float32 // dst[k][ci] = wU[k][o][ci]
-	for k := range dst {
-		dst[k] = c.wU[k*cc+o*c.Cin : k*cc+(o+1)*c.Cin]
-	}
-	for ci := 0; ci < c.Cin; ci++ {
-		g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9]
-		var gg [6][3]float64 // G g
-		for j := 0; j < 3; j++ {
-			g0, g1, g2 := float64(g[j]), float64(g[3+j]), float64(g[6+j])
-			gg[0][j] = g0 * 0.25
-			gg[1][j] = -(g0 + g1 + g2) * r6
-			gg[2][j] = -(g0 - g1 + g2) * r6
-			gg[3][j] = g0*r24 + g1*r12 + g2*r6
-			gg[4][j] = g0*r24 - g1*r12 + g2*r6
-			gg[5][j] = g2
+	var buf [36][foldBlock]float32
+	for c0 := 0; c0 < c.Cin; c0 += foldBlock {
+		n := min(foldBlock, c.Cin-c0)
+		for j := 0; j < n; j++ {
+			ci := c0 + j
+			g := c.Weight.Data[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9 : (o*c.Cin+ci+1)*9]
+			var gg [6][3]float64 // G g
+			for v := 0; v < 3; v++ {
+				gg[0][v], gg[1][v], gg[2][v], gg[3][v], gg[4][v], gg[5][v] = gRow(float64(g[v]), float64(g[3+v]), float64(g[6+v]))
+			}
+			for a := 0; a < 6; a++ { // row a of (G g) Gᵀ
+				u0, u1, u2, u3, u4, u5 := gRow(gg[a][0], gg[a][1], gg[a][2])
+				buf[6*a][j], buf[6*a+1][j], buf[6*a+2][j] = float32(u0), float32(u1), float32(u2)
+				buf[6*a+3][j], buf[6*a+4][j], buf[6*a+5][j] = float32(u3), float32(u4), float32(u5)
+			}
 		}
-		for a := 0; a < 6; a++ { // row a of (G g) Gᵀ
-			g0, g1, g2 := gg[a][0], gg[a][1], gg[a][2]
-			d := dst[6*a : 6*a+6 : 6*a+6]
-			d[0][ci] = float32(g0 * 0.25)
-			d[1][ci] = float32(-(g0 + g1 + g2) * r6)
-			d[2][ci] = float32(-(g0 - g1 + g2) * r6)
-			d[3][ci] = float32(g0*r24 + g1*r12 + g2*r6)
-			d[4][ci] = float32(g0*r24 - g1*r12 + g2*r6)
-			d[5][ci] = float32(g2)
+		for k := range buf {
+			copy(c.wU[k*cc+o*c.Cin+c0:k*cc+o*c.Cin+c0+n], buf[k][:n])
 		}
 	}
+}
+
+// gRow returns G (x0, x1, x2)ᵀ for the F(4×4) weight transform G of this
+// file's comment.
+func gRow(x0, x1, x2 float64) (y0, y1, y2, y3, y4, y5 float64) {
+	const r6, r12, r24 = 1.0 / 6, 1.0 / 12, 1.0 / 24
+	s := x0 + x2
+	u := x0*r24 + x2*r6
+	v := x1 * r12
+	return x0 * 0.25, -(s + x1) * r6, -(s - x1) * r6, u + v, u - v, x2
 }
 
 // wino4Band computes output rows [r0, r1) (multiples of 4) of image i; it

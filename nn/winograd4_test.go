@@ -101,7 +101,7 @@ func TestWinograd4Forward(t *testing.T) {
 
 // TestWinograd4Backward checks dx (the F(4×4) forward of the transposed
 // convolution) against the float64 convolution of dy with the flipped,
-// transposed kernel, and the weight and bias gradients (F(2×2) adjoint)
+// transposed kernel, and the weight and bias gradients (F(4×4) adjoint)
 // against the im2col path, in training mode.
 func TestWinograd4Backward(t *testing.T) {
 	e := testEngine(2)
@@ -274,29 +274,38 @@ func TestWinograd4Kernels(t *testing.T) {
 	}
 }
 
-// TestWinograd4Weights checks the transformed weights U = G g Gᵀ against
-// the matrix G of winograd4.go in float64.
+// TestWinograd4Weights checks the F(4×4) and F(2×2) weight transforms
+// U = G g Gᵀ against float64 products with G written out, for input
+// channel counts below and above one buffered block (foldBlock).
 func TestWinograd4Weights(t *testing.T) {
-	G := [6][3]float64{{0.25, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+	G4 := [][]float64{{0.25, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
 		{1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
+	G2 := [][]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
 	e := testEngine(1)
 	defer e.Close()
-	c := NewConv2D(e, "c", 16, 3, 32, 32, 3, 1, 1)
-	randomizeParams(c.Params(), NewRand(3), 1)
-	c.winoWeights()
-	cc := c.Cout * c.Cin
-	for p := 0; p < cc; p++ {
-		g := c.Weight.Data[p*9 : p*9+9]
-		for a := 0; a < 6; a++ {
-			for b := 0; b < 6; b++ {
-				var s float64
-				for u := 0; u < 3; u++ {
-					for v := 0; v < 3; v++ {
-						s += G[a][u] * float64(g[u*3+v]) * G[b][v]
+	for _, tc := range []struct{ cin, cout, hw int }{{16, 3, 32}, {70, 5, 32}, {16, 3, 16}, {70, 5, 16}} {
+		c := NewConv2D(e, "c", tc.cin, tc.cout, tc.hw, tc.hw, 3, 1, 1)
+		G := G2
+		if c.wino4 {
+			G = G4
+		}
+		randomizeParams(c.Params(), NewRand(3), 1)
+		c.winoWeights()
+		cc := c.Cout * c.Cin
+		m := len(G)
+		for p := 0; p < cc; p++ {
+			g := c.Weight.Data[p*9 : p*9+9]
+			for a := 0; a < m; a++ {
+				for b := 0; b < m; b++ {
+					var s float64
+					for u := 0; u < 3; u++ {
+						for v := 0; v < 3; v++ {
+							s += G[a][u] * float64(g[u*3+v]) * G[b][v]
+						}
 					}
-				}
-				if got := float64(c.wU[(a*6+b)*cc+p]); math.Abs(got-s) > 1e-7*(1+math.Abs(s)) {
-					t.Fatalf("U[%d][%d] of pair %d = %g, want %g", a, b, p, got, s)
+					if got := float64(c.wU[(a*m+b)*cc+p]); math.Abs(got-s) > 1e-7*(1+math.Abs(s)) {
+						t.Fatalf("%d→%d at %d²: U[%d][%d] of pair %d = %g, want %g", tc.cin, tc.cout, tc.hw, a, b, p, got, s)
+					}
 				}
 			}
 		}

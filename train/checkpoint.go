@@ -47,8 +47,11 @@ type Manifest struct {
 	LogLossSteps int     `json:"log_loss_steps,omitempty"`
 	// Workers is the model's gradient worker count (see WorkerCounter);
 	// 0 when the model does not report one.
-	Workers int    `json:"workers,omitempty"`
-	Config  Config `json:"config"`
+	Workers int `json:"workers,omitempty"`
+	// LRChanges lists the learning-rate schedule changes made on resume
+	// (Config holds the schedule now in force).
+	LRChanges []LRChange `json:"lr_changes,omitempty"`
+	Config    Config     `json:"config"`
 }
 
 func manifestPath(dir string) string { return filepath.Join(dir, ManifestFile) }
@@ -97,7 +100,14 @@ func (t *Trainer) Checkpoint() error {
 	meta := map[string]string{
 		score.MetaStep: step, score.MetaSigmaMin: fmt.Sprint(t.ve.SigmaMin), score.MetaSigmaMax: fmt.Sprint(t.ve.SigmaMax),
 		"image_size": strconv.Itoa(t.data.Size), "ema_decay": fmt.Sprint(t.cfg.EMADecay),
-		MetaAugment: t.cfg.AugmentDescription(),
+		MetaAugment: t.cfg.AugmentDescription(), MetaLRSchedule: t.cfg.Schedule().String(),
+	}
+	if len(t.lrChanges) > 0 {
+		b, err := json.Marshal(t.lrChanges)
+		if err != nil {
+			return fmt.Errorf("train: checkpoint: %w", err)
+		}
+		meta[MetaLRChanges] = string(b)
 	}
 	for k, v := range t.cfg.ModelMeta {
 		if _, clash := meta[k]; !clash {
@@ -113,7 +123,7 @@ func (t *Trainer) Checkpoint() error {
 		ImageSize: t.data.Size, TrainImages: len(t.data.Train), ValImages: len(t.data.Val),
 		DataFingerprint: fmt.Sprintf("%016x", t.fprint),
 		RNG:             "step s draws from PCG(seed, s); validation image j from PCG(seed, 2^63+j)",
-		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, LogLossSum: t.logSum, LogLossSteps: t.logN, Workers: t.workers, Config: t.cfg,
+		SmoothLoss:      t.smooth, SmoothWeight: t.smoothW, LogLossSum: t.logSum, LogLossSteps: t.logN, Workers: t.workers, LRChanges: t.lrChanges, Config: t.cfg,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -192,6 +202,7 @@ func Open(dir string, m Model, data *Dataset) (*Trainer, error) {
 	t.elapsed = time.Duration(man.ElapsedSeconds * float64(time.Second))
 	t.smooth, t.smoothW = man.SmoothLoss, man.SmoothWeight
 	t.logSum, t.logN = man.LogLossSum, man.LogLossSteps
+	t.lrChanges = man.LRChanges
 	return t, nil
 }
 
@@ -241,7 +252,7 @@ func openLog(dir string, step int) (*os.File, error) {
 func (t *Trainer) writeLog(f *os.File, loss, gnorm float64, val bool) error {
 	e := logEntry{
 		Step: t.step, Time: time.Now().UTC().Format(time.RFC3339Nano), Elapsed: t.elapsedNow().Seconds(),
-		LR: LearningRate(t.cfg.LR, t.cfg.WarmupSteps, t.step), Loss: loss, GradNorm: gnorm,
+		LR: t.cfg.Schedule().At(t.step), Loss: loss, GradNorm: gnorm,
 	}
 	if val && !math.IsNaN(t.valLoss) {
 		v, r := t.valLoss, t.valLossRaw

@@ -84,7 +84,14 @@
 //	θ ← θ − η_s (m/(1−β₁ˢ)) / (√(v/(1−β₂ˢ)) + ε),   η_s = η·min(1, s/W)
 //
 // with η = 2e-4 and W = 5000 warm-up steps by default (NCSN++, Song et al.
-// 2021). After update s the EMA weights follow θ̄ ← d_s θ̄ + (1−d_s) θ with
+// 2021). An optional decay (Config.LRDecay, `lenscore train --lr-decay`)
+// replaces η by d_s = η_min + (η − η_min) c(u), u = min(1, (s−S)/(E−S)),
+// for s > S, with c(u) = (1 + cos πu)/2 (cosine) or 1 − u (linear): the
+// rate leaves η after update S and reaches η_min at update E (LRSchedule).
+// The schedule is part of the checkpoint, so a resumed run keeps it; a
+// change on resume (Trainer.ChangeSchedule) applies from the next update
+// on and is listed with its step in ckpt.json (lr_changes) and the model
+// metadata (lr_changes; lr_schedule holds the schedule in force). After update s the EMA weights follow θ̄ ← d_s θ̄ + (1−d_s) θ with
 // d_s = min(d, (1+s)/(10+s)) (d = 0.999; θ̄ starts at the initial θ, and the
 // ramp keeps it from remembering the random initialisation in short runs);
 // θ̄ is what sampling uses. There is no weight decay.
@@ -125,13 +132,16 @@
 //	                         adam_v/<name>; metadata format and step
 //	ema.safetensors          EMA weights under the model's own names, with
 //	                         metadata step, sigma_min, sigma_max, image_size,
-//	                         augment (Config.AugmentDescription)
+//	                         augment (Config.AugmentDescription),
+//	                         lr_schedule (LRSchedule.String)
 //	ckpt.json                the manifest: step, tensor file name, config,
-//	                         data fingerprint, elapsed time, and the sum and
+//	                         data fingerprint, elapsed time, the sum and
 //	                         count of the losses since the last log line
-//	                         (so a resumed run logs the same means)
+//	                         (so a resumed run logs the same means), and
+//	                         the learning-rate schedule changes made on
+//	                         resume (lr_changes)
 //	train.jsonl              one JSON object per logged step: step, time,
-//	                         elapsed_s, lr, loss (mean since the previous
+//	                         elapsed_s, lr (the rate of that update), loss (mean since the previous
 //	                         line), grad_norm, and val_loss, val_loss_raw
 //
 // A checkpoint writes the tensor file and ema.safetensors, each to a

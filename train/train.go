@@ -63,6 +63,14 @@ type Config struct {
 	// MaxScale.
 	Shift float64 `json:"shift,omitempty"`
 	Scale float64 `json:"scale,omitempty"`
+	// LRDecay ("", "cosine" or "linear") lowers the rate from LR after
+	// update LRDecayStart to LRMin at update LRDecayEnd (0: Steps, filled
+	// in by New); see LRSchedule. A resumed run keeps it unless changed
+	// with Trainer.ChangeSchedule, which the manifest then records.
+	LRDecay      string  `json:"lr_decay,omitempty"`
+	LRDecayStart int     `json:"lr_decay_start,omitempty"`
+	LRDecayEnd   int     `json:"lr_decay_end,omitempty"`
+	LRMin        float64 `json:"lr_min,omitempty"`
 
 	Dir               string  `json:"-"`                  // checkpoint and log directory ("" : none)
 	CheckpointEvery   int     `json:"checkpoint_every"`   // steps between checkpoints (0: only at the end)
@@ -97,10 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: config field Steps is %d; a run needs at least one update", c.Steps)
 	case c.BatchSize < 1:
 		return bad("BatchSize", c.BatchSize)
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return bad("LR", c.LR)
-	case c.WarmupSteps < 0:
-		return bad("WarmupSteps", c.WarmupSteps)
+	case c.Schedule().Validate(c.Steps) != nil:
+		return c.Schedule().Validate(c.Steps)
 	case !(c.Beta1 >= 0 && c.Beta1 < 1):
 		return bad("Beta1", c.Beta1)
 	case !(c.Beta2 >= 0 && c.Beta2 < 1):
@@ -175,6 +181,7 @@ type Trainer struct {
 	valLoss    float64 // last validation loss (EMA weights), NaN if none
 	valLossRaw float64 // last validation loss (current weights)
 	onStep     func(step int)
+	lrChanges  []LRChange // schedule changes made on resume (ckpt.json lr_changes)
 }
 
 // New prepares a fresh training run. When cfg.SigmaMax is zero it is set to
@@ -183,6 +190,9 @@ type Trainer struct {
 func New(cfg Config, m Model, data *Dataset) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.LRDecay != DecayNone && cfg.LRDecayEnd == 0 {
+		cfg.LRDecayEnd = cfg.Steps
 	}
 	if data == nil || len(data.Train) == 0 {
 		return nil, errors.New("train: no training images")
@@ -358,7 +368,7 @@ func (t *Trainer) TrainStep() (loss, gradNorm float64, err error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
 		return loss, gradNorm, fmt.Errorf("train: non-finite loss %g or gradient norm %g at step %d; parameters not updated", loss, gradNorm, s)
 	}
-	t.adam.Step(t.params, LearningRate(t.cfg.LR, t.cfg.WarmupSteps, s), s)
+	t.adam.Step(t.params, t.cfg.Schedule().At(s), s)
 	UpdateEMA(t.ema, t.params, EMADecayAt(t.cfg.EMADecay, s))
 	t.step = s
 	return loss, gradNorm, nil

@@ -92,6 +92,14 @@ func TestDemoRealCI(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "slacs9999") {
 		t.Errorf("unknown system: exit %d, %s", code, stderr)
 	}
+	// Bad lens-fit settings are refused before any output.
+	for _, bad := range [][]string{{"--fit-supersample", "0"}, {"--fit-prior-corr", "-1"}} {
+		x := filepath.Join(t.TempDir(), "x")
+		code, _, stderr = runCLI(t, append([]string{"demo", "--real", "--ci", "--data", data, "--out", x}, bad...)...)
+		if _, err := os.Stat(x); code != 1 || !strings.Contains(stderr, bad[0]) || err == nil {
+			t.Errorf("%v: exit %d, %s (output folder made: %v)", bad, code, stderr, err == nil)
+		}
+	}
 	// The CI crop is J2303's: another system is refused before any output.
 	x := filepath.Join(t.TempDir(), "x")
 	code, _, stderr = runCLI(t, "demo", "--real", "--ci", "--system", "slacs1430+4105", "--data", data, "--out", x)

@@ -155,6 +155,11 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	resume := fs.Bool("resume", false, "continue an interrupted run from the checkpoint in --out")
 	out := fs.String("out", "", "output directory")
 	df := addDebiasFlags(fs)
+	corr := fs.Float64("prior-corr", 0, "source prior of the evidence: a Gaussian random field with a Gaussian correlation of this many source pixels and a fitted amplitude (lensfit.SmoothGRF), instead of --prior (0: use --prior)")
+	scan := fs.Bool("scan", false, "instead of fitting, scan the log posterior through the starting lens (at --source-scale) along each free lens parameter and measure its ripples: DIR/scan.json, DIR/scan.png")
+	scanPoints := fs.Int("scan-points", 61, "--scan: points per parameter (odd)")
+	scanScale := fs.String("scan-scale", "optimise", "--scan: log10 a of the scan: optimise (type-II maximum likelihood at the lens) or given (--source-scale)")
+	scanHalf := fs.Float64("scan-half", 5, "--scan: half-width of each line in conditional standard deviations (from the curvature at ±0.1 typical scales)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -205,6 +210,16 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer sp.Close()
+	if *corr < 0 || math.IsNaN(*corr) || math.IsInf(*corr, 0) {
+		return fmt.Errorf("--prior-corr must be ≥ 0 (pixels), got %g", *corr)
+	}
+	if *corr > 0 {
+		g, err := lensfit.SmoothGRF(p.Geo.SrcNPix, *corr)
+		if err != nil {
+			return err
+		}
+		sp.Gaussian, sp.Name = g, fmt.Sprintf("smooth GRF (Gaussian correlation of %g source pixels, unit pixel variance)", *corr)
+	}
 	net, err := df.load(p.Geo.SrcNPix)
 	if err != nil {
 		return err
@@ -223,6 +238,13 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	ckPath := filepath.Join(*out, "checkpoint.json")
 	if err := checkOutDir(*out); err != nil {
 		return err
+	}
+	if *scan {
+		if *scanScale != "optimise" && *scanScale != "given" {
+			return fmt.Errorf("--scan-scale %q: want optimise or given", *scanScale)
+		}
+		return runLensScan(ctx, env, obj, sp.Gaussian, *scanScale == "optimise", scanSummary{Observation: p.ObsPath, Lens: *pf.lens, SourcePrior: sp.Name, Geometry: p.Geo, Log10Scale: *scale, Backend: backendLine()},
+			*scanPoints, *scanHalf, *out)
 	}
 	if !*resume {
 		if _, err := os.Stat(ckPath); err == nil {

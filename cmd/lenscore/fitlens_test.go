@@ -262,3 +262,60 @@ func TestSampleLensSamples(t *testing.T) {
 	checkFails(t, errCase{"too few draws", append([]string{"sample", "--lens-samples", draws, "--lens", paths[0], "--n-samples", "4", "--out", filepath.Join(dir, "x")}, common...),
 		1, []string{"lens_samples.jsonl", "has 3"}}, "")
 }
+
+// TestFitLensScan runs fit-lens --scan on the small simulated lens through
+// its truth: one line per free lens parameter, the centre point of every
+// line is the same lens (the same log posterior, bit for bit), the recorded
+// ripple RMS is that of log posterior − quartic over the line, the smooth
+// part is concave and dominates (its range ≥ 20 × the ripples' RMS), the
+// prior smoothing flag changes the recorded prior, and a second scan into
+// the folder and a bad --scan-scale are refused.
+func TestFitLensScan(t *testing.T) {
+	dir := t.TempDir()
+	obs, _ := fitObs(t, dir)
+	truth := writeText(t, dir, "truth_lens.json", simLens)
+	out := filepath.Join(dir, "scan")
+	args := []string{"fit-lens", "--scan", "--obs", obs, "--lens-init", truth, "--prior", "gaussian", "--prior-sigma", "0.5", "--scan-points", "21", "--prior-corr", "1.5", "--out", out}
+	mustRun(t, args...)
+	var sum struct {
+		Scan        lensfit.ScanResult `json:"scan"`
+		SourcePrior string             `json:"source_prior"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "scan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Scan.Lines) != 7 || !strings.Contains(sum.SourcePrior, "1.5") {
+		t.Fatalf("%d lines, prior %q", len(sum.Scan.Lines), sum.SourcePrior)
+	}
+	c0 := sum.Scan.Lines[0].LogPost[10]
+	for _, ln := range sum.Scan.Lines {
+		if len(ln.LogPost) != 21 || ln.LogPost[10] != c0 || ln.Offset[10] != 0 {
+			t.Fatalf("%s: %d points, centre %v (first line's %v)", ln.Name, len(ln.LogPost), ln.LogPost[10], c0)
+		}
+		var r2, lo, hi float64 = 0, math.Inf(1), math.Inf(-1)
+		for i, v := range ln.LogPost {
+			r2 += (v - ln.Smooth[i]) * (v - ln.Smooth[i])
+			lo, hi = math.Min(lo, ln.Smooth[i]), math.Max(hi, ln.Smooth[i])
+		}
+		if rms := math.Sqrt(r2 / 21); math.Abs(rms-ln.RMS) > 1e-9*(1+rms) {
+			t.Errorf("%s: recorded ripple RMS %g, recomputed %g", ln.Name, ln.RMS, rms)
+		}
+		if !(ln.Sigma > 0) || !(hi-lo >= 20*ln.RMS) {
+			t.Errorf("%s: σ %g, smooth range %g, ripple RMS %g", ln.Name, ln.Sigma, hi-lo, ln.RMS)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "scan.png")); err != nil {
+		t.Error(err)
+	}
+	if code, _, stderr := runCLI(t, args...); code != 1 || !strings.Contains(stderr, "already holds a scan") {
+		t.Errorf("second scan: exit %d, %s", code, stderr)
+	}
+	bad := append(append([]string(nil), args[:len(args)-1]...), filepath.Join(dir, "x"), "--scan-scale", "fixed")
+	if code, _, stderr := runCLI(t, bad...); code != 1 || !strings.Contains(stderr, "--scan-scale") {
+		t.Errorf("--scan-scale fixed: exit %d, %s", code, stderr)
+	}
+}

@@ -92,14 +92,13 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	def := train.DefaultConfig()
 	steps := fs.Int("steps", def.Steps, "total training steps")
 	batch := fs.Int("batch", def.BatchSize, "batch size")
-	lr := fs.Float64("lr", def.LR, "Adam learning rate")
-	warm := fs.Int("warmup", def.WarmupSteps, "learning-rate warm-up steps")
+	lrf := addLRFlags(fs, def)
 	ema := fs.Float64("ema", def.EMADecay, "EMA decay of the weights used for sampling")
 	sigmaMax := fs.Float64("sigma-max", 0, "σ_max (0: largest pairwise distance of the training images)")
 	seed := fs.Uint64("seed", def.Seed, "random seed")
 	ckMin := fs.Float64("checkpoint-minutes", 5, "minutes between checkpoints")
 	valEvery := fs.Int("val-every", def.ValEvery, "steps between validation losses")
-	resume := fs.Bool("resume", false, "continue the run in --out (other settings come from its checkpoint; --steps may extend it)")
+	resume := fs.Bool("resume", false, "continue the run in --out (other settings come from its checkpoint; --steps may extend it, and the learning-rate flags change its schedule from the checkpoint's step on)")
 	removeStars := fs.Bool("remove-stars", true, "remove foreground stars (compact sources outside the galaxy's body) from the images; a model records this and is tested on galaxies prepared the same way")
 	keepSky := fs.Bool("keep-sky", false, "keep the negative half of the sky noise (subtract the border median without clipping at 0); a model records this and is tested on galaxies prepared the same way")
 	shift := fs.Float64("shift", 0, "augmentation: shift each example by up to this many pixels in x and y (flux-conserving; 0: none)")
@@ -119,6 +118,16 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if !(*scale >= 0 && *scale <= train.MaxScale) {
 		return fmt.Errorf("--scale must be in [0, %g], got %g", train.MaxScale, *scale)
+	}
+	var sched train.LRSchedule // a new run's schedule
+	if !*resume {
+		var err error
+		if sched, _, err = lrf.schedule(fs, def.Schedule(), 0, false); err == nil {
+			err = checkDecaySpan(sched, *steps)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	g, err := nn.DefaultGemm()
 	if err != nil {
@@ -152,12 +161,43 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		defer net.Close()
-		stepsArg, total := 0, man.Config.Steps
+		total := man.Config.Steps
 		if isFlagSet(fs, "steps") {
-			stepsArg, total = *steps, *steps
+			total = *steps
+		}
+		sched, changed, err := lrf.schedule(fs, man.Config.Schedule(), man.Step, true)
+		if err == nil {
+			err = checkDecaySpan(sched, total)
+		}
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		tr, err := train.Open(*out, net, ds)
+		if err != nil {
+			return err
+		}
+		tr.SetSteps(total)
+		if tr.Step() >= total {
+			return fmt.Errorf("--resume: %s is already at step %d of %d; give a larger --steps to extend it", *out, tr.Step(), total)
 		}
 		fmt.Fprintf(env.stderr, "resuming %s at step %d of %d\n", *out, man.Step, total)
-		return finishTrain(env, *out, train.Resume(ctx, *out, stepsArg, net, ds, env.stderr))
+		var ch *train.LRChange
+		if changed {
+			if ch, err = tr.ChangeSchedule(sched); err != nil {
+				return fmt.Errorf("--resume: %w", err)
+			}
+		}
+		s := tr.Config().Schedule()
+		if ch != nil {
+			fmt.Fprintf(env.stderr, "learning-rate schedule changed after step %d (recorded in %s):\n  was %s\n  now %s\n  lr of step %d: %.4g (was %.4g)\n",
+				ch.Step, filepath.Join(*out, train.ManifestFile), ch.From, ch.To, ch.Step+1, ch.LRNext, ch.LRWas)
+		} else {
+			fmt.Fprintf(env.stderr, "learning-rate schedule: %s\n", s)
+		}
+		if s.Decays() && s.End < total {
+			fmt.Fprintf(env.stderr, "note: the rate stays at %g from step %d to %d; --lr-decay-end moves the end of the decay\n", s.Min, s.End, total)
+		}
+		return finishTrain(env, *out, tr.Run(ctx, env.stderr))
 	}
 
 	var ncfg score.Config
@@ -204,7 +244,8 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	cj, _ := json.Marshal(net.Config())
 	cfg := def
-	cfg.Steps, cfg.BatchSize, cfg.LR, cfg.WarmupSteps, cfg.EMADecay = *steps, *batch, *lr, *warm, *ema
+	cfg.Steps, cfg.BatchSize, cfg.EMADecay = *steps, *batch, *ema
+	cfg.SetSchedule(sched)
 	cfg.SigmaMax, cfg.Seed, cfg.CheckpointMinutes, cfg.ValEvery = *sigmaMax, *seed, *ckMin, *valEvery
 	cfg.Shift, cfg.Scale = *shift, *scale
 	cfg.Dir = *out
@@ -223,6 +264,10 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	for _, s := range ds.Skipped {
 		fmt.Fprintf(env.stderr, "skipped %s\n", s)
 	}
+	if sched.Decays() && sched.End == 0 {
+		sched.End = cfg.Steps
+	}
+	fmt.Fprintf(env.stderr, "learning-rate schedule: %s\n", sched)
 	return finishTrain(env, *out, train.Run(ctx, cfg, net, ds, env.stderr))
 }
 
