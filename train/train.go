@@ -105,8 +105,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: config field Steps is %d; a run needs at least one update", c.Steps)
 	case c.BatchSize < 1:
 		return bad("BatchSize", c.BatchSize)
-	case c.Schedule().Validate(c.Steps) != nil:
-		return c.Schedule().Validate(c.Steps)
 	case !(c.Beta1 >= 0 && c.Beta1 < 1):
 		return bad("Beta1", c.Beta1)
 	case !(c.Beta2 >= 0 && c.Beta2 < 1):
@@ -138,7 +136,7 @@ func (c Config) Validate() error {
 	case !(c.Scale >= 0 && c.Scale <= MaxScale):
 		return bad("Scale", c.Scale)
 	}
-	return nil
+	return c.Schedule().Validate(c.Steps)
 }
 
 // maxSigmaImages bounds the number of training images used to estimate
