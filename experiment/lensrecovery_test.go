@@ -39,15 +39,7 @@ func TestLensRecoverySmall(t *testing.T) {
 	var gals [][]float64
 	for _, s := range []lens.Sersic{{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03},
 		{Amp: 1, RSersic: 0.1, NSersic: 2, Q: 0.9, Phi: 1, CenterY: -0.03}} {
-		g := lens.Render(s, lens.Grid{N: side, Scale: 0.06}, 2)
-		mx := 0.0
-		for _, v := range g {
-			mx = math.Max(mx, v)
-		}
-		for i := range g {
-			g[i] /= mx
-		}
-		gals = append(gals, g)
+		gals = append(gals, toyGalaxy(s, side))
 	}
 	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
 	if err != nil {
@@ -187,20 +179,7 @@ func TestRebin(t *testing.T) {
 // stored lens on a rerun, and fits other (noise-free) data with the same
 // σ_n when asked.
 func TestLensRecoveryProbeSmall(t *testing.T) {
-	side := 16
-	g := lens.Render(lens.Sersic{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03}, lens.Grid{N: side, Scale: 0.06}, 2)
-	mx := 0.0
-	for _, v := range g {
-		mx = math.Max(mx, v)
-	}
-	for i := range g {
-		g[i] /= mx
-	}
-	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := LensRecoveryOptions{Galaxies: [][]float64{g}, Side: side, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2, Seed: 1}
+	o := probeToy(t)
 	dir := t.TempDir()
 	r, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
 	if err != nil {
@@ -252,21 +231,8 @@ func TestLensRecoveryProbeSmall(t *testing.T) {
 // (b evaluated at the MAP instead of the truth differs only to second
 // order), and a rerun refuses parts probed without the correction.
 func TestLensRecoveryProbeDebiasOracle(t *testing.T) {
-	side := 16
-	g := lens.Render(lens.Sersic{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03}, lens.Grid{N: side, Scale: 0.06}, 2)
-	mx := 0.0
-	for _, v := range g {
-		mx = math.Max(mx, v)
-	}
-	for i := range g {
-		g[i] /= mx
-	}
-	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := LensRecoveryOptions{Galaxies: [][]float64{g}, Side: side, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2, Seed: 1,
-		GapNoiseFree: true, Debias: &Debias{Source: "truth"}}
+	o := probeToy(t)
+	o.GapNoiseFree, o.Debias = true, &Debias{Source: "truth"}
 	dir := t.TempDir()
 	r, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil)
 	if err != nil {
@@ -295,4 +261,30 @@ func TestLensRecoveryProbeDebiasOracle(t *testing.T) {
 	if _, err := LensRecoveryProbe(context.Background(), o, []int{1}, dir, nil); err == nil || !strings.Contains(err.Error(), "with the source-model offset correction") {
 		t.Errorf("a rerun without the correction into the same folder: %v", err)
 	}
+}
+
+// toyGalaxy renders a Sérsic source on a side² grid of 0.06″ pixels,
+// peak-normalised as the validation galaxies are.
+func toyGalaxy(s lens.Sersic, side int) []float64 {
+	g := lens.Render(s, lens.Grid{N: side, Scale: 0.06}, 2)
+	mx := 0.0
+	for _, v := range g {
+		mx = math.Max(mx, v)
+	}
+	for i := range g {
+		g[i] /= mx
+	}
+	return g
+}
+
+// probeToy is the tiny lens-recovery set-up of the probe tests: one 16²
+// Sérsic galaxy, a 24² observation, an 8² isotropic Gaussian prior.
+func probeToy(t *testing.T) LensRecoveryOptions {
+	t.Helper()
+	prior, err := posterior.NewIsoGaussian(make([]float64, 64), 0.3, func(float64) float64 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := toyGalaxy(lens.Sersic{Amp: 1, RSersic: 0.12, NSersic: 1, Q: 0.7, Phi: 0.3, CenterX: 0.03}, 16)
+	return LensRecoveryOptions{Galaxies: [][]float64{g}, Side: 16, SrcScale: 0.15, NPix: 24, PixScale: 0.16, FitSide: 8, Prior: prior, Lenses: 2, Seed: 1}
 }
