@@ -8,11 +8,7 @@ import (
 // BenchmarkConv reports GFLOP/s of the convolutions of the default score
 // network (batch 8) with the default Gemm back-end.
 func BenchmarkConv(b *testing.B) {
-	g, err := DefaultGemm()
-	if err != nil {
-		b.Logf("DefaultGemm: %v", err)
-		g = NaiveGemm{}
-	}
+	g := benchGemm(b)
 	for _, tc := range []struct{ cin, cout, hw, k, s int }{
 		{32, 32, 64, 3, 1}, {96, 32, 64, 3, 1}, {32, 32, 64, 3, 2}, {64, 64, 32, 3, 1}, {64, 64, 16, 3, 1}, {64, 64, 8, 3, 1}, {96, 64, 32, 1, 1},
 	} {
@@ -51,10 +47,7 @@ func BenchmarkConv(b *testing.B) {
 }
 
 func BenchmarkAttention16(b *testing.B) {
-	g, _ := DefaultGemm()
-	if g == nil {
-		g = NaiveGemm{}
-	}
+	g := benchGemm(b)
 	e := NewEngine(g, 0)
 	defer e.Close()
 	a := NewAttnBlock(e, "a", 64, 16, 16)
@@ -84,4 +77,15 @@ func BenchmarkIm2col(b *testing.B) {
 			c.im2col(x, col, r0, min(c.Ho, r0+c.tileRows))
 		}
 	}
+}
+
+// benchGemm is the GEMM of the benchmarks: the default back-end, or the
+// naive one (logged) where none loads.
+func benchGemm(b testing.TB) Gemm {
+	g, err := DefaultGemm()
+	if err != nil {
+		b.Logf("DefaultGemm: %v", err)
+		return NaiveGemm{}
+	}
+	return g
 }

@@ -11,11 +11,7 @@ import (
 // training-mode forward and backward (weight, bias and input gradients) of
 // the network's Winograd convolution shapes at batch 2.
 func BenchmarkConvBackwardCPU(b *testing.B) {
-	g, err := DefaultGemm()
-	if err != nil {
-		b.Logf("DefaultGemm: %v", err)
-		g = NaiveGemm{}
-	}
+	g := benchGemm(b)
 	const n = 2
 	for _, tc := range []struct{ cin, cout, hw int }{{32, 32, 64}, {64, 64, 32}, {64, 64, 16}, {64, 64, 8}} {
 		b.Run(fmt.Sprintf("conv_%d²_%d->%d", tc.hw, tc.cin, tc.cout), func(b *testing.B) {

@@ -2,9 +2,7 @@ package nn
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lenscore/lenscore/internal/threadcpu"
 )
@@ -49,11 +47,7 @@ func BenchmarkGradTransformsCPU(b *testing.B) {
 // resolution, GroupNorm+SiLU and attention. GFLOP/s count direct
 // convolution FLOPs, as score.Net.Flops does.
 func BenchmarkLayersCPU(b *testing.B) {
-	g, err := DefaultGemm()
-	if err != nil {
-		b.Logf("DefaultGemm: %v", err)
-		g = NaiveGemm{}
-	}
+	g := benchGemm(b)
 	const n = 2
 	for _, tc := range []struct{ cin, cout, hw int }{{32, 32, 64}, {64, 64, 32}, {64, 64, 16}, {64, 64, 8}} {
 		b.Run(fmt.Sprintf("conv_%d²_%d->%d", tc.hw, tc.cin, tc.cout), func(b *testing.B) {
@@ -97,11 +91,7 @@ func BenchmarkLayersCPU(b *testing.B) {
 // call, which on two workers includes what the two parties burn polling
 // for each other. Run it with -count to interleave the settings.
 func BenchmarkSpinWaitCPU(b *testing.B) {
-	g, err := DefaultGemm()
-	if err != nil {
-		b.Logf("DefaultGemm: %v", err)
-		g = NaiveGemm{}
-	}
+	g := benchGemm(b)
 	const c, hw, tdim = 64, 32, 128
 	old := spinIters
 	defer func() { spinIters = old }()
@@ -120,25 +110,8 @@ func BenchmarkSpinWaitCPU(b *testing.B) {
 				t := randVec(rng, n*tdim, 1)
 				spinIters = tc.spin
 				defer func() { spinIters = old }()
-				run := func() { r1.Forward(r0.Forward(x, t, n), t, n) }
-				run()
-				c0 := procCPU()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					run()
-				}
-				b.StopTimer()
-				b.ReportMetric(float64((procCPU()-c0).Microseconds())/float64(b.N), "proc-cpu-µs/op")
+				threadcpu.BenchProc(b, func() { r1.Forward(r0.Forward(x, t, n), t, n) })
 			})
 		}
 	}
-}
-
-// procCPU returns the process's user + system CPU time.
-func procCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -316,11 +316,7 @@ func TestWinograd4Weights(t *testing.T) {
 // default score network's 3×3 convolutions at batch 1 and 8 with the
 // default Gemm back-end (the basis of wino4MinPixels).
 func BenchmarkWinograd(b *testing.B) {
-	g, err := DefaultGemm()
-	if err != nil {
-		b.Logf("DefaultGemm: %v", err)
-		g = NaiveGemm{}
-	}
+	g := benchGemm(b)
 	for _, tc := range []struct{ cin, cout, hw int }{{32, 32, 64}, {96, 32, 64}, {64, 64, 32}, {128, 64, 32}, {64, 64, 16}, {64, 64, 8}} {
 		for _, n := range []int{1, 8} {
 			for _, f4 := range []bool{false, true} {

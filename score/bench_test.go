@@ -131,13 +131,20 @@ func BenchmarkModesCPU16(b *testing.B) {
 // BenchmarkTrainCPU16: forward + backward with parameter gradients at
 // batch 16 on one thread (thread CPU time per call).
 func BenchmarkTrainCPU16(b *testing.B) {
+	threadcpu.Bench(b, trainStep16(b, 1))
+}
+
+// trainStep16 builds the default network with the given workers (closed
+// when b ends) and returns one forward + backward with parameter gradients
+// at batch 16 on fixed random inputs.
+func trainStep16(b *testing.B, workers int) func() {
 	cfg := DefaultConfig()
-	cfg.Workers = 1
+	cfg.Workers = workers
 	net, err := New(cfg, fastGemm(b), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer net.Close()
+	b.Cleanup(net.Close)
 	const n = 16
 	rng := rand.New(rand.NewPCG(1, 2))
 	x, d := randVec(rng, n*4096, 1), randVec(rng, n*4096, 1)
@@ -145,5 +152,5 @@ func BenchmarkTrainCPU16(b *testing.B) {
 	for i := range sig {
 		sig[i] = float32(0.01 + rng.Float64())
 	}
-	threadcpu.Bench(b, func() { net.Forward(x, sig, n); net.Backward(d) })
+	return func() { net.Forward(x, sig, n); net.Backward(d) }
 }

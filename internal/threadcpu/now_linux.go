@@ -15,3 +15,13 @@ func Now() (d time.Duration, ok bool) {
 	}
 	return time.Duration(ts.Nano()), true
 }
+
+// ProcNow returns the process's user + system CPU time over all threads;
+// ok is false where the platform does not report it.
+func ProcNow() (d time.Duration, ok bool) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}

@@ -26,3 +26,20 @@ func Bench(b *testing.B, f func()) {
 		b.ReportMetric(float64((c1-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 	}
 }
+
+// BenchProc runs f once, then b.N times, and reports the process CPU time
+// (user + system over all threads) per call as "proc-cpu-µs/op" where the
+// platform has it: unlike Bench it counts the work f hands to other
+// goroutines, and what they burn waiting for each other.
+func BenchProc(b *testing.B, f func()) {
+	f()
+	b.ResetTimer()
+	c0, ok := ProcNow()
+	for i := 0; i < b.N; i++ {
+		f()
+	}
+	b.StopTimer()
+	if c1, _ := ProcNow(); ok {
+		b.ReportMetric(float64((c1-c0).Nanoseconds())/1e3/float64(b.N), "proc-cpu-µs/op")
+	}
+}
