@@ -4,7 +4,7 @@ import "sync"
 
 // smallGemm routes the products the layers issue most — C = op(A)·B or
 // C += op(A)·B with op(A) = A or Aᵀ, B not transposed, M a multiple of 4
-// and N a multiple of 8 —
+// and N a multiple of 8, and C (+)= A·Bᵀ (gemm_nt.go) —
 // to an AVX2+FMA register-blocked kernel (gemmsmall_amd64.s) and every
 // other call to the wrapped back-end. The Winograd and 1×1 convolutions
 // issue thousands of such products per forward pass with M, K of 32–128
@@ -21,7 +21,9 @@ import "sync"
 type smallGemm struct {
 	base   Gemm
 	noPack bool      // tests: never pack panels of B
+	ntMode int       // tests and benchmarks: force a route for C = A·Bᵀ (ntAuto, ntBase, ntTrans)
 	panels sync.Pool // *[smallMaxK * 16]float32, one per concurrent caller
+	trans  sync.Pool // *[ntTransMax]float32: Bᵀ for C = A·Bᵀ, one per concurrent caller
 }
 
 // smallMaxK bounds the inner dimension routed to the kernel (B's K rows of
@@ -54,6 +56,11 @@ func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []f
 	rs, ps, rowsA := lda, 1, k
 	if transA {
 		rs, ps, rowsA = 1, lda, m
+	}
+	if haveSIMD() && transB && !transA && alpha == 1 && (beta == 0 || beta == 1) && s.ntMode != ntBase &&
+		m > 0 && n > 0 && k > 0 && lda >= k && ldb >= k && ldc >= n &&
+		len(a) >= (m-1)*lda+k && len(b) >= (n-1)*ldb+k && len(c) >= (m-1)*ldc+n && s.sgemmNT(a, lda, b, ldb, c, ldc, m, n, k, beta == 1) {
+		return
 	}
 	if !haveSIMD() || transB || alpha != 1 || (beta != 0 && beta != 1) ||
 		m <= 0 || n <= 0 || k <= 0 || m%4 != 0 || n%8 != 0 || k > smallMaxK ||

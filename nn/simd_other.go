@@ -71,3 +71,7 @@ func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int) {
 func axpyAVX(y, x *float32, n int, s float32) { panic("nn: no SIMD kernels on this platform") }
 
 func sum8AVX(x *float32, n int, acc *[8]float32) { panic("nn: no SIMD kernels on this platform") }
+
+func transpose8AVX(src *float32, lds int, dst *float32, ldd int, nb int) {
+	panic("nn: no SIMD kernels on this platform")
+}

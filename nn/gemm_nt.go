@@ -1,0 +1,78 @@
+package nn
+
+// The weight-gradient products C += A·Bᵀ — above all the Winograd layers'
+// dL/dU_k += D_k·V_kᵀ (A = D: Cout×T, B = V: Cin×T, K = T = 8…64 tiles of
+// a band, ≈ 75 % of the training step's NT FLOPs), also the im2col and
+// 1×1 layers' dW += dY·colᵀ and attention's projections — read both
+// operands along their rows. OpenBLAS 0.3.21 packs both operands on every
+// call; at K ≤ 64 that overhead is a large part of the call. For those
+// shapes smallGemm writes Bᵀ (K×N) into a buffer with 8×8 register
+// transposes (transpose8AVX; K·N floats moved for M·N·K multiply-adds)
+// and runs C (+)= A·(Bᵀ) on the small-product kernel: the kernel's sums,
+// term by term in order, so the result does not depend on the route's
+// buffer. BenchmarkGemmNT measured the transposed route at 0.6–0.8 of
+// OpenBLAS's thread CPU time for K ≤ 64 and at 0.9–1.4 for K ≥ 128, which
+// stay with the back-end. A dot-product kernel reading both operands in
+// place (a 2×4 block of C as eight 8-lane accumulators, the lanes summed
+// at the end) was slower than both below K = 512 (its lane reduction costs
+// about eight FMAs per element) and was not kept.
+
+// NT routes (smallGemm.ntMode forces one in tests and benchmarks).
+const (
+	ntAuto = iota
+	ntBase
+	ntTrans
+)
+
+// ntMaxK is the largest K routed to the transposed route by default.
+const ntMaxK = 64
+
+// ntTransMax is the largest Bᵀ (K·N floats, 256 KiB) the transposed route
+// buffers.
+const ntTransMax = 65536
+
+// sgemmNT runs C (+)= A·Bᵀ (acc: +=) on the transposed route and reports
+// whether it did; false leaves the product to the caller. The caller has
+// checked alpha = 1, beta ∈ {0, 1}, the leading dimensions and lengths.
+func (s *smallGemm) sgemmNT(a []float32, lda int, b []float32, ldb int, c []float32, ldc int, m, n, k int, acc bool) bool {
+	if m%4 != 0 || n%8 != 0 || k%8 != 0 || k > smallMaxK || k*n > ntTransMax || s.ntMode == ntBase ||
+		(s.ntMode == ntAuto && k > ntMaxK) {
+		return false
+	}
+	tp, _ := s.trans.Get().(*[ntTransMax]float32)
+	if tp == nil {
+		tp = new([ntTransMax]float32)
+	}
+	bt := tp[:k*n]
+	transposeInto(bt, b, ldb, n, k)
+	beta := float32(0)
+	if acc {
+		beta = 1
+	}
+	s.Sgemm(false, false, m, n, k, 1, a, lda, bt, n, beta, c, ldc)
+	s.trans.Put(tp)
+	return true
+}
+
+// transposeInto writes Bᵀ (k×n, row stride n) of B (n×k, row stride ldb)
+// into dst; n and k are multiples of 8. The vector paths use
+// transpose8AVX (also on avx512: it has no AVX-512 twin), purego the loop
+// below, which is its reference.
+func transposeInto(dst, b []float32, ldb, n, k int) {
+	if haveSIMD() && k > 0 {
+		for j := 0; j < n; j += 8 {
+			transpose8AVX(&b[j*ldb], ldb, &dst[j], n, k/8)
+		}
+		return
+	}
+	transposeGo(dst, b, ldb, n, k)
+}
+
+// transposeGo is transposeInto in plain Go, for any n and k.
+func transposeGo(dst, b []float32, ldb, n, k int) {
+	for j := 0; j < n; j++ {
+		for p, v := range b[j*ldb : j*ldb+k] {
+			dst[p*n+j] = v
+		}
+	}
+}
