@@ -15,12 +15,12 @@ import (
 // with a float64 product within float32 rounding (|error| ≤
 // 2⁻²²·(k+1)·Σ_p |A(i,p) B(j,p)| plus C's rounding); padding must stay
 // untouched. The transposed route runs the small-product kernel's in-order
-// sums, so the vector paths must agree bit for bit with each other and with
-// the plain product A·(Bᵀ) on the kernel. The shapes are the training
+// sums over stretches of K, so the vector paths must agree bit for bit
+// with each other and with the same stretches of A·(Bᵀ) on the kernel. The shapes are the training
 // step's (Winograd weight gradients with K = 8…64, im2col dW, attention's
 // 192×64×256) plus leading dimensions larger than the rows and shapes that
 // must fall back (K not a multiple of 8, M not a multiple of 4, N not a
-// multiple of 8, alpha ≠ 1, beta ∉ {0, 1}, Bᵀ above ntTransMax).
+// multiple of 8, alpha ≠ 1, beta ∉ {0, 1}).
 func TestKernelPathsGemmNT(t *testing.T) {
 	rng := rand.New(rand.NewPCG(77, 78))
 	type shape struct {
@@ -79,7 +79,7 @@ func TestKernelPathsGemmNT(t *testing.T) {
 		// The plain product A·(Bᵀ) on the kernel, Bᵀ transposed in Go: what
 		// the transposed route must equal bit for bit.
 		bt := make([]float32, s.k*s.n)
-		transposeGo(bt, b, ldb, s.n, s.k)
+		transposeGo(bt, s.n, b, ldb, s.n, s.k)
 		var simd []float32
 		for _, path := range paths {
 			withKernelPath(t, path, func(t *testing.T) {
@@ -91,11 +91,19 @@ func TestKernelPathsGemmNT(t *testing.T) {
 					if path == "purego" {
 						continue
 					}
+					kc := min(s.k, ntChunk, ntTransMax/(s.n+ntPad)/8*8)
 					routed := s.alpha == 1 && (s.beta == 0 || s.beta == 1) && s.m%4 == 0 && s.n%8 == 0 && s.k%8 == 0 &&
-						s.k*s.n <= ntTransMax && (mode == ntTrans || s.k <= ntMaxK)
+						kc > 0 && (mode == ntTrans || s.k <= ntMaxK)
 					if routed {
+						// Stretches of kc terms of K, each the kernel's A·(Bᵀ), added
+						// into C one after the other.
 						want := append([]float32(nil), c0...)
-						(&smallGemm{base: NaiveGemm{}}).Sgemm(false, false, s.m, s.n, s.k, 1, a, lda, bt, s.n, s.beta, want, ldc)
+						beta := s.beta
+						for p0 := 0; p0 < s.k; p0 += kc {
+							q := min(kc, s.k-p0)
+							(&smallGemm{base: NaiveGemm{}}).Sgemm(false, false, s.m, s.n, q, 1, a[p0:], lda, bt[p0*s.n:], s.n, beta, want, ldc)
+							beta = 1
+						}
 						for i := range got {
 							if got[i] != want[i] {
 								t.Fatalf("%s: element %d = %g, the kernel's A·(Bᵀ) %g", name, i, got[i], want[i])
@@ -121,8 +129,8 @@ func TestKernelPathsGemmNT(t *testing.T) {
 }
 
 // TestTranspose8 compares transpose8AVX (through transposeInto) with the
-// Go loop on strips of one and several blocks, with row strides larger than
-// the rows; the result must be the same floats, and nothing outside Bᵀ may
+// definition on strips of one and several blocks, with row strides of both
+// B and Bᵀ larger than the rows; the result must be the same floats, and nothing outside Bᵀ may
 // be written.
 func TestTranspose8(t *testing.T) {
 	if !haveSIMD() {
@@ -133,18 +141,21 @@ func TestTranspose8(t *testing.T) {
 		n, k, pad := s[0], s[1], s[2]
 		ldb := k + pad
 		b := randSlice(rng, n*ldb)
-		got := make([]float32, k*n+8)
-		want := make([]float32, k*n+8)
-		got[k*n], want[k*n] = 42, 42
-		transposeInto(got, b, ldb, n, k)
+		ldt := n + pad
+		got := make([]float32, k*ldt+8)
+		want := make([]float32, k*ldt+8)
+		for i := range got {
+			got[i], want[i] = 42, 42
+		}
+		transposeInto(got, ldt, b, ldb, n, k)
 		for j := 0; j < n; j++ {
 			for p := 0; p < k; p++ {
-				want[p*n+j] = b[j*ldb+p]
+				want[p*ldt+j] = b[j*ldb+p]
 			}
 		}
 		for i := range got {
 			if got[i] != want[i] {
-				t.Fatalf("n=%d k=%d ldb=%d: element %d (row %d, col %d) = %g, want %g", n, k, ldb, i, i/n, i%n, got[i], want[i])
+				t.Fatalf("n=%d k=%d ldb=%d ldt=%d: element %d (row %d, col %d) = %g, want %g", n, k, ldb, ldt, i, i/ldt, i%ldt, got[i], want[i])
 			}
 		}
 	}
@@ -196,19 +207,26 @@ func BenchmarkGemmNT(b *testing.B) {
 	base := benchBackends(b)[0]
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range [][3]int{{64, 64, 32}, {32, 32, 64}, {64, 128, 32}, {64, 64, 64}, {32, 64, 64}, {32, 96, 64},
-		{64, 64, 8}, {64, 128, 128}, {64, 256, 256}, {192, 64, 256}, {32, 64, 1024}, {64, 128, 512}} {
+		{64, 64, 8}, {64, 128, 128}, {64, 256, 256}, {192, 64, 256}, {32, 64, 1024}, {64, 128, 512}, {64, 576, 128}, {32, 288, 512}} {
 		m, n, k := s[0], s[1], s[2]
 		a, bb, c := randSlice(rng, m*k), randSlice(rng, n*k), randSlice(rng, m*n)
 		for _, g := range []*smallGemm{{base: base, ntMode: ntBase}, {base: base, ntMode: ntTrans}} {
-			name := [...]string{"auto", "base", "dot", "trans"}[g.ntMode]
-			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, name), func(b *testing.B) {
-				threadcpu.Bench(b, func() {
-					for r := 0; r < 64; r++ {
-						g.Sgemm(false, true, m, n, k, 1, a, k, bb, k, 1, c, n)
-					}
+			name := [...]string{"auto", "base", "trans"}[g.ntMode]
+			for _, chunk := range []int{32, 64, 128, 256} {
+				if g.ntMode == ntBase && chunk != 64 {
+					continue
+				}
+				b.Run(fmt.Sprintf("%dx%dx%d/%s%d", m, n, k, name, chunk), func(b *testing.B) {
+					ntChunk = chunk
+					defer func() { ntChunk = 64 }()
+					threadcpu.Bench(b, func() {
+						for r := 0; r < 64; r++ {
+							g.Sgemm(false, true, m, n, k, 1, a, k, bb, k, 1, c, n)
+						}
+					})
+					b.ReportMetric(64*float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
-				b.ReportMetric(64*float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+			}
 		}
 	}
 }

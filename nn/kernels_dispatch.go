@@ -10,7 +10,10 @@ package nn
 // the F(2×2) input), which since 2026-12-07 do the F(4×4) layers' work that
 // bt6AVX512 and at6AVX512 did (those still serve bt6 and at6 on widths
 // that are not a multiple of 32); the F(2×2) interleave interAVX, the
-// weight gradients' adyaAVX and a6AVX, axpyAVX (AddTo), sum8AVX, deint,
+// weight gradients' adyaAVX, a6AVX and ady4TileAVX (the F(4×4) dY
+// transform of a whole band, since the night of 2026-12-07), the 8×8
+// transposes of B in C = A·Bᵀ (transpose8AVX, gemm_nt.go; pure data
+// movement), axpyAVX (AddTo), sum8AVX, deint,
 // deint4, inter4, normT8 and the pack16 copy (fill, fillCols and the F(2×2) passes bt4 and at4 have AVX-512
 // twins since 2026-12-07). Whether AVX-512 versions of the
 // fused kernels would gain on an AVX-512 CPU is not measured (no such

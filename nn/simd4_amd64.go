@@ -77,3 +77,11 @@ func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *flo
 //
 //go:noescape
 func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int)
+
+// ady4TileAVX: the F(4×4) weight gradient's D = A dY Aᵀ of nty rows of
+// tiles of one channel (row stride w, w/4 a positive multiple of 8) into
+// d[(6i + j)·ds + t], bit for bit deint4 and the two a6 passes; tmp holds
+// 192 floats. See simd4_amd64.s.
+//
+//go:noescape
+func ady4TileAVX(dy *float32, w, nty int, d *float32, ds int, tmp *float32)

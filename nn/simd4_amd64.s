@@ -877,3 +877,110 @@ a6loop:
 	JLT a6loop
 	VZEROUPPER
 	RET
+
+// func ady4TileAVX(dy *float32, w, nty int, d *float32, ds int, tmp *float32)
+//
+// The F(4×4) weight gradient's transform D = A dY Aᵀ of nty rows of tiles of
+// one channel: tile row ty's four rows of dY start at dy + 4·ty·w (row
+// stride w floats, ntx = w/4 tiles a positive multiple of 8), and
+// d[(6i + j)·ds + t] = (A dY_t Aᵀ)[i][j] for tile t = ty·ntx + tx. Per
+// block of 8 tiles: each dY row is de-interleaved (deint4AVX's operations)
+// and multiplied by Aᵀ (a6AVX's) into tmp (24 vectors: 768 bytes), then
+// each column of tmp by A (a6AVX's) into the six streams 6i + j — the
+// operations of deint4, then a6 over the rows, then over the columns, bit
+// for bit.
+TEXT ·ady4TileAVX(SB), NOSPLIT, $0-48
+	MOVQ dy+0(FP), AX
+	MOVQ w+8(FP), R15
+	SHLQ $2, R15 // row stride in bytes
+	MOVQ nty+16(FP), DI
+	MOVQ d+24(FP), R10
+	MOVQ ds+32(FP), R13
+	SHLQ $2, R13 // ds in bytes
+	LEAQ (R13)(R13*2), R14
+	ADDQ R14, R14 // 6·ds
+	LEAQ (R14)(R14*2), CX // 18·ds
+	MOVQ tmp+40(FP), R8
+	VMOVUPS idx4<>(SB), Y12
+	VMOVUPS four8<>(SB), Y15
+
+ady4row:
+	XORQ DX, DX // byte offset of the block in the row
+
+ady4blk:
+	// rows p < 4: q_m = x[4t + m], then dY Aᵀ → tmp[(6p + j)·32]
+	LEAQ (AX)(DX*1), SI
+	MOVQ R8, R9
+	MOVQ $4, R11
+
+ady4p:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	TRANSPOSE4
+	VPERMPS Y4, Y12, Y4
+	VPERMPS Y5, Y12, Y5
+	VPERMPS Y6, Y12, Y6
+	VPERMPS Y7, Y12, Y7
+	VMOVUPS Y4, (R9)
+	VMOVUPS Y7, 160(R9)
+	VADDPS Y6, Y4, Y8 // s02
+	VADDPS Y7, Y5, Y9 // s13
+	VADDPS Y9, Y8, Y10
+	VMOVUPS Y10, 32(R9)
+	VSUBPS Y9, Y8, Y10
+	VMOVUPS Y10, 64(R9)
+	VFMADD231PS Y15, Y6, Y4 // f = x0 + 4·x2
+	VFMADD231PS Y15, Y7, Y5 // x1 + 4·x3
+	VADDPS Y5, Y5, Y5       // h
+	VADDPS Y5, Y4, Y10
+	VMOVUPS Y10, 96(R9)
+	VSUBPS Y5, Y4, Y10
+	VMOVUPS Y10, 128(R9)
+	ADDQ R15, SI
+	ADDQ $192, R9
+	DECQ R11
+	JNZ ady4p
+
+	// columns j < 6: A (dY Aᵀ) → streams 6i + j
+	MOVQ R8, R9 // tmp + j·32
+	MOVQ R10, R11 // stream j
+	XORQ BX, BX
+
+ady4col:
+	VMOVUPS (R9), Y0
+	VMOVUPS 192(R9), Y1
+	VMOVUPS 384(R9), Y2
+	VMOVUPS 576(R9), Y3
+	LEAQ (R11)(CX*1), R12 // stream 18 + j
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y3, (R12)(R14*2)
+	VADDPS Y2, Y0, Y8
+	VADDPS Y3, Y1, Y9
+	VADDPS Y9, Y8, Y10
+	VMOVUPS Y10, (R11)(R14*1)
+	VSUBPS Y9, Y8, Y10
+	VMOVUPS Y10, (R11)(R14*2)
+	VFMADD231PS Y15, Y2, Y0
+	VFMADD231PS Y15, Y3, Y1
+	VADDPS Y1, Y1, Y1
+	VADDPS Y1, Y0, Y10
+	VMOVUPS Y10, (R12)
+	VSUBPS Y1, Y0, Y10
+	VMOVUPS Y10, (R11)(R14*4)
+	ADDQ $32, R9
+	ADDQ R13, R11
+	INCQ BX
+	CMPQ BX, $6
+	JLT ady4col
+
+	ADDQ $32, R10 // the next 8 tiles
+	ADDQ $128, DX
+	CMPQ DX, R15
+	JLT ady4blk
+	LEAQ (AX)(R15*4), AX // the next row of tiles
+	DECQ DI
+	JNZ ady4row
+	VZEROUPPER
+	RET

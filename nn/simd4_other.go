@@ -39,3 +39,7 @@ func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *flo
 func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func ady4TileAVX(dy *float32, w, nty int, d *float32, ds int, tmp *float32) {
+	panic("nn: no SIMD kernels on this platform")
+}

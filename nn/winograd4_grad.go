@@ -56,6 +56,14 @@ func (c *Conv2D) wino4GradDY(dy, D, sp []float32, r0, r1, T int) {
 	ntx := W / 4
 	dst := winoStride(c.Cout, T)
 	sp = sp[:40*T]
+	if haveSIMD() && ntx%8 == 0 && r1 > r0 {
+		// One kernel call per channel (ady4TileAVX: the passes below, bit
+		// for bit; the avx512 path runs it too, it has no AVX-512 twin).
+		for o := 0; o < c.Cout; o++ {
+			ady4TileAVX(&dy[o*hw+r0*W], W, (r1-r0)/4, &D[o*T], dst, &sp[0])
+		}
+		return
+	}
 	st := func(k int) []float32 { return sp[k*T : (k+1)*T] }
 	for o := 0; o < c.Cout; o++ {
 		dyo := dy[o*hw : (o+1)*hw]
