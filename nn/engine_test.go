@@ -172,6 +172,33 @@ func TestKernelPathsAddScaled(t *testing.T) {
 	}
 }
 
+// TestKernelPathsScale runs scaleTo (ResBlock's dL/dh = s·dL/dy) on every
+// kernel path, for lengths with and without a Go tail, against the
+// correctly rounded float32 product computed in float64, bit for bit;
+// the element after y must stay untouched.
+func TestKernelPathsScale(t *testing.T) {
+	rng := NewRand(35)
+	for _, path := range KernelPaths() {
+		withKernelPath(t, path, func(t *testing.T) {
+			for _, n := range []int{5, 8, 37, 4096} {
+				for _, s := range []float32{0.70710677, -3} {
+					x, y := randVec(rng, n, 1), randVec(rng, n+1, 1)
+					want := append([]float32(nil), y...)
+					for j := 0; j < n; j++ {
+						want[j] = float32(float64(x[j]) * float64(s))
+					}
+					scaleTo(y[:n], x, s)
+					for j := range want {
+						if math.Float32bits(y[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%s n=%d s=%g: y[%d] = %g, want %g", path, n, s, j, y[j], want[j])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestNearest2Parallel: Nearest2 with an engine (as in Upsample) gives the
 // serial output and input gradient bit for bit, without allocating.
 func TestNearest2Parallel(t *testing.T) {

@@ -13,7 +13,7 @@ package nn
 // weight gradients' adyaAVX, a6AVX and ady4TileAVX (the F(4×4) dY
 // transform of a whole band, since the night of 2026-12-07), the 8×8
 // transposes of B in C = A·Bᵀ (transpose8AVX, gemm_nt.go; pure data
-// movement), axpyAVX (AddTo), sum8AVX, deint,
+// movement), scaleAVX (ResBlock's dL/dh = s·dL/dy), axpyAVX (AddTo), sum8AVX, deint,
 // deint4, inter4, normT8 and the pack16 copy (fill, fillCols and the F(2×2) passes bt4 and at4 have AVX-512
 // twins since 2026-12-07). Whether AVX-512 versions of the
 // fused kernels would gain on an AVX-512 CPU is not measured (no such

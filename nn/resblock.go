@@ -105,10 +105,7 @@ func (r *ResBlock) Forward(x, t []float32, n int) []float32 {
 
 func (r *ResBlock) scaleDy(_, t int) {
 	hw := r.H * r.W
-	d, dy := r.dh[t*hw:(t+1)*hw], r.dy[t*hw:(t+1)*hw]
-	for j := range d {
-		d[j] = dy[j] * r.OutScale
-	}
+	scaleTo(r.dh[t*hw:(t+1)*hw], r.dy[t*hw:(t+1)*hw], r.OutScale)
 }
 
 // sumAndAdd: dtmp[t] = Σ g over the channel's pixels (dL/d(Dense output)).

@@ -204,6 +204,21 @@ func addScale(y, s []float32, k float32) {
 	}
 }
 
+// scaleTo sets y[j] = x[j]·k (one float32 product, so every path gives
+// the same bits; scaleAVX has no AVX-512 twin).
+func scaleTo(y, x []float32, k float32) {
+	n := len(y)
+	x = x[:n]
+	j := 0
+	if v := n &^ 7; v > 0 && haveSIMD() {
+		scaleAVX(&y[0], &x[0], v, k)
+		j = v
+	}
+	for ; j < n; j++ {
+		y[j] = x[j] * k
+	}
+}
+
 // fill sets every element of y to v.
 func fill(y []float32, v float32) {
 	n := len(y)

@@ -103,3 +103,8 @@ func axpyAVX(y, x *float32, n int, s float32)
 //
 //go:noescape
 func sum8AVX(x *float32, n int, acc *[8]float32)
+
+// scaleAVX: y[j] = x[j]·k for j < n (a positive multiple of 8).
+//
+//go:noescape
+func scaleAVX(y, x *float32, n int, k float32)

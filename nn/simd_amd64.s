@@ -986,3 +986,20 @@ sum8loop:
 	VMOVUPS Y0, (DI)
 	VZEROUPPER
 	RET
+
+// func scaleAVX(y, x *float32, n int, k float32)
+// y[j] = x[j]·k for j < n (n a positive multiple of 8).
+TEXT ·scaleAVX(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS k+24(FP), Y2
+scloop:
+	VMULPS (SI), Y2, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ scloop
+	VZEROUPPER
+	RET

@@ -75,3 +75,5 @@ func sum8AVX(x *float32, n int, acc *[8]float32) { panic("nn: no SIMD kernels on
 func transpose8AVX(src *float32, lds int, dst *float32, ldd int, nb int) {
 	panic("nn: no SIMD kernels on this platform")
 }
+
+func scaleAVX(y, x *float32, n int, k float32) { panic("nn: no SIMD kernels on this platform") }
