@@ -46,10 +46,10 @@
 // in bands of whole 4-row tiles; its float32 error is about ten times that
 // of F(2×2) (relative 1e-6…2.5e-6 of max|y|, against 1e-7). The weight
 // gradient of these layers is F(4×4) as well (winograd4_grad.go): 36 GEMMs
-// D_k · V_kᵀ per band, D = A dY Aᵀ per tile (a6AVX along both axes; no
-// AVX-512 version, the avx512 path runs the AVX2 kernel), V the forward's
-// input transform, then Gᵀ (dL/dU) G in float64; the bias gradient is the
-// tiles' D_7.
+// D_k · V_kᵀ per band, D = A dY Aᵀ per tile (ady4TileAVX: de-interleave and
+// A along both axes, one call per channel and band; no AVX-512 version, the
+// avx512 path runs the AVX2 kernel), V the forward's input transform, then
+// Gᵀ (dL/dU) G in float64; the bias gradient is the tiles' D_7.
 // Smaller images keep F(2×2), whose larger tile count per band pays there.
 //
 // # Parallelism
@@ -108,8 +108,13 @@
 // an in-order sum of FMAs; 16-column panels of B are copied to a contiguous
 // buffer first when B's stride is a multiple of 4 KiB or B exceeds 256 KiB,
 // which changes no bit), which runs those shapes at ~37–43 GFLOP/s per core
-// where OpenBLAS 0.3.21 ran 8–21 (BenchmarkSmallGemm);
-// other products go to the Gemm back-end. Elsewhere (or with the purego build tag) the
+// where OpenBLAS 0.3.21 ran 8–21 (BenchmarkSmallGemm). The products
+// C (+)= A·Bᵀ with K ≤ 64, M a multiple of 4 and N of 8 — the Winograd
+// weight gradients D_k·V_kᵀ, K the tiles of a band — go to the same
+// kernel after Bᵀ is written to a buffer by 8×8 register transposes
+// (transpose8AVX, gemm_nt.go): OpenBLAS packs both operands on every call,
+// which at such short K cost 20–40 % more thread CPU time
+// (BenchmarkGemmNT); other products go to the Gemm back-end. Elsewhere (or with the purego build tag) the
 // same formulas run in Go. Both use the float32 exponential of expf
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
 // rounding; which path runs depends only on the CPU.

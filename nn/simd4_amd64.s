@@ -570,9 +570,11 @@ TEXT ·bt4Tile4AVX(SB), NOSPLIT, $0-48
 // row 4ty − 1 + a (4·ntx values, zero outside; a zero row for rows outside
 // the image), and v[(6a + b)·vs + t] = (Bᵀ d_t B)[a][b] for t < ntx (a
 // positive multiple of 8). Per block of 8 tiles the horizontal pass of the
-// six rows (bt6RowAVX's operations) goes to tmp (36 vectors, then two
-// masks: 304 floats), and the vertical pass (bt6AVX's) from tmp to v: the
-// results are those of bt6RowAVX followed by bt6AVX, bit for bit.
+// six rows (bt6RowAVX's operations) goes to tmp (36 vectors: 288 floats;
+// callers provide 304), and the vertical pass (bt6AVX's) from tmp to v:
+// the results are those of bt6RowAVX followed by bt6AVX, bit for bit. The
+// neighbours x[4t − 1] and x[4t + 4] of a block are broadcast loads inside
+// the row, 0 beyond its ends.
 TEXT ·bt6TileAVX(SB), NOSPLIT, $0-40
 	MOVQ rows+0(FP), AX
 	MOVQ ntx+8(FP), R15
@@ -588,17 +590,8 @@ TEXT ·bt6TileAVX(SB), NOSPLIT, $0-40
 	VMOVUPS idx4<>(SB), Y12
 	VMOVUPS idxR<>(SB), Y13
 	VMOVUPS idxL<>(SB), Y14
-	VXORPS Y15, Y15, Y15
-	VMOVUPS Y15, 1152(R8) // left mask: none in the first block
-	VMOVUPS mask0<>(SB), Y15
-	VMOVUPS Y15, 1184(R8) // right mask: lane 0
 	XORQ DX, DX
 tile6loop:
-	CMPQ DX, R15
-	JNE tile6notlast
-	VXORPS Y15, Y15, Y15
-	VMOVUPS Y15, 1184(R8) // last block: x[4·ntx] = 0
-tile6notlast:
 	XORQ R9, R9 // a·8
 	MOVQ R8, R11 // tmp + 6a·32
 tile6row:
@@ -612,14 +605,21 @@ tile6row:
 	VPERMPS Y5, Y12, Y5 // q1
 	VPERMPS Y6, Y12, Y6 // q2
 	VPERMPS Y7, Y12, Y7 // q3
-	// x0 = x[4t − 1] → Y0
-	VMOVUPS 1152(R8), Y15
-	VMASKMOVPS -32(SI)(DX*1), Y15, Y2
+	// x0 = x[4t − 1] → Y0 (0 left of the first block; a broadcast, not a
+	// masked load, which measured as a fifth of this kernel's time)
+	VXORPS Y2, Y2, Y2
+	TESTQ DX, DX
+	JZ tile6left
+	VBROADCASTSS -4(SI)(DX*1), Y2
+tile6left:
 	VBLENDPS $0x80, Y2, Y7, Y2
 	VPERMPS Y2, Y13, Y0
-	// x5 = x[4t + 4] → Y1
-	VMOVUPS 1184(R8), Y15
-	VMASKMOVPS 128(SI)(DX*1), Y15, Y3
+	// x5 = x[4t + 4] → Y1 (0 right of the last block)
+	VXORPS Y3, Y3, Y3
+	CMPQ DX, R15
+	JEQ tile6right
+	VBROADCASTSS 128(SI)(DX*1), Y3
+tile6right:
 	VBLENDPS $0x01, Y3, Y4, Y3
 	VPERMPS Y3, Y14, Y1
 	// x1..x4 = Y4..Y7. y0 = (x4 − 5x2) + 4x0
@@ -697,8 +697,6 @@ tile6col:
 	INCQ R9
 	CMPQ R9, $6
 	JLT tile6col
-	VMOVUPS mask7<>(SB), Y15
-	VMOVUPS Y15, 1152(R8)
 	ADDQ $32, R10
 	ADDQ $128, DX
 	CMPQ DX, R15
