@@ -56,16 +56,16 @@ func (s *smallGemm) sgemmNT(a []float32, lda int, b []float32, ldb int, c []floa
 	if tp == nil {
 		tp = new([ntTransMax]float32)
 	}
-	beta := float32(0)
+	ia := 0
 	if acc {
-		beta = 1
+		ia = 1
 	}
 	for p0 := 0; p0 < k; p0 += kc {
 		q := min(kc, k-p0)
 		bt := tp[:q*ldt]
 		transposeInto(bt, ldt, b[p0:], ldb, n, q)
-		s.Sgemm(false, false, m, n, q, 1, a[p0:], lda, bt, ldt, beta, c, ldc)
-		beta = 1
+		s.run(a[p0:], lda, 1, bt, ldt, c, ldc, m, n, q, ia)
+		ia = 1
 	}
 	s.trans.Put(tp)
 	return true

@@ -73,6 +73,13 @@ func (s *smallGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []f
 	if beta == 1 {
 		acc = 1
 	}
+	s.run(a, rs, ps, b, ldb, c, ldc, m, n, k, acc)
+}
+
+// run is Sgemm's kernel part for arguments it has checked: C = op(A)·B
+// (acc = 0) or C += op(A)·B (acc = 1) with A(i, p) = a[i·rs + p·ps], m a
+// multiple of 4, n of 8, 1 ≤ k ≤ smallMaxK.
+func (s *smallGemm) run(a []float32, rs, ps int, b []float32, ldb int, c []float32, ldc int, m, n, k, acc int) {
 	if useAVX512() {
 		s.sgemmAVX512(a, rs, ps, b, ldb, c, ldc, m, n, k, acc)
 		return
