@@ -113,8 +113,9 @@
 // weight gradients D_k·V_kᵀ, K the tiles of a band — go to the same
 // kernel after Bᵀ is written to a buffer by 8×8 register transposes
 // (transpose8AVX, gemm_nt.go): OpenBLAS packs both operands on every call,
-// which at such short K cost 20–40 % more thread CPU time
-// (BenchmarkGemmNT); other products go to the Gemm back-end. Elsewhere (or with the purego build tag) the
+// and at such short K took 1.3–2.2 times the thread CPU time of the
+// transposed route (BenchmarkGemmNT); other products go to the Gemm
+// back-end. Elsewhere (or with the purego build tag) the
 // same formulas run in Go. Both use the float32 exponential of expf
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
 // rounding; which path runs depends only on the CPU.

@@ -10,12 +10,14 @@ package nn
 // transposes (transpose8AVX; K·N floats moved for M·N·K multiply-adds)
 // and runs C (+)= A·(Bᵀ) on the small-product kernel: the kernel's sums,
 // term by term in order, so the result does not depend on the route's
-// buffer. BenchmarkGemmNT measured the transposed route at 0.6–0.8 of
-// OpenBLAS's thread CPU time for K ≤ 64 and at 0.9–1.4 for K ≥ 128, which
-// stay with the back-end. A dot-product kernel reading both operands in
-// place (a 2×4 block of C as eight 8-lane accumulators, the lanes summed
-// at the end) was slower than both below K = 512 (its lane reduction costs
-// about eight FMAs per element) and was not kept.
+// buffer. BenchmarkGemmNT (thread CPU time, loaded machine) measured the
+// transposed route at 0.45–0.8 of OpenBLAS's time for K ≤ 64 (64×64×64
+// once equal, within the noise) and at 0.75–1.4 for K ≥ 128, which stays
+// with the back-end. A dot-product kernel reading both operands in place
+// (a 2×4 block of C as eight 8-lane accumulators, the lanes added at the
+// end) was slower than OpenBLAS at K ≤ 64 (64×64×32: 1.3 times its time;
+// its lane reduction costs about as much as eight FMAs per element of C)
+// and was not kept.
 
 // NT routes (smallGemm.ntMode forces one in tests and benchmarks).
 const (
