@@ -114,8 +114,8 @@
 // kernel after Bᵀ is written to a buffer by 8×8 register transposes
 // (transpose8AVX, gemm_nt.go): OpenBLAS packs both operands on every call,
 // and at such short K took 1.3–2.2 times the thread CPU time of the
-// transposed route (BenchmarkGemmNT); other products go to the Gemm
-// back-end. Elsewhere (or with the purego build tag) the
+// transposed route (BenchmarkGemmNT; 64×64×64 once equal); other products
+// go to the Gemm back-end. Elsewhere (or with the purego build tag) the
 // same formulas run in Go. Both use the float32 exponential of expf
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
 // rounding; which path runs depends only on the CPU.

@@ -36,3 +36,23 @@ func TestGemmNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNTNoAllocs: the transposed NT route reuses its pooled Bᵀ buffer,
+// so steady-state C += A·Bᵀ calls through smallGemm do not allocate.
+func TestGemmNTNoAllocs(t *testing.T) {
+	if !haveSIMD() {
+		t.Skip("no AVX2+FMA: the route is not used")
+	}
+	g := &smallGemm{base: NaiveGemm{}}
+	const m, n, k = 64, 64, 32
+	a, b, c := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+	g.Sgemm(false, true, m, n, k, 1, a, k, b, k, 1, c, n) // warm the pool
+	if allocs := testing.AllocsPerRun(20, func() { g.Sgemm(false, true, m, n, k, 1, a, k, b, k, 1, c, n) }); allocs != 0 {
+		t.Errorf("%v allocations per call, want 0", allocs)
+	}
+	rec := &countGemm{}
+	(&smallGemm{base: rec}).Sgemm(false, true, m, n, k, 1, a, k, b, k, 1, c, n)
+	if rec.n != 0 {
+		t.Fatal("the product did not take the transposed route")
+	}
+}

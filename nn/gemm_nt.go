@@ -30,7 +30,9 @@ const (
 const ntMaxK = 64
 
 // ntChunk is the longest stretch of K transposed and multiplied at once;
-// longer products add up stretches (their sums in that order).
+// longer products (only with ntMode = ntTrans: K ≤ ntMaxK otherwise) add up
+// stretches, their sums in that order. A variable for BenchmarkGemmNT,
+// which alone changes it.
 var ntChunk = 64
 
 // ntPad pads the rows of the Bᵀ buffer: with a row stride of N floats, N
