@@ -1,6 +1,6 @@
 package train
 
-import "math"
+import "github.com/lenscore/lenscore/diag"
 
 // Model metadata recording how the sky of the training images was treated
 // (LoadOptions.KeepSky); experiments prepare their validation galaxies the
@@ -19,30 +19,19 @@ func SkyKept(meta map[string]string) bool { return meta[MetaSky] == SkyKeptValue
 const madScale = 1.482602218505602
 
 // SkyStats measures the sky of a prepared n×n image (peak 1): the fraction
-// of all its pixels that are negative, and the sky noise σ_sky, estimated
-// robustly as 1.4826 × the median absolute deviation (about their median)
-// of the pixels in the border of the given width (0: max(1, n/16)), the
+// of all its pixels that are negative, and the sky noise σ_sky,
+// diag.SkyNoise of the border of the given width (0: max(1, n/16)) — the
 // same border whose median Prepare subtracts. For Gaussian sky noise of
 // standard deviation s in the border, σ_sky → s; for a sky clipped at zero
 // the estimate is biased low (at most half the border is non-zero).
 func SkyStats(pix []float32, n, border int) (negFrac, sigmaSky float64) {
-	if border <= 0 {
-		border = max(1, n/16)
-	}
 	neg := 0
-	for _, v := range pix {
+	b := make([]float64, len(pix))
+	for i, v := range pix {
 		if v < 0 {
 			neg++
 		}
-	}
-	b := make([]float64, n*n)
-	for i, v := range pix {
 		b[i] = float64(v)
 	}
-	vals := borderValues(b, n, border)
-	m := medianOf(vals)
-	for i, v := range vals {
-		vals[i] = math.Abs(v - m)
-	}
-	return float64(neg) / float64(len(pix)), madScale * medianOf(vals)
+	return float64(neg) / float64(len(pix)), diag.SkyNoise(b, n, border)
 }
