@@ -1,14 +1,52 @@
 package train
 
-import "github.com/lenscore/lenscore/diag"
+import (
+	"fmt"
+
+	"github.com/lenscore/lenscore/diag"
+)
 
 // Model metadata recording how the sky of the training images was treated
-// (LoadOptions.KeepSky); experiments prepare their validation galaxies the
+// (LoadOptions.KeepSky, DenoiseSky); experiments prepare their validation galaxies the
 // same way. A model without the entry was trained on clipped skies.
 const (
-	MetaSky      = "sky"
-	SkyKeptValue = "kept" // MetaSky's value when the negative sky noise was kept
+	MetaSky          = "sky"
+	SkyKeptValue     = "kept"     // MetaSky's value when the negative sky noise was kept
+	SkyDenoisedValue = "denoised" // MetaSky's value when the sky noise was removed (Denoise)
 )
+
+// Sky preparations of the galaxy images, as named by flags and SkyOf.
+const (
+	SkyModeClipped  = "clipped"  // sky median subtracted, clipped at zero (the default)
+	SkyModeKept     = "kept"     // sky median subtracted, its noise kept
+	SkyModeDenoised = "denoised" // noise removed by Denoise, then the sky median subtracted
+)
+
+// SkyOf returns how a model's training images were prepared (SkyModeClipped,
+// SkyModeKept or SkyModeDenoised) from its metadata.
+func SkyOf(meta map[string]string) string {
+	switch meta[MetaSky] {
+	case SkyKeptValue:
+		return SkyModeKept
+	case SkyDenoisedValue:
+		return SkyModeDenoised
+	}
+	return SkyModeClipped
+}
+
+// SkyOptions returns the LoadOptions fields for a sky preparation name, or
+// an error naming the accepted ones.
+func SkyOptions(sky string) (keep, denoise bool, err error) {
+	switch sky {
+	case SkyModeClipped, "":
+		return false, false, nil
+	case SkyModeKept:
+		return true, false, nil
+	case SkyModeDenoised:
+		return false, true, nil
+	}
+	return false, false, fmt.Errorf("sky preparation must be %s, %s or %s, got %q", SkyModeClipped, SkyModeKept, SkyModeDenoised, sky)
+}
 
 // SkyKept reports whether a model's metadata says its training images kept
 // the negative half of the sky noise.
