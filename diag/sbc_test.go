@@ -125,6 +125,10 @@ func TestImageStatistics(t *testing.T) {
 		// horizontal differences 1, −1 | 3, −4 | 1, 2; vertical 2, 4, 1 | −2, −4, 2
 		"gradient":  1 + 1 + 9 + 16 + 1 + 4 + 4 + 16 + 1 + 4 + 16 + 4,
 		"laplacian": (20 - 1 - 1 - 2 - 1) * (20 - 1 - 1 - 2 - 1),
+		// border (width 1) 0 1 0 2 1 0 1 3, median 1; |deviations| 1 0 1 1
+		// 0 1 0 2, median 1
+		"sky noise": madScale,
+		"negative":  0,
 	}
 	for _, s := range st {
 		if got := s.F(x); got != want[s.Name] {
@@ -133,6 +137,49 @@ func TestImageStatistics(t *testing.T) {
 	}
 	if len(st) != len(want) {
 		t.Errorf("%d statistics", len(st))
+	}
+}
+
+// TestSkyNoise: the border estimate recovers the standard deviation of
+// Gaussian sky noise around a bright centre it must ignore, a clipped sky
+// reads low, and the border width defaults to width/16.
+func TestSkyNoise(t *testing.T) {
+	const w, h, s = 64, 48, 0.03
+	rng := rand.New(rand.NewPCG(4, 2))
+	x := make([]float64, w*h)
+	for i := range x {
+		x[i] = 0.2 + s*rng.NormFloat64()
+	}
+	for r := 8; r < h-8; r++ {
+		for c := 8; c < w-8; c++ {
+			x[r*w+c] += 100 // the galaxy: outside the 4-pixel border
+		}
+	}
+	got := SkyNoise(x, w, 0)
+	// 4-pixel border of 64×48: 64·48 − 56·40 = 832 pixels; the MAD's
+	// relative standard error is ≈ 1.65/√n ≈ 6 %.
+	if math.Abs(got/s-1) > 0.15 {
+		t.Errorf("sky noise %.4f, want %.4f", got, s)
+	}
+	if g8 := SkyNoise(x, w, 8); math.Abs(g8/s-1) > 0.15 {
+		t.Errorf("8-pixel border: %.4f, want %.4f", g8, s)
+	}
+	if g := SkyNoise(x[:w*8], w, 0); math.Abs(g/s-1) > 0.15 {
+		t.Errorf("a 64×8 strip of sky: %.4f, want %.4f", g, s)
+	}
+	clip := make([]float64, len(x))
+	for i, v := range x {
+		clip[i] = max(v-0.2, 0)
+	}
+	if g := SkyNoise(clip, w, 0); !(g < 0.7*s) {
+		t.Errorf("clipped sky %.4f, want below %.4f", g, 0.7*s)
+	}
+	neg := ImageStatistics(w)[5]
+	if f := neg.F(clip); f != 0 {
+		t.Errorf("negative fraction of a clipped image %g", f)
+	}
+	if f := neg.F([]float64{-1, 0, 2, -3}); f != 0.5 {
+		t.Errorf("negative fraction %g, want 0.5", f)
 	}
 }
 
@@ -160,7 +207,7 @@ func TestStatRanks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range res[1:] {
+	for _, r := range res[1:5] {
 		if r.PValue > 1e-6 || r.Hist[K] < 200 || !(r.MeanTruth > r.MeanSamples) {
 			t.Errorf("over-confident %s: hist %v, p = %.2g, mean T truth %.1f samples %.1f", r.Name, r.Hist, r.PValue, r.MeanTruth, r.MeanSamples)
 		}

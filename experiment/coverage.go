@@ -628,6 +628,10 @@ func (s *Setup) summarizeCoverage(out *CoverageResult, samples [][][]float64, tr
 			line += fmt.Sprintf("; averaged TARP %.3f at α = %.2f (calibrated: median %.3f, 95 %% %.3f; p = %.3g)", a.MaxDev, a.AtAlpha, a.NullMedian, a.Null95, a.PValue)
 		}
 		for _, r := range c.StatRanks {
+			if r.MeanTruth == 0 { // e.g. no negative pixel in clipped truths
+				line += fmt.Sprintf("; %s samples %.3g, truth 0 (p = %.2g)", r.Name, r.MeanSamples, r.PValue)
+				continue
+			}
 			line += fmt.Sprintf("; %s samples/truth %.3f (p = %.2g)", r.Name, r.MeanSamples/r.MeanTruth, r.PValue)
 		}
 		s.logf("%s", line)

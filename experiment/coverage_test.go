@@ -202,8 +202,17 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 		t.Errorf("held-out ranks %+v, from the file %+v", r.HeldOutRanks, held)
 	}
 	// The statistics' ranks: recount the (tie-free) flux ranks by hand.
-	if len(r.StatRanks) != 4 || r.StatRanks[0].Name != "flux" {
+	if len(r.StatRanks) != len(diag.ImageStatistics(s.Side)) || r.StatRanks[0].Name != "flux" {
 		t.Fatalf("stat ranks %+v", r.StatRanks)
+	}
+	// The sky noise statistic: its mean over the truths from diag.SkyNoise
+	// directly (its default border, max(1, side/16) pixels).
+	var skyMean float64
+	for _, x := range truths {
+		skyMean += diag.SkyNoise(x, s.Side, max(1, s.Side/16)) / float64(J)
+	}
+	if st := r.StatRanks[4]; st.Name != "sky noise" || math.Abs(st.MeanTruth-skyMean) > 1e-12*skyMean || !(skyMean > 0) {
+		t.Errorf("stat %q mean over truths %g, by hand %g", st.Name, st.MeanTruth, skyMean)
 	}
 	hist := make([]int, K+1)
 	for j := range J {
@@ -235,7 +244,7 @@ func TestCoverageCalibrationSummaries(t *testing.T) {
 	if pr, ok := m["held_out_ranks"].([]any); !ok || len(pr) != 3 {
 		t.Errorf("coverage.json held_out_ranks = %v", m["held_out_ranks"])
 	}
-	if pr, ok := m["stat_ranks"].([]any); !ok || len(pr) != 4 {
+	if pr, ok := m["stat_ranks"].([]any); !ok || len(pr) != len(r.StatRanks) {
 		t.Errorf("coverage.json stat_ranks = %v", m["stat_ranks"])
 	}
 }
@@ -431,7 +440,7 @@ func TestCoverageBySet(t *testing.T) {
 		t.Errorf("set y: %+v, from its lenses %g p %g", y, ref.MaxDev, ref.PValue)
 	}
 	ss, _ := diag.SpreadSkill([][][]float64{samples[1], samples[4]}, [][]float64{truths[1], truths[4]})
-	if r.BySet[1].SpreadSkill != ss || len(r.BySet[1].StatRanks) != 4 {
+	if r.BySet[1].SpreadSkill != ss || len(r.BySet[1].StatRanks) != 6 {
 		t.Errorf("set y: spread–skill %g (want %g), %d statistics", r.BySet[1].SpreadSkill, ss, len(r.BySet[1].StatRanks))
 	}
 	checkPNG(t, filepath.Join(dir, "coverage_sets.png"))

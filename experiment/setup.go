@@ -465,16 +465,17 @@ func SourceLabel(dir string) string {
 }
 
 // PreparedNote describes a preparation of the validation galaxies for
-// Setup.Prepared: "stars removed" or "stars kept", then ", sky kept" when
-// the negative half of the sky noise was kept (train.LoadOptions.KeepSky,
-// model metadata train.MetaSky) rather than clipped at zero.
-func PreparedNote(starsRemoved, skyKept bool) string {
+// Setup.Prepared: "stars removed" or "stars kept", then ", sky kept" or
+// ", sky denoised" when the sky was not clipped at zero (sky is
+// train.SkyModeClipped, SkyModeKept or SkyModeDenoised, model metadata
+// train.MetaSky).
+func PreparedNote(starsRemoved bool, sky string) string {
 	note := "stars kept"
 	if starsRemoved {
 		note = "stars removed"
 	}
-	if skyKept {
-		note += ", sky kept"
+	if sky != "" && sky != train.SkyModeClipped {
+		note += ", sky " + sky
 	}
 	return note
 }

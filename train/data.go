@@ -56,6 +56,9 @@ type LoadOptions struct {
 	// KeepSky keeps the negative half of the sky noise: pixels are
 	// x ← (x − b)/max(x − b) without the clip at zero (see PrepareWith).
 	KeepSky bool
+	// DenoiseSky removes the noise (Denoise) before the sky is subtracted,
+	// without the clip at zero (see PrepareWith).
+	DenoiseSky bool
 	// MinPeakSNR is the least peak signal-to-noise of an HST stamp in a
 	// RealGalaxy folder (LoadRealGalaxies; 0: DefaultMinPeakSNR).
 	MinPeakSNR float64
@@ -114,7 +117,7 @@ func LoadDir(dir string, opt LoadOptions) (*Dataset, error) {
 				skipped = append(skipped, fmt.Sprintf("%s: %d×%d smaller than MinSide %d", r.name, r.w, r.h, opt.MinSide))
 				continue
 			}
-			pix, err := PrepareWith(r.pix, r.w, r.h, PrepareOptions{Size: opt.Size, Border: opt.BorderWidth, KeepSky: opt.KeepSky})
+			pix, err := PrepareWith(r.pix, r.w, r.h, PrepareOptions{Size: opt.Size, Border: opt.BorderWidth, KeepSky: opt.KeepSky, DenoiseSky: opt.DenoiseSky})
 			if err != nil {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", r.name, err))
 				continue
@@ -279,10 +282,15 @@ type PrepareOptions struct {
 	// so the sky noise stays centred on 0 with its negative half, instead
 	// of x ← max(x − b, 0)/max(x − b).
 	KeepSky bool
+	// DenoiseSky first removes white noise from the resampled image
+	// (Denoise: starlet hard thresholding at DenoiseK σ), then subtracts b
+	// without clipping: the galaxy without its photograph's sky noise.
+	DenoiseSky bool
 }
 
-// PrepareWith is Prepare with options: crop, resample, subtract the border
-// median b, clip at 0 unless o.KeepSky, and divide by the peak max(x − b).
+// PrepareWith is Prepare with options: crop, resample, denoise if
+// o.DenoiseSky, subtract the border median b, clip at 0 unless o.KeepSky or
+// o.DenoiseSky, and divide by the peak max(x − b).
 func PrepareWith(pix []float64, w, h int, o PrepareOptions) ([]float32, error) {
 	size, border := o.Size, o.Border
 	if len(pix) != w*h || w < 1 || h < 1 {
@@ -303,6 +311,12 @@ func PrepareWith(pix []float64, w, h int, o PrepareOptions) ([]float32, error) {
 		copy(sq[y*side:(y+1)*side], pix[(y0+y)*w+x0:])
 	}
 	out := Resample(sq, side, size)
+	if o.DenoiseSky {
+		var err error
+		if out, _, err = Denoise(out, size, 0); err != nil {
+			return nil, err
+		}
+	}
 	if border <= 0 {
 		border = max(1, size/16)
 	}
@@ -310,7 +324,7 @@ func PrepareWith(pix []float64, w, h int, o PrepareOptions) ([]float32, error) {
 	peak := 0.0
 	for i, v := range out {
 		v -= bg
-		if v < 0 && !o.KeepSky {
+		if v < 0 && !o.KeepSky && !o.DenoiseSky {
 			v = 0
 		}
 		out[i] = v

@@ -129,7 +129,7 @@ func loadRealGalaxies(dir string, entries []os.DirEntry, opt LoadOptions) (*Data
 			continue
 		}
 		for _, r := range raws {
-			pix, err := realGalaxyImage(r, opt.Size, minSNR, opt.KeepSky)
+			pix, err := realGalaxyImage(r, opt.Size, minSNR, opt.KeepSky, opt.DenoiseSky)
 			if err != nil {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", r.name, err))
 				continue
@@ -147,7 +147,7 @@ func loadRealGalaxies(dir string, entries []os.DirEntry, opt LoadOptions) (*Data
 
 // realGalaxyImage turns one stamp into a normalised size×size image (see
 // LoadRealGalaxies).
-func realGalaxyImage(r rawImage, size int, minSNR float64, keepSky bool) ([]float32, error) {
+func realGalaxyImage(r rawImage, size int, minSNR float64, keepSky, denoise bool) ([]float32, error) {
 	w, h := r.w, r.h
 	for _, v := range r.pix {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -203,5 +203,5 @@ func realGalaxyImage(r rawImage, size int, minSNR float64, keepSky bool) ([]floa
 			}
 		}
 	}
-	return PrepareWith(canvas, size, size, PrepareOptions{Size: size, KeepSky: keepSky})
+	return PrepareWith(canvas, size, size, PrepareOptions{Size: size, KeepSky: keepSky, DenoiseSky: denoise})
 }

@@ -62,7 +62,7 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	jacBelow := fs.Float64("jacobian-below", 0.3, "coverage with --likelihood projected-jacobian: use the network's Jacobian only while σ(t) ≤ this (0: always)")
 	set := fs.String("set", "", "coverage: only the lenses (of the first --lenses) whose validation galaxy is of this data set, e.g. stellarium/gray; each keeps the seeds of the same lens in a full run")
 	valStars := fs.String("validation-stars", "auto", "auto (prepare the validation galaxies as the model's training images: stars removed if its metadata says so), removed or kept")
-	valSky := fs.String("validation-sky", "auto", "auto (prepare the validation galaxies' sky as the model's training images: kept if its metadata says so, else clipped at 0), kept or clipped; kept compares priors on the same unclipped skies")
+	valSky := fs.String("validation-sky", "auto", "auto (prepare the validation galaxies' sky as the model's training images, as its metadata says: clipped at 0, kept or denoised), clipped, kept or denoised; one value compares priors on the same truths")
 	compare := fs.String("compare", "", "dsm: further trained priors to compare, comma-separated model files (e.g. exports of later training checkpoints)")
 	seed := fs.Uint64("seed", 1, "seed")
 	sizeFlag := fs.Int("size", 0, "source side in pixels, 1.92″ field (0: the network's side, else 64)")
@@ -110,9 +110,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--validation-stars must be auto, removed or kept, got %q", *valStars)
 	}
 	switch *valSky {
-	case "auto", "kept", "clipped":
+	case "auto", train.SkyModeClipped, train.SkyModeKept, train.SkyModeDenoised:
 	default:
-		return fmt.Errorf("--validation-sky must be auto, kept or clipped, got %q", *valSky)
+		return fmt.Errorf("--validation-sky must be auto, clipped, kept or denoised, got %q", *valSky)
 	}
 	if *refs < 0 {
 		return fmt.Errorf("--references must be ≥ 0 (0: off), got %d", *refs)
@@ -170,9 +170,9 @@ func runExperiment(ctx context.Context, env *cliEnv, args []string) error {
 	if *valStars != "auto" {
 		stars = *valStars == "removed"
 	}
-	sky := pr.SkyKept
+	sky := pr.Sky
 	if *valSky != "auto" {
-		sky = *valSky == "kept"
+		sky = *valSky
 	}
 	starNote := experiment.PreparedNote(stars, sky)
 	ds, err := loadTrainingDataSky(*data, side, train.DefaultValFraction, strings.Split(*exclude, ","), stars, sky)

@@ -42,7 +42,7 @@ func TestCoverageFlags(t *testing.T) {
 	checkFails(t, errCase{"set with fig1", []string{"experiment", "fig1", "--set", "stellarium/gray", "--out", dir}, 1, []string{"--set", "fig1"}}, "")
 	checkFails(t, errCase{"set from samples", []string{"experiment", "coverage", "--set", "x", "--from-samples", "s.fits", "--out", dir}, 1, []string{"--set", "--from-samples"}}, "")
 	checkFails(t, errCase{"validation-stars", []string{"experiment", "coverage", "--validation-stars", "some", "--out", dir}, 1, []string{"--validation-stars", "some"}}, "")
-	checkFails(t, errCase{"validation-sky", []string{"experiment", "coverage", "--validation-sky", "cut", "--out", dir}, 1, []string{"--validation-sky must be auto, kept or clipped", "cut"}}, "")
+	checkFails(t, errCase{"validation-sky", []string{"experiment", "coverage", "--validation-sky", "cut", "--out", dir}, 1, []string{"--validation-sky must be auto, clipped, kept or denoised", "cut"}}, "")
 	checkFails(t, errCase{"references -2", []string{"experiment", "coverage", "--references", "-2", "--out", dir}, 1, []string{"--references", "-2"}}, "")
 	checkFails(t, errCase{"plain-ranks value", []string{"experiment", "coverage", "--plain-ranks=maybe", "--out", dir}, 2, []string{"plain-ranks"}}, "")
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {

@@ -63,7 +63,10 @@ type loadedPrior struct {
 	// SkyKept: its training images kept the negative sky noise (train
 	// --keep-sky), so its test galaxies are prepared so.
 	SkyKept bool
-	close   func()
+	// Sky: how its training images' sky was prepared (train.SkyOf; "" for
+	// Gaussian priors, meaning clipped).
+	Sky   string
+	close func()
 }
 
 func (l *loadedPrior) Close() {
@@ -202,7 +205,7 @@ func loadNetworkPrior(path string, n, batch int) (*loadedPrior, error) {
 	step := m.Meta[score.MetaStep]
 	p.SetName("network:" + m.Source + "@" + step)
 	return &loadedPrior{Prior: p, VE: ve, Name: fmt.Sprintf("network(%s, step %s)", m.Source, step), Side: n,
-		StarsRemoved: m.StarsRemoved, SkyKept: train.SkyKept(m.Meta), close: m.Close}, nil
+		StarsRemoved: m.StarsRemoved, SkyKept: train.SkyKept(m.Meta), Sky: train.SkyOf(m.Meta), close: m.Close}, nil
 }
 
 // GRF spectrum files written by `lenscore fit-grf`: the primary HDU holds

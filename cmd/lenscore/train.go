@@ -26,12 +26,16 @@ const demoGalaxy = "n7742.png"
 // loadTrainingData loads and merges the image folders, drops the excluded
 // names, and re-splits train/validation by name hash.
 func loadTrainingData(dirs string, size int, valFrac float64, exclude []string, stars bool) (*train.Dataset, error) {
-	return loadTrainingDataSky(dirs, size, valFrac, exclude, stars, false)
+	return loadTrainingDataSky(dirs, size, valFrac, exclude, stars, train.SkyModeClipped)
 }
 
-// loadTrainingDataSky is loadTrainingData with the choice of keeping the
-// negative sky noise (train.LoadOptions.KeepSky).
-func loadTrainingDataSky(dirs string, size int, valFrac float64, exclude []string, stars, keepSky bool) (*train.Dataset, error) {
+// loadTrainingDataSky is loadTrainingData with a sky preparation
+// (train.SkyModeClipped, SkyModeKept or SkyModeDenoised).
+func loadTrainingDataSky(dirs string, size int, valFrac float64, exclude []string, stars bool, sky string) (*train.Dataset, error) {
+	keepSky, denoise, err := train.SkyOptions(sky)
+	if err != nil {
+		return nil, err
+	}
 	skip := map[string]bool{}
 	for _, e := range exclude {
 		if e = strings.TrimSpace(e); e != "" {
@@ -46,7 +50,7 @@ func loadTrainingDataSky(dirs string, size int, valFrac float64, exclude []strin
 		if d == "" {
 			continue
 		}
-		opt := train.LoadOptions{Size: size, ValFraction: -1, KeepSky: keepSky}
+		opt := train.LoadOptions{Size: size, ValFraction: -1, KeepSky: keepSky, DenoiseSky: denoise}
 		if stars {
 			opt.Stars = &train.StarOptions{}
 		}
@@ -100,7 +104,8 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	valEvery := fs.Int("val-every", def.ValEvery, "steps between validation losses")
 	resume := fs.Bool("resume", false, "continue the run in --out (other settings come from its checkpoint; --steps may extend it, and the learning-rate flags change its schedule from the checkpoint's step on)")
 	removeStars := fs.Bool("remove-stars", true, "remove foreground stars (compact sources outside the galaxy's body) from the images; a model records this and is tested on galaxies prepared the same way")
-	keepSky := fs.Bool("keep-sky", false, "keep the negative half of the sky noise (subtract the border median without clipping at 0); a model records this and is tested on galaxies prepared the same way")
+	keepSky := fs.Bool("keep-sky", false, "the same as --sky kept")
+	sky := fs.String("sky", train.SkyModeClipped, "the training images' sky: clipped (subtract the border median, clip at 0), kept (subtract it, keep the negative half of the noise) or denoised (remove the photograph's noise by starlet thresholding at 3σ, then subtract it: a lensed source has no sky noise of its own); a model records this and is tested on galaxies prepared the same way")
 	shift := fs.Float64("shift", 0, "augmentation: shift each example by up to this many pixels in x and y (flux-conserving; 0: none)")
 	scale := fs.Float64("scale", 0, "augmentation: magnify each example by (1+s)^u, u uniform in [−1, 1], about the centre (flux-conserving; 0: none)")
 	initFrom := fs.String("init", "", "start from the weights (and σ range) of this model file ("+builtinModel+": the shipped prior) instead of random weights: fine-tuning")
@@ -109,6 +114,15 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if err := required(fs, "out"); err != nil {
 		return err
+	}
+	if *keepSky {
+		if *sky != train.SkyModeClipped && *sky != train.SkyModeKept {
+			return fmt.Errorf("--keep-sky contradicts --sky %s", *sky)
+		}
+		*sky = train.SkyModeKept
+	}
+	if _, _, err := train.SkyOptions(*sky); err != nil {
+		return fmt.Errorf("--sky: %w", err)
 	}
 	if *steps < 1 {
 		return fmt.Errorf("--steps must be ≥ 1 (the total number of updates), got %d", *steps)
@@ -152,7 +166,7 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		if err := json.Unmarshal([]byte(man.Config.ModelMeta[score.MetaConfig]), &cfg); err != nil {
 			return fmt.Errorf("--resume: %s holds no network configuration: %w", *out, err)
 		}
-		ds, err := loadTrainingDataSky(*data, cfg.ImageSize, *valFrac, strings.Split(*exclude, ","), starsRemoved(man.Config.ModelMeta), train.SkyKept(man.Config.ModelMeta))
+		ds, err := loadTrainingDataSky(*data, cfg.ImageSize, *valFrac, strings.Split(*exclude, ","), starsRemoved(man.Config.ModelMeta), train.SkyOf(man.Config.ModelMeta))
 		if err != nil {
 			return err
 		}
@@ -238,7 +252,7 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	defer net.Close()
-	ds, err := loadTrainingDataSky(*data, *size, *valFrac, strings.Split(*exclude, ","), *removeStars, *keepSky)
+	ds, err := loadTrainingDataSky(*data, *size, *valFrac, strings.Split(*exclude, ","), *removeStars, *sky)
 	if err != nil {
 		return err
 	}
@@ -253,8 +267,11 @@ func runTrain(ctx context.Context, env *cliEnv, args []string) error {
 	if *removeStars {
 		cfg.ModelMeta[score.MetaStars] = score.StarsRemovedValue
 	}
-	if *keepSky {
+	switch *sky {
+	case train.SkyModeKept:
 		cfg.ModelMeta[train.MetaSky] = train.SkyKeptValue
+	case train.SkyModeDenoised:
+		cfg.ModelMeta[train.MetaSky] = train.SkyDenoisedValue
 	}
 	if *initFrom != "" {
 		cfg.ModelMeta[score.MetaInit] = fmt.Sprintf("%s (step %d)", *initFrom, initStep)

@@ -86,16 +86,38 @@ func TestTrainKeepSkyAndAugment(t *testing.T) {
 	if !pr.SkyKept {
 		t.Error("the experiments' prior loader does not see that the sky was kept")
 	}
-	for _, keep := range []bool{false, true} {
-		ds, err := loadTrainingDataSky(data, 16, -1, nil, false, keep)
+	if pr.Sky != train.SkyModeKept {
+		t.Errorf("the prior loader's sky %q", pr.Sky)
+	}
+	// 32² images resampled to 16²: the noise of 4 counts in 140 of peak
+	// becomes ≈ 0.012 per pixel; denoising leaves a part of it (on so
+	// small an image the coarse scale covers the whole frame).
+	sigma := map[string]float64{}
+	for _, sky := range []string{train.SkyModeClipped, train.SkyModeKept, train.SkyModeDenoised} {
+		ds, err := loadTrainingDataSky(data, 16, -1, nil, false, sky)
 		if err != nil {
 			t.Fatal(err)
 		}
-		neg, _ := train.SkyStats(ds.Train[0].Pix, 16, 0)
-		if keep != (neg > 0.1) || !keep && neg != 0 {
-			t.Errorf("keep sky %v: %.2f of the pixels negative", keep, neg)
+		var neg float64
+		for _, im := range ds.Train {
+			n, s := train.SkyStats(im.Pix, 16, 0)
+			neg += n / float64(len(ds.Train))
+			sigma[sky] += s / float64(len(ds.Train))
+		}
+		if sky == train.SkyModeKept && neg < 0.1 || sky == train.SkyModeClipped && neg != 0 {
+			t.Errorf("sky %s: %.2f of the pixels negative", sky, neg)
 		}
 	}
+	if !(sigma[train.SkyModeDenoised] < 0.5*sigma[train.SkyModeKept]) || !(sigma[train.SkyModeKept] > 0.008) {
+		t.Errorf("border sky noise: kept %.4f, denoised %.4f", sigma[train.SkyModeKept], sigma[train.SkyModeDenoised])
+	}
+	if _, err := loadTrainingDataSky(data, 16, -1, nil, false, "smooth"); err == nil {
+		t.Error("sky preparation smooth accepted")
+	}
+	checkFails(t, errCase{name: "sky", args: []string{"train", "--out", filepath.Join(dir, "badsky"), "--data", data, "--sky", "blue"},
+		code: 1, want: []string{"--sky", "clipped, kept or denoised", "blue"}}, filepath.Join(dir, "badsky"))
+	checkFails(t, errCase{name: "keep-sky and sky", args: []string{"train", "--out", filepath.Join(dir, "badsky2"), "--data", data, "--keep-sky", "--sky", "denoised"},
+		code: 1, want: []string{"--keep-sky contradicts --sky denoised"}}, filepath.Join(dir, "badsky2"))
 	for _, c := range []struct{ flag, val, want string }{{"--shift", "-1", "--shift must be"}, {"--scale", "2", "--scale must be in [0, 1]"}, {"--shift", "9", "quarter of the 16-pixel images"}} {
 		out := filepath.Join(dir, "bad"+c.flag+c.val)
 		checkFails(t, errCase{name: c.flag + " " + c.val, args: []string{"train", "--out", out, "--data", data, "--size", "16", "--nf", "8", "--steps", "1", c.flag, c.val},
