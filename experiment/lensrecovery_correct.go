@@ -169,26 +169,10 @@ func LensRecoveryCorrect(ctx context.Context, o LensRecoveryOptions, from, dir s
 	if o.Shape != "" {
 		return nil, errors.New("experiment: lens recovery correction: a fitted prior shape is measured by LensRecoveryProbe only")
 	}
+	if err := CheckCorrectionDirs(from, dir); err != nil {
+		return nil, err
+	}
 	inParts := filepath.Join(from, LensRecoveryParts)
-	if st, err := os.Stat(inParts); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("experiment: lens recovery correction: %s is not a folder of finished lenses", inParts)
-	}
-	af, err := filepath.Abs(from)
-	if err != nil {
-		return nil, err
-	}
-	ad, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if ad == af || strings.HasPrefix(ad, af+string(filepath.Separator)) {
-		return nil, fmt.Errorf("experiment: lens recovery correction: the output %s is the input %s or inside it; write elsewhere", dir, from)
-	}
-	if st, err := os.Stat(dir); err == nil {
-		if sf, err := os.Stat(from); err == nil && os.SameFile(st, sf) {
-			return nil, fmt.Errorf("experiment: lens recovery correction: the output %s is the input %s", dir, from)
-		}
-	}
 	simCfg, fitCfg, err := o.configs()
 	if err != nil {
 		return nil, err
@@ -287,6 +271,33 @@ func LensRecoveryCorrect(ctx context.Context, o LensRecoveryOptions, from, dir s
 		return nil, err
 	}
 	return res, nil
+}
+
+// CheckCorrectionDirs checks the folders of LensRecoveryCorrect: from
+// must hold a folder of finished lenses, and dir must be neither from nor
+// inside it.
+func CheckCorrectionDirs(from, dir string) error {
+	inParts := filepath.Join(from, LensRecoveryParts)
+	if st, err := os.Stat(inParts); err != nil || !st.IsDir() {
+		return fmt.Errorf("experiment: lens recovery correction: %s is not a folder of finished lenses", inParts)
+	}
+	af, err := filepath.Abs(from)
+	if err != nil {
+		return err
+	}
+	ad, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if ad == af || strings.HasPrefix(ad, af+string(filepath.Separator)) {
+		return fmt.Errorf("experiment: lens recovery correction: the output %s is the input %s or inside it; write elsewhere", dir, from)
+	}
+	if st, err := os.Stat(dir); err == nil {
+		if sf, err := os.Stat(from); err == nil && os.SameFile(st, sf) {
+			return fmt.Errorf("experiment: lens recovery correction: the output %s is the input %s", dir, from)
+		}
+	}
+	return nil
 }
 
 // correctOne corrects the plain part of lens j.

@@ -94,6 +94,11 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 			return fmt.Errorf("%s holds %d lenses of an earlier run; continue it with --resume or remove %s", dir, len(parts), filepath.Join(dir, experiment.LensRecoveryParts))
 		}
 	}
+	if *fromParts != "" {
+		if err := experiment.CheckCorrectionDirs(*fromParts, dir); err != nil {
+			return fmt.Errorf("--from-parts: %w", err)
+		}
+	}
 	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), true)
 	if err != nil {
 		return fmt.Errorf("loading the galaxies: %w", err)
