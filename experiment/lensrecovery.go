@@ -65,6 +65,9 @@ type LensRecoveryOptions struct {
 	// [−4, 2]); "" keeps it fixed. LensRecoveryProbe only (LensRecovery
 	// refuses it).
 	Shape string
+	// NoiseSeed, when not 0, draws another noise realisation of every lens
+	// (same truth, source and σ). LensRecoveryProbe only.
+	NoiseSeed uint64
 	// Debias, when not nil, adds the source-model offset correction: to
 	// LensRecoveryProbe's MAP and Laplace widths, and to LensRecovery's
 	// draws (see Debias).
@@ -241,8 +244,8 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	if o.Shape != "" {
-		return nil, errors.New("experiment: lens recovery: a fitted prior shape is measured by LensRecoveryProbe only")
+	if o.Shape != "" || o.NoiseSeed != 0 {
+		return nil, errors.New("experiment: lens recovery: a fitted prior shape and another noise realisation are measured by LensRecoveryProbe only")
 	}
 	if o.Debias != nil {
 		if err := o.Debias.check(); err != nil {
@@ -329,7 +332,11 @@ func (o *LensRecoveryOptions) simulate(j int, simCfg lens.Config) ([]float64, fl
 	y := make([]float64, m)
 	op.Apply(y, o.Galaxies[j%len(o.Galaxies)])
 	sigma := o.Noise * slices.Max(y)
-	if err := lens.AddNoise(y, sigma, seedFor(o.Seed, 19, uint64(j))); err != nil {
+	ns := seedFor(o.Seed, 19, uint64(j))
+	if o.NoiseSeed != 0 {
+		ns = seedFor(o.Seed, 19, uint64(j), o.NoiseSeed)
+	}
+	if err := lens.AddNoise(y, sigma, ns); err != nil {
 		return nil, 0, err
 	}
 	return y, sigma, nil

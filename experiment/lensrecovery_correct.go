@@ -166,8 +166,8 @@ func LensRecoveryCorrect(ctx context.Context, o LensRecoveryOptions, from, dir s
 	if err := o.Debias.check(); err != nil {
 		return nil, err
 	}
-	if o.Shape != "" {
-		return nil, errors.New("experiment: lens recovery correction: a fitted prior shape is measured by LensRecoveryProbe only")
+	if o.Shape != "" || o.NoiseSeed != 0 {
+		return nil, errors.New("experiment: lens recovery correction: a fitted prior shape and another noise realisation are measured by LensRecoveryProbe only")
 	}
 	if err := CheckCorrectionDirs(from, dir); err != nil {
 		return nil, err

@@ -231,3 +231,38 @@ func TestMapScale(t *testing.T) {
 		t.Errorf("a MAP that is no mode: %v", err)
 	}
 }
+
+// TestRecoveryNoiseSeed: another noise seed keeps the lens, the source and
+// σ and draws independent noise (the difference of two realisations has
+// standard deviation √2 σ); seed 0 is the standard realisation.
+func TestRecoveryNoiseSeed(t *testing.T) {
+	o := probeToy(t)
+	if err := o.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	simCfg, _, err := o.configs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	y0, s0, err := o.simulate(1, simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.NoiseSeed = 5
+	y5, s5, err := o.simulate(1, simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d2 float64
+	for i := range y0 {
+		d2 += (y5[i] - y0[i]) * (y5[i] - y0[i])
+	}
+	sd := math.Sqrt(d2 / float64(len(y0)))
+	if s5 != s0 || math.Abs(sd/(math.Sqrt2*s0)-1) > 0.1 {
+		t.Errorf("σ %g and %g; the realisations differ by %g, want ≈ √2 σ = %g", s0, s5, sd, math.Sqrt2*s0)
+	}
+	o.NoiseSeed = 0
+	if y, _, _ := o.simulate(1, simCfg); !slices.Equal(y, y0) {
+		t.Error("noise seed 0 is not the standard realisation")
+	}
+}

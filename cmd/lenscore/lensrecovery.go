@@ -44,6 +44,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	debiasK := fs.Int("debias-sources", 4, "with --debias score: posterior source samples per lens")
 	fromParts := fs.String("from-parts", "", "with --debias: instead of fitting, correct the finished full fits of the plain run in this folder (the one holding "+experiment.LensRecoveryParts+", e.g. results/lens-recovery/mh-32-30) without refitting; the corrected parts, table and figures go to --out")
 	model := fs.String("model", "", "with --debias score: trained prior file (default: the shipped network prior)")
+	noiseSeed := fs.Uint64("noise-seed", 0, "with --probe: another noise realisation of every lens (same lenses and sources; 0: the standard one)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
 	seed := fs.Uint64("seed", 1, "seed")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the lenses stored in lens-recovery/"+experiment.LensRecoveryParts)
@@ -67,6 +68,9 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *debias != "" && ((*debias != "truth" && *debias != "score") || *debiasK < 1 || *gapSide != 0) {
 		return fmt.Errorf("--debias must be truth or score, without --gap-source-npix, and --debias-sources ≥ 1 (got %q, %d)", *debias, *debiasK)
+	}
+	if *noiseSeed != 0 && *probe == "" {
+		return fmt.Errorf("--noise-seed %d needs --probe (the full fits use the standard noise)", *noiseSeed)
 	}
 	if *fromParts != "" && (*debias == "" || *probe != "" || *gapSide != 0) {
 		return fmt.Errorf("--from-parts %s needs --debias and neither --probe nor --gap-source-npix", *fromParts)
@@ -158,7 +162,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		defer closeDB()
 		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
-			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Debias: db, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
+			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, NoiseSeed: *noiseSeed, Debias: db, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
 		if err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ func TestLensRecoveryBadFlags(t *testing.T) {
 		{"correction without --debias", []string{"--from-parts", dir}, []string{"--from-parts", "needs --debias"}},
 		{"correction of a missing run", []string{"--from-parts", filepath.Join(dir, "none"), "--debias", "truth"}, []string{"--from-parts", "not a folder of finished lenses"}},
 		{"correction into its input", []string{"--from-parts", dir, "--debias", "truth"}, []string{"--from-parts", "inside it"}},
+		{"noise seed of a full run", []string{"--noise-seed", "3"}, []string{"--noise-seed", "--probe"}},
 		{"correction of a probe", []string{"--from-parts", dir, "--debias", "truth", "--probe", "0"}, []string{"--from-parts", "--probe"}},
 	} {
 		args := append([]string{"experiment", "lens-recovery", "--out", out}, c.args...)
