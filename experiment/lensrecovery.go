@@ -65,6 +65,9 @@ type LensRecoveryOptions struct {
 	// [−4, 2]); "" keeps it fixed. LensRecoveryProbe only (LensRecovery
 	// refuses it).
 	Shape string
+	// NoiseSeed, when not 0, draws another noise realisation of every lens
+	// (same truth, source and σ). LensRecoveryProbe only.
+	NoiseSeed uint64
 	// Debias, when not nil, adds the source-model offset correction: to
 	// LensRecoveryProbe's MAP and Laplace widths, and to LensRecovery's
 	// draws (see Debias).
@@ -98,6 +101,14 @@ type LensRecoveryLens struct {
 	// (LensRecoveryOptions.Debias; lensfit.ApplyOffsets): the mean, std and
 	// quantiles are of the corrected draws, MAP is the evidence's maximum.
 	Offsets [][7]float64 `json:"source_offsets,omitempty"`
+	// Uncorrected and Correction are set by LensRecoveryCorrect: the plain
+	// fit's summaries and how the correction was made.
+	Uncorrected *LensMarginals `json:"uncorrected,omitempty"`
+	// MAPLog10Scale is the source amplitude (log10) at the MAP (nil in
+	// parts written before session 14: LensRecoveryCorrect then takes it
+	// from the recorded mode that is the MAP).
+	MAPLog10Scale *float64        `json:"map_log10_source_scale,omitempty"`
+	Correction    *LensCorrection `json:"correction,omitempty"`
 }
 
 // LensRecoveryParam summarises one parameter over the lenses that did not
@@ -123,6 +134,12 @@ type LensRecoveryResult struct {
 	SourceRMSETrue float64             `json:"mean_source_rmse_true_lens"`
 	SourceRMSEMarg float64             `json:"mean_source_rmse_marginalised"`
 	Settings       map[string]any      `json:"settings"`
+	// Set by LensRecoveryCorrect: the table of the same lenses before the
+	// correction, and z pooled over all parameters and lenses.
+	ParamsUncorrected   []LensRecoveryParam `json:"parameters_uncorrected,omitempty"`
+	FailuresUncorrected int                 `json:"failures_uncorrected,omitempty"`
+	Pooled              *PooledZ            `json:"pooled,omitempty"`
+	PooledUncorrected   *PooledZ            `json:"pooled_uncorrected,omitempty"`
 }
 
 func (o *LensRecoveryOptions) defaults() error {
@@ -227,8 +244,8 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	if o.Shape != "" {
-		return nil, errors.New("experiment: lens recovery: a fitted prior shape is measured by LensRecoveryProbe only")
+	if o.Shape != "" || o.NoiseSeed != 0 {
+		return nil, errors.New("experiment: lens recovery: a fitted prior shape and another noise realisation are measured by LensRecoveryProbe only")
 	}
 	if o.Debias != nil {
 		if err := o.Debias.check(); err != nil {
@@ -315,7 +332,11 @@ func (o *LensRecoveryOptions) simulate(j int, simCfg lens.Config) ([]float64, fl
 	y := make([]float64, m)
 	op.Apply(y, o.Galaxies[j%len(o.Galaxies)])
 	sigma := o.Noise * slices.Max(y)
-	if err := lens.AddNoise(y, sigma, seedFor(o.Seed, 19, uint64(j))); err != nil {
+	ns := seedFor(o.Seed, 19, uint64(j))
+	if o.NoiseSeed != 0 {
+		ns = seedFor(o.Seed, 19, uint64(j), o.NoiseSeed)
+	}
+	if err := lens.AddNoise(y, sigma, ns); err != nil {
 		return nil, 0, err
 	}
 	return y, sigma, nil
@@ -456,43 +477,20 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	}
 	if o.Debias != nil {
 		mp, s := obj.Unpack(r.MAP)
-		srcs, err := o.debiasSources(ctx, j, mp, y, sigma, simCfg)
-		if err != nil {
-			return l, err
-		}
-		op, err := lens.NewOperator(mp.Mass(), simCfg)
-		if err != nil {
-			return l, err
-		}
-		refit := func(y []float64) (*lensfit.Objective, error) {
-			ev, err := lensfit.NewEvidence(fitCfg, lensfit.Data{Y: y, SigmaN: []float64{sigma}}, o.Prior)
-			if err != nil {
-				return nil, err
-			}
-			return lensfit.NewObjective(ev, lens.DefaultPriors(half), init, true, s)
-		}
-		offs, _, err := lensfit.SourceOffsets(ctx, refit, r.MAP, op, srcs)
+		offs, bp, _, err := o.fitOffsets(ctx, j, mp, s, init, y, sigma, simCfg, fitCfg)
 		if err != nil {
 			return l, err
 		}
 		if err := lensfit.ApplyOffsets(r, offs); err != nil {
 			return l, err
 		}
-		for _, b := range offs {
-			var bp [7]float64
-			for i, name := range obj.Names() {
-				if k := slices.Index(lens.ParamNames[:], name); k >= 0 {
-					bp[k] = b[i]
-				}
-			}
-			l.Offsets = append(l.Offsets, bp)
-		}
+		l.Offsets = bp
 	}
 	os.Remove(ckpt)
 	sum := lensfit.Summarise(obj, r)
 	l.Modes = len(r.Modes)
-	mp, _ := obj.Unpack(r.MAP)
-	l.MAP = mp
+	mp, ms := obj.Unpack(r.MAP)
+	l.MAP, l.MAPLog10Scale = mp, &ms
 	for k, name := range lens.ParamNames {
 		ps := sum.Parameters[name]
 		l.Mean[k], l.Std[k] = float64(ps.Mean), float64(ps.Std)
@@ -510,14 +508,7 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 		"acceptance_independence": sum.AcceptIndep, "acceptance_random_walk": sum.AcceptRW, "sampler_stop": r.Stop,
 		"steps": len(r.Chain), "laplace_full_hessian": r.LaplaceFull, "proposal_adapted": r.Adapted,
 		"log_evidence_map": sum.LogEvidenceMAP, "modes": sum.Modes, "starts": r.Starts}
-	// Wrong mode: the MAP θ_E off by more than 5 %, or the truth more than
-	// 5 posterior standard deviations away in some parameter.
-	l.Failed = math.Abs(mp[lens.PThetaE]/truth[lens.PThetaE]-1) > 0.05
-	for k := range truth {
-		if math.Abs(l.Mean[k]-truth[k]) > 5*l.Std[k] {
-			l.Failed = true
-		}
-	}
+	l.Failed = failedFit(mp, truth, l.Mean, l.Std)
 	// Source errors on the fit grid.
 	tsrc := RebinField(o.Galaxies[gi], o.Side, o.SrcScale, o.FitSide, o.FitScale)
 	_, scale := obj.Unpack(r.MAP)
@@ -546,6 +537,67 @@ func (o *LensRecoveryOptions) recoverOne(ctx context.Context, j int, simCfg, fit
 	l.SourceRMSEMarg = rmse(avg, tsrc)
 	l.WallSeconds = time.Since(start).Seconds()
 	return l, nil
+}
+
+// fitOffsets computes the source-model offsets of lens j (observation y,
+// noise σ) at the fitted MAP mp with source amplitude log10 s, as a full
+// fit with o.Debias does: the sources of debiasSources, observed through mp
+// on the simulation's grid, refitted from (mp, s) with the fit's evidence
+// set-up (fit grid, Gaussian prior, default priors, start init for the
+// fixed parameters, amplitude free). It returns the offsets in the
+// objective's parameters (for lensfit.ApplyOffsets), the same in
+// lens.ParamNames order, and the evaluations.
+func (o *LensRecoveryOptions) fitOffsets(ctx context.Context, j int, mp lens.Params, s float64, init lens.Params, y []float64, sigma float64,
+	simCfg, fitCfg lens.Config) (offs [][]float64, bp [][7]float64, evals int, err error) {
+	srcs, err := o.debiasSources(ctx, j, mp, y, sigma, simCfg)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	op, err := lens.NewOperator(mp.Mass(), simCfg)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	half := 0.5 * float64(fitCfg.Obs.N) * fitCfg.Obs.Scale
+	refit := func(y []float64) (*lensfit.Objective, error) {
+		ev, err := lensfit.NewEvidence(fitCfg, lensfit.Data{Y: y, SigmaN: []float64{sigma}}, o.Prior)
+		if err != nil {
+			return nil, err
+		}
+		return lensfit.NewObjective(ev, lens.DefaultPriors(half), init, true, s)
+	}
+	obj, err := refit(y)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	offs, evals, err = lensfit.SourceOffsets(ctx, refit, obj.Pack(mp, s), op, srcs)
+	if err != nil {
+		return nil, nil, evals, err
+	}
+	for _, b := range offs {
+		var p [7]float64
+		for i, name := range obj.Names() {
+			if k := slices.Index(lens.ParamNames[:], name); k >= 0 {
+				p[k] = b[i]
+			}
+		}
+		bp = append(bp, p)
+	}
+	return offs, bp, evals, nil
+}
+
+// failedFit is the wrong-mode rule: the MAP θ_E off by more than 5 %, or
+// the truth more than 5 posterior standard deviations from the mean in
+// some parameter.
+func failedFit(mp, truth lens.Params, mean, std [7]float64) bool {
+	if math.Abs(mp[lens.PThetaE]/truth[lens.PThetaE]-1) > 0.05 {
+		return true
+	}
+	for k := range truth {
+		if math.Abs(mean[k]-truth[k]) > 5*std[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // summarise fills the per-parameter table.

@@ -85,7 +85,7 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 		return nil, err
 	}
 	res := &LensProbeResult{Settings: map[string]any{"lenses": idx, "fit_source_side": o.FitSide, "fit_source_pixel_scale": fitCfg.Src.Scale,
-		"prior_shape": o.Shape, "noise_free": o.GapNoiseFree, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
+		"prior_shape": o.Shape, "noise_free": o.GapNoiseFree, "noise_seed": o.NoiseSeed, "noise_fraction": o.Noise, "psf_fwhm": o.PSFFWHM, "seed": o.Seed, "method": "lensfit.FitNear from the truth (Laplace at the maximum)"}}
 	if d := o.Debias; d != nil {
 		if err := d.check(); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -120,6 +121,54 @@ func TestLensRecoverySmall(t *testing.T) {
 				t.Errorf("lens %d parameter %d: mean %g std %g, want %g − %g and std %g", i, k, l.Mean[k], l.Std[k], m0, b, r.Lenses[i].Std[k])
 			}
 		}
+	}
+	// The correction of the plain run's parts without refitting
+	// (LensRecoveryCorrect) finds the same offsets from the stored MAP and
+	// amplitude, and with K = 1 its summaries are the corrected run's; it
+	// refuses to write into its input, a corrected input, and parts whose
+	// truth is not the regenerated one.
+	cdir := t.TempDir()
+	rc, err := LensRecoveryCorrect(context.Background(), od, dir, cdir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-12*(1+math.Abs(b)) }
+	for i, l := range rc.Lenses {
+		d := rd.Lenses[i]
+		if len(l.Offsets) != 1 || l.Uncorrected == nil || l.Uncorrected.Mean != r.Lenses[i].Mean || l.Uncorrected.Q != r.Lenses[i].Q || l.Failed != d.Failed {
+			t.Fatalf("lens %d: %d offsets, uncorrected %+v (plain run %v), failed %v (corrected run %v)", i, len(l.Offsets), l.Uncorrected, r.Lenses[i].Mean, l.Failed, d.Failed)
+		}
+		for k := range l.Mean {
+			ok := near(l.Offsets[0][k], d.Offsets[0][k]) && near(l.Mean[k], d.Mean[k]) && near(l.Std[k], d.Std[k])
+			for qi := range l.Q {
+				ok = ok && near(l.Q[qi][k], d.Q[qi][k])
+			}
+			if !ok {
+				t.Errorf("lens %d parameter %d: offset %g mean %g std %g quantiles %v; the corrected run's %g %g %g %v", i, k,
+					l.Offsets[0][k], l.Mean[k], l.Std[k], l.Q, d.Offsets[0][k], d.Mean[k], d.Std[k], d.Q)
+			}
+		}
+	}
+	if rc.ParamsUncorrected == nil || fmt.Sprint(rc.ParamsUncorrected) != fmt.Sprint(r.Params) || fmt.Sprint(rc.Params) != fmt.Sprint(rd.Params) { // NaN rows when both lenses fail
+		t.Errorf("tables: uncorrected θ_E %+v (plain %+v), corrected %+v (corrected run %+v)", rc.ParamsUncorrected, r.Params[0], rc.Params[0], rd.Params[0])
+	}
+	if _, err := LensRecoveryCorrect(context.Background(), od, dir, filepath.Join(dir, "corrected"), nil); err == nil || !strings.Contains(err.Error(), "inside it") {
+		t.Errorf("output inside the input: %v", err)
+	}
+	if _, err := LensRecoveryCorrect(context.Background(), od, cdir, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "corrected run") {
+		t.Errorf("a corrected input: %v", err)
+	}
+	lone := t.TempDir()
+	os.MkdirAll(filepath.Join(lone, LensRecoveryParts), 0o755)
+	b, err := os.ReadFile(filepath.Join(dir, LensRecoveryParts, "lens-000.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(lone, LensRecoveryParts, "lens-000.json"), b, 0o644)
+	os2 := od
+	os2.Seed, os2.Lenses = 2, 1
+	if _, err := LensRecoveryCorrect(context.Background(), os2, lone, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "is not the regenerated one") {
+		t.Errorf("parts of another seed: %v", err)
 	}
 	// Evidence gaps on the fit grid: the difference of the two profiled
 	// evidences, the MAP's no lower than its evidence at the fitted

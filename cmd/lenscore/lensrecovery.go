@@ -16,7 +16,7 @@ import (
 
 // runLensRecovery is `lenscore experiment lens-recovery`.
 func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "experiment lens-recovery", "[--lenses 30] [--fit-source-npix 32] [--prior grf|gaussian] [--starts 2 --steps 400] [--shard K/N] [--resume] [--gap-source-npix N] [--out DIR]")
+	fs := newFlags(env, "experiment lens-recovery", "[--lenses 30] [--fit-source-npix 32] [--prior grf|gaussian] [--starts 2 --steps 400] [--shard K/N] [--resume] [--gap-source-npix N] [--debias score [--from-parts DIR]] [--out DIR]")
 	out := fs.String("out", "experiments", "output directory (results in its lens-recovery sub-folder)")
 	data := fs.String("data", defaultTrainData, "galaxy folders: the validation split supplies the true sources, the training split the GRF prior")
 	exclude := fs.String("exclude", demoGalaxy, "image names never used")
@@ -42,7 +42,9 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	shard := fs.String("shard", "", "K/N: fit only the lenses j with j mod N = K (for N processes sharing --out; then table them with a run without --shard and with --resume)")
 	debias := fs.String("debias", "", "correct the source model's own lens offset (probe: its MAP; full fits: their draws) at the fitted lens by refits of noise-free observations of sources the data allow: truth (the true source, an oracle) or score (posterior samples under the network prior --model)")
 	debiasK := fs.Int("debias-sources", 4, "with --debias score: posterior source samples per lens")
+	fromParts := fs.String("from-parts", "", "with --debias: instead of fitting, correct the finished full fits of the plain run in this folder (the one holding "+experiment.LensRecoveryParts+", e.g. results/lens-recovery/mh-32-30) without refitting; the corrected parts, table and figures go to --out")
 	model := fs.String("model", "", "with --debias score: trained prior file (default: the shipped network prior)")
+	noiseSeed := fs.Uint64("noise-seed", 0, "with --probe: another noise realisation of every lens (same lenses and sources; 0: the standard one)")
 	draws := fs.Int("source-draws", 8, "lens draws averaged for the marginalised source error")
 	seed := fs.Uint64("seed", 1, "seed")
 	resume := fs.Bool("resume", false, "continue an interrupted run from the lenses stored in lens-recovery/"+experiment.LensRecoveryParts)
@@ -67,6 +69,12 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	if *debias != "" && ((*debias != "truth" && *debias != "score") || *debiasK < 1 || *gapSide != 0) {
 		return fmt.Errorf("--debias must be truth or score, without --gap-source-npix, and --debias-sources ≥ 1 (got %q, %d)", *debias, *debiasK)
 	}
+	if *noiseSeed != 0 && *probe == "" {
+		return fmt.Errorf("--noise-seed %d needs --probe (the full fits use the standard noise)", *noiseSeed)
+	}
+	if *fromParts != "" && (*debias == "" || *probe != "" || *gapSide != 0) {
+		return fmt.Errorf("--from-parts %s needs --debias and neither --probe nor --gap-source-npix", *fromParts)
+	}
 	var probeIdx []int
 	if *probe != "" {
 		var err error
@@ -88,6 +96,11 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		parts, _ := filepath.Glob(filepath.Join(dir, experiment.LensRecoveryParts, "lens-[0-9][0-9][0-9].json"))
 		if len(parts) > 0 {
 			return fmt.Errorf("%s holds %d lenses of an earlier run; continue it with --resume or remove %s", dir, len(parts), filepath.Join(dir, experiment.LensRecoveryParts))
+		}
+	}
+	if *fromParts != "" {
+		if err := experiment.CheckCorrectionDirs(*fromParts, dir); err != nil {
+			return fmt.Errorf("--from-parts: %w", err)
 		}
 	}
 	ds, err := loadTrainingData(*data, 64, train.DefaultValFraction, strings.Split(*exclude, ","), true)
@@ -149,7 +162,7 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		defer closeDB()
 		r, err := experiment.LensRecoveryProbe(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
-			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, Debias: db, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
+			Prior: prior, Lenses: *lenses, Seed: *seed, Shape: *shape, GapNoiseFree: *gapFree, NoiseSeed: *noiseSeed, Debias: db, Progress: env.stderr}, probeIdx, dir, cpuSeconds)
 		if err != nil {
 			return err
 		}
@@ -187,17 +200,25 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		defer lk.Release()
 	}
-	fmt.Fprintf(env.stderr, "lens-recovery: %d lenses of %d validation galaxies, %d² evidence grid, %s prior, linalg %s\n", *lenses, len(gals), *fitN, *kind, backendLine())
 	db, closeDB, err := recoveryDebias(*debias, *debiasK, *model, ds)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	r, err := experiment.LensRecovery(ctx, experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
+	ro := experiment.LensRecoveryOptions{Galaxies: gals, Names: names, PSFFWHM: *fwhm, Noise: *noise, FitSide: *fitN, FitScale: *fitScale,
 		Prior: prior, Lenses: *lenses, SourceDraws: *draws, Seed: *seed, Resume: true, Progress: env.stderr, Debias: db,
 		Shard: shardK, Shards: shardN,
 		Fit: lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Steps: *steps, Walkers: *walkers, Burn: *burn, Samples: 64,
-			RHatTarget: *rhatTarget, ESSTarget: *essTarget}}, dir)
+			RHatTarget: *rhatTarget, ESSTarget: *essTarget}}
+	var r *experiment.LensRecoveryResult
+	if *fromParts != "" {
+		fmt.Fprintf(env.stderr, "lens-recovery: correcting the %d full fits in %s for the source-model offset (%s, %d sources), %d² evidence grid, %s prior, linalg %s\n",
+			*lenses, *fromParts, *debias, db.K, *fitN, *kind, backendLine())
+		r, err = experiment.LensRecoveryCorrect(ctx, ro, *fromParts, dir, cpuSeconds)
+	} else {
+		fmt.Fprintf(env.stderr, "lens-recovery: %d lenses of %d validation galaxies, %d² evidence grid, %s prior, linalg %s\n", *lenses, len(gals), *fitN, *kind, backendLine())
+		r, err = experiment.LensRecovery(ctx, ro, dir)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
@@ -213,6 +234,21 @@ func runLensRecovery(ctx context.Context, env *cliEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "%-10s %10s %8s %8s %10s %6s %6s\n", "parameter", "bias", "bias/σ", "std z", "RMS", "68 %", "95 %")
 	for _, p := range r.Params {
 		fmt.Fprintf(env.stdout, "%-10s %10.2e %8.2f %8.2f %10.2e %6.2f %6.2f\n", p.Name, p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95)
+	}
+	if r.ParamsUncorrected != nil {
+		fmt.Fprintf(env.stdout, "the same lenses before the correction (%d failures):\n", r.FailuresUncorrected)
+		for _, p := range r.ParamsUncorrected {
+			fmt.Fprintf(env.stdout, "%-10s %10.2e %8.2f %8.2f %10.2e %6.2f %6.2f\n", p.Name, p.Bias, p.BiasZ, p.StdZ, p.RMS, p.Cover68, p.Cover95)
+		}
+		for _, x := range []struct {
+			name string
+			p    *experiment.PooledZ
+		}{{"uncorrected", r.PooledUncorrected}, {"corrected", r.Pooled}} {
+			if x.p == nil {
+				continue
+			}
+			fmt.Fprintf(env.stdout, "pooled %s: RMS z %.2f, 68 %% coverage %.2f, 95 %% %.2f, lenses with |z| > 5: %d (%d values)\n", x.name, x.p.RMSZ, x.p.Cover68, x.p.Cover95, x.p.Above5, x.p.N)
+		}
 	}
 	fmt.Fprintf(env.stdout, "outputs in %s\n", dir)
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,9 @@ import (
 func TestLensRecoveryBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(filepath.Join(dir, "lens_recovery_parts"), 0o755); err != nil { // --from-parts dir: a run's folder
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		args []string
@@ -25,6 +29,11 @@ func TestLensRecoveryBadFlags(t *testing.T) {
 		{"prior shape with the gaussian prior", []string{"--probe", "0", "--prior", "gaussian", "--prior-shape", "white"}, []string{"--prior-shape", "--prior grf"}},
 		{"negative pixel scale", []string{"--fit-source-pixel-scale", "-0.1"}, []string{"--fit-source-pixel-scale", "-0.1"}},
 		{"grid too large", []string{"--fit-source-npix", "65"}, []string{"--fit-source-npix", "65"}},
+		{"correction without --debias", []string{"--from-parts", dir}, []string{"--from-parts", "needs --debias"}},
+		{"correction of a missing run", []string{"--from-parts", filepath.Join(dir, "none"), "--debias", "truth"}, []string{"--from-parts", "not a folder of finished lenses"}},
+		{"correction into its input", []string{"--from-parts", dir, "--debias", "truth"}, []string{"--from-parts", "inside it"}},
+		{"noise seed of a full run", []string{"--noise-seed", "3"}, []string{"--noise-seed", "--probe"}},
+		{"correction of a probe", []string{"--from-parts", dir, "--debias", "truth", "--probe", "0"}, []string{"--from-parts", "--probe"}},
 	} {
 		args := append([]string{"experiment", "lens-recovery", "--out", out}, c.args...)
 		checkFails(t, errCase{name: c.name, code: 1, args: args, want: c.want}, out)
