@@ -268,7 +268,7 @@ func recoveryDebias(kind string, k int, model string, ds *train.Dataset) (*exper
 	if err != nil {
 		return nil, nil, err
 	}
-	if !pr.StarsRemoved || pr.SkyKept {
+	if !pr.StarsRemoved || pr.Sky != train.SkyModeClipped {
 		pr.Close()
 		return nil, nil, fmt.Errorf("--debias score: the prior %s was trained on galaxies prepared differently from the lens recovery's (stars removed, sky clipped)", pr.Name)
 	}
