@@ -101,7 +101,7 @@ func TestChainsDEOnly(t *testing.T) {
 		return logp(y)
 	}
 	lap.Mean = mu
-	chains, acc := runChainsOpt(t, shifted, lap, MHOptions{PDE: 1}, 10, 200, 3000, 11)
+	chains, acc := runChainsOpt(t, shifted, lap, MHOptions{PDE: 1}, 10, 200, 6000, 11)
 	t.Logf("acceptance %.2f", acc)
 	checkMoments(t, chains, mu, cov)
 }
