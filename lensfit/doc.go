@@ -173,6 +173,16 @@
 // extended burn-in), so that the kept draws always come from one kernel.
 // Samples draws are taken evenly from the kept steps.
 //
+// With Moves = MovesDE, half of the chains' moves (DEFraction) are
+// differential-evolution moves between the chains (mcmc.MHOptions.PDE):
+// a chain steps by γ times the difference of two other chains' current
+// states, so the steps take the shape and length of the chains' spread —
+// along a long ridge, its length — whatever the Laplace approximation
+// (narrowed by the ripples, or a poor fit of a bent ridge) says; the rest
+// are the independence and random-walk moves in the same ¾ : ¼ ratio.
+// The chains are then coupled (see the mcmc package), so split-R̂ tests the
+// mixing of the population of chains that started apart.
+//
 // The evidence of a pixelated source is not smooth in the lens: bilinear
 // interpolation and the pixel grid put ripples of about one log unit on it,
 // at the scale of a posterior standard deviation, so a gradient or simplex

@@ -206,6 +206,13 @@ type FitOptions struct {
 	// never). See the package documentation.
 	ReoptGain float64
 	MaxReopt  int
+	// Moves chooses the chains' moves: MovesLaplace (default) the
+	// Student-t independence proposal and the random walk built from the
+	// Laplace approximation (adapted to the burn-in); MovesDE adds
+	// differential-evolution moves between the chains (mcmc.MHOptions.PDE
+	// = DEFraction), which follow a correlated, ridge-shaped posterior
+	// without a good Gaussian fit (needs Walkers ≥ 3).
+	Moves string
 
 	// Checkpoint, when set, is a file the run is saved to (atomically)
 	// after every optimiser start and every CheckpointEvery (default 10 s)
@@ -260,7 +267,14 @@ func (opt *FitOptions) defaults(d int) error {
 	if opt.CheckpointEvery == 0 {
 		opt.CheckpointEvery = 10 * time.Second
 	}
+	if opt.Moves == "" {
+		opt.Moves = MovesLaplace
+	}
 	switch {
+	case opt.Moves != MovesLaplace && opt.Moves != MovesDE:
+		return fmt.Errorf("moves %q: want %s or %s", opt.Moves, MovesLaplace, MovesDE)
+	case opt.Moves == MovesDE && opt.Walkers < 3:
+		return fmt.Errorf("differential-evolution moves need ≥ 3 chains, got %d", opt.Walkers)
 	case opt.Starts < 1:
 		return fmt.Errorf("starts must be ≥ 1, got %d", opt.Starts)
 	case opt.Walkers < 2:
@@ -326,9 +340,12 @@ type FitResult struct {
 	Samples     [][]float64   // Samples draws after burn-in
 	RHat, Tau   []float64     // per parameter, over the kept steps
 	ESS         []float64
-	// Acceptance overall and of the independence and random-walk moves.
-	Acceptance, AcceptIndep, AcceptRW float64
-	Evaluations                       int
+	// Acceptance overall and of the independence, random-walk and
+	// differential-evolution moves (NaN for moves not made); Moves: the
+	// moves used (FitOptions.Moves).
+	Acceptance, AcceptIndep, AcceptRW, AcceptDE float64
+	Moves                                       string
+	Evaluations                                 int
 	// CoarseEvaluations counts the evaluations of the coarse objective
 	// (FitOptions.Coarse), Refined the refinement of its best mode.
 	CoarseEvaluations int

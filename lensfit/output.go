@@ -66,8 +66,12 @@ type Summary struct {
 	Acceptance  F              `json:"acceptance"`
 	AcceptIndep F              `json:"acceptance_independence"`
 	AcceptRW    F              `json:"acceptance_random_walk"`
-	MaxRHat     F              `json:"max_rhat"`
-	MinESS      F              `json:"min_ess"`
+	// Moves: the chains' moves (FitOptions.Moves); AcceptDE: the
+	// acceptance of the differential-evolution moves (MovesDE).
+	Moves    string `json:"moves"`
+	AcceptDE F      `json:"acceptance_differential_evolution,omitempty"`
+	MaxRHat  F      `json:"max_rhat"`
+	MinESS   F      `json:"min_ess"`
 	// SamplerStop is "converged" (R̂ and ESS targets met) or "budget"
 	// (the step budget ran out first: read R̂ and ESS).
 	SamplerStop string `json:"sampler_stop"`
@@ -101,9 +105,12 @@ type ReoptSummary struct {
 func Summarise(o *Objective, res *FitResult) *Summary {
 	s := &Summary{Free: res.Names, Parameters: map[string]ParamSummary{}, LogEvidenceMAP: F(res.MAPLogEv),
 		LogPosteriorMAP: F(res.MAPLogPost), MAPFromChain: res.MAPFromChain, Evaluations: res.Evaluations, Acceptance: F(res.Acceptance),
-		AcceptIndep: F(res.AcceptIndep), AcceptRW: F(res.AcceptRW), SamplerStop: res.Stop, LaplaceFull: res.LaplaceFull, Adapted: res.Adapted,
+		AcceptIndep: F(res.AcceptIndep), AcceptRW: F(res.AcceptRW), Moves: res.Moves, SamplerStop: res.Stop, LaplaceFull: res.LaplaceFull, Adapted: res.Adapted,
 		Walkers: len(res.Chain[0]), Steps: len(res.Chain), Burn: res.Burn, Samples: len(res.Samples),
 		CoarseEvaluations: res.CoarseEvaluations, MAPSeconds: F(res.MAPSeconds), PosteriorSeconds: F(res.PosteriorSeconds)}
+	if res.Moves == MovesDE {
+		s.AcceptDE = F(res.AcceptDE)
+	}
 	kept := res.Chain[res.Burn:]
 	s.MaxRHat, s.MinESS = F(math.Inf(-1)), F(math.Inf(1))
 	for k, name := range res.Names {

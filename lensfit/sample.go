@@ -15,6 +15,25 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// Moves of the lens-posterior chains (FitOptions.Moves).
+const (
+	MovesLaplace = "laplace" // Student-t independence proposal + random walk from the Laplace approximation
+	MovesDE      = "de"      // those, and differential-evolution moves between the chains
+)
+
+// DEFraction is the share of differential-evolution moves with MovesDE; the
+// others are split between the independence proposal (¾) and the random
+// walk (¼) as without them.
+const DEFraction = 0.5
+
+// mhOptions returns the options of mcmc.Chains for opt.Moves.
+func mhOptions(opt FitOptions) mcmc.MHOptions {
+	if opt.Moves == MovesDE {
+		return mcmc.MHOptions{PDE: DEFraction}
+	}
+	return mcmc.MHOptions{}
+}
+
 // Stop reasons of the sampler (FitResult.Stop).
 const (
 	StopConverged = "converged" // R̂ and ESS targets met
@@ -247,7 +266,7 @@ func startChains(ctx context.Context, o *Objective, x []float64, opt FitOptions,
 		return nil, prop, ok, err
 	}
 	start := initialChains(o, prop, opt.Walkers, opt.Seed, uint64(r))
-	ch, err := mcmc.NewChains(o.LogPost, start, prop, mcmc.MHOptions{}, opt.Seed, 1+uint64(r))
+	ch, err := mcmc.NewChains(o.LogPost, start, prop, mhOptions(opt), opt.Seed, 1+uint64(r))
 	if err != nil {
 		return nil, prop, ok, fmt.Errorf("lensfit: %w", err)
 	}
@@ -294,7 +313,7 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 	var ch *mcmc.Chains
 	var err error
 	if ck.Chains != nil {
-		ch, err = mcmc.RestoreChains(o.LogPost, ck.Chains, mcmc.MHOptions{})
+		ch, err = mcmc.RestoreChains(o.LogPost, ck.Chains, mhOptions(opt))
 		if err != nil {
 			return fmt.Errorf("lensfit: %w", err)
 		}
@@ -457,6 +476,9 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 		if bar != nil {
 			a, _, _ := ch.Acceptance()
 			msg := []string{fmt.Sprintf("acceptance=%.2f", a), fmt.Sprintf("evals=%d", o.Evals)}
+			if opt.Moves == MovesDE {
+				msg = append(msg, fmt.Sprintf("de_acceptance=%.2f", ch.AcceptanceDE()))
+			}
 			if rhat != nil {
 				msg = append(msg, fmt.Sprintf("max_rhat=%.3f", slices.Max(rhat)), fmt.Sprintf("min_ess=%.0f", slices.Min(ess)))
 			}
@@ -473,6 +495,7 @@ func sample(ctx context.Context, o *Objective, ck *checkpoint, x []float64, mapL
 	}
 	res.Chain, res.LogProb = ck.Chain, ck.LogProb
 	res.Acceptance, res.AcceptIndep, res.AcceptRW = ch.Acceptance()
+	res.AcceptDE, res.Moves = ch.AcceptanceDE(), opt.Moves
 	res.RHat, res.Tau, res.ESS = rhat, tau, ess
 	res.Laplace, res.LaplaceFull, res.Adapted = ck.Laplace, ck.LaplaceFull, ck.Adapted
 	res.Reoptimised = ck.Reopts

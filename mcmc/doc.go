@@ -1,6 +1,7 @@
 // Package mcmc holds the gradient-free samplers and convergence diagnostics
 // used to draw lens parameters: independent Metropolis–Hastings chains with
-// proposals built from a Gaussian (Laplace) approximation of the target, the
+// proposals built from a Gaussian (Laplace) approximation of the target and,
+// optionally, differential-evolution moves between the chains, the
 // affine-invariant ensemble sampler with the stretch move (Goodman & Weare
 // 2010) and a Nelder–Mead maximiser, plus the split-R̂ and
 // effective-sample-size diagnostics.
@@ -32,6 +33,42 @@
 // them is the Gelman–Rubin check of independent starts. Random numbers come
 // from one PCG stream in a fixed order, so a run is a deterministic function
 // of its seed and can be saved and restored exactly (ChainsState).
+//
+// # Differential-evolution moves
+//
+// With MHOptions.PDE > 0 (M ≥ 3 chains), each chain's step is, with
+// probability PDE, a differential-evolution move (DE-MC, ter Braak 2006)
+// built from the current states of two other chains a ≠ b ≠ k, drawn
+// uniformly:
+//
+//	Y = X_k + γ (X_a − X_b) + ε·L z,  z ~ N(0, I),
+//	accepted with min(1, p(Y)/p(X_k)),
+//
+// with γ = 2.38/√(2d) (ter Braak's choice), γ = 1 with probability 1/10 (a
+// jump by the whole distance between two chains: across a ridge's full
+// extent, or between modes), and a small jitter ε = 0.01 in units of the
+// proposal factor L. Given the other chains' states, the proposal is
+// symmetric (swapping a and b maps X_a − X_b to its negative, z to −z), so
+// the move is a Metropolis update of chain k conditional on the others and
+// leaves the product p(x_1)…p(x_M) invariant; the chains are updated in
+// turn, so the whole step does too, and mixed with the other kernels (which
+// make it irreducible whatever the span of the differences) the chains
+// converge to it. Because the differences of draws from p have covariance
+// 2Σ, the move is a random walk already shaped and scaled like the target
+// — along a long, correlated ridge it takes steps the ridge's length — and
+// it needs no Gaussian fit: it follows the chains' spread as it grows.
+// The current states (not a thinned archive of past states, as in DE-MCz,
+// ter Braak & Vrugt 2008) are used because then the joint chain is a
+// homogeneous Markov chain whose state is just the chains' positions, so
+// invariance is exact rather than asymptotic and a saved state resumes
+// exactly; DE-MCz's archive, which grows as the run proceeds, would make
+// the kernel adaptive. The price is that the chains are no longer
+// independent: at stationarity their states at one step are independent
+// draws from p (the product is invariant), but their trajectories are
+// coupled, so split-R̂ across them tests the mixing of the population
+// rather than independent starts (as for the stretch move's walkers) and
+// the ESS assumes no cross-chain correlation. They still start apart, so
+// a chain that has not left its start region still shows up in R̂.
 //
 // # Stretch move
 //

@@ -125,6 +125,20 @@ type MHOptions struct {
 	// RWScale scales the random walk's covariance factor (default 2.38/√d,
 	// Roberts & Rosenthal's optimum for Gaussian targets).
 	RWScale float64
+	// PDE is the probability of a differential-evolution move at a step
+	// (default 0: none; it needs M ≥ 3 chains). The remaining steps are
+	// independence moves with probability PIndep and random walks
+	// otherwise, so PDE = 0 gives the same run as before the option.
+	PDE float64
+	// DEScale is the differential-evolution step γ (default 2.38/√(2d),
+	// ter Braak's choice); every DEJumpEvery-th DE move on average
+	// (probability 1/DEJumpEvery, default 10; negative: never) uses
+	// γ = 1, a jump between the states of two chains.
+	DEScale     float64
+	DEJumpEvery int
+	// DEJitter scales the Gaussian jitter added to a DE move, in units of
+	// the proposal's factor L (default 0.01).
+	DEJitter float64
 }
 
 // Chains runs M independent Metropolis–Hastings chains whose proposals are
@@ -142,8 +156,8 @@ type Chains struct {
 	pcg   *rand.PCG
 	rng   *rand.Rand
 	steps int
-	acc   [2]int // accepted independence, random-walk proposals
-	nprop [2]int
+	acc   [3]int // accepted independence, random-walk, differential-evolution proposals
+	nprop [3]int
 }
 
 // ChainsState is the exactly restorable state of Chains.
@@ -153,8 +167,8 @@ type ChainsState struct {
 	Proposal Proposal    `json:"proposal"`
 	PCG      []byte      `json:"pcg"`
 	Steps    int         `json:"steps"`
-	Accepted [2]int      `json:"accepted"`
-	Proposed [2]int      `json:"proposed"`
+	Accepted [3]int      `json:"accepted"` // independence, random walk, differential evolution
+	Proposed [3]int      `json:"proposed"`
 }
 
 func (o *MHOptions) defaults(d int) error {
@@ -170,7 +184,20 @@ func (o *MHOptions) defaults(d int) error {
 	if o.RWScale == 0 {
 		o.RWScale = 2.38 / math.Sqrt(float64(d))
 	}
+	if o.DEScale == 0 {
+		o.DEScale = 2.38 / math.Sqrt(2*float64(d))
+	}
+	if o.DEJumpEvery == 0 {
+		o.DEJumpEvery = 10
+	}
+	if o.DEJitter == 0 {
+		o.DEJitter = 0.01
+	}
 	switch {
+	case !(o.PDE >= 0 && o.PDE <= 1):
+		return fmt.Errorf("mcmc: differential-evolution probability %g not in [0, 1]", o.PDE)
+	case !(o.DEScale > 0) || !(o.DEJitter > 0):
+		return fmt.Errorf("mcmc: differential-evolution scales %g, %g must be > 0", o.DEScale, o.DEJitter)
 	case !(o.PIndep >= 0 && o.PIndep <= 1):
 		return fmt.Errorf("mcmc: independence probability %g not in [0, 1]", o.PIndep)
 	case o.Nu < 1:
@@ -188,6 +215,9 @@ func NewChains(f LogDensity, start [][]float64, prop Proposal, opt MHOptions, se
 	m := len(start)
 	if m < 2 {
 		return nil, fmt.Errorf("mcmc: need ≥ 2 chains, got %d", m)
+	}
+	if opt.PDE > 0 && m < 3 {
+		return nil, fmt.Errorf("mcmc: differential-evolution moves need ≥ 3 chains, got %d", m)
 	}
 	d := len(start[0])
 	if d < 1 {
@@ -231,6 +261,9 @@ func RestoreChains(f LogDensity, s *ChainsState, opt MHOptions) (*Chains, error)
 	m := len(s.Walkers)
 	if m < 2 || len(s.LogProb) != m {
 		return nil, fmt.Errorf("mcmc: saved state has %d chains and %d log densities", m, len(s.LogProb))
+	}
+	if opt.PDE > 0 && m < 3 {
+		return nil, fmt.Errorf("mcmc: differential-evolution moves need ≥ 3 chains, saved state has %d", m)
 	}
 	d := len(s.Walkers[0])
 	c, err := newChains(f, d, m, s.Proposal, opt)
@@ -304,22 +337,51 @@ func (c *Chains) logQ(x []float64) float64 {
 	return -0.5 * (nu + float64(c.d)) * math.Log1p(r2/nu)
 }
 
-// Step advances every chain once. Per chain, in this order: a uniform
-// choosing the kernel (independence with probability PIndep), d standard
-// normals (and, for the independence kernel, ν more for the χ²_ν of the
-// t), then the acceptance uniform.
+// Step advances every chain once, in chain order (a DE move of chain k
+// uses the current states of the others, chains before k already moved).
+// Per chain, in this order: a uniform u choosing the kernel (DE if
+// u < PDE, else independence if (u − PDE)/(1 − PDE) < PIndep, else random
+// walk); for DE, the two other chains a and b (IntN(M−1), IntN(M−2)) and,
+// when DEJumpEvery > 0, a uniform choosing γ = 1; d standard normals (and,
+// for the independence kernel, ν more for the χ²_ν of the t); then the
+// acceptance uniform.
 func (c *Chains) Step() {
 	d := c.d
 	nu := c.opt.Nu
 	for k := 0; k < c.m; k++ {
 		x := c.x[k*d : (k+1)*d]
-		indep := c.rng.Float64() < c.opt.PIndep
+		u := c.rng.Float64()
+		kind := 1 // random walk
+		switch {
+		case u < c.opt.PDE:
+			kind = 2
+		case (u-c.opt.PDE)/(1-c.opt.PDE) < c.opt.PIndep:
+			kind = 0
+		}
+		var xa, xb []float64
+		gamma := c.opt.DEScale
+		if kind == 2 {
+			a := c.rng.IntN(c.m - 1)
+			if a >= k {
+				a++
+			}
+			b := c.rng.IntN(c.m - 2)
+			if b >= min(a, k) {
+				b++
+			}
+			if b >= max(a, k) {
+				b++
+			}
+			xa, xb = c.Walker(a), c.Walker(b)
+			if c.opt.DEJumpEvery > 0 && c.rng.Float64()*float64(c.opt.DEJumpEvery) < 1 {
+				gamma = 1
+			}
+		}
 		for i := range c.z {
 			c.z[i] = c.rng.NormFloat64()
 		}
-		kind := 1
-		if indep {
-			kind = 0
+		switch kind {
+		case 0:
 			var g float64
 			for i := 0; i < nu; i++ {
 				v := c.rng.NormFloat64()
@@ -332,18 +394,25 @@ func (c *Chains) Step() {
 					c.y[i] += s * c.prop.L[i][j] * c.z[j]
 				}
 			}
-		} else {
+		case 1:
 			for i := 0; i < d; i++ {
 				c.y[i] = x[i]
 				for j := 0; j <= i; j++ {
 					c.y[i] += c.opt.RWScale * c.prop.L[i][j] * c.z[j]
 				}
 			}
+		case 2:
+			for i := 0; i < d; i++ {
+				c.y[i] = x[i] + gamma*(xa[i]-xb[i])
+				for j := 0; j <= i; j++ {
+					c.y[i] += c.opt.DEJitter * c.prop.L[i][j] * c.z[j]
+				}
+			}
 		}
 		lpy := c.f(c.y)
 		lqy := c.logQ(c.y)
 		logR := lpy - c.lp[k]
-		if indep {
+		if kind == 0 {
 			logR -= lqy - c.lq[k]
 		}
 		v := c.rng.Float64()
@@ -381,5 +450,14 @@ func (c *Chains) Acceptance() (all, indep, rw float64) {
 		}
 		return float64(a) / float64(n)
 	}
-	return frac(c.acc[0]+c.acc[1], c.nprop[0]+c.nprop[1]), frac(c.acc[0], c.nprop[0]), frac(c.acc[1], c.nprop[1])
+	return frac(c.acc[0]+c.acc[1]+c.acc[2], c.nprop[0]+c.nprop[1]+c.nprop[2]), frac(c.acc[0], c.nprop[0]), frac(c.acc[1], c.nprop[1])
+}
+
+// AcceptanceDE returns the fraction of accepted differential-evolution
+// proposals (NaN when none was made).
+func (c *Chains) AcceptanceDE() float64 {
+	if c.nprop[2] == 0 {
+		return math.NaN()
+	}
+	return float64(c.acc[2]) / float64(c.nprop[2])
 }

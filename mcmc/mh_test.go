@@ -11,6 +11,12 @@ import (
 // returns the kept draws as [param][chain][t] and the acceptance.
 func runChains(t *testing.T, f LogDensity, prop Proposal, m, burn, steps int, seed uint64) ([][][]float64, float64) {
 	t.Helper()
+	return runChainsOpt(t, f, prop, MHOptions{}, m, burn, steps, seed)
+}
+
+// runChainsOpt is runChains with the given options.
+func runChainsOpt(t *testing.T, f LogDensity, prop Proposal, opt MHOptions, m, burn, steps int, seed uint64) ([][][]float64, float64) {
+	t.Helper()
 	d := len(prop.Mean)
 	rng := rand.New(rand.NewPCG(seed, 99))
 	var start [][]float64
@@ -24,7 +30,7 @@ func runChains(t *testing.T, f LogDensity, prop Proposal, m, burn, steps int, se
 		}
 		start = append(start, x)
 	}
-	c, err := NewChains(f, start, prop, MHOptions{}, seed, 1)
+	c, err := NewChains(f, start, prop, opt, seed, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

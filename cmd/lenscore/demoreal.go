@@ -140,6 +140,7 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	srcScale := fs.Float64("source-pixel-scale", 0.04, "source pixel scale of the samples, arcsec")
 	starts := fs.Int("starts", 2, "lens-fit optimiser starts, plus the orientation-flipped start (2 keeps the J2303 run near 30 min on 2 cores)")
 	mcSteps := fs.Int("lens-steps", 400, "lens-posterior step budget per Metropolis–Hastings chain (stops earlier once R̂ < 1.05 and ESS ≥ 400)")
+	lensMoves := fs.String("lens-moves", lensfit.MovesLaplace, "moves of the lens-posterior chains: laplace (Student-t independence proposal + random walk from the Laplace fit) or de (those plus differential-evolution moves between the chains; docs/real-lenses.md)")
 	maxEvals := fs.Int("lens-max-evals", 700, "evidence evaluations per optimiser start (0: 150 × free parameters)")
 	draws := fs.Int("lens-draws", 4, "lens posterior draws the source is sampled under")
 	perLens := fs.Int("samples-per-lens", 2, "source samples per lens draw")
@@ -178,6 +179,9 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *draws < 1 || *perLens < 1 || *starts < 1 || *mcSteps < 8 || *maxEvals < 0 {
 		return fmt.Errorf("--lens-draws, --samples-per-lens, --starts must be ≥ 1, --lens-steps ≥ 8 and --lens-max-evals ≥ 0")
+	}
+	if *lensMoves != lensfit.MovesLaplace && *lensMoves != lensfit.MovesDE {
+		return fmt.Errorf("--lens-moves %q: want %s or %s", *lensMoves, lensfit.MovesLaplace, lensfit.MovesDE)
 	}
 	if *fitScale == 0 {
 		*fitScale = sys.FitScale
@@ -329,8 +333,8 @@ func runDemoReal(ctx context.Context, env *cliEnv, args []string) error {
 		*fitN, *fitScale, fitPriorName(*fitCorr), *fitSuper, *starts, *mcSteps)
 	_, ckErr := os.Stat(ckPath)
 	res, err := lensfit.Fit(ctx, obj, lensfit.FitOptions{Starts: *starts, MaxEval: *maxEvals, Steps: *mcSteps, Samples: max(*draws, 16), Seed: *seed,
-		Checkpoint: ckPath, Resume: *resume && ckErr == nil, Progress: env.stderr,
-		Fingerprint: fmt.Sprintf("demo-real %s npix=%d rebin=%d psf=%g fit=%d/%g super=%d corr=%g starts=%d evals=%d steps=%d seed=%d", sys.Name, *npix, *rebin, *psfFlux, *fitN, *fitScale, *fitSuper, *fitCorr, *starts, *maxEvals, *mcSteps, *seed)})
+		Checkpoint: ckPath, Resume: *resume && ckErr == nil, Progress: env.stderr, Moves: *lensMoves,
+		Fingerprint: fmt.Sprintf("demo-real %s npix=%d rebin=%d psf=%g fit=%d/%g super=%d corr=%g starts=%d evals=%d steps=%d seed=%d", sys.Name, *npix, *rebin, *psfFlux, *fitN, *fitScale, *fitSuper, *fitCorr, *starts, *maxEvals, *mcSteps, *seed) + movesFingerprint(*lensMoves)})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintf(env.stderr, "\ninterrupted: continue with the same command and --resume\n")
@@ -652,4 +656,13 @@ func readDraw(path string, n, k int, key string) ([][]float64, bool) {
 		xs[i] = hdus[0].Data[i*n*n : (i+1)*n*n]
 	}
 	return xs, true
+}
+
+// movesFingerprint is the lens fit's fingerprint suffix for the chains'
+// moves (none for the default, so that earlier checkpoints still resume).
+func movesFingerprint(moves string) string {
+	if moves == lensfit.MovesLaplace {
+		return ""
+	}
+	return " moves=" + moves
 }

@@ -93,7 +93,7 @@ func TestDemoRealCI(t *testing.T) {
 		t.Errorf("unknown system: exit %d, %s", code, stderr)
 	}
 	// Bad lens-fit settings are refused before any output.
-	for _, bad := range [][]string{{"--fit-supersample", "0"}, {"--fit-prior-corr", "-1"}} {
+	for _, bad := range [][]string{{"--fit-supersample", "0"}, {"--fit-prior-corr", "-1"}, {"--lens-moves", "stretch"}} {
 		x := filepath.Join(t.TempDir(), "x")
 		code, _, stderr = runCLI(t, append([]string{"demo", "--real", "--ci", "--data", data, "--out", x}, bad...)...)
 		if _, err := os.Stat(x); code != 1 || !strings.Contains(stderr, bad[0]) || err == nil {

@@ -146,6 +146,7 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	maxEval := fs.Int("max-evals", 0, "evidence evaluations per optimiser start (0: 150 × free parameters)")
 	coarse := fs.Int("coarse", 0, "source grid coarsening factor of the screen, multi-start optimisation and flipped start, whose best mode is then refined on the full grid (0: 2 for sources of ≥ 48² pixels, else 1 = none)")
 	walkers := fs.Int("walkers", 0, "independent Metropolis–Hastings chains of the lens posterior (0: 8)")
+	moves := fs.String("moves", lensfit.MovesLaplace, "moves of the lens-posterior chains: laplace (Student-t independence proposal + random walk from the Laplace fit) or de (those plus differential-evolution moves between the chains, which follow ridge-shaped posteriors; docs/real-lenses.md)")
 	steps := fs.Int("steps", 400, "step budget per chain; sampling stops earlier once every parameter has R̂ < --rhat-target and ESS ≥ --ess-target")
 	burn := fs.Int("burn", 0, "steps per chain discarded as burn-in, at whose end the proposal is adapted (0: 40, at most half of --steps)")
 	rhatTarget := fs.Float64("rhat-target", 1.05, "split-R̂ below which (with --ess-target) the sampler stops")
@@ -174,6 +175,9 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *starts < 1 || *steps < 8 || *samples < 1 || *walkers < 0 || *burn < 0 || *maxEval < 0 {
 		return fmt.Errorf("--starts, --samples must be ≥ 1 and --steps ≥ 8 (got %d, %d, %d); --walkers, --burn, --max-evals ≥ 0", *starts, *samples, *steps)
+	}
+	if *moves != lensfit.MovesLaplace && *moves != lensfit.MovesDE {
+		return fmt.Errorf("--moves %q: want %s or %s", *moves, lensfit.MovesLaplace, lensfit.MovesDE)
 	}
 	if !(*rhatTarget > 1) || !(*essTarget > 0) {
 		return fmt.Errorf("--rhat-target must be > 1 and --ess-target > 0 (got %g, %g)", *rhatTarget, *essTarget)
@@ -255,7 +259,7 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}
 	opt := lensfit.FitOptions{Starts: *starts, MaxEval: *maxEval, Walkers: *walkers, Steps: *steps, Burn: *burn, Samples: *samples,
-		RHatTarget: *rhatTarget, ESSTarget: *essTarget, Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse}
+		RHatTarget: *rhatTarget, ESSTarget: *essTarget, Seed: *seed, Checkpoint: ckPath, Resume: *resume, Progress: env.stderr, Coarse: *coarse, Moves: *moves}
 	opt.Fingerprint = fmt.Sprintf("obs=%s geo=%+v prior=%s priors=%+v start=%v scale=%g fit_scale=%v starts=%d max_evals=%d walkers=%d steps=%d burn=%d samples=%d rhat=%g ess=%g seed=%d",
 		hashData(data), struct {
 			N, SN, Su int
@@ -264,6 +268,9 @@ func runFitLens(ctx context.Context, env *cliEnv, args []string) error {
 		sp.Name, pr, init, *scale, !*fixScale, *starts, *maxEval, *walkers, *steps, *burn, *samples, *rhatTarget, *essTarget, *seed)
 	if *coarse > 1 {
 		opt.Fingerprint += fmt.Sprintf(" coarse=%d", *coarse)
+	}
+	if *moves != lensfit.MovesLaplace {
+		opt.Fingerprint += " moves=" + *moves
 	}
 	fmt.Fprintf(env.stderr, "fit-lens: %d free parameters (%s), source prior %s, %d² source, %d² image, linalg %s\n",
 		obj.Dim(), strings.Join(obj.Names(), ", "), sp.Name, p.Geo.SrcNPix, p.Geo.NPix, backendLine())

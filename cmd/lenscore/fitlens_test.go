@@ -173,6 +173,7 @@ func TestFitLensBadInput(t *testing.T) {
 		{"empty bounds", fitArgs(obs, init, out, "--lens-prior", "gamma1=0.2:0.1"), 1, []string{"gamma1", "must be < max"}},
 		{"coarse factor not dividing the source", fitArgs(obs, init, out, "--coarse", "3"), 1, []string{"--coarse 3", "14² source"}},
 		{"negative coarse factor", fitArgs(obs, init, out, "--coarse", "-2"), 1, []string{"--coarse -2"}},
+		{"unknown moves", fitArgs(obs, init, out, "--moves", "stretch"), 1, []string{`--moves "stretch"`, "laplace or de"}},
 		{"negative debias sources", fitArgs(obs, init, out, "--debias-sources", "-1"), 1, []string{"--debias-sources must be ≥ 0"}},
 		{"debias model without sources", fitArgs(obs, init, out, "--debias-model", "m.safetensors"), 1, []string{"--debias-model m.safetensors", "without --debias-sources"}},
 		{"debias with a source grid the network does not take", fitArgs(obs, init, out, "--debias-sources", "2"), 1, []string{"--debias-sources", "14"}},
