@@ -136,3 +136,63 @@ func at4Vec(x0, x1, x2, x3, u, w *float32, n int) {
 	}
 	at4AVX(x0, x1, x2, x3, u, w, n)
 }
+
+// bt6TileVec is bt6TileAVX512 when the AVX-512 path is on and ntx is a
+// multiple of 16, otherwise bt6TileAVX (ntx a positive multiple of 8);
+// tmp holds at least 576 floats in the first case, 304 in the second.
+func bt6TileVec(rows *[6]*float32, ntx int, v *float32, vs int, tmp []float32) {
+	if ntx%16 == 0 && useAVX512() {
+		bt6TileAVX512(rows, ntx, v, vs, &tmp[:576][0])
+		return
+	}
+	bt6TileAVX(rows, ntx, v, vs, &tmp[:304][0])
+}
+
+// at6TileVec is at6TileAVX512 when the AVX-512 path is on and ntx is a
+// multiple of 16, otherwise at6TileAVX (ntx a positive multiple of 8);
+// tmp holds at least 384 floats in the first case, 192 in the second.
+func at6TileVec(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp []float32) {
+	if ntx%16 == 0 && useAVX512() {
+		at6TileAVX512(m, ms, ntx, y, w, bias, s, k, &tmp[:384][0])
+		return
+	}
+	at6TileAVX(m, ms, ntx, y, w, bias, s, k, &tmp[:192][0])
+}
+
+// ady4TileVec is ady4TileAVX512 when the AVX-512 path is on and w/4 is a
+// multiple of 16, otherwise ady4TileAVX (w/4 a positive multiple of 8);
+// tmp holds at least 384 floats in the first case, 192 in the second.
+func ady4TileVec(dy *float32, w, nty int, d *float32, ds int, tmp []float32) {
+	if (w/4)%16 == 0 && useAVX512() {
+		ady4TileAVX512(dy, w, nty, d, ds, &tmp[:384][0])
+		return
+	}
+	ady4TileAVX(dy, w, nty, d, ds, &tmp[:192][0])
+}
+
+// a6Vec is a6AVX or a6AVX512 (n a positive multiple of 8).
+func a6Vec(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int) {
+	if useAVX512() {
+		a6AVX512(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5, n)
+		return
+	}
+	a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5, n)
+}
+
+// axpyVec is axpyAVX or axpyAVX512 (n a positive multiple of 8).
+func axpyVec(y, x *float32, n int, s float32) {
+	if useAVX512() {
+		axpyAVX512(y, x, n, s)
+		return
+	}
+	axpyAVX(y, x, n, s)
+}
+
+// scaleVec is scaleAVX or scaleAVX512 (n a positive multiple of 8).
+func scaleVec(y, x *float32, n int, k float32) {
+	if useAVX512() {
+		scaleAVX512(y, x, n, k)
+		return
+	}
+	scaleAVX(y, x, n, k)
+}
