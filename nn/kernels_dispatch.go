@@ -2,23 +2,32 @@ package nn
 
 // Dispatch between the AVX2 and AVX-512 versions of kernels that have
 // both, for callers that have already checked haveSIMD (the AVX2 path or
-// better). The AVX-512 versions give bitwise equal results.
+// better). The AVX-512 versions give bitwise equal results (except the
+// row sums of expSub, gnSiluBwd and sumSqF64, which fold 16 lanes to 8:
+// equal to rounding).
 //
-// Kernels without an AVX-512 version run their AVX2 one on the avx512 path
-// too, by being called directly: the fused Winograd tile-row kernels
-// (bt6TileAVX and at6TileAVX for F(4×4), bt4TileAVX and bt4Tile4AVX for
-// the F(2×2) input), which since 2026-12-07 do the F(4×4) layers' work that
-// bt6AVX512 and at6AVX512 did (those still serve bt6 and at6 on widths
-// that are not a multiple of 32); the F(2×2) interleave interAVX, the
-// weight gradients' adyaAVX, a6AVX and ady4TileAVX (the F(4×4) dY
-// transform of a whole band, since the night of 2026-12-07), the 8×8
-// transposes of B in C = A·Bᵀ (transpose8AVX, gemm_nt.go; pure data
-// movement), scaleAVX (ResBlock's dL/dh = s·dL/dy), axpyAVX (AddTo), sum8AVX, deint,
-// deint4, inter4, normT8 and the pack16 copy (fill, fillCols and the F(2×2) passes bt4 and at4 have AVX-512
-// twins since 2026-12-07). Whether AVX-512 versions of the
-// fused kernels would gain on an AVX-512 CPU is not measured (no such
-// machine was available); they would need 16 tiles per block, i.e. images
-// at least 64 pixels wide.
+// The fused F(4×4) Winograd tile-row kernels have AVX-512 twins that take
+// 16 tiles per block (simd4_avx512_amd64.s, since late on
+// 2026-12-07): bt6TileAVX512, at6TileAVX512 and ady4TileAVX512 run when a
+// row has a multiple of 16 tiles (images at least 64 pixels wide; the
+// 64×64 layers of the network), bt6TileAVX, at6TileAVX and ady4TileAVX
+// otherwise (the 32×32 layers, 8 tiles a row), also on the avx512 path;
+// bt6AVX512 and at6AVX512 serve bt6 and at6 on widths that are not a
+// multiple of 32. a6AVX, axpyAVX (AddTo, the gradient reductions) and
+// scaleAVX (ResBlock's dL/dh = s·dL/dy) have AVX-512 twins as well.
+//
+// Kernels without an AVX-512 version run their AVX2 one on the avx512
+// path, by being called directly: bt4TileAVX and bt4Tile4AVX (the F(2×2)
+// input, which the network uses below 32×32, where a row has at most 8
+// tiles), the F(2×2)
+// interleave interAVX, the weight gradients' adyaAVX, the 8×8 transposes
+// of B in C = A·Bᵀ (transpose8AVX, gemm_nt.go; pure data movement),
+// sum8AVX (its eight lane sums fix the order of the additions, which 16
+// lanes would change), deint, deint4, inter4 (the F(4×4) Go passes' helpers,
+// on widths the fused kernels do not take), normT8 and the pack16 copy.
+// Whether the AVX-512 versions gain on an AVX-512 CPU is not measured (no
+// such machine was available); scripts/test-avx512-emulated checks that
+// they are correct.
 
 // bt6Vec is bt6AVX or bt6AVX512 (n a positive multiple of 8).
 func bt6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
