@@ -105,3 +105,17 @@ func axpyAVX512(y, x *float32, n int, s float32)
 
 //go:noescape
 func scaleAVX512(y, x *float32, n int, k float32)
+
+// bt6Tile2AVX512, at6Tile2AVX512 and ady4Tile2AVX512 are the AVX-512
+// kernels of the 32-pixel-wide F(4×4) layers (8 tiles a row): they take
+// two rows of tiles as one block of 16, bitwise equal to bt6TileAVX,
+// at6TileAVX and ady4TileAVX on each row (see simd4_avx512_amd64.s).
+//
+//go:noescape
+func bt6Tile2AVX512(rows *[10]*float32, v *float32, vs int, tmp *float32)
+
+//go:noescape
+func at6Tile2AVX512(m *float32, ms int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
+
+//go:noescape
+func ady4Tile2AVX512(dy *float32, npair int, d *float32, ds int, tmp *float32)

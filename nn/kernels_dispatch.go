@@ -29,6 +29,12 @@ package nn
 // such machine was available); scripts/test-avx512-emulated checks that
 // they are correct.
 
+// pairRows8 reports whether F(4×4) rows of ntx tiles go to the kernels
+// that take two rows of 8 tiles as one block of 16 (bt6Tile2AVX512,
+// at6Tile2AVX512, ady4Tile2AVX512: the avx512 path, 32-pixel-wide layers);
+// a band's odd last row of tiles goes to the AVX2 kernel.
+func pairRows8(ntx int) bool { return ntx == 8 && useAVX512() }
+
 // bt6Vec is bt6AVX or bt6AVX512 (n a positive multiple of 8).
 func bt6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
 	if useAVX512() {

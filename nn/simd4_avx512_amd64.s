@@ -502,3 +502,337 @@ sczl:
 	JG sczl
 	VZEROUPPER
 	RET
+
+// The 32-pixel-wide F(4×4) layers have rows of 8 tiles; the *2AVX512
+// kernels below take two such rows of tiles as one block of 16 (the tiles
+// of a band are numbered row after row, so the GEMM streams of tile rows ty
+// and ty + 1 are contiguous), with the operations of the kernels above.
+
+// func bt6Tile2AVX512(rows *[10]*float32, v *float32, vs int, tmp *float32)
+//
+// bt6TileAVX for two rows of 8 tiles (W = 32): rows[a] is input row
+// 4ty − 1 + a for a < 10 (tile row ty takes rows[0:6], ty + 1 rows[4:10]),
+// v as bt6TileAVX's for ntx = 16 (tiles of ty in lanes 0–7, of ty + 1 in
+// 8–15); tmp holds 576 floats. Each row of tiles is its own image row, so
+// x[4t − 1] is 0 for lanes 0 and 8 and x[4t + 4] for lanes 7 and 15
+// (zeroing masks K2, K3).
+TEXT ·bt6Tile2AVX512(SB), NOSPLIT, $0-32
+	MOVQ rows+0(FP), AX
+	MOVQ v+8(FP), R10
+	MOVQ vs+16(FP), R13
+	SHLQ $2, R13 // vs in bytes
+	LEAQ (R13)(R13*2), R14
+	ADDQ R14, R14 // 6·vs
+	LEAQ (R14)(R14*2), CX // 18·vs
+	MOVQ tmp+24(FP), R8
+	VMOVUPS idx16<>(SB), Z12
+	MOVL $0x40800000, BX // 4.0
+	VPBROADCASTD BX, Z16
+	MOVL $0x40a00000, BX // 5.0
+	VPBROADCASTD BX, Z17
+	MOVL $0xfeff, BX // all lanes but 0 and 8
+	KMOVW BX, K2
+	MOVL $0x7f7f, BX // all lanes but 7 and 15
+	KMOVW BX, K3
+	VXORPS Z18, Z18, Z18
+	XORQ R9, R9 // a·8
+	MOVQ R8, R11 // tmp + 6a·64
+
+t62row:
+	MOVQ (AX)(R9*1), SI
+	MOVQ 32(AX)(R9*1), DI
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS (DI), Z2
+	VMOVUPS 64(DI), Z3
+	TRANSPOSE4Z
+	VPERMPS Z4, Z12, Z4 // q0 = x[4t]
+	VPERMPS Z5, Z12, Z5 // q1
+	VPERMPS Z6, Z12, Z6 // q2
+	VPERMPS Z7, Z12, Z7 // q3
+	// x0 = x[4t − 1] → Z0, x5 = x[4t + 4] → Z1
+	VALIGND.Z $15, Z18, Z7, K2, Z0
+	VALIGND.Z $1, Z4, Z18, K3, Z1
+	// x1..x4 = Z4..Z7. y0 = (x4 − 5x2) + 4x0
+	VMULPS Z17, Z5, Z8
+	VSUBPS Z8, Z7, Z8
+	VFMADD231PS Z16, Z0, Z8
+	VMOVUPS Z8, (R11)
+	// y5 = (x5 − 5x3) + 4x1
+	VMULPS Z17, Z6, Z9
+	VSUBPS Z9, Z1, Z9
+	VFMADD231PS Z16, Z4, Z9
+	VMOVUPS Z9, 320(R11)
+	// p = x4 − 4x2, q = x3 − 4x1: y1 = p + q, y2 = p − q
+	VMOVAPS Z7, Z10
+	VFNMADD231PS Z16, Z5, Z10
+	VMOVAPS Z6, Z11
+	VFNMADD231PS Z16, Z4, Z11
+	VADDPS Z11, Z10, Z2
+	VMOVUPS Z2, 64(R11)
+	VSUBPS Z11, Z10, Z3
+	VMOVUPS Z3, 128(R11)
+	// r = x4 − x2, s = 2(x3 − x1): y3 = r + s, y4 = r − s
+	VSUBPS Z5, Z7, Z10
+	VSUBPS Z4, Z6, Z11
+	VADDPS Z11, Z11, Z11
+	VADDPS Z11, Z10, Z2
+	VMOVUPS Z2, 192(R11)
+	VSUBPS Z11, Z10, Z3
+	VMOVUPS Z3, 256(R11)
+	ADDQ $384, R11
+	ADDQ $8, R9
+	CMPQ R9, $48
+	JLT t62row
+	// vertical pass: column b from tmp[(6m + b)·64] to streams 6k + b
+	MOVQ R8, SI // tmp + b·64
+	MOVQ R10, R11 // v + b·vs
+	XORQ R9, R9
+
+t62col:
+	VMOVUPS (SI), Z0
+	VMOVUPS 384(SI), Z1
+	VMOVUPS 768(SI), Z2
+	VMOVUPS 1152(SI), Z3
+	VMOVUPS 1536(SI), Z4
+	VMOVUPS 1920(SI), Z5
+	LEAQ (R11)(CX*1), R12 // stream 18 + b
+	VMULPS Z17, Z2, Z6
+	VSUBPS Z6, Z4, Z6
+	VFMADD231PS Z16, Z0, Z6
+	VMOVUPS Z6, (R11)
+	VMULPS Z17, Z3, Z6
+	VSUBPS Z6, Z5, Z6
+	VFMADD231PS Z16, Z1, Z6
+	VMOVUPS Z6, (R12)(R14*2)
+	VMOVAPS Z4, Z6
+	VFNMADD231PS Z16, Z2, Z6
+	VMOVAPS Z3, Z7
+	VFNMADD231PS Z16, Z1, Z7
+	VADDPS Z7, Z6, Z8
+	VMOVUPS Z8, (R11)(R14*1)
+	VSUBPS Z7, Z6, Z8
+	VMOVUPS Z8, (R11)(R14*2)
+	VSUBPS Z2, Z4, Z6
+	VSUBPS Z1, Z3, Z7
+	VADDPS Z7, Z7, Z7
+	VADDPS Z7, Z6, Z8
+	VMOVUPS Z8, (R12)
+	VSUBPS Z7, Z6, Z8
+	VMOVUPS Z8, (R11)(R14*4)
+	ADDQ $64, SI
+	ADDQ R13, R11
+	INCQ R9
+	CMPQ R9, $6
+	JLT t62col
+	VZEROUPPER
+	RET
+
+// func at6Tile2AVX512(m *float32, ms int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
+//
+// at6TileAVX for two rows of 8 tiles (tile rows ty and ty + 1 of a
+// 32-pixel-wide output, w its row stride): m_k[t] for t < 16 are the 16
+// tiles' GEMM outputs (ty's in 0–7); output rows 4ty + r go to y + r·w,
+// 4ty + 4 + r to y + (4 + r)·w, r < 4; s (if not nil) as y; tmp holds 384
+// floats.
+TEXT ·at6Tile2AVX512(SB), NOSPLIT, $0-64
+	MOVQ m+0(FP), R10
+	MOVQ ms+8(FP), R13
+	SHLQ $2, R13 // ms in bytes
+	LEAQ (R13)(R13*2), R14
+	ADDQ R14, R14 // 6·ms
+	LEAQ (R14)(R14*2), CX // 18·ms
+	MOVQ y+16(FP), SI
+	MOVQ w+24(FP), BX
+	SHLQ $2, BX // row stride in bytes
+	VBROADCASTSS bias+32(FP), Z13
+	MOVQ s+40(FP), DI
+	VBROADCASTSS k+48(FP), Z14
+	MOVQ tmp+56(FP), R8
+	MOVL $0x41000000, R9 // 8.0
+	VPBROADCASTD R9, Z15
+	MOVL $0x40800000, R9 // 4.0
+	VPBROADCASTD R9, Z16
+	VMOVUPS idx16<>(SB), Z12
+	// first pass: column b, x_a = m_{6a+b} → tmp[(6i + b)·64], i < 4
+	MOVQ R10, R11 // m_b
+	MOVQ R8, R9 // tmp + b·64
+	XORQ R12, R12
+
+a62col:
+	VMOVUPS (R11)(R14*1), Z1
+	VMOVUPS (R11)(R14*2), Z2
+	VMOVUPS (R11)(CX*1), Z3
+	VMOVUPS (R11)(R14*4), Z4
+	VADDPS Z2, Z1, Z6 // s12
+	VSUBPS Z2, Z1, Z7 // d12
+	VADDPS Z4, Z3, Z8 // s34
+	VSUBPS Z4, Z3, Z9 // d34
+	VADDPS (R11), Z6, Z0
+	VADDPS Z8, Z0, Z0
+	VMOVUPS Z0, (R9)
+	VADDPS Z9, Z9, Z0
+	VADDPS Z0, Z7, Z0
+	VMOVUPS Z0, 384(R9)
+	VFMADD231PS Z16, Z8, Z6
+	VMOVUPS Z6, 768(R9)
+	VFMADD231PS Z15, Z9, Z7
+	LEAQ (R11)(CX*1), DX
+	VADDPS (DX)(R14*2), Z7, Z7 // m_{30+b}
+	VMOVUPS Z7, 1152(R9)
+	ADDQ R13, R11
+	ADDQ $64, R9
+	INCQ R12
+	CMPQ R12, $6
+	JLT a62col
+	// second pass: output row r from tmp[(6r + b)·64], b < 6
+	MOVQ R8, R9
+	MOVQ SI, R11 // y row r
+	XORQ R12, R12
+
+a62row:
+	VMOVUPS 64(R9), Z1
+	VMOVUPS 128(R9), Z2
+	VMOVUPS 192(R9), Z3
+	VMOVUPS 256(R9), Z4
+	VADDPS Z2, Z1, Z6 // s12
+	VSUBPS Z2, Z1, Z7 // d12
+	VADDPS Z4, Z3, Z8 // s34
+	VSUBPS Z4, Z3, Z9 // d34
+	VADDPS (R9), Z6, Z0
+	VADDPS Z8, Z0, Z0
+	VADDPS Z9, Z9, Z1
+	VADDPS Z1, Z7, Z1
+	VFMADD231PS Z16, Z8, Z6
+	VFMADD231PS Z15, Z9, Z7
+	VADDPS 320(R9), Z7, Z3
+	VPERMPS Z0, Z12, Z0
+	VPERMPS Z1, Z12, Z1
+	VPERMPS Z6, Z12, Z2
+	VPERMPS Z3, Z12, Z3
+	TRANSPOSE4Z
+	VADDPS Z13, Z4, Z4
+	VADDPS Z13, Z5, Z5
+	VADDPS Z13, Z6, Z6
+	VADDPS Z13, Z7, Z7
+	TESTQ DI, DI
+	JZ a62nores
+	MOVQ R11, DX
+	SUBQ SI, DX // offset of the row in y and s
+	ADDQ DI, DX
+	VADDPS (DX), Z4, Z4
+	VADDPS 64(DX), Z5, Z5
+	VADDPS (DX)(BX*4), Z6, Z6
+	VADDPS 64(DX)(BX*4), Z7, Z7
+	VMULPS Z14, Z4, Z4
+	VMULPS Z14, Z5, Z5
+	VMULPS Z14, Z6, Z6
+	VMULPS Z14, Z7, Z7
+
+a62nores:
+	VMOVUPS Z4, (R11)
+	VMOVUPS Z5, 64(R11)
+	VMOVUPS Z6, (R11)(BX*4)
+	VMOVUPS Z7, 64(R11)(BX*4)
+	ADDQ BX, R11
+	ADDQ $384, R9
+	INCQ R12
+	CMPQ R12, $4
+	JLT a62row
+	VZEROUPPER
+	RET
+
+// func ady4Tile2AVX512(dy *float32, npair int, d *float32, ds int, tmp *float32)
+//
+// ady4TileAVX for w = 32 (8 tiles a row) and 2·npair rows of tiles, two
+// rows of tiles per block of 16; tmp holds 384 floats.
+TEXT ·ady4Tile2AVX512(SB), NOSPLIT, $0-40
+	MOVQ dy+0(FP), AX
+	MOVQ $128, R15 // row stride in bytes
+	MOVQ npair+8(FP), DI
+	MOVQ d+16(FP), R10
+	MOVQ ds+24(FP), R13
+	SHLQ $2, R13 // ds in bytes
+	LEAQ (R13)(R13*2), R14
+	ADDQ R14, R14 // 6·ds
+	LEAQ (R14)(R14*2), CX // 18·ds
+	MOVQ tmp+32(FP), R8
+	VMOVUPS idx16<>(SB), Z12
+	MOVL $0x40800000, BX // 4.0
+	VPBROADCASTD BX, Z15
+
+ad2blk:
+	// rows p < 4 of both rows of tiles: q_m = x[4t + m], then dY Aᵀ →
+	// tmp[(6p + j)·64]
+	MOVQ AX, SI
+	MOVQ R8, R9
+	MOVQ $4, R11
+
+ad2p:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 512(SI), Z2 // the same row of the next row of tiles
+	VMOVUPS 576(SI), Z3
+	TRANSPOSE4Z
+	VPERMPS Z4, Z12, Z4
+	VPERMPS Z5, Z12, Z5
+	VPERMPS Z6, Z12, Z6
+	VPERMPS Z7, Z12, Z7
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z7, 320(R9)
+	VADDPS Z6, Z4, Z8 // s02
+	VADDPS Z7, Z5, Z9 // s13
+	VADDPS Z9, Z8, Z10
+	VMOVUPS Z10, 64(R9)
+	VSUBPS Z9, Z8, Z10
+	VMOVUPS Z10, 128(R9)
+	VFMADD231PS Z15, Z6, Z4 // f = x0 + 4·x2
+	VFMADD231PS Z15, Z7, Z5 // x1 + 4·x3
+	VADDPS Z5, Z5, Z5       // h
+	VADDPS Z5, Z4, Z10
+	VMOVUPS Z10, 192(R9)
+	VSUBPS Z5, Z4, Z10
+	VMOVUPS Z10, 256(R9)
+	ADDQ R15, SI
+	ADDQ $384, R9
+	DECQ R11
+	JNZ ad2p
+
+	// columns j < 6: A (dY Aᵀ) → streams 6i + j
+	MOVQ R8, R9 // tmp + j·64
+	MOVQ R10, R11 // stream j
+	XORQ BX, BX
+
+ad2col:
+	VMOVUPS (R9), Z0
+	VMOVUPS 384(R9), Z1
+	VMOVUPS 768(R9), Z2
+	VMOVUPS 1152(R9), Z3
+	LEAQ (R11)(CX*1), R12 // stream 18 + j
+	VMOVUPS Z0, (R11)
+	VMOVUPS Z3, (R12)(R14*2)
+	VADDPS Z2, Z0, Z8
+	VADDPS Z3, Z1, Z9
+	VADDPS Z9, Z8, Z10
+	VMOVUPS Z10, (R11)(R14*1)
+	VSUBPS Z9, Z8, Z10
+	VMOVUPS Z10, (R11)(R14*2)
+	VFMADD231PS Z15, Z2, Z0
+	VFMADD231PS Z15, Z3, Z1
+	VADDPS Z1, Z1, Z1
+	VADDPS Z1, Z0, Z10
+	VMOVUPS Z10, (R12)
+	VSUBPS Z1, Z0, Z10
+	VMOVUPS Z10, (R11)(R14*4)
+	ADDQ $64, R9
+	ADDQ R13, R11
+	INCQ BX
+	CMPQ BX, $6
+	JLT ad2col
+
+	ADDQ $64, R10 // the next 16 tiles
+	ADDQ $1024, AX // the next two rows of tiles (8 rows of 128 bytes)
+	DECQ DI
+	JNZ ad2blk
+	VZEROUPPER
+	RET

@@ -60,7 +60,17 @@ func (c *Conv2D) wino4GradDY(dy, D, sp []float32, r0, r1, T int) {
 		// One kernel call per channel (ady4TileAVX, or ady4TileAVX512 when
 		// W/4 is a multiple of 16 on the avx512 path: the passes below,
 		// bit for bit).
+		nty := (r1 - r0) / 4
 		for o := 0; o < c.Cout; o++ {
+			if pairRows8(ntx) && nty >= 2 {
+				// two rows of 8 tiles per block (avx512), then the odd one
+				np := nty / 2
+				ady4Tile2AVX512(&dy[o*hw+r0*W], np, &D[o*T], dst, &sp[:384][0])
+				if nty%2 == 1 {
+					ady4TileAVX(&dy[o*hw+(r0+8*np)*W], W, 1, &D[o*T+2*np*ntx], dst, &sp[0])
+				}
+				continue
+			}
 			ady4TileVec(&dy[o*hw+r0*W], W, (r1-r0)/4, &D[o*T], dst, sp)
 		}
 		return

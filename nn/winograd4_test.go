@@ -552,18 +552,26 @@ func TestWinoGradDYPaths(t *testing.T) {
 	}
 }
 
-// TestKernelPathsWino4Layer runs one F(4×4) layer 64 pixels wide (16
-// tiles per row: the AVX-512 tile kernels bt6TileAVX512, at6TileAVX512 and
-// ady4TileAVX512 on the avx512 path, their AVX2 versions on avx2) forward
-// with a residual and backward on every kernel path: y against the
-// float64 direct convolution, dx against the float64 convolution of dy
-// with the flipped kernel, dW and db against the im2col layer; the vector
-// paths must agree bit for bit.
+// TestKernelPathsWino4Layer runs F(4×4) layers 64 pixels wide (16 tiles
+// a row: bt6TileAVX512, at6TileAVX512 and ady4TileAVX512 on the avx512
+// path) and 32 pixels wide in bands of two and three rows of tiles (8
+// tiles a row: bt6Tile2AVX512, at6Tile2AVX512 and ady4Tile2AVX512 on
+// pairs of rows, the AVX2 kernels on the odd one), their AVX2 versions on
+// avx2, forward with a residual and backward on every kernel path: y
+// against the float64 direct convolution, dx against the float64
+// convolution of dy with the flipped kernel, dW and db against the im2col
+// layer; the vector paths must agree bit for bit.
 func TestKernelPathsWino4Layer(t *testing.T) {
-	const cin, cout, h, w, n = 16, 16, 8, 64, 1
+	for _, tc := range []struct{ h, w, rows int }{{8, 64, 4}, {16, 32, 8}, {12, 32, 12}} {
+		testWino4Layer(t, tc.h, tc.w, tc.rows)
+	}
+}
+
+func testWino4Layer(t *testing.T, h, w, rows int) {
+	const cin, cout, n = 16, 16, 1
 	e := testEngine(1)
 	defer e.Close()
-	r := NewRand(64)
+	r := NewRand(uint64(w + h))
 	x := randVec(r, n*cin*h*w, 1)
 	dy := randVec(r, n*cout*h*w, 1)
 	s := randVec(r, n*cout*h*w, 1)
@@ -594,7 +602,10 @@ func TestKernelPathsWino4Layer(t *testing.T) {
 			if !c.wino4 || !c.tconv.wino4 {
 				t.Fatal("F(4×4) not selected for forward and dx")
 			}
-			c.setTileRows(4)
+			c.setTileRows(rows)
+			if c.tileRows != rows {
+				t.Fatalf("bands of %d rows, want %d", c.tileRows, rows)
+			}
 			wantY, _, _ := refConv(x, c.Weight.Data, c.Bias.Data, n, cin, cout, h, w, 3, 1, 1)
 			for j := range wantY {
 				wantY[j] = (wantY[j] + float64(s[j])) * float64(k)
@@ -602,7 +613,7 @@ func TestKernelPathsWino4Layer(t *testing.T) {
 			c.Residual, c.ResidualScale = s, k
 			y := append([]float32(nil), c.Forward(x, n)...)
 			if err := relErr(y, wantY); err > wino4Tol {
-				t.Fatalf("%s: y rel. error %g > %g", path, err, wino4Tol)
+				t.Fatalf("%s %dx%d: y rel. error %g > %g", path, h, w, err, wino4Tol)
 			}
 			dx := append([]float32(nil), c.Backward(dy)...)
 			wf := make([]float32, len(c.Weight.Data))
@@ -615,10 +626,10 @@ func TestKernelPathsWino4Layer(t *testing.T) {
 			}
 			wantDx, _, _ := refConv(dy, wf, make([]float32, cin), n, cout, cin, h, w, 3, 1, 1)
 			if err := relErr(dx, wantDx); err > wino4Tol {
-				t.Fatalf("%s: dx rel. error %g > %g", path, err, wino4Tol)
+				t.Fatalf("%s %dx%d: dx rel. error %g > %g", path, h, w, err, wino4Tol)
 			}
-			maxRelDiff(t, path+": F(4×4) dW", c.Weight.Grad, dw0, 1e-5)
-			maxRelDiff(t, path+": F(4×4) db", c.Bias.Grad, db0, 1e-5)
+			maxRelDiff(t, fmt.Sprintf("%s %dx%d: F(4×4) dW", path, h, w), c.Weight.Grad, dw0, 1e-5)
+			maxRelDiff(t, fmt.Sprintf("%s %dx%d: F(4×4) db", path, h, w), c.Bias.Grad, db0, 1e-5)
 			if path == "purego" {
 				return
 			}
@@ -632,7 +643,7 @@ func TestKernelPathsWino4Layer(t *testing.T) {
 			}{{"y", y, refY}, {"dx", dx, refDx}, {"dW", c.Weight.Grad, refDw}} {
 				for j := range v.got {
 					if math.Float32bits(v.got[j]) != math.Float32bits(v.want[j]) {
-						t.Fatalf("%s: %s[%d] = %g differs from the %s path's %g", path, v.name, j, v.got[j], KernelPaths()[0], v.want[j])
+						t.Fatalf("%s %dx%d: %s[%d] = %g differs from the %s path's %g", path, h, w, v.name, j, v.got[j], KernelPaths()[0], v.want[j])
 					}
 				}
 			}
