@@ -119,3 +119,9 @@ func at6Tile2AVX512(m *float32, ms int, y *float32, w int, bias float32, s *floa
 
 //go:noescape
 func ady4Tile2AVX512(dy *float32, npair int, d *float32, ds int, tmp *float32)
+
+// transpose8AVX512 is transpose8AVX for 2·np blocks, two per step (see
+// simd4_avx512_amd64.s).
+//
+//go:noescape
+func transpose8AVX512(src *float32, lds int, dst *float32, ldd int, np int)

@@ -35,6 +35,21 @@ package nn
 // a band's odd last row of tiles goes to the AVX2 kernel.
 func pairRows8(ntx int) bool { return ntx == 8 && useAVX512() }
 
+// transpose8Vec transposes nb ≥ 1 8×8 blocks side by side along eight
+// rows of src into blocks stacked down eight columns of dst, as
+// transpose8AVX: on the avx512 path transpose8AVX512 takes them two at a
+// time and transpose8AVX an odd last one.
+func transpose8Vec(src []float32, lds int, dst []float32, ldd, nb int) {
+	if np := nb / 2; np > 0 && useAVX512() {
+		transpose8AVX512(&src[0], lds, &dst[0], ldd, np)
+		if nb%2 == 0 {
+			return
+		}
+		src, dst, nb = src[16*np:], dst[16*np*ldd:], 1
+	}
+	transpose8AVX(&src[0], lds, &dst[0], ldd, nb)
+}
+
 // bt6Vec is bt6AVX or bt6AVX512 (n a positive multiple of 8).
 func bt6Vec(x0, x1, x2, x3, x4, x5, y0, y1, y2, y3, y4, y5 *float32, n int) {
 	if useAVX512() {

@@ -93,3 +93,7 @@ func at6Tile2AVX512(m *float32, ms int, y *float32, w int, bias float32, s *floa
 func ady4Tile2AVX512(dy *float32, npair int, d *float32, ds int, tmp *float32) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func transpose8AVX512(src *float32, lds int, dst *float32, ldd int, np int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

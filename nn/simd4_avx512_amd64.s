@@ -836,3 +836,71 @@ ad2col:
 	JNZ ad2blk
 	VZEROUPPER
 	RET
+
+// TR4Z transposes the 4×4 blocks in the same 128-bit lane of A, B, C, D
+// into O0..O3 (O_p lane L = element p of lane L of A, B, C, D); clobbers
+// T0..T3.
+#define TR4Z(A, B, C, D, O0, O1, O2, O3, T0, T1, T2, T3) \
+	VUNPCKLPS B, A, T0; \
+	VUNPCKLPS D, C, T1; \
+	VUNPCKHPS B, A, T2; \
+	VUNPCKHPS D, C, T3; \
+	VSHUFPS $0x44, T1, T0, O0; \
+	VSHUFPS $0xEE, T1, T0, O1; \
+	VSHUFPS $0x44, T3, T2, O2; \
+	VSHUFPS $0xEE, T3, T2, O3
+
+// TSTORE writes column p of a pair of blocks, A = rows 0–3 and B = rows
+// 4–7 transposed in lanes (lane L holds columns 4L + p): dst rows p,
+// 4 + p, 8 + p and 12 + p at R0, R4, R8, R12 (addresses). Clobbers Z24, Z25.
+#define TSTORE(A, B, R0, R4, R8, R12) \
+	VSHUFF32X4 $0x44, B, A, Z24; \
+	VSHUFF32X4 $0xD8, Z24, Z24, Z24; \
+	VMOVUPS Y24, R0; \
+	VEXTRACTF32X8 $1, Z24, R4; \
+	VSHUFF32X4 $0xEE, B, A, Z25; \
+	VSHUFF32X4 $0xD8, Z25, Z25, Z25; \
+	VMOVUPS Y25, R8; \
+	VEXTRACTF32X8 $1, Z25, R12
+
+// func transpose8AVX512(src *float32, lds int, dst *float32, ldd int, np int)
+//
+// transpose8AVX for 2·np blocks (np ≥ 1), two side by side per step: the
+// eight rows of 16 values become 16 rows of 8 of dst. Pure data movement.
+TEXT ·transpose8AVX512(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), AX
+	SHLQ $2, AX             // lds bytes
+	MOVQ dst+16(FP), DI
+	MOVQ ldd+24(FP), BX
+	SHLQ $2, BX             // ldd bytes
+	MOVQ np+32(FP), CX
+	LEAQ (SI)(AX*4), DX     // row 4 of src
+	LEAQ (AX)(AX*2), R8     // 3·lds bytes
+	LEAQ (BX)(BX*2), R9     // 3·ldd bytes
+
+t16loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(AX*1), Z1
+	VMOVUPS (SI)(AX*2), Z2
+	VMOVUPS (SI)(R8*1), Z3
+	VMOVUPS (DX), Z4
+	VMOVUPS (DX)(AX*1), Z5
+	VMOVUPS (DX)(AX*2), Z6
+	VMOVUPS (DX)(R8*1), Z7
+	TR4Z(Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11, Z16, Z17, Z18, Z19)
+	TR4Z(Z4, Z5, Z6, Z7, Z12, Z13, Z14, Z15, Z20, Z21, Z22, Z23)
+	LEAQ (DI)(BX*4), R10    // dst row 4
+	LEAQ (R10)(BX*4), R11   // row 8
+	LEAQ (R11)(BX*4), R12   // row 12
+	TSTORE(Z8, Z12, (DI), (R10), (R11), (R12))
+	TSTORE(Z9, Z13, (DI)(BX*1), (R10)(BX*1), (R11)(BX*1), (R12)(BX*1))
+	TSTORE(Z10, Z14, (DI)(BX*2), (R10)(BX*2), (R11)(BX*2), (R12)(BX*2))
+	TSTORE(Z11, Z15, (DI)(R9*1), (R10)(R9*1), (R11)(R9*1), (R12)(R9*1))
+	ADDQ $64, SI
+	ADDQ $64, DX
+	LEAQ (R12)(BX*4), DI
+	DECQ CX
+	JNZ t16loop
+	VZEROUPPER
+	RET
