@@ -7,27 +7,28 @@ package nn
 // equal to rounding).
 //
 // The fused F(4×4) Winograd tile-row kernels have AVX-512 twins that take
-// 16 tiles per block (simd4_avx512_amd64.s, since late on
-// 2026-12-07): bt6TileAVX512, at6TileAVX512 and ady4TileAVX512 run when a
-// row has a multiple of 16 tiles (images at least 64 pixels wide; the
-// 64×64 layers of the network), bt6TileAVX, at6TileAVX and ady4TileAVX
-// otherwise (the 32×32 layers, 8 tiles a row), also on the avx512 path;
-// bt6AVX512 and at6AVX512 serve bt6 and at6 on widths that are not a
-// multiple of 32. a6AVX, axpyAVX (AddTo, the gradient reductions) and
-// scaleAVX (ResBlock's dL/dh = s·dL/dy) have AVX-512 twins as well.
+// 16 tiles per block (simd4_avx512_amd64.s, since late on 2026-12-07):
+// bt6TileAVX512, at6TileAVX512 and ady4TileAVX512 when a row has a
+// multiple of 16 tiles (images at least 64 pixels wide: the network's
+// 64×64 layers), and bt6Tile2AVX512, at6Tile2AVX512 and ady4Tile2AVX512,
+// which take two rows of 8 tiles as one block (32 pixels wide: the 32×32
+// layers; pairRows8), with the AVX2 kernel for a band's odd last row and
+// for other widths; bt6AVX512 and at6AVX512 serve bt6 and at6 on widths
+// that are not a multiple of 32. a6AVX, axpyAVX (AddTo, the gradient
+// reductions), scaleAVX (ResBlock's dL/dh = s·dL/dy) and transpose8AVX
+// (the 8×8 transposes of B in C = A·Bᵀ, gemm_nt.go; pure data movement)
+// have AVX-512 twins as well.
 //
 // Kernels without an AVX-512 version run their AVX2 one on the avx512
 // path, by being called directly: bt4TileAVX and bt4Tile4AVX (the F(2×2)
 // input, which the network uses below 32×32, where a row has at most 8
-// tiles), the F(2×2)
-// interleave interAVX, the weight gradients' adyaAVX, the 8×8 transposes
-// of B in C = A·Bᵀ (transpose8AVX, gemm_nt.go; pure data movement),
+// tiles), the F(2×2) interleave interAVX, the weight gradients' adyaAVX,
 // sum8AVX (its eight lane sums fix the order of the additions, which 16
-// lanes would change), deint, deint4, inter4 (the F(4×4) Go passes' helpers,
-// on widths the fused kernels do not take), normT8 and the pack16 copy.
-// Whether the AVX-512 versions gain on an AVX-512 CPU is not measured (no
-// such machine was available); scripts/test-avx512-emulated checks that
-// they are correct.
+// lanes would change), deint, deint4, inter4 (the F(4×4) Go passes'
+// helpers, on widths the fused kernels do not take), normT8 and the pack16
+// copy. Whether the AVX-512 versions gain on an AVX-512 CPU is not
+// measured (no such machine was available); scripts/test-avx512-emulated
+// checks that they are correct.
 
 // pairRows8 reports whether F(4×4) rows of ntx tiles go to the kernels
 // that take two rows of 8 tiles as one block of 16 (bt6Tile2AVX512,
