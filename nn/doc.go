@@ -47,9 +47,9 @@
 // of F(2×2) (relative 1e-6…2.5e-6 of max|y|, against 1e-7). The weight
 // gradient of these layers is F(4×4) as well (winograd4_grad.go): 36 GEMMs
 // D_k · V_kᵀ per band, D = A dY Aᵀ per tile (ady4TileAVX: de-interleave and
-// A along both axes, one call per channel and band; no AVX-512 version, the
-// avx512 path runs the AVX2 kernel), V the forward's input transform, then
-// Gᵀ (dL/dU) G in float64; the bias gradient is the tiles' D_7.
+// A along both axes, one call per channel and band; ady4TileAVX512 or
+// ady4Tile2AVX512 on the avx512 path), V the forward's input transform,
+// then Gᵀ (dL/dU) G in float64; the bias gradient is the tiles' D_7.
 // Smaller images keep F(2×2), whose larger tile count per band pays there.
 //
 // # Parallelism
@@ -112,9 +112,10 @@
 // C (+)= A·Bᵀ with K ≤ 64, M a multiple of 4 and N of 8 — the Winograd
 // weight gradients D_k·V_kᵀ, K the tiles of a band — go to the same
 // kernel after Bᵀ is written to a buffer by 8×8 register transposes
-// (transpose8AVX, gemm_nt.go): OpenBLAS packs both operands on every call,
-// and at such short K took 1.3–2.2 times the thread CPU time of the
-// transposed route (BenchmarkGemmNT; 64×64×64 once equal); other products
+// (transpose8AVX, or transpose8AVX512 on avx512; gemm_nt.go): OpenBLAS
+// packs both operands on every call, and at such short K took 1.3–2.2
+// times the thread CPU time of the transposed route (BenchmarkGemmNT;
+// 64×64×64 once equal); other products
 // go to the Gemm back-end. Elsewhere (or with the purego build tag) the
 // same formulas run in Go. Both use the float32 exponential of expf
 // (x = k ln 2 + r, degree-7 Taylor polynomial for e^r) and agree to float32
@@ -143,13 +144,17 @@
 // blocks in 8 zmm accumulators, 32-column packed panels), the Winograd
 // F(4×4) transforms Bᵀ and Aᵀ and F(2×2) passes bt4 and at4, GroupNorm+SiLU (forward, backward, the
 // backward's last step, the float64 statistics), the residual add-and-scale,
-// the bias fills and the softmax row maximum and exponential run AVX-512
-// versions
-// (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s, simd_avx512_amd64.s;
-// dispatch in kernels_dispatch.go) and every other kernel its AVX2 one —
-// among them the fused Winograd tile-row kernels above, which replaced the
-// AVX-512 transform passes in the F(4×4) layers (bt6AVX512 and at6AVX512
-// remain for widths that are not a multiple of 32).
+// the bias fills, the softmax row maximum and exponential, the fused F(4×4)
+// tile-row kernels above and the weight gradient's dY transform in blocks
+// of 16 tiles (bt6TileAVX512, at6TileAVX512, ady4TileAVX512 when a row has
+// a multiple of 16 tiles, the 64×64 layers; bt6Tile2AVX512, at6Tile2AVX512,
+// ady4Tile2AVX512 on two rows of 8 tiles, the 32×32 layers), a6, AddTo's
+// axpy, ResBlock's scale and the NT route's 8×8 transposes run AVX-512
+// versions (gemmsmall_avx512_amd64.s, winograd_avx512_amd64.s,
+// simd_avx512_amd64.s, simd4_avx512_amd64.s; dispatch in
+// kernels_dispatch.go, which lists the kernels that have none) and every
+// other kernel its AVX2 one (bt6AVX512 and at6AVX512, the single F(4×4)
+// passes, serve widths that are not a multiple of 32).
 // The AVX-512 versions perform each element's operations in the AVX2
 // order, so products, transforms and activations are bitwise equal on both
 // paths (sums over a row — softmax, GroupNorm's statistics and backward

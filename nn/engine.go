@@ -245,7 +245,7 @@ func addScaled(d, v []float32, s float32) {
 	v = v[:len(d)]
 	j := 0
 	if n := len(d) &^ 7; n > 0 && haveSIMD() {
-		axpyAVX(&d[0], &v[0], n, s)
+		axpyVec(&d[0], &v[0], n, s)
 		j = n
 	}
 	if s != 1 {

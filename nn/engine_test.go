@@ -145,7 +145,8 @@ func TestAddTo(t *testing.T) {
 
 // TestKernelPathsAddScaled runs addScaled (AddTo's and the gradient
 // reductions' d += v·s) on every kernel path, for lengths that take the
-// 32-float loop, the 8-float loop and the Go tail, against the correctly
+// 32-float loop, the 8-float loop (on avx512: 16 lanes, the last 8 masked)
+// and the Go tail, against the correctly
 // rounded float32 operations computed in float64 (exact for a product and
 // a sum of float32 values rounded once each), bit for bit.
 func TestKernelPathsAddScaled(t *testing.T) {
@@ -180,7 +181,7 @@ func TestKernelPathsScale(t *testing.T) {
 	rng := NewRand(35)
 	for _, path := range KernelPaths() {
 		withKernelPath(t, path, func(t *testing.T) {
-			for _, n := range []int{5, 8, 37, 4096} {
+			for _, n := range []int{5, 8, 24, 37, 4096} {
 				for _, s := range []float32{0.70710677, -3} {
 					x, y := randVec(rng, n, 1), randVec(rng, n+1, 1)
 					want := append([]float32(nil), y...)

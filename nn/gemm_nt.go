@@ -77,12 +77,12 @@ func (s *smallGemm) sgemmNT(a []float32, lda int, b []float32, ldb int, c []floa
 
 // transposeInto writes Bᵀ (k×n, row stride ldt ≥ n) of B (n×k, row
 // stride ldb) into dst; n and k are multiples of 8. The vector paths use
-// transpose8AVX (also on avx512: it has no AVX-512 twin), purego the loop
-// below, which is its reference.
+// transpose8Vec (transpose8AVX, or transpose8AVX512 on the avx512 path),
+// purego the loop below, which is its reference.
 func transposeInto(dst []float32, ldt int, b []float32, ldb, n, k int) {
 	if haveSIMD() && k > 0 {
 		for j := 0; j < n; j += 8 {
-			transpose8AVX(&b[j*ldb], ldb, &dst[j], ldt, k/8)
+			transpose8Vec(b[j*ldb:], ldb, dst[j:], ldt, k/8)
 		}
 		return
 	}

@@ -128,16 +128,24 @@ func TestKernelPathsGemmNT(t *testing.T) {
 	}
 }
 
-// TestTranspose8 compares transpose8AVX (through transposeInto) with the
-// definition on strips of one and several blocks, with row strides of both
-// B and Bᵀ larger than the rows; the result must be the same floats, and nothing outside Bᵀ may
-// be written.
-func TestTranspose8(t *testing.T) {
-	if !haveSIMD() {
-		t.Skip("no AVX2+FMA: transposeInto runs the Go loop")
+// TestKernelPathsTranspose8 compares transpose8Vec (through transposeInto:
+// transpose8AVX, and on the avx512 path transpose8AVX512 for pairs of
+// blocks, transpose8AVX for an odd last one) with the definition on every
+// vector path, on strips of one and several blocks (odd and even counts),
+// with row strides of both B and Bᵀ larger than the rows; the result must
+// be the same floats, and nothing outside Bᵀ may be written.
+func TestKernelPathsTranspose8(t *testing.T) {
+	for _, path := range KernelPaths() {
+		if path == "purego" {
+			continue // transposeInto runs transposeGo, the reference
+		}
+		withKernelPath(t, path, func(t *testing.T) { testTranspose8(t) })
 	}
+}
+
+func testTranspose8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 55))
-	for _, s := range [][3]int{{8, 8, 0}, {8, 64, 3}, {64, 8, 0}, {96, 32, 7}, {128, 512, 1}} {
+	for _, s := range [][3]int{{8, 8, 0}, {8, 64, 3}, {64, 8, 0}, {96, 32, 7}, {128, 512, 1}, {16, 24, 5}, {8, 40, 2}} {
 		n, k, pad := s[0], s[1], s[2]
 		ldb := k + pad
 		b := randSlice(rng, n*ldb)

@@ -17,7 +17,8 @@ func pack16AVX(b *float32, ldb int, dst *float32, k int)
 
 // transpose8AVX transposes nb 8×8 blocks side by side along eight rows of
 // src into nb blocks stacked down eight columns of dst: dst[(8b+p)·ldd + r]
-// = src[r·lds + 8b + p] (strides in elements, nb ≥ 1). See gemmnt_amd64.s.
+// = src[r·lds + 8b + p] (strides in elements, nb ≥ 1). See gemmnt_amd64.s;
+// transpose8Vec chooses it or its AVX-512 twin.
 //
 //go:noescape
 func transpose8AVX(src *float32, lds int, dst *float32, ldd int, nb int)

@@ -77,3 +77,51 @@ func bt4AVX512(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int)
 
 //go:noescape
 func at4AVX512(x0, x1, x2, x3, u, w *float32, n int)
+
+// bt6TileAVX512, at6TileAVX512 and ady4TileAVX512 are the AVX-512 twins
+// of bt6TileAVX, at6TileAVX and ady4TileAVX: 16 tiles per block, so the
+// tiles of a row (ntx, w/4) must be a positive multiple of 16, and tmp
+// holds 576, 384 and 384 floats (bitwise equal results; see
+// simd4_avx512_amd64.s).
+//
+//go:noescape
+func bt6TileAVX512(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
+
+//go:noescape
+func at6TileAVX512(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
+
+//go:noescape
+func ady4TileAVX512(dy *float32, w, nty int, d *float32, ds int, tmp *float32)
+
+// a6AVX512, axpyAVX512 and scaleAVX512 are the AVX-512 twins of a6AVX,
+// axpyAVX and scaleAVX (same arguments, bitwise equal results; see
+// simd4_avx512_amd64.s).
+//
+//go:noescape
+func a6AVX512(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int)
+
+//go:noescape
+func axpyAVX512(y, x *float32, n int, s float32)
+
+//go:noescape
+func scaleAVX512(y, x *float32, n int, k float32)
+
+// bt6Tile2AVX512, at6Tile2AVX512 and ady4Tile2AVX512 are the AVX-512
+// kernels of the 32-pixel-wide F(4×4) layers (8 tiles a row): they take
+// two rows of tiles as one block of 16, bitwise equal to bt6TileAVX,
+// at6TileAVX and ady4TileAVX on each row (see simd4_avx512_amd64.s).
+//
+//go:noescape
+func bt6Tile2AVX512(rows *[10]*float32, v *float32, vs int, tmp *float32)
+
+//go:noescape
+func at6Tile2AVX512(m *float32, ms int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
+
+//go:noescape
+func ady4Tile2AVX512(dy *float32, npair int, d *float32, ds int, tmp *float32)
+
+// transpose8AVX512 is transpose8AVX for 2·np blocks, two per step (see
+// simd4_avx512_amd64.s).
+//
+//go:noescape
+func transpose8AVX512(src *float32, lds int, dst *float32, ldd int, np int)

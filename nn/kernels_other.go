@@ -61,3 +61,39 @@ func bt4AVX512(x0, x1, x2, x3, y0, y1, y2, y3 *float32, n int) {
 func at4AVX512(x0, x1, x2, x3, u, w *float32, n int) {
 	panic("nn: no AVX-512 kernels on this platform")
 }
+
+func bt6TileAVX512(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func at6TileAVX512(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func ady4TileAVX512(dy *float32, w, nty int, d *float32, ds int, tmp *float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func a6AVX512(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func axpyAVX512(y, x *float32, n int, s float32) { panic("nn: no AVX-512 kernels on this platform") }
+
+func scaleAVX512(y, x *float32, n int, k float32) { panic("nn: no AVX-512 kernels on this platform") }
+
+func bt6Tile2AVX512(rows *[10]*float32, v *float32, vs int, tmp *float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func at6Tile2AVX512(m *float32, ms int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func ady4Tile2AVX512(dy *float32, npair int, d *float32, ds int, tmp *float32) {
+	panic("nn: no AVX-512 kernels on this platform")
+}
+
+func transpose8AVX512(src *float32, lds int, dst *float32, ldd int, np int) {
+	panic("nn: no AVX-512 kernels on this platform")
+}

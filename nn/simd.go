@@ -205,13 +205,13 @@ func addScale(y, s []float32, k float32) {
 }
 
 // scaleTo sets y[j] = x[j]·k (one float32 product, so every path gives
-// the same bits; scaleAVX has no AVX-512 twin).
+// the same bits; scaleVec is scaleAVX or its AVX-512 twin).
 func scaleTo(y, x []float32, k float32) {
 	n := len(y)
 	x = x[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		scaleAVX(&y[0], &x[0], v, k)
+		scaleVec(&y[0], &x[0], v, k)
 		j = v
 	}
 	for ; j < n; j++ {

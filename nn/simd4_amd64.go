@@ -53,8 +53,8 @@ func bt4Tile4AVX(r0, r1, r2, r3 *float32, v *float32, vs int)
 // rows[a] is input row 4ty − 1 + a (4·ntx values, zero outside; rows
 // outside the image are zero rows), and v[(6a + b)·vs + t] = (Bᵀ d_t B)[a][b]
 // for t < ntx (a positive multiple of 8), using tmp (304 floats) as
-// scratch: bt6RowAVX and bt6AVX fused, bitwise equal to them. It has no
-// AVX-512 version: the AVX-512 path runs it too.
+// scratch: bt6RowAVX and bt6AVX fused, bitwise equal to them. Its AVX-512
+// twin bt6TileAVX512 runs instead when ntx is a multiple of 16 (bt6TileVec).
 //
 //go:noescape
 func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
@@ -64,7 +64,8 @@ func bt6TileAVX(rows *[6]*float32, ntx int, v *float32, vs int, tmp *float32)
 // y[r·w + 4t + j] = bias + (Aᵀ m_t A)[r][j] for r, j < 4, t < ntx (a
 // positive multiple of 8), then y = (y + s)·k if s is not nil (same layout
 // as y); tmp (192 floats) is scratch. Bitwise equal to at6AVX for each
-// pass, then inter4AVX and addScaleAVX. It has no AVX-512 version: the AVX-512 path runs it too.
+// pass, then inter4AVX and addScaleAVX. Its AVX-512 twin at6TileAVX512
+// runs instead when ntx is a multiple of 16 (at6TileVec).
 //
 //go:noescape
 func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *float32, k float32, tmp *float32)
@@ -72,8 +73,8 @@ func at6TileAVX(m *float32, ms, ntx int, y *float32, w int, bias float32, s *flo
 // a6AVX applies A = (Aᵀ)ᵀ, the 6×4 adjoint of the F(4×4) output transform
 // (see winograd4.go), lane-wise: y_k[j] = Σ_m Aᵀ[m][k] x_m[j] for j < n (a
 // multiple of 8); bitwise equal to a6's Go loop. The weight gradient's dY
-// transform A dY Aᵀ runs it along both axes. It has no AVX-512 version:
-// the AVX-512 path runs it too.
+// transform A dY Aᵀ runs it along both axes. a6Vec chooses it or its
+// AVX-512 twin a6AVX512.
 //
 //go:noescape
 func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int)
@@ -81,7 +82,8 @@ func a6AVX(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 *float32, n int)
 // ady4TileAVX: the F(4×4) weight gradient's D = A dY Aᵀ of nty rows of
 // tiles of one channel (row stride w, w/4 a positive multiple of 8) into
 // d[(6i + j)·ds + t], bit for bit deint4 and the two a6 passes; tmp holds
-// 192 floats. See simd4_amd64.s.
+// 192 floats. See simd4_amd64.s; its AVX-512 twin ady4TileAVX512 runs
+// instead when w/4 is a multiple of 16 (ady4TileVec).
 //
 //go:noescape
 func ady4TileAVX(dy *float32, w, nty int, d *float32, ds int, tmp *float32)

@@ -92,7 +92,7 @@ func adyaAVX(y0, y1 *float32, ntx int, d *float32, dst int)
 
 // axpyAVX sets y[j] += x[j]·s for j < n (a positive multiple of 8), the
 // product rounded before the sum (no FMA), as addScaled's Go loop; with
-// s = 1 it adds x exactly. It has no AVX-512 version.
+// s = 1 it adds x exactly. axpyVec chooses it or its AVX-512 twin.
 //
 //go:noescape
 func axpyAVX(y, x *float32, n int, s float32)

@@ -181,16 +181,19 @@ func at(p unsafe.Pointer, off int) *float32 { return (*float32)(unsafe.Add(p, 4*
 
 // wino4OutputAVX is the output half of wino4Band (Aᵀ M A per tile, bias,
 // interleave into rows of y, and the residual (y + s)·k if c.resid is set)
-// for W/4 and the band's tile count multiples of 8 on AVX2: at6TileAVX
-// transforms a row of tiles of one output channel in one call, with ep
-// (≥ 192 floats) as its scratch.
+// for W/4 and the band's tile count multiples of 8 on AVX2: at6TileVec
+// (at6TileAVX, or at6TileAVX512 when W/4 is a multiple of 16 on the
+// avx512 path) transforms a row of tiles of one output channel in one
+// call, with ep (≥ 24·T floats) as its scratch; at6Tile2AVX512 two rows
+// of 8 tiles on the avx512 path (pairRows8).
 func (c *Conv2D) wino4OutputAVX(i int, y, M, ep []float32, r0, r1 int) {
 	W := c.W
 	hw := c.H * W
 	ntx := W / 4
 	T := (r1 - r0) / 4 * ntx
 	mst := winoStride(c.Cout, T)
-	tmp := &ep[:192][0]
+	tmp := ep
+	pair := pairRows8(ntx)
 	for o := 0; o < c.Cout; o++ {
 		mo := M[o*T : 35*mst+o*T+T] // m(k) = M[k·mst + o·T …] for k < 36
 		b := c.Bias.Data[o]
@@ -207,7 +210,12 @@ func (c *Conv2D) wino4OutputAVX(i int, y, M, ep []float32, r0, r1 int) {
 			if so != nil {
 				sp = &so[4*ty*W]
 			}
-			at6TileAVX(&mo[ty*ntx], mst, ntx, &yo[4*ty*W], W, b, sp, c.rscale, tmp)
+			if pair && ty+1 < (r1-r0)/4 {
+				at6Tile2AVX512(&mo[ty*ntx], mst, &yo[4*ty*W], W, b, sp, c.rscale, &tmp[:384][0])
+				ty++
+				continue
+			}
+			at6TileVec(&mo[ty*ntx], mst, ntx, &yo[4*ty*W], W, b, sp, c.rscale, tmp)
 		}
 	}
 }
@@ -262,9 +270,11 @@ func (c *Conv2D) wino4InputBand(x, V, sp, rb []float32, r0, r1 int) {
 }
 
 // wino4InputBandAVX is wino4InputBand for W/4 and the band's tile count
-// multiples of 8 on AVX2: bt6TileAVX transforms a row of tiles of one
-// channel in one call (both passes, straight into V); sp (≥ 304 floats)
-// is its scratch.
+// multiples of 8 on AVX2: bt6TileVec (bt6TileAVX, or bt6TileAVX512 when
+// W/4 is a multiple of 16 on the avx512 path) transforms a row of tiles of
+// one channel in one call (both passes, straight into V); sp (≥ 36·T
+// floats) is its scratch. bt6Tile2AVX512 does two rows of 8 tiles at once
+// on the avx512 path (pairRows8).
 func (c *Conv2D) wino4InputBandAVX(x, V, sp []float32, r0, r1 int) {
 	H, W := c.H, c.W
 	hw := H * W
@@ -272,19 +282,32 @@ func (c *Conv2D) wino4InputBandAVX(x, V, sp []float32, r0, r1 int) {
 	T := (r1 - r0) / 4 * ntx
 	kst := winoStride(c.Cin, T)
 	V = V[:35*kst+c.Cin*T]
-	tmp := &sp[:304][0]
+	tmp := sp
 	zr := &zeroRow[:W][0]
 	var rows [6]*float32
+	var rows2 [10]*float32
+	pair := pairRows8(ntx)
 	for ci := 0; ci < c.Cin; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
 		for ty := r0 / 4; ty < r1/4; ty++ {
+			if pair && ty+1 < r1/4 {
+				for a := range rows2 {
+					rows2[a] = zr
+					if iy := 4*ty - 1 + a; iy >= 0 && iy < H {
+						rows2[a] = &xc[iy*W]
+					}
+				}
+				bt6Tile2AVX512(&rows2, &V[ci*T+(ty-r0/4)*ntx], kst, &tmp[:576][0])
+				ty++
+				continue
+			}
 			for a := range rows {
 				rows[a] = zr
 				if iy := 4*ty - 1 + a; iy >= 0 && iy < H {
 					rows[a] = &xc[iy*W]
 				}
 			}
-			bt6TileAVX(&rows, ntx, &V[ci*T+(ty-r0/4)*ntx], kst, tmp)
+			bt6TileVec(&rows, ntx, &V[ci*T+(ty-r0/4)*ntx], kst, tmp)
 		}
 	}
 }

@@ -27,7 +27,7 @@ func a6(x0, x1, x2, x3, y0, y1, y2, y3, y4, y5 []float32) {
 	y0, y1, y2, y3, y4, y5 = y0[:n], y1[:n], y2[:n], y3[:n], y4[:n], y5[:n]
 	j := 0
 	if v := n &^ 7; v > 0 && haveSIMD() {
-		a6AVX(&x0[0], &x1[0], &x2[0], &x3[0], &y0[0], &y1[0], &y2[0], &y3[0], &y4[0], &y5[0], v)
+		a6Vec(&x0[0], &x1[0], &x2[0], &x3[0], &y0[0], &y1[0], &y2[0], &y3[0], &y4[0], &y5[0], v)
 		j = v
 	}
 	for ; j < n; j++ {
@@ -57,10 +57,21 @@ func (c *Conv2D) wino4GradDY(dy, D, sp []float32, r0, r1, T int) {
 	dst := winoStride(c.Cout, T)
 	sp = sp[:40*T]
 	if haveSIMD() && ntx%8 == 0 && r1 > r0 {
-		// One kernel call per channel (ady4TileAVX: the passes below, bit
-		// for bit; the avx512 path runs it too, it has no AVX-512 twin).
+		// One kernel call per channel (ady4TileAVX, or ady4TileAVX512 when
+		// W/4 is a multiple of 16 on the avx512 path: the passes below,
+		// bit for bit).
+		nty := (r1 - r0) / 4
 		for o := 0; o < c.Cout; o++ {
-			ady4TileAVX(&dy[o*hw+r0*W], W, (r1-r0)/4, &D[o*T], dst, &sp[0])
+			if pairRows8(ntx) && nty >= 2 {
+				// two rows of 8 tiles per block (avx512), then the odd one
+				np := nty / 2
+				ady4Tile2AVX512(&dy[o*hw+r0*W], np, &D[o*T], dst, &sp[:384][0])
+				if nty%2 == 1 {
+					ady4TileAVX(&dy[o*hw+(r0+8*np)*W], W, 1, &D[o*T+2*np*ntx], dst, &sp[0])
+				}
+				continue
+			}
+			ady4TileVec(&dy[o*hw+r0*W], W, (r1-r0)/4, &D[o*T], dst, sp)
 		}
 		return
 	}

@@ -20,7 +20,7 @@ var aT6 = [4][6]float64{
 // paths must agree bit for bit.
 func TestKernelPathsA6(t *testing.T) {
 	rng := NewRand(61)
-	for _, n := range []int{8, 5, 37, 64} {
+	for _, n := range []int{8, 5, 37, 64, 40} {
 		x := make([][]float32, 4)
 		for m := range x {
 			x[m] = randVec(rng, n, 1)
@@ -73,14 +73,15 @@ func TestKernelPathsA6(t *testing.T) {
 // TestKernelPathsWino4GradDY checks the F(4×4) weight gradient's dY
 // transform of a band (wino4GradDY: D_k = (A dY_t Aᵀ)_k per output channel
 // and tile) on every kernel path against the definition in float64, for
-// widths whose tile rows take deint4's vector kernel (W = 32, 64) or its
-// Go loop (W = 20), bands at the top, inside and at the bottom of the
+// widths whose tile rows take ady4TileAVX (W = 32; W = 64, 128 on the
+// avx2 path) or ady4TileAVX512 (W = 64, 128 on the avx512 path) or the Go
+// passes (W = 20), bands at the top, inside and at the bottom of the
 // image; the paths agree bit for bit and nothing between the streams is
 // written.
 func TestKernelPathsWino4GradDY(t *testing.T) {
 	e := testEngine(1)
 	defer e.Close()
-	for _, W := range []int{32, 64, 20} {
+	for _, W := range []int{32, 64, 20, 128} {
 		const H, cout = 12, 3
 		c := NewConv2D(e, "c", 16, 16, H, W, 3, 1, 1) // geometry only
 		c.Cout = cout

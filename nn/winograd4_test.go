@@ -551,3 +551,102 @@ func TestWinoGradDYPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelPathsWino4Layer runs F(4×4) layers 64 pixels wide (16 tiles
+// a row: bt6TileAVX512, at6TileAVX512 and ady4TileAVX512 on the avx512
+// path) and 32 pixels wide in bands of two and three rows of tiles (8
+// tiles a row: bt6Tile2AVX512, at6Tile2AVX512 and ady4Tile2AVX512 on
+// pairs of rows, the AVX2 kernels on the odd one), their AVX2 versions on
+// avx2, forward with a residual and backward on every kernel path: y
+// against the float64 direct convolution, dx against the float64
+// convolution of dy with the flipped kernel, dW and db against the im2col
+// layer; the vector paths must agree bit for bit.
+func TestKernelPathsWino4Layer(t *testing.T) {
+	for _, tc := range []struct{ h, w, rows int }{{8, 64, 4}, {16, 32, 8}, {12, 32, 12}} {
+		testWino4Layer(t, tc.h, tc.w, tc.rows)
+	}
+}
+
+func testWino4Layer(t *testing.T, h, w, rows int) {
+	const cin, cout, n = 16, 16, 1
+	e := testEngine(1)
+	defer e.Close()
+	r := NewRand(uint64(w + h))
+	x := randVec(r, n*cin*h*w, 1)
+	dy := randVec(r, n*cout*h*w, 1)
+	s := randVec(r, n*cout*h*w, 1)
+	const k = float32(0.7071067811865476)
+	newConv := func() *Conv2D {
+		c := NewConv2D(e, "c", cin, cout, h, w, 3, 1, 1)
+		randomizeParams(c.Params(), NewRand(7), 0.3)
+		return c
+	}
+	// dW, db from the im2col layer (no Winograd) on the best path
+	ci := newConv()
+	ci.wU, ci.tconv.wU = nil, nil
+	ci.Forward(x, n)
+	ci.Backward(dy)
+	f64 := func(v []float32) []float64 {
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	}
+	dw0, db0 := f64(ci.Weight.Grad), f64(ci.Bias.Grad)
+	var refY, refDx, refDw []float32
+	for _, path := range KernelPaths() {
+		withKernelPath(t, path, func(t *testing.T) {
+			c := newConv()
+			c.setWino4(true)
+			if !c.wino4 || !c.tconv.wino4 {
+				t.Fatal("F(4×4) not selected for forward and dx")
+			}
+			c.setTileRows(rows)
+			if c.tileRows != rows {
+				t.Fatalf("bands of %d rows, want %d", c.tileRows, rows)
+			}
+			wantY, _, _ := refConv(x, c.Weight.Data, c.Bias.Data, n, cin, cout, h, w, 3, 1, 1)
+			for j := range wantY {
+				wantY[j] = (wantY[j] + float64(s[j])) * float64(k)
+			}
+			c.Residual, c.ResidualScale = s, k
+			y := append([]float32(nil), c.Forward(x, n)...)
+			if err := relErr(y, wantY); err > wino4Tol {
+				t.Fatalf("%s %dx%d: y rel. error %g > %g", path, h, w, err, wino4Tol)
+			}
+			dx := append([]float32(nil), c.Backward(dy)...)
+			wf := make([]float32, len(c.Weight.Data))
+			for o := 0; o < cout; o++ {
+				for i := 0; i < cin; i++ {
+					for q := 0; q < 9; q++ {
+						wf[(i*cout+o)*9+q] = c.Weight.Data[(o*cin+i)*9+8-q]
+					}
+				}
+			}
+			wantDx, _, _ := refConv(dy, wf, make([]float32, cin), n, cout, cin, h, w, 3, 1, 1)
+			if err := relErr(dx, wantDx); err > wino4Tol {
+				t.Fatalf("%s %dx%d: dx rel. error %g > %g", path, h, w, err, wino4Tol)
+			}
+			maxRelDiff(t, fmt.Sprintf("%s %dx%d: F(4×4) dW", path, h, w), c.Weight.Grad, dw0, 1e-5)
+			maxRelDiff(t, fmt.Sprintf("%s %dx%d: F(4×4) db", path, h, w), c.Bias.Grad, db0, 1e-5)
+			if path == "purego" {
+				return
+			}
+			if refY == nil {
+				refY, refDx, refDw = y, dx, append([]float32(nil), c.Weight.Grad...)
+				return
+			}
+			for _, v := range []struct {
+				name      string
+				got, want []float32
+			}{{"y", y, refY}, {"dx", dx, refDx}, {"dW", c.Weight.Grad, refDw}} {
+				for j := range v.got {
+					if math.Float32bits(v.got[j]) != math.Float32bits(v.want[j]) {
+						t.Fatalf("%s %dx%d: %s[%d] = %g differs from the %s path's %g", path, h, w, v.name, j, v.got[j], KernelPaths()[0], v.want[j])
+					}
+				}
+			}
+		})
+	}
+}

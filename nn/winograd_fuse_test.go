@@ -88,8 +88,9 @@ func TestKernelPathsWinoInput(t *testing.T) {
 	}
 }
 
-// TestKernelPathsBt6Tile checks bt6TileAVX, the F(4×4) input transform of
-// a row of tiles, against bt6RowAVX followed by bt6 (bit for bit) and
+// TestKernelPathsBt6Tile checks bt6TileVec (bt6TileAVX, and
+// bt6TileAVX512 for ntx = 16, 32, 48 on the avx512 path), the F(4×4)
+// input transform of a row of tiles, against bt6RowAVX followed by bt6 (bit for bit) and
 // against Bᵀ d B in float64, with zero rows above and below, on every
 // vector path, and that it writes nothing outside its streams.
 func TestKernelPathsBt6Tile(t *testing.T) {
@@ -106,7 +107,7 @@ func TestKernelPathsBt6Tile(t *testing.T) {
 			continue
 		}
 		withKernelPath(t, path, func(t *testing.T) {
-			for _, ntx := range []int{8, 16, 24} {
+			for _, ntx := range []int{8, 16, 24, 32, 48} {
 				for _, edge := range []int{0, 1, 2} { // zero rows: none, first, last two
 					W := 4 * ntx
 					data := make([][]float32, 6)
@@ -136,8 +137,7 @@ func TestKernelPathsBt6Tile(t *testing.T) {
 					for i := range v {
 						v[i] = -7
 					}
-					tmp := make([]float32, 304)
-					bt6TileAVX(&rows, ntx, &v[0], vs, &tmp[0])
+					bt6TileVec(&rows, ntx, &v[0], vs, make([]float32, 576))
 					for k := 0; k < 36; k++ {
 						for tt := 0; tt < ntx; tt++ {
 							if got := v[k*vs+tt]; got != want[k*ntx+tt] {
@@ -175,8 +175,9 @@ func TestKernelPathsBt6Tile(t *testing.T) {
 	}
 }
 
-// TestKernelPathsAt6Tile checks at6TileAVX, the F(4×4) output transform
-// of a row of tiles, against the separate passes it fuses (at6 twice,
+// TestKernelPathsAt6Tile checks at6TileVec (at6TileAVX, and
+// at6TileAVX512 for ntx = 16, 32, 48 on the avx512 path), the F(4×4)
+// output transform of a row of tiles, against the separate passes it fuses (at6 twice,
 // inter4 with the bias, addScale: bit for bit, with and without the
 // residual) and against Aᵀ m A + bias in float64, on every vector path,
 // and that it writes nothing outside its four rows of 4·ntx.
@@ -191,7 +192,7 @@ func TestKernelPathsAt6Tile(t *testing.T) {
 			continue
 		}
 		withKernelPath(t, path, func(t *testing.T) {
-			for _, ntx := range []int{8, 16, 24} {
+			for _, ntx := range []int{8, 16, 24, 32, 48} {
 				ms := 2*ntx + 16 // streams further apart than a row of tiles
 				m := randVec(rng, 36*ms, 1)
 				W := 4*ntx + 4 // y rows with a gap
@@ -225,8 +226,7 @@ func TestKernelPathsAt6Tile(t *testing.T) {
 							addScale(want[r*W:r*W+4*ntx], s[r*W:r*W+4*ntx], k)
 						}
 					}
-					tmp := make([]float32, 192)
-					at6TileAVX(&m[0], ms, ntx, &got[0], W, bias, sp, k, &tmp[0])
+					at6TileVec(&m[0], ms, ntx, &got[0], W, bias, sp, k, make([]float32, 384))
 					for i := range want {
 						if got[i] != want[i] {
 							t.Fatalf("%s ntx=%d residual %v: y[%d][%d] = %g, want %g", path, ntx, res, i/W, i%W, got[i], want[i])
