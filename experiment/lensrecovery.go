@@ -293,11 +293,7 @@ func LensRecovery(ctx context.Context, o LensRecoveryOptions, dir string) (*Lens
 		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(l)
-		if err != nil {
-			return nil, fmt.Errorf("experiment: lens %d: %w", j, err)
-		}
-		if err := weights.WriteFileAtomic(part, b); err != nil {
+		if err := writeLensPart(part, j, l); err != nil {
 			return nil, err
 		}
 		res.Lenses = append(res.Lenses, l)
@@ -735,4 +731,14 @@ func (r *LensRecoveryResult) figures(dir string) error {
 		"true θ_E [arcsec]", "θ_E / truth − 1",
 		plot.Series{Label: "posterior", X: x, Y: y, Lo: lo, Hi: hi},
 		plot.Series{Label: "zero", X: []float64{x[0], x[n-1]}, Y: []float64{0, 0}, Dashed: true})
+}
+
+// writeLensPart writes lens j's record l to its part file atomically, so that an
+// interrupted run resumes from whole parts only.
+func writeLensPart(part string, j int, l any) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("experiment: lens %d: %w", j, err)
+	}
+	return weights.WriteFileAtomic(part, b)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/lensfit"
 	"github.com/lenscore/lenscore/progress"
-	"github.com/lenscore/lenscore/weights"
 )
 
 // QuantileLevels are the levels of LensRecoveryLens.Q.
@@ -231,11 +230,7 @@ func LensRecoveryCorrect(ctx context.Context, o LensRecoveryOptions, from, dir s
 		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(l)
-		if err != nil {
-			return nil, fmt.Errorf("experiment: lens %d: %w", j, err)
-		}
-		if err := weights.WriteFileAtomic(part, b); err != nil {
+		if err := writeLensPart(part, j, l); err != nil {
 			return nil, err
 		}
 		res.Lenses = append(res.Lenses, l)

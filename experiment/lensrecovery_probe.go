@@ -12,7 +12,6 @@ import (
 
 	"github.com/lenscore/lenscore/lens"
 	"github.com/lenscore/lenscore/lensfit"
-	"github.com/lenscore/lenscore/weights"
 )
 
 // LensProbeParts is the folder of finished lenses of a calibration probe.
@@ -112,11 +111,7 @@ func LensRecoveryProbe(ctx context.Context, o LensRecoveryOptions, idx []int, di
 		if err != nil {
 			return nil, fmt.Errorf("experiment: probe lens %d: %w", j, err)
 		}
-		b, err := json.Marshal(l)
-		if err != nil {
-			return nil, err
-		}
-		if err := weights.WriteFileAtomic(part, b); err != nil {
+		if err := writeLensPart(part, j, l); err != nil {
 			return nil, err
 		}
 		res.Lenses = append(res.Lenses, l)
