@@ -236,17 +236,20 @@ func SkyNoise(x []float64, width, border int) float64 {
 			}
 		}
 	}
-	m := median(b)
+	m := Median(b)
 	for i, v := range b {
 		b[i] = math.Abs(v - m)
 	}
-	return madScale * median(b)
+	return madScale * Median(b)
 }
 
-// median returns the median of v, sorting v in place.
-func median(v []float64) float64 {
+// Median returns the median of v, sorting v in place (NaN for none).
+func Median(v []float64) float64 {
 	slices.Sort(v)
 	k := len(v)
+	if k == 0 {
+		return math.NaN()
+	}
 	if k%2 == 1 {
 		return v[k/2]
 	}

@@ -178,6 +178,12 @@ func TestSkyNoise(t *testing.T) {
 	if f := neg.F(clip); f != 0 {
 		t.Errorf("negative fraction of a clipped image %g", f)
 	}
+	if m := Median(nil); !math.IsNaN(m) {
+		t.Errorf("median of nothing %g", m)
+	}
+	if m := Median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median %g, want 2.5", m)
+	}
 	if f := neg.F([]float64{-1, 0, 2, -3}); f != 0.5 {
 		t.Errorf("negative fraction %g, want 0.5", f)
 	}

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lenscore/lenscore/diag"
 )
 
 // DefaultValFraction is the share of images held out for validation when
@@ -411,7 +413,7 @@ func Resample(in []float64, n, m int) []float64 {
 
 // borderMedian returns the median of the pixels within width of the edge.
 func borderMedian(pix []float64, n, width int) float64 {
-	return medianOf(borderValues(pix, n, width))
+	return diag.Median(borderValues(pix, n, width))
 }
 
 // borderValues returns a new slice of the pixels within width of the edge.
@@ -426,16 +428,6 @@ func borderValues(pix []float64, n, width int) []float64 {
 		}
 	}
 	return vals
-}
-
-// medianOf returns the median of v, sorting v in place.
-func medianOf(v []float64) float64 {
-	slices.Sort(v)
-	k := len(v)
-	if k%2 == 1 {
-		return v[k/2]
-	}
-	return 0.5 * (v[k/2-1] + v[k/2])
 }
 
 // Dihedral applies element k (0…7) of the symmetry group of the square to

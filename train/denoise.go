@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/lenscore/lenscore/diag"
 )
 
 // Denoising the sky of a training image (LoadOptions.Sky = SkyDenoised).
@@ -136,11 +138,11 @@ func NoiseSigma(x []float64, n int) float64 {
 // madAbout returns the median absolute deviation of v about its median
 // (v is reordered).
 func madAbout(v []float64) float64 {
-	m := medianOf(v)
+	m := diag.Median(v)
 	for i, x := range v {
 		v[i] = math.Abs(x - m)
 	}
-	return medianOf(v)
+	return diag.Median(v)
 }
 
 // Denoise removes white noise of standard deviation sigma (≤ 0: estimated

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/lenscore/lenscore/diag"
 )
 
 // Real HST galaxies in GalSim's RealGalaxy layout (the COSMOS training
@@ -165,11 +167,11 @@ func realGalaxyImage(r rawImage, size int, minSNR float64, keepSky, denoise bool
 			}
 		}
 	}
-	sky := medianOf(border)
+	sky := diag.Median(border)
 	for i, v := range border {
 		border[i] = math.Abs(v - sky)
 	}
-	sigma := madScale * medianOf(border)
+	sigma := madScale * diag.Median(border)
 	peak := math.Inf(-1)
 	for y := 1; y < h-1; y++ {
 		for x := 1; x < w-1; x++ {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/lenscore/lenscore/fits"
+
+	"github.com/lenscore/lenscore/diag"
 )
 
 // stamp returns a w×h HST-like stamp: sky 0.01, white noise of standard
@@ -143,6 +145,6 @@ func TestLoadRealGalaxiesReal(t *testing.T) {
 			_, s := SkyStats(im.Pix, 64, 0)
 			sig = append(sig, s)
 		}
-		t.Logf("%s: σ_sky median %.4f of the peak", c.dir, medianOf(sig))
+		t.Logf("%s: σ_sky median %.4f of the peak", c.dir, diag.Median(sig))
 	}
 }

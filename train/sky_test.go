@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lenscore/lenscore/diag"
 )
 
 // noisyBlob returns a w×h image: sky pedestal 10, Gaussian sky noise of
@@ -40,7 +42,7 @@ func TestPrepareKeepSky(t *testing.T) {
 			}
 		}
 	}
-	b := medianOf(border)
+	b := diag.Median(border)
 	peak := math.Inf(-1)
 	for _, v := range pix {
 		peak = math.Max(peak, v-b)
@@ -137,7 +139,7 @@ func TestRealSkyStats(t *testing.T) {
 				negMean += v
 			}
 			negMean /= float64(len(negs))
-			sigMed, medMax := medianOf(sigs), 0.0
+			sigMed, medMax := diag.Median(sigs), 0.0
 			for _, m := range meds {
 				medMax = max(medMax, math.Abs(m))
 			}

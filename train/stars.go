@@ -1,5 +1,7 @@
 package train
 
+import "github.com/lenscore/lenscore/diag"
+
 // StarOptions configures RemoveStars. Zero values select the defaults.
 type StarOptions struct {
 	// Threshold is how far above the median of its surrounding ring (the
@@ -59,7 +61,7 @@ func RemoveStars(pix []float32, n int, o StarOptions) (removed int, peak float32
 				win = append(win, at(r+dr, c+dc))
 			}
 		}
-		return medianOf(win)
+		return diag.Median(win)
 	}
 	ctr, rc := float64(n-1)/2, float64(n)/8
 	central := func(r, c int) bool {
@@ -84,7 +86,7 @@ func RemoveStars(pix []float32, n int, o StarOptions) (removed int, peak float32
 			if central(r, c) {
 				continue // the centred galaxy itself, however compact
 			}
-			if x-medianOf(ring) <= o.Threshold || smooth(r, c) >= o.Body {
+			if x-diag.Median(ring) <= o.Threshold || smooth(r, c) >= o.Body {
 				continue
 			}
 			found = true
