@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -53,27 +52,9 @@ func TestKernelPathsGemmNT(t *testing.T) {
 		c0 := randSlice(rng, s.m*ldc)
 		check := func(name string, got []float32) {
 			t.Helper()
-			for i := 0; i < s.m; i++ {
-				for j := 0; j < ldc; j++ {
-					g := got[i*ldc+j]
-					if j >= s.n {
-						if g != c0[i*ldc+j] {
-							t.Fatalf("%s: padding (%d,%d) changed", name, i, j)
-						}
-						continue
-					}
-					want := float64(s.beta) * float64(c0[i*ldc+j])
-					mag := math.Abs(want)
-					for p := 0; p < s.k; p++ {
-						v := float64(s.alpha) * float64(a[i*lda+p]) * float64(b[j*ldb+p])
-						want += v
-						mag += math.Abs(v)
-					}
-					if d := math.Abs(float64(g) - want); d > 0x1p-22*float64(s.k+1)*mag+1e-30 {
-						t.Fatalf("%s: C(%d,%d) = %g, float64 reference %g (|error| %.3g, bound %.3g)", name, i, j, g, want, d, 0x1p-22*float64(s.k+1)*mag)
-					}
-				}
-			}
+			checkGemmRef(t, name, got, c0, s.m, s.n, s.k, ldc, float64(s.beta), func(i, j, p int) float64 {
+				return float64(s.alpha) * float64(a[i*lda+p]) * float64(b[j*ldb+p])
+			})
 		}
 		tag := fmt.Sprintf("%dx%dx%d alpha=%g beta=%g pad=%d", s.m, s.n, s.k, s.alpha, s.beta, s.pad)
 		// The plain product A·(Bᵀ) on the kernel, Bᵀ transposed in Go: what

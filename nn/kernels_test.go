@@ -141,26 +141,7 @@ func TestKernelPathsGemm(t *testing.T) {
 					got := append([]float32(nil), c0...)
 					(&smallGemm{base: NaiveGemm{}, noPack: noPack}).Sgemm(s.tA, false, s.m, s.n, s.k, 1, a, lda, b, ldb, s.beta, got, ldc)
 					name := fmt.Sprintf("%s tA=%v %dx%dx%d beta=%g pad=%d noPack=%v", path, s.tA, s.m, s.n, s.k, s.beta, s.pad, noPack)
-					for i := 0; i < s.m; i++ {
-						for j := 0; j < ldc; j++ {
-							g := got[i*ldc+j]
-							if j >= s.n {
-								if g != c0[i*ldc+j] {
-									t.Fatalf("%s: padding (%d,%d) changed", name, i, j)
-								}
-								continue
-							}
-							want, mag := float64(s.beta)*float64(c0[i*ldc+j]), math.Abs(float64(s.beta)*float64(c0[i*ldc+j]))
-							for p := 0; p < s.k; p++ {
-								v := at(i, p) * float64(b[p*ldb+j])
-								want += v
-								mag += math.Abs(v)
-							}
-							if d := math.Abs(float64(g) - want); d > 0x1p-22*float64(s.k+1)*mag+1e-30 {
-								t.Fatalf("%s: C(%d,%d) = %g, float64 reference %g (|error| %.3g, bound %.3g)", name, i, j, g, want, d, 0x1p-22*float64(s.k+1)*mag)
-							}
-						}
-					}
+					checkGemmRef(t, name, got, c0, s.m, s.n, s.k, ldc, float64(s.beta), func(i, j, p int) float64 { return at(i, p) * float64(b[p*ldb+j]) })
 					if path == "purego" {
 						continue
 					}
@@ -434,6 +415,35 @@ func TestKernelPathsStats(t *testing.T) {
 				}
 				refRow = row
 			})
+		}
+	}
+}
+
+// checkGemmRef compares the m×n product C (row stride ldc) of a GEMM with its
+// float64 reference C(i,j) = beta·C0(i,j) + Σ_p term(i, j, p) over the k
+// terms, within float32 rounding of the magnitudes summed, and checks that
+// the padding columns n…ldc−1 of C0 were left alone.
+func checkGemmRef(t *testing.T, name string, got, c0 []float32, m, n, k, ldc int, beta float64, term func(i, j, p int) float64) {
+	t.Helper()
+	for i := 0; i < m; i++ {
+		for j := 0; j < ldc; j++ {
+			g := got[i*ldc+j]
+			if j >= n {
+				if g != c0[i*ldc+j] {
+					t.Fatalf("%s: padding (%d,%d) changed", name, i, j)
+				}
+				continue
+			}
+			want := beta * float64(c0[i*ldc+j])
+			mag := math.Abs(want)
+			for p := 0; p < k; p++ {
+				v := term(i, j, p)
+				want += v
+				mag += math.Abs(v)
+			}
+			if d := math.Abs(float64(g) - want); d > 0x1p-22*float64(k+1)*mag+1e-30 {
+				t.Fatalf("%s: C(%d,%d) = %g, float64 reference %g (|error| %.3g, bound %.3g)", name, i, j, g, want, d, 0x1p-22*float64(k+1)*mag)
+			}
 		}
 	}
 }
